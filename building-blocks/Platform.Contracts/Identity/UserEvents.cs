@@ -1,0 +1,60 @@
+namespace Platform.Contracts.Identity;
+
+public sealed record UserRegistered
+{
+    public required Guid UserId { get; init; }
+
+    public required string Username { get; init; }
+
+    public required string DisplayName { get; init; }
+
+    /// <summary>Set when the user registered with an invite; the two users become contacts.</summary>
+    public Guid? InvitedBy { get; init; }
+
+    public required DateTimeOffset RegisteredAt { get; init; }
+}
+
+public sealed record UserProfileChanged
+{
+    public required Guid UserId { get; init; }
+
+    public required string Username { get; init; }
+
+    public required string DisplayName { get; init; }
+
+    public Guid? AvatarMediaId { get; init; }
+
+    public string? StatusText { get; init; }
+
+    public required DateTimeOffset ChangedAt { get; init; }
+}
+
+/// <summary>The user can no longer sign in; services drop its sessions and connections.</summary>
+public sealed record UserDisabled
+{
+    public required Guid UserId { get; init; }
+
+    public required Guid DisabledBy { get; init; }
+
+    public required DateTimeOffset DisabledAt { get; init; }
+}
+
+/// <summary>An invite to be delivered to an email address or phone number by Notifications.</summary>
+public sealed record InviteCreated
+{
+    public required Guid InviteId { get; init; }
+
+    public required Guid InvitedBy { get; init; }
+
+    public string? Email { get; init; }
+
+    /// <summary>E.164.</summary>
+    public string? Phone { get; init; }
+
+    /// <summary>The secret the invitee presents when registering.</summary>
+    public required string Token { get; init; }
+
+    public required DateTimeOffset ExpiresAt { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+}

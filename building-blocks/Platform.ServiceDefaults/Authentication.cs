@@ -1,0 +1,76 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Platform.ServiceDefaults;
+
+/// <summary>How services validate the access tokens Identity issues, bound from the <c>Auth</c> section.</summary>
+public sealed class AuthOptions
+{
+    public const string Section = "Auth";
+
+    /// <summary>The issuer in the tokens: the Gateway's public URL.</summary>
+    [Required, Url]
+    public string Issuer { get; set; } = "";
+
+    /// <summary>Where a service fetches discovery and the signing keys (JWKS): Identity's internal URL.</summary>
+    [Url]
+    public string? MetadataAddress { get; set; }
+
+    [Required]
+    public string Audience { get; set; } = "api";
+
+    public bool RequireHttpsMetadata { get; set; } = true;
+}
+
+public static class Authentication
+{
+    public const string AdminPolicy = "admin";
+
+    /// <summary>
+    /// JWT bearer validation of Identity's access tokens (offline, from its JWKS). Every endpoint requires an
+    /// authenticated user unless it opts out; the <see cref="AdminPolicy"/> policy requires the <c>admin</c> role.
+    /// </summary>
+    public static IHostApplicationBuilder AddPlatformAuthentication(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<AuthOptions>()
+            .BindConfiguration(AuthOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<IOptions<AuthOptions>>((jwt, auth) =>
+            {
+                var settings = auth.Value;
+                var issuer = settings.Issuer.TrimEnd('/') + "/";
+                jwt.MapInboundClaims = false;
+                jwt.RequireHttpsMetadata = settings.RequireHttpsMetadata;
+                jwt.MetadataAddress = (settings.MetadataAddress ?? issuer).TrimEnd('/') + "/.well-known/openid-configuration";
+                jwt.Audience = settings.Audience;
+                jwt.TokenValidationParameters.ValidIssuers = [issuer, issuer.TrimEnd('/')];
+                jwt.TokenValidationParameters.NameClaimType = "name";
+                jwt.TokenValidationParameters.RoleClaimType = "role";
+                jwt.TokenValidationParameters.ClockSkew = TimeSpan.FromSeconds(30);
+                jwt.Events = new JwtBearerEvents
+                {
+                    // Browsers cannot set headers on a WebSocket upgrade; SignalR sends the token in the query.
+                    OnMessageReceived = context =>
+                    {
+                        var token = context.Request.Query["access_token"];
+                        if (!string.IsNullOrEmpty(token) && context.HttpContext.Request.Path.StartsWithSegments("/hubs"))
+                            context.Token = token;
+                        return Task.CompletedTask;
+                    },
+                };
+            });
+
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(AdminPolicy, policy => policy.RequireAuthenticatedUser().RequireRole("admin"));
+        return builder;
+    }
+}

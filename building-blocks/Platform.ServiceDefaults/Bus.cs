@@ -1,0 +1,116 @@
+using System.ComponentModel.DataAnnotations;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Platform.ServiceDefaults;
+
+/// <summary>Retry policy applied to every receive endpoint, bound from the <c>Bus</c> section.</summary>
+public sealed class BusOptions
+{
+    public const string Section = "Bus";
+
+    [Range(0, 20)]
+    public int RetryLimit { get; set; } = 5;
+
+    [Range(1, 60_000)]
+    public int RetryMinIntervalMs { get; set; } = 100;
+
+    [Range(1, 600_000)]
+    public int RetryMaxIntervalMs { get; set; } = 10_000;
+
+    [Range(1, 10_000)]
+    public int PrefetchCount { get; set; } = 16;
+}
+
+public static class Bus
+{
+    public const string ConnectionStringName = "RabbitMq";
+
+    /// <summary>
+    /// MassTransit over RabbitMQ from <c>ConnectionStrings:RabbitMq</c> (an <c>amqp://user:pass@host:port/vhost</c> URI),
+    /// kebab-case endpoint names and the one retry policy. <paramref name="configure"/> adds the host's consumers.
+    /// </summary>
+    public static IHostApplicationBuilder AddPlatformBus(
+        this IHostApplicationBuilder builder,
+        Action<IBusRegistrationConfigurator>? configure = null,
+        Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configureBus = null)
+    {
+        builder.Services.AddOptions<BusOptions>()
+            .BindConfiguration(BusOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure(options =>
+        {
+            // The host starts while the broker is down and readiness reports it; MassTransit keeps reconnecting.
+            options.WaitUntilStarted = false;
+            options.StopTimeout = TimeSpan.FromSeconds(15);
+        });
+
+        builder.Services.AddMassTransit(bus =>
+        {
+            bus.SetKebabCaseEndpointNameFormatter();
+            bus.ConfigureHealthCheckOptions(health =>
+            {
+                health.Name = "rabbitmq";
+                health.MinimalFailureStatus = HealthStatus.Unhealthy;
+                health.Tags.Clear();
+                health.Tags.Add(HealthEndpoints.ReadyTag);
+            });
+
+            bus.AddConfigureEndpointsCallback((context, _, endpoint) =>
+            {
+                var options = context.GetRequiredService<IOptions<BusOptions>>().Value;
+                endpoint.UseMessageRetry(retry => retry.Exponential(
+                    options.RetryLimit,
+                    TimeSpan.FromMilliseconds(options.RetryMinIntervalMs),
+                    TimeSpan.FromMilliseconds(options.RetryMaxIntervalMs),
+                    TimeSpan.FromMilliseconds(options.RetryMinIntervalMs)));
+                if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+                    rabbit.PrefetchCount = options.PrefetchCount;
+            });
+
+            configure?.Invoke(bus);
+
+            bus.UsingRabbitMq((context, rabbit) =>
+            {
+                var address = ParseAddress(context.GetRequiredService<IConfiguration>().GetConnectionString(ConnectionStringName));
+                rabbit.Host(address.Host, address.Port, address.VirtualHost, host =>
+                {
+                    host.Username(address.Username);
+                    host.Password(address.Password);
+                    if (address.UseTls)
+                        host.UseSsl(ssl => ssl.ServerName = address.Host);
+                });
+                configureBus?.Invoke(context, rabbit);
+                rabbit.ConfigureEndpoints(context);
+            });
+        });
+        return builder;
+    }
+
+    internal sealed record BrokerAddress(string Host, ushort Port, string VirtualHost, string Username, string Password, bool UseTls);
+
+    internal static BrokerAddress ParseAddress(string? connectionString)
+    {
+        if (string.IsNullOrWhiteSpace(connectionString)
+            || !Uri.TryCreate(connectionString, UriKind.Absolute, out var uri)
+            || uri.Scheme is not ("amqp" or "amqps"))
+            throw new InvalidOperationException(
+                $"ConnectionStrings:{ConnectionStringName} must be an amqp:// or amqps:// URI such as amqp://user:password@host:5672/vhost " +
+                $"(environment variable ConnectionStrings__{ConnectionStringName}).");
+
+        var credentials = uri.UserInfo.Split(':', 2);
+        var username = credentials.Length > 0 && credentials[0].Length > 0 ? Uri.UnescapeDataString(credentials[0]) : "guest";
+        var password = credentials.Length > 1 ? Uri.UnescapeDataString(credentials[1]) : "guest";
+        var path = uri.AbsolutePath.Trim('/');
+        var virtualHost = path.Length == 0 ? "/" : Uri.UnescapeDataString(path);
+        var useTls = uri.Scheme == "amqps";
+        var port = uri.IsDefaultPort || uri.Port <= 0 ? (useTls ? 5671 : 5672) : uri.Port;
+        return new BrokerAddress(uri.Host, (ushort)port, virtualHost, username, password, useTls);
+    }
+}

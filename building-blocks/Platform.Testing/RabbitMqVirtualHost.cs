@@ -1,0 +1,53 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using Xunit;
+
+namespace Platform.Testing;
+
+/// <summary>A fresh virtual host on the test run's RabbitMQ server, deleted afterwards with its queues and exchanges.</summary>
+public sealed class RabbitMqVirtualHost : IAsyncLifetime
+{
+    private HttpClient? _management;
+
+    public string Name { get; } = "test-" + Guid.NewGuid().ToString("N")[..20];
+
+    /// <summary>The <c>amqp://</c> URI of this virtual host, the form <c>ConnectionStrings:RabbitMq</c> takes.</summary>
+    public string ConnectionString { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        var endpoints = await TestInfrastructure.GetAsync();
+        var management = endpoints.RabbitMqManagement;
+        _management = new HttpClient { BaseAddress = new Uri(management.GetLeftPart(UriPartial.Authority)), Timeout = TimeSpan.FromSeconds(30) };
+        var credentials = Uri.UnescapeDataString(management.UserInfo);
+        _management.DefaultRequestHeaders.Authorization =
+            new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
+
+        try
+        {
+            (await _management.PutAsync($"api/vhosts/{Name}", null)).EnsureSuccessStatusCode();
+        }
+        catch (HttpRequestException exception)
+        {
+            throw new InvalidOperationException(
+                $"Cannot reach the test RabbitMQ management API ({_management.BaseAddress}): {exception.Message}. " + TestInfrastructure.HowToStart,
+                exception);
+        }
+
+        var user = Uri.UnescapeDataString(credentials.Split(':')[0]);
+        (await _management.PutAsJsonAsync($"api/permissions/{Name}/{Uri.EscapeDataString(user)}",
+            new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+
+        ConnectionString = new UriBuilder(endpoints.RabbitMq) { Path = "/" + Name }.Uri.ToString();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_management is null)
+            return;
+        if (ConnectionString.Length > 0)
+            await _management.DeleteAsync($"api/vhosts/{Name}");
+        _management.Dispose();
+    }
+}

@@ -1,0 +1,15 @@
+using Platform.Gateway;
+using Platform.ServiceDefaults;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddPlatformAuthentication();
+builder.AddPlatformBus();
+builder.AddGateway();
+
+var app = builder.Build();
+app.MapDefaultEndpoints();
+app.MapGateway();
+app.Run();
+
+public partial class Program;

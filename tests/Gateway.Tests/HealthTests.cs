@@ -1,0 +1,5 @@
+using Platform.Testing;
+
+namespace Platform.Gateway.Tests;
+
+public sealed class HealthTests(PlatformInfrastructure infrastructure) : ServiceHealthTests<Program>(infrastructure);

@@ -1,0 +1,49 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Platform.Gateway.Tests;
+
+/// <summary>A real HTTP server on loopback that stands in for a downstream service and records what reached it.</summary>
+public sealed class RecordingDownstream : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    public sealed record ReceivedRequest(string Method, string Path, string Query, IReadOnlyDictionary<string, string> Headers);
+
+    public ConcurrentQueue<ReceivedRequest> Received { get; } = new();
+
+    public string Url { get; }
+
+    private RecordingDownstream(WebApplication app, string url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    public static async Task<RecordingDownstream> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        RecordingDownstream? self = null;
+        app.Run(async context =>
+        {
+            var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+            self!.Received.Enqueue(new ReceivedRequest(context.Request.Method, context.Request.Path, context.Request.QueryString.Value ?? "", headers));
+            await context.Response.WriteAsJsonAsync(new { reached = "downstream", path = context.Request.Path.Value });
+        });
+        await app.StartAsync();
+        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        self = new RecordingDownstream(app, url.TrimEnd('/') + "/");
+        return self;
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}

@@ -1,0 +1,5 @@
+using Platform.Testing;
+
+namespace Platform.Identity.Tests;
+
+public sealed class HealthTests(PlatformInfrastructure infrastructure) : PostgresServiceHealthTests<Program>(infrastructure);
