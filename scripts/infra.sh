@@ -64,8 +64,9 @@ cmd_install() {
     pkgs=$(missing_packages)
     [[ -n $pkgs ]] || return 0
     # Parallel starts (platform and tests) on a fresh machine would otherwise race for the dpkg lock.
-    exec 9>"${TMPDIR:-/tmp}/platform-infra-install.lock"
-    flock 9
+    local lock=${TMPDIR:-/tmp}/platform-infra-install.lock
+    [[ -e $lock ]] || (umask 000 && : >"$lock") 2>/dev/null || true
+    [[ -r $lock ]] && exec 9<"$lock" && flock 9
     pkgs=$(missing_packages)
     if [[ -n $pkgs ]]; then
         log "installing $(echo $pkgs) ..."
@@ -83,7 +84,7 @@ cmd_install() {
         pkgs=$(missing_packages)
         [[ -z $pkgs ]] || die "still missing after install: $(echo $pkgs)"
     fi
-    exec 9>&-
+    exec 9<&-
 }
 
 # ---------------------------------------------------------------- folder layout and state
@@ -138,6 +139,9 @@ write_env() {
     mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
+# grep -q could leave locale -a with SIGPIPE, which pipefail turns into a false "no".
+has_c_utf8() { locale -a 2>/dev/null | grep -iE '^c\.utf-?8$' >/dev/null; }
+
 # ---------------------------------------------------------------- ports
 
 TAKEN=' '
@@ -177,37 +181,41 @@ pick_port() { # VAR REQUESTED PREVIOUS
 
 # ---------------------------------------------------------------- processes
 
-cmdline() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null; }
+cmdline() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null; }
 
-# A pid file can outlive its process and the pid can be reused: only trust a live process
-# whose command line points into this folder.
-pid_is_ours() { [[ ${1:-} =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null && [[ $(cmdline "$1") == *"$DIR/"* ]]; }
+# Pid files, process groups and ports outlive processes and get reused, possibly by the servers
+# of another folder. Every process we start carries PLATFORM_INFRA_DIR=DIR in its environment
+# (inherited by postgres backends, beam helpers and any epmd the RabbitMQ CLI spawns), so only
+# a live process with that marker, or with DIR in its command line, is treated as ours.
+pid_is_ours() {
+    [[ ${1:-} =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null || return 1
+    [[ $(cmdline "$1") == *"$DIR/"* ]] && return 0
+    local environ
+    environ=$({ tr '\0' '\n' <"/proc/$1/environ"; } 2>/dev/null) || return 1
+    [[ $'\n'$environ$'\n' == *$'\n'"PLATFORM_INFRA_DIR=$DIR"$'\n'* ]]
+}
+
+# Zombies count as gone: orphans are reaped by PID 1, which may take its time.
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]; }
 
 wait_gone() { # SECONDS PID...
     local deadline=$((SECONDS + $1)) p alive
     shift
     while :; do
         alive=0
-        for p; do kill -0 "$p" 2>/dev/null && alive=1; done
+        for p; do alive "$p" && alive=1; done
         ((alive)) || return 0
         ((SECONDS < deadline)) || return 1
         sleep 0.2
     done
 }
 
-# Processes of ours still alive: servers and helpers whose command line mentions this folder,
-# our private epmd, and anything left in RabbitMQ's process group.
-our_processes() {
-    local pgid='' pid pg comm args
-    [[ -f $RMQ/server.pgid ]] && pgid=$(<"$RMQ/server.pgid")
-    ps -eo pid=,pgid=,comm=,args= | while read -r pid pg comm args; do
-        case $comm in beam.smp | epmd | postgres | erl_child_setup | inet_gethost | rabbitmq-server) ;; *) continue ;; esac
-        if [[ $args == *"$DIR/"* ]] ||
-            [[ $comm == epmd && -n $epmd_port && $args == *"-port $epmd_port"* ]] ||
-            [[ -n $pgid && $pg == "$pgid" ]]; then
-            echo "$pid"
-        fi
+our_processes() { # [COMM...]: servers and helpers of this folder still alive
+    local pid comm names=" ${*:-beam.smp epmd postgres erl_child_setup inet_gethost rabbitmq-server erl} "
+    ps -eo pid=,comm= | while read -r pid comm; do
+        [[ $names == *" $comm "* ]] && pid_is_ours "$pid" && echo "$pid"
     done
+    return 0
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -228,9 +236,9 @@ pg_bin_for_data() {
 # user; anyone else runs them as themselves.
 as_pg() {
     if ((EUID == 0)); then
-        (cd "$PGROOT" && runuser -u "$PG_OS_USER" -- "$@")
+        (cd "$PGROOT" && runuser -u "$PG_OS_USER" -- env PLATFORM_INFRA_DIR="$DIR" "$@")
     else
-        (cd "$PGROOT" && "$@")
+        (cd "$PGROOT" && env PLATFORM_INFRA_DIR="$DIR" "$@")
     fi
 }
 
@@ -292,7 +300,7 @@ pg_prepare_dirs() {
 
 pg_initdb() {
     local locale=C
-    locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$' && locale=C.UTF-8
+    has_c_utf8 && locale=C.UTF-8
     # A data folder without our marker is the remains of an interrupted initdb.
     [[ -f $PGROOT/initialized ]] || rm -rf "$PGDATA"
     [[ -d $PGDATA ]] && return 0
@@ -357,6 +365,7 @@ pg_stop() {
             kill -KILL "$pid" 2>/dev/null || true
         wait_gone 10 "$pid" || true
     fi
+    [[ $(pg_sockdir) == "$PGROOT" ]] || rmdir "$(pg_sockdir)" 2>/dev/null || true
     log "postgres stopped"
 }
 
@@ -373,8 +382,8 @@ epmd_bin() {
 # our own files in place of everything under /etc/rabbitmq.
 rmq_env_vars() {
     local lc=C
-    locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$' && lc=C.UTF-8
-    RMQ_ENV=(HOME="$RMQ_HOME" LANG="$lc" LC_ALL="$lc"
+    has_c_utf8 && lc=C.UTF-8
+    RMQ_ENV=(PLATFORM_INFRA_DIR="$DIR" HOME="$RMQ_HOME" LANG="$lc" LC_ALL="$lc"
         ERL_EPMD_PORT="$epmd_port" ERL_EPMD_ADDRESS=127.0.0.1 ERL_CRASH_DUMP="$RMQ/erl_crash.dump"
         RABBITMQ_NODENAME="$RMQ_NODE" RABBITMQ_USE_LONGNAME=false
         RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$amqp_port" RABBITMQ_DIST_PORT="$dist_port"
@@ -419,21 +428,26 @@ EOF
 }
 
 rmq_launch() {
-    local epmd i
+    local epmd epmd_pid i
     rmq_write_config
     rm -f "$RMQ_PIDFILE"
     # A private epmd on its own port, started by us (not by the node) so that its pid is known,
     # it listens on 127.0.0.1 only, and nodes of other folders or a system RabbitMQ never meet it.
     epmd=$(epmd_bin)
-    ERL_EPMD_PORT=$epmd_port setsid "$epmd" -port "$epmd_port" -address 127.0.0.1 >>"$RMQ/epmd.log" 2>&1 </dev/null &
-    echo $! >"$RMQ/epmd.pid"
+    PLATFORM_INFRA_DIR=$DIR ERL_EPMD_PORT=$epmd_port setsid "$epmd" -port "$epmd_port" -address 127.0.0.1 \
+        >>"$RMQ/epmd.log" 2>&1 </dev/null &
+    epmd_pid=$!
     # If the node came first it would spawn its own epmd, which ours could not replace.
     for ((i = 0; i < 50; i++)); do
         port_in_use "$epmd_port" && break
-        kill -0 "$(<"$RMQ/epmd.pid")" 2>/dev/null || break
+        kill -0 "$epmd_pid" 2>/dev/null || break
         sleep 0.1
     done
-    port_in_use "$epmd_port" || { warn "epmd did not start on port $epmd_port"; tail -n 5 "$RMQ/epmd.log" >&2; return 1; }
+    if ! kill -0 "$epmd_pid" 2>/dev/null || ! port_in_use "$epmd_port"; then
+        warn "epmd did not start on port $epmd_port"
+        tail -n 5 "$RMQ/epmd.log" >&2
+        return 1
+    fi
     # Detached in its own session and process group, so it survives this script and the
     # group can be killed as a whole if a clean stop fails.
     # A simple command (no function, no subshell): env and setsid exec in place, and setsid
@@ -456,10 +470,13 @@ rmq_fail_logs() {
 }
 
 rmq_group_alive() {
-    local pgid
+    local pgid pid pg
     [[ -s $RMQ/server.pgid ]] || return 1
     pgid=$(<"$RMQ/server.pgid")
-    ps -eo pgid= | awk -v g="$pgid" '$1 == g { found = 1 } END { exit !found }'
+    while read -r pid pg; do
+        [[ $pg == "$pgid" ]] && pid_is_ours "$pid" && return 0
+    done < <(ps -eo pid=,pgid=)
+    return 1
 }
 
 rmq_wait_ready() {
@@ -494,7 +511,7 @@ rmq_wait_ready() {
 }
 
 rmq_stop() {
-    local did=0 pgid pid i
+    local did=0 pgid pid pids i
     if rmq_running; then
         did=1
         pid=$(<"$RMQ_PIDFILE")
@@ -509,18 +526,21 @@ rmq_stop() {
         for ((i = 0; i < 50; i++)); do rmq_group_alive || break; sleep 0.2; done
         rmq_group_alive && kill -KILL -- "-$pgid" 2>/dev/null || true
     fi
-    # epmd outlives the node. The CLI above may even have started a fresh one on our port.
-    if [[ -n $epmd_port ]]; then
-        ERL_EPMD_PORT=$epmd_port "$(epmd_bin)" -port "$epmd_port" -kill >/dev/null 2>&1 && did=1
-        if [[ -s $RMQ/epmd.pid ]]; then
-            pid=$(<"$RMQ/epmd.pid")
-            if kill -0 "$pid" 2>/dev/null && [[ $(cmdline "$pid") == *"-port $epmd_port "* ]]; then
-                kill -TERM "$pid" 2>/dev/null || true
-                wait_gone 5 "$pid" || kill -KILL "$pid" 2>/dev/null || true
-            fi
+    # epmd outlives the node, and the CLI above may even have spawned a fresh one on our port.
+    # Its port alone proves nothing (another folder may use it by now): only ask if it is ours.
+    pids=$(our_processes epmd)
+    if [[ -n $pids ]]; then
+        did=1
+        [[ -n $epmd_port ]] && ERL_EPMD_PORT=$epmd_port "$(epmd_bin)" -port "$epmd_port" -kill >/dev/null 2>&1 || true
+        pids=$(our_processes epmd)
+        if [[ -n $pids ]]; then
+            # shellcheck disable=SC2086
+            kill -TERM $pids 2>/dev/null || true
+            # shellcheck disable=SC2086
+            wait_gone 5 $pids || kill -KILL $pids 2>/dev/null || true
         fi
     fi
-    rm -f "$RMQ_PIDFILE" "$RMQ/server.pgid" "$RMQ/epmd.pid"
+    rm -f "$RMQ_PIDFILE" "$RMQ/server.pgid"
     ((did)) && log "rabbitmq stopped"
     return 0
 }
@@ -550,6 +570,7 @@ cmd_start() {
 
     TAKEN=' '
     if ((pg_up)); then
+        [[ -n $pg_port ]] || pg_port=$(sed -n 4p "$PGDATA/postmaster.pid")
         log "postgres already running on 127.0.0.1:$pg_port; reusing it"
         [[ ${PG_PORT:-0} == 0 || ${PG_PORT} == "$pg_port" ]] ||
             warn "PG_PORT=$PG_PORT ignored: stop $DIR first to change the port"

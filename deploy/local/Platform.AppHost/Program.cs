@@ -1,0 +1,37 @@
+// Local orchestration: the six services on their own ports, with the Aspire dashboard for traces, metrics
+// and logs. PostgreSQL and RabbitMQ run as local processes started by scripts/infra.sh (see `./platform run`);
+// their addresses arrive as ConnectionStrings:Postgres and ConnectionStrings:RabbitMq.
+var builder = DistributedApplication.CreateBuilder(args);
+
+var postgres = builder.AddConnectionString("Postgres");
+var rabbitMq = builder.AddConnectionString("RabbitMq");
+var gatewayUrl = builder.Configuration["Platform:GatewayUrl"] ?? "http://localhost:5080/";
+
+IResourceBuilder<ProjectResource> Service<TProject>(string name) where TProject : IProjectMetadata, new() =>
+    builder.AddProject<TProject>(name)
+        .WithEndpoint("http", endpoint => endpoint.IsProxied = false)
+        .WithReference(postgres)
+        .WithReference(rabbitMq)
+        .WithEnvironment("Auth__Issuer", gatewayUrl)
+        .WithHttpHealthCheck("/health/ready");
+
+var identity = Service<Projects.Identity>("identity");
+var messaging = Service<Projects.Messaging>("messaging");
+var presence = Service<Projects.Presence>("presence");
+var notifications = Service<Projects.Notifications>("notifications");
+var media = Service<Projects.Media>("media");
+
+var gateway = builder.AddProject<Projects.Gateway>("gateway")
+    .WithEndpoint("http", endpoint => endpoint.IsProxied = false)
+    .WithReference(rabbitMq)
+    .WithEnvironment("Auth__Issuer", gatewayUrl)
+    .WithEnvironment("Auth__MetadataAddress", identity.GetEndpoint("http"))
+    .WithHttpHealthCheck("/health/ready");
+
+foreach (var (name, service) in new[] { ("identity", identity), ("messaging", messaging), ("presence", presence), ("notifications", notifications), ("media", media) })
+{
+    gateway.WithEnvironment($"ReverseProxy__Clusters__{name}__Destinations__primary__Address", service.GetEndpoint("http"));
+    service.WithEnvironment("Auth__MetadataAddress", identity.GetEndpoint("http"));
+}
+
+builder.Build().Run();

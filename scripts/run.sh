@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Runs the whole platform on this machine: PostgreSQL and RabbitMQ as local processes (data in .local/run),
+# the six services under the Aspire AppHost (deploy/local/Platform.AppHost) with its dashboard.
+# Ctrl-C or SIGTERM stops everything this script started.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$repo_root"
+
+configuration="${CONFIGURATION:-Release}"
+work="$repo_root/.local/run"
+gateway_url="${PLATFORM_GATEWAY_URL:-http://localhost:5080/}"
+dashboard_url="${PLATFORM_DASHBOARD_URL:-http://localhost:18888}"
+apphost_pid=""
+services=(gateway:5080 identity:5081 messaging:5082 presence:5083 notifications:5084 media:5085)
+
+our_processes() {
+  # Services started by the AppHost run from our build folders; DCP (Aspire's orchestrator) from the NuGet cache.
+  pgrep -f "$repo_root/(services|deploy)/|aspire.hosting.orchestration.*/dcp" || true
+}
+
+stop_everything() {
+  trap - INT TERM EXIT
+  say ""
+  say "platform: stopping"
+  if [ -n "$apphost_pid" ] && kill -0 "$apphost_pid" 2>/dev/null; then
+    kill -TERM "$apphost_pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$apphost_pid" 2>/dev/null || break; sleep 0.5; done
+  fi
+  # The orchestrator stops the services after the AppHost exits; give it time, then make sure.
+  for _ in $(seq 1 40); do [ -z "$(our_processes)" ] && break; sleep 0.5; done
+  local left; left="$(our_processes)"
+  if [ -n "$left" ]; then kill -TERM $left 2>/dev/null || true; sleep 2; left="$(our_processes)"; [ -z "$left" ] || kill -KILL $left 2>/dev/null || true; fi
+  "$repo_root/scripts/infra.sh" stop "$work" || true
+  say "platform: stopped"
+}
+trap 'stop_everything; exit 130' INT
+trap 'stop_everything; exit 143' TERM
+trap 'stop_everything' EXIT
+
+ensure_dotnet
+"$repo_root/scripts/infra.sh" install
+PG_PORT="${PG_PORT:-55432}" AMQP_PORT="${AMQP_PORT:-55672}" RABBITMQ_MANAGEMENT_PORT="${RABBITMQ_MANAGEMENT_PORT:-55673}" \
+  "$repo_root/scripts/infra.sh" start "$work" >/dev/null
+source "$work/infra.env"
+postgres="Host=127.0.0.1;Port=$PLATFORM_POSTGRES_PORT;Username=platform;Password=platform;Database=platform"
+PGPASSWORD=platform psql -h 127.0.0.1 -p "$PLATFORM_POSTGRES_PORT" -U platform -d postgres -tAc \
+  "SELECT 1 FROM pg_database WHERE datname = 'platform'" | grep -q 1 \
+  || PGPASSWORD=platform psql -h 127.0.0.1 -p "$PLATFORM_POSTGRES_PORT" -U platform -d postgres -qc "CREATE DATABASE platform"
+say "platform: PostgreSQL on 127.0.0.1:$PLATFORM_POSTGRES_PORT, RabbitMQ on 127.0.0.1:$PLATFORM_RABBITMQ_PORT (management :$PLATFORM_RABBITMQ_MANAGEMENT_PORT)"
+
+say "platform: building ($configuration)"
+dotnet build deploy/local/Platform.AppHost -c "$configuration" -nologo -clp:"ErrorsOnly;NoSummary" -v:quiet
+
+say "platform: starting the services (log: $work/apphost.log)"
+ASPNETCORE_ENVIRONMENT=Development DOTNET_ENVIRONMENT=Development \
+ASPIRE_ALLOW_UNSECURED_TRANSPORT=true \
+ASPNETCORE_URLS="$dashboard_url" \
+ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL="${PLATFORM_OTLP_URL:-http://localhost:18890}" \
+ConnectionStrings__Postgres="$postgres" \
+ConnectionStrings__RabbitMq="$PLATFORM_RABBITMQ_URI" \
+Platform__GatewayUrl="$gateway_url" \
+  "deploy/local/Platform.AppHost/bin/$configuration/net10.0/Platform.AppHost" >"$work/apphost.log" 2>&1 &
+apphost_pid=$!
+
+deadline=$(( $(date +%s) + 180 ))
+for entry in "${services[@]}"; do
+  name="${entry%%:*}"; port="${entry##*:}"
+  until curl -fsS -m 2 "http://localhost:$port/health/ready" >/dev/null 2>&1; do
+    if ! kill -0 "$apphost_pid" 2>/dev/null; then say "error: the AppHost exited; see $work/apphost.log" >&2; tail -20 "$work/apphost.log" >&2; exit 1; fi
+    if [ "$(date +%s)" -gt "$deadline" ]; then say "error: $name did not become ready on :$port within 180 s; see $work/apphost.log" >&2; exit 1; fi
+    sleep 0.5
+  done
+done
+
+say ""
+for entry in "${services[@]}"; do
+  name="${entry%%:*}"; port="${entry##*:}"
+  printf '  %-14s http://localhost:%-6s %s\n' "$name" "$port" \
+    "$(curl -fsS -m 2 "http://localhost:$port/health/ready" | sed -E 's/^\{"status":"([A-Za-z]+)".*/\1/' | head -c 20)"
+done
+login="$(grep -Eo 'http://[^ ]+/login\?t=[0-9a-f]+' "$work/apphost.log" | tail -1 || true)"
+say ""
+say "Gateway:   $gateway_url"
+say "Dashboard: ${login:-$dashboard_url} (traces, metrics, logs)"
+say "Press Ctrl-C to stop."
+wait "$apphost_pid" || true

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs every test project against private PostgreSQL and RabbitMQ servers on free ports (so a running
+# platform is left alone), prints a summary, and stops the servers whatever happens.
+# Extra arguments go to `dotnet test` (e.g. --filter FullyQualifiedName~Gateway).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$repo_root"
+
+configuration="${CONFIGURATION:-Release}"
+work="$repo_root/.local/test-$$"
+started=$(date +%s)
+
+cleanup() {
+  local status=$?
+  "$repo_root/scripts/infra.sh" stop "$work" >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ensure_dotnet
+"$repo_root/scripts/infra.sh" install
+# Tests trade durability for speed; the run command and benchmarks keep fsync on.
+PG_FAST=1 PG_PORT=0 AMQP_PORT=0 RABBITMQ_MANAGEMENT_PORT=0 "$repo_root/scripts/infra.sh" start "$work" >/dev/null
+source "$work/infra.env"
+export PLATFORM_TEST_INFRA=local
+export PLATFORM_TEST_POSTGRES="$PLATFORM_POSTGRES_CONNECTION"
+export PLATFORM_TEST_RABBITMQ="$PLATFORM_RABBITMQ_URI"
+export PLATFORM_TEST_RABBITMQ_MANAGEMENT="$PLATFORM_RABBITMQ_MANAGEMENT_URI"
+say "test: PostgreSQL on 127.0.0.1:$PLATFORM_POSTGRES_PORT, RabbitMQ on 127.0.0.1:$PLATFORM_RABBITMQ_PORT"
+
+say "test: building ($configuration)"
+dotnet build Platform.sln -c "$configuration" -nologo -clp:"ErrorsOnly;NoSummary" -v:quiet
+
+say "test: running every test project"
+results="$repo_root/.local/test-results"
+rm -rf "$results"; mkdir -p "$results"
+log="$results/dotnet-test.log"
+set +e
+dotnet test Platform.sln -c "$configuration" --no-build -nologo \
+  --blame-hang-timeout 10m --results-directory "$results" "$@" 2>&1 | tee "$log" \
+  | grep -E --line-buffered '^\s*(Failed|Skipped) [A-Za-z0-9_.]+ \[|error [A-Z]+[0-9]+|Failed!|Passed!|Test Run Aborted'
+test_status=${PIPESTATUS[0]}
+set -e
+
+# "Passed!  - Failed:     0, Passed:     7, Skipped:     0, Total:     7, Duration: 3 s - X.dll (net10.0)"
+read -r passed failed skipped projects < <(grep -E '^(Passed|Failed)!  - Failed:' "$log" | sed -E \
+  's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' \
+  | awk '{p+=$1; f+=$2; s+=$3; n++} END {printf "%d %d %d %d\n", p, f, s, n}')
+expected=$(find tests -name '*.Tests.csproj' | wc -l)
+
+say ""
+say "test: $projects of $expected test projects reported, in $(( $(date +%s) - started )) s"
+if [ "$test_status" -ne 0 ] || [ "$failed" -gt 0 ] || [ "$passed" -eq 0 ] || { [ $# -eq 0 ] && [ "$projects" -ne "$expected" ]; }; then
+  grep -E '^\s*Failed [A-Za-z0-9_.]+ \[' "$log" | sed 's/^ */  /' || true
+  say "test: full output in $log"
+  say "Tests: $passed passed, $failed failed, $skipped skipped"
+  exit 1
+fi
+say "Tests: $passed passed, $failed failed, $skipped skipped"
