@@ -9,8 +9,6 @@ namespace Platform.Testing;
 /// </summary>
 public class ServiceFactory<TProgram> : WebApplicationFactory<TProgram> where TProgram : class
 {
-    public const string TestIssuer = "http://gateway.test/";
-
     private readonly Dictionary<string, string?> _settings;
 
     public ServiceFactory(PlatformInfrastructure infrastructure)
@@ -19,7 +17,7 @@ public class ServiceFactory<TProgram> : WebApplicationFactory<TProgram> where TP
         {
             ["ConnectionStrings:Postgres"] = infrastructure.Database.ConnectionString,
             ["ConnectionStrings:RabbitMq"] = infrastructure.VirtualHost.ConnectionString,
-            ["Auth:Issuer"] = TestIssuer,
+            ["Auth:Issuer"] = TestTokenIssuer.DefaultIssuer,
             ["Auth:RequireHttpsMetadata"] = "false",
             ["Bus:RetryMinIntervalMs"] = "20",
             ["Bus:RetryMaxIntervalMs"] = "200",
