@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Platform.Testing;
 
@@ -10,6 +12,7 @@ namespace Platform.Testing;
 public class ServiceFactory<TProgram> : WebApplicationFactory<TProgram> where TProgram : class
 {
     private readonly Dictionary<string, string?> _settings;
+    private readonly List<Action<IServiceCollection>> _services = [];
 
     public ServiceFactory(PlatformInfrastructure infrastructure)
     {
@@ -30,10 +33,18 @@ public class ServiceFactory<TProgram> : WebApplicationFactory<TProgram> where TP
         return this;
     }
 
+    /// <summary>Replaces services after the host registered its own, e.g. a <c>FakeTimeProvider</c> for <c>TimeProvider</c>.</summary>
+    public ServiceFactory<TProgram> WithServices(Action<IServiceCollection> configure)
+    {
+        _services.Add(configure);
+        return this;
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
         foreach (var (key, value) in _settings)
             builder.UseSetting(key, value);
+        builder.ConfigureTestServices(services => _services.ForEach(configure => configure(services)));
     }
 }

@@ -1,7 +1,13 @@
 using JasperFx;
 using JasperFx.Events;
 using Marten;
+using Platform.Messaging.Consumers;
+using Platform.Messaging.Domain;
+using Platform.Messaging.Features;
+using Platform.Messaging.Outbox;
+using Platform.Messaging.Retention;
 using Platform.ServiceDefaults;
+using Weasel.Core;
 
 namespace Platform.Messaging;
 
@@ -11,16 +17,63 @@ public static class MessagingServiceExtensions
 
     public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<MessagingOptions>().BindConfiguration(MessagingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section).ValidateOnStart();
+
         builder.AddPlatformPostgres();
         builder.Services.AddMarten(options =>
             {
                 options.DatabaseSchemaName = Schema;
                 options.Events.DatabaseSchemaName = Schema;
                 options.Events.AppendMode = EventAppendMode.Quick;
+                options.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
                 options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
+
+                options.Schema.For<ConversationView>().DocumentAlias("conversation");
+                options.Schema.For<Membership>().DocumentAlias("membership")
+                    .Duplicate(m => m.ConversationId).Duplicate(m => m.UserId);
+                options.Schema.For<MessageView>().DocumentAlias("message")
+                    .Duplicate(m => m.ConversationId, configure: index => index.Columns = ["conversation_id", "seq"])
+                    .Duplicate(m => m.Seq);
+                options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
+                options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
+                options.Schema.For<OutboxEntry>().DocumentAlias("outbox")
+                    .Duplicate(o => o.ConversationId, configure: index => index.Columns = ["conversation_id", "seq"])
+                    .Duplicate(o => o.Seq)
+                    .Duplicate(o => o.CreatedAt);
             })
             .UseNpgsqlDataSource()
             .UseLightweightSessions();
+
+        builder.Services.AddSingleton<OutboxPublisher>();
+        builder.Services.AddSingleton<ConversationWriter>();
+        builder.Services.AddHostedService<OutboxRelay>();
+        builder.Services.AddSingleton<RetentionJob>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<RetentionJob>());
+        builder.Services.AddSingleton<ReceiptPublisher>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ReceiptPublisher>());
         return builder;
+    }
+
+    public static void AddMessagingConsumers(this MassTransit.IBusRegistrationConfigurator bus) =>
+        bus.AddConsumer<UserDirectoryConsumer>();
+
+    public static WebApplication MapMessagingEndpoints(this WebApplication app)
+    {
+        var conversations = app.MapGroup("/api/v1/conversations").RequireAuthorization().WithTags("Conversations");
+        conversations.MapCreateConversation();
+        conversations.MapListConversations();
+        conversations.MapGetConversation();
+        conversations.MapUpdateConversation();
+        conversations.MapMembers();
+        conversations.MapSendMessage();
+        conversations.MapListMessages();
+        conversations.MapEditMessage();
+        conversations.MapDeleteMessage();
+        conversations.MapReactions();
+        conversations.MapReadLog();
+        conversations.MapReceipts();
+        return app;
     }
 }

@@ -1,0 +1,195 @@
+using Marten;
+using Microsoft.Extensions.Options;
+using Platform.Messaging.Domain;
+using Platform.Messaging.Outbox;
+
+namespace Platform.Messaging;
+
+/// <summary>
+/// What a decision may look at while the conversation is locked: the conversation, memberships and messages,
+/// each loaded at most once.
+/// </summary>
+public sealed class WriteContext(IDocumentSession session, ConversationView conversation)
+{
+    private readonly Dictionary<Guid, Membership?> _members = [];
+    private readonly Dictionary<Guid, MessageView?> _messages = [];
+
+    public ConversationView Conversation { get; internal set; } = conversation;
+
+    public IQuerySession Session => session;
+
+    public async Task<Membership?> Member(Guid userId, CancellationToken cancellationToken = default)
+    {
+        if (!_members.TryGetValue(userId, out var member))
+            _members[userId] = member = await session.LoadAsync<Membership>(Membership.KeyOf(Conversation.Id, userId), cancellationToken);
+        return member;
+    }
+
+    public async Task<MessageView?> Message(Guid messageId, CancellationToken cancellationToken = default)
+    {
+        if (!_messages.TryGetValue(messageId, out var message))
+        {
+            message = await session.LoadAsync<MessageView>(messageId, cancellationToken);
+            _messages[messageId] = message = message?.ConversationId == Conversation.Id ? message : null;
+        }
+        return message;
+    }
+
+    internal void Set(Membership member) => _members[member.UserId] = member;
+
+    internal void Set(MessageView message) => _messages[message.Id] = message;
+
+    internal IEnumerable<Membership> ChangedMembers => _members.Values.OfType<Membership>();
+
+    internal IEnumerable<MessageView> ChangedMessages => _messages.Values.OfType<MessageView>();
+}
+
+/// <summary>The result of a write: the appended events with their seqs, or the error.</summary>
+public sealed record WriteResult(DomainError? Error, IReadOnlyList<(long Seq, object Event)> Appended, WriteContext? Context)
+{
+    public long LastSeq => Appended.Count > 0 ? Appended[^1].Seq : Context?.Conversation.LastSeq ?? 0;
+}
+
+/// <summary>
+/// The one write path of the conversation log: lock the conversation's stream, decide, append the events with
+/// their seqs, update the read models, erase deleted text and record the outbox entries, all in one PostgreSQL
+/// transaction; then publish the entries at once.
+/// </summary>
+public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher publisher, IOptions<OutboxOptions> outbox, ILogger<ConversationWriter> logger)
+{
+    public async Task<WriteResult> WriteAsync(Guid conversationId, Func<WriteContext, Task<Decision>> decide, CancellationToken cancellationToken)
+    {
+        WriteResult result;
+        await using (var session = store.LightweightSession())
+        {
+            await session.BeginTransactionAsync(cancellationToken);
+            // Serializes writers of this conversation: the row lock is held until commit, so seqs are gap-free.
+            var locked = await session.QueryAsync<long>(
+                $"select version from {store.Options.Events.DatabaseSchemaName}.mt_streams where id = ? for update", cancellationToken, conversationId);
+            var conversation = locked.Count == 1 ? await session.LoadAsync<ConversationView>(conversationId, cancellationToken) : null;
+            if (conversation is null)
+                return new WriteResult(DomainError.ConversationNotFound, [], null);
+
+            var context = new WriteContext(session, conversation);
+            var decision = await decide(context);
+            if (decision.Error is not null || decision.Events.Count == 0)
+                return new WriteResult(decision.Error, [], context);
+
+            var firstSeq = locked[0] + 1;
+            session.Events.Append(conversationId, locked[0] + decision.Events.Count, decision.Events.ToArray());
+            result = new WriteResult(null, decision.Events.Select((e, i) => (firstSeq + i, e)).ToList(), context);
+            await ProjectAndCommit(session, context, result.Appended, cancellationToken);
+        }
+        await PublishAsync(conversationId, cancellationToken);
+        return result;
+    }
+
+    public async Task<WriteResult> StartAsync(ConversationCreated created, IReadOnlyList<object> more, CancellationToken cancellationToken)
+    {
+        await using var session = store.LightweightSession();
+        var events = new List<object> { created };
+        events.AddRange(more);
+        session.Events.StartStream(created.ConversationId, events.ToArray());
+
+        var context = new WriteContext(session, ConversationView.Create(created));
+        foreach (var member in created.Members)
+            context.Set(Membership.Joined(created.ConversationId, member.UserId, member.Role, 1, created.CreatedAt));
+        var appended = events.Select((e, i) => ((long)i + 1, e)).ToList();
+        await ProjectAndCommit(session, context, appended, cancellationToken, skipFirst: true);
+        await PublishAsync(created.ConversationId, cancellationToken);
+        return new WriteResult(null, appended, context);
+    }
+
+    private async Task ProjectAndCommit(
+        IDocumentSession session, WriteContext context, IReadOnlyList<(long Seq, object Event)> appended, CancellationToken cancellationToken, bool skipFirst = false)
+    {
+        var conversationId = context.Conversation.Id;
+        foreach (var (seq, @event) in appended.Skip(skipFirst ? 1 : 0))
+        {
+            context.Conversation = context.Conversation.Apply(seq, @event);
+            await ApplyToDocuments(session, context, seq, @event, cancellationToken);
+        }
+        if (skipFirst)
+            context.Conversation = context.Conversation with { LastSeq = appended[^1].Seq };
+
+        session.Store(context.Conversation);
+        foreach (var member in context.ChangedMembers)
+            session.Store(member);
+        foreach (var message in context.ChangedMessages)
+            session.Store(message);
+        foreach (var (seq, @event) in appended)
+            session.Store(OutboxEntry.For(conversationId, seq, @event, context));
+
+        await session.SaveChangesAsync(cancellationToken);
+    }
+
+    private static async Task ApplyToDocuments(IDocumentSession session, WriteContext context, long seq, object @event, CancellationToken cancellationToken)
+    {
+        var conversationId = context.Conversation.Id;
+        switch (@event)
+        {
+            case MemberJoined joined:
+                context.Set(Membership.Joined(conversationId, joined.UserId, joined.Role, seq, joined.JoinedAt));
+                break;
+            case MemberLeft left when await context.Member(left.UserId, cancellationToken) is { } member:
+                context.Set(member with { Active = false, LeftSeq = seq });
+                break;
+            case MemberRoleChanged changed when await context.Member(changed.UserId, cancellationToken) is { } member:
+                context.Set(member with { Role = changed.Role });
+                break;
+            case MessagePosted posted:
+                context.Set(MessageView.Create(conversationId, seq, posted));
+                session.Store(new ClientMessageKey
+                {
+                    Id = ClientMessageKey.KeyOf(conversationId, posted.SenderId, posted.ClientMessageId),
+                    MessageId = posted.MessageId,
+                });
+                if (posted.ReplyTo is { } root && await context.Message(root, cancellationToken) is { } rootMessage)
+                    context.Set(rootMessage.Apply(seq, posted));
+                // Senders have read what they wrote.
+                if (await context.Member(posted.SenderId, cancellationToken) is { } sender)
+                    context.Set(sender with { DeliveredSeq = seq, ReadSeq = seq });
+                break;
+            case MessageEdited or MessageDeleted or ReactionAdded or ReactionRemoved:
+                var messageId = @event switch
+                {
+                    MessageEdited e => e.MessageId,
+                    MessageDeleted e => e.MessageId,
+                    ReactionAdded e => e.MessageId,
+                    _ => ((ReactionRemoved)@event).MessageId,
+                };
+                if (await context.Message(messageId, cancellationToken) is not { } message)
+                    break;
+                if (@event is MessageDeleted)
+                    EraseText(session, conversationId, message.TextSeqs);
+                context.Set(message.Apply(seq, @event));
+                break;
+        }
+    }
+
+    // Erasure of the stored event data, in the same transaction as the tombstone: the text, mentions and
+    // URLs of the posted event and of every edit are blanked in place; seq and event ids stay.
+    private static void EraseText(IDocumentSession session, Guid conversationId, IReadOnlyList<long> seqs)
+    {
+        var schema = session.DocumentStore.Options.Events.DatabaseSchemaName;
+        foreach (var seq in seqs)
+            session.QueueSqlCommand(
+                $"update {schema}.mt_events set data = data || '{{\"text\":\"\",\"mentions\":[],\"urls\":[]}}'::jsonb where stream_id = ? and version = ?",
+                conversationId, seq);
+    }
+
+    private async Task PublishAsync(Guid conversationId, CancellationToken cancellationToken)
+    {
+        if (outbox.Value.CrashAfterCommit)
+            Environment.FailFast("Outbox:CrashAfterCommit is set: simulating a crash between commit and publish.");
+        try
+        {
+            await publisher.PublishPendingAsync(conversationId, cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // Committed is committed: the relay publishes the entries once the broker is back.
+            logger.LogWarning(exception, "Publishing conversation {ConversationId} failed; the outbox relay will retry", conversationId);
+        }
+    }
+}

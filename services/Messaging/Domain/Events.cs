@@ -1,0 +1,57 @@
+namespace Platform.Messaging.Domain;
+
+// The conversation log's events, stored in one Marten stream per conversation. A stored event's shape
+// never changes: add a new event type (or an upcaster) instead.
+
+public enum ConversationKind { Direct, Group, Channel }
+
+public enum MemberRole { Member, Admin, Owner }
+
+public record InitialMember(Guid UserId, MemberRole Role);
+
+public record ConversationCreated(
+    Guid ConversationId,
+    ConversationKind Kind,
+    string? Title,
+    string? Topic,
+    bool IsPublic,
+    int? RetentionDays,
+    IReadOnlyList<InitialMember> Members,
+    Guid CreatedBy,
+    DateTimeOffset CreatedAt);
+
+/// <summary>The conversation's settings after the change (all of them, not only what changed).</summary>
+public record ConversationUpdated(string? Title, string? Topic, int? RetentionDays, Guid UpdatedBy, DateTimeOffset UpdatedAt);
+
+public record MemberJoined(Guid UserId, MemberRole Role, Guid AddedBy, DateTimeOffset JoinedAt);
+
+/// <summary>A member left (<see cref="RemovedBy"/> is the member) or was removed.</summary>
+public record MemberLeft(Guid UserId, Guid RemovedBy, DateTimeOffset LeftAt);
+
+public record MemberRoleChanged(Guid UserId, MemberRole Role, Guid ChangedBy, DateTimeOffset ChangedAt);
+
+public record MessagePosted(
+    Guid MessageId,
+    string ClientMessageId,
+    Guid SenderId,
+    string Text,
+    IReadOnlyList<Guid> Mentions,
+    IReadOnlyList<string> Urls,
+    Guid? ReplyTo,
+    IReadOnlyList<Guid> Attachments,
+    DateTimeOffset PostedAt);
+
+public record MessageEdited(Guid MessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls, Guid EditedBy, DateTimeOffset EditedAt);
+
+/// <summary>A tombstone: the message's text is erased from read models and from the stored events.</summary>
+public record MessageDeleted(Guid MessageId, Guid DeletedBy, DateTimeOffset DeletedAt, string Reason);
+
+public record ReactionAdded(Guid MessageId, string Emoji, Guid UserId, DateTimeOffset AddedAt);
+
+public record ReactionRemoved(Guid MessageId, string Emoji, Guid UserId, DateTimeOffset RemovedAt);
+
+public static class DeleteReasons
+{
+    public const string Deleted = "deleted";
+    public const string Retention = "retention";
+}

@@ -1,0 +1,183 @@
+namespace Platform.Messaging.Domain;
+
+// Read models, kept in the same transaction as the append by the pure Apply functions below.
+// (Marten's inline projections cannot see an event's stream version in Quick append mode, and the
+// version is the conversation's seq, which every read model needs.)
+
+public sealed record MessagePreview(Guid Id, long Seq, Guid SenderId, string Text, bool Deleted, DateTimeOffset CreatedAt);
+
+public sealed record ConversationView
+{
+    public Guid Id { get; init; }
+    public ConversationKind Kind { get; init; }
+    public string? Title { get; init; }
+    public string? Topic { get; init; }
+    public bool IsPublic { get; init; }
+    public int? RetentionDays { get; init; }
+    public Guid CreatedBy { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public long LastSeq { get; init; }
+    public int MemberCount { get; init; }
+    public DateTimeOffset LastActivityAt { get; init; }
+    public MessagePreview? LastMessage { get; init; }
+
+    public static ConversationView Create(ConversationCreated e) => new()
+    {
+        Id = e.ConversationId,
+        Kind = e.Kind,
+        Title = e.Title,
+        Topic = e.Topic,
+        IsPublic = e.IsPublic,
+        RetentionDays = e.RetentionDays,
+        CreatedBy = e.CreatedBy,
+        CreatedAt = e.CreatedAt,
+        LastSeq = 1,
+        MemberCount = e.Members.Count,
+        LastActivityAt = e.CreatedAt,
+    };
+
+    public ConversationView Apply(long seq, object e) => (e switch
+    {
+        ConversationUpdated u => this with { Title = u.Title, Topic = u.Topic, RetentionDays = u.RetentionDays },
+        MemberJoined => this with { MemberCount = MemberCount + 1 },
+        MemberLeft => this with { MemberCount = MemberCount - 1 },
+        MessagePosted p => this with
+        {
+            LastActivityAt = p.PostedAt,
+            LastMessage = new MessagePreview(p.MessageId, seq, p.SenderId, Preview(p.Text), false, p.PostedAt),
+        },
+        MessageEdited edit when LastMessage?.Id == edit.MessageId => this with { LastMessage = LastMessage with { Text = Preview(edit.Text) } },
+        MessageDeleted d when LastMessage?.Id == d.MessageId => this with { LastMessage = LastMessage with { Text = "", Deleted = true } },
+        _ => this,
+    }) with { LastSeq = seq };
+
+    private static string Preview(string text) => text.Length <= 200 ? text : text[..200];
+}
+
+/// <summary>One user's membership of one conversation, with their receipt cursors.</summary>
+public sealed record Membership
+{
+    public string Id { get; init; } = "";
+    public Guid ConversationId { get; init; }
+    public Guid UserId { get; init; }
+    public MemberRole Role { get; init; }
+    public bool Active { get; init; }
+    public long JoinedSeq { get; init; }
+    public long? LeftSeq { get; init; }
+    public long DeliveredSeq { get; init; }
+    public long ReadSeq { get; init; }
+    public DateTimeOffset JoinedAt { get; init; }
+
+    public static string KeyOf(Guid conversationId, Guid userId) => $"{conversationId:N}:{userId:N}";
+
+    public static Membership Joined(Guid conversationId, Guid userId, MemberRole role, long seq, DateTimeOffset at) => new()
+    {
+        Id = KeyOf(conversationId, userId),
+        ConversationId = conversationId,
+        UserId = userId,
+        Role = role,
+        Active = true,
+        JoinedSeq = seq,
+        // A member has nothing to read from before they joined.
+        DeliveredSeq = seq,
+        ReadSeq = seq,
+        JoinedAt = at,
+    };
+
+    public bool IsAdmin => Active && Role is MemberRole.Admin or MemberRole.Owner;
+
+    /// <summary>The last seq this user may see: everything while a member, nothing after leaving.</summary>
+    public long VisibleUpTo(long lastSeq) => Active ? lastSeq : LeftSeq ?? 0;
+}
+
+public sealed record ReactionView(string Emoji, IReadOnlyList<Guid> UserIds);
+
+public sealed record MessageView
+{
+    public Guid Id { get; init; }
+    public Guid ConversationId { get; init; }
+    public long Seq { get; init; }
+    public Guid SenderId { get; init; }
+    public string ClientMessageId { get; init; } = "";
+    public string Text { get; init; } = "";
+    public IReadOnlyList<Guid> Mentions { get; init; } = [];
+    public IReadOnlyList<string> Urls { get; init; } = [];
+    public Guid? ReplyTo { get; init; }
+    public int ReplyCount { get; init; }
+    public DateTimeOffset? LastReplyAt { get; init; }
+    public bool Edited { get; init; }
+    public DateTimeOffset? EditedAt { get; init; }
+    /// <summary>Seqs of the events that hold this message's text (posted and every edit), for erasure.</summary>
+    public IReadOnlyList<long> TextSeqs { get; init; } = [];
+    public bool Deleted { get; init; }
+    public DateTimeOffset? DeletedAt { get; init; }
+    public IReadOnlyList<ReactionView> Reactions { get; init; } = [];
+    public IReadOnlyList<Guid> Attachments { get; init; } = [];
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public static MessageView Create(Guid conversationId, long seq, MessagePosted e) => new()
+    {
+        Id = e.MessageId,
+        ConversationId = conversationId,
+        Seq = seq,
+        SenderId = e.SenderId,
+        ClientMessageId = e.ClientMessageId,
+        Text = e.Text,
+        Mentions = e.Mentions,
+        Urls = e.Urls,
+        ReplyTo = e.ReplyTo,
+        TextSeqs = [seq],
+        Attachments = e.Attachments,
+        CreatedAt = e.PostedAt,
+    };
+
+    public MessageView Apply(long seq, object e) => e switch
+    {
+        MessageEdited edit => this with
+        {
+            Text = edit.Text, Mentions = edit.Mentions, Urls = edit.Urls, Edited = true, EditedAt = edit.EditedAt,
+            TextSeqs = [.. TextSeqs, seq],
+        },
+        MessageDeleted d => this with
+        {
+            Text = "", Mentions = [], Urls = [], Reactions = [], Attachments = [], Deleted = true, DeletedAt = d.DeletedAt,
+        },
+        ReactionAdded r => this with { Reactions = WithReaction(r.Emoji, r.UserId, add: true) },
+        ReactionRemoved r => this with { Reactions = WithReaction(r.Emoji, r.UserId, add: false) },
+        MessagePosted reply when reply.ReplyTo == Id => this with { ReplyCount = ReplyCount + 1, LastReplyAt = reply.PostedAt },
+        _ => this,
+    };
+
+    public bool HasReaction(string emoji, Guid userId) => Reactions.Any(r => r.Emoji == emoji && r.UserIds.Contains(userId));
+
+    private IReadOnlyList<ReactionView> WithReaction(string emoji, Guid userId, bool add)
+    {
+        var reactions = Reactions.ToList();
+        var index = reactions.FindIndex(r => r.Emoji == emoji);
+        var users = index >= 0 ? reactions[index].UserIds.Where(u => u != userId).ToList() : [];
+        if (add)
+            users.Add(userId);
+        if (index >= 0)
+            reactions.RemoveAt(index);
+        if (users.Count > 0)
+            reactions.Insert(index >= 0 ? index : reactions.Count, new ReactionView(emoji, users));
+        return reactions;
+    }
+}
+
+/// <summary>Remembers which message a sender's <c>clientMessageId</c> produced, so a retry returns it.</summary>
+public sealed record ClientMessageKey
+{
+    public string Id { get; init; } = "";
+    public Guid MessageId { get; init; }
+
+    public static string KeyOf(Guid conversationId, Guid senderId, string clientMessageId) => $"{conversationId:N}:{senderId:N}:{clientMessageId}";
+}
+
+/// <summary>What Messaging knows of a user (from Identity's events), to resolve @mentions.</summary>
+public sealed record UserDirectoryEntry
+{
+    public Guid Id { get; init; }
+    public string Username { get; init; } = "";
+    public string DisplayName { get; init; } = "";
+}

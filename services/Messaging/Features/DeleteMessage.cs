@@ -1,0 +1,34 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Platform.Messaging.Domain;
+
+namespace Platform.Messaging.Features;
+
+public static class DeleteMessage
+{
+    /// <summary>The author or an admin deletes; deleting twice changes nothing.</summary>
+    public static Decision Decide(Membership? actor, Guid actorId, MessageView? message, DateTimeOffset now)
+    {
+        if (actor is not { Active: true })
+            return DomainError.ConversationNotFound;
+        if (message is null)
+            return DomainError.MessageNotFound;
+        if (message.SenderId != actorId && !actor.IsAdmin)
+            return DomainError.Forbidden("Only the author and admins delete a message.");
+        if (message.Deleted)
+            return Decision.Nothing;
+        return Decision.Of(new MessageDeleted(message.Id, actorId, now, DeleteReasons.Deleted));
+    }
+
+    public static void MapDeleteMessage(this RouteGroupBuilder group) =>
+        group.MapDelete("/{id:guid}/messages/{messageId:guid}", Handle).WithName("DeleteMessage");
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> Handle(
+        Guid id, Guid messageId, HttpContext http, ConversationWriter writer, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var actorId = http.User.UserId();
+        var result = await writer.WriteAsync(id, async context =>
+            Decide(await context.Member(actorId, cancellationToken), actorId, await context.Message(messageId, cancellationToken), time.GetUtcNow()),
+            cancellationToken);
+        return result.Error is null ? TypedResults.NoContent() : Http.Problem(result.Error);
+    }
+}

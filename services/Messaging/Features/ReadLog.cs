@@ -1,0 +1,60 @@
+using Marten;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Platform.Messaging.Domain;
+
+namespace Platform.Messaging.Features;
+
+public static class ReadLog
+{
+    public static void MapReadLog(this RouteGroupBuilder group) =>
+        group.MapGet("/{id:guid}/events", Handle).WithName("ReadConversationLog");
+
+    /// <summary>
+    /// The ordered log after <c>after</c>, the same envelopes the hub pushes; <c>next</c> is the seq to continue
+    /// from. Deleted text is gone. Earlier versions of edited messages show only to their author and admins;
+    /// others see the current text in every version.
+    /// </summary>
+    private static async Task<Results<Ok<Page<EventEnvelope>>, ProblemHttpResult>> Handle(
+        Guid id, long? after, int? limit, HttpContext http, IQuerySession session, IOptions<MessagingOptions> options, CancellationToken cancellationToken)
+    {
+        if (after is < 0)
+            return Http.Invalid("after is a seq: zero or more.");
+        var userId = http.User.UserId();
+        if (await session.MembershipAsync(id, userId, cancellationToken) is not { } member)
+            return Http.Problem(DomainError.ConversationNotFound);
+        var size = Http.PageSize(limit, options.Value);
+        var from = after ?? 0;
+        var upTo = member.Active ? long.MaxValue : member.LeftSeq ?? 0;
+
+        var events = await session.Events.QueryAllRawEvents()
+            .Where(e => e.StreamId == id && e.Version > from && e.Version <= upTo)
+            .OrderBy(e => e.Version)
+            .Take(size + 1)
+            .ToListAsync(cancellationToken);
+        var page = events.Take(size).ToList();
+
+        var messageIds = page.Select(e => e.Data switch { MessagePosted p => p.MessageId, MessageEdited m => m.MessageId, _ => Guid.Empty })
+            .Where(messageId => messageId != Guid.Empty).Distinct().ToArray();
+        var messages = messageIds.Length == 0 ? new Dictionary<Guid, MessageView>()
+            : (await session.LoadManyAsync<MessageView>(cancellationToken, messageIds)).ToDictionary(m => m.Id);
+
+        var items = page.Select(e =>
+        {
+            var data = e.Data;
+            MessageView? asPosted = null;
+            if (data is MessagePosted posted && messages.TryGetValue(posted.MessageId, out var current))
+            {
+                asPosted = MessageView.Create(id, e.Version, posted) with { Deleted = current.Deleted, Edited = current.Edited, EditedAt = current.EditedAt };
+                if (current.Edited && !CanSeeEarlierVersions(current, userId, member))
+                    asPosted = asPosted with { Text = current.Text, Mentions = current.Mentions, Urls = current.Urls };
+            }
+            else if (data is MessageEdited edited && messages.TryGetValue(edited.MessageId, out var latest) && !CanSeeEarlierVersions(latest, userId, member))
+                data = edited with { Text = latest.Text, Mentions = latest.Mentions, Urls = latest.Urls };
+            return Envelopes.From(id, e.Version, data, asPosted);
+        }).ToList();
+        return TypedResults.Ok(new Page<EventEnvelope>(items, events.Count > size ? page[^1].Version.ToString() : null));
+    }
+
+    private static bool CanSeeEarlierVersions(MessageView message, Guid userId, Membership member) => message.SenderId == userId || member.IsAdmin;
+}

@@ -1,0 +1,51 @@
+using System.Threading.Channels;
+using MassTransit;
+using Platform.Contracts.Messaging;
+
+namespace Platform.Messaging.Features;
+
+/// <summary>
+/// Publishes receipt changes for senders, coalesced: within one flush interval only the newest cursors of each
+/// (conversation, user) go out. Receipts are not part of the log; a change lost in a crash is superseded by the next.
+/// </summary>
+public sealed class ReceiptPublisher(IServiceScopeFactory scopes, TimeProvider time, ILogger<ReceiptPublisher> logger) : BackgroundService
+{
+    public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(200);
+
+    private readonly Channel<ReceiptsChanged> _changes = Channel.CreateBounded<ReceiptsChanged>(
+        new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+
+    public void Changed(Guid conversationId, Guid userId, long delivered, long read) =>
+        _changes.Writer.TryWrite(new ReceiptsChanged
+        {
+            ConversationId = conversationId, UserId = userId, DeliveredSeq = delivered, ReadSeq = read, ChangedAt = time.GetUtcNow(),
+        });
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var pending = new Dictionary<(Guid, Guid), ReceiptsChanged>();
+        while (await _changes.Reader.WaitToReadAsync(stoppingToken))
+        {
+            await Task.Delay(FlushInterval, stoppingToken);
+            while (_changes.Reader.TryRead(out var change))
+            {
+                var key = (change.ConversationId, change.UserId);
+                pending[key] = pending.TryGetValue(key, out var earlier)
+                    ? change with { DeliveredSeq = Math.Max(earlier.DeliveredSeq ?? 0, change.DeliveredSeq ?? 0), ReadSeq = Math.Max(earlier.ReadSeq ?? 0, change.ReadSeq ?? 0) }
+                    : change;
+            }
+            try
+            {
+                using var scope = scopes.CreateScope();
+                var bus = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
+                foreach (var change in pending.Values)
+                    await bus.Publish(change, stoppingToken);
+            }
+            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(exception, "Publishing {Count} receipt changes failed; later changes supersede them", pending.Count);
+            }
+            pending.Clear();
+        }
+    }
+}

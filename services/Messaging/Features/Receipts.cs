@@ -1,0 +1,78 @@
+using Marten;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Platform.Messaging.Domain;
+
+namespace Platform.Messaging.Features;
+
+public sealed record ReceiptsRequest(long? Delivered, long? Read);
+
+public sealed record ReceiptsDto(Guid ConversationId, long Delivered, long Read);
+
+public sealed record MessageReceiptsDto(Guid MessageId, long Seq, bool Sent, int DeliveredTo, int ReadBy, int Recipients);
+
+public static class Receipts
+{
+    /// <summary>Cursors only move forward, never past the log's end; reading implies delivery.</summary>
+    public static DomainError? Validate(ReceiptsRequest request, long lastSeq)
+    {
+        if (request.Delivered is null && request.Read is null)
+            return DomainError.Invalid("Give delivered and/or read: the seq up to which messages arrived or were read.");
+        if (request.Delivered is < 0 || request.Read is < 0)
+            return DomainError.Invalid("Receipt seqs are zero or more.");
+        if (request.Delivered > lastSeq || request.Read > lastSeq)
+            return DomainError.Invalid($"The conversation's log ends at seq {lastSeq}.");
+        return null;
+    }
+
+    public static void MapReceipts(this RouteGroupBuilder group)
+    {
+        group.MapPost("/{id:guid}/receipts", Move).WithName("MoveReceipts");
+        group.MapGet("/{id:guid}/messages/{messageId:guid}/receipts", ForMessage).WithName("GetMessageReceipts");
+    }
+
+    private static async Task<Results<Ok<ReceiptsDto>, ProblemHttpResult>> Move(
+        Guid id, ReceiptsRequest request, HttpContext http, IDocumentSession session, ReceiptPublisher receipts, CancellationToken cancellationToken)
+    {
+        var userId = http.User.UserId();
+        var key = Membership.KeyOf(id, userId);
+        if (await session.LoadAsync<Membership>(key, cancellationToken) is not { Active: true } member)
+            return Http.Problem(DomainError.ConversationNotFound);
+        var conversation = await session.LoadAsync<ConversationView>(id, cancellationToken);
+        if (Validate(request, conversation!.LastSeq) is { } invalid)
+            return Http.Problem(invalid);
+
+        var read = request.Read ?? 0;
+        var delivered = Math.Max(request.Delivered ?? 0, read);
+        // One conditional update, so concurrent receipts can only move the cursors forward.
+        session.QueueSqlCommand(
+            $"update {MessagingServiceExtensions.Schema}.mt_doc_membership set data = data " +
+            "|| jsonb_build_object('deliveredSeq', greatest((data->>'deliveredSeq')::bigint, ?), 'readSeq', greatest((data->>'readSeq')::bigint, ?)) where id = ?",
+            delivered, read, key);
+        await session.SaveChangesAsync(cancellationToken);
+        var moved = (await session.LoadAsync<Membership>(key, cancellationToken))!;
+        if (moved.DeliveredSeq != member.DeliveredSeq || moved.ReadSeq != member.ReadSeq)
+            receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq);
+        return TypedResults.Ok(new ReceiptsDto(id, moved.DeliveredSeq, moved.ReadSeq));
+    }
+
+    /// <summary>Sent / delivered to N / read by N, for direct and group conversations.</summary>
+    private static async Task<Results<Ok<MessageReceiptsDto>, ProblemHttpResult>> ForMessage(
+        Guid id, Guid messageId, HttpContext http, IQuerySession session, CancellationToken cancellationToken)
+    {
+        if (await session.MembershipAsync(id, http.User.UserId(), cancellationToken) is not { Active: true })
+            return Http.Problem(DomainError.ConversationNotFound);
+        var conversation = await session.LoadAsync<ConversationView>(id, cancellationToken);
+        if (conversation!.Kind == ConversationKind.Channel)
+            return Http.Problem(DomainError.Conflict("Per-message receipts are kept for direct and group conversations, not channels."));
+        var message = await session.LoadAsync<MessageView>(messageId, cancellationToken);
+        if (message is null || message.ConversationId != id)
+            return Http.Problem(DomainError.MessageNotFound);
+
+        var others = await session.Query<Membership>()
+            .Where(m => m.ConversationId == id && m.Active && m.UserId != message.SenderId)
+            .Select(m => new { m.DeliveredSeq, m.ReadSeq })
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(new MessageReceiptsDto(message.Id, message.Seq, true,
+            others.Count(m => m.DeliveredSeq >= message.Seq), others.Count(m => m.ReadSeq >= message.Seq), others.Count));
+    }
+}

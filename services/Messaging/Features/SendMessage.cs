@@ -1,0 +1,107 @@
+using Marten;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Platform.Messaging.Domain;
+
+namespace Platform.Messaging.Features;
+
+public sealed record SendMessageRequest(string? ClientMessageId, string? Text, Guid[]? Attachments, Guid? ReplyTo);
+
+public static class SendMessage
+{
+    public const int MaxClientMessageIdLength = 100;
+
+    public sealed record Command(Guid MessageId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, Guid? ReplyTo, IReadOnlyList<Guid> Attachments, DateTimeOffset Now);
+
+    /// <summary>Checks the request's shape and normalises its text; null when it is fine.</summary>
+    public static DomainError? Validate(SendMessageRequest request, MessagingOptions options, out string text)
+    {
+        text = MessageText.Normalize(request.Text ?? "");
+        if (string.IsNullOrWhiteSpace(request.ClientMessageId) || request.ClientMessageId.Length > MaxClientMessageIdLength)
+            return DomainError.Invalid($"clientMessageId is required: a unique string of up to {MaxClientMessageIdLength} characters chosen by the client.");
+        var attachments = request.Attachments ?? [];
+        if (text.Length == 0 && attachments.Length == 0)
+            return DomainError.Invalid("A message needs text or an attachment.");
+        if (text.Length > options.MaxTextLength)
+            return DomainError.Invalid($"The text is longer than {options.MaxTextLength} characters.");
+        if (attachments.Length > options.MaxAttachments || attachments.Contains(Guid.Empty))
+            return DomainError.Invalid($"A message has at most {options.MaxAttachments} attachments, each a media id.");
+        return null;
+    }
+
+    /// <summary>Active members post; a reply's root must be a message of the same conversation.</summary>
+    public static Decision Decide(Membership? sender, Guid senderId, MessageView? root, Command command)
+    {
+        if (sender is not { Active: true })
+            return DomainError.ConversationNotFound;
+        if (command.ReplyTo is not null && root is null)
+            return DomainError.Invalid("replyTo is not a message of this conversation.");
+        if (root is { Deleted: true })
+            return DomainError.Conflict("The message you reply to was deleted.");
+        return Decision.Of(new MessagePosted(command.MessageId, command.ClientMessageId, senderId, command.Text, command.Mentions,
+            MessageText.Urls(command.Text), root?.ReplyTo ?? root?.Id, command.Attachments, command.Now));
+    }
+
+    /// <summary>The ids of the conversation's active members named as <c>@username</c> in the text.</summary>
+    public static async Task<IReadOnlyList<Guid>> ResolveMentionsAsync(WriteContext context, string text, CancellationToken cancellationToken)
+    {
+        var usernames = MessageText.MentionedUsernames(text);
+        if (usernames.Count == 0)
+            return [];
+        var users = await context.Session.Query<UserDirectoryEntry>().Where(u => u.Username.IsOneOf(usernames.ToArray())).ToListAsync(cancellationToken);
+        var mentioned = new List<Guid>();
+        foreach (var user in users)
+            if (await context.Member(user.Id, cancellationToken) is { Active: true })
+                mentioned.Add(user.Id);
+        return mentioned;
+    }
+
+    public static void MapSendMessage(this RouteGroupBuilder group) =>
+        group.MapPost("/{id:guid}/messages", Handle).WithName("SendMessage");
+
+    private static async Task<Results<Created<MessageDto>, ProblemHttpResult>> Handle(
+        Guid id, SendMessageRequest request, HttpContext http, ConversationWriter writer, IQuerySession session,
+        IOptions<MessagingOptions> options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var senderId = http.User.UserId();
+        if (Validate(request, options.Value, out var text) is { } invalid)
+            return Http.Problem(invalid);
+        var key = ClientMessageKey.KeyOf(id, senderId, request.ClientMessageId!);
+
+        // A retry of a send that already committed returns the first result without taking the lock.
+        if (await FindSentAsync(session, key, cancellationToken) is { } sent)
+            return Created(sent);
+
+        MessageView? again = null;
+        var messageId = Guid.CreateVersion7();
+        var result = await writer.WriteAsync(id, async context =>
+        {
+            // Checked again under the conversation's lock: two identical requests at once yield one message.
+            if (await context.Session.LoadAsync<ClientMessageKey>(key, cancellationToken) is { } existing)
+            {
+                again = await context.Message(existing.MessageId, cancellationToken);
+                return Decision.Nothing;
+            }
+            var sender = await context.Member(senderId, cancellationToken);
+            var root = request.ReplyTo is { } replyTo ? await context.Message(replyTo, cancellationToken) : null;
+            var mentions = sender is { Active: true } ? await ResolveMentionsAsync(context, text, cancellationToken) : [];
+            return Decide(sender, senderId, root, new Command(messageId, request.ClientMessageId!, text, mentions, request.ReplyTo,
+                (request.Attachments ?? []).Distinct().ToList(), time.GetUtcNow()));
+        }, cancellationToken);
+
+        if (result.Error is not null)
+            return Http.Problem(result.Error);
+        if (again is not null)
+            return Created(again);
+        var message = await result.Context!.Message(messageId, cancellationToken);
+        return Created(message!);
+    }
+
+    private static async Task<MessageView?> FindSentAsync(IQuerySession session, string key, CancellationToken cancellationToken) =>
+        await session.LoadAsync<ClientMessageKey>(key, cancellationToken) is { } existing
+            ? await session.LoadAsync<MessageView>(existing.MessageId, cancellationToken)
+            : null;
+
+    private static Created<MessageDto> Created(MessageView message) =>
+        TypedResults.Created($"/api/v1/conversations/{message.ConversationId}/messages/{message.Id}", MessageDto.From(message));
+}

@@ -1,0 +1,52 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Platform.Messaging.Domain;
+
+namespace Platform.Messaging.Features;
+
+/// <summary>Fields left out stay as they are; an empty topic clears it; retentionDays 0 keeps messages forever.</summary>
+public sealed record UpdateConversationRequest(string? Title, string? Topic, int? RetentionDays);
+
+public static class UpdateConversation
+{
+    public static Decision Decide(ConversationView conversation, Membership? actor, Guid actorId, UpdateConversationRequest request, MessagingOptions options, DateTimeOffset now)
+    {
+        if (actor is not { Active: true })
+            return DomainError.ConversationNotFound;
+        if (!actor.IsAdmin)
+            return DomainError.Forbidden("Only owners and admins change a conversation's settings.");
+        var title = ConversationRules.CleanText(request.Title);
+        var topic = ConversationRules.CleanText(request.Topic);
+        if (ConversationRules.ValidateSettings(title, topic, request.RetentionDays, options) is { } invalid)
+            return invalid;
+        if (conversation.Kind == ConversationKind.Direct && !string.IsNullOrEmpty(title))
+            return DomainError.Invalid("A direct conversation has no title.");
+        if (conversation.Kind == ConversationKind.Channel && title is { Length: 0 })
+            return DomainError.Invalid("A channel needs a title.");
+
+        var next = (
+            Title: title is null ? conversation.Title : title.Length == 0 ? null : title,
+            Topic: topic is null ? conversation.Topic : topic.Length == 0 ? null : topic,
+            Retention: request.RetentionDays is null ? conversation.RetentionDays : request.RetentionDays == 0 ? null : request.RetentionDays);
+        if (next == (conversation.Title, conversation.Topic, conversation.RetentionDays))
+            return Decision.Nothing;
+        return Decision.Of(new ConversationUpdated(next.Title, next.Topic, next.Retention, actorId, now));
+    }
+
+    public static void MapUpdateConversation(this RouteGroupBuilder group) =>
+        group.MapPatch("/{id:guid}", Handle).WithName("UpdateConversation");
+
+    private static async Task<Results<Ok<ConversationDto>, ProblemHttpResult>> Handle(
+        Guid id, UpdateConversationRequest request, HttpContext http, ConversationWriter writer, IOptions<MessagingOptions> options, TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var actorId = http.User.UserId();
+        var result = await writer.WriteAsync(id, async context =>
+            Decide(context.Conversation, await context.Member(actorId, cancellationToken), actorId, request, options.Value, time.GetUtcNow()),
+            cancellationToken);
+        if (result.Error is not null)
+            return Http.Problem(result.Error);
+        var actor = await result.Context!.Member(actorId, cancellationToken);
+        return TypedResults.Ok(ConversationDto.From(result.Context.Conversation, actor!.Role));
+    }
+}

@@ -1,0 +1,39 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Platform.Messaging;
+
+public sealed class MessagingOptions
+{
+    public const string Section = "Messaging";
+
+    [Range(1, 100_000)]
+    public int MaxTextLength { get; set; } = 4000;
+
+    [Range(2, 100_000)]
+    public int MaxGroupMembers { get; set; } = 1000;
+
+    [Range(2, 10_000_000)]
+    public int MaxChannelMembers { get; set; } = 100_000;
+
+    [Range(0, 100)]
+    public int MaxAttachments { get; set; } = 10;
+
+    [Range(1, 100)]
+    public int MaxTitleLength { get; set; } = 100;
+
+    [Range(1, 5000)]
+    public int MaxTopicLength { get; set; } = 1000;
+
+    [Range(1, 100_000)]
+    public int MaxRetentionDays { get; set; } = 36_500;
+
+    [Range(1, 1000)]
+    public int DefaultPageSize { get; set; } = 50;
+
+    [Range(1, 5000)]
+    public int MaxPageSize { get; set; } = 1000;
+
+    /// <summary>Unread and mention counts stop at this number ("999+"), so the inbox costs the same whatever the backlog.</summary>
+    [Range(1, 100_000)]
+    public int UnreadCountCap { get; set; } = 999;
+}

@@ -1,0 +1,77 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Platform.Testing;
+
+namespace Platform.Messaging.Tests;
+
+/// <summary>Messaging in-process on a fresh database and vhost, with a token issuer standing in for Identity.</summary>
+public sealed class MessagingHost : IAsyncLifetime
+{
+    public PlatformInfrastructure Infrastructure { get; } = new();
+
+    public TestTokenIssuer Issuer { get; private set; } = null!;
+
+    public ServiceFactory<Program> Factory { get; private set; } = null!;
+
+    /// <summary>The clock the service sees; starts at the real time and moves only when a test moves it.</summary>
+    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow) { AutoAdvanceAmount = TimeSpan.FromMilliseconds(1) };
+
+    public async Task InitializeAsync()
+    {
+        await Infrastructure.InitializeAsync();
+        Issuer = await TestTokenIssuer.StartAsync();
+        Factory = new ServiceFactory<Program>(Infrastructure)
+            .WithSetting("Auth:MetadataAddress", Issuer.Url)
+            .WithSetting("Retention:Interval", "00:00:01")
+            .WithServices(services => services.AddSingleton<TimeProvider>(Clock));
+        Factory.CreateClient().Dispose();
+    }
+
+    public ChatClient Client(Guid? userId = null, string name = "User")
+    {
+        var user = userId ?? Guid.CreateVersion7();
+        var http = Factory.CreateClient();
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Issuer.CreateToken(user, name));
+        return new ChatClient(user, http);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Factory.DisposeAsync();
+        await Issuer.DisposeAsync();
+        await Infrastructure.DisposeAsync();
+    }
+}
+
+/// <summary>One signed-in user talking to the API over HTTP.</summary>
+public sealed class ChatClient(Guid userId, HttpClient http)
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public Guid UserId { get; } = userId;
+
+    public HttpClient Http { get; } = http;
+
+    public Task<HttpResponseMessage> Post(string path, object body) => Http.PostAsJsonAsync(path, body, Json);
+
+    public Task<HttpResponseMessage> Patch(string path, object body) => Http.PatchAsJsonAsync(path, body, Json);
+
+    public async Task<JsonElement> Json200(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode} {response.RequestMessage?.Method} {response.RequestMessage?.RequestUri}: {body}");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    public async Task<JsonElement> Get(string path) => await Json200(await Http.GetAsync(path));
+
+    public async Task<Guid> CreateGroup(params Guid[] members) =>
+        (await Json200(await Post("/api/v1/conversations", new { kind = "group", title = "Team", memberIds = members }))).GetProperty("id").GetGuid();
+
+    public async Task<JsonElement> Send(Guid conversationId, string text, string? clientMessageId = null, Guid? replyTo = null) =>
+        await Json200(await Post($"/api/v1/conversations/{conversationId}/messages",
+            new { clientMessageId = clientMessageId ?? Guid.NewGuid().ToString(), text, replyTo }));
+}
