@@ -1,0 +1,92 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Platform.Contracts.Messaging;
+using Platform.Testing;
+
+namespace Platform.Messaging.Tests;
+
+public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHost>
+{
+    [Fact]
+    public async Task EveryAppendedEvent_IsPublishedOnTheBusOnce_InSeqOrder()
+    {
+        await using var bus = await BusProbe<ConversationEvent>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var owner = host.Client();
+        var senders = Enumerable.Range(0, 5).Select(_ => host.Client()).ToList();
+        var conversation = await owner.CreateGroup(senders.Select(s => s.UserId).ToArray());
+
+        await Task.WhenAll(senders.Select(async sender =>
+        {
+            for (var i = 0; i < 20; i++)
+                await sender.Send(conversation, $"message {i}");
+        }));
+
+        var seqs = new List<long>();
+        while (seqs.Count < 101)
+        {
+            var received = await bus.NextAsync();
+            if (received.ConversationId == conversation)
+                seqs.Add(received.Seq);
+        }
+        seqs.AddRange((await bus.DrainAsync(TimeSpan.FromSeconds(1))).Where(e => e.ConversationId == conversation).Select(e => e.Seq));
+        Assert.Equal(Enumerable.Range(1, 101).Select(i => (long)i), seqs);
+    }
+
+    [Fact]
+    public async Task PostedMessage_OnTheBus_CarriesTheMessageShape()
+    {
+        await using var bus = await BusProbe<ConversationEvent>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var alice = host.Client();
+        var conversation = await alice.CreateGroup(Guid.CreateVersion7());
+
+        var sent = await alice.Send(conversation, "over the wire");
+
+        ConversationEvent received;
+        do received = await bus.NextAsync();
+        while (received.ConversationId != conversation || received.Type != ConversationEventTypes.MessagePosted);
+        Assert.Equal(2, received.Seq);
+        Assert.Equal(alice.UserId, received.ActorId);
+        Assert.Equal(sent.GetProperty("id").GetGuid(), received.Data.GetProperty("id").GetGuid());
+        Assert.Equal("over the wire", received.Data.GetProperty("text").GetString());
+        Assert.NotNull(received.CommittedAt);
+    }
+
+    [Fact]
+    public async Task CrashBetweenCommitAndPublish_TheEventArrivesExactlyOnceAfterRestart()
+    {
+        await using var bus = await BusProbe<ConversationEvent>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = host.Infrastructure.Database.ConnectionString,
+            ["ConnectionStrings:RabbitMq"] = host.Infrastructure.VirtualHost.ConnectionString,
+            ["Auth:Issuer"] = host.Issuer.Issuer,
+            ["Auth:MetadataAddress"] = host.Issuer.Url,
+            ["Auth:RequireHttpsMetadata"] = "false",
+            ["Outbox:CrashAfterCommit"] = "true",
+        };
+        var user = Guid.CreateVersion7();
+        var crashing = await ServiceProcess.StartAsync("Messaging", settings);
+        using var http = new HttpClient { BaseAddress = crashing.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", host.Issuer.CreateToken(user));
+
+        // The process dies after the commit, before publishing: the caller sees the connection drop.
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() =>
+            http.PostAsJsonAsync("/api/v1/conversations", new { kind = "group", title = "Crash", memberIds = new[] { Guid.CreateVersion7() } }));
+        await crashing.DisposeAsync();
+        Assert.Empty(await bus.DrainAsync(TimeSpan.FromSeconds(1)));
+
+        settings["Outbox:CrashAfterCommit"] = "false";
+        settings["Outbox:SweepAge"] = "00:00:00";
+        await using var restarted = await ServiceProcess.StartAsync("Messaging", settings);
+
+        var published = await bus.NextAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(ConversationEventTypes.ConversationCreated, published.Type);
+        Assert.Equal(1, published.Seq);
+        Assert.Equal(user, published.ActorId);
+        Assert.Empty(await bus.DrainAsync(TimeSpan.FromSeconds(3)));
+        using var again = new HttpClient { BaseAddress = restarted.BaseAddress };
+        again.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", host.Issuer.CreateToken(user));
+        var conversation = await again.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/v1/conversations/{published.ConversationId}");
+        Assert.Equal("Crash", conversation.GetProperty("title").GetString());
+    }
+}
