@@ -1,0 +1,233 @@
+using System.Net;
+using System.Text;
+using Platform.Contracts.Identity;
+using Platform.Contracts.Messaging;
+using Platform.Testing;
+
+namespace Platform.Messaging.Tests;
+
+public sealed class ConversationTests(MessagingHost host) : IClassFixture<MessagingHost>
+{
+    [Fact]
+    public async Task DirectConversation_CreatedConcurrentlyByBothUsers_IsOneConversation()
+    {
+        var alice = host.Client();
+        var bob = host.Client();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(i =>
+        {
+            var (me, other) = i % 2 == 0 ? (alice, bob) : (bob, alice);
+            return me.Post("/api/v1/conversations", new { kind = "direct", memberIds = new[] { other.UserId } });
+        }));
+
+        Assert.All(responses, r => Assert.True(r.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK, r.StatusCode.ToString()));
+        Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Created);
+        var ids = await Task.WhenAll(responses.Select(async r => (await alice.Json200(r)).GetProperty("id").GetGuid()));
+        Assert.Single(ids.Distinct());
+        var log = await alice.Get($"/api/v1/conversations/{ids[0]}/events");
+        Assert.Single(log.GetProperty("items").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Receipts_MoveOnlyForward_AndCountPerMessage()
+    {
+        await using var bus = await BusProbe<ReceiptsChanged>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var alice = host.Client();
+        var bob = host.Client();
+        var carol = host.Client();
+        var conversation = await alice.CreateGroup(bob.UserId, carol.UserId);
+        var first = await alice.Send(conversation, "one");
+        var second = await alice.Send(conversation, "two");
+        var receipts = $"/api/v1/conversations/{conversation}/receipts";
+
+        var moved = await bob.Json200(await bob.Post(receipts, new { read = 3 }));
+        Assert.Equal(3, moved.GetProperty("read").GetInt64());
+        Assert.Equal(3, moved.GetProperty("delivered").GetInt64());
+        var back = await bob.Json200(await bob.Post(receipts, new { read = 1, delivered = 2 }));
+        Assert.Equal(3, back.GetProperty("read").GetInt64());
+        Assert.Equal(3, back.GetProperty("delivered").GetInt64());
+        await carol.Json200(await carol.Post(receipts, new { delivered = 2 }));
+        Assert.Equal(HttpStatusCode.BadRequest, (await bob.Post(receipts, new { read = 99 })).StatusCode);
+
+        var ofFirst = await alice.Get($"/api/v1/conversations/{conversation}/messages/{first.GetProperty("id")}/receipts");
+        Assert.Equal(2, ofFirst.GetProperty("deliveredTo").GetInt32());
+        Assert.Equal(1, ofFirst.GetProperty("readBy").GetInt32());
+        var ofSecond = await alice.Get($"/api/v1/conversations/{conversation}/messages/{second.GetProperty("id")}/receipts");
+        Assert.Equal(1, ofSecond.GetProperty("deliveredTo").GetInt32());
+        Assert.Equal(1, ofSecond.GetProperty("readBy").GetInt32());
+
+        var published = await bus.NextAsync();
+        Assert.Equal(conversation, published.ConversationId);
+        Assert.Contains(published.UserId, new[] { bob.UserId, carol.UserId });
+    }
+
+    [Fact]
+    public async Task Inbox_ListsNewestActivityFirst_WithUnreadAndMentionCounts()
+    {
+        await using var bus = await BusProbe<ConversationEvent>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var alice = host.Client(name: "Alice");
+        var bob = host.Client(name: "Bob");
+        var aliceName = "alice" + Guid.NewGuid().ToString("N")[..8];
+        await bus.PublishAsync(new UserRegistered { UserId = alice.UserId, Username = aliceName, DisplayName = "Alice", RegisteredAt = DateTimeOffset.UtcNow });
+        var scratch = await bob.CreateGroup(alice.UserId);
+        await Eventually.Returns(
+            async () => (await bob.Send(scratch, $"@{aliceName} are you there?")).GetProperty("mentions").GetArrayLength(),
+            count => count == 1, TimeSpan.FromSeconds(15), "Messaging learned Alice's username from UserRegistered");
+        await alice.Json200(await alice.Post($"/api/v1/conversations/{scratch}/receipts", new { read = (await alice.Get($"/api/v1/conversations/{scratch}")).GetProperty("lastSeq").GetInt64() }));
+
+        var quiet = await alice.CreateGroup(bob.UserId);
+        var busy = await alice.CreateGroup(bob.UserId);
+        // Sending implies having read what came before; only what others sent after counts.
+        await alice.Send(busy, "my own message");
+        await bob.Send(busy, "no mention");
+        await bob.Send(busy, $"hey @{aliceName}, look");
+        var last = await bob.Send(busy, $"@{aliceName.ToUpperInvariant()} again");
+        await bob.Send(quiet, "hello quiet");
+        await bob.Send(busy, "newest");
+
+        var inbox = await alice.Get("/api/v1/conversations");
+        var rows = inbox.GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal([busy, quiet, scratch], rows.Select(r => r.GetProperty("id").GetGuid()));
+        Assert.Equal(4, rows[0].GetProperty("unreadCount").GetInt32());
+        Assert.Equal(2, rows[0].GetProperty("mentionCount").GetInt32());
+        Assert.Equal("owner", rows[0].GetProperty("role").GetString());
+        Assert.Equal("newest", rows[0].GetProperty("lastMessage").GetProperty("text").GetString());
+        Assert.Equal(1, rows[1].GetProperty("unreadCount").GetInt32());
+        Assert.Equal(0, rows[2].GetProperty("unreadCount").GetInt32());
+
+        await alice.Json200(await alice.Post($"/api/v1/conversations/{busy}/receipts", new { read = last.GetProperty("seq").GetInt64() }));
+        var afterReading = (await alice.Get("/api/v1/conversations")).GetProperty("items")[0];
+        Assert.Equal(1, afterReading.GetProperty("unreadCount").GetInt32());
+        Assert.Equal(0, afterReading.GetProperty("mentionCount").GetInt32());
+
+        var firstPage = await alice.Get("/api/v1/conversations?limit=2");
+        Assert.Equal(2, firstPage.GetProperty("items").GetArrayLength());
+        var secondPage = await alice.Get($"/api/v1/conversations?limit=2&cursor={firstPage.GetProperty("next").GetString()}");
+        Assert.Equal(scratch, Assert.Single(secondPage.GetProperty("items").EnumerateArray()).GetProperty("id").GetGuid());
+    }
+
+    [Fact]
+    public async Task Retention_ErasesMessagesOlderThanTheConversationAllows_WhenTheClockMoves()
+    {
+        var alice = host.Client();
+        var conversation = (await alice.Json200(await alice.Post("/api/v1/conversations",
+            new { kind = "group", title = "Ephemeral", memberIds = new[] { Guid.CreateVersion7() }, retentionDays = 1 }))).GetProperty("id").GetGuid();
+        var old = await alice.Send(conversation, "expires soon");
+
+        host.Clock.Advance(TimeSpan.FromHours(25));
+        var fresh = await alice.Send(conversation, "still fresh");
+
+        await Eventually.Returns(
+            () => alice.Get($"/api/v1/conversations/{conversation}/messages/{old.GetProperty("id")}"),
+            m => m.GetProperty("deleted").GetBoolean(), TimeSpan.FromSeconds(20), "the expired message is erased");
+        var kept = await alice.Get($"/api/v1/conversations/{conversation}/messages/{fresh.GetProperty("id")}");
+        Assert.Equal("still fresh", kept.GetProperty("text").GetString());
+        var log = await alice.Get($"/api/v1/conversations/{conversation}/events");
+        var items = log.GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(Enumerable.Range(1, items.Count).Select(i => (long)i), items.Select(e => e.GetProperty("seq").GetInt64()));
+        var tombstone = items.Single(e => e.GetProperty("type").GetString() == "message.deleted");
+        Assert.Equal("retention", tombstone.GetProperty("data").GetProperty("reason").GetString());
+        Assert.DoesNotContain("expires soon", log.GetRawText());
+    }
+
+    public static TheoryData<string, string, string> BadRequests => new()
+    {
+        { "empty text", "POST", """{"clientMessageId":"a","text":"   "}""" },
+        { "control characters only", "POST", "{\"clientMessageId\":\"a\",\"text\":\"\\u0000\\u0007\"}" },
+        { "text too long", "POST", $$"""{"clientMessageId":"a","text":"{{new string('x', 4001)}}"}""" },
+        { "no clientMessageId", "POST", """{"text":"hi"}""" },
+        { "malformed JSON", "POST", """{"clientMessageId":"a","text":""" },
+        { "wrong type", "POST", """{"clientMessageId":"a","text":42}""" },
+        { "reply to an unknown message", "POST", $$"""{"clientMessageId":"a","text":"hi","replyTo":"{{Guid.NewGuid()}}"}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task SendMessage_WithBadInput_Returns400AndStoresNothing(string why, string method, string body)
+    {
+        var alice = host.Client();
+        var conversation = await alice.CreateGroup(Guid.CreateVersion7());
+
+        var response = await alice.Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), $"/api/v1/conversations/{conversation}/messages")
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        });
+
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{why}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(1, (await alice.Get($"/api/v1/conversations/{conversation}")).GetProperty("lastSeq").GetInt64());
+    }
+
+    [Fact]
+    public async Task OtherBadInput_Gets4xxProblems_AndChangesNothing()
+    {
+        var alice = host.Client();
+        var bob = host.Client();
+        var conversation = await alice.CreateGroup(bob.UserId);
+        var message = (await alice.Send(conversation, "original")).GetProperty("id").GetGuid();
+        var path = $"/api/v1/conversations/{conversation}";
+
+        var cases = new (string Why, Func<Task<HttpResponseMessage>> Call, HttpStatusCode Expected)[]
+        {
+            ("bad emoji", () => bob.Http.PutAsync($"{path}/messages/{message}/reactions/notanemoji", null), HttpStatusCode.BadRequest),
+            ("two emoji", () => bob.Http.PutAsync($"{path}/messages/{message}/reactions/👍👍", null), HttpStatusCode.BadRequest),
+            ("edit someone else's message", () => bob.Patch($"{path}/messages/{message}", new { text = "hijacked" }), HttpStatusCode.Forbidden),
+            ("empty edit", () => alice.Patch($"{path}/messages/{message}", new { text = "" }), HttpStatusCode.BadRequest),
+            ("receipt beyond the log", () => bob.Post($"{path}/receipts", new { read = 1000 }), HttpStatusCode.BadRequest),
+            ("negative receipt", () => bob.Post($"{path}/receipts", new { delivered = -1 }), HttpStatusCode.BadRequest),
+            ("malformed conversation id", () => bob.Http.GetAsync("/api/v1/conversations/not-a-guid/messages"), HttpStatusCode.NotFound),
+            ("malformed message id", () => bob.Http.GetAsync($"{path}/messages/123"), HttpStatusCode.NotFound),
+            ("unknown conversation", () => bob.Http.GetAsync($"/api/v1/conversations/{Guid.NewGuid()}/events"), HttpStatusCode.NotFound),
+            ("unknown kind", () => bob.Post("/api/v1/conversations", new { kind = "party", memberIds = new[] { alice.UserId } }), HttpStatusCode.BadRequest),
+            ("direct with three members", () => bob.Post("/api/v1/conversations", new { kind = "direct", memberIds = new[] { alice.UserId, Guid.NewGuid() } }), HttpStatusCode.BadRequest),
+            ("channel without title", () => bob.Post("/api/v1/conversations", new { kind = "channel", memberIds = Array.Empty<Guid>() }), HttpStatusCode.BadRequest),
+            ("negative retention", () => alice.Patch(path, new { retentionDays = -3 }), HttpStatusCode.BadRequest),
+            ("unknown role", () => alice.Patch($"{path}/members/{bob.UserId}", new { role = "king" }), HttpStatusCode.BadRequest),
+            ("before and after together", () => bob.Http.GetAsync($"{path}/messages?before=5&after=1"), HttpStatusCode.BadRequest),
+            ("bad inbox cursor", () => bob.Http.GetAsync("/api/v1/conversations?cursor=%%%"), HttpStatusCode.BadRequest),
+        };
+        foreach (var (why, call, expected) in cases)
+        {
+            var response = await call();
+            Assert.True(response.StatusCode == expected, $"{why}: expected {(int)expected}, got {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+
+        var after = await alice.Get($"{path}/messages/{message}");
+        Assert.Equal("original", after.GetProperty("text").GetString());
+        Assert.Empty(after.GetProperty("reactions").EnumerateArray());
+        Assert.Equal(2, (await alice.Get(path)).GetProperty("lastSeq").GetInt64());
+    }
+
+    [Fact]
+    public async Task Replies_CountOnTheRootMessage()
+    {
+        var alice = host.Client();
+        var bob = host.Client();
+        var conversation = await alice.CreateGroup(bob.UserId);
+        var root = (await alice.Send(conversation, "root")).GetProperty("id").GetGuid();
+
+        var reply = await bob.Send(conversation, "first reply", replyTo: root);
+        var nested = await alice.Send(conversation, "reply to the reply", replyTo: reply.GetProperty("id").GetGuid());
+
+        Assert.Equal(root, nested.GetProperty("replyTo").GetGuid());
+        var rootView = await alice.Get($"/api/v1/conversations/{conversation}/messages/{root}");
+        Assert.Equal(2, rootView.GetProperty("replyCount").GetInt32());
+        Assert.NotEqual(System.Text.Json.JsonValueKind.Null, rootView.GetProperty("lastReplyAt").ValueKind);
+    }
+
+    [Fact]
+    public async Task PublicChannel_AnyoneJoinsAndLeaves_PrivateChannelIsHidden()
+    {
+        var owner = host.Client();
+        var visitor = host.Client();
+        var open = (await owner.Json200(await owner.Post("/api/v1/conversations", new { kind = "channel", title = "general", memberIds = Array.Empty<Guid>() }))).GetProperty("id").GetGuid();
+        var closed = (await owner.Json200(await owner.Post("/api/v1/conversations", new { kind = "channel", title = "secret", isPublic = false, memberIds = Array.Empty<Guid>() }))).GetProperty("id").GetGuid();
+
+        var joined = await visitor.Json200(await visitor.Post($"/api/v1/conversations/{open}/members", new { userIds = new[] { visitor.UserId } }));
+        Assert.Equal("member", joined.GetProperty("role").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await visitor.Post($"/api/v1/conversations/{closed}/members", new { userIds = new[] { visitor.UserId } })).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await visitor.Http.DeleteAsync($"/api/v1/conversations/{open}/members/{visitor.UserId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await visitor.Http.GetAsync($"/api/v1/conversations/{open}")).StatusCode);
+    }
+}
