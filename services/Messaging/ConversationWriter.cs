@@ -182,11 +182,13 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
     {
         if (outbox.Value.CrashAfterCommit)
             Environment.FailFast("Outbox:CrashAfterCommit is set: simulating a crash between commit and publish.");
+        if (!publisher.BrokerAvailable)
+            return;
         try
         {
             await publisher.PublishPendingAsync(conversationId, cancellationToken);
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
         {
             // Committed is committed: the relay publishes the entries once the broker is back.
             logger.LogWarning(exception, "Publishing conversation {ConversationId} failed; the outbox relay will retry", conversationId);

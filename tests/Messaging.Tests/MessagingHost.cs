@@ -27,7 +27,9 @@ public sealed class MessagingHost : IAsyncLifetime
             .WithSetting("Auth:MetadataAddress", Issuer.Url)
             .WithSetting("Retention:Interval", "00:00:01")
             .WithServices(services => services.AddSingleton<TimeProvider>(Clock));
-        Factory.CreateClient().Dispose();
+        // Writes publish at once only while the broker is connected: start the tests once it is.
+        using var client = Factory.CreateClient();
+        await Eventually.Returns(() => client.GetAsync("/health/ready"), r => r.IsSuccessStatusCode, TimeSpan.FromSeconds(30), "Messaging is ready");
     }
 
     public ChatClient Client(Guid? userId = null, string name = "User")

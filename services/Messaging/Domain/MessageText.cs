@@ -50,7 +50,7 @@ public static class Emoji
         if (string.IsNullOrEmpty(value) || value.Length > 32 || StringInfo.GetNextTextElementLength(value) != value.Length)
             return false;
         var runes = value.EnumerateRunes().ToList();
-        return runes.Any(IsPictographic) && runes.All(rune => IsPictographic(rune) || IsModifier(rune) || rune.Value is '#' or '*' or >= '0' and <= '9');
+        return (runes.Any(IsPictographic) || runes[^1].Value == 0x20E3) && runes.All(rune => IsPictographic(rune) || IsModifier(rune) || rune.Value is '#' or '*' or >= '0' and <= '9');
     }
 
     private static bool IsPictographic(Rune rune) => rune.Value is

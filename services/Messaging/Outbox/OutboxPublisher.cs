@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Marten;
 using MassTransit;
+using Microsoft.Extensions.Options;
 
 namespace Platform.Messaging.Outbox;
 
@@ -14,6 +15,9 @@ public sealed class OutboxOptions
     /// <summary>Entries younger than this are left to the request that wrote them.</summary>
     public TimeSpan SweepAge { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a publish may wait for the broker before it is left to the relay.</summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Fault injection for tests only: the process dies right after a commit, before publishing.</summary>
     public bool CrashAfterCommit { get; set; }
 }
@@ -23,12 +27,18 @@ public sealed class OutboxOptions
 /// advisory lock per conversation makes concurrent publishers (requests, the relay, other replicas) take
 /// turns, so per-conversation order holds on the bus.
 /// </summary>
-public sealed class OutboxPublisher(IDocumentStore store, IPublishEndpoint bus, IMeterFactory meters)
+public sealed class OutboxPublisher(IDocumentStore store, IBusControl bus, IOptions<OutboxOptions> options, IMeterFactory meters)
 {
     private readonly Counter<long> _published = meters.Create("Platform.Messaging").CreateCounter<long>("platform.messaging.outbox.published");
 
+    /// <summary>Whether the broker connection is up; while it is down, writes leave publishing to the relay.</summary>
+    public bool BrokerAvailable => bus.CheckHealth().Status == BusHealthStatus.Healthy;
+
     public async Task<int> PublishPendingAsync(Guid conversationId, CancellationToken cancellationToken)
     {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.PublishTimeout);
+        cancellationToken = timeout.Token;
         await using var session = store.LightweightSession();
         await session.BeginTransactionAsync(cancellationToken);
         await session.QueryAsync<int>("select 1 from (select pg_advisory_xact_lock(?)) as locked", cancellationToken, LockKey(conversationId));
