@@ -55,11 +55,12 @@ public sealed record WriteResult(DomainError? Error, IReadOnlyList<(long Seq, ob
 /// their seqs, update the read models, erase deleted text and record the outbox entries, all in one PostgreSQL
 /// transaction; then publish the entries at once.
 /// </summary>
-public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher publisher, IOptions<OutboxOptions> outbox, ILogger<ConversationWriter> logger)
+public sealed class ConversationWriter(IDocumentStore store, ConversationGate gate, OutboxPublisher publisher, IOptions<OutboxOptions> outbox)
 {
     public async Task<WriteResult> WriteAsync(Guid conversationId, Func<WriteContext, Task<Decision>> decide, CancellationToken cancellationToken)
     {
         WriteResult result;
+        using (await gate.EnterAsync(conversationId, cancellationToken))
         await using (var session = store.LightweightSession())
         {
             await session.BeginTransactionAsync(cancellationToken);
@@ -80,7 +81,7 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
             result = new WriteResult(null, decision.Events.Select((e, i) => (firstSeq + i, e)).ToList(), context);
             await ProjectAndCommit(session, context, result.Appended, cancellationToken);
         }
-        await PublishAsync(conversationId, cancellationToken);
+        Publish(conversationId);
         return result;
     }
 
@@ -96,7 +97,7 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
             context.Set(Membership.Joined(created.ConversationId, member.UserId, member.Role, 1, created.CreatedAt));
         var appended = events.Select((e, i) => ((long)i + 1, e)).ToList();
         await ProjectAndCommit(session, context, appended, cancellationToken, skipFirst: true);
-        await PublishAsync(created.ConversationId, cancellationToken);
+        Publish(created.ConversationId);
         return new WriteResult(null, appended, context);
     }
 
@@ -178,20 +179,11 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
                 conversationId, seq);
     }
 
-    private async Task PublishAsync(Guid conversationId, CancellationToken cancellationToken)
+    private void Publish(Guid conversationId)
     {
         if (outbox.Value.CrashAfterCommit)
             Environment.FailFast("Outbox:CrashAfterCommit is set: simulating a crash between commit and publish.");
-        if (!publisher.BrokerAvailable)
-            return;
-        try
-        {
-            await publisher.PublishPendingAsync(conversationId, cancellationToken);
-        }
-        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Committed is committed: the relay publishes the entries once the broker is back.
-            logger.LogWarning(exception, "Publishing conversation {ConversationId} failed; the outbox relay will retry", conversationId);
-        }
+        if (publisher.BrokerAvailable)
+            publisher.Schedule(conversationId);
     }
 }

@@ -46,6 +46,7 @@ public static class MessagingServiceExtensions
             .UseNpgsqlDataSource()
             .UseLightweightSessions();
 
+        builder.Services.AddSingleton<ConversationGate>();
         builder.Services.AddSingleton<OutboxPublisher>();
         builder.Services.AddSingleton<ConversationWriter>();
         builder.Services.AddHostedService<OutboxRelay>();

@@ -27,9 +27,53 @@ public sealed class OutboxOptions
 /// advisory lock per conversation makes concurrent publishers (requests, the relay, other replicas) take
 /// turns, so per-conversation order holds on the bus.
 /// </summary>
-public sealed class OutboxPublisher(IDocumentStore store, IBusControl bus, IOptions<OutboxOptions> options, IMeterFactory meters)
+public sealed class OutboxPublisher(IDocumentStore store, IBusControl bus, IOptions<OutboxOptions> options, IMeterFactory meters, ILogger<OutboxPublisher> logger)
 {
     private readonly Counter<long> _published = meters.Create("Platform.Messaging").CreateCounter<long>("platform.messaging.outbox.published");
+
+    // Conversations with a publish loop running in this process, and whether more was committed meanwhile.
+    private readonly Dictionary<Guid, bool> _running = [];
+
+    /// <summary>
+    /// Publishes the conversation's pending entries now, in the background: at most one loop per conversation runs
+    /// in this process, and commits that land while it runs are picked up by its next round, in one batch.
+    /// </summary>
+    public void Schedule(Guid conversationId)
+    {
+        lock (_running)
+        {
+            if (_running.ContainsKey(conversationId))
+            {
+                _running[conversationId] = true;
+                return;
+            }
+            _running[conversationId] = false;
+        }
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                try
+                {
+                    await PublishPendingAsync(conversationId, CancellationToken.None);
+                }
+                catch (Exception exception)
+                {
+                    // Committed is committed: the relay publishes the entries once the broker is back.
+                    logger.LogWarning(exception, "Publishing conversation {ConversationId} failed; the outbox relay will retry", conversationId);
+                }
+                lock (_running)
+                {
+                    if (!_running[conversationId])
+                    {
+                        _running.Remove(conversationId);
+                        return;
+                    }
+                    _running[conversationId] = false;
+                }
+            }
+        });
+    }
 
     /// <summary>Whether the broker connection is up; while it is down, writes leave publishing to the relay.</summary>
     public bool BrokerAvailable => bus.CheckHealth().Status == BusHealthStatus.Healthy;
