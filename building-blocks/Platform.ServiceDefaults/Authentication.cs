@@ -40,6 +40,9 @@ public static class Authentication
         builder.Services.AddOptions<AuthOptions>()
             .BindConfiguration(AuthOptions.Section)
             .ValidateDataAnnotations()
+            .Validate(
+                options => !options.RequireHttpsMetadata || (options.MetadataAddress ?? options.Issuer).StartsWith("https://", StringComparison.OrdinalIgnoreCase),
+                "Auth:MetadataAddress (or Auth:Issuer when it is not set) must be an https:// URL unless Auth:RequireHttpsMetadata is false.")
             .ValidateOnStart();
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();

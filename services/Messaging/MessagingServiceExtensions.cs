@@ -1,6 +1,7 @@
 using JasperFx;
 using JasperFx.Events;
 using Marten;
+using Marten.Schema;
 using Platform.Messaging.Consumers;
 using Platform.Messaging.Domain;
 using Platform.Messaging.Features;
@@ -33,15 +34,15 @@ public static class MessagingServiceExtensions
                 options.Schema.For<ConversationView>().DocumentAlias("conversation");
                 options.Schema.For<Membership>().DocumentAlias("membership")
                     .Duplicate(m => m.ConversationId).Duplicate(m => m.UserId);
+                // History and the log page by keyset on (conversation, seq).
                 options.Schema.For<MessageView>().DocumentAlias("message")
-                    .Duplicate(m => m.ConversationId, configure: index => index.Columns = ["conversation_id", "seq"])
-                    .Duplicate(m => m.Seq);
+                    .Duplicate(m => m.ConversationId).Duplicate(m => m.Seq)
+                    .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_message_uidx_conversation_seq", m => m.ConversationId, m => m.Seq);
                 options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
                 options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
                 options.Schema.For<OutboxEntry>().DocumentAlias("outbox")
-                    .Duplicate(o => o.ConversationId, configure: index => index.Columns = ["conversation_id", "seq"])
-                    .Duplicate(o => o.Seq)
-                    .Duplicate(o => o.CreatedAt);
+                    .Duplicate(o => o.ConversationId).Duplicate(o => o.Seq).Duplicate(o => o.CreatedAt)
+                    .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_outbox_uidx_conversation_seq", o => o.ConversationId, o => o.Seq);
             })
             .UseNpgsqlDataSource()
             .UseLightweightSessions();
