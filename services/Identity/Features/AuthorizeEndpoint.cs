@@ -22,7 +22,7 @@ public static class AuthorizeEndpoint
         return app;
     }
 
-    private static async Task<IResult> HandleAsync(HttpContext context, UserManager<User> users)
+    private static async Task<IResult> HandleAsync(HttpContext context, UserManager<User> users, TimeProvider time)
     {
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
@@ -30,7 +30,7 @@ public static class AuthorizeEndpoint
         var cookie = await context.AuthenticateAsync(IdentityConstants.ApplicationScheme);
         var user = cookie.Succeeded ? await users.GetUserAsync(cookie.Principal!) : null;
         var tooOld = request.MaxAge is { } maxAge && cookie.Properties?.IssuedUtc is { } issued
-            && DateTimeOffset.UtcNow - issued > TimeSpan.FromSeconds(maxAge);
+            && time.GetUtcNow() - issued > TimeSpan.FromSeconds(maxAge);
 
         if (user is null || user.IsDisabled || tooOld || request.HasPromptValue(PromptValues.Login))
         {

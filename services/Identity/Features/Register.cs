@@ -148,13 +148,13 @@ public sealed class Registration(
             return new Invalid(new Dictionary<string, string[]> { ["password"] = created.Errors.Select(e => e.Description).ToArray() });
         }
 
-        var now2 = time.GetUtcNow();
+        var committedAt = time.GetUtcNow();
         if (invite is not null)
         {
             invite.AcceptedBy = user.Id;
-            invite.AcceptedAt = now2;
-            db.Contacts.Add(new Contact { OwnerId = invite.InvitedBy, ContactUserId = user.Id, Source = "invite", AddedAt = now2 });
-            db.Contacts.Add(new Contact { OwnerId = user.Id, ContactUserId = invite.InvitedBy, Source = "invite", AddedAt = now2 });
+            invite.AcceptedAt = committedAt;
+            db.Contacts.Add(new Contact { OwnerId = invite.InvitedBy, ContactUserId = user.Id, Source = "invite", AddedAt = committedAt });
+            db.Contacts.Add(new Contact { OwnerId = user.Id, ContactUserId = invite.InvitedBy, Source = "invite", AddedAt = committedAt });
         }
         db.Add(new UserRegistered
         {
@@ -163,7 +163,7 @@ public sealed class Registration(
             DisplayName = user.DisplayName,
             InvitedBy = invite?.InvitedBy,
             RegisteredAt = user.CreatedAt,
-        }, now2);
+        }, committedAt);
         try
         {
             await db.SaveChangesAsync(cancellationToken);

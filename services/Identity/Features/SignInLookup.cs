@@ -19,9 +19,9 @@ public sealed class SignInLookup(
     IdentityDb db,
     IOptions<IdentityServiceOptions> options)
 {
-    // Verifying against a throw-away hash when the name is unknown keeps the answer's timing the same.
-    private static readonly Lazy<string> DecoyHash = new(() => new PasswordHasher<User>(
-        Options.Create(new PasswordHasherOptions { IterationCount = 600_000 })).HashPassword(new User(), Guid.NewGuid().ToString()));
+    // Verifying against a throw-away hash (made with the configured iterations) when the name is unknown keeps
+    // the answer's timing the same as for a wrong password.
+    private static string? _decoyHash;
 
     public async Task<(SignInOutcome Outcome, User? User)> CheckAsync(string? name, string? password)
     {
@@ -31,7 +31,8 @@ public sealed class SignInLookup(
         var user = await FindAsync(name.Trim());
         if (user is null)
         {
-            users.PasswordHasher.VerifyHashedPassword(new User(), DecoyHash.Value, password);
+            _decoyHash ??= users.PasswordHasher.HashPassword(new User(), Guid.NewGuid().ToString());
+            users.PasswordHasher.VerifyHashedPassword(new User(), _decoyHash, password);
             return (SignInOutcome.Invalid, null);
         }
 
