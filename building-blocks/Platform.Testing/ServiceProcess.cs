@@ -36,9 +36,12 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <param name="service">The folder name under <c>services/</c>, e.g. <c>Gateway</c>.</param>
     /// <param name="settings">Configuration keys (<c>ConnectionStrings:Postgres</c>) and values, passed as environment variables.</param>
     /// <param name="waitUntilReady">Wait for <c>/health/ready</c>; otherwise only for <c>/health/live</c>.</param>
-    public static async Task<ServiceProcess> StartAsync(string service, IReadOnlyDictionary<string, string?> settings, bool waitUntilReady = true)
+    /// <param name="port">A port chosen beforehand (e.g. with <see cref="TestInfrastructure.UnusedPort"/>), for services
+    /// that must know each other's address before either starts; a free port when null.</param>
+    public static async Task<ServiceProcess> StartAsync(
+        string service, IReadOnlyDictionary<string, string?> settings, bool waitUntilReady = true, int? port = null)
     {
-        var process = new ServiceProcess(service, settings, TestInfrastructure.UnusedPort());
+        var process = new ServiceProcess(service, settings, port ?? TestInfrastructure.UnusedPort());
         await process.StartAsync(waitUntilReady);
         return process;
     }
@@ -48,8 +51,11 @@ public sealed class ServiceProcess : IAsyncDisposable
         if (_process is { HasExited: false })
             throw new InvalidOperationException($"{_service} is already running.");
 
-        var info = new ProcessStartInfo("dotnet", [LocateAssembly(_service)])
+        var assembly = LocateAssembly(_service);
+        var info = new ProcessStartInfo("dotnet", [assembly])
         {
+            // The content root: the service reads its own appsettings.json, not whatever the test's folder holds.
+            WorkingDirectory = Path.GetDirectoryName(assembly)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

@@ -3,12 +3,13 @@ using Platform.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddPlatformAuthentication();
+// No AddPlatformAuthentication here: Identity validates its own access tokens with OpenIddict's local validation.
 builder.AddPlatformBus();
 builder.AddIdentityService();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.MapIdentityEndpoints();
 app.Run();
 
 public partial class Program;

@@ -1,0 +1,160 @@
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+
+namespace Platform.Identity.Data;
+
+/// <summary>
+/// Identity's store: accounts (ASP.NET Core Identity), OpenIddict's applications, authorizations and tokens,
+/// contacts, invites, the outbox and the Data Protection key ring, all in the <c>identity</c> schema.
+/// </summary>
+public sealed class IdentityDb(DbContextOptions<IdentityDb> options)
+    : IdentityDbContext<User, IdentityRole<Guid>, Guid>(options), IDataProtectionKeyContext
+{
+    public const string Schema = "identity";
+
+    public DbSet<Contact> Contacts => Set<Contact>();
+
+    public DbSet<Invite> Invites => Set<Invite>();
+
+    public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
+
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
+    protected override void OnModelCreating(ModelBuilder builder)
+    {
+        base.OnModelCreating(builder);
+        builder.HasDefaultSchema(Schema);
+        builder.UseOpenIddict();
+
+        builder.Entity<User>(user =>
+        {
+            user.ToTable("users");
+            user.Property(u => u.DisplayName).HasMaxLength(User.DisplayNameMaxLength).IsRequired();
+            user.Property(u => u.StatusText).HasMaxLength(User.StatusTextMaxLength);
+            user.Property(u => u.PhoneNumber).HasMaxLength(20);
+            user.Property(u => u.EmailHash).HasMaxLength(64);
+            user.Property(u => u.PhoneHash).HasMaxLength(64);
+            // Identity only checks these in code; the indexes make a concurrent duplicate fail too.
+            user.HasIndex(u => u.NormalizedEmail).IsUnique().HasFilter("\"NormalizedEmail\" IS NOT NULL").HasDatabaseName("ix_users_email");
+            user.HasIndex(u => u.PhoneNumber).IsUnique().HasFilter("\"PhoneNumber\" IS NOT NULL").HasDatabaseName("ix_users_phone");
+            user.HasIndex(u => u.EmailHash).HasDatabaseName("ix_users_email_hash");
+            user.HasIndex(u => u.PhoneHash).HasDatabaseName("ix_users_phone_hash");
+        });
+        builder.Entity<IdentityRole<Guid>>().ToTable("roles");
+        builder.Entity<IdentityUserRole<Guid>>().ToTable("user_roles");
+        builder.Entity<IdentityUserClaim<Guid>>().ToTable("user_claims");
+        builder.Entity<IdentityUserLogin<Guid>>().ToTable("user_logins");
+        builder.Entity<IdentityUserToken<Guid>>().ToTable("user_tokens");
+        builder.Entity<IdentityRoleClaim<Guid>>().ToTable("role_claims");
+
+        builder.Entity<Contact>(contact =>
+        {
+            contact.ToTable("contacts");
+            contact.HasKey(c => new { c.OwnerId, c.ContactUserId });
+            contact.Property(c => c.Source).HasMaxLength(16);
+            contact.HasOne<User>().WithMany().HasForeignKey(c => c.OwnerId).OnDelete(DeleteBehavior.Cascade);
+            contact.HasOne<User>().WithMany().HasForeignKey(c => c.ContactUserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        builder.Entity<Invite>(invite =>
+        {
+            invite.ToTable("invites");
+            invite.HasKey(i => i.Id);
+            invite.Property(i => i.TokenHash).HasMaxLength(64);
+            invite.HasIndex(i => i.TokenHash).IsUnique();
+            invite.Property(i => i.Email).HasMaxLength(256);
+            invite.Property(i => i.Phone).HasMaxLength(20);
+            invite.HasOne<User>().WithMany().HasForeignKey(i => i.InvitedBy).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        builder.Entity<OutboxMessage>(message =>
+        {
+            message.ToTable("outbox");
+            message.HasKey(m => m.Id);
+            message.Property(m => m.Type).HasMaxLength(200);
+            message.Property(m => m.Payload).HasColumnType("jsonb");
+            message.HasIndex(m => m.Id).HasFilter("\"PublishedAt\" IS NULL").HasDatabaseName("ix_outbox_unpublished");
+        });
+
+        builder.Entity<DataProtectionKey>().ToTable("data_protection_keys");
+    }
+}
+
+public sealed class User : IdentityUser<Guid>
+{
+    public const int DisplayNameMaxLength = 64;
+    public const int StatusTextMaxLength = 140;
+
+    public string DisplayName { get; set; } = "";
+
+    public Guid? AvatarMediaId { get; set; }
+
+    public string? StatusText { get; set; }
+
+    /// <summary>SHA-256 (hex) of the normalised email, so hashed contact imports are an index lookup.</summary>
+    public string? EmailHash { get; set; }
+
+    /// <summary>SHA-256 (hex) of the E.164 phone number.</summary>
+    public string? PhoneHash { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? DisabledAt { get; set; }
+
+    public Guid? DisabledBy { get; set; }
+
+    public bool IsDisabled => DisabledAt is not null;
+}
+
+/// <summary>One direction of a contact relation: <see cref="OwnerId"/> has <see cref="ContactUserId"/> in their list.</summary>
+public sealed class Contact
+{
+    public Guid OwnerId { get; set; }
+
+    public Guid ContactUserId { get; set; }
+
+    /// <summary><c>import</c> or <c>invite</c>.</summary>
+    public string Source { get; set; } = "";
+
+    public DateTimeOffset AddedAt { get; set; }
+}
+
+public sealed class Invite
+{
+    public Guid Id { get; set; }
+
+    public Guid InvitedBy { get; set; }
+
+    public string? Email { get; set; }
+
+    public string? Phone { get; set; }
+
+    /// <summary>SHA-256 (hex) of the token: a leaked table does not hand out valid invites.</summary>
+    public string TokenHash { get; set; } = "";
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public Guid? AcceptedBy { get; set; }
+
+    public DateTimeOffset? AcceptedAt { get; set; }
+}
+
+/// <summary>An integration event written in the same transaction as the change it reports; the relay publishes it.</summary>
+public sealed class OutboxMessage
+{
+    public Guid Id { get; set; }
+
+    public string Type { get; set; } = "";
+
+    public string Payload { get; set; } = "";
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? PublishedAt { get; set; }
+
+    public int Attempts { get; set; }
+}

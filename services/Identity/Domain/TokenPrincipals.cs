@@ -1,0 +1,58 @@
+using System.Collections.Immutable;
+using System.Security.Claims;
+using Microsoft.IdentityModel.Tokens;
+using OpenIddict.Abstractions;
+using Platform.Identity.Data;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace Platform.Identity.Domain;
+
+/// <summary>
+/// The identities OpenIddict turns into tokens. Access tokens carry <c>sub</c>, <c>name</c>, <c>preferred_username</c>
+/// and <c>role</c> for audience <c>api</c>; identity tokens carry what the granted scopes allow. Email and phone
+/// never go into access tokens (they travel to every service).
+/// </summary>
+public static class TokenPrincipals
+{
+    public const string Audience = "api";
+    public const string ServiceRole = "service";
+
+    public static ClaimsPrincipal ForUser(User user, IEnumerable<string> roles, ImmutableArray<string> scopes)
+    {
+        var identity = NewIdentity()
+            .SetClaim(Claims.Subject, user.Id.ToString())
+            .SetClaim(Claims.Name, user.DisplayName)
+            .SetClaim(Claims.PreferredUsername, user.UserName)
+            .SetClaim(Claims.Email, user.Email)
+            .SetClaims(Claims.Role, [.. roles]);
+        identity.SetScopes(scopes);
+        identity.SetResources(Audience);
+        identity.SetDestinations(claim => claim.Type switch
+        {
+            Claims.Subject => [Destinations.AccessToken, Destinations.IdentityToken],
+            Claims.Name or Claims.PreferredUsername when identity.HasScope(Scopes.Profile) => [Destinations.AccessToken, Destinations.IdentityToken],
+            Claims.Name or Claims.PreferredUsername => [Destinations.AccessToken],
+            Claims.Email when identity.HasScope(Scopes.Email) => [Destinations.IdentityToken],
+            Claims.Role when identity.HasScope(Scopes.Roles) => [Destinations.AccessToken, Destinations.IdentityToken],
+            Claims.Role => [Destinations.AccessToken],
+            _ => [],
+        });
+        return new ClaimsPrincipal(identity);
+    }
+
+    /// <summary>A service calling another service (client credentials): its client id is the subject.</summary>
+    public static ClaimsPrincipal ForService(string clientId, string? displayName, ImmutableArray<string> scopes)
+    {
+        var identity = NewIdentity()
+            .SetClaim(Claims.Subject, clientId)
+            .SetClaim(Claims.Name, displayName ?? clientId)
+            .SetClaims(Claims.Role, [ServiceRole]);
+        identity.SetScopes(scopes);
+        identity.SetResources(Audience);
+        identity.SetDestinations(_ => [Destinations.AccessToken]);
+        return new ClaimsPrincipal(identity);
+    }
+
+    private static ClaimsIdentity NewIdentity() =>
+        new(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
+}

@@ -1,0 +1,79 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Identity;
+using OpenIddict.Abstractions;
+using Platform.Contracts.Identity;
+using Platform.Identity.Data;
+using Platform.Identity.Hosting;
+using Platform.ServiceDefaults;
+
+namespace Platform.Identity.Features;
+
+/// <summary>Admin-only: grant and revoke the platform <c>admin</c> role, disable an account.</summary>
+public static class AdminUsers
+{
+    public static RouteGroupBuilder MapAdminUsers(this RouteGroupBuilder users)
+    {
+        var admin = users.MapGroup("/{id:guid}").RequireAuthorization(Authentication.AdminPolicy);
+        admin.MapPost("/roles/admin", GrantAdminAsync);
+        admin.MapDelete("/roles/admin", RevokeAdminAsync);
+        admin.MapPost("/disable", DisableAsync);
+        return users;
+    }
+
+    private static async Task<Results<NoContent, NotFound>> GrantAdminAsync(Guid id, UserManager<User> users)
+    {
+        if (await users.FindByIdAsync(id.ToString()) is not { } user)
+            return TypedResults.NotFound();
+        if (!await users.IsInRoleAsync(user, DatabaseInitializer.AdminRole))
+            await users.AddToRoleAsync(user, DatabaseInitializer.AdminRole);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<NoContent, NotFound>> RevokeAdminAsync(Guid id, UserManager<User> users)
+    {
+        if (await users.FindByIdAsync(id.ToString()) is not { } user)
+            return TypedResults.NotFound();
+        if (await users.IsInRoleAsync(user, DatabaseInitializer.AdminRole))
+            await users.RemoveFromRoleAsync(user, DatabaseInitializer.AdminRole);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// The account can no longer sign in or refresh; its refresh tokens and authorizations are revoked, and
+    /// <see cref="UserDisabled"/> tells other services to drop its sessions (access tokens already issued
+    /// stay valid until they expire, at most <c>Identity:Tokens:AccessTokenLifetime</c>).
+    /// </summary>
+    private static async Task<Results<NoContent, NotFound, ProblemHttpResult>> DisableAsync(
+        Guid id,
+        ClaimsPrincipal principal,
+        UserManager<User> users,
+        IdentityDb db,
+        IOpenIddictAuthorizationManager authorizations,
+        IOpenIddictTokenManager tokens,
+        OutboxSignal outbox,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        if (await users.FindByIdAsync(id.ToString()) is not { } user)
+            return TypedResults.NotFound();
+        var adminId = principal.UserId();
+        if (adminId == user.Id)
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Cannot disable yourself",
+                detail: "An admin cannot disable their own account.");
+
+        if (!user.IsDisabled)
+        {
+            var now = time.GetUtcNow();
+            user.DisabledAt = now;
+            user.DisabledBy = adminId;
+            db.Add(new UserDisabled { UserId = user.Id, DisabledBy = adminId ?? Guid.Empty, DisabledAt = now }, now);
+            // UpdateSecurityStamp saves the user (and the staged event) and ends its browser sign-in sessions.
+            await users.UpdateSecurityStampAsync(user);
+            outbox.Notify();
+        }
+        await authorizations.RevokeBySubjectAsync(user.Id.ToString(), cancellationToken);
+        await tokens.RevokeBySubjectAsync(user.Id.ToString(), cancellationToken);
+        return TypedResults.NoContent();
+    }
+}

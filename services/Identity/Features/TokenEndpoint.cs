@@ -1,0 +1,64 @@
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Identity;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using Platform.Identity.Data;
+using Platform.Identity.Domain;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace Platform.Identity.Features;
+
+/// <summary>
+/// <c>POST /connect/token</c>. OpenIddict has already validated the client, its permissions, PKCE and the presented
+/// code or refresh token (including reuse detection) before this runs; this decides who the tokens are for.
+/// </summary>
+public static class TokenEndpoint
+{
+    public static IEndpointRouteBuilder MapTokenEndpoint(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/connect/token", HandleAsync).AllowAnonymous().ExcludeFromDescription();
+        return app;
+    }
+
+    private static async Task<Results<SignInHttpResult, ForbidHttpResult>> HandleAsync(
+        HttpContext context,
+        SignInLookup signIn,
+        UserManager<User> users,
+        IOpenIddictApplicationManager applications)
+    {
+        var request = context.GetOpenIddictServerRequest()
+            ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
+
+        if (request.IsPasswordGrantType())
+        {
+            var (outcome, user) = await signIn.CheckAsync(request.Username, request.Password);
+            if (user is null)
+                return OidcResults.Error(Errors.InvalidGrant, SignInLookup.Describe(outcome));
+            return SignIn(TokenPrincipals.ForUser(user, await users.GetRolesAsync(user), request.GetScopes()));
+        }
+
+        if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType())
+        {
+            var stored = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+            var subject = stored.Principal?.GetClaim(Claims.Subject);
+            // Rebuilt from the account as it is now: a disabled user gets nothing, a renamed one the new name.
+            if (subject is null || await users.FindByIdAsync(subject) is not { IsDisabled: false } user)
+                return OidcResults.Error(Errors.InvalidGrant, "The account is disabled or no longer exists.");
+            return SignIn(TokenPrincipals.ForUser(user, await users.GetRolesAsync(user), stored.Principal!.GetScopes()));
+        }
+
+        if (request.IsClientCredentialsGrantType())
+        {
+            var application = await applications.FindByClientIdAsync(request.ClientId!)
+                ?? throw new InvalidOperationException("OpenIddict authenticated a client that does not exist.");
+            return SignIn(TokenPrincipals.ForService(request.ClientId!, await applications.GetDisplayNameAsync(application), request.GetScopes()));
+        }
+
+        return OidcResults.Error(Errors.UnsupportedGrantType, "This grant type is not supported.");
+    }
+
+    private static SignInHttpResult SignIn(System.Security.Claims.ClaimsPrincipal principal) =>
+        TypedResults.SignIn(principal, authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+}

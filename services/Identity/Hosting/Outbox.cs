@@ -1,0 +1,115 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Platform.Contracts.Identity;
+using Platform.Identity.Data;
+
+namespace Platform.Identity.Hosting;
+
+/// <summary>
+/// Integration events leave Identity through an outbox: <see cref="Add{T}"/> stages the event in the same
+/// transaction as the change it reports, and <see cref="OutboxRelay"/> publishes it after the commit. A crash
+/// between commit and publish delays the event; it never loses it. Consumers dedupe on the message id.
+/// </summary>
+public static class Outbox
+{
+    internal static readonly Dictionary<string, Type> EventTypes = new[]
+    {
+        typeof(UserRegistered), typeof(UserProfileChanged), typeof(UserDisabled), typeof(InviteCreated),
+    }.ToDictionary(type => type.FullName!);
+
+    public static void Add<T>(this IdentityDb db, T message, DateTimeOffset now) where T : class
+    {
+        if (!EventTypes.ContainsKey(typeof(T).FullName!))
+            throw new InvalidOperationException($"{typeof(T).FullName} is not an Identity integration event.");
+        db.Outbox.Add(new OutboxMessage
+        {
+            Id = Guid.CreateVersion7(now),
+            Type = typeof(T).FullName!,
+            Payload = JsonSerializer.Serialize(message, JsonSerializerOptions.Web),
+            CreatedAt = now,
+        });
+    }
+}
+
+/// <summary>Wakes the relay right after a commit, so the normal path publishes at once instead of at the next poll.</summary>
+public sealed class OutboxSignal
+{
+    private readonly Channel<bool> _channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    public void Notify() => _channel.Writer.TryWrite(true);
+
+    internal async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timer.CancelAfter(timeout);
+        try
+        {
+            await _channel.Reader.ReadAsync(timer.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+}
+
+public sealed class OutboxRelay(
+    IServiceScopeFactory scopes,
+    OutboxSignal signal,
+    DatabaseReadiness readiness,
+    TimeProvider time,
+    ILogger<OutboxRelay> logger) : BackgroundService
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(5);
+    private const int BatchSize = 100;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await readiness.WaitAsync(stoppingToken);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                while (await PublishBatchAsync(stoppingToken) == BatchSize)
+                {
+                }
+            }
+            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(exception, "Publishing from the outbox failed; retrying in {Interval}", PollInterval);
+            }
+            await signal.WaitAsync(PollInterval, stoppingToken);
+        }
+    }
+
+    private async Task<int> PublishBatchAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<IdentityDb>();
+        var publisher = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        // SKIP LOCKED: several instances relay in parallel without publishing a message twice.
+        var batch = await db.Outbox
+            .FromSqlRaw($"""SELECT * FROM "{IdentityDb.Schema}"."outbox" WHERE "PublishedAt" IS NULL ORDER BY "Id" LIMIT {BatchSize} FOR UPDATE SKIP LOCKED""")
+            .ToListAsync(cancellationToken);
+        foreach (var message in batch)
+        {
+            if (!Outbox.EventTypes.TryGetValue(message.Type, out var type))
+            {
+                logger.LogError("Outbox message {Id} has the unknown type {Type}; it is left unpublished", message.Id, message.Type);
+                message.Attempts++;
+                continue;
+            }
+            var payload = JsonSerializer.Deserialize(message.Payload, type, JsonSerializerOptions.Web)!;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(30));
+            await publisher.Publish(payload, type, context => context.MessageId = message.Id, timeout.Token);
+            message.PublishedAt = time.GetUtcNow();
+        }
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return batch.Count;
+    }
+}

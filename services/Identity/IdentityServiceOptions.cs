@@ -1,0 +1,142 @@
+using System.ComponentModel.DataAnnotations;
+using Platform.Identity.Domain;
+
+namespace Platform.Identity;
+
+/// <summary>Identity's settings, bound from the <c>Identity</c> section and validated on start.</summary>
+public sealed class IdentityServiceOptions
+{
+    public const string Section = "Identity";
+
+    /// <summary>
+    /// OpenIddict refuses plain HTTP unless this is false. Only local development and tests run without TLS;
+    /// in production TLS ends at the Gateway, which forwards <c>X-Forwarded-Proto: https</c>.
+    /// </summary>
+    public bool RequireHttps { get; set; } = true;
+
+    /// <summary>ISO 3166 region for phone numbers given without a country code.</summary>
+    [Required]
+    public string DefaultPhoneRegion { get; set; } = "US";
+
+    /// <summary>
+    /// PBKDF2 iterations of ASP.NET Core Identity's V3 hash (HMAC-SHA512). OWASP asks for 210,000 with SHA-512 and
+    /// 600,000 with SHA-256; we use 600,000 with SHA-512. Raising it rehashes each password at its next sign-in.
+    /// </summary>
+    [Range(600_000, 10_000_000)]
+    public int PasswordHashIterations { get; set; } = 600_000;
+
+    [Range(8, 128)]
+    public int PasswordMinLength { get; set; } = 8;
+
+    [Range(1, 100)]
+    public int LockoutMaxFailedAttempts { get; set; } = 5;
+
+    [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
+    public TimeSpan LockoutDuration { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Largest request body accepted (bytes); 1,000 contacts to import fit well within the default.</summary>
+    [Range(1024, 10 * 1024 * 1024)]
+    public long MaxRequestBodyBytes { get; set; } = 512 * 1024;
+
+    /// <summary>Creates demo users with known passwords (<see cref="DemoUserPassword"/>); development only.</summary>
+    public bool SeedDemoUsers { get; set; }
+
+    public string? DemoUserPassword { get; set; }
+
+    [Required]
+    public TokenOptions Tokens { get; set; } = new();
+
+    [Required]
+    public KeyOptions Keys { get; set; } = new();
+
+    [Required]
+    public ClientOptions Clients { get; set; } = new();
+
+    [Required]
+    public ContactImportOptions ContactImport { get; set; } = new();
+
+    [Range(typeof(TimeSpan), "00:01:00", "90.00:00:00")]
+    public TimeSpan InviteLifetime { get; set; } = TimeSpan.FromDays(7);
+
+    public sealed class TokenOptions
+    {
+        [Range(typeof(TimeSpan), "00:00:30", "1.00:00:00")]
+        public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+        [Range(typeof(TimeSpan), "00:05:00", "365.00:00:00")]
+        public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(14);
+
+        /// <summary>
+        /// How long a redeemed refresh token may be presented again (a client retrying after a lost response).
+        /// Zero: every reuse is treated as theft, rejected, and revokes the whole token family.
+        /// </summary>
+        [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+        public TimeSpan RefreshTokenReuseLeeway { get; set; } = TimeSpan.Zero;
+    }
+
+    public sealed class KeyOptions
+    {
+        /// <summary>RSA private key (PEM) that signs access and identity tokens; or <see cref="SigningKeyFile"/>.</summary>
+        public string? SigningKey { get; set; }
+
+        public string? SigningKeyFile { get; set; }
+
+        /// <summary>RSA private key (PEM) that encrypts authorization codes and refresh tokens; or <see cref="EncryptionKeyFile"/>.</summary>
+        public string? EncryptionKey { get; set; }
+
+        public string? EncryptionKeyFile { get; set; }
+
+        /// <summary>
+        /// Where a key that is not configured is generated and kept, in Development and Testing only
+        /// (relative to the content root; <c>.local/</c> is git-ignored). Elsewhere a missing key stops the start.
+        /// </summary>
+        public string DevelopmentKeyFolder { get; set; } = ".local/identity-keys";
+    }
+
+    public sealed class ClientOptions
+    {
+        /// <summary>Exact redirect URIs of <c>platform-web</c> (authorization code + PKCE).</summary>
+        public List<string> WebRedirectUris { get; set; } = [];
+
+        public List<string> WebPostLogoutRedirectUris { get; set; } = [];
+
+        /// <summary>Confidential clients for service-to-service calls, by client id; the secret comes from configuration.</summary>
+        public Dictionary<string, ServiceClientOptions> Services { get; set; } = [];
+    }
+
+    public sealed class ServiceClientOptions
+    {
+        public string? Secret { get; set; }
+    }
+
+    public sealed class ContactImportOptions
+    {
+        public const int MaxEntries = 1000;
+
+        /// <summary>Imports one user may make per <see cref="Window"/>: bounds how fast anyone can enumerate accounts.</summary>
+        [Range(1, 10_000)]
+        public int PermitLimit { get; set; } = 10;
+
+        [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+        public TimeSpan Window { get; set; } = TimeSpan.FromHours(1);
+    }
+
+    /// <summary>What data annotations cannot say; each message names the setting.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (!ContactAddresses.IsKnownRegion(DefaultPhoneRegion))
+            yield return $"Identity:DefaultPhoneRegion '{DefaultPhoneRegion}' is not a known ISO 3166 region code.";
+        if (SeedDemoUsers && string.IsNullOrWhiteSpace(DemoUserPassword))
+            yield return "Identity:DemoUserPassword is required when Identity:SeedDemoUsers is true.";
+        foreach (var uri in Clients.WebRedirectUris.Concat(Clients.WebPostLogoutRedirectUris))
+            if (!Uri.TryCreate(uri, UriKind.Absolute, out var parsed) || parsed.Fragment.Length > 0)
+                yield return $"Identity:Clients:WebRedirectUris/WebPostLogoutRedirectUris: '{uri}' is not an absolute URI without a fragment.";
+        foreach (var (clientId, client) in Clients.Services)
+            if (string.IsNullOrWhiteSpace(client.Secret) || client.Secret.Length < 16)
+                yield return $"Identity:Clients:Services:{clientId}:Secret must be set (at least 16 characters), e.g. as the environment variable Identity__Clients__Services__{clientId}__Secret.";
+        if (Keys.SigningKey is not null && Keys.SigningKeyFile is not null)
+            yield return "Set Identity:Keys:SigningKey or Identity:Keys:SigningKeyFile, not both.";
+        if (Keys.EncryptionKey is not null && Keys.EncryptionKeyFile is not null)
+            yield return "Set Identity:Keys:EncryptionKey or Identity:Keys:EncryptionKeyFile, not both.";
+    }
+}

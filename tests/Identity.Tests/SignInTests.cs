@@ -1,0 +1,167 @@
+using System.Net;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Identity;
+using Platform.Identity.Data;
+using Platform.Testing;
+
+namespace Platform.Identity.Tests;
+
+public sealed class SignInTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+{
+    private IdentityFactory _identity = null!;
+    private HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        _identity = new IdentityFactory(infrastructure);
+        _http = await _identity.StartAsync();
+    }
+
+    public async Task DisposeAsync() => await _identity.DisposeAsync();
+
+    [Fact]
+    public async Task PasswordGrant_WithEmailUsernameOrPhone_IssuesAnAccessAndRefreshToken()
+    {
+        var account = await _http.RegisterAsync(email: Api.UniqueEmail(), phone: Api.UniquePhone());
+
+        foreach (var name in new[] { account.Email!, account.Username, account.Phone! })
+        {
+            var response = await _http.PasswordGrantAsync(name, Api.Password);
+            var json = await response.JsonAsync();
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.True(json.TryGetProperty("refresh_token", out _));
+        }
+    }
+
+    [Fact]
+    public async Task PasswordGrant_WithAWrongPassword_ReturnsInvalidGrant()
+    {
+        var account = await _http.RegisterAsync();
+
+        var response = await _http.PasswordGrantAsync(account.Username, "not-the-password");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_grant", (await response.JsonAsync()).GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task PasswordGrant_AfterFiveWrongPasswords_LocksTheAccountEvenForTheRightOne()
+    {
+        var account = await _http.RegisterAsync();
+        for (var i = 0; i < 5; i++)
+            Assert.Equal(HttpStatusCode.BadRequest, (await _http.PasswordGrantAsync(account.Username, "wrong-password-" + i)).StatusCode);
+
+        var response = await _http.PasswordGrantAsync(account.Username, Api.Password);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = await response.JsonAsync();
+        Assert.Equal("invalid_grant", error.GetProperty("error").GetString());
+        Assert.Contains("locked", error.GetProperty("error_description").GetString());
+    }
+
+    [Fact]
+    public async Task SignIn_WithAHashOfFewerIterations_UpgradesTheHashToTheConfiguredCount()
+    {
+        var account = await _http.RegisterAsync();
+        await _identity.InScopeAsync<bool>(async services =>
+        {
+            var users = services.GetRequiredService<UserManager<User>>();
+            var user = (await users.FindByIdAsync(account.Id.ToString()))!;
+            var weak = new PasswordHasher<User>(Options.Create(new PasswordHasherOptions { IterationCount = 100_000 }));
+            user.PasswordHash = weak.HashPassword(user, Api.Password);
+            await users.UpdateAsync(user);
+            return true;
+        });
+        Assert.Equal(100_000, await StoredIterationsAsync(account.Id));
+
+        Assert.Equal(HttpStatusCode.OK, (await _http.PasswordGrantAsync(account.Username, Api.Password)).StatusCode);
+
+        Assert.Equal(600_000, await StoredIterationsAsync(account.Id));
+    }
+
+    [Fact]
+    public async Task DisableUser_ByAnAdmin_StopsSignInAndRefresh_AndPublishesUserDisabled()
+    {
+        await using var events = await EventRecorder.StartAsync<UserDisabled, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
+        var admin = await _http.RegisterAsync();
+        await _identity.MakeAdminAsync(admin.Id);
+        var adminToken = await _http.TokenAsync(admin);
+        var target = await _http.RegisterAsync();
+        var grant = await (await _http.PasswordGrantAsync(target.Username, Api.Password)).JsonAsync();
+
+        var disable = await _http.SendAsync(HttpMethod.Post, $"/api/v1/users/{target.Id}/disable", adminToken);
+
+        Assert.Equal(HttpStatusCode.NoContent, disable.StatusCode);
+        var signIn = await _http.PasswordGrantAsync(target.Username, Api.Password);
+        Assert.Equal("invalid_grant", (await signIn.JsonAsync()).GetProperty("error").GetString());
+        var refresh = await _http.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token",
+            ["client_id"] = "platform-cli",
+            ["refresh_token"] = grant.GetProperty("refresh_token").GetString()!,
+        }));
+        Assert.Equal(HttpStatusCode.BadRequest, refresh.StatusCode);
+        Assert.Equal("invalid_grant", (await refresh.JsonAsync()).GetProperty("error").GetString());
+        var published = await events.WaitForAsync<UserDisabled>(e => e.UserId == target.Id);
+        Assert.Equal(admin.Id, published.DisabledBy);
+    }
+
+    [Fact]
+    public async Task AdminEndpoints_ForANonAdmin_Return403AndChangeNothing()
+    {
+        var user = await _http.RegisterAsync();
+        var token = await _http.TokenAsync(user);
+        var target = await _http.RegisterAsync();
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await _http.SendAsync(HttpMethod.Post, $"/api/v1/users/{target.Id}/disable", token)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await _http.SendAsync(HttpMethod.Post, $"/api/v1/users/{user.Id}/roles/admin", token)).StatusCode);
+
+        Assert.Equal(HttpStatusCode.OK, (await _http.PasswordGrantAsync(target.Username, Api.Password)).StatusCode);
+    }
+
+    [Fact]
+    public async Task GrantAndRevokeAdmin_ChangeTheRoleInTheNextToken()
+    {
+        var admin = await _http.RegisterAsync();
+        await _identity.MakeAdminAsync(admin.Id);
+        var adminToken = await _http.TokenAsync(admin);
+        var user = await _http.RegisterAsync();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _http.SendAsync(HttpMethod.Post, $"/api/v1/users/{user.Id}/roles/admin", adminToken)).StatusCode);
+        var granted = await (await _http.SendAsync(HttpMethod.Get, "/api/v1/users/me", await _http.TokenAsync(user))).JsonAsync();
+        Assert.Contains("admin", granted.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _http.SendAsync(HttpMethod.Delete, $"/api/v1/users/{user.Id}/roles/admin", adminToken)).StatusCode);
+        var userToken = await _http.TokenAsync(user);
+        Assert.Equal(HttpStatusCode.Forbidden, (await _http.SendAsync(HttpMethod.Post, $"/api/v1/users/{admin.Id}/disable", userToken)).StatusCode);
+    }
+
+    [Fact]
+    public async Task TokenEndpoint_WithAnUnknownClientOrGrant_ReturnsOAuthErrors()
+    {
+        var unknownClient = await _http.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["client_id"] = "nobody", ["username"] = "x", ["password"] = "y",
+        }));
+        var webClientPassword = await _http.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["client_id"] = "platform-web", ["username"] = "x", ["password"] = "y",
+        }));
+        var garbage = await _http.PostAsync("/connect/token", new StringContent("{not a form", System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal("invalid_client", (await unknownClient.JsonAsync()).GetProperty("error").GetString());
+        Assert.Equal("unauthorized_client", (await webClientPassword.JsonAsync()).GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, garbage.StatusCode);
+        Assert.Equal("invalid_request", (await garbage.JsonAsync()).GetProperty("error").GetString());
+    }
+
+    /// <summary>ASP.NET Core Identity's V3 format: a 0x01 marker, the PRF, then the iteration count (big-endian).</summary>
+    private Task<int> StoredIterationsAsync(Guid userId) => _identity.InScopeAsync(async services =>
+    {
+        var user = (await services.GetRequiredService<UserManager<User>>().FindByIdAsync(userId.ToString()))!;
+        var bytes = Convert.FromBase64String(user.PasswordHash!);
+        return (bytes[5] << 24) | (bytes[6] << 16) | (bytes[7] << 8) | bytes[8];
+    });
+}
