@@ -1,4 +1,9 @@
 using System.ComponentModel.DataAnnotations;
+using MassTransit;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+using Platform.Gateway.Realtime;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
@@ -15,26 +20,97 @@ public sealed class ProxyOptions
 
 public static class GatewayServiceExtensions
 {
+    public const string HubPath = "/hubs/chat";
+    private const string CorsPolicy = "platform-origins";
+
     /// <summary>Routes and clusters come from the <c>ReverseProxy</c> configuration section.</summary>
     public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<ProxyOptions>()
-            .BindConfiguration(ProxyOptions.Section)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddOptions<ProxyOptions>().BindConfiguration(ProxyOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RealtimeOptions>().BindConfiguration(RealtimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
         var configuration = builder.Configuration;
         builder.Services.AddReverseProxy()
             .LoadFromConfig(configuration.GetSection("ReverseProxy"))
             .ConfigureHttpClient((_, handler) => handler.ConnectTimeout =
                 (configuration.GetSection(ProxyOptions.Section).Get<ProxyOptions>() ?? new ProxyOptions()).ConnectTimeout);
+
+        builder.Services.AddCors(cors => cors.AddPolicy(CorsPolicy, policy => policy
+            .WithOrigins(configuration.GetSection($"{RealtimeOptions.Section}:AllowedOrigins").Get<string[]>() ?? [])
+            .AllowAnyHeader().AllowAnyMethod().AllowCredentials()));
+
+        builder.Services.AddSignalR(hub =>
+            {
+                hub.MaximumReceiveMessageSize = configuration.GetValue($"{RealtimeOptions.Section}:MaximumReceiveMessageSize", 64 * 1024);
+                hub.EnableDetailedErrors = false;
+                hub.AddFilter<HubCallRateLimit>();
+            })
+            .AddMessagePackProtocol();
+        builder.Services.AddSingleton<HubCallRateLimit>();
+        builder.Services.AddSingleton<HubLifetimeManager<ChatHub>, ChatHubLifetimeManager>();
+        builder.Services.AddSingleton<ConnectionRegistry>();
+        builder.Services.AddSingleton<RealtimeMetrics>();
+        builder.Services.AddSingleton<AckBatcher>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<AckBatcher>());
+        // Messaging is reached where the proxy sends its routes: one address to configure.
+        builder.Services.AddHttpClient<MessagingClient>(http =>
+        {
+            http.BaseAddress = new Uri(configuration["ReverseProxy:Clusters:messaging:Destinations:primary:Address"]
+                ?? throw new InvalidOperationException("ReverseProxy:Clusters:messaging:Destinations:primary:Address is not set."));
+            http.Timeout = TimeSpan.FromSeconds(10);
+        });
         return builder;
+    }
+
+    /// <summary>Each Gateway instance consumes conversation events and typing from its own queue, deleted when it goes away.</summary>
+    public static void AddRealtimeConsumers(this IBusRegistrationConfigurator bus)
+    {
+        var instance = new GatewayInstance();
+        bus.AddSingleton(instance);
+        bus.AddConsumer<ConversationEventConsumer>().Endpoint(endpoint =>
+        {
+            endpoint.InstanceId = instance.Id;
+            endpoint.Temporary = true;
+            // One at a time: each conversation's events reach connections in the order they were published.
+            endpoint.ConcurrentMessageLimit = 1;
+        });
+        bus.AddConsumer<TypingConsumer>().Endpoint(endpoint =>
+        {
+            endpoint.InstanceId = instance.Id;
+            endpoint.Temporary = true;
+        });
+        bus.AddReceiveEndpointObserver<ResyncOnReconnect>();
     }
 
     public static WebApplication MapGateway(this WebApplication app)
     {
+        app.UseCors(CorsPolicy);
+        app.Use(RejectForeignOrigins);
+        app.MapHub<ChatHub>(HubPath, hub =>
+        {
+            hub.CloseOnAuthenticationExpiration = true;
+            hub.Transports = HttpTransportType.WebSockets | HttpTransportType.ServerSentEvents | HttpTransportType.LongPolling;
+        });
         app.MapReverseProxy(proxy => proxy.Use(WriteProblemOnForwardingError));
         return app;
+    }
+
+    // Browsers send Origin on WebSocket upgrades, which CORS does not cover: the hub accepts only allowed origins
+    // (or the Gateway's own). Clients that are not browsers send no Origin and are not affected.
+    private static Task RejectForeignOrigins(HttpContext context, Func<Task> next)
+    {
+        if (!context.Request.Path.StartsWithSegments(HubPath) || context.Request.Headers.Origin is not [{ } origin])
+            return next();
+        var allowed = context.RequestServices.GetRequiredService<IOptions<RealtimeOptions>>().Value.AllowedOrigins;
+        var sameOrigin = Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Authority == context.Request.Host.Value;
+        if (sameOrigin || allowed.Contains(origin, StringComparer.OrdinalIgnoreCase))
+            return next();
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = { Status = 403, Title = "Origin not allowed", Detail = $"The origin {origin} may not open the realtime hub." },
+        }).AsTask();
     }
 
     // YARP answers a failed forward with a bare status code; clients get problem details naming the service.

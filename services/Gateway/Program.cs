@@ -4,7 +4,7 @@ using Platform.ServiceDefaults;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddPlatformAuthentication();
-builder.AddPlatformBus();
+builder.AddPlatformBus(bus => bus.AddRealtimeConsumers());
 builder.AddGateway();
 
 var app = builder.Build();

@@ -66,6 +66,7 @@ public static class MessagingServiceExtensions
         var conversations = app.MapGroup("/api/v1/conversations").RequireAuthorization().WithTags("Conversations");
         conversations.MapCreateConversation();
         conversations.MapListConversations();
+        conversations.MapJoinedConversations();
         conversations.MapGetConversation();
         conversations.MapUpdateConversation();
         conversations.MapMembers();

@@ -1,0 +1,83 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Platform.Client;
+
+/// <summary>A page of a list: the items and the cursor of the next page (null on the last one).</summary>
+public sealed record Page<T>(IReadOnlyList<T> Items, string? Next);
+
+/// <summary>A conversation as its member sees it.</summary>
+public sealed record Conversation(
+    Guid Id, string Kind, string? Title, string? Topic, bool IsPublic, int? RetentionDays, string Role, int MemberCount, long LastSeq,
+    Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset LastActivityAt);
+
+/// <summary>A row of the inbox.</summary>
+public sealed record InboxRow(
+    Guid Id, string Kind, string? Title, string Role, int UnreadCount, int MentionCount, MessagePreview? LastMessage, DateTimeOffset LastActivityAt,
+    long LastSeq, long ReadSeq, int MemberCount);
+
+/// <summary>The newest message of a conversation, shortened.</summary>
+public sealed record MessagePreview(Guid Id, long Seq, Guid SenderId, string Text, bool Deleted, DateTimeOffset CreatedAt);
+
+/// <summary>One emoji's reactions on a message.</summary>
+public sealed record Reaction(string Emoji, int Count, IReadOnlyList<Guid> UserIds);
+
+/// <summary>A file attached to a message.</summary>
+public sealed record Attachment(Guid Id);
+
+/// <summary>A message, with its place in the conversation (<see cref="Seq"/>).</summary>
+public sealed record Message(
+    Guid Id, Guid ConversationId, long Seq, Guid SenderId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls,
+    Guid? ReplyTo, int ReplyCount, DateTimeOffset? LastReplyAt, bool Edited, DateTimeOffset? EditedAt, bool Deleted,
+    IReadOnlyList<Reaction> Reactions, IReadOnlyList<Attachment> Attachments, DateTimeOffset CreatedAt);
+
+/// <summary>My receipt cursors in a conversation.</summary>
+public sealed record Receipts(Guid ConversationId, long Delivered, long Read);
+
+/// <summary>
+/// One event of a conversation's log: <c>{conversationId, seq, type, occurredAt, actorId, data}</c>, the same from
+/// the realtime stream and from <see cref="PlatformClient.GetEventsAsync"/>.
+/// </summary>
+public sealed record ConversationEvent(Guid ConversationId, long Seq, string Type, DateTimeOffset OccurredAt, Guid ActorId, JsonElement Data)
+{
+    /// <summary>For <c>message.posted</c>: the message; otherwise null.</summary>
+    public Message? AsMessage() => Type == EventTypes.MessagePosted ? Data.Deserialize<Message>(PlatformJson.Options) : null;
+}
+
+/// <summary>Someone is typing in a conversation, until <see cref="ExpiresAt"/>.</summary>
+public sealed record TypingNotice(Guid ConversationId, Guid UserId, DateTimeOffset ExpiresAt);
+
+/// <summary>The <c>type</c> values of conversation events.</summary>
+public static class EventTypes
+{
+    /// <summary>The conversation was created; <c>data.members</c> lists its members.</summary>
+    public const string ConversationCreated = "conversation.created";
+    /// <summary>Title, topic or retention changed.</summary>
+    public const string ConversationUpdated = "conversation.updated";
+    /// <summary>A member joined or was added.</summary>
+    public const string MemberJoined = "member.joined";
+    /// <summary>A member left or was removed.</summary>
+    public const string MemberLeft = "member.left";
+    /// <summary>A member's role changed.</summary>
+    public const string MemberRoleChanged = "member.role-changed";
+    /// <summary>A message was sent; <c>data</c> is the message.</summary>
+    public const string MessagePosted = "message.posted";
+    /// <summary>A message's text changed.</summary>
+    public const string MessageEdited = "message.edited";
+    /// <summary>A message was deleted.</summary>
+    public const string MessageDeleted = "message.deleted";
+    /// <summary>Someone reacted to a message.</summary>
+    public const string ReactionAdded = "reaction.added";
+    /// <summary>Someone took a reaction back.</summary>
+    public const string ReactionRemoved = "reaction.removed";
+}
+
+/// <summary>The JSON settings of the Platform API (camelCase).</summary>
+public static class PlatformJson
+{
+    /// <summary>Web defaults.</summary>
+    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+}

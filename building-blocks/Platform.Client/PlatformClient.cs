@@ -1,0 +1,172 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Platform.Client;
+
+/// <summary>
+/// The Platform's .NET client: typed calls to the Gateway's API and, through <see cref="Realtime"/>, an ordered
+/// stream of conversation events that survives reconnects.
+/// </summary>
+public sealed class PlatformClient : IAsyncDisposable
+{
+    private readonly HttpClient _http;
+    private readonly TokenSource _tokens;
+    private RealtimeStream? _realtime;
+
+    /// <summary>Creates a client; nothing is sent until the first call.</summary>
+    public PlatformClient(PlatformClientOptions options)
+    {
+        Options = options;
+        _http = options.HttpMessageHandlerFactory is { } factory ? new HttpClient(factory()) : new HttpClient();
+        _http.BaseAddress = options.GatewayUrl;
+        _tokens = new TokenSource(options, _http);
+    }
+
+    /// <summary>The options the client was made with.</summary>
+    public PlatformClientOptions Options { get; }
+
+    /// <summary>The realtime stream (created on first use; call <see cref="RealtimeStream.StartAsync"/>).</summary>
+    public RealtimeStream Realtime => _realtime ??= new RealtimeStream(this);
+
+    /// <summary>A current access token (signing in or refreshing as needed).</summary>
+    public Task<string> GetAccessTokenAsync(CancellationToken cancellationToken = default) => _tokens.GetAsync(cancellationToken);
+
+    /// <summary>Creates a conversation: <paramref name="kind"/> is direct, group or channel.</summary>
+    public Task<Conversation> CreateConversationAsync(string kind, IEnumerable<Guid> memberIds, string? title = null, CancellationToken cancellationToken = default) =>
+        SendAsync<Conversation>(HttpMethod.Post, "api/v1/conversations", new { kind, title, memberIds }, cancellationToken);
+
+    /// <summary>The inbox: my conversations, newest activity first.</summary>
+    public Task<Page<InboxRow>> GetInboxAsync(string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<InboxRow>>(HttpMethod.Get, $"api/v1/conversations?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
+
+    /// <summary>One conversation I am a member of.</summary>
+    public Task<Conversation> GetConversationAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<Conversation>(HttpMethod.Get, $"api/v1/conversations/{conversationId}", null, cancellationToken);
+
+    /// <summary>The ids and last seqs of all my conversations.</summary>
+    public async Task<IReadOnlyList<(Guid Id, long LastSeq)>> GetJoinedAsync(CancellationToken cancellationToken = default)
+    {
+        var all = new List<(Guid, long)>();
+        string? after = null;
+        do
+        {
+            var page = await SendAsync<Page<JoinedRow>>(HttpMethod.Get, $"api/v1/conversations/joined?limit=1000{(after is null ? "" : "&after=" + after)}", null, cancellationToken);
+            all.AddRange(page.Items.Select(row => (row.Id, row.LastSeq)));
+            after = page.Next;
+        }
+        while (after is not null);
+        return all;
+    }
+
+    /// <summary>Adds members (owners and admins), or joins a public channel with my own id.</summary>
+    public Task<Conversation> AddMembersAsync(Guid conversationId, IEnumerable<Guid> userIds, CancellationToken cancellationToken = default) =>
+        SendAsync<Conversation>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/members", new { userIds }, cancellationToken);
+
+    /// <summary>Removes a member, or leaves when it is my own id.</summary>
+    public Task RemoveMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/members/{userId}", null, cancellationToken);
+
+    /// <summary>
+    /// Sends a message. Network failures and server errors are retried with the same <paramref name="clientMessageId"/>,
+    /// so a retry never makes a second message.
+    /// </summary>
+    public async Task<Message> SendMessageAsync(
+        Guid conversationId, string text, Guid? replyTo = null, IEnumerable<Guid>? attachments = null, string? clientMessageId = null,
+        CancellationToken cancellationToken = default)
+    {
+        var body = new { clientMessageId = clientMessageId ?? Guid.NewGuid().ToString("N"), text, replyTo, attachments };
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await SendAsync<Message>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/messages", body, cancellationToken);
+            }
+            catch (Exception exception) when (attempt < Options.SendRetries && IsTransient(exception) && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(Backoff.Delay(attempt, TimeSpan.FromSeconds(5)), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>History in seq order: the newest page, or the page before <paramref name="before"/> / after <paramref name="after"/>.</summary>
+    public Task<Page<Message>> GetMessagesAsync(Guid conversationId, long? before = null, long? after = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<Message>>(HttpMethod.Get,
+            $"api/v1/conversations/{conversationId}/messages?limit={limit}{(before is null ? "" : "&before=" + before)}{(after is null ? "" : "&after=" + after)}", null, cancellationToken);
+
+    /// <summary>Edits my message.</summary>
+    public Task<Message> EditMessageAsync(Guid conversationId, Guid messageId, string text, CancellationToken cancellationToken = default) =>
+        SendAsync<Message>(HttpMethod.Patch, $"api/v1/conversations/{conversationId}/messages/{messageId}", new { text }, cancellationToken);
+
+    /// <summary>Deletes a message (mine, or any as an admin).</summary>
+    public Task DeleteMessageAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/messages/{messageId}", null, cancellationToken);
+
+    /// <summary>Adds my reaction.</summary>
+    public Task<Message> AddReactionAsync(Guid conversationId, Guid messageId, string emoji, CancellationToken cancellationToken = default) =>
+        SendAsync<Message>(HttpMethod.Put, $"api/v1/conversations/{conversationId}/messages/{messageId}/reactions/{Uri.EscapeDataString(emoji)}", null, cancellationToken);
+
+    /// <summary>Takes my reaction back.</summary>
+    public Task<Message> RemoveReactionAsync(Guid conversationId, Guid messageId, string emoji, CancellationToken cancellationToken = default) =>
+        SendAsync<Message>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/messages/{messageId}/reactions/{Uri.EscapeDataString(emoji)}", null, cancellationToken);
+
+    /// <summary>Moves my delivered and/or read cursors forward.</summary>
+    public Task<Receipts> SendReceiptsAsync(Guid conversationId, long? delivered = null, long? read = null, CancellationToken cancellationToken = default) =>
+        SendAsync<Receipts>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/receipts", new { delivered, read }, cancellationToken);
+
+    /// <summary>The log after <paramref name="after"/>, in order.</summary>
+    public Task<Page<ConversationEvent>> GetEventsAsync(Guid conversationId, long after, int limit = 500, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<ConversationEvent>>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/events?after={after}&limit={limit}", null, cancellationToken);
+
+    /// <summary>Stops the realtime stream and releases the HTTP client.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_realtime is not null)
+            await _realtime.DisposeAsync();
+        _http.Dispose();
+    }
+
+    internal HttpMessageHandler? NewHandler() => Options.HttpMessageHandlerFactory?.Invoke();
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await _tokens.GetAsync(cancellationToken));
+        if (body is not null)
+            request.Content = JsonContent.Create(body, options: PlatformJson.Options);
+        using var response = await _http.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            var problem = response.Content.Headers.ContentLength is > 0 || response.Content.Headers.ContentType is not null
+                ? await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken).ConfigureAwait(false)
+                : default;
+            throw new PlatformException((int)response.StatusCode,
+                problem.ValueKind == JsonValueKind.Object && problem.TryGetProperty("title", out var title) ? title.GetString()! : response.ReasonPhrase ?? "Error",
+                problem.ValueKind == JsonValueKind.Object && problem.TryGetProperty("detail", out var detail) ? detail.GetString() : null);
+        }
+        if (response.StatusCode == HttpStatusCode.NoContent)
+            return default!;
+        return (await response.Content.ReadFromJsonAsync<T>(PlatformJson.Options, cancellationToken))!;
+    }
+
+    private static bool IsTransient(Exception exception) => exception switch
+    {
+        HttpRequestException => true,
+        TaskCanceledException => true,
+        PlatformException platform => platform.Status is 408 or 429 or >= 500,
+        _ => false,
+    };
+
+    private sealed record JoinedRow(Guid Id, long LastSeq);
+}
+
+/// <summary>Exponential backoff with full jitter.</summary>
+internal static class Backoff
+{
+    public static TimeSpan Delay(int attempt, TimeSpan max)
+    {
+        var ceiling = Math.Min(max.TotalMilliseconds, 100 * Math.Pow(2, Math.Min(attempt, 16)));
+        return TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling + 50);
+    }
+}

@@ -1,0 +1,38 @@
+namespace Platform.Client;
+
+/// <summary>Where the Platform is and how to sign in to it.</summary>
+public sealed class PlatformClientOptions
+{
+    /// <summary>The Gateway's URL, e.g. <c>https://chat.example.com/</c>.</summary>
+    public required Uri GatewayUrl { get; init; }
+
+    /// <summary>Sign in with the password grant of <see cref="ClientId"/>; refreshed automatically.</summary>
+    public string? Username { get; init; }
+
+    /// <summary>The password for <see cref="Username"/>.</summary>
+    public string? Password { get; init; }
+
+    /// <summary>The OAuth client used for the password grant.</summary>
+    public string ClientId { get; init; } = "platform-cli";
+
+    /// <summary>Scopes asked for at sign-in.</summary>
+    public string Scope { get; init; } = "openid profile email offline_access api";
+
+    /// <summary>Instead of signing in: a source of access tokens (for apps that sign in themselves).</summary>
+    public Func<CancellationToken, Task<string>>? AccessTokenProvider { get; init; }
+
+    /// <summary>Use the MessagePack hub protocol instead of JSON.</summary>
+    public bool UseMessagePack { get; init; }
+
+    /// <summary>Send delivered receipts (hub <c>Ack</c>) for events the stream hands out.</summary>
+    public bool AcknowledgeDeliveries { get; init; } = true;
+
+    /// <summary>How many times <see cref="PlatformClient.SendMessageAsync"/> retries a send that failed on the way (same <c>clientMessageId</c>).</summary>
+    public int SendRetries { get; init; } = 5;
+
+    /// <summary>The longest wait between reconnect attempts.</summary>
+    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>For tests and proxies: the handler under the SDK's HTTP calls.</summary>
+    public Func<HttpMessageHandler>? HttpMessageHandlerFactory { get; init; }
+}

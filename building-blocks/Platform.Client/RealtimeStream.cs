@@ -1,0 +1,330 @@
+using System.Collections;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Platform.Client;
+
+/// <summary>
+/// The realtime connection to <c>/hubs/chat</c> and the ordered stream of my conversations' events. Each event is
+/// handed out once and in seq order per conversation: duplicates are dropped, gaps are filled from the log, and after
+/// a reconnect (automatic, exponential backoff with jitter) every conversation catches up from where it was.
+/// </summary>
+public sealed class RealtimeStream : IAsyncDisposable
+{
+    private readonly PlatformClient _client;
+    private readonly Channel<object> _inbound = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<ConversationEvent> _events = Channel.CreateUnbounded<ConversationEvent>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Dictionary<Guid, long> _positions = [];
+    private readonly Dictionary<Guid, SortedDictionary<long, ConversationEvent>> _held = [];
+    private readonly Dictionary<Guid, long> _unacknowledged = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private HubConnection? _hub;
+    private Task? _loop;
+    private Task? _ticker;
+
+    private sealed record CatchUp;
+
+    private sealed record Tick;
+
+    internal RealtimeStream(PlatformClient client) => _client = client;
+
+    /// <summary>Someone is typing in one of my conversations.</summary>
+    public event Action<TypingNotice>? Typing;
+
+    /// <summary>Something went wrong that the stream recovers from by itself (a failed catch-up, a dropped connection); for logs.</summary>
+    public event Action<Exception>? Error;
+
+    /// <summary>The connection's state.</summary>
+    public HubConnectionState State => _hub?.State ?? HubConnectionState.Disconnected;
+
+    /// <summary>How many times the connection was re-established after it dropped.</summary>
+    public int Reconnects { get; private set; }
+
+    /// <summary>The last seq handed out per conversation: save it to resume later with <see cref="StartAsync"/>.</summary>
+    public IReadOnlyDictionary<Guid, long> Positions
+    {
+        get
+        {
+            lock (_positions)
+                return new Dictionary<Guid, long>(_positions);
+        }
+    }
+
+    /// <summary>
+    /// Connects. With <paramref name="positions"/> (conversation → last seq seen), the stream first hands out what
+    /// was missed since; without, it starts at each conversation's current end.
+    /// </summary>
+    public async Task StartAsync(IReadOnlyDictionary<Guid, long>? positions = null, CancellationToken cancellationToken = default)
+    {
+        if (_hub is not null)
+            throw new InvalidOperationException("The stream is already started.");
+        lock (_positions)
+        {
+            if (positions is not null)
+                foreach (var (conversationId, seq) in positions)
+                    _positions[conversationId] = seq;
+        }
+        if (positions is null)
+            foreach (var (conversationId, lastSeq) in await _client.GetJoinedAsync(cancellationToken))
+                lock (_positions)
+                    _positions[conversationId] = lastSeq;
+
+        var builder = new HubConnectionBuilder()
+            .WithUrl(new Uri(_client.Options.GatewayUrl, "hubs/chat"), http =>
+            {
+                http.AccessTokenProvider = async () => await _client.GetAccessTokenAsync(_stopping.Token);
+                if (_client.NewHandler() is { } handler)
+                    http.HttpMessageHandlerFactory = _ => handler;
+            })
+            .WithAutomaticReconnect(new JitterRetryPolicy(_client.Options.MaxReconnectDelay));
+        if (_client.Options.UseMessagePack)
+            builder.AddMessagePackProtocol();
+        _hub = builder.Build();
+        _hub.On<Dictionary<string, object?>>("event", payload =>
+        {
+            try
+            {
+                _inbound.Writer.TryWrite(ToJson(payload));
+            }
+            catch (Exception exception)
+            {
+                Error?.Invoke(exception);
+            }
+        });
+        _hub.On<Dictionary<string, object?>>("typing", payload =>
+        {
+            var typing = ToJson(payload).Deserialize<TypingNotice>(PlatformJson.Options);
+            if (typing is not null)
+                Typing?.Invoke(typing);
+        });
+        _hub.Reconnected += _ =>
+        {
+            Reconnects++;
+            _inbound.Writer.TryWrite(new CatchUp());
+            return Task.CompletedTask;
+        };
+        _hub.Closed += async _ =>
+        {
+            // Automatic reconnect gave up or was never started: keep trying until disposed.
+            for (var attempt = 0; !_stopping.IsCancellationRequested; attempt++)
+            {
+                try
+                {
+                    await Task.Delay(Backoff.Delay(attempt, _client.Options.MaxReconnectDelay), _stopping.Token);
+                    await _hub.StartAsync(_stopping.Token);
+                    Reconnects++;
+                    _inbound.Writer.TryWrite(new CatchUp());
+                    return;
+                }
+                catch (Exception) when (!_stopping.IsCancellationRequested)
+                {
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        };
+
+        _loop = Task.Run(ProcessAsync);
+        _ticker = Task.Run(TickAsync);
+        await _hub.StartAsync(cancellationToken);
+        _inbound.Writer.TryWrite(new CatchUp());
+    }
+
+    /// <summary>My conversations' events, in seq order per conversation, each once.</summary>
+    public IAsyncEnumerable<ConversationEvent> ReadEventsAsync(CancellationToken cancellationToken = default) => _events.Reader.ReadAllAsync(cancellationToken);
+
+    /// <summary>Tells the conversation's other members that I am typing.</summary>
+    public Task TypingAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        Hub.InvokeAsync("Typing", conversationId, cancellationToken);
+
+    /// <summary>Asks the server to replay the conversation after <paramref name="afterSeq"/> over the connection.</summary>
+    public Task ResumeAsync(Guid conversationId, long afterSeq, CancellationToken cancellationToken = default) =>
+        Hub.InvokeAsync("Resume", conversationId, afterSeq, cancellationToken);
+
+    /// <summary>Disconnects and ends the event stream.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        if (_hub is not null)
+            await _hub.DisposeAsync();
+        _inbound.Writer.TryComplete();
+        if (_loop is not null)
+            await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_ticker is not null)
+            await _ticker.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _events.Writer.TryComplete();
+    }
+
+    private HubConnection Hub => _hub ?? throw new InvalidOperationException("Call StartAsync first.");
+
+    private async Task ProcessAsync()
+    {
+        await foreach (var item in _inbound.Reader.ReadAllAsync())
+        {
+            try
+            {
+                switch (item)
+                {
+                    case JsonElement envelope:
+                        await OnEventAsync(envelope.Deserialize<ConversationEvent>(PlatformJson.Options)!);
+                        break;
+                    case CatchUp:
+                        await CatchUpAsync();
+                        break;
+                    case Tick:
+                        await AcknowledgeAsync();
+                        break;
+                }
+            }
+            catch (Exception exception) when (!_stopping.IsCancellationRequested)
+            {
+                Error?.Invoke(exception);
+                // The log could not be read (network, server): try the whole catch-up again shortly.
+                _ = Task.Delay(Backoff.Delay(1, _client.Options.MaxReconnectDelay), _stopping.Token)
+                    .ContinueWith(_ => _inbound.Writer.TryWrite(new CatchUp()), TaskScheduler.Default);
+            }
+        }
+    }
+
+    private async Task OnEventAsync(ConversationEvent e)
+    {
+        long position;
+        lock (_positions)
+        {
+            if (!_positions.TryGetValue(e.ConversationId, out position))
+                _positions[e.ConversationId] = position = e.Seq - 1;
+        }
+        if (e.Seq <= position)
+            return;
+        if (e.Seq == position + 1)
+        {
+            Emit(e);
+            Drain(e.ConversationId);
+            return;
+        }
+        Held(e.ConversationId)[e.Seq] = e;
+        await FillAsync(e.ConversationId);
+    }
+
+    private async Task CatchUpAsync()
+    {
+        foreach (var (conversationId, lastSeq) in await _client.GetJoinedAsync(_stopping.Token))
+        {
+            long position;
+            lock (_positions)
+            {
+                // A conversation I joined while away: from its beginning as far as the log shows it to me.
+                if (!_positions.TryGetValue(conversationId, out position))
+                    _positions[conversationId] = position = 0;
+            }
+            if (lastSeq > position)
+                await FillAsync(conversationId);
+        }
+    }
+
+    private async Task FillAsync(Guid conversationId)
+    {
+        while (true)
+        {
+            var page = await _client.GetEventsAsync(conversationId, Position(conversationId), cancellationToken: _stopping.Token);
+            foreach (var e in page.Items)
+                if (e.Seq == Position(conversationId) + 1)
+                    Emit(e);
+            Drain(conversationId);
+            if (page.Next is null)
+                return;
+        }
+    }
+
+    private void Drain(Guid conversationId)
+    {
+        if (!_held.TryGetValue(conversationId, out var held))
+            return;
+        foreach (var seq in held.Keys.ToList())
+        {
+            var position = Position(conversationId);
+            if (seq <= position)
+                held.Remove(seq);
+            else if (seq == position + 1)
+            {
+                Emit(held[seq]);
+                held.Remove(seq);
+            }
+            else
+                break;
+        }
+    }
+
+    private void Emit(ConversationEvent e)
+    {
+        lock (_positions)
+            _positions[e.ConversationId] = e.Seq;
+        _unacknowledged[e.ConversationId] = e.Seq;
+        _events.Writer.TryWrite(e);
+    }
+
+    private async Task AcknowledgeAsync()
+    {
+        if (!_client.Options.AcknowledgeDeliveries || _unacknowledged.Count == 0 || _hub?.State != HubConnectionState.Connected)
+            return;
+        foreach (var (conversationId, seq) in _unacknowledged.ToList())
+        {
+            await _hub.SendAsync("Ack", conversationId, seq, _stopping.Token);
+            _unacknowledged.Remove(conversationId);
+        }
+    }
+
+    private async Task TickAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+                _inbound.Writer.TryWrite(new Tick());
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private long Position(Guid conversationId)
+    {
+        lock (_positions)
+            return _positions.GetValueOrDefault(conversationId);
+    }
+
+    private SortedDictionary<long, ConversationEvent> Held(Guid conversationId) =>
+        _held.TryGetValue(conversationId, out var held) ? held : _held[conversationId] = [];
+
+    // JSON gives JsonElement values, MessagePack plain dictionaries, lists and scalars: both become the same JSON.
+    private static JsonElement ToJson(object? payload) => JsonSerializer.SerializeToElement(ToNode(payload));
+
+    private static JsonNode? ToNode(object? value) => value switch
+    {
+        null => null,
+        JsonElement element => JsonNode.Parse(element.GetRawText()),
+        string text => JsonValue.Create(text),
+        bool flag => JsonValue.Create(flag),
+        IDictionary map => new JsonObject(Entries(map).Select(entry => KeyValuePair.Create(entry.Key.ToString()!, ToNode(entry.Value)))),
+        IEnumerable list => new JsonArray(list.Cast<object?>().Select(ToNode).ToArray()),
+        DateTime time => JsonValue.Create(time),
+        _ => JsonValue.Create(Convert.ToDecimal(value, System.Globalization.CultureInfo.InvariantCulture)),
+    };
+
+    private static IEnumerable<DictionaryEntry> Entries(IDictionary map)
+    {
+        var entries = map.GetEnumerator();
+        while (entries.MoveNext())
+            yield return entries.Entry;
+    }
+
+    private sealed class JitterRetryPolicy(TimeSpan max) : IRetryPolicy
+    {
+        public TimeSpan? NextRetryDelay(RetryContext retryContext) => Backoff.Delay((int)retryContext.PreviousRetryCount, max);
+    }
+}

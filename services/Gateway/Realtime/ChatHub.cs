@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using MassTransit;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Gateway;
+
+namespace Platform.Gateway.Realtime;
+
+/// <summary>
+/// The realtime hub at <c>/hubs/chat</c>. On connect a connection receives the events of every conversation its
+/// user belongs to; <see cref="Resume"/> replays what a client missed and continues live without gap or duplicate.
+/// </summary>
+[Authorize]
+public sealed class ChatHub(
+    ConnectionRegistry registry, MessagingClient messaging, AckBatcher acks, IPublishEndpoint bus, GatewayInstance instance,
+    IOptions<RealtimeOptions> options, TimeProvider time) : Hub
+{
+    private static readonly ConcurrentDictionary<(Guid User, Guid Conversation), DateTimeOffset> LastTyping = new();
+
+    public override async Task OnConnectedAsync()
+    {
+        var connection = registry.Find(Context.ConnectionId) ?? throw new HubException("Connection not registered.");
+        var userId = Guid.TryParse(Context.User?.FindFirst("sub")?.Value, out var id) ? id : throw new HubException("The token has no user id.");
+        if (!registry.TryAssignUser(connection, userId))
+            throw new HubException($"Too many connections: at most {options.Value.MaxConnectionsPerUser} per user.");
+        connection.AccessToken = AccessToken(Context.GetHttpContext()!);
+
+        // Registered first, so membership events arriving meanwhile already reach this connection.
+        foreach (var conversation in await messaging.JoinedAsync(connection.AccessToken, Context.ConnectionAborted))
+            registry.Subscribe(connection, conversation.Id, conversation.LastSeq);
+    }
+
+    /// <summary>Sends the conversation's events after <paramref name="afterSeq"/>, then its live events, each once and in order.</summary>
+    public async Task Resume(Guid conversationId, long afterSeq)
+    {
+        if (afterSeq < 0)
+            throw new HubException("afterSeq is a seq: zero or more.");
+        var connection = Connection();
+        // Former members may still read up to their leaving, but receive nothing live.
+        var member = await messaging.IsMemberAsync(connection.AccessToken, conversationId, Context.ConnectionAborted);
+        await registry.ResumeAsync(connection, conversationId, afterSeq, live: member, Context.ConnectionAborted);
+    }
+
+    /// <summary>Tells the other members that I am typing; at most once per 2 s per conversation, expiring after 5 s.</summary>
+    public async Task Typing(Guid conversationId)
+    {
+        var connection = Connection();
+        if (!registry.IsSubscribed(connection, conversationId))
+            throw new HubException("Conversation not found.");
+        var now = time.GetUtcNow();
+        var key = (connection.UserId, conversationId);
+        if (LastTyping.TryGetValue(key, out var last) && now - last < options.Value.TypingThrottle)
+            return;
+        LastTyping[key] = now;
+        await bus.Publish(new TypingChanged
+        {
+            ConversationId = conversationId, UserId = connection.UserId, InstanceId = instance.Id, StartedAt = now, ExpiresAt = now + options.Value.TypingExpiry,
+        });
+    }
+
+    /// <summary>The client has the conversation's events up to <paramref name="seq"/>: a delivered receipt, batched.</summary>
+    public void Ack(Guid conversationId, long seq)
+    {
+        var connection = Connection();
+        if (seq < 0)
+            throw new HubException("seq is zero or more.");
+        if (!registry.IsSubscribed(connection, conversationId))
+            throw new HubException("Conversation not found.");
+        acks.Add(connection.UserId, conversationId, seq, connection.AccessToken);
+    }
+
+    private RealtimeConnection Connection() => registry.Find(Context.ConnectionId) ?? throw new HubException("Connection not registered.");
+
+    private static string AccessToken(HttpContext http)
+    {
+        var header = http.Request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : http.Request.Query["access_token"].ToString();
+    }
+}

@@ -1,0 +1,305 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Messaging;
+
+namespace Platform.Gateway.Realtime;
+
+/// <summary>
+/// The connections of this Gateway instance, indexed by user and by conversation, and the one place that decides
+/// what each connection receives: every conversation event exactly once and in seq order. Events that arrive with a
+/// gap, or while a replay runs, are held and the gap is filled from Messaging's log.
+/// </summary>
+public sealed class ConnectionRegistry(
+    IServiceScopeFactory scopes, IOptions<RealtimeOptions> options, RealtimeMetrics metrics, TimeProvider time, ILogger<ConnectionRegistry> logger)
+{
+    public const string EventMethod = "event";
+    public const string TypingMethod = "typing";
+
+    private readonly ConcurrentDictionary<string, RealtimeConnection> _connections = new();
+    private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<string, RealtimeConnection>> _byUser = new();
+    private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<string, RealtimeConnection>> _byConversation = new();
+
+    public int Count => _connections.Count;
+
+    public RealtimeConnection Add(HubConnectionContext context)
+    {
+        var connection = new RealtimeConnection(context, options.Value.SendQueueLimit);
+        _connections[connection.Id] = connection;
+        metrics.ConnectionOpened();
+        return connection;
+    }
+
+    public RealtimeConnection? Find(string connectionId) => _connections.GetValueOrDefault(connectionId);
+
+    /// <summary>Records whose connection this is; false when the user already has as many as allowed.</summary>
+    public bool TryAssignUser(RealtimeConnection connection, Guid userId)
+    {
+        var connections = _byUser.GetOrAdd(userId, _ => new());
+        lock (connections)
+        {
+            if (connections.Count >= options.Value.MaxConnectionsPerUser)
+                return false;
+            connection.UserId = userId;
+            connections[connection.Id] = connection;
+            return true;
+        }
+    }
+
+    public void Remove(string connectionId)
+    {
+        if (!_connections.TryRemove(connectionId, out var connection))
+            return;
+        connection.Close();
+        metrics.ConnectionClosed();
+        if (_byUser.TryGetValue(connection.UserId, out var mine))
+            lock (mine)
+                mine.TryRemove(connectionId, out _);
+        lock (connection)
+        {
+            foreach (var conversationId in connection.Cursors.Keys)
+                if (_byConversation.TryGetValue(conversationId, out var members))
+                    members.TryRemove(connectionId, out _);
+            connection.Cursors.Clear();
+        }
+    }
+
+    public bool IsSubscribed(RealtimeConnection connection, Guid conversationId)
+    {
+        lock (connection)
+            return connection.Cursors.ContainsKey(conversationId);
+    }
+
+    /// <summary>Starts sending the conversation's events after <paramref name="lastSeq"/> (unless already subscribed).</summary>
+    public void Subscribe(RealtimeConnection connection, Guid conversationId, long lastSeq)
+    {
+        lock (connection)
+        {
+            if (connection.Closed || !connection.Cursors.TryAdd(conversationId, new Cursor(lastSeq)))
+                return;
+            _byConversation.GetOrAdd(conversationId, _ => new())[connection.Id] = connection;
+        }
+    }
+
+    public void Unsubscribe(RealtimeConnection connection, Guid conversationId)
+    {
+        lock (connection)
+        {
+            connection.Cursors.Remove(conversationId);
+            if (_byConversation.TryGetValue(conversationId, out var members))
+                members.TryRemove(connection.Id, out _);
+        }
+    }
+
+    /// <summary>A committed conversation event from the bus, for every local connection of the conversation's members.</summary>
+    public void Deliver(ConversationEvent e)
+    {
+        // Whoever joins receives the event of their joining and what follows; whoever leaves, their leaving and nothing after.
+        switch (e.Type)
+        {
+            case ConversationEventTypes.ConversationCreated:
+                foreach (var member in e.Data.GetProperty("members").EnumerateArray())
+                    SubscribeUser(member.GetProperty("userId").GetGuid(), e.ConversationId, e.Seq - 1);
+                break;
+            case ConversationEventTypes.MemberJoined:
+                SubscribeUser(e.Data.GetProperty("userId").GetGuid(), e.ConversationId, e.Seq - 1);
+                break;
+        }
+
+        if (_byConversation.TryGetValue(e.ConversationId, out var connections) && !connections.IsEmpty)
+        {
+            var message = new SerializedHubMessage(new InvocationMessage(EventMethod, [HubEnvelopes.From(e)]));
+            foreach (var connection in connections.Values)
+                Offer(connection, e.ConversationId, e.Seq, message, e.CommittedAt);
+        }
+
+        if (e.Type == ConversationEventTypes.MemberLeft && _byUser.TryGetValue(e.Data.GetProperty("userId").GetGuid(), out var leaving))
+            foreach (var connection in leaving.Values)
+                Unsubscribe(connection, e.ConversationId);
+    }
+
+    /// <summary>Sends to the members' connections of this conversation except <paramref name="except"/>'s; not ordered, not stored.</summary>
+    public void Broadcast(Guid conversationId, Guid except, string method, object payload)
+    {
+        if (!_byConversation.TryGetValue(conversationId, out var connections))
+            return;
+        var message = new SerializedHubMessage(new InvocationMessage(method, [payload]));
+        foreach (var connection in connections.Values)
+            if (connection.UserId != except && !connection.TrySend(message))
+                Disconnect(connection, "The connection did not keep up with its messages.");
+    }
+
+    /// <summary>
+    /// Replays the log after <paramref name="afterSeq"/> to the connection, then continues live: events arriving
+    /// meanwhile are held and sent after the replay, each seq once.
+    /// </summary>
+    public async Task ResumeAsync(RealtimeConnection connection, Guid conversationId, long afterSeq, bool live, CancellationToken cancellationToken)
+    {
+        lock (connection)
+        {
+            if (live)
+            {
+                if (!connection.Cursors.TryGetValue(conversationId, out var existing))
+                {
+                    connection.Cursors[conversationId] = existing = new Cursor(afterSeq);
+                    _byConversation.GetOrAdd(conversationId, _ => new())[connection.Id] = connection;
+                }
+                existing.LastSentSeq = afterSeq;
+                existing.Replaying = true;
+            }
+        }
+        await ReplayAsync(connection, conversationId, afterSeq, cancellationToken);
+    }
+
+    /// <summary>Fills every connection's every conversation from the log, from where each connection is.</summary>
+    public void ResyncAll()
+    {
+        foreach (var connection in _connections.Values)
+        {
+            List<(Guid Conversation, long After)> start = [];
+            lock (connection)
+                foreach (var (conversationId, cursor) in connection.Cursors)
+                    if (!cursor.Replaying)
+                    {
+                        cursor.Replaying = true;
+                        start.Add((conversationId, cursor.LastSentSeq));
+                    }
+            foreach (var (conversationId, after) in start)
+                _ = ReplayAsync(connection, conversationId, after, connection.Context.ConnectionAborted);
+        }
+    }
+
+    private void SubscribeUser(Guid userId, Guid conversationId, long lastSeq)
+    {
+        if (_byUser.TryGetValue(userId, out var connections))
+            foreach (var connection in connections.Values)
+                Subscribe(connection, conversationId, lastSeq);
+    }
+
+    private void Offer(RealtimeConnection connection, Guid conversationId, long seq, SerializedHubMessage message, DateTimeOffset? committedAt)
+    {
+        var fillGapAfter = -1L;
+        lock (connection)
+        {
+            if (!connection.Cursors.TryGetValue(conversationId, out var cursor) || seq <= cursor.LastSentSeq)
+                return;
+            if (cursor.Replaying || seq > cursor.LastSentSeq + 1)
+            {
+                cursor.Held.Add((seq, message));
+                if (!cursor.Replaying)
+                {
+                    // An event went missing on the way here: fetch it from the log before going on.
+                    cursor.Replaying = true;
+                    fillGapAfter = cursor.LastSentSeq;
+                }
+            }
+            else if (Send(connection, message))
+            {
+                cursor.LastSentSeq = seq;
+                metrics.Delivered(committedAt is { } at ? time.GetUtcNow() - at : null);
+            }
+        }
+        if (fillGapAfter >= 0)
+            _ = ReplayAsync(connection, conversationId, fillGapAfter, connection.Context.ConnectionAborted);
+    }
+
+    private async Task ReplayAsync(RealtimeConnection connection, Guid conversationId, long after, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var scope = scopes.CreateScope();
+            var messaging = scope.ServiceProvider.GetRequiredService<MessagingClient>();
+            var position = after;
+            while (true)
+            {
+                var page = await messaging.EventsAsync(connection.AccessToken, conversationId, position, cancellationToken);
+                if (page is null)
+                {
+                    Unsubscribe(connection, conversationId);
+                    throw new HubException("Conversation not found.");
+                }
+                lock (connection)
+                {
+                    connection.Cursors.TryGetValue(conversationId, out var cursor);
+                    foreach (var item in page.Value.Items)
+                    {
+                        var seq = item.GetProperty("seq").GetInt64();
+                        position = seq;
+                        if (cursor is not null && seq <= cursor.LastSentSeq)
+                            continue;
+                        if (!Send(connection, new SerializedHubMessage(new InvocationMessage(EventMethod, [HubEnvelopes.FromLog(item)]))))
+                            return;
+                        if (cursor is not null)
+                            cursor.LastSentSeq = seq;
+                    }
+                    if (page.Value.More)
+                        continue;
+                    if (cursor is null)
+                        return;
+                    // Caught up with the log: send what arrived live meanwhile, as long as it follows on.
+                    cursor.Held.Sort((a, b) => a.Seq.CompareTo(b.Seq));
+                    var held = cursor.Held.ToList();
+                    cursor.Held.Clear();
+                    foreach (var (seq, message) in held)
+                    {
+                        if (seq <= cursor.LastSentSeq)
+                            continue;
+                        if (seq > cursor.LastSentSeq + 1)
+                        {
+                            cursor.Held.Add((seq, message));
+                            continue;
+                        }
+                        if (!Send(connection, message))
+                            return;
+                        cursor.LastSentSeq = seq;
+                    }
+                    if (cursor.Held.Count == 0)
+                    {
+                        cursor.Replaying = false;
+                        return;
+                    }
+                    // Still a hole before what was held: read the log again from where the connection is.
+                    position = cursor.LastSentSeq;
+                }
+            }
+        }
+        catch (Exception exception) when (exception is not HubException && !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(exception, "Replay of conversation {ConversationId} to connection {ConnectionId} failed; closing it so the client resumes",
+                conversationId, connection.Id);
+            Disconnect(connection, "The server could not replay the conversation; reconnect and resume.");
+        }
+    }
+
+    private bool Send(RealtimeConnection connection, SerializedHubMessage message)
+    {
+        if (connection.TrySend(message))
+            return true;
+        Disconnect(connection, "The connection did not keep up with its messages.");
+        return false;
+    }
+
+    /// <summary>Closes a connection with a reason the client sees; the client may reconnect and resume.</summary>
+    public void Disconnect(RealtimeConnection connection, string reason)
+    {
+        if (connection.Closed)
+            return;
+        connection.Close();
+        metrics.Disconnected(reason);
+        logger.LogInformation("Disconnecting {ConnectionId} of user {UserId}: {Reason}", connection.Id, connection.UserId, reason);
+        var context = connection.Context;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                // The transport may be full (that is often why): do not wait long for the goodbye.
+                await context.WriteAsync(new CloseMessage(reason, allowReconnect: true)).AsTask().WaitAsync(TimeSpan.FromSeconds(1));
+            }
+            catch (Exception exception) when (exception is TimeoutException or OperationCanceledException or InvalidOperationException)
+            {
+            }
+            context.Abort();
+        });
+    }
+}

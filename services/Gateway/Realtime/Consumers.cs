@@ -1,0 +1,31 @@
+using MassTransit;
+using Platform.Contracts.Gateway;
+using Platform.Contracts.Messaging;
+
+namespace Platform.Gateway.Realtime;
+
+/// <summary>Conversation events for this instance's connections; the endpoint handles one at a time, in queue order.</summary>
+public sealed class ConversationEventConsumer(ConnectionRegistry registry) : IConsumer<ConversationEvent>
+{
+    public Task Consume(ConsumeContext<ConversationEvent> context)
+    {
+        registry.Deliver(context.Message);
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class TypingConsumer(ConnectionRegistry registry, TimeProvider time) : IConsumer<TypingChanged>
+{
+    public Task Consume(ConsumeContext<TypingChanged> context)
+    {
+        var typing = context.Message;
+        if (typing.ExpiresAt > time.GetUtcNow())
+            registry.Broadcast(typing.ConversationId, typing.UserId, ConnectionRegistry.TypingMethod, new Dictionary<string, object?>
+            {
+                ["conversationId"] = typing.ConversationId.ToString(),
+                ["userId"] = typing.UserId.ToString(),
+                ["expiresAt"] = typing.ExpiresAt.ToString("O"),
+            });
+        return Task.CompletedTask;
+    }
+}

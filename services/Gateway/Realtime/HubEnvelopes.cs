@@ -1,0 +1,36 @@
+using System.Globalization;
+using System.Text.Json;
+using Platform.Contracts.Messaging;
+
+namespace Platform.Gateway.Realtime;
+
+/// <summary>
+/// Builds what the hub sends as plain dictionaries, lists and scalars, so the JSON and MessagePack protocols
+/// write the same names (<c>conversationId</c>, <c>seq</c>, ...) as the HTTP API.
+/// </summary>
+public static class HubEnvelopes
+{
+    public static Dictionary<string, object?> From(ConversationEvent e) => new()
+    {
+        ["conversationId"] = e.ConversationId.ToString(),
+        ["seq"] = e.Seq,
+        ["type"] = e.Type,
+        ["occurredAt"] = e.OccurredAt.ToString("O", CultureInfo.InvariantCulture),
+        ["actorId"] = e.ActorId.ToString(),
+        ["data"] = ToPlain(e.Data),
+    };
+
+    /// <summary>A log item from Messaging's <c>GET /events</c>, which already has the envelope's shape.</summary>
+    public static Dictionary<string, object?> FromLog(JsonElement item) => (Dictionary<string, object?>)ToPlain(item)!;
+
+    public static object? ToPlain(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => element.EnumerateObject().ToDictionary(p => p.Name, p => ToPlain(p.Value)),
+        JsonValueKind.Array => element.EnumerateArray().Select(ToPlain).ToList(),
+        JsonValueKind.String => element.GetString(),
+        JsonValueKind.Number => element.TryGetInt64(out var integer) ? integer : element.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => null,
+    };
+}

@@ -1,0 +1,64 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Platform.Gateway.Realtime;
+
+/// <summary>Messaging's HTTP API, called on behalf of a connected user with that user's access token.</summary>
+public sealed class MessagingClient(HttpClient http)
+{
+    public sealed record Joined(Guid Id, long LastSeq);
+
+    private sealed record Page<T>(List<T> Items, string? Next);
+
+    public async Task<IReadOnlyList<Joined>> JoinedAsync(string token, CancellationToken cancellationToken)
+    {
+        var joined = new List<Joined>();
+        string? after = null;
+        do
+        {
+            var page = await GetAsync<Page<Joined>>(token, $"api/v1/conversations/joined?limit=1000{(after is null ? "" : "&after=" + after)}", cancellationToken)
+                ?? throw new InvalidOperationException("Messaging answered 404 for the joined conversations.");
+            joined.AddRange(page.Items);
+            after = page.Next;
+        }
+        while (after is not null);
+        return joined;
+    }
+
+    /// <summary>Whether the user is an active member (Messaging answers 404 otherwise).</summary>
+    public async Task<bool> IsMemberAsync(string token, Guid conversationId, CancellationToken cancellationToken) =>
+        await GetAsync<JsonElement?>(token, $"api/v1/conversations/{conversationId}", cancellationToken) is not null;
+
+    /// <summary>A page of the log after <paramref name="after"/>; null when the user may not read it.</summary>
+    public async Task<(IReadOnlyList<JsonElement> Items, bool More)?> EventsAsync(string token, Guid conversationId, long after, CancellationToken cancellationToken)
+    {
+        var page = await GetAsync<Page<JsonElement>>(token, $"api/v1/conversations/{conversationId}/events?after={after}&limit=500", cancellationToken);
+        return page is null ? null : (page.Items, page.Next is not null);
+    }
+
+    public async Task PostDeliveredAsync(string token, Guid conversationId, long delivered, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"api/v1/conversations/{conversationId}/receipts")
+        {
+            Content = JsonContent.Create(new { delivered }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request, cancellationToken);
+        // 400 (beyond the log) and 404 (no longer a member) are the client's mistakes, not ours to retry.
+        if (response.StatusCode is not (HttpStatusCode.BadRequest or HttpStatusCode.NotFound))
+            response.EnsureSuccessStatusCode();
+    }
+
+    private async Task<T?> GetAsync<T>(string token, string path, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request, cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+            return default;
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<T>(JsonSerializerOptions.Web, cancellationToken);
+    }
+}

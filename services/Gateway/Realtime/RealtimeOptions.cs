@@ -1,0 +1,33 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Platform.Gateway.Realtime;
+
+public sealed class RealtimeOptions
+{
+    public const string Section = "Realtime";
+
+    /// <summary>Browser origins allowed to open the hub (and call the API with CORS). Clients without an Origin header are not affected.</summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
+    /// <summary>Largest hub message a client may send, in bytes.</summary>
+    [Range(1024, 1024 * 1024)]
+    public long MaximumReceiveMessageSize { get; set; } = 64 * 1024;
+
+    /// <summary>Messages queued for one connection before it counts as too slow and is disconnected.</summary>
+    [Range(10, 1_000_000)]
+    public int SendQueueLimit { get; set; } = 2000;
+
+    [Range(1, 1000)]
+    public int MaxConnectionsPerUser { get; set; } = 20;
+
+    /// <summary>Hub calls a connection may make per second (burst of the same size).</summary>
+    [Range(1, 10_000)]
+    public int CallsPerSecond { get; set; } = 50;
+
+    public TimeSpan TypingThrottle { get; set; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan TypingExpiry { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long delivered receipts (Ack) are gathered before one request per conversation goes to Messaging.</summary>
+    public TimeSpan AckBatchInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+}
