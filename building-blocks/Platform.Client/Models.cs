@@ -47,6 +47,9 @@ public sealed record ConversationEvent(Guid ConversationId, long Seq, string Typ
 /// <summary>Someone is typing in a conversation, until <see cref="ExpiresAt"/>.</summary>
 public sealed record TypingNotice(Guid ConversationId, Guid UserId, DateTimeOffset ExpiresAt);
 
+/// <summary>A member's receipt cursors moved: they have the conversation up to <see cref="Delivered"/> and read up to <see cref="Read"/>.</summary>
+public sealed record ReceiptNotice(Guid ConversationId, Guid UserId, long? Delivered, long? Read);
+
 /// <summary>The <c>type</c> values of conversation events.</summary>
 public static class EventTypes
 {

@@ -34,6 +34,9 @@ public sealed class RealtimeStream : IAsyncDisposable
     /// <summary>Someone is typing in one of my conversations.</summary>
     public event Action<TypingNotice>? Typing;
 
+    /// <summary>A member's delivered/read cursors moved in one of my conversations.</summary>
+    public event Action<ReceiptNotice>? Receipt;
+
     /// <summary>Something went wrong that the stream recovers from by itself (a failed catch-up, a dropped connection); for logs.</summary>
     public event Action<Exception>? Error;
 
@@ -99,6 +102,12 @@ public sealed class RealtimeStream : IAsyncDisposable
             var typing = ToJson(payload).Deserialize<TypingNotice>(PlatformJson.Options);
             if (typing is not null)
                 Typing?.Invoke(typing);
+        });
+        _hub.On<Dictionary<string, object?>>("receipt", payload =>
+        {
+            var receipt = ToJson(payload).Deserialize<ReceiptNotice>(PlatformJson.Options);
+            if (receipt is not null)
+                Receipt?.Invoke(receipt);
         });
         _hub.Reconnected += _ =>
         {

@@ -79,6 +79,11 @@ public static class GatewayServiceExtensions
             endpoint.InstanceId = instance.Id;
             endpoint.Temporary = true;
         });
+        bus.AddConsumer<ReceiptConsumer>().Endpoint(endpoint =>
+        {
+            endpoint.InstanceId = instance.Id;
+            endpoint.Temporary = true;
+        });
         bus.AddReceiveEndpointObserver<ResyncOnReconnect>();
     }
 

@@ -16,6 +16,7 @@ public sealed class ConnectionRegistry(
 {
     public const string EventMethod = "event";
     public const string TypingMethod = "typing";
+    public const string ReceiptMethod = "receipt";
 
     private readonly ConcurrentDictionary<string, RealtimeConnection> _connections = new();
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<string, RealtimeConnection>> _byUser = new();

@@ -29,3 +29,20 @@ public sealed class TypingConsumer(ConnectionRegistry registry, TimeProvider tim
         return Task.CompletedTask;
     }
 }
+
+/// <summary>Members' delivered/read cursors, for the conversation's connections (senders show "delivered" and "read").</summary>
+public sealed class ReceiptConsumer(ConnectionRegistry registry) : IConsumer<ReceiptsChanged>
+{
+    public Task Consume(ConsumeContext<ReceiptsChanged> context)
+    {
+        var receipt = context.Message;
+        registry.Broadcast(receipt.ConversationId, Guid.Empty, ConnectionRegistry.ReceiptMethod, new Dictionary<string, object?>
+        {
+            ["conversationId"] = receipt.ConversationId.ToString(),
+            ["userId"] = receipt.UserId.ToString(),
+            ["delivered"] = receipt.DeliveredSeq,
+            ["read"] = receipt.ReadSeq,
+        });
+        return Task.CompletedTask;
+    }
+}
