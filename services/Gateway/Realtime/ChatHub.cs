@@ -27,8 +27,8 @@ public sealed class ChatHub(
         connection.AccessToken = AccessToken(Context.GetHttpContext()!);
 
         // Registered first, so membership events arriving meanwhile already reach this connection.
-        foreach (var conversation in await messaging.JoinedAsync(connection.AccessToken, Context.ConnectionAborted))
-            registry.Subscribe(connection, conversation.Id, conversation.LastSeq);
+        var joined = await messaging.JoinedAsync(connection.AccessToken, Context.ConnectionAborted);
+        registry.SubscribeAwaitingResume(connection, joined.Select(conversation => (conversation.Id, conversation.LastSeq)));
     }
 
     /// <summary>Sends the conversation's events after <paramref name="afterSeq"/>, then its live events, each once and in order.</summary>

@@ -77,10 +77,53 @@ public sealed class ConnectionRegistry(
     {
         lock (connection)
         {
-            if (connection.Closed || !connection.Cursors.TryAdd(conversationId, new Cursor(lastSeq)))
+            if (connection.Cursors.TryGetValue(conversationId, out var existing))
+            {
+                // Back before their leaving was even sent: they stay.
+                existing.EndSeq = null;
                 return;
+            }
+            if (connection.Closed)
+                return;
+            connection.Cursors[conversationId] = new Cursor(lastSeq);
             _byConversation.GetOrAdd(conversationId, _ => new())[connection.Id] = connection;
         }
+    }
+
+    /// <summary>
+    /// The subscriptions a connection starts with: live events are held until the client resumes the conversation,
+    /// or until <see cref="RealtimeOptions.ResumeGrace"/> has passed, whichever comes first.
+    /// </summary>
+    public void SubscribeAwaitingResume(RealtimeConnection connection, IEnumerable<(Guid ConversationId, long LastSeq)> conversations)
+    {
+        var waiting = new List<Guid>();
+        lock (connection)
+        {
+            foreach (var (conversationId, lastSeq) in conversations)
+            {
+                if (connection.Closed || !connection.Cursors.TryAdd(conversationId, new Cursor(lastSeq) { Replaying = true, AwaitingResume = true }))
+                    continue;
+                _byConversation.GetOrAdd(conversationId, _ => new())[connection.Id] = connection;
+                waiting.Add(conversationId);
+            }
+        }
+        if (waiting.Count == 0)
+            return;
+        _ = Task.Delay(options.Value.ResumeGrace, time, connection.Context.ConnectionAborted).ContinueWith(_ =>
+        {
+            foreach (var conversationId in waiting)
+            {
+                long after;
+                lock (connection)
+                {
+                    if (!connection.Cursors.TryGetValue(conversationId, out var cursor) || !cursor.AwaitingResume)
+                        continue;
+                    cursor.AwaitingResume = false;
+                    after = cursor.LastSentSeq;
+                }
+                _ = ReplayAsync(connection, conversationId, after, connection.Context.ConnectionAborted);
+            }
+        }, TaskContinuationOptions.OnlyOnRanToCompletion);
     }
 
     public void Unsubscribe(RealtimeConnection connection, Guid conversationId)
@@ -117,7 +160,7 @@ public sealed class ConnectionRegistry(
 
         if (e.Type == ConversationEventTypes.MemberLeft && _byUser.TryGetValue(e.Data.GetProperty("userId").GetGuid(), out var leaving))
             foreach (var connection in leaving.Values)
-                Unsubscribe(connection, e.ConversationId);
+                EndAt(connection, e.ConversationId, e.Seq);
     }
 
     /// <summary>Sends to the members' connections of this conversation except <paramref name="except"/>'s; not ordered, not stored.</summary>
@@ -148,6 +191,7 @@ public sealed class ConnectionRegistry(
                 }
                 existing.LastSentSeq = afterSeq;
                 existing.Replaying = true;
+                existing.AwaitingResume = false;
             }
         }
         await ReplayAsync(connection, conversationId, afterSeq, cancellationToken);
@@ -171,6 +215,21 @@ public sealed class ConnectionRegistry(
         }
     }
 
+    // The leaving member still gets the event of their leaving (and what came before it, if a replay is
+    // catching up), then nothing more.
+    private void EndAt(RealtimeConnection connection, Guid conversationId, long seq)
+    {
+        lock (connection)
+        {
+            if (!connection.Cursors.TryGetValue(conversationId, out var cursor))
+                return;
+            if (cursor.LastSentSeq >= seq)
+                Unsubscribe(connection, conversationId);
+            else
+                cursor.EndSeq = seq;
+        }
+    }
+
     private void SubscribeUser(Guid userId, Guid conversationId, long lastSeq)
     {
         if (_byUser.TryGetValue(userId, out var connections))
@@ -183,7 +242,7 @@ public sealed class ConnectionRegistry(
         var fillGapAfter = -1L;
         lock (connection)
         {
-            if (!connection.Cursors.TryGetValue(conversationId, out var cursor) || seq <= cursor.LastSentSeq)
+            if (!connection.Cursors.TryGetValue(conversationId, out var cursor) || seq <= cursor.LastSentSeq || seq > cursor.EndSeq)
                 return;
             if (cursor.Replaying || seq > cursor.LastSentSeq + 1)
             {
@@ -199,6 +258,8 @@ public sealed class ConnectionRegistry(
             {
                 cursor.LastSentSeq = seq;
                 metrics.Delivered(committedAt is { } at ? time.GetUtcNow() - at : null);
+                if (seq == cursor.EndSeq)
+                    Unsubscribe(connection, conversationId);
             }
         }
         if (fillGapAfter >= 0)
@@ -227,7 +288,7 @@ public sealed class ConnectionRegistry(
                     {
                         var seq = item.GetProperty("seq").GetInt64();
                         position = seq;
-                        if (cursor is not null && seq <= cursor.LastSentSeq)
+                        if (cursor is not null && (seq <= cursor.LastSentSeq || seq > cursor.EndSeq))
                             continue;
                         if (!Send(connection, new SerializedHubMessage(new InvocationMessage(EventMethod, [HubEnvelopes.FromLog(item)]))))
                             return;
@@ -244,7 +305,7 @@ public sealed class ConnectionRegistry(
                     cursor.Held.Clear();
                     foreach (var (seq, message) in held)
                     {
-                        if (seq <= cursor.LastSentSeq)
+                        if (seq <= cursor.LastSentSeq || seq > cursor.EndSeq)
                             continue;
                         if (seq > cursor.LastSentSeq + 1)
                         {
@@ -254,6 +315,11 @@ public sealed class ConnectionRegistry(
                         if (!Send(connection, message))
                             return;
                         cursor.LastSentSeq = seq;
+                    }
+                    if (cursor.EndSeq is { } end && cursor.LastSentSeq >= end)
+                    {
+                        Unsubscribe(connection, conversationId);
+                        return;
                     }
                     if (cursor.Held.Count == 0)
                     {

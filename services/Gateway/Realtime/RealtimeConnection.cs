@@ -65,5 +65,14 @@ public sealed class Cursor(long lastSentSeq)
     /// <summary>While set, live events wait in <see cref="Held"/> until the replay from the log has caught up.</summary>
     public bool Replaying { get; set; }
 
+    /// <summary>
+    /// Set for the subscriptions a connection starts with: live events are held for a moment, so a client that
+    /// resumes right after connecting gets the replay first and the live events after it, in order.
+    /// </summary>
+    public bool AwaitingResume { get; set; }
+
+    /// <summary>The seq of the member's leaving, while it is still to be sent: nothing after it is.</summary>
+    public long? EndSeq { get; set; }
+
     public List<(long Seq, SerializedHubMessage Message)> Held { get; } = [];
 }

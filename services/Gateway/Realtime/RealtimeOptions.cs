@@ -24,6 +24,12 @@ public sealed class RealtimeOptions
     [Range(1, 10_000)]
     public int CallsPerSecond { get; set; } = 50;
 
+    /// <summary>
+    /// How long after connecting live events wait for the client's <c>Resume</c> of that conversation before they
+    /// flow anyway (so a replay is never overtaken by live events).
+    /// </summary>
+    public TimeSpan ResumeGrace { get; set; } = TimeSpan.FromSeconds(2);
+
     public TimeSpan TypingThrottle { get; set; } = TimeSpan.FromSeconds(2);
 
     public TimeSpan TypingExpiry { get; set; } = TimeSpan.FromSeconds(5);
