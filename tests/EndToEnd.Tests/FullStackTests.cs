@@ -28,7 +28,12 @@ public sealed class FullStack : IAsyncLifetime
             ["Auth:RequireHttpsMetadata"] = "false",
         };
         using var key = RSA.Create(2048);
-        Identity = await ServiceProcess.StartAsync("Identity", new Dictionary<string, string?>(common) { ["Identity:Keys:SigningKey"] = key.ExportPkcs8PrivateKeyPem() });
+        Identity = await ServiceProcess.StartAsync("Identity", new Dictionary<string, string?>(common)
+        {
+            ["Identity:Keys:SigningKey"] = key.ExportPkcs8PrivateKeyPem(),
+            // Short-lived, so the SDK's refresh (a minute before expiry) happens within a test.
+            ["Identity:Tokens:AccessTokenLifetime"] = "00:01:03",
+        });
         common["Auth:MetadataAddress"] = Identity.BaseAddress.ToString();
         Messaging = await ServiceProcess.StartAsync("Messaging", common);
         Gateway = await ServiceProcess.StartAsync("Gateway", new Dictionary<string, string?>(common)
@@ -62,6 +67,23 @@ public sealed class FullStack : IAsyncLifetime
 
 public sealed class FullStackTests(FullStack stack) : IClassFixture<FullStack>
 {
+    [Fact]
+    public async Task TheSdk_RefreshesItsTokenBeforeItExpires_AndKeepsWorking()
+    {
+        var carol = await stack.RegisterAsync("Carol Refresh");
+        await using var sdk = carol.Sdk;
+        var first = await sdk.GetAccessTokenAsync();
+
+        var refreshed = await Eventually.Returns(() => sdk.GetAccessTokenAsync(), token => token != first, TimeSpan.FromSeconds(15),
+            "the SDK refreshed the access token a minute before it expires");
+        var again = await Eventually.Returns(() => sdk.GetAccessTokenAsync(), token => token != refreshed, TimeSpan.FromSeconds(15),
+            "the SDK refreshed again with the rotated refresh token");
+
+        Assert.NotEqual(first, again);
+        var conversation = await sdk.CreateConversationAsync("group", [Guid.CreateVersion7()], "after refresh");
+        Assert.Equal("owner", conversation.Role);
+    }
+
     [Fact]
     public async Task RegisteredUsers_SignInWithTheSdk_AndChatLive_WithMentionsResolvedFromIdentitysEvents()
     {
