@@ -26,7 +26,7 @@ public sealed class ConnectionRegistry(
 
     public RealtimeConnection Add(HubConnectionContext context)
     {
-        var connection = new RealtimeConnection(context, options.Value.SendQueueLimit);
+        var connection = new RealtimeConnection(context, options.Value.SendQueueLimit) { OpenedAt = time.GetUtcNow() };
         _connections[connection.Id] = connection;
         metrics.ConnectionOpened();
         return connection;
@@ -85,9 +85,15 @@ public sealed class ConnectionRegistry(
             }
             if (connection.Closed)
                 return;
-            connection.Cursors[conversationId] = new Cursor(lastSeq);
-            _byConversation.GetOrAdd(conversationId, _ => new())[connection.Id] = connection;
+            if (time.GetUtcNow() - connection.OpenedAt >= options.Value.ResumeGrace)
+            {
+                connection.Cursors[conversationId] = new Cursor(lastSeq);
+                _byConversation.GetOrAdd(conversationId, _ => new())[connection.Id] = connection;
+                return;
+            }
         }
+        // A connection that just opened may be about to resume this conversation: hold its live events as for the others.
+        SubscribeAwaitingResume(connection, [(conversationId, lastSeq)]);
     }
 
     /// <summary>

@@ -25,6 +25,8 @@ public sealed class RealtimeConnection
 
     public Guid UserId { get; set; }
 
+    public DateTimeOffset OpenedAt { get; init; }
+
     /// <summary>The token the connection was opened with; the connection closes when it expires.</summary>
     public string AccessToken { get; set; } = "";
 
