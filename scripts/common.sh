@@ -20,3 +20,11 @@ ensure_dotnet() {
     return 1
   fi
 }
+
+# Node.js and npm run the official JavaScript SignalR client in the end-to-end tests.
+ensure_node() {
+  if command -v node >/dev/null && command -v npm >/dev/null; then return 0; fi
+  say "platform: installing Node.js and npm from the OS packages"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+}
