@@ -1,12 +1,7 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -44,20 +39,18 @@ public sealed class TestTokenIssuer : IAsyncDisposable
         jwk.Use = "sig";
         jwk.Alg = SecurityAlgorithms.RsaSha256;
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var server = builder.Build();
-        server.MapGet("/.well-known/openid-configuration", (HttpContext context) => Results.Json(new
+        var (server, address) = await LoopbackServer.StartAsync(app =>
         {
-            issuer,
-            jwks_uri = $"{context.Request.Scheme}://{context.Request.Host}/.well-known/jwks",
-            id_token_signing_alg_values_supported = new[] { SecurityAlgorithms.RsaSha256 },
-        }));
-        server.MapGet("/.well-known/jwks", () => Results.Json(new { keys = new[] { new { jwk.Kty, jwk.Kid, jwk.Use, jwk.Alg, jwk.N, jwk.E } } },
-            new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase }));
-        await server.StartAsync();
-        var url = server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/') + "/";
+            app.MapGet("/.well-known/openid-configuration", (HttpContext context) => Results.Json(new
+            {
+                issuer,
+                jwks_uri = $"{context.Request.Scheme}://{context.Request.Host}/.well-known/jwks",
+                id_token_signing_alg_values_supported = new[] { SecurityAlgorithms.RsaSha256 },
+            }));
+            app.MapGet("/.well-known/jwks", () => Results.Json(new { keys = new[] { new { jwk.Kty, jwk.Kid, jwk.Use, jwk.Alg, jwk.N, jwk.E } } },
+                new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase }));
+        });
+        var url = address.ToString();
         return new TestTokenIssuer(server, key, issuer, url);
     }
 

@@ -1,11 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests;
 
@@ -28,20 +24,14 @@ public sealed class RecordingDownstream : IAsyncDisposable
 
     public static async Task<RecordingDownstream> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
         RecordingDownstream? self = null;
-        app.Run(async context =>
+        var (app, address) = await LoopbackServer.StartAsync(app => app.Run(async context =>
         {
             var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
             self!.Received.Enqueue(new ReceivedRequest(context.Request.Method, context.Request.Path, context.Request.QueryString.Value ?? "", headers));
             await context.Response.WriteAsJsonAsync(new { reached = "downstream", path = context.Request.Path.Value });
-        });
-        await app.StartAsync();
-        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        self = new RecordingDownstream(app, url.TrimEnd('/') + "/");
+        }));
+        self = new RecordingDownstream(app, address.ToString());
         return self;
     }
 

@@ -70,27 +70,30 @@ public sealed class RunningPlatform : IAsyncLifetime
             ["ReverseProxy:Clusters:identity:Destinations:primary:Address"] = _identity.BaseAddress.ToString(),
         }, port: gatewayPort);
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Auth:Issuer"] = issuer,
-            ["Auth:MetadataAddress"] = _identity.BaseAddress.ToString(),
-            ["Auth:RequireHttpsMetadata"] = "false",
-        });
-        builder.AddPlatformAuthentication();
-        _resource = builder.Build();
-        _resource.UseAuthentication();
-        _resource.UseAuthorization();
-        _resource.MapGet("/whoami", (ClaimsPrincipal user) => new
-        {
-            sub = user.FindFirstValue("sub"),
-            name = user.Identity?.Name,
-            roles = user.FindAll("role").Select(c => c.Value).ToArray(),
-        }).RequireAuthorization();
-        await _resource.StartAsync();
-        Resource = new Uri(_resource.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        // Another service, validating tokens exactly as every service does.
+        (_resource, var resource) = await LoopbackServer.StartAsync(
+            app =>
+            {
+                app.UseAuthentication();
+                app.UseAuthorization();
+                app.MapGet("/whoami", (ClaimsPrincipal user) => new
+                {
+                    sub = user.FindFirstValue("sub"),
+                    name = user.Identity?.Name,
+                    roles = user.FindAll("role").Select(c => c.Value).ToArray(),
+                }).RequireAuthorization();
+            },
+            builder =>
+            {
+                builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+                {
+                    ["Auth:Issuer"] = issuer,
+                    ["Auth:MetadataAddress"] = _identity.BaseAddress.ToString(),
+                    ["Auth:RequireHttpsMetadata"] = "false",
+                });
+                builder.AddPlatformAuthentication();
+            });
+        Resource = resource;
     }
 
     public async Task DisposeAsync()
