@@ -13,6 +13,10 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
 {
     private readonly Dictionary<Guid, Membership?> _members = [];
     private readonly Dictionary<Guid, MessageView?> _messages = [];
+    // Only what the events changed is written back: a document merely read (a mentioned member, a reply's root)
+    // must not overwrite a concurrent change to it, such as a receipt moving that member's cursors.
+    private readonly HashSet<Guid> _changedMembers = [];
+    private readonly HashSet<Guid> _changedMessages = [];
 
     public ConversationView Conversation { get; internal set; } = conversation;
 
@@ -35,13 +39,21 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
         return message;
     }
 
-    internal void Set(Membership member) => _members[member.UserId] = member;
+    internal void Set(Membership member)
+    {
+        _members[member.UserId] = member;
+        _changedMembers.Add(member.UserId);
+    }
 
-    internal void Set(MessageView message) => _messages[message.Id] = message;
+    internal void Set(MessageView message)
+    {
+        _messages[message.Id] = message;
+        _changedMessages.Add(message.Id);
+    }
 
-    internal IEnumerable<Membership> ChangedMembers => _members.Values.OfType<Membership>();
+    internal IEnumerable<Membership> ChangedMembers => _changedMembers.Select(id => _members[id]!);
 
-    internal IEnumerable<MessageView> ChangedMessages => _messages.Values.OfType<MessageView>();
+    internal IEnumerable<MessageView> ChangedMessages => _changedMessages.Select(id => _messages[id]!);
 }
 
 /// <summary>The result of a write: the appended events with their seqs, or the error.</summary>

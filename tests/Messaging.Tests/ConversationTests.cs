@@ -107,6 +107,40 @@ public sealed class ConversationTests(MessagingHost host) : IClassFixture<Messag
     }
 
     [Fact]
+    public async Task ReadCursor_NeverMovesBack_WhileMessagesMentioningTheReaderAreSent()
+    {
+        await using var bus = await BusProbe<ConversationEvent>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var alice = host.Client();
+        var bob = host.Client();
+        var bobName = "bob" + Guid.NewGuid().ToString("N")[..8];
+        await bus.PublishAsync(new UserRegistered { UserId = bob.UserId, Username = bobName, DisplayName = "Bob", RegisteredAt = DateTimeOffset.UtcNow });
+        var conversation = await alice.CreateGroup(bob.UserId);
+        await Eventually.Returns(
+            async () => (await alice.Send(conversation, $"@{bobName} hi")).GetProperty("mentions").GetArrayLength(),
+            count => count == 1, TimeSpan.FromSeconds(15), "Messaging learned Bob's username");
+
+        var sending = Task.Run(async () =>
+        {
+            for (var i = 0; i < 40; i++)
+                await alice.Send(conversation, $"@{bobName} number {i}");
+        });
+        var cursors = new List<long>();
+        while (!sending.IsCompleted)
+        {
+            var lastSeq = (await bob.Get($"/api/v1/conversations/{conversation}")).GetProperty("lastSeq").GetInt64();
+            var moved = await bob.Json200(await bob.Post($"/api/v1/conversations/{conversation}/receipts", new { read = lastSeq }));
+            cursors.Add(moved.GetProperty("read").GetInt64());
+        }
+        await sending;
+
+        Assert.Equal(cursors.Order(), cursors);
+        var final = await bob.Get($"/api/v1/conversations/{conversation}/messages?limit=1");
+        var inbox = (await bob.Get("/api/v1/conversations")).GetProperty("items").EnumerateArray().Single(row => row.GetProperty("id").GetGuid() == conversation);
+        Assert.True(inbox.GetProperty("readSeq").GetInt64() >= cursors[^1]);
+        Assert.NotEqual(0, final.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Retention_ErasesMessagesOlderThanTheConversationAllows_WhenTheClockMoves()
     {
         var alice = host.Client();

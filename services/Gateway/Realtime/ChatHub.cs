@@ -53,6 +53,10 @@ public sealed class ChatHub(
         if (LastTyping.TryGetValue(key, out var last) && now - last < options.Value.TypingThrottle)
             return;
         LastTyping[key] = now;
+        if (LastTyping.Count > 10_000)
+            foreach (var (stale, at) in LastTyping)
+                if (now - at >= options.Value.TypingThrottle)
+                    LastTyping.TryRemove(stale, out _);
         await bus.Publish(new TypingChanged
         {
             ConversationId = conversationId, UserId = connection.UserId, InstanceId = instance.Id, StartedAt = now, ExpiresAt = now + options.Value.TypingExpiry,
