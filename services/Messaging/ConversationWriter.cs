@@ -76,10 +76,13 @@ public sealed class ConversationWriter(IDocumentStore store, ConversationGate ga
         await using (var session = store.LightweightSession())
         {
             await session.BeginTransactionAsync(cancellationToken);
-            // Serializes writers of this conversation: the row lock is held until commit, so seqs are gap-free.
-            var locked = await session.QueryAsync<long>(
-                $"select version from {store.Options.Events.DatabaseSchemaName}.mt_streams where id = ? for update", cancellationToken, conversationId);
-            var conversation = locked.Count == 1 ? await session.LoadAsync<ConversationView>(conversationId, cancellationToken) : null;
+            // One round trip: lock the stream's row (writers of this conversation, in any process, take turns until
+            // commit, so seqs are gap-free) and read the conversation, whose LastSeq is kept equal to the stream's
+            // version. Both rows are locked so that, after waiting, the newest version of each is read.
+            var schema = store.Options.Events.DatabaseSchemaName;
+            var conversation = (await session.QueryAsync<ConversationView>(
+                $"select c.data from {schema}.mt_doc_conversation c join {schema}.mt_streams s on s.id = c.id where s.id = ? for update of s, c",
+                cancellationToken, conversationId)).SingleOrDefault();
             if (conversation is null)
                 return new WriteResult(DomainError.ConversationNotFound, [], null);
 
@@ -88,8 +91,8 @@ public sealed class ConversationWriter(IDocumentStore store, ConversationGate ga
             if (decision.Error is not null || decision.Events.Count == 0)
                 return new WriteResult(decision.Error, [], context);
 
-            var firstSeq = locked[0] + 1;
-            session.Events.Append(conversationId, locked[0] + decision.Events.Count, decision.Events.ToArray());
+            var firstSeq = conversation.LastSeq + 1;
+            session.Events.Append(conversationId, conversation.LastSeq + decision.Events.Count, decision.Events.ToArray());
             result = new WriteResult(null, decision.Events.Select((e, i) => (firstSeq + i, e)).ToList(), context);
             await ProjectAndCommit(session, context, result.Appended, cancellationToken);
         }

@@ -90,3 +90,51 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
         Assert.Equal("Crash", conversation.GetProperty("title").GetString());
     }
 }
+
+public sealed class ReplicaTests(MessagingHost host) : IClassFixture<MessagingHost>
+{
+    [Fact]
+    public async Task TwoReplicas_WritingOneConversationAtOnce_KeepSeqsGapFree_AndTheBusInOrder()
+    {
+        await using var bus = await BusProbe<ConversationEvent>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = host.Infrastructure.Database.ConnectionString,
+            ["ConnectionStrings:RabbitMq"] = host.Infrastructure.VirtualHost.ConnectionString,
+            ["Auth:Issuer"] = host.Issuer.Issuer,
+            ["Auth:MetadataAddress"] = host.Issuer.Url,
+            ["Auth:RequireHttpsMetadata"] = "false",
+        };
+        await using var first = await ServiceProcess.StartAsync("Messaging", settings);
+        await using var second = await ServiceProcess.StartAsync("Messaging", settings);
+        var owner = Guid.CreateVersion7();
+        var writers = Enumerable.Range(0, 6).Select(_ => Guid.CreateVersion7()).ToList();
+        HttpClient Client(ServiceProcess replica, Guid user)
+        {
+            var http = new HttpClient { BaseAddress = replica.BaseAddress };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", host.Issuer.CreateToken(user));
+            return http;
+        }
+        var created = await Client(first, owner).PostAsJsonAsync("/api/v1/conversations", new { kind = "group", title = "replicas", memberIds = writers });
+        var conversation = (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetGuid();
+
+        var statuses = await Task.WhenAll(writers.Select((writer, w) => Task.Run(async () =>
+        {
+            using var http = Client(w % 2 == 0 ? first : second, writer);
+            var codes = new List<int>();
+            for (var i = 0; i < 50; i++)
+                codes.Add((int)(await http.PostAsJsonAsync($"/api/v1/conversations/{conversation}/messages", new { clientMessageId = $"{w}-{i}", text = $"{w}-{i}" })).StatusCode);
+            return codes;
+        })));
+
+        Assert.All(statuses.SelectMany(c => c), code => Assert.Equal(201, code));
+        var seqs = new List<long>();
+        while (seqs.Count < 1 + 6 * 50)
+        {
+            var received = await bus.NextAsync(TimeSpan.FromSeconds(30));
+            if (received.ConversationId == conversation)
+                seqs.Add(received.Seq);
+        }
+        Assert.Equal(Enumerable.Range(1, 301).Select(i => (long)i), seqs);
+    }
+}
