@@ -116,6 +116,26 @@ public sealed class DeliveryTests(RealtimePlatform platform) : IClassFixture<Rea
     }
 
     [Fact]
+    public async Task LivePushes_AreCountedWithTheirSendToDeliverLatency()
+    {
+        var alice = platform.Client(platform.Gateway1.BaseAddress);
+        var bob = platform.Client(platform.Gateway2.BaseAddress);
+        var conversation = await alice.Sdk.CreateConversationAsync("group", [bob.Id], "metrics");
+        await bob.Sdk.Realtime.StartAsync();
+        // Resuming ends the hold a fresh connection puts on live events.
+        await bob.Sdk.Realtime.ResumeAsync(conversation.Id, conversation.LastSeq);
+
+        await alice.Sdk.SendMessageAsync(conversation.Id, "measured");
+        await Collect(bob.Sdk.Realtime, conversation.Id, 1, TimeSpan.FromSeconds(20));
+
+        using var http = new HttpClient { BaseAddress = platform.Gateway2.BaseAddress };
+        var metrics = await Eventually.Returns(() => http.GetStringAsync("/metrics"),
+            text => text.Contains("platform_gateway_send_to_deliver"), TimeSpan.FromSeconds(15), "the pushing instance exports send-to-deliver");
+        Assert.Contains("platform_gateway_connections", metrics);
+        Assert.Contains("platform_gateway_deliveries", metrics);
+    }
+
+    [Fact]
     public async Task NewConversation_ReachesItsMembersLive_FromItsFirstEvent()
     {
         var alice = platform.Client(platform.Gateway1.BaseAddress);
@@ -127,5 +147,6 @@ public sealed class DeliveryTests(RealtimePlatform platform) : IClassFixture<Rea
 
         var received = await Collect(bob.Sdk.Realtime, conversation, 1, TimeSpan.FromSeconds(20));
         Assert.Equal([(1L, "conversation.created"), (2L, "message.posted")], received.Select(e => (e.Seq, e.Type)));
+
     }
 }

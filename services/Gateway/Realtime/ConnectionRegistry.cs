@@ -252,7 +252,7 @@ public sealed class ConnectionRegistry(
                 return;
             if (cursor.Replaying || seq > cursor.LastSentSeq + 1)
             {
-                cursor.Held.Add((seq, message));
+                cursor.Held.Add((seq, message, committedAt));
                 if (!cursor.Replaying)
                 {
                     // An event went missing on the way here: fetch it from the log before going on.
@@ -260,13 +260,8 @@ public sealed class ConnectionRegistry(
                     fillGapAfter = cursor.LastSentSeq;
                 }
             }
-            else if (Send(connection, message))
-            {
-                cursor.LastSentSeq = seq;
-                metrics.Delivered(committedAt is { } at ? time.GetUtcNow() - at : null);
-                if (seq == cursor.EndSeq)
-                    Unsubscribe(connection, conversationId);
-            }
+            else
+                SendInOrder(connection, conversationId, cursor, seq, message, committedAt);
         }
         if (fillGapAfter >= 0)
             _ = ReplayAsync(connection, conversationId, fillGapAfter, connection.Context.ConnectionAborted);
@@ -296,10 +291,9 @@ public sealed class ConnectionRegistry(
                         position = seq;
                         if (cursor is not null && (seq <= cursor.LastSentSeq || seq > cursor.EndSeq))
                             continue;
-                        if (!Send(connection, new SerializedHubMessage(new InvocationMessage(EventMethod, [HubEnvelopes.FromLog(item)]))))
+                        var message = new SerializedHubMessage(new InvocationMessage(EventMethod, [HubEnvelopes.FromLog(item)]));
+                        if (cursor is null ? !Send(connection, message) : !SendInOrder(connection, conversationId, cursor, seq, message, null))
                             return;
-                        if (cursor is not null)
-                            cursor.LastSentSeq = seq;
                     }
                     if (page.Value.More)
                         continue;
@@ -309,18 +303,17 @@ public sealed class ConnectionRegistry(
                     cursor.Held.Sort((a, b) => a.Seq.CompareTo(b.Seq));
                     var held = cursor.Held.ToList();
                     cursor.Held.Clear();
-                    foreach (var (seq, message) in held)
+                    foreach (var (seq, message, committedAt) in held)
                     {
                         if (seq <= cursor.LastSentSeq || seq > cursor.EndSeq)
                             continue;
                         if (seq > cursor.LastSentSeq + 1)
                         {
-                            cursor.Held.Add((seq, message));
+                            cursor.Held.Add((seq, message, committedAt));
                             continue;
                         }
-                        if (!Send(connection, message))
+                        if (!SendInOrder(connection, conversationId, cursor, seq, message, committedAt))
                             return;
-                        cursor.LastSentSeq = seq;
                     }
                     if (cursor.EndSeq is { } end && cursor.LastSentSeq >= end)
                     {
@@ -343,6 +336,18 @@ public sealed class ConnectionRegistry(
                 conversationId, connection.Id);
             Disconnect(connection, "The server could not replay the conversation; reconnect and resume.");
         }
+    }
+
+    // The next event of the conversation for this connection (the caller holds the connection's lock).
+    private bool SendInOrder(RealtimeConnection connection, Guid conversationId, Cursor cursor, long seq, SerializedHubMessage message, DateTimeOffset? committedAt)
+    {
+        if (!Send(connection, message))
+            return false;
+        cursor.LastSentSeq = seq;
+        metrics.Delivered(committedAt is { } at ? time.GetUtcNow() - at : null);
+        if (seq == cursor.EndSeq)
+            Unsubscribe(connection, conversationId);
+        return true;
     }
 
     private bool Send(RealtimeConnection connection, SerializedHubMessage message)

@@ -76,5 +76,5 @@ public sealed class Cursor(long lastSentSeq)
     /// <summary>The seq of the member's leaving, while it is still to be sent: nothing after it is.</summary>
     public long? EndSeq { get; set; }
 
-    public List<(long Seq, SerializedHubMessage Message)> Held { get; } = [];
+    public List<(long Seq, SerializedHubMessage Message, DateTimeOffset? CommittedAt)> Held { get; } = [];
 }
