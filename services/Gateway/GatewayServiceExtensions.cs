@@ -52,11 +52,19 @@ public static class GatewayServiceExtensions
         builder.Services.AddSingleton<RealtimeMetrics>();
         builder.Services.AddSingleton<AckBatcher>();
         builder.Services.AddHostedService(services => services.GetRequiredService<AckBatcher>());
+        builder.Services.AddSingleton<ConnectionReporter>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ConnectionReporter>());
         // Messaging is reached where the proxy sends its routes: one address to configure.
         builder.Services.AddHttpClient<MessagingClient>(http =>
         {
             http.BaseAddress = new Uri(configuration["ReverseProxy:Clusters:messaging:Destinations:primary:Address"]
                 ?? throw new InvalidOperationException("ReverseProxy:Clusters:messaging:Destinations:primary:Address is not set."));
+            http.Timeout = TimeSpan.FromSeconds(10);
+        });
+        builder.Services.AddHttpClient<PresenceClient>(http =>
+        {
+            http.BaseAddress = new Uri(configuration["ReverseProxy:Clusters:presence:Destinations:primary:Address"]
+                ?? throw new InvalidOperationException("ReverseProxy:Clusters:presence:Destinations:primary:Address is not set."));
             http.Timeout = TimeSpan.FromSeconds(10);
         });
         return builder;
@@ -80,6 +88,11 @@ public static class GatewayServiceExtensions
             endpoint.Temporary = true;
         });
         bus.AddConsumer<ReceiptConsumer>().Endpoint(endpoint =>
+        {
+            endpoint.InstanceId = instance.Id;
+            endpoint.Temporary = true;
+        });
+        bus.AddConsumer<PresenceConsumer>().Endpoint(endpoint =>
         {
             endpoint.InstanceId = instance.Id;
             endpoint.Temporary = true;

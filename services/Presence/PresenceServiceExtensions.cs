@@ -1,3 +1,6 @@
+using MassTransit;
+using Platform.Presence.Consumers;
+using Platform.Presence.Data;
 using Platform.ServiceDefaults;
 
 namespace Platform.Presence;
@@ -6,7 +9,19 @@ public static class PresenceServiceExtensions
 {
     public static IHostApplicationBuilder AddPresence(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<PresenceOptions>().BindConfiguration(PresenceOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.AddPlatformPostgres();
+        builder.Services.AddSingleton<PresenceSchema>();
+        builder.Services.AddHealthChecks().AddCheck<PresenceSchema>(PresenceSchema.Name, tags: [HealthEndpoints.ReadyTag]);
+        builder.Services.AddSingleton<PresenceStore>();
+        builder.Services.AddSingleton<PresencePublisher>();
+        builder.Services.AddHostedService<PresenceSweeper>();
         return builder;
+    }
+
+    public static void AddPresenceConsumers(this IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<ConnectionConsumer>();
+        bus.AddConsumer<ActivityConsumer>();
     }
 }

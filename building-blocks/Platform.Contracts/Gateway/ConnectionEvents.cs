@@ -33,6 +33,9 @@ public sealed record InstanceHeartbeat
     public required int LiveConnections { get; init; }
 
     public required DateTimeOffset SentAt { get; init; }
+
+    /// <summary>The instance is shutting down: its connections end now (their clients reconnect elsewhere).</summary>
+    public bool Stopping { get; init; }
 }
 
 /// <summary>A member is typing; never stored, expires on its own.</summary>

@@ -13,8 +13,8 @@ namespace Platform.Gateway.Realtime;
 /// </summary>
 [Authorize]
 public sealed class ChatHub(
-    ConnectionRegistry registry, MessagingClient messaging, AckBatcher acks, IPublishEndpoint bus, GatewayInstance instance,
-    IOptions<RealtimeOptions> options, TimeProvider time) : Hub
+    ConnectionRegistry registry, MessagingClient messaging, PresenceClient presence, ConnectionReporter reporter, AckBatcher acks,
+    IPublishEndpoint bus, GatewayInstance instance, IOptions<RealtimeOptions> options, TimeProvider time) : Hub
 {
     private static readonly ConcurrentDictionary<(Guid User, Guid Conversation), DateTimeOffset> LastTyping = new();
 
@@ -24,7 +24,9 @@ public sealed class ChatHub(
         var userId = Guid.TryParse(Context.User?.FindFirst("sub")?.Value, out var id) ? id : throw new HubException("The token has no user id.");
         if (!registry.TryAssignUser(connection, userId))
             throw new HubException($"Too many connections: at most {options.Value.MaxConnectionsPerUser} per user.");
-        connection.AccessToken = AccessToken(Context.GetHttpContext()!);
+        var http = Context.GetHttpContext()!;
+        connection.AccessToken = AccessToken(http);
+        reporter.Opened(connection, DeviceKind(http));
 
         // Registered first, so membership events arriving meanwhile already reach this connection.
         var joined = await messaging.JoinedAsync(connection.AccessToken, Context.ConnectionAborted);
@@ -74,7 +76,56 @@ public sealed class ChatHub(
         acks.Add(connection.UserId, conversationId, seq, connection.AccessToken);
     }
 
+    /// <summary>
+    /// Replaces the users whose presence changes this connection receives (as <c>presence</c>), at most 500; answers
+    /// their presence now. Users the caller may not see answer <c>unknown</c> and are not watched.
+    /// </summary>
+    public async Task<IReadOnlyList<object?>> WatchPresence(string[]? userIds)
+    {
+        var connection = Connection();
+        var ids = new HashSet<Guid>();
+        foreach (var value in userIds ?? [])
+            if (Guid.TryParse(value, out var id))
+                ids.Add(id);
+            else
+                throw new HubException("userIds must be user ids (GUIDs).");
+        if (ids.Count > MaxWatchedUsers)
+            throw new HubException($"At most {MaxWatchedUsers} users may be watched by one connection.");
+        if (ids.Count == 0)
+        {
+            registry.Watch(connection, []);
+            return [];
+        }
+
+        IReadOnlyList<System.Text.Json.JsonElement> now;
+        try
+        {
+            now = await presence.GetAsync(connection.AccessToken, ids, Context.ConnectionAborted);
+        }
+        catch (HttpRequestException)
+        {
+            throw new HubException("Presence is unavailable; try again shortly.");
+        }
+        registry.Watch(connection, now
+            .Where(item => item.GetProperty("status").GetString() != "unknown")
+            .Select(item => item.GetProperty("userId").GetGuid())
+            .ToList());
+        return now.Select(HubEnvelopes.ToPlain).ToList();
+    }
+
     private RealtimeConnection Connection() => registry.Find(Context.ConnectionId) ?? throw new HubException("Connection not registered.");
+
+    public const int MaxWatchedUsers = 500;
+
+    // As the client says, in the query (browsers cannot set headers on WebSockets) or a header.
+    private static string DeviceKind(HttpContext http)
+    {
+        var kind = http.Request.Query["deviceKind"].ToString();
+        if (kind.Length == 0)
+            kind = http.Request.Headers["X-Device-Kind"].ToString();
+        kind = kind.ToLowerInvariant();
+        return ConnectionReporter.DeviceKinds.Contains(kind) ? kind : "other";
+    }
 
     private static string AccessToken(HttpContext http)
     {

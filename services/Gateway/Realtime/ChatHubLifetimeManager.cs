@@ -6,7 +6,7 @@ namespace Platform.Gateway.Realtime;
 /// SignalR's in-memory lifetime manager, telling the registry about each connection as it opens and closes: the
 /// registry writes pre-serialized messages to connections itself, through a bounded queue per connection.
 /// </summary>
-public sealed class ChatHubLifetimeManager(ConnectionRegistry registry, ILogger<DefaultHubLifetimeManager<ChatHub>> logger)
+public sealed class ChatHubLifetimeManager(ConnectionRegistry registry, ConnectionReporter reporter, ILogger<DefaultHubLifetimeManager<ChatHub>> logger)
     : DefaultHubLifetimeManager<ChatHub>(logger)
 {
     public override async Task OnConnectedAsync(HubConnectionContext connection)
@@ -17,7 +17,9 @@ public sealed class ChatHubLifetimeManager(ConnectionRegistry registry, ILogger<
 
     public override async Task OnDisconnectedAsync(HubConnectionContext connection)
     {
-        registry.Remove(connection.ConnectionId);
+        // Presence heard of the connection only once it had a user.
+        if (registry.Remove(connection.ConnectionId) is { UserId: var userId } closed && userId != Guid.Empty)
+            reporter.Closed(closed);
         await base.OnDisconnectedAsync(connection);
     }
 }

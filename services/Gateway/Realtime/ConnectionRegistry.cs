@@ -17,10 +17,14 @@ public sealed class ConnectionRegistry(
     public const string EventMethod = "event";
     public const string TypingMethod = "typing";
     public const string ReceiptMethod = "receipt";
+    public const string PresenceMethod = "presence";
 
     private readonly ConcurrentDictionary<string, RealtimeConnection> _connections = new();
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<string, RealtimeConnection>> _byUser = new();
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<string, RealtimeConnection>> _byConversation = new();
+    // Per watched user: the connections watching them, and the newest presence version passed on (older ones are dropped).
+    private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<string, RealtimeConnection>> _watchers = new();
+    private readonly ConcurrentDictionary<Guid, long> _presenceVersions = new();
 
     public int Count => _connections.Count;
 
@@ -48,11 +52,13 @@ public sealed class ConnectionRegistry(
         }
     }
 
-    public void Remove(string connectionId)
+    /// <summary>Forgets a connection that ended; returns it, or null when it was not (or no longer) known.</summary>
+    public RealtimeConnection? Remove(string connectionId)
     {
         if (!_connections.TryRemove(connectionId, out var connection))
-            return;
+            return null;
         connection.Close();
+        Watch(connection, []);
         metrics.ConnectionClosed();
         if (_byUser.TryGetValue(connection.UserId, out var mine))
             lock (mine)
@@ -64,6 +70,58 @@ public sealed class ConnectionRegistry(
                     members.TryRemove(connectionId, out _);
             connection.Cursors.Clear();
         }
+        return connection;
+    }
+
+    /// <summary>Replaces the users whose presence changes the connection receives.</summary>
+    public void Watch(RealtimeConnection connection, IReadOnlyCollection<Guid> userIds)
+    {
+        lock (connection.Watching)
+        {
+            foreach (var userId in connection.Watching)
+                if (_watchers.TryGetValue(userId, out var watchers))
+                    lock (watchers)
+                    {
+                        watchers.TryRemove(connection.Id, out _);
+                        if (watchers.IsEmpty && _watchers.TryRemove(new KeyValuePair<Guid, ConcurrentDictionary<string, RealtimeConnection>>(userId, watchers)))
+                            _presenceVersions.TryRemove(userId, out _);
+                    }
+            connection.Watching.Clear();
+            if (connection.Closed)
+                return;
+            foreach (var userId in userIds)
+            {
+                connection.Watching.Add(userId);
+                while (true)
+                {
+                    var watchers = _watchers.GetOrAdd(userId, _ => new());
+                    lock (watchers)
+                    {
+                        // Emptied and dropped meanwhile: take the one now in the index.
+                        if (!_watchers.TryGetValue(userId, out var current) || !ReferenceEquals(current, watchers))
+                            continue;
+                        watchers[connection.Id] = connection;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>A user's presence changed: to the connections watching them, unless a newer change was passed on already.</summary>
+    public void DeliverPresence(Guid userId, long version, object payload)
+    {
+        if (!_watchers.TryGetValue(userId, out var watchers))
+            return;
+        lock (watchers)
+        {
+            if (_presenceVersions.TryGetValue(userId, out var newest) && newest >= version)
+                return;
+            _presenceVersions[userId] = version;
+        }
+        var message = new SerializedHubMessage(new InvocationMessage(PresenceMethod, [payload]));
+        foreach (var connection in watchers.Values)
+            Send(connection, message);
     }
 
     public bool IsSubscribed(RealtimeConnection connection, Guid conversationId)

@@ -1,6 +1,7 @@
 using MassTransit;
 using Platform.Contracts.Gateway;
 using Platform.Contracts.Messaging;
+using Platform.Contracts.Presence;
 
 namespace Platform.Gateway.Realtime;
 
@@ -43,6 +44,17 @@ public sealed class ReceiptConsumer(ConnectionRegistry registry) : IConsumer<Rec
             ["delivered"] = receipt.DeliveredSeq,
             ["read"] = receipt.ReadSeq,
         });
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Presence changes, for the connections watching the user (<c>WatchPresence</c>).</summary>
+public sealed class PresenceConsumer(ConnectionRegistry registry) : IConsumer<PresenceChanged>
+{
+    public Task Consume(ConsumeContext<PresenceChanged> context)
+    {
+        var change = context.Message;
+        registry.DeliverPresence(change.UserId, change.Version, HubEnvelopes.From(change));
         return Task.CompletedTask;
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Platform.Contracts.Messaging;
+using Platform.Contracts.Presence;
 
 namespace Platform.Gateway.Realtime;
 
@@ -18,6 +19,16 @@ public static class HubEnvelopes
         ["occurredAt"] = e.OccurredAt.ToString("O", CultureInfo.InvariantCulture),
         ["actorId"] = e.ActorId.ToString(),
         ["data"] = ToPlain(e.Data),
+    };
+
+    /// <summary>The <c>presence</c> payload: the same names as the items of <c>GET /api/v1/presence</c>.</summary>
+    public static Dictionary<string, object?> From(PresenceChanged change) => new()
+    {
+        ["userId"] = change.UserId.ToString(),
+        ["status"] = change.Status,
+        ["availability"] = change.Availability,
+        ["lastActiveAt"] = change.LastActiveAt?.ToString("O", CultureInfo.InvariantCulture),
+        ["statusText"] = change.StatusText,
     };
 
     /// <summary>A log item from Messaging's <c>GET /events</c>, which already has the envelope's shape.</summary>

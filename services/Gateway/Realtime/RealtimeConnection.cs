@@ -33,6 +33,9 @@ public sealed class RealtimeConnection
     /// <summary>Per conversation: the cursor of what was sent. Guarded by locking this connection.</summary>
     public Dictionary<Guid, Cursor> Cursors { get; } = [];
 
+    /// <summary>The users whose presence this connection watches. Guarded by locking this set.</summary>
+    public HashSet<Guid> Watching { get; } = [];
+
     public Task Writer { get; }
 
     public bool Closed { get; private set; }

@@ -1,7 +1,9 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Platform.Contracts.Identity;
 using Platform.Identity.Data;
+using Platform.Identity.Hosting;
 
 namespace Platform.Identity.Features;
 
@@ -50,11 +52,19 @@ public static class Contacts
     }
 
     private static async Task<Results<NoContent, NotFound, ProblemHttpResult>> DeleteAsync(
-        Guid userId, ClaimsPrincipal principal, IdentityDb db, CancellationToken cancellationToken)
+        Guid userId, ClaimsPrincipal principal, IdentityDb db, OutboxSignal outbox, TimeProvider time, CancellationToken cancellationToken)
     {
         if (principal.UserId() is not { } me)
             return Me.NoAccount();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var deleted = await db.Contacts.Where(c => c.OwnerId == me && c.ContactUserId == userId).ExecuteDeleteAsync(cancellationToken);
-        return deleted > 0 ? TypedResults.NoContent() : TypedResults.NotFound();
+        if (deleted == 0)
+            return TypedResults.NotFound();
+        var now = time.GetUtcNow();
+        db.Add(new ContactsChanged { OwnerId = me, Removed = [userId], ChangedAt = now }, now);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        outbox.Notify();
+        return TypedResults.NoContent();
     }
 }

@@ -4,7 +4,9 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Platform.Identity.Data;
+using Platform.Contracts.Identity;
 using Platform.Identity.Domain;
+using Platform.Identity.Hosting;
 
 namespace Platform.Identity.Features;
 
@@ -35,6 +37,7 @@ public static class ImportContacts
         ClaimsPrincipal principal,
         IdentityDb db,
         IOptions<IdentityServiceOptions> options,
+        OutboxSignal outbox,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -94,9 +97,14 @@ public static class ImportContacts
         var known = await db.Contacts.Where(c => c.OwnerId == me && matchedIds.Contains(c.ContactUserId))
             .Select(c => c.ContactUserId).ToListAsync(cancellationToken);
         var now = time.GetUtcNow();
-        foreach (var id in matchedIds.Except(known))
+        var added = matchedIds.Except(known).ToList();
+        foreach (var id in added)
             db.Contacts.Add(new Contact { OwnerId = me, ContactUserId = id, Source = "import", AddedAt = now });
+        if (added.Count > 0)
+            db.Add(new ContactsChanged { OwnerId = me, Added = added, ChangedAt = now }, now);
         await db.SaveChangesAsync(cancellationToken);
+        if (added.Count > 0)
+            outbox.Notify();
         return TypedResults.Ok(new ImportContactsResponse(matches));
     }
 }

@@ -155,6 +155,8 @@ public sealed class Registration(
             invite.AcceptedAt = committedAt;
             db.Contacts.Add(new Contact { OwnerId = invite.InvitedBy, ContactUserId = user.Id, Source = "invite", AddedAt = committedAt });
             db.Contacts.Add(new Contact { OwnerId = user.Id, ContactUserId = invite.InvitedBy, Source = "invite", AddedAt = committedAt });
+            db.Add(new ContactsChanged { OwnerId = invite.InvitedBy, Added = [user.Id], ChangedAt = committedAt }, committedAt);
+            db.Add(new ContactsChanged { OwnerId = user.Id, Added = [invite.InvitedBy], ChangedAt = committedAt }, committedAt);
         }
         db.Add(new UserRegistered
         {

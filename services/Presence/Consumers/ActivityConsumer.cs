@@ -1,0 +1,42 @@
+using MassTransit;
+using Platform.Contracts.Gateway;
+using Platform.Contracts.Identity;
+using Platform.Contracts.Messaging;
+using Platform.Presence.Data;
+
+namespace Platform.Presence.Consumers;
+
+/// <summary>
+/// What Presence learns from the other services: activity (a message sent, typing) moves the last-active time, and
+/// memberships and contacts decide who may see whose presence. All idempotent (seq and time order each pair).
+/// </summary>
+public sealed class ActivityConsumer(PresenceStore store)
+    : IConsumer<ConversationEvent>, IConsumer<TypingChanged>, IConsumer<ContactsChanged>
+{
+    public async Task Consume(ConsumeContext<ConversationEvent> context)
+    {
+        var e = context.Message;
+        var cancellationToken = context.CancellationToken;
+        switch (e.Type)
+        {
+            case ConversationEventTypes.ConversationCreated:
+                var members = e.Data.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("userId").GetGuid()).ToList();
+                await store.ApplyMembershipAsync(e.ConversationId, members, e.Seq, active: true, cancellationToken);
+                break;
+            case ConversationEventTypes.MemberJoined:
+                await store.ApplyMembershipAsync(e.ConversationId, [e.Data.GetProperty("userId").GetGuid()], e.Seq, active: true, cancellationToken);
+                break;
+            case ConversationEventTypes.MemberLeft:
+                await store.ApplyMembershipAsync(e.ConversationId, [e.Data.GetProperty("userId").GetGuid()], e.Seq, active: false, cancellationToken);
+                break;
+            case ConversationEventTypes.MessagePosted:
+                await store.TouchAsync(e.ActorId, e.OccurredAt, cancellationToken);
+                break;
+        }
+    }
+
+    public Task Consume(ConsumeContext<TypingChanged> context) =>
+        store.TouchAsync(context.Message.UserId, context.Message.StartedAt, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<ContactsChanged> context) => store.ApplyContactsAsync(context.Message, context.CancellationToken);
+}
