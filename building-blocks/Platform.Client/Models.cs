@@ -84,3 +84,19 @@ public static class PlatformJson
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 }
+
+/// <summary>
+/// A user's presence as I may see it: <c>status</c> is <c>online</c>, <c>offline</c> or <c>unknown</c> (users who share
+/// no conversation or contact with me); <c>availability</c> (<c>available</c>, <c>away</c>, <c>dnd</c>) while online.
+/// </summary>
+public sealed record PresenceInfo(Guid UserId, string Status, string? Availability, DateTimeOffset? LastActiveAt, string? StatusText);
+
+/// <summary>My own presence: what others see (<c>status</c>), what I set (<c>availability</c>, incl. <c>invisible</c>), my connected devices.</summary>
+public sealed record MyPresence(Guid UserId, string Status, string Availability, string? StatusText, DateTimeOffset? StatusExpiresAt,
+    DateTimeOffset? LastActiveAt, IReadOnlyList<PresenceDevice> Devices);
+
+/// <summary>One of my connected devices: <c>web</c>, <c>mobile</c>, <c>desktop</c> or <c>other</c>, and since when.</summary>
+public sealed record PresenceDevice(string DeviceKind, DateTimeOffset? ConnectedAt);
+
+/// <summary>A conversation's members online now.</summary>
+public sealed record Occupancy(Guid ConversationId, int Members, int Online, IReadOnlyList<PresenceInfo> Items);

@@ -119,6 +119,22 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task<Page<ConversationEvent>> GetEventsAsync(Guid conversationId, long after, int limit = 500, CancellationToken cancellationToken = default) =>
         SendAsync<Page<ConversationEvent>>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/events?after={after}&limit={limit}", null, cancellationToken);
 
+    /// <summary>The presence of up to 500 users, as I may see them (<c>unknown</c> for users I share nothing with).</summary>
+    public async Task<IReadOnlyList<PresenceInfo>> GetPresenceAsync(IEnumerable<Guid> userIds, CancellationToken cancellationToken = default) =>
+        (await SendAsync<Page<PresenceInfo>>(HttpMethod.Post, "api/v1/presence/query", new { userIds }, cancellationToken)).Items;
+
+    /// <summary>My presence: what others see, what I set, my connected devices.</summary>
+    public Task<MyPresence> GetMyPresenceAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<MyPresence>(HttpMethod.Get, "api/v1/presence/me", null, cancellationToken);
+
+    /// <summary>Sets my status: <c>available</c>, <c>away</c>, <c>dnd</c> or <c>invisible</c> (others see me offline), until <paramref name="expiresAt"/>.</summary>
+    public Task<MyPresence> SetStatusAsync(string status, string? statusText = null, DateTimeOffset? expiresAt = null, CancellationToken cancellationToken = default) =>
+        SendAsync<MyPresence>(HttpMethod.Put, "api/v1/presence/me", new { status, statusText, expiresAt }, cancellationToken);
+
+    /// <summary>The members of a conversation of mine who are online now.</summary>
+    public Task<Occupancy> GetOccupancyAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<Occupancy>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/occupancy", null, cancellationToken);
+
     /// <summary>Stops the realtime stream and releases the HTTP client.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -35,4 +35,7 @@ public sealed class PlatformClientOptions
 
     /// <summary>For tests and proxies: the handler under the SDK's HTTP calls.</summary>
     public Func<HttpMessageHandler>? HttpMessageHandlerFactory { get; init; }
+
+    /// <summary>What this device is, as Presence lists it: <c>web</c>, <c>mobile</c>, <c>desktop</c> or <c>other</c>.</summary>
+    public string DeviceKind { get; init; } = "other";
 }

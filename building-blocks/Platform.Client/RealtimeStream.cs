@@ -24,6 +24,7 @@ public sealed class RealtimeStream : IAsyncDisposable
     private HubConnection? _hub;
     private Task? _loop;
     private Task? _ticker;
+    private Guid[] _watched = [];
 
     private sealed record CatchUp;
 
@@ -36,6 +37,9 @@ public sealed class RealtimeStream : IAsyncDisposable
 
     /// <summary>A member's delivered/read cursors moved in one of my conversations.</summary>
     public event Action<ReceiptNotice>? Receipt;
+
+    /// <summary>A watched user's presence changed (see <see cref="WatchPresenceAsync"/>).</summary>
+    public event Action<PresenceInfo>? Presence;
 
     /// <summary>Something went wrong that the stream recovers from by itself (a failed catch-up, a dropped connection); for logs.</summary>
     public event Action<Exception>? Error;
@@ -76,7 +80,7 @@ public sealed class RealtimeStream : IAsyncDisposable
                     _positions[conversationId] = lastSeq;
 
         var builder = new HubConnectionBuilder()
-            .WithUrl(new Uri(_client.Options.GatewayUrl, "hubs/chat"), http =>
+            .WithUrl(new Uri(_client.Options.GatewayUrl, "hubs/chat?deviceKind=" + Uri.EscapeDataString(_client.Options.DeviceKind)), http =>
             {
                 http.AccessTokenProvider = async () => await _client.GetAccessTokenAsync(_stopping.Token);
                 if (_client.NewHandler() is { } handler)
@@ -109,11 +113,17 @@ public sealed class RealtimeStream : IAsyncDisposable
             if (receipt is not null)
                 Receipt?.Invoke(receipt);
         });
-        _hub.Reconnected += _ =>
+        _hub.On<Dictionary<string, object?>>("presence", payload =>
+        {
+            var presence = ToJson(payload).Deserialize<PresenceInfo>(PlatformJson.Options);
+            if (presence is not null)
+                Presence?.Invoke(presence);
+        });
+        _hub.Reconnected += async _ =>
         {
             Reconnects++;
             _inbound.Writer.TryWrite(new CatchUp());
-            return Task.CompletedTask;
+            await RewatchAsync();
         };
         _hub.Closed += async _ =>
         {
@@ -126,6 +136,7 @@ public sealed class RealtimeStream : IAsyncDisposable
                     await _hub.StartAsync(_stopping.Token);
                     Reconnects++;
                     _inbound.Writer.TryWrite(new CatchUp());
+                    await RewatchAsync();
                     return;
                 }
                 catch (Exception) when (!_stopping.IsCancellationRequested)
@@ -150,6 +161,40 @@ public sealed class RealtimeStream : IAsyncDisposable
     /// <summary>Tells the conversation's other members that I am typing.</summary>
     public Task TypingAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
         Hub.InvokeAsync("Typing", conversationId, cancellationToken);
+
+    /// <summary>
+    /// Watches these users' presence (replacing what was watched; at most 500): <see cref="Presence"/> fires when one
+    /// changes, also after reconnects. Answers their presence now; users I may not see answer <c>unknown</c>.
+    /// </summary>
+    public async Task<IReadOnlyList<PresenceInfo>> WatchPresenceAsync(IEnumerable<Guid> userIds, CancellationToken cancellationToken = default)
+    {
+        var ids = userIds.Distinct().ToArray();
+        _watched = ids;
+        return await WatchAsync(ids, cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<PresenceInfo>> WatchAsync(Guid[] ids, CancellationToken cancellationToken)
+    {
+        var now = await Hub.InvokeAsync<List<Dictionary<string, object?>>>("WatchPresence", ids.Select(id => id.ToString()).ToArray(), cancellationToken);
+        return now.Select(item => ToJson(item).Deserialize<PresenceInfo>(PlatformJson.Options)!).ToList();
+    }
+
+    // After a reconnect the server knows nothing of this connection: watch again, and report the presence now, as
+    // changes may have been missed meanwhile.
+    private async Task RewatchAsync()
+    {
+        if (_watched.Length == 0)
+            return;
+        try
+        {
+            foreach (var presence in await WatchAsync(_watched, _stopping.Token))
+                Presence?.Invoke(presence);
+        }
+        catch (Exception exception) when (!_stopping.IsCancellationRequested)
+        {
+            Error?.Invoke(exception);
+        }
+    }
 
     /// <summary>Asks the server to replay the conversation after <paramref name="afterSeq"/> over the connection.</summary>
     public Task ResumeAsync(Guid conversationId, long afterSeq, CancellationToken cancellationToken = default) =>

@@ -30,6 +30,9 @@ public static class ServiceDefaultsExtensions
             options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower));
         });
         builder.Services.AddOpenApi();
+        // Kestrel's limits from configuration (Kestrel:Limits:MaxRequestLineSize, ...), e.g. for long query strings.
+        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(kestrel =>
+            builder.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits));
 
         builder.Services.Configure<ForwardedHeadersOptions>(options =>
         {

@@ -22,6 +22,10 @@ public class RealtimePlatform : IAsyncLifetime
 
     protected virtual IReadOnlyDictionary<string, string?> GatewaySettings => new Dictionary<string, string?>();
 
+    /// <summary>Starts services the Gateways route to besides Messaging; returns the Gateway settings that point at them.</summary>
+    protected virtual Task<IReadOnlyDictionary<string, string?>> StartMoreServicesAsync(IReadOnlyDictionary<string, string?> common) =>
+        Task.FromResult<IReadOnlyDictionary<string, string?>>(new Dictionary<string, string?>());
+
     public virtual async Task InitializeAsync()
     {
         await Infrastructure.InitializeAsync();
@@ -46,6 +50,8 @@ public class RealtimePlatform : IAsyncLifetime
         {
             ["ReverseProxy:Clusters:messaging:Destinations:primary:Address"] = Messaging.BaseAddress.ToString(),
         };
+        foreach (var (key, value) in await StartMoreServicesAsync(common))
+            gateway[key] = value;
         foreach (var (key, value) in GatewaySettings)
             gateway[key] = value;
         Gateway1 = await ServiceProcess.StartAsync("Gateway", gateway);

@@ -162,6 +162,27 @@ public sealed class ContactTests(PlatformInfrastructure infrastructure) : IClass
         await Api.AssertProblemAsync(again, HttpStatusCode.BadRequest);
     }
 
+    [Fact]
+    public async Task ImportAndDelete_PublishContactsChanged_ForPresenceToShareOnlyWithContacts()
+    {
+        await using var events = await EventRecorder.StartAsync<ContactsChanged, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
+        var friend = await _http.RegisterAsync(email: Api.UniqueEmail("friend"));
+        var me = await _http.RegisterAsync();
+        var token = await _http.TokenAsync(me);
+
+        Assert.Equal(HttpStatusCode.OK, (await _http.SendAsync(HttpMethod.Post, "/api/v1/contacts/import", token, new { emails = new[] { friend.Email } })).StatusCode);
+        var added = await events.WaitForAsync<ContactsChanged>(e => e.OwnerId == me.Id && e.Added.Count > 0);
+        Assert.Equal([friend.Id], added.Added);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _http.SendAsync(HttpMethod.Delete, $"/api/v1/contacts/{friend.Id}", token)).StatusCode);
+        var removed = await events.WaitForAsync<ContactsChanged>(e => e.OwnerId == me.Id && e.Removed.Count > 0);
+        Assert.Equal([friend.Id], removed.Removed);
+        Assert.True(removed.ChangedAt >= added.ChangedAt);
+
+        // Deleting someone who is not a contact changes nothing and publishes nothing.
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.SendAsync(HttpMethod.Delete, $"/api/v1/contacts/{friend.Id}", token)).StatusCode);
+    }
+
     [Theory]
     [InlineData("""{}""")]
     [InlineData("""{"email": "a@example.com", "phone": "+12025550100"}""")]
