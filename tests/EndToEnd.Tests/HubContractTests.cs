@@ -55,16 +55,19 @@ public sealed class HubContractTests(RealtimePlatform platform) : IClassFixture<
         var bob = platform.Client(platform.Gateway2.BaseAddress);
         var conversation = (await alice.Sdk.CreateConversationAsync("group", [bob.Id], "acks")).Id;
         await bob.Sdk.Realtime.StartAsync();
+        // Alice listens before sending: receipts are pushed live, not replayed.
+        var receipt = new TaskCompletionSource<ReceiptNotice>(TaskCreationOptions.RunContinuationsAsynchronously);
+        long sent = long.MaxValue;
+        alice.Sdk.Realtime.Receipt += notice => { if (notice.UserId == bob.Id && notice.Delivered >= Interlocked.Read(ref sent)) receipt.TrySetResult(notice); };
+        await alice.Sdk.Realtime.StartAsync();
 
         var message = await alice.Sdk.SendMessageAsync(conversation, "did you get this?");
+        Interlocked.Exchange(ref sent, message.Seq);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
         await foreach (var e in bob.Sdk.Realtime.ReadEventsAsync(timeout.Token))
             if (e.Seq == message.Seq)
                 break;
 
-        var receipt = new TaskCompletionSource<ReceiptNotice>(TaskCreationOptions.RunContinuationsAsynchronously);
-        alice.Sdk.Realtime.Receipt += notice => { if (notice.UserId == bob.Id && notice.Delivered >= message.Seq) receipt.TrySetResult(notice); };
-        await alice.Sdk.Realtime.StartAsync();
         Assert.Equal(conversation, (await receipt.Task.WaitAsync(TimeSpan.FromSeconds(15))).ConversationId);
     }
 }

@@ -102,7 +102,7 @@ public sealed class ChatHub(
         {
             now = await presence.GetAsync(connection.AccessToken, ids, Context.ConnectionAborted);
         }
-        catch (HttpRequestException)
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !Context.ConnectionAborted.IsCancellationRequested)
         {
             throw new HubException("Presence is unavailable; try again shortly.");
         }
