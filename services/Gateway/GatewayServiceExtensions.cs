@@ -97,6 +97,11 @@ public static class GatewayServiceExtensions
             endpoint.InstanceId = instance.Id;
             endpoint.Temporary = true;
         });
+        bus.AddConsumer<NotificationConsumer>().Endpoint(endpoint =>
+        {
+            endpoint.InstanceId = instance.Id;
+            endpoint.Temporary = true;
+        });
         bus.AddReceiveEndpointObserver<ResyncOnReconnect>();
     }
 

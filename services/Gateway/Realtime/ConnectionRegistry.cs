@@ -18,6 +18,7 @@ public sealed class ConnectionRegistry(
     public const string TypingMethod = "typing";
     public const string ReceiptMethod = "receipt";
     public const string PresenceMethod = "presence";
+    public const string NotificationMethod = "notification";
 
     private readonly ConcurrentDictionary<string, RealtimeConnection> _connections = new();
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<string, RealtimeConnection>> _byUser = new();
@@ -106,6 +107,16 @@ public sealed class ConnectionRegistry(
                 }
             }
         }
+    }
+
+    /// <summary>To every connection of the user on this instance; not ordered, not stored.</summary>
+    public void SendToUser(Guid userId, string method, object payload)
+    {
+        if (!_byUser.TryGetValue(userId, out var connections) || connections.IsEmpty)
+            return;
+        var message = new SerializedHubMessage(new InvocationMessage(method, [payload]));
+        foreach (var connection in connections.Values)
+            Send(connection, message);
     }
 
     /// <summary>A user's presence changed: to the connections watching them, unless a newer change was passed on already.</summary>

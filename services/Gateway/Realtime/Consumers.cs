@@ -1,6 +1,7 @@
 using MassTransit;
 using Platform.Contracts.Gateway;
 using Platform.Contracts.Messaging;
+using Platform.Contracts.Notifications;
 using Platform.Contracts.Presence;
 
 namespace Platform.Gateway.Realtime;
@@ -55,6 +56,26 @@ public sealed class PresenceConsumer(ConnectionRegistry registry) : IConsumer<Pr
     {
         var change = context.Message;
         registry.DeliverPresence(change.UserId, change.Version, HubEnvelopes.From(change));
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>A new in-app notification, for the user's connections on this instance (the hub's <c>notification</c>).</summary>
+public sealed class NotificationConsumer(ConnectionRegistry registry) : IConsumer<NotificationCreated>
+{
+    public Task Consume(ConsumeContext<NotificationCreated> context)
+    {
+        var notification = context.Message;
+        registry.SendToUser(notification.UserId, ConnectionRegistry.NotificationMethod, new Dictionary<string, object?>
+        {
+            ["id"] = notification.NotificationId.ToString(),
+            ["kind"] = notification.Kind,
+            ["conversationId"] = notification.ConversationId?.ToString(),
+            ["seq"] = notification.Seq,
+            ["title"] = notification.Title,
+            ["body"] = notification.Body,
+            ["createdAt"] = notification.CreatedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        });
         return Task.CompletedTask;
     }
 }
