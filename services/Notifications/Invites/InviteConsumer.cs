@@ -55,7 +55,15 @@ public sealed class InviteConsumer(IDocumentSession session, ISmsSender sms, IOp
         var settings = options.Value.Invites;
         var link = $"{settings.LinkBaseUrl}{(settings.LinkBaseUrl.Contains('?') ? '&' : '?')}invite={Uri.EscapeDataString(invite.Token)}";
         var inviter = (await session.LoadAsync<UserName>(invite.InvitedBy, cancellationToken))?.DisplayName ?? "Someone";
-        if (invite.Email is { } email)
+        var channelConfigured = invite.Email is not null ? !string.IsNullOrEmpty(settings.Smtp.Host) : !string.IsNullOrEmpty(settings.Sms.Url);
+        if (!channelConfigured)
+        {
+            // Nothing could ever send it: say so once instead of retrying into the error queue.
+            logger.LogWarning("Invite {InviteId} is not sent: {Setting} is not configured", invite.InviteId,
+                invite.Email is not null ? "Notifications:Invites:Smtp:Host" : "Notifications:Invites:Sms:Url");
+            NotificationMetrics.InviteSent("unconfigured");
+        }
+        else if (invite.Email is { } email)
         {
             await EmailAsync(settings.Smtp, email, inviter, link, invite.ExpiresAt, cancellationToken);
             NotificationMetrics.InviteSent("email");
