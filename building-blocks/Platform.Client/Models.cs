@@ -100,3 +100,10 @@ public sealed record PresenceDevice(string DeviceKind, DateTimeOffset? Connected
 
 /// <summary>A conversation's members online now.</summary>
 public sealed record Occupancy(Guid ConversationId, int Members, int Online, IReadOnlyList<PresenceInfo> Items);
+
+/// <summary>An entry of my notification feed (also pushed live as <see cref="RealtimeStream.Notification"/>).</summary>
+public sealed record NotificationItem(Guid Id, string Kind, Guid? ConversationId, long? Seq, Guid? MessageId, Guid? ActorId, string Title, string? Body,
+    DateTimeOffset CreatedAt, bool Read);
+
+/// <summary>A page of my notification feed, newest first, with how many are unread in all.</summary>
+public sealed record NotificationPage(IReadOnlyList<NotificationItem> Items, string? Next, int UnreadCount);

@@ -135,6 +135,20 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task<Occupancy> GetOccupancyAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
         SendAsync<Occupancy>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/occupancy", null, cancellationToken);
 
+    /// <summary>My notification feed, newest first; pass the previous page's <c>Next</c> as <paramref name="cursor"/>.</summary>
+    public Task<NotificationPage> GetNotificationsAsync(string? cursor = null, int limit = 30, CancellationToken cancellationToken = default) =>
+        SendAsync<NotificationPage>(HttpMethod.Get, $"api/v1/notifications?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
+
+    /// <summary>Marks notifications read, by id or everything up to a time; answers the unread count left.</summary>
+    public async Task<int> MarkNotificationsReadAsync(IEnumerable<Guid>? ids = null, DateTimeOffset? upTo = null, CancellationToken cancellationToken = default) =>
+        (await SendAsync<JsonElement>(HttpMethod.Post, "api/v1/notifications/read", new { ids = ids?.ToArray(), upTo }, cancellationToken)).GetProperty("unreadCount").GetInt32();
+
+    /// <summary>Registers this device for Web Push (the browser's subscription) or a native token (<c>apns</c>, <c>fcm</c>).</summary>
+    public Task<JsonElement> RegisterPushAsync(string endpointOrToken, string? p256dh = null, string? auth = null, string platform = "web", CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, "api/v1/push-subscriptions", platform == "web"
+            ? new { endpoint = endpointOrToken, keys = new { p256dh, auth } }
+            : new { platform, token = endpointOrToken }, cancellationToken);
+
     /// <summary>Stops the realtime stream and releases the HTTP client.</summary>
     public async ValueTask DisposeAsync()
     {
