@@ -83,7 +83,10 @@ public sealed class ManifestTests
             {
                 if (key is "POSTGRES_HOST" or "RABBITMQ_HOST")
                 {
-                    Assert.Contains(manifests.All<V1Service>(), s => s.Metadata.Name == value.Value && s.Spec.Ports.Any(p => p.Port is 5432 or 5672));
+                    // A rendered Service, or the one the operator makes (CloudNativePG: <cluster>-rw; RabbitMQ: <cluster>).
+                    Assert.True(manifests.All<V1Service>().Any(s => s.Metadata.Name == value.Value && s.Spec.Ports.Any(p => p.Port is 5432 or 5672))
+                        || manifests.All<CnpgCluster>().Any(c => c.Metadata.Name + "-rw" == value.Value)
+                        || manifests.All<RabbitmqCluster>().Any(c => c.Metadata.Name == value.Value), $"{overlay}: {key}={value.Value} names no Service");
                     continue;
                 }
                 if (!(key.EndsWith("Address", StringComparison.Ordinal) || key == "OTEL_EXPORTER_OTLP_ENDPOINT"))
