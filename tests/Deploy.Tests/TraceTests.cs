@@ -1,12 +1,6 @@
-extern alias gateway;
-extern alias messaging;
-
-using System.Collections;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using Microsoft.Extensions.DependencyInjection;
-using OpenTelemetry.Trace;
 using Platform.Client;
 using Platform.Testing;
 
@@ -22,28 +16,8 @@ public sealed class TraceTests(PlatformInfrastructure infrastructure) : IClassFi
     [Fact]
     public async Task AMessage_IsOneTrace_FromTheGatewayThroughMessagingAndTheBus_ToThePush()
     {
-        var spans = new SynchronizedActivities();
-        await using var issuer = await TestTokenIssuer.StartAsync();
-        void Tracing(IServiceCollection services) =>
-            services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans));
-
-        var messagingPort = TestInfrastructure.UnusedPort();
-        await using var messagingHost = new ServiceFactory<messaging::Program>(infrastructure)
-            .WithSetting("Auth:Issuer", issuer.Issuer)
-            .WithSetting("Auth:MetadataAddress", issuer.Url)
-            .WithServices(Tracing);
-        messagingHost.UseKestrel(messagingPort);
-        messagingHost.StartServer();
-
-        var gatewayPort = TestInfrastructure.UnusedPort();
-        await using var gatewayHost = new ServiceFactory<gateway::Program>(infrastructure)
-            .WithSetting("Auth:Issuer", issuer.Issuer)
-            .WithSetting("Auth:MetadataAddress", issuer.Url)
-            .WithSetting("ReverseProxy:Clusters:messaging:Destinations:primary:Address", $"http://127.0.0.1:{messagingPort}/")
-            .WithServices(Tracing);
-        gatewayHost.UseKestrel(gatewayPort);
-        gatewayHost.StartServer();
-        var gatewayUrl = new Uri($"http://127.0.0.1:{gatewayPort}/");
+        await using var hosts = await InProcessPlatform.StartAsync(infrastructure);
+        var (issuer, spans, gatewayUrl) = (hosts.Issuer, hosts.Spans, hosts.GatewayUrl);
 
         Guid alice = Guid.CreateVersion7(), bob = Guid.CreateVersion7();
         PlatformClient Client(Guid user) => new(new PlatformClientOptions
@@ -102,31 +76,5 @@ public sealed class TraceTests(PlatformInfrastructure infrastructure) : IClassFi
         // And each span hangs off one that is in the trace: one tree, not a trace id reused by accident.
         var ids = trace.Select(s => s.SpanId).Append(root.SpanId).ToHashSet();
         Assert.All(trace, s => Assert.True(ids.Contains(s.ParentSpanId), $"{s.Source.Name} {s.DisplayName} has a parent outside the trace\n{Describe()}"));
-    }
-
-    /// <summary>The in-memory exporter's list, written by the export of every host and read by the test.</summary>
-    private sealed class SynchronizedActivities : ICollection<Activity>
-    {
-        private readonly List<Activity> _items = [];
-
-        public int Count { get { lock (_items) return _items.Count; } }
-
-        public bool IsReadOnly => false;
-
-        public void Add(Activity item) { lock (_items) _items.Add(item); }
-
-        public void Clear() { lock (_items) _items.Clear(); }
-
-        public bool Contains(Activity item) { lock (_items) return _items.Contains(item); }
-
-        public void CopyTo(Activity[] array, int arrayIndex) { lock (_items) _items.CopyTo(array, arrayIndex); }
-
-        public bool Remove(Activity item) { lock (_items) return _items.Remove(item); }
-
-        public List<Activity> Snapshot() { lock (_items) return [.. _items]; }
-
-        public IEnumerator<Activity> GetEnumerator() => Snapshot().GetEnumerator();
-
-        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
     }
 }
