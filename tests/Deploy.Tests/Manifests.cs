@@ -42,7 +42,10 @@ public sealed class Manifests
     }
 
     /// <summary>The container's environment as the kubelet builds it: envFrom ConfigMaps, then env entries.</summary>
-    public IReadOnlyDictionary<string, EnvValue> Environment(V1Container container)
+    /// <param name="secrets">Resolves secretKeyRefs (name, key) to values; unresolved, they stay references.</param>
+    /// <param name="overrides">Values put in place of settings the ConfigMaps provide (each must be provided).</param>
+    public IReadOnlyDictionary<string, EnvValue> Environment(
+        V1Container container, Func<string, string, string>? secrets = null, IReadOnlyDictionary<string, string>? overrides = null)
     {
         var result = new Dictionary<string, EnvValue>();
         foreach (var source in container.EnvFrom ?? [])
@@ -52,10 +55,15 @@ public sealed class Manifests
             foreach (var (key, value) in map.Data ?? new Dictionary<string, string>())
                 result[key] = new EnvValue(value, null, null);
         }
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string>())
+        {
+            Assert.True(result.ContainsKey(key), $"{container.Name}: the manifests do not provide {key}");
+            result[key] = new EnvValue(value, null, null);
+        }
         foreach (var variable in container.Env ?? [])
         {
             if (variable.ValueFrom?.SecretKeyRef is { } secret)
-                result[variable.Name] = new EnvValue(null, secret.Name, secret.Key);
+                result[variable.Name] = secrets is null ? new EnvValue(null, secret.Name, secret.Key) : new EnvValue(secrets(secret.Name, secret.Key), null, null);
             else if (variable.ValueFrom?.ConfigMapKeyRef is { } key)
                 result[variable.Name] = new EnvValue(One<V1ConfigMap>(key.Name).Data[key.Key], null, null);
             else if (variable.ValueFrom?.FieldRef is not null)
