@@ -7,15 +7,9 @@ namespace Platform.Deploy.Tests;
 /// <summary>Invariants every overlay of deploy/k8s keeps, checked on kustomize's output parsed into typed models.</summary>
 public sealed class ManifestTests
 {
-    private static readonly Dictionary<string, Lazy<Manifests>> Rendered = new()
-    {
-        ["overlays/dev"] = new(() => Manifests.Render("overlays/dev")),
-        ["overlays/production"] = new(() => Manifests.Render("overlays/production")),
-    };
+    public static TheoryData<string> Overlays => new("overlays/dev", "overlays/production");
 
-    public static TheoryData<string> Overlays => new(Rendered.Keys);
-
-    private static Manifests Render(string overlay) => Rendered[overlay].Value;
+    private static Manifests Render(string overlay) => Manifests.Render(overlay);
 
     [Theory, MemberData(nameof(Overlays))]
     public void Overlay_Renders_AndEveryObjectIsATypedModel(string overlay)

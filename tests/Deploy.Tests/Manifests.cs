@@ -35,7 +35,13 @@ public sealed class Manifests
     public IEnumerable<V1Deployment> PlatformDeployments =>
         All<V1Deployment>().Where(d => Repository.Services.Contains(d.Metadata.Name));
 
-    public static Manifests Render(string relativePath)
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Manifests>> Cache = new();
+
+    /// <summary>The overlay (a folder under deploy/k8s), rendered once per test run.</summary>
+    public static Manifests Render(string relativePath) =>
+        Cache.GetOrAdd(relativePath, path => new Lazy<Manifests>(() => RenderNow(path))).Value;
+
+    private static Manifests RenderNow(string relativePath)
     {
         var yaml = Kustomize.Build(Path.Combine(Repository.Root, "deploy", "k8s", relativePath));
         return new Manifests(relativePath, yaml, KubernetesYaml.LoadAllFromString(yaml, CustomResources.TypeMap, strict: true));
