@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MassTransit;
 using Platform.Contracts.Gateway;
 using Platform.Contracts.Messaging;
@@ -9,8 +10,15 @@ namespace Platform.Gateway.Realtime;
 /// <summary>Conversation events for this instance's connections; the endpoint handles one at a time, in queue order.</summary>
 public sealed class ConversationEventConsumer(ConnectionRegistry registry) : IConsumer<ConversationEvent>
 {
+    private static readonly ActivitySource ActivitySource = new("Platform.Gateway");
+
     public Task Consume(ConsumeContext<ConversationEvent> context)
     {
+        // A child of MassTransit's consume activity, so the push is in the trace of the request that sent the message.
+        using var activity = ActivitySource.StartActivity("realtime push", ActivityKind.Internal);
+        activity?.SetTag("platform.conversation_id", context.Message.ConversationId.ToString());
+        activity?.SetTag("platform.seq", context.Message.Seq);
+        activity?.SetTag("platform.event_type", context.Message.Type);
         registry.Deliver(context.Message);
         return Task.CompletedTask;
     }
