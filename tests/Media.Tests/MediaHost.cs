@@ -35,7 +35,7 @@ public class MediaHost : IAsyncLifetime
 
     private long _seq;
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         await Infrastructure.InitializeAsync();
         Issuer = await TestTokenIssuer.StartAsync();
