@@ -232,7 +232,10 @@ public sealed class UploadAndAccessTests(MediaHost host) : IClassFixture<MediaHo
         var done = await MediaClient.Json(await Patch(alice, path, 2 * chunk, bytes[(2 * chunk)..]), 201);
 
         Assert.Equal(1200, done.GetProperty("width").GetInt32());
-        Assert.Equal(HttpStatusCode.NotFound, (await alice.Http.GetAsync(path)).StatusCode);
+        // A client whose connection dropped during the last chunk learns the outcome.
+        var finished = await MediaClient.Json(await alice.Http.GetAsync(path), 200);
+        Assert.Equal(("ready", done.GetProperty("id").GetGuid()), (finished.GetProperty("status").GetString(), finished.GetProperty("mediaId").GetGuid()));
+        await MediaClient.Json(await Patch(alice, path, bytes.Length, [1]), 409);
         Assert.Empty(host.StagedFiles());
         var download = await alice.DownloadAsync($"/api/v1/media/{done.GetProperty("id").GetGuid()}");
         Assert.Equal(HttpStatusCode.OK, download.StatusCode);
@@ -249,7 +252,9 @@ public sealed class UploadAndAccessTests(MediaHost host) : IClassFixture<MediaHo
 
         await MediaClient.Json(await Patch(alice, path, 0, bytes[..8192]), 415);
 
-        Assert.Equal(HttpStatusCode.NotFound, (await alice.Http.GetAsync(path)).StatusCode);
+        var failed = await MediaClient.Json(await alice.Http.GetAsync(path), 200);
+        Assert.Equal("failed", failed.GetProperty("status").GetString());
+        Assert.Contains("not of a known type", failed.GetProperty("failureReason").GetString());
         Assert.Empty(host.StagedFiles());
     }
 

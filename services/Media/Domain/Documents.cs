@@ -75,6 +75,17 @@ public sealed record UploadSession
     public string? FileName { get; init; }
     public long Length { get; init; }
     public long Offset { get; init; }
+    /// <summary><c>receiving</c>, then <c>ready</c> (with <see cref="MediaId"/>) or <c>failed</c> (with <see cref="FailureReason"/>).</summary>
+    public string Status { get; init; } = UploadStatus.Receiving;
+    public Guid? MediaId { get; init; }
+    public string? FailureReason { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset ExpiresAt { get; init; }
+}
+
+public static class UploadStatus
+{
+    public const string Receiving = "receiving";
+    public const string Ready = "ready";
+    public const string Failed = "failed";
 }

@@ -8,12 +8,15 @@ namespace Platform.Media.Features;
 
 public sealed record CreateUploadRequest(string? FileName, long? Length);
 
-public sealed record UploadSessionDto(Guid Id, long Offset, long Length, DateTimeOffset ExpiresAt);
+/// <summary>An upload in progress; once finished, its outcome (the file's id, or why it was refused) until it expires.</summary>
+public sealed record UploadSessionDto(Guid Id, long Offset, long Length, DateTimeOffset ExpiresAt, string Status, Guid? MediaId, string? FailureReason);
 
 /// <summary>
 /// Resumable uploads for large files and flaky mobile networks, in the manner of tus: create a session with the length,
 /// send chunks with <c>Upload-Offset</c> (a chunk that does not start where the last one ended gets 409 and the current
 /// offset), ask for the offset after a dropped connection, and the last chunk turns the upload into a file (201).
+/// The session remembers the outcome, so a client whose connection dropped during the last chunk learns the file's id,
+/// or why it was refused.
 /// </summary>
 public static class ResumableUpload
 {
@@ -73,6 +76,8 @@ public static class ResumableUpload
             return UploadNotFound();
         if (!long.TryParse(http.Request.Headers[OffsetHeader], out var offset) || offset < 0)
             return Http.Problem(StatusCodes.Status400BadRequest, "Offset required", $"Send the chunk's position in the file as {OffsetHeader}.");
+        if (upload.Status != UploadStatus.Receiving)
+            return Http.Problem(StatusCodes.Status409Conflict, "Upload finished", $"This upload is {upload.Status}{(upload.FailureReason is null ? "" : ": " + upload.FailureReason)}.");
         if (offset != upload.Offset)
             return Http.Problem(StatusCodes.Status409Conflict, "Offset mismatch", $"The upload has {upload.Offset} bytes; send the chunk that starts there.");
 
@@ -121,12 +126,12 @@ public static class ResumableUpload
                 return TypedResults.Ok(Dto(upload));
             }
             var item = await ingest.IngestAsync(upload.OwnerId, upload.FileName, staged, cancellationToken);
-            await DiscardAsync(session, settings, id, cancellationToken);
+            await FinishAsync(session, settings, upload with { Status = UploadStatus.Ready, MediaId = item.Id });
             return TypedResults.Created($"{MediaUrls.Base}/{item.Id}", MediaDto.From(item));
         }
         catch (MediaRejectedException rejected)
         {
-            await DiscardAsync(session, settings, id, cancellationToken);
+            await FinishAsync(session, settings, upload with { Status = UploadStatus.Failed, FailureReason = rejected.Message });
             return Http.Problem(rejected);
         }
     }
@@ -139,6 +144,14 @@ public static class ResumableUpload
             return UploadNotFound();
         await DiscardAsync(session, options.Value, id, cancellationToken);
         return TypedResults.NoContent();
+    }
+
+    private static async Task FinishAsync(IDocumentSession session, MediaOptions options, UploadSession upload)
+    {
+        // The outcome is kept (until the session expires), not the bytes; recorded even if the client has gone.
+        File.Delete(StagedPath(options, upload.Id));
+        session.Store(upload);
+        await session.SaveChangesAsync(CancellationToken.None);
     }
 
     public static async Task DiscardAsync(IDocumentSession session, MediaOptions options, Guid id, CancellationToken cancellationToken)
@@ -165,7 +178,8 @@ public static class ResumableUpload
         return total;
     }
 
-    private static UploadSessionDto Dto(UploadSession upload) => new(upload.Id, upload.Offset, upload.Length, upload.ExpiresAt);
+    private static UploadSessionDto Dto(UploadSession upload) =>
+        new(upload.Id, upload.Offset, upload.Length, upload.ExpiresAt, upload.Status, upload.MediaId, upload.FailureReason);
 
     private static ProblemHttpResult UploadNotFound() =>
         Http.Problem(StatusCodes.Status404NotFound, "Upload not found", "There is no such upload in progress.");
