@@ -10,7 +10,14 @@ public sealed class S3BlobStore(IAmazonS3 s3, string bucket) : IBlobStore
 {
     public static S3BlobStore Create(StorageOptions options)
     {
-        var config = new AmazonS3Config { ForcePathStyle = options.S3ForcePathStyle };
+        var config = new AmazonS3Config
+        {
+            ForcePathStyle = options.S3ForcePathStyle,
+            // Checksums only where S3 requires them: many S3-compatible stores do not understand the SDK's default
+            // streaming (aws-chunked) checksums. Integrity is ours anyway: keys are the SHA-256 of the bytes.
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+        };
         if (!string.IsNullOrWhiteSpace(options.S3ServiceUrl))
             config.ServiceURL = options.S3ServiceUrl;
         if (!string.IsNullOrWhiteSpace(options.S3Region))
@@ -32,6 +39,8 @@ public sealed class S3BlobStore(IAmazonS3 s3, string bucket) : IBlobStore
             InputStream = content,
             ContentType = contentType,
             AutoCloseStream = false,
+            // A plain signed body rather than aws-chunked, which S3-compatible stores do not all decode.
+            UseChunkEncoding = false,
         }, cancellationToken);
     }
 
