@@ -92,6 +92,8 @@ public static class EventTypes
     public const string ReactionAdded = "reaction.added";
     /// <summary>Someone took a reaction back.</summary>
     public const string ReactionRemoved = "reaction.removed";
+    /// <summary>A preview of a URL in a message arrived; <c>data</c> is <c>{messageId, url, title, description, imageUrl, siteName}</c>.</summary>
+    public const string LinkPreviewAttached = "link-preview.attached";
 }
 
 /// <summary>The JSON settings of the Platform API (camelCase).</summary>

@@ -133,7 +133,7 @@ public sealed class MediaFlowTests(MediaStack stack) : IClassFixture<MediaStack>
             page => page.Items.Single(m => m.Id == message.Id).LinkPreviews is { Count: 1 }, Soon, "the link preview is attached to the message");
         Assert.Equal("Otters hold hands", previewed.Items.Single(m => m.Id == message.Id).LinkPreviews![0].Title);
         var log = await bobSdk.GetEventsAsync(conversation.Id, after: message.Seq);
-        Assert.Contains(log.Items, e => e.Type == "link-preview.attached");
+        Assert.Contains(log.Items, e => e.Type == EventTypes.LinkPreviewAttached);
 
         await aliceSdk.DeleteMessageAsync(conversation.Id, message.Id);
         await Eventually.Returns(() => alice.Http.GetAsync($"/api/v1/media/{file.Id}"), r => r.StatusCode == HttpStatusCode.NotFound, Soon,
