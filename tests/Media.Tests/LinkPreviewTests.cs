@@ -180,6 +180,13 @@ public sealed class LinkPreviewTests(LinkPreviewHost host) : IClassFixture<LinkP
         Assert.Equal("Otters hold hands while sleeping", ready.Title);
         Assert.Equal("Nature Daily", ready.SiteName);
         Assert.Empty(await previews.DrainAsync(TimeSpan.FromSeconds(1)));
+
+        // An edit that brings a new URL gets its preview too.
+        var added = host.Site + "video";
+        await host.PublishAsync(conversation, ConversationEventTypes.MessageEdited, Guid.CreateVersion7(),
+            new { messageId, text = "now " + added, urls = new[] { added } });
+        var edited = await previews.NextAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal((messageId, added, "A tube video"), (edited.MessageId, edited.Url, edited.Title));
     }
 
     public static TheoryData<string> SsrfCorpus() =>

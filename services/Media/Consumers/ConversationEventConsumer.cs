@@ -34,9 +34,12 @@ public sealed class ConversationEventConsumer(IDocumentSession session, MediaAcc
                 break;
             case ConversationEventTypes.MessagePosted when TryGuid(data, "id") is { } messageId:
                 await AttachAsync(e, messageId, data, cancellationToken);
-                if (data.TryGetProperty("urls", out var urls) && urls.ValueKind == JsonValueKind.Array && urls.GetArrayLength() > 0)
-                    await previews.PreviewMessageAsync(e.ConversationId, messageId,
-                        urls.EnumerateArray().Select(u => u.GetString()).OfType<string>().ToList(), cancellationToken);
+                if (Urls(data) is { Count: > 0 } posted)
+                    await previews.PreviewMessageAsync(e.ConversationId, messageId, posted, cancellationToken);
+                break;
+            // An edit can bring new URLs; Messaging attaches a preview only while the message still holds its URL.
+            case ConversationEventTypes.MessageEdited when TryGuid(data, "messageId") is { } messageId && Urls(data) is { Count: > 0 } urls:
+                await previews.PreviewMessageAsync(e.ConversationId, messageId, urls, cancellationToken);
                 break;
             case ConversationEventTypes.MessageDeleted when TryGuid(data, "messageId") is { } messageId:
                 session.Store(new DeletedMessage { Id = messageId, DeletedAt = time.GetUtcNow() });
@@ -89,6 +92,11 @@ public sealed class ConversationEventConsumer(IDocumentSession session, MediaAcc
         var items = await session.LoadManyAsync<MediaItem>(cancellationToken, orphans);
         await access.DeleteAsync(session, items.ToList(), cancellationToken);
     }
+
+    private static List<string> Urls(JsonElement data) =>
+        data.TryGetProperty("urls", out var urls) && urls.ValueKind == JsonValueKind.Array
+            ? urls.EnumerateArray().Where(u => u.ValueKind == JsonValueKind.String).Select(u => u.GetString()!).ToList()
+            : [];
 
     private static Guid? TryGuid(JsonElement element, string property) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String && value.TryGetGuid(out var id)

@@ -66,7 +66,8 @@ public sealed class ImageProcessor(MediaOptions options)
     {
         using var codec = SKCodec.Create(path) ?? throw MediaRejectedException.Invalid("The image cannot be read.");
         using var decoded = DecodePixels(codec);
-        using var bitmap = Orient(decoded, codec.EncodedOrigin);
+        using var oriented = codec.EncodedOrigin == SKEncodedOrigin.TopLeft ? null : Orient(decoded, codec.EncodedOrigin);
+        var bitmap = oriented ?? decoded;
         var (outputFormat, contentType, quality) = format switch
         {
             SKEncodedImageFormat.Jpeg => (SKEncodedImageFormat.Jpeg, "image/jpeg", 88),
@@ -112,8 +113,6 @@ public sealed class ImageProcessor(MediaOptions options)
     /// <summary>Applies the EXIF orientation to the pixels, since re-encoding drops the tag that carried it.</summary>
     private static SKBitmap Orient(SKBitmap source, SKEncodedOrigin origin)
     {
-        if (origin == SKEncodedOrigin.TopLeft)
-            return source.Copy();
         var swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
         var (w, h) = swap ? (source.Height, source.Width) : (source.Width, source.Height);
         var rotated = new SKBitmap(new SKImageInfo(w, h, source.ColorType, source.AlphaType));
