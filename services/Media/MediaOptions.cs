@@ -21,8 +21,14 @@ public sealed class MediaOptions
     [Range(1, long.MaxValue)]
     public long UserQuotaBytes { get; set; } = 10L * 1024 * 1024 * 1024;
 
-    /// <summary>Content types accepted, as sniffed from the bytes. SVG and HTML are never listed by default: they are active content.</summary>
-    public string[] AllowedContentTypes { get; set; } =
+    /// <summary>
+    /// Content types accepted, as sniffed from the bytes; empty means <see cref="DefaultContentTypes"/>. (Configuration
+    /// binding appends to an array it finds filled, so the defaults live apart and a configured list replaces them.)
+    /// </summary>
+    public string[] AllowedContentTypes { get; set; } = [];
+
+    /// <summary>Images, video, audio, PDF, office documents and text. SVG and HTML are not listed: they are active content.</summary>
+    public static readonly string[] DefaultContentTypes =
     [
         "image/jpeg", "image/png", "image/gif", "image/webp",
         "video/mp4", "video/quicktime", "video/webm",
@@ -36,6 +42,8 @@ public sealed class MediaOptions
         "application/vnd.oasis.opendocument.presentation",
         "application/msword", "text/plain",
     ];
+
+    public IReadOnlyList<string> EffectiveContentTypes => AllowedContentTypes.Length > 0 ? AllowedContentTypes : DefaultContentTypes;
 
     /// <summary>An image whose header declares more pixels than this is refused before any decoding (pixel floods).</summary>
     [Range(1, long.MaxValue)]

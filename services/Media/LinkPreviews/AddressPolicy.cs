@@ -16,7 +16,12 @@ public sealed class LinkPreviewOptions
 
     public int MaxRedirects { get; set; } = 5;
 
-    public int[] AllowedPorts { get; set; } = [80, 443, 8080, 8443];
+    /// <summary>Ports that may be fetched; empty means <see cref="DefaultPorts"/> (a configured list replaces them).</summary>
+    public int[] AllowedPorts { get; set; } = [];
+
+    public static readonly int[] DefaultPorts = [80, 443, 8080, 8443];
+
+    public IReadOnlyList<int> EffectivePorts => AllowedPorts.Length > 0 ? AllowedPorts : DefaultPorts;
 
     /// <summary>
     /// Exceptions to the address rules, as <c>ip:port</c> (<c>127.0.0.1:8080</c>, <c>[::1]:8080</c>): an internal site
@@ -41,7 +46,7 @@ public sealed class AddressPolicy(LinkPreviewOptions options)
         var endpoint = Normalize(new IPEndPoint(address, port));
         if (_allowed.Contains(endpoint))
             return true;
-        return options.AllowedPorts.Contains(port) && IsPublic(endpoint.Address);
+        return options.EffectivePorts.Contains(port) && IsPublic(endpoint.Address);
     }
 
     private static IPEndPoint Normalize(IPEndPoint endpoint) =>

@@ -202,7 +202,7 @@ public sealed class MediaIngest(
         }
     }
 
-    private bool IsAllowed(SniffedType type) => options.Value.AllowedContentTypes.Contains(type.ContentType, StringComparer.OrdinalIgnoreCase);
+    private bool IsAllowed(SniffedType type) => options.Value.EffectiveContentTypes.Contains(type.ContentType, StringComparer.OrdinalIgnoreCase);
 
     private async Task<string> PutAsync(byte[] bytes, string contentType, CancellationToken cancellationToken)
     {
