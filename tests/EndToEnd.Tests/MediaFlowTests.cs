@@ -109,6 +109,7 @@ public sealed class MediaFlowTests(MediaStack stack) : IClassFixture<MediaStack>
         Assert.Equal(("application/pdf", pdf.LongLength), (file.ContentType, file.Size));
 
         var conversation = await aliceSdk.CreateConversationAsync("group", [bob.Id], "files");
+        await bobSdk.Realtime.StartAsync();
         var message = await aliceSdk.SendMessageAsync(conversation.Id, $"the report, and {stack.Site}otters", attachments: [file.Id]);
 
         var redirect = await Eventually.Returns(() => bob.Http.GetAsync($"/api/v1/media/{file.Id}"), r => r.StatusCode == HttpStatusCode.Redirect, Soon,
@@ -128,7 +129,17 @@ public sealed class MediaFlowTests(MediaStack stack) : IClassFixture<MediaStack>
         var refused = await Assert.ThrowsAsync<PlatformException>(() => carolSdk.GetMediaAsync(file.Id));
         Assert.Equal(404, refused.Status);
 
-        // Media previews the link; Messaging attaches the preview to the message through the log.
+        // Media previews the link; Messaging attaches the preview to the message through the log, and Bob sees it live.
+        using (var timeout = new CancellationTokenSource(Soon))
+        {
+            await foreach (var e in bobSdk.Realtime.ReadEventsAsync(timeout.Token))
+                if (e.ConversationId == conversation.Id && e.Type == EventTypes.LinkPreviewAttached)
+                {
+                    Assert.Equal(message.Id, e.Data.GetProperty("messageId").GetGuid());
+                    Assert.Equal("Otters hold hands", e.Data.GetProperty("title").GetString());
+                    break;
+                }
+        }
         var previewed = await Eventually.Returns(() => bobSdk.GetMessagesAsync(conversation.Id),
             page => page.Items.Single(m => m.Id == message.Id).LinkPreviews is { Count: 1 }, Soon, "the link preview is attached to the message");
         Assert.Equal("Otters hold hands", previewed.Items.Single(m => m.Id == message.Id).LinkPreviews![0].Title);
