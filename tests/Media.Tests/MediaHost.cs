@@ -30,7 +30,7 @@ public class MediaHost : IAsyncLifetime
 
     public string StagingPath => Path.Combine(Root, "staging");
 
-    /// <summary>Publishes conversation events as Messaging would.</summary>
+    /// <summary>Records the <c>MediaReady</c> events Media publishes, and publishes conversation events as Messaging would.</summary>
     public BusProbe<Contracts.Media.MediaReady> Bus { get; private set; } = null!;
 
     private long _seq;

@@ -1,9 +1,9 @@
 namespace Platform.Media.Domain;
 
+/// <summary>A file is recorded once it is processed (a refused upload leaves no record), so every file is ready.</summary>
 public static class MediaStatus
 {
     public const string Ready = "ready";
-    public const string Failed = "failed";
 }
 
 /// <summary>One uploaded file: who owns it, what it is and where its bytes and derived files are.</summary>
@@ -29,8 +29,6 @@ public sealed record MediaItem
     public string? BlurHash { get; init; }
     /// <summary>Audio: peak levels (0-100) of equal slices of the sound, for a voice note's waveform.</summary>
     public IReadOnlyList<int>? Waveform { get; init; }
-    /// <summary>Why processing failed when <see cref="Status"/> is failed.</summary>
-    public string? FailureReason { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
 
     public IEnumerable<string> BlobKeys() => new[] { BlobKey, SmallThumbnailKey, LargeThumbnailKey }.Where(k => !string.IsNullOrEmpty(k))!;

@@ -20,7 +20,7 @@ public sealed class FfmpegProcessor(MediaOptions options, ILogger<FfmpegProcesso
             ["-v", "error", "-show_entries", "format=duration:stream=codec_type,width,height", "-of", "json", path], cancellationToken);
         if (exit != 0)
             throw MediaRejectedException.Unprocessable($"The file cannot be read as audio or video: {Trim(error)}");
-        using var json = JsonDocument.Parse(output);
+        using var json = ParseProbe(output);
         long? duration = null;
         if (json.RootElement.TryGetProperty("format", out var format) && format.TryGetProperty("duration", out var d)
             && double.TryParse(d.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
@@ -149,6 +149,18 @@ public sealed class FfmpegProcessor(MediaOptions options, ILogger<FfmpegProcesso
         catch (System.ComponentModel.Win32Exception)
         {
             return false;
+        }
+    }
+
+    private static JsonDocument ParseProbe(string output)
+    {
+        try
+        {
+            return JsonDocument.Parse(output);
+        }
+        catch (JsonException)
+        {
+            throw MediaRejectedException.Unprocessable("The file cannot be read as audio or video.");
         }
     }
 
