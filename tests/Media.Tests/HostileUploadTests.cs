@@ -159,3 +159,24 @@ public sealed class QuotaTests(QuotaHost host) : IClassFixture<QuotaHost>
         Assert.Empty(host.StagedFiles());
     }
 }
+
+public sealed class MalformedUploadTests(MediaHost host) : IClassFixture<MediaHost>
+{
+    [Theory]
+    [InlineData("no closing boundary", "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello world, and then the body just ends")]
+    [InlineData("garbage", "this is not multipart at all")]
+    [InlineData("endless headers", "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nX-Long: {long}\r\n\r\nhi\r\n--b--\r\n")]
+    public async Task Upload_OfAMalformedMultipartBody_Is400_AndLeavesNothingBehind(string what, string body)
+    {
+        var alice = host.Client();
+        var content = new StringContent(body.Replace("{long}", new string('x', 40_000)));
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("multipart/form-data; boundary=b");
+
+        var response = await alice.Http.PostAsync("/api/v1/media", content);
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{what}: {(int)response.StatusCode} {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(host.StagedFiles());
+    }
+}

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Net;
 using System.Net.Http.Headers;
 using Platform.Contracts.Messaging;
@@ -275,5 +276,58 @@ public sealed class UploadAndAccessTests(MediaHost host) : IClassFixture<MediaHo
         Assert.True(response.StatusCode == status, $"Expected {(int)status}, got {(int)response.StatusCode}: {body}");
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal(title, System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("title").GetString());
+    }
+}
+
+public sealed class ResumableEdgeTests(MediaHost host) : IClassFixture<MediaHost>
+{
+    [Fact]
+    public async Task ResumableUpload_ChunkPastTheDeclaredLength_Is400_AndTheUploadGoesOnFromItsOffset()
+    {
+        var alice = host.Client();
+        var bytes = TestFiles.Pdf(new string('p', 20_000));
+        var session = await alice.PostJsonAsync("/api/v1/media/uploads", new { fileName = "r.pdf", length = bytes.Length }, 201);
+        var path = $"/api/v1/media/uploads/{session.GetProperty("id").GetGuid()}";
+
+        await MediaClient.Json(await Send(alice, path, 0, [.. bytes, .. new byte[10]]), 400);
+        Assert.Equal(0, (await MediaClient.Json(await alice.Http.GetAsync(path), 200)).GetProperty("offset").GetInt64());
+        var done = await MediaClient.Json(await Send(alice, path, 0, bytes), 201);
+
+        Assert.Equal("application/pdf", done.GetProperty("contentType").GetString());
+        Assert.Equal(bytes, await (await alice.DownloadAsync($"/api/v1/media/{done.GetProperty("id").GetGuid()}")).Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task ResumableUpload_OfAnotherUser_IsNotFound()
+    {
+        var alice = host.Client();
+        var mallory = host.Client();
+        var session = await alice.PostJsonAsync("/api/v1/media/uploads", new { length = 100 }, 201);
+        var path = $"/api/v1/media/uploads/{session.GetProperty("id").GetGuid()}";
+
+        Assert.Equal(HttpStatusCode.NotFound, (await mallory.Http.GetAsync(path)).StatusCode);
+        await MediaClient.Json(await Send(mallory, path, 0, new byte[100]), 404);
+        Assert.Equal(HttpStatusCode.NotFound, (await mallory.Http.DeleteAsync(path)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.Http.DeleteAsync(path)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    [InlineData(200_000_000)]
+    public async Task ResumableUpload_WithABadLength_IsRefused(long length)
+    {
+        var alice = host.Client();
+
+        var response = await alice.Http.PostAsJsonAsync("/api/v1/media/uploads", new { length });
+
+        Assert.Equal(length > 0 ? HttpStatusCode.RequestEntityTooLarge : HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    private static Task<HttpResponseMessage> Send(MediaClient client, string path, long offset, byte[] chunk)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Patch, path) { Content = new ByteArrayContent(chunk) };
+        request.Headers.Add("Upload-Offset", offset.ToString());
+        return client.Http.SendAsync(request);
     }
 }

@@ -82,27 +82,35 @@ public static class ResumableUpload
             return Http.Problem(StatusCodes.Status409Conflict, "Offset mismatch", $"The upload has {upload.Offset} bytes; send the chunk that starts there.");
 
         var staged = StagedPath(settings, id);
-        long written;
+        FileStream file;
         try
         {
             // One writer at a time: a second concurrent chunk cannot open the file and gets 409.
-            await using var file = new FileStream(staged, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 81920, useAsync: true);
-            if (file.Length != upload.Offset)
-                file.SetLength(upload.Offset);
-            file.Seek(upload.Offset, SeekOrigin.Begin);
-            written = await CopyCappedAsync(http.Request.Body, file, upload.Length - upload.Offset, cancellationToken);
-        }
-        catch (IOException) when (File.Exists(staged))
-        {
-            return Http.Problem(StatusCodes.Status409Conflict, "Upload busy", "Another chunk of this upload is being received.");
+            file = new FileStream(staged, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 81920, useAsync: true);
         }
         catch (FileNotFoundException)
         {
             return UploadNotFound();
         }
-        catch (MediaRejectedException rejected)
+        catch (IOException)
         {
-            return Http.Problem(rejected);
+            return Http.Problem(StatusCodes.Status409Conflict, "Upload busy", "Another chunk of this upload is being received.");
+        }
+        long written;
+        await using (file)
+        {
+            try
+            {
+                // Bytes of an earlier chunk that broke off are dropped: the upload goes on from the recorded offset.
+                if (file.Length != upload.Offset)
+                    file.SetLength(upload.Offset);
+                file.Seek(upload.Offset, SeekOrigin.Begin);
+                written = await CopyCappedAsync(http.Request.Body, file, upload.Length - upload.Offset, cancellationToken);
+            }
+            catch (MediaRejectedException rejected)
+            {
+                return Http.Problem(rejected);
+            }
         }
         upload = upload with { Offset = upload.Offset + written };
 
@@ -112,8 +120,8 @@ public static class ResumableUpload
             if (offset < ContentSniffer.HeaderLength && (upload.Offset >= ContentSniffer.HeaderLength || upload.Offset == upload.Length))
             {
                 var header = new byte[Math.Min(ContentSniffer.HeaderLength, upload.Offset)];
-                await using (var file = File.OpenRead(staged))
-                    await file.ReadExactlyAsync(header, cancellationToken);
+                await using (var start = File.OpenRead(staged))
+                    await start.ReadExactlyAsync(header, cancellationToken);
                 var type = ingest.CheckHeader(header);
                 if (upload.Length > ingest.LimitFor(type))
                     throw MediaRejectedException.TooLarge($"Files of type {type.ContentType} may have at most {ingest.LimitFor(type)} bytes.");
@@ -168,7 +176,7 @@ public static class ResumableUpload
         var buffer = new byte[81920];
         long total = 0;
         int read;
-        while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+        while ((read = await ReadChunkAsync(body, buffer, cancellationToken)) > 0)
         {
             if (total + read > remaining)
                 throw MediaRejectedException.Invalid("The chunk goes past the upload's declared length.");
@@ -176,6 +184,22 @@ public static class ResumableUpload
             total += read;
         }
         return total;
+    }
+
+    private static async Task<int> ReadChunkAsync(Stream body, byte[] buffer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await body.ReadAsync(buffer, cancellationToken);
+        }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw MediaRejectedException.TooLarge("The chunk is larger than the server accepts in one request: send smaller chunks.");
+        }
+        catch (IOException exception)
+        {
+            throw MediaRejectedException.Invalid($"The chunk broke off ({exception.Message}); resume from the upload's offset.");
+        }
     }
 
     private static UploadSessionDto Dto(UploadSession upload) =>

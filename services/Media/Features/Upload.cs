@@ -45,9 +45,9 @@ public static class Upload
                     break;
             }
         }
-        catch (IOException exception)
+        catch (Exception exception) when (exception is IOException or InvalidDataException)
         {
-            return Http.Problem(StatusCodes.Status400BadRequest, "Invalid multipart body", exception.Message);
+            return Http.Problem(BadBody(exception));
         }
         if (section is null || disposition is null)
             return Http.Problem(StatusCodes.Status400BadRequest, "No file", "The multipart body has no file part.");
@@ -88,7 +88,7 @@ public static class Upload
         var limit = Math.Min(ingest.LimitFor(null), quota);
         long total = 0;
         int read;
-        while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+        while ((read = await ReadAsync(body, buffer, cancellationToken)) > 0)
         {
             if (headerLength < header.Length)
             {
@@ -108,6 +108,23 @@ public static class Upload
         if (type is null && headerLength > 0)
             Limit(ingest, header.AsSpan(0, headerLength).ToArray(), quota);
     }
+
+    private static async Task<int> ReadAsync(Stream body, byte[] buffer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await body.ReadAsync(buffer, cancellationToken);
+        }
+        catch (Exception exception) when (exception is IOException or InvalidDataException)
+        {
+            throw BadBody(exception);
+        }
+    }
+
+    /// <summary>A body that breaks off, is malformed multipart, or passes the server's request limit.</summary>
+    private static MediaRejectedException BadBody(Exception exception) => exception is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }
+        ? MediaRejectedException.TooLarge("The request is larger than the largest file accepted.")
+        : new MediaRejectedException(StatusCodes.Status400BadRequest, "Invalid multipart body", exception.Message);
 
     private static (SniffedType, long) Limit(MediaIngest ingest, byte[] header, long quota)
     {
