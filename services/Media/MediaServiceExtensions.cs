@@ -52,6 +52,7 @@ public static class MediaServiceExtensions
             return storage.Provider == "s3" ? S3BlobStore.Create(storage) : new FileSystemBlobStore(storage.Path);
         });
         builder.Services.AddSingleton(services => services.GetRequiredService<IOptions<MediaOptions>>().Value);
+        builder.Services.AddSingleton<BlobLocks>();
         builder.Services.AddSingleton<ImageProcessor>();
         builder.Services.AddSingleton<FfmpegProcessor>();
         builder.Services.AddScoped<MediaIngest>();

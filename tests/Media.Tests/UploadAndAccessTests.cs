@@ -217,6 +217,29 @@ public sealed class UploadAndAccessTests(MediaHost host) : IClassFixture<MediaHo
     }
 
     [Fact]
+    public async Task IdenticalUploads_WhileTheFirstIsDeleted_AllKeepTheirBytes()
+    {
+        var alice = host.Client();
+        var bob = host.Client();
+        for (var round = 0; round < 5; round++)
+        {
+            var bytes = TestFiles.Pdf($"race {round} {Guid.NewGuid()}");
+            var first = (await alice.UploadOkAsync(bytes, "race.pdf")).GetProperty("id").GetGuid();
+
+            var delete = alice.Http.DeleteAsync($"/api/v1/media/{first}");
+            var uploads = Enumerable.Range(0, 4).Select(_ => bob.UploadOkAsync(bytes, "race.pdf")).ToList();
+            Assert.Equal(HttpStatusCode.NoContent, (await delete).StatusCode);
+
+            foreach (var upload in uploads)
+            {
+                var download = await bob.DownloadAsync($"/api/v1/media/{(await upload).GetProperty("id").GetGuid()}");
+                Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+                Assert.Equal(bytes, await download.Content.ReadAsByteArrayAsync());
+            }
+        }
+    }
+
+    [Fact]
     public async Task ResumableUpload_InChunks_SurvivesAWrongOffset_AndBecomesAFile()
     {
         var alice = host.Client();

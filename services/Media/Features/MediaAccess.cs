@@ -5,7 +5,7 @@ using Platform.Media.Storage;
 namespace Platform.Media.Features;
 
 /// <summary>Who may read a file, and how files go away.</summary>
-public sealed class MediaAccess(IBlobStore blobs, ILogger<MediaAccess> logger)
+public sealed class MediaAccess(IBlobStore blobs, BlobLocks locks, ILogger<MediaAccess> logger)
 {
     /// <summary>The uploader, and active members of any conversation the file was attached to in a message.</summary>
     public static async Task<bool> CanReadAsync(IQuerySession session, MediaItem item, Guid userId, CancellationToken cancellationToken)
@@ -33,13 +33,15 @@ public sealed class MediaAccess(IBlobStore blobs, ILogger<MediaAccess> logger)
 
         foreach (var key in items.SelectMany(i => i.BlobKeys()).Distinct())
         {
-            var stillUsed = await session.Query<MediaItem>()
-                .AnyAsync(m => m.BlobKey == key || m.SmallThumbnailKey == key || m.LargeThumbnailKey == key, cancellationToken);
-            if (stillUsed)
-                continue;
             try
             {
-                await blobs.DeleteAsync(key, cancellationToken);
+                // Under the key's lock, so an upload of the same bytes either is recorded first (and keeps the blob)
+                // or waits and stores the blob again.
+                await using var held = await locks.AcquireAsync([key], cancellationToken);
+                var stillUsed = await session.Query<MediaItem>()
+                    .AnyAsync(m => m.BlobKey == key || m.SmallThumbnailKey == key || m.LargeThumbnailKey == key, cancellationToken);
+                if (!stillUsed)
+                    await blobs.DeleteAsync(key, cancellationToken);
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {

@@ -17,6 +17,7 @@ namespace Platform.Media.Processing;
 public sealed class MediaIngest(
     IDocumentStore store,
     IBlobStore blobs,
+    BlobLocks locks,
     ImageProcessor images,
     FfmpegProcessor ffmpeg,
     IPublishEndpoint publisher,
@@ -93,51 +94,75 @@ public sealed class MediaIngest(
         var twin = await session.Query<MediaItem>()
             .Where(m => m.OriginalSha256 == sha && m.Status == MediaStatus.Ready)
             .FirstOrDefaultAsync(cancellationToken);
-        if (twin is not null && await blobs.ExistsAsync(twin.BlobKey, cancellationToken))
-            item = item with
+        if (twin is not null)
+        {
+            // Under the blobs' locks the twin is looked at again: if it was deleted meanwhile, this upload is processed anew.
+            await using (await locks.AcquireAsync(twin.BlobKeys(), cancellationToken))
             {
-                ContentType = twin.ContentType, Size = twin.Size, BlobKey = twin.BlobKey, SmallThumbnailKey = twin.SmallThumbnailKey,
-                LargeThumbnailKey = twin.LargeThumbnailKey, Width = twin.Width, Height = twin.Height, DurationMs = twin.DurationMs,
-                BlurHash = twin.BlurHash, Waveform = twin.Waveform,
-            };
-        else
-            item = await ProcessAsync(item, type, stagedPath, sha, size, cancellationToken);
+                if (await session.LoadAsync<MediaItem>(twin.Id, cancellationToken) is not null && await blobs.ExistsAsync(twin.BlobKey, cancellationToken))
+                {
+                    item = item with
+                    {
+                        ContentType = twin.ContentType, Size = twin.Size, BlobKey = twin.BlobKey, SmallThumbnailKey = twin.SmallThumbnailKey,
+                        LargeThumbnailKey = twin.LargeThumbnailKey, Width = twin.Width, Height = twin.Height, DurationMs = twin.DurationMs,
+                        BlurHash = twin.BlurHash, Waveform = twin.Waveform,
+                    };
+                    session.Store(item);
+                    await session.SaveChangesAsync(cancellationToken);
+                    await AnnounceAsync(item, cancellationToken);
+                    return item;
+                }
+            }
+        }
 
-        session.Store(item);
-        await session.SaveChangesAsync(cancellationToken);
+        var pending = new List<PendingBlob>();
+        item = await ProcessAsync(item, type, stagedPath, sha, size, pending, cancellationToken);
+        await using (await locks.AcquireAsync(pending.Select(p => p.Key), cancellationToken))
+        {
+            foreach (var blob in pending)
+            {
+                await using var content = blob.Open();
+                await blobs.PutAsync(blob.Key, content, blob.ContentType, cancellationToken);
+            }
+            session.Store(item);
+            await session.SaveChangesAsync(cancellationToken);
+        }
         await AnnounceAsync(item, cancellationToken);
         return item;
     }
 
-    private async Task<MediaItem> ProcessAsync(MediaItem item, SniffedType type, string path, string sha, long size, CancellationToken cancellationToken)
+    /// <summary>Bytes to store once processing has succeeded.</summary>
+    private sealed record PendingBlob(string Key, string ContentType, Func<Stream> Open);
+
+    private async Task<MediaItem> ProcessAsync(
+        MediaItem item, SniffedType type, string path, string sha, long size, List<PendingBlob> pending, CancellationToken cancellationToken)
     {
         switch (type.Kind)
         {
             case MediaKind.Image when !type.IsActive:
             {
                 var image = await images.ProcessAsync(path, type, cancellationToken);
-                var key = await PutAsync(image.Main, image.ContentType, cancellationToken);
                 return item with
                 {
-                    ContentType = image.ContentType, Size = image.Main.Length, BlobKey = key, Width = image.Width, Height = image.Height,
-                    BlurHash = image.BlurHash,
-                    SmallThumbnailKey = await PutAsync(image.Small, ImageProcessor.ThumbnailContentType, cancellationToken),
-                    LargeThumbnailKey = await PutAsync(image.Large, ImageProcessor.ThumbnailContentType, cancellationToken),
+                    ContentType = image.ContentType, Size = image.Main.Length, BlobKey = Pending(pending, image.Main, image.ContentType),
+                    Width = image.Width, Height = image.Height, BlurHash = image.BlurHash,
+                    SmallThumbnailKey = Pending(pending, image.Small, ImageProcessor.ThumbnailContentType),
+                    LargeThumbnailKey = Pending(pending, image.Large, ImageProcessor.ThumbnailContentType),
                 };
             }
             case MediaKind.Video or MediaKind.Audio when ffmpeg.Available:
-                item = await ProcessAudioVideoAsync(item, type, path, cancellationToken);
+                item = await ProcessAudioVideoAsync(item, type, path, pending, cancellationToken);
                 break;
             case MediaKind.Video or MediaKind.Audio:
                 logger.LogInformation("ffmpeg is not installed: {ContentType} stored without duration or poster", type.ContentType);
                 break;
         }
-        await using (var file = File.OpenRead(path))
-            await blobs.PutAsync(sha, file, type.ContentType, cancellationToken);
+        pending.Add(new PendingBlob(sha, type.ContentType, () => File.OpenRead(path)));
         return item with { ContentType = item.ContentType.Length > 0 ? item.ContentType : type.ContentType, Size = size, BlobKey = sha };
     }
 
-    private async Task<MediaItem> ProcessAudioVideoAsync(MediaItem item, SniffedType type, string path, CancellationToken cancellationToken)
+    private async Task<MediaItem> ProcessAudioVideoAsync(
+        MediaItem item, SniffedType type, string path, List<PendingBlob> pending, CancellationToken cancellationToken)
     {
         var probe = await ffmpeg.ProbeAsync(path, cancellationToken);
         if (!probe.HasVideo && !probe.HasAudio)
@@ -157,8 +182,8 @@ public sealed class MediaIngest(
                     item = item with
                     {
                         BlurHash = thumbnails.BlurHash,
-                        SmallThumbnailKey = await PutAsync(thumbnails.Small, ImageProcessor.ThumbnailContentType, cancellationToken),
-                        LargeThumbnailKey = await PutAsync(thumbnails.Large, ImageProcessor.ThumbnailContentType, cancellationToken),
+                        SmallThumbnailKey = Pending(pending, thumbnails.Small, ImageProcessor.ThumbnailContentType),
+                        LargeThumbnailKey = Pending(pending, thumbnails.Large, ImageProcessor.ThumbnailContentType),
                     };
                 }
                 finally
@@ -204,10 +229,10 @@ public sealed class MediaIngest(
 
     private bool IsAllowed(SniffedType type) => options.Value.EffectiveContentTypes.Contains(type.ContentType, StringComparer.OrdinalIgnoreCase);
 
-    private async Task<string> PutAsync(byte[] bytes, string contentType, CancellationToken cancellationToken)
+    private static string Pending(List<PendingBlob> pending, byte[] bytes, string contentType)
     {
         var key = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        await blobs.PutAsync(key, new MemoryStream(bytes, writable: false), contentType, cancellationToken);
+        pending.Add(new PendingBlob(key, contentType, () => new MemoryStream(bytes, writable: false)));
         return key;
     }
 
