@@ -70,6 +70,10 @@ public sealed class MediaOptions
     [Range(1, 1_000_000)]
     public int MaxArchiveEntries { get; set; } = 10_000;
 
+    /// <summary>Uploads (and resumable upload chunks) one user may send per minute.</summary>
+    [Range(1, 100_000)]
+    public int UploadsPerMinute { get; set; } = 120;
+
     /// <summary>HMAC-SHA256 key of signed download URLs, base64, at least 32 bytes. Shared by every replica.</summary>
     [Required]
     public string SigningKey { get; set; } = "";

@@ -1,3 +1,4 @@
+using System.Threading.RateLimiting;
 using JasperFx;
 using Marten;
 using MassTransit;
@@ -63,20 +64,36 @@ public static class MediaServiceExtensions
         builder.Services.AddSingleton<LinkPreviewService>();
         builder.Services.AddScoped<LinkPreviewPublisher>();
         builder.Services.AddHostedService<UploadSweeper>();
+
+        // Per user: fetching pages for anyone who asks, and storing files, are the costly things this service does.
+        builder.Services.AddRateLimiter(limiter =>
+        {
+            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            limiter.AddPolicy(UploadPolicy, context => PerUser(context, context.RequestServices.GetRequiredService<IOptions<MediaOptions>>().Value.UploadsPerMinute));
+            limiter.AddPolicy(LinkPreviewPolicy, context => PerUser(context, context.RequestServices.GetRequiredService<IOptions<LinkPreviewOptions>>().Value.RequestsPerMinute));
+        });
         return builder;
     }
+
+    public const string UploadPolicy = "uploads";
+    public const string LinkPreviewPolicy = "link-previews";
+
+    private static RateLimitPartition<string> PerUser(HttpContext context, int perMinute) =>
+        RateLimitPartition.GetFixedWindowLimiter(context.User.FindFirst("sub")?.Value ?? "anonymous",
+            _ => new FixedWindowRateLimiterOptions { PermitLimit = perMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
 
     public static void AddMediaConsumers(this IBusRegistrationConfigurator bus) =>
         bus.AddConsumer<ConversationEventConsumer>();
 
     public static WebApplication MapMediaEndpoints(this WebApplication app)
     {
+        app.UseRateLimiter();
         var media = app.MapGroup(MediaUrls.Base).RequireAuthorization().WithTags("Media");
         var signed = app.MapGroup(MediaUrls.Base).WithTags("Media");
         media.MapUpload();
         media.MapResumableUploads();
         media.MapDownload(signed);
-        app.MapGroup("/api/v1/link-previews").RequireAuthorization().WithTags("Link previews").MapLinkPreviews();
+        app.MapGroup("/api/v1/link-previews").RequireAuthorization().RequireRateLimiting(LinkPreviewPolicy).WithTags("Link previews").MapLinkPreviews();
         return app;
     }
 }

@@ -63,3 +63,32 @@ public sealed class ActiveContentTests(ActiveContentHost host) : IClassFixture<A
         await alice.UploadOkAsync(TestFiles.Png(20, 20), "photo.png");
     }
 }
+
+public sealed class RateLimitedHost : MediaHost
+{
+    protected override void Configure(ServiceFactory<Program> factory) => factory
+        .WithSetting("Media:UploadsPerMinute", "2")
+        .WithSetting("LinkPreviews:RequestsPerMinute", "2");
+}
+
+public sealed class RateLimitTests(RateLimitedHost host) : IClassFixture<RateLimitedHost>
+{
+    [Fact]
+    public async Task UploadsAndPreviews_PastTheUsersRate_Are429_AndOtherUsersGoOn()
+    {
+        var alice = host.Client();
+        var bob = host.Client();
+
+        await alice.UploadOkAsync(TestFiles.Pdf("1"), "1.pdf");
+        await alice.UploadOkAsync(TestFiles.Pdf("2"), "2.pdf");
+        var third = await alice.UploadAsync(TestFiles.Pdf("3"), "3.pdf");
+        for (var i = 0; i < 2; i++)
+            await alice.Http.GetAsync("/api/v1/link-previews?url=http%3A%2F%2F127.0.0.1%2F");
+        var preview = await alice.Http.GetAsync("/api/v1/link-previews?url=http%3A%2F%2F127.0.0.1%2F");
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+        Assert.Equal("application/problem+json", third.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.TooManyRequests, preview.StatusCode);
+        await bob.UploadOkAsync(TestFiles.Pdf("bob"), "bob.pdf");
+    }
+}

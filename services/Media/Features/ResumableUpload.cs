@@ -24,9 +24,9 @@ public static class ResumableUpload
 
     public static void MapResumableUploads(this RouteGroupBuilder group)
     {
-        group.MapPost("/uploads", Create).WithName("CreateUpload");
+        group.MapPost("/uploads", Create).WithName("CreateUpload").RequireRateLimiting(MediaServiceExtensions.UploadPolicy);
         group.MapGet("/uploads/{id:guid}", Get).WithName("GetUpload");
-        group.MapPatch("/uploads/{id:guid}", Append).WithName("AppendUpload").DisableAntiforgery();
+        group.MapPatch("/uploads/{id:guid}", Append).WithName("AppendUpload").DisableAntiforgery().RequireRateLimiting(MediaServiceExtensions.UploadPolicy);
         group.MapDelete("/uploads/{id:guid}", Cancel).WithName("CancelUpload");
     }
 

@@ -13,7 +13,7 @@ public static class Upload
     public const long MultipartOverhead = 1024 * 1024;
 
     public static void MapUpload(this RouteGroupBuilder group) =>
-        group.MapPost("/", Handle).WithName("UploadMedia").DisableAntiforgery();
+        group.MapPost("/", Handle).WithName("UploadMedia").DisableAntiforgery().RequireRateLimiting(MediaServiceExtensions.UploadPolicy);
 
     /// <summary>
     /// Streams the first file part of a multipart body to the staging folder (never whole in memory), refusing it as soon

@@ -33,6 +33,9 @@ public sealed class LinkPreviewOptions
 
     public int MaxUrlsPerMessage { get; set; } = 3;
 
+    /// <summary>Previews one user may ask for per minute through the API (previews of posted messages are not counted).</summary>
+    public int RequestsPerMinute { get; set; } = 30;
+
     public string UserAgent { get; set; } = "PlatformLinkPreview/1.0 (+https://github.com/platform)";
 }
 
