@@ -42,3 +42,12 @@ ensure_kustomize() {
     return 1
   fi
 }
+
+# ffmpeg gives Media video posters, durations and voice-note waveforms (about 50 MB, 10-20 s to install);
+# Media works without it, but its video and audio tests need it.
+ensure_ffmpeg() {
+  if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; then return 0; fi
+  say "platform: installing ffmpeg from the OS packages"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+}
