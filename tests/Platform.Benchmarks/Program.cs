@@ -1,87 +1,269 @@
-// The benchmark harness. Scenarios so far:
-//   send-to-publish  one sender, open loop at --rate messages/s for --messages messages: how long from the HTTP send
-//                    until the event is consumed from RabbitMQ, and until the sender's 201.
-// Run: dotnet run -c Release --project tests/Platform.Benchmarks -- send-to-publish [--rate 100] [--messages 2000]
-// It starts its own PostgreSQL (durability on) and RabbitMQ with scripts/infra.sh, and Messaging as a process.
+// The benchmark harness: one command that starts PostgreSQL (durability on) and RabbitMQ, Messaging and a Gateway,
+// measures the baselines and the platform in the same run, and writes a Markdown and a JSON report to .local/bench/.
+//   dotnet run -c Release --project tests/Platform.Benchmarks -- [all|baselines|capacity|latency|fanout|idle|history|send-to-publish] [options]
+// Options: --users 40 --conversations 8 --members 5 --size 100 --duration 15 --warmup 3 --protocol json|msgpack
+//          --rate R (latency without capacity) --rooms 10,100,1000 --fanout-deliveries 20000 --idle 15000 --history-max 10000
 using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
 using Platform.Benchmarks;
 
-var arguments = Arguments.Parse(args);
-if (arguments.Scenario != "send-to-publish")
+var options = BenchOptions.Parse(args);
+if (options.Scenario == "send-to-publish")
 {
-    Console.Error.WriteLine("usage: Platform.Benchmarks send-to-publish [--rate N] [--messages N] [--warmup N]");
+    await using var legacyInfrastructure = await LocalInfrastructure.StartAsync();
+    var legacy = await SendToPublish.RunAsync(new Arguments("send-to-publish", (int)(options.Rate ?? 100), options.Messages, options.WarmupMessages));
+    Console.WriteLine(legacy);
+    return 0;
+}
+var known = new[] { "all", "baselines", "capacity", "latency", "fanout", "idle", "history" };
+if (!known.Contains(options.Scenario))
+{
+    Console.Error.WriteLine($"usage: Platform.Benchmarks [{string.Join('|', known)}|send-to-publish] [--option value ...]; see BENCHMARKS.md");
     return 2;
 }
+bool Runs(string scenario) => options.Scenario == "all" || options.Scenario == scenario;
 
+IdleConnections.RaiseFileLimit(200_000);
 await using var infrastructure = await LocalInfrastructure.StartAsync();
-var report = await SendToPublish.RunAsync(arguments);
-Console.WriteLine(report);
-var path = Path.Combine(LocalInfrastructure.RepositoryRoot, ".local", "bench", $"send-to-publish-{DateTime.UtcNow:yyyyMMddHHmmss}.md");
-await File.WriteAllTextAsync(path, report);
-Console.WriteLine($"Report: {path}");
+var bench = Path.Combine(LocalInfrastructure.RepositoryRoot, ".local", "bench");
+var usage = new ProcessUsage();
+usage.Track("postgres", () => ProcessUsage.Tree(Path.Combine(bench, "postgres", "data")));
+usage.Track("rabbitmq", () => ProcessUsage.Tree(Path.Combine(bench, "rabbitmq")));
+usage.Track("harness", () => [Environment.ProcessId]);
+var report = new Report(options);
+var messagePack = options.Protocol == "msgpack";
+var referenceRate = options.Rate ?? 200;
+
+Console.WriteLine("bench: baselines");
+report.Fsync = Baselines.Fsync(Path.Combine(bench, "postgres"), 300);
+report.Baselines["B0 TCP round trip (loopback)"] = await Baselines.TcpRoundTripAsync(3000, options.Size);
+var (bareHub, bareAddress) = await Baselines.StartBareHubAsync();
+report.Baselines["B1 SignalR echo (bare hub)"] = await Baselines.SignalREchoAsync(bareAddress, (int)(referenceRate * 10), options.Size, referenceRate, messagePack);
+report.Baselines["B2 PostgreSQL insert + commit"] = await Baselines.PostgresInsertAsync(Environment.GetEnvironmentVariable("PLATFORM_POSTGRES_CONNECTION")!, (int)(referenceRate * 10), options.Size, referenceRate);
+report.Baselines["B3 RabbitMQ publish-confirm-consume"] = await Baselines.RabbitMqAsync(Environment.GetEnvironmentVariable("PLATFORM_RABBITMQ_URI")!, (int)(referenceRate * 10), options.Size, referenceRate);
+if (Runs("fanout"))
+    foreach (var size in options.RoomSizes)
+    {
+        var rate = FanoutRate(size);
+        var (latency, perSecond) = await Baselines.SignalRBroadcastAsync(bareAddress, size, (int)(rate * options.Duration), rate, options.Size, messagePack);
+        report.BroadcastBaselines[size] = (latency, perSecond, rate);
+    }
+await bareHub.DisposeAsync();
+
+if (options.Scenario != "baselines")
+{
+    Console.WriteLine("bench: starting Messaging and a Gateway");
+    await using var platform = await PlatformUnderTest.StartAsync();
+    usage.Track("messaging", () => platform.Messaging.ProcessId is { } id ? [id] : []);
+    usage.Track("gateway", () => platform.Gateway.ProcessId is { } id ? [id] : []);
+
+    if (Runs("capacity") || Runs("latency"))
+    {
+        var rooms = await Rooms.CreateAsync(platform, options.Users, options.Conversations, options.Members, messagePack);
+        double? sustainable = options.Rate;
+        Console.WriteLine("bench: warming up (JIT, connection pools, caches)");
+        await rooms.SendAsync(20, 200, 0, options.Size, "warm-up");
+        if (Runs("capacity"))
+        {
+            usage.Begin();
+            foreach (var rate in new double[] { 25, 50, 100, 200, 300, 400, 600, 800, 1200 })
+            {
+                Console.WriteLine($"bench: capacity at {rate} messages/s");
+                var step = await rooms.SendAsync(rate, (int)(rate * options.Duration), (int)(rate * options.Warmup), options.Size, $"load-{rate}");
+                report.Curve.Add(step);
+                if (!step.Sustained)
+                    break;
+                sustainable = rate;
+            }
+            report.Usage["capacity"] = usage.End();
+        }
+        var latencyRate = Math.Max(5, Math.Round((sustainable ?? 100) * (Runs("capacity") ? 0.2 : 1)));
+        Console.WriteLine($"bench: latency at {latencyRate} messages/s");
+        usage.Begin();
+        report.Latency = await rooms.SendAsync(latencyRate, (int)(latencyRate * options.Duration * 2), (int)(latencyRate * options.Warmup), options.Size, "latency");
+        report.Usage["latency"] = usage.End();
+        report.MaxSustainable = sustainable;
+    }
+
+    if (Runs("fanout"))
+        foreach (var size in options.RoomSizes)
+        {
+            Console.WriteLine($"bench: fan-out in a room of {size}");
+            var room = await Rooms.CreateAsync(platform, size, 1, size, messagePack);
+            var rate = FanoutRate(size);
+            usage.Begin();
+            report.Fanout[size] = await room.SendAsync(rate, (int)(rate * options.Duration), (int)(rate * options.Warmup), options.Size, $"room-{size}");
+            report.Usage[$"fanout-{size}"] = usage.End();
+        }
+
+    if (Runs("history"))
+    {
+        Console.WriteLine($"bench: history up to {options.HistoryMax} events");
+        report.History = await History.RunAsync(platform, options.HistoryMax, options.Size);
+    }
+
+    if (Runs("idle"))
+    {
+        Console.WriteLine($"bench: {options.Idle} idle connections");
+        report.Idle = await IdleConnections.RunAsync(platform, options.Idle);
+    }
+}
+
+var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss");
+var markdown = report.Markdown();
+await File.WriteAllTextAsync(Path.Combine(bench, $"report-{stamp}.md"), markdown);
+await File.WriteAllTextAsync(Path.Combine(bench, $"report-{stamp}.json"), report.Json());
+Console.WriteLine(markdown);
+Console.WriteLine($"Reports: {Path.Combine(bench, $"report-{stamp}.md")} and .json");
 return 0;
+
+double FanoutRate(int size) => Math.Clamp(Math.Round(options.FanoutDeliveries / (double)Math.Max(1, size - 1)), 1, 200);
 
 namespace Platform.Benchmarks
 {
-    internal sealed record Arguments(string Scenario, int Rate, int Messages, int Warmup)
+    internal sealed record BenchOptions(
+        string Scenario, int Users, int Conversations, int Members, int Size, int Duration, int Warmup, string Protocol, double? Rate,
+        int[] RoomSizes, int FanoutDeliveries, int Idle, long HistoryMax, int Messages, int WarmupMessages)
     {
-        public static Arguments Parse(string[] args)
+        public static BenchOptions Parse(string[] args)
         {
             string Option(string name, string fallback)
             {
                 var index = Array.IndexOf(args, name);
                 return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
             }
-            return new Arguments(args.FirstOrDefault() ?? "", int.Parse(Option("--rate", "100")), int.Parse(Option("--messages", "2000")), int.Parse(Option("--warmup", "200")));
+            var scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "all";
+            return new BenchOptions(scenario, int.Parse(Option("--users", "40")), int.Parse(Option("--conversations", "8")), int.Parse(Option("--members", "5")),
+                int.Parse(Option("--size", "100")), int.Parse(Option("--duration", "15")), int.Parse(Option("--warmup", "3")), Option("--protocol", "json"),
+                Option("--rate", "") is { Length: > 0 } rate ? double.Parse(rate, System.Globalization.CultureInfo.InvariantCulture) : null,
+                Option("--rooms", "10,100,1000").Split(',').Select(int.Parse).ToArray(), int.Parse(Option("--fanout-deliveries", "20000")),
+                int.Parse(Option("--idle", "15000")), long.Parse(Option("--history-max", "10000")),
+                int.Parse(Option("--messages", "2000")), int.Parse(Option("--warmup-messages", "200")));
         }
     }
 
-    /// <summary>PostgreSQL and RabbitMQ for one benchmark run, with production durability, stopped afterwards.</summary>
-    internal sealed class LocalInfrastructure : IAsyncDisposable
+    internal sealed record Arguments(string Scenario, int Rate, int Messages, int Warmup);
+
+    internal sealed class Report(BenchOptions options)
     {
-        private readonly string _folder;
+        public Latency? Fsync { get; set; }
+        public Dictionary<string, Latency> Baselines { get; } = [];
+        public Dictionary<int, (Latency Latency, double DeliveriesPerSecond, double Rate)> BroadcastBaselines { get; } = [];
+        public List<Step> Curve { get; } = [];
+        public double? MaxSustainable { get; set; }
+        public Step? Latency { get; set; }
+        public Dictionary<int, Step> Fanout { get; } = [];
+        public List<(long Events, Latency Append, Latency Newest, Latency Middle)> History { get; set; } = [];
+        public (int Held, double ConnectionsPerGiB, double RssBeforeMiB, double RssAfterMiB, double SecondsToOpen)? Idle { get; set; }
+        public Dictionary<string, Dictionary<string, (double CpuSeconds, double PeakRssMiB)>> Usage { get; } = [];
 
-        private LocalInfrastructure(string folder) => _folder = folder;
+        private static string Header => "| | p50 | p90 | p99 | p99.9 | max | count |\n|---|---|---|---|---|---|---|";
 
-        public static string RepositoryRoot { get; } = FindRoot();
-
-        public static async Task<LocalInfrastructure> StartAsync()
+        public string Markdown()
         {
-            var folder = Path.Combine(RepositoryRoot, ".local", "bench");
-            Directory.CreateDirectory(folder);
-            await Run("start", folder);
-            foreach (var line in await File.ReadAllLinesAsync(Path.Combine(folder, "infra.env")))
+            var md = new StringBuilder();
+            md.AppendLine($"# Benchmark report, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+            md.AppendLine();
+            md.AppendLine($"Machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1 << 30)} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}. " +
+                          $"Every process on the same cores. PostgreSQL with fsync and synchronous commit on. Payload {options.Size} bytes, protocol {options.Protocol}, open loop, warm-up excluded. Latencies in ms.");
+            md.AppendLine();
+            md.AppendLine("## Baselines (same run)");
+            md.AppendLine(Header);
+            if (Fsync is not null)
+                md.AppendLine(Fsync.Row("disk: 8 kB write + fsync"));
+            foreach (var (name, latency) in Baselines)
+                md.AppendLine(latency.Row(name));
+            foreach (var (size, (latency, perSecond, rate)) in BroadcastBaselines)
+                md.AppendLine(latency.Row($"B1g bare SignalR broadcast, room of {size} at {rate}/s ({perSecond:0} deliveries/s)"));
+            if (Latency is { } l)
             {
-                var assignment = line.Replace("export ", "").Split('=', 2);
-                if (assignment.Length == 2)
-                    Environment.SetEnvironmentVariable(assignment[0], assignment[1].Trim('"'));
+                md.AppendLine();
+                md.AppendLine($"## (a) Latency at {l.OfferedRate:0} messages/s{(MaxSustainable is { } max && Curve.Count > 0 ? $" (20% of the maximum sustainable {max:0}/s)" : "")}");
+                md.AppendLine($"{options.Users} users, {options.Conversations} conversations of {options.Members} members, each message to every other member.");
+                md.AppendLine(Header);
+                md.AppendLine(l.Delivered.Row("send → delivered at each recipient (SDK)"));
+                md.AppendLine(l.Acknowledged.Row("send → 201 at the sender"));
+                md.AppendLine();
+                md.AppendLine($"Ratios of the median: delivered / B1 echo = {Ratio(l.Delivered, "B1")}, / B2 insert = {Ratio(l.Delivered, "B2")}, / B3 broker = {Ratio(l.Delivered, "B3")}, / B0 TCP = {Ratio(l.Delivered, "B0")}.");
+                md.AppendLine($"Losses {l.Losses}, duplicates {l.Duplicates}, order violations {l.OrderViolations}, failed sends {l.FailedSends}; {l.SendsPerSecond:0} sends/s, {l.DeliveriesPerSecond:0} deliveries/s.");
             }
-            Environment.SetEnvironmentVariable("PLATFORM_TEST_POSTGRES", Environment.GetEnvironmentVariable("PLATFORM_POSTGRES_CONNECTION"));
-            Environment.SetEnvironmentVariable("PLATFORM_TEST_RABBITMQ", Environment.GetEnvironmentVariable("PLATFORM_RABBITMQ_URI"));
-            Environment.SetEnvironmentVariable("PLATFORM_TEST_RABBITMQ_MANAGEMENT", Environment.GetEnvironmentVariable("PLATFORM_RABBITMQ_MANAGEMENT_URI"));
-            return new LocalInfrastructure(folder);
-        }
-
-        public async ValueTask DisposeAsync() => await Run("stop", _folder);
-
-        private static async Task Run(string command, string folder)
-        {
-            using var process = Process.Start(new ProcessStartInfo("bash", [Path.Combine(RepositoryRoot, "scripts", "infra.sh"), command, folder])
+            if (Curve.Count > 0)
             {
-                RedirectStandardOutput = true,
-            })!;
-            await process.StandardOutput.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            if (process.ExitCode != 0)
-                throw new InvalidOperationException($"scripts/infra.sh {command} failed with {process.ExitCode}");
+                md.AppendLine();
+                md.AppendLine($"## (b, f) Latency versus offered load; maximum sustainable (p99 ≤ 100 ms, nothing lost): {(MaxSustainable is { } m ? $"{m:0} messages/s" : "below the first step")}");
+                md.AppendLine("| offered/s | sends/s | deliveries/s | p50 | p90 | p99 | p99.9 | max | losses | dup | order | failed |");
+                md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+                foreach (var s in Curve)
+                    md.AppendLine($"| {s.OfferedRate:0} | {s.SendsPerSecond:0} | {s.DeliveriesPerSecond:0} | {s.Delivered.Ms(50):0.0} | {s.Delivered.Ms(90):0.0} | {s.Delivered.Ms(99):0.0} | {s.Delivered.Ms(99.9):0.0} | {s.Delivered.MaxMs:0.0} | {s.Losses} | {s.Duplicates} | {s.OrderViolations} | {s.FailedSends} |");
+            }
+            if (Fanout.Count > 0)
+            {
+                md.AppendLine();
+                md.AppendLine("## (c) Fan-out");
+                md.AppendLine("| room | messages/s | deliveries/s | vs bare broadcast | p50 | p99 | p99.9 | losses | dup | order |");
+                md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+                foreach (var (size, s) in Fanout)
+                {
+                    var bare = BroadcastBaselines.TryGetValue(size, out var b) ? $"{s.DeliveriesPerSecond / b.DeliveriesPerSecond:0.00}× ({b.DeliveriesPerSecond:0}/s)" : "-";
+                    md.AppendLine($"| {size} | {s.OfferedRate:0} | {s.DeliveriesPerSecond:0} | {bare} | {s.Delivered.Ms(50):0.0} | {s.Delivered.Ms(99):0.0} | {s.Delivered.Ms(99.9):0.0} | {s.Losses} | {s.Duplicates} | {s.OrderViolations} |");
+                }
+            }
+            if (Idle is { } idle)
+            {
+                md.AppendLine();
+                md.AppendLine("## (d) Idle connections on one Gateway instance");
+                md.AppendLine($"{idle.Held} connections held (opened in {idle.SecondsToOpen:0} s); Gateway RSS {idle.RssBeforeMiB:0} → {idle.RssAfterMiB:0} MiB: **{idle.ConnectionsPerGiB:0} connections per GiB**.");
+            }
+            if (History.Count > 0)
+            {
+                md.AppendLine();
+                md.AppendLine("## (e) Append and history-page latency as a conversation grows");
+                md.AppendLine("| events | append p50 | append p99 | newest page p50 | newest p99 | middle page p50 | middle p99 |");
+                md.AppendLine("|---|---|---|---|---|---|---|");
+                foreach (var (events, append, newest, middle) in History)
+                    md.AppendLine($"| {events} | {append.Ms(50):0.0} | {append.Ms(99):0.0} | {newest.Ms(50):0.0} | {newest.Ms(99):0.0} | {middle.Ms(50):0.0} | {middle.Ms(99):0.0} |");
+            }
+            if (Usage.Count > 0)
+            {
+                md.AppendLine();
+                md.AppendLine("## CPU seconds and peak RSS (MiB) per process, per scenario");
+                md.AppendLine("CPU: seconds used during the scenario (all cores). RSS: the peak; for PostgreSQL and RabbitMQ the sum over their processes, which counts PostgreSQL's shared buffers once per backend.");
+                var processes = Usage.Values.SelectMany(u => u.Keys).Distinct().ToList();
+                md.AppendLine("| scenario | " + string.Join(" | ", processes) + " |");
+                md.AppendLine("|---|" + string.Concat(processes.Select(_ => "---|")));
+                foreach (var (scenario, values) in Usage)
+                    md.AppendLine($"| {scenario} | " + string.Join(" | ", processes.Select(p => values.TryGetValue(p, out var v) ? $"{v.CpuSeconds:0.0} s, {v.PeakRssMiB:0}" : "-")) + " |");
+            }
+            return md.ToString();
         }
 
-        private static string FindRoot()
+        private string Ratio(Latency ours, string baseline)
         {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Platform.sln")))
-                directory = directory.Parent;
-            return directory?.FullName ?? throw new InvalidOperationException("Run the harness from the repository.");
+            var found = Baselines.FirstOrDefault(b => b.Key.StartsWith(baseline + " ", StringComparison.Ordinal)).Value;
+            return found is null ? "-" : $"{ours.Ms(50) / found.Ms(50):0.0}×";
         }
+
+        public string Json() => JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["options"] = options,
+            ["machine"] = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription },
+            ["fsync"] = Fsync?.Summary(),
+            ["baselines"] = Baselines.ToDictionary(b => b.Key, b => b.Value.Summary()),
+            ["broadcastBaselines"] = BroadcastBaselines.ToDictionary(b => b.Key.ToString(), b => new { latency = b.Value.Latency.Summary(), deliveriesPerSecond = b.Value.DeliveriesPerSecond, rate = b.Value.Rate }),
+            ["latency"] = Latency is null ? null : StepJson(Latency),
+            ["maxSustainable"] = MaxSustainable,
+            ["curve"] = Curve.Select(StepJson).ToList(),
+            ["fanout"] = Fanout.ToDictionary(f => f.Key.ToString(), f => StepJson(f.Value)),
+            ["idle"] = Idle is { } i ? new { i.Held, i.ConnectionsPerGiB, i.RssBeforeMiB, i.RssAfterMiB, i.SecondsToOpen } : null,
+            ["history"] = History.Select(h => new { h.Events, append = h.Append.Summary(), newest = h.Newest.Summary(), middle = h.Middle.Summary() }).ToList(),
+            ["usage"] = Usage.ToDictionary(u => u.Key, u => u.Value.ToDictionary(v => v.Key, v => new { cpuSeconds = v.Value.CpuSeconds, peakRssMiB = v.Value.PeakRssMiB })),
+        }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+
+        private static object StepJson(Step s) => new
+        {
+            s.Label, s.OfferedRate, s.Messages, delivered = s.Delivered.Summary(), acknowledged = s.Acknowledged.Summary(), s.ExpectedDeliveries, s.Losses,
+            s.FailedSends, s.Duplicates, s.OrderViolations, s.SendsPerSecond, s.DeliveriesPerSecond, s.Sustained,
+        };
     }
 }

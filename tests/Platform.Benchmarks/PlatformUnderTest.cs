@@ -1,0 +1,213 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Platform.Client;
+using Platform.Testing;
+
+namespace Platform.Benchmarks;
+
+/// <summary>
+/// The platform as users reach it: Messaging and a Gateway as their own processes (Release builds) on the run's
+/// PostgreSQL and RabbitMQ, a token issuer standing in for Identity, users as SDK clients through the Gateway.
+/// </summary>
+internal sealed class PlatformUnderTest : IAsyncDisposable
+{
+    private readonly List<PlatformClient> _clients = [];
+
+    private PlatformUnderTest(PlatformInfrastructure infrastructure, TestTokenIssuer issuer, ServiceProcess messaging, ServiceProcess gateway)
+    {
+        Infrastructure = infrastructure;
+        Issuer = issuer;
+        Messaging = messaging;
+        Gateway = gateway;
+    }
+
+    public PlatformInfrastructure Infrastructure { get; }
+
+    public TestTokenIssuer Issuer { get; }
+
+    public ServiceProcess Messaging { get; }
+
+    public ServiceProcess Gateway { get; }
+
+    public static async Task<PlatformUnderTest> StartAsync()
+    {
+        var infrastructure = new PlatformInfrastructure();
+        await infrastructure.InitializeAsync();
+        var issuer = await TestTokenIssuer.StartAsync();
+        var common = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = infrastructure.Database.ConnectionString,
+            ["ConnectionStrings:RabbitMq"] = infrastructure.VirtualHost.ConnectionString,
+            ["Auth:Issuer"] = issuer.Issuer,
+            ["Auth:MetadataAddress"] = issuer.Url,
+            ["Auth:RequireHttpsMetadata"] = "false",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Platform"] = "Warning",
+        };
+        var messaging = await ServiceProcess.StartAsync("Messaging", common);
+        var gateway = await ServiceProcess.StartAsync("Gateway", new Dictionary<string, string?>(common)
+        {
+            ["ReverseProxy:Clusters:messaging:Destinations:primary:Address"] = messaging.BaseAddress.ToString(),
+            // Load clients are few users with many connections, and the bench measures, not protects.
+            ["Realtime:MaxConnectionsPerUser"] = "1000",
+            ["Realtime:CallsPerSecond"] = "10000",
+            ["Realtime:SendQueueLimit"] = "100000",
+        });
+        return new PlatformUnderTest(infrastructure, issuer, messaging, gateway);
+    }
+
+    public PlatformClient Client(Guid userId, bool messagePack)
+    {
+        var token = Issuer.CreateToken(userId, "bench", lifetime: TimeSpan.FromHours(6));
+        var client = new PlatformClient(new PlatformClientOptions
+        {
+            GatewayUrl = Gateway.BaseAddress,
+            AccessTokenProvider = _ => Task.FromResult(token),
+            UseMessagePack = messagePack,
+            AcknowledgeDeliveries = false,
+            MaxReconnectDelay = TimeSpan.FromSeconds(2),
+        });
+        lock (_clients)
+            _clients.Add(client);
+        return client;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var client in _clients)
+            await client.DisposeAsync();
+        await Gateway.DisposeAsync();
+        await Messaging.DisposeAsync();
+        await Issuer.DisposeAsync();
+        await Infrastructure.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// Users in rooms, all connected through the Gateway; messages sent open loop by members, timed until each other
+/// member's SDK stream hands them out. Counts losses, duplicates and order violations as the apps would see them.
+/// </summary>
+internal sealed class Rooms
+{
+    private readonly PlatformUnderTest _platform;
+    private readonly ConcurrentDictionary<string, long> _scheduled = new();
+    private readonly ConcurrentDictionary<(Guid User, Guid Conversation), long> _lastSeq = new();
+    private long _deliveries, _duplicates, _orderViolations;
+    private Latency _deliver = new();
+    private string _prefix = "w";
+
+    private Rooms(PlatformUnderTest platform) => _platform = platform;
+
+    public List<(Guid Id, PlatformClient Client)> Users { get; } = [];
+
+    public List<(Guid Id, List<int> Members)> Conversations { get; } = [];
+
+    public long Deliveries => Interlocked.Read(ref _deliveries);
+
+    /// <summary><paramref name="users"/> users, <paramref name="conversations"/> group conversations of <paramref name="members"/> members each (round robin), everyone connected.</summary>
+    public static async Task<Rooms> CreateAsync(PlatformUnderTest platform, int users, int conversations, int members, bool messagePack)
+    {
+        var rooms = new Rooms(platform);
+        for (var i = 0; i < users; i++)
+        {
+            var id = Guid.CreateVersion7();
+            rooms.Users.Add((id, platform.Client(id, messagePack)));
+        }
+        var next = 0;
+        for (var c = 0; c < conversations; c++)
+        {
+            var memberIndexes = Enumerable.Range(0, Math.Min(members, users)).Select(_ => next++ % users).Distinct().ToList();
+            var creator = rooms.Users[memberIndexes[0]].Client;
+            var conversation = await creator.CreateConversationAsync("group", memberIndexes.Skip(1).Select(i => rooms.Users[i].Id), $"room {c}");
+            rooms.Conversations.Add((conversation.Id, memberIndexes));
+        }
+        await Parallel.ForEachAsync(rooms.Users, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (user, cancellationToken) =>
+        {
+            await user.Client.Realtime.StartAsync(cancellationToken: cancellationToken);
+            _ = Task.Run(() => rooms.ReadAsync(user.Id, user.Client.Realtime), CancellationToken.None);
+        });
+        return rooms;
+    }
+
+    private async Task ReadAsync(Guid userId, RealtimeStream stream)
+    {
+        await foreach (var e in stream.ReadEventsAsync())
+        {
+            var now = Stopwatch.GetTimestamp();
+            var key = (userId, e.ConversationId);
+            var last = _lastSeq.GetValueOrDefault(key);
+            if (e.Seq <= last)
+                Interlocked.Increment(ref _duplicates);
+            else if (last != 0 && e.Seq != last + 1)
+                Interlocked.Increment(ref _orderViolations);
+            _lastSeq[key] = Math.Max(last, e.Seq);
+            if (e.Type != "message.posted" || !e.Data.TryGetProperty("clientMessageId", out var id) || !e.Data.TryGetProperty("senderId", out var sender)
+                || sender.GetGuid() == userId)
+                continue;
+            if (_scheduled.TryGetValue(id.GetString()!, out var scheduled))
+            {
+                Interlocked.Increment(ref _deliveries);
+                if (id.GetString()!.StartsWith(_prefix, StringComparison.Ordinal))
+                    _deliver.Record(now - scheduled);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="count"/> messages at <paramref name="rate"/>/s (conversations in turn, a random member
+    /// each) after <paramref name="warmup"/> unmeasured ones; waits for the deliveries.
+    /// </summary>
+    public async Task<Step> SendAsync(double rate, int count, int warmup, int size, string label)
+    {
+        var text = new string('x', size);
+        var acknowledged = new Latency();
+        _deliver = new Latency();
+        var step = label + "-" + Guid.NewGuid().ToString("N")[..6];
+        _prefix = step + "-m";
+        var failures = 0;
+        var expected = 0L;
+        var deliveriesBefore = Deliveries;
+        var duplicatesBefore = Interlocked.Read(ref _duplicates);
+        var orderBefore = Interlocked.Read(ref _orderViolations);
+        var random = new Random(42);
+        var plan = Enumerable.Range(0, warmup + count).Select(i =>
+        {
+            var (conversation, members) = Conversations[i % Conversations.Count];
+            return (conversation, sender: members[random.Next(members.Count)], recipients: members.Count - 1);
+        }).ToList();
+        foreach (var item in plan.Skip(warmup))
+            expected += item.recipients;
+        var started = Stopwatch.GetTimestamp();
+        await OpenLoop.RunAsync(rate, plan.Count, async (i, scheduled) =>
+        {
+            var (conversation, sender, _) = plan[i];
+            var id = i < warmup ? $"{step}-w{i}" : $"{step}-m{i}";
+            _scheduled[id] = scheduled;
+            try
+            {
+                await Users[sender].Client.SendMessageAsync(conversation, text, clientMessageId: id);
+                if (i >= warmup)
+                    acknowledged.Record(Stopwatch.GetTimestamp() - scheduled);
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref failures);
+            }
+        });
+        var sendSeconds = (Stopwatch.GetTimestamp() - started) / (double)Stopwatch.Frequency;
+        var deadline = Stopwatch.GetTimestamp() + 15 * Stopwatch.Frequency;
+        while (_deliver.Count < expected && Stopwatch.GetTimestamp() < deadline)
+            await Task.Delay(50);
+        var seconds = (Stopwatch.GetTimestamp() - started) / (double)Stopwatch.Frequency;
+        return new Step(label, rate, count, acknowledged, _deliver, expected, expected - _deliver.Count, failures,
+            Interlocked.Read(ref _duplicates) - duplicatesBefore, Interlocked.Read(ref _orderViolations) - orderBefore,
+            (warmup + count) / sendSeconds, (Deliveries - deliveriesBefore) / seconds);
+    }
+}
+
+/// <param name="Losses">Deliveries expected but not seen within 15 s of the last send.</param>
+internal sealed record Step(string Label, double OfferedRate, int Messages, Latency Acknowledged, Latency Delivered, long ExpectedDeliveries, long Losses,
+    int FailedSends, long Duplicates, long OrderViolations, double SendsPerSecond, double DeliveriesPerSecond)
+{
+    public bool Sustained => Losses == 0 && FailedSends == 0 && Delivered.Ms(99) <= 100 && SendsPerSecond >= OfferedRate * 0.95;
+}
