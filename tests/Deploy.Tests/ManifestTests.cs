@@ -178,7 +178,7 @@ public sealed class ManifestTests
     {
         var manifests = Render(overlay);
         Assert.Empty(manifests.All<V1Secret>());
-        var suspicious = new Regex("password|secret|signingkey$|encryptionkey$|token", RegexOptions.IgnoreCase);
+        var suspicious = new Regex("password|secret|signingkey$|encryptionkey$|privatekey|accesskey$|authorization$|token", RegexOptions.IgnoreCase);
         foreach (var map in manifests.All<V1ConfigMap>())
             foreach (var key in (map.Data ?? new Dictionary<string, string>()).Keys)
                 Assert.False(suspicious.IsMatch(key), $"{overlay}: ConfigMap {map.Metadata.Name} holds {key}");
@@ -218,7 +218,7 @@ public sealed class ManifestTests
             var container = manifests.One<V1Deployment>(service).Spec.Template.Spec.Containers.Single();
             var environment = manifests.Environment(container);
             foreach (var required in RequiredSettings.For(service))
-                Assert.True(required.Split('|').Any(name => environment.TryGetValue(name, out var value) && (value.Secret is not null || !string.IsNullOrWhiteSpace(value.Value))),
+                Assert.True(required.Split('|').Any(name => environment.TryGetValue(name, out var value) && (value.Secret is not null && !value.Optional || !string.IsNullOrWhiteSpace(value.Value))),
                     $"{overlay}: {service} needs {required}");
 
             // Values that are validated at start, checked the way the service checks them.

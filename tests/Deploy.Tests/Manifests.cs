@@ -48,10 +48,13 @@ public sealed class Manifests
     }
 
     /// <summary>The container's environment as the kubelet builds it: envFrom ConfigMaps, then env entries.</summary>
-    /// <param name="secrets">Resolves secretKeyRefs (name, key) to values; unresolved, they stay references.</param>
+    /// <param name="secrets">
+    /// Resolves secretKeyRefs (name, key) to values, null when the cluster has no such key: an optional reference is then
+    /// left out, as the kubelet does, and a required one fails. Without a resolver they stay references.
+    /// </param>
     /// <param name="overrides">Values put in place of settings the ConfigMaps provide (each must be provided).</param>
     public IReadOnlyDictionary<string, EnvValue> Environment(
-        V1Container container, Func<string, string, string>? secrets = null, IReadOnlyDictionary<string, string>? overrides = null)
+        V1Container container, Func<string, string, string?>? secrets = null, IReadOnlyDictionary<string, string>? overrides = null)
     {
         var result = new Dictionary<string, EnvValue>();
         foreach (var source in container.EnvFrom ?? [])
@@ -69,7 +72,14 @@ public sealed class Manifests
         foreach (var variable in container.Env ?? [])
         {
             if (variable.ValueFrom?.SecretKeyRef is { } secret)
-                result[variable.Name] = secrets is null ? new EnvValue(null, secret.Name, secret.Key) : new EnvValue(secrets(secret.Name, secret.Key), null, null);
+            {
+                if (secrets is null)
+                    result[variable.Name] = new EnvValue(null, secret.Name, secret.Key, secret.Optional == true);
+                else if (secrets(secret.Name, secret.Key) is { } value)
+                    result[variable.Name] = new EnvValue(value, null, null);
+                else
+                    Assert.True(secret.Optional == true, $"{container.Name}: {variable.Name} needs secret {secret.Name}/{secret.Key}, which is not there");
+            }
             else if (variable.ValueFrom?.ConfigMapKeyRef is { } key)
                 result[variable.Name] = new EnvValue(One<V1ConfigMap>(key.Name).Data[key.Key], null, null);
             else if (variable.ValueFrom?.FieldRef is not null)
@@ -97,7 +107,7 @@ public sealed record Workload(string Kind, string Name, V1PodTemplateSpec Templa
 }
 
 /// <summary>A literal value (after $(VAR) expansion), or a reference to a secret's key.</summary>
-public sealed record EnvValue(string? Value, string? Secret, string? Key);
+public sealed record EnvValue(string? Value, string? Secret, string? Key, bool Optional = false);
 
 public static class Kustomize
 {

@@ -36,6 +36,15 @@ public sealed class NetworkModel
     public bool AllowsDns(string from) =>
         EgressAllows(Pod(from), "kube-system", new Dictionary<string, string> { ["k8s-app"] = "kube-dns" }, 53, "UDP");
 
+    /// <summary>Whether pod <paramref name="from"/> may open a TCP connection to an address outside the cluster.</summary>
+    public bool AllowsToAddress(string from, IPAddress address, int port)
+    {
+        var selecting = _policies.Where(p => p.Spec.PolicyTypes.Contains("Egress") && Matches(p.Spec.PodSelector, Pod(from))).ToList();
+        return selecting.Count == 0 || selecting.SelectMany(p => p.Spec.Egress ?? []).Any(rule =>
+            PortsMatch(rule.Ports, port, "TCP") && (rule.To is null or { Count: 0 } || rule.To.Any(peer => peer.IpBlock is { } block
+                && IPNetwork.Parse(block.Cidr).Contains(address) && !(block.Except ?? []).Any(e => IPNetwork.Parse(e).Contains(address)))));
+    }
+
     /// <summary>Ingress into <paramref name="to"/> from a pod of another namespace (whose own egress is not ours to judge).</summary>
     public bool AllowsFromNamespace(string sourceNamespace, Dictionary<string, string> sourceLabels, string to, int port) =>
         IngressAllows(sourceNamespace, sourceLabels, Pod(to), port);

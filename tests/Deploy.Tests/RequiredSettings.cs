@@ -35,6 +35,11 @@ public static class RequiredSettings
             yield return "Identity__Keys__EncryptionKeyFile|Identity__Keys__EncryptionKey";
             yield return "Identity__Clients__WebRedirectUris__0";
         }
+        if (code.Contains("MediaOptions.HasValidKey"))
+        {
+            // [Required] and validated at start: the signed download URLs' key, the same on every replica.
+            yield return "Media__SigningKey";
+        }
         if (code.Contains("AddReverseProxy("))
         {
             // Every cluster of the Gateway's routes needs the in-cluster address of its service.

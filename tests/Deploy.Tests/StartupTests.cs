@@ -10,7 +10,8 @@ namespace Platform.Deploy.Tests;
 /// <summary>
 /// Every service started as a process with exactly the environment its rendered Deployment gives it (in the
 /// Production environment, where nothing is generated for development), with only what the cluster supplies put in
-/// by the test: the secrets' values, the data stores' and the other services' addresses, the mounted key files.
+/// by the test: the secrets' values, the data stores' and the other services' addresses, the mounted key files and
+/// writable volumes. Optional secrets are absent.
 /// A setting the manifests miss stops the start; a wrong one fails readiness or the routed request.
 /// </summary>
 public sealed class StartupTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
@@ -36,9 +37,11 @@ public sealed class StartupTests(PlatformInfrastructure infrastructure) : IClass
             [("platform-rabbitmq-default-user", "password")] = Uri.UnescapeDataString(broker.UserInfo.Split(':')[1]),
             [("platform-identity-keys", "signing.pem")] = signing.ExportPkcs8PrivateKeyPem(),
             [("platform-identity-keys", "encryption.pem")] = encryption.ExportPkcs8PrivateKeyPem(),
+            [("platform-media-keys", "signing-key")] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            // The optional secrets (platform-notifications, platform-media-s3) are absent, as in a minimal install:
+            // the services must start without them.
         };
-        string Secret(string name, string key) =>
-            secretValues.TryGetValue((name, key), out var value) ? value : throw new Xunit.Sdk.XunitException($"the test has no value for secret {name}/{key}");
+        string? Secret(string name, string key) => secretValues.GetValueOrDefault((name, key));
 
         var addresses = new Dictionary<string, Uri>();
         foreach (var service in StartOrder)
@@ -71,6 +74,14 @@ public sealed class StartupTests(PlatformInfrastructure infrastructure) : IClass
                     await File.WriteAllTextAsync(Path.Combine(folder, item.Path), Secret(volume.SecretName, item.Key));
                 foreach (var (key, value) in declared.Where(e => e.Value.Value?.StartsWith(mount.MountPath + "/", StringComparison.Ordinal) == true))
                     overrides[key] = Path.Combine(folder, value.Value![(mount.MountPath.Length + 1)..]);
+            }
+
+            // Writable volumes (the root filesystem is read-only) become fresh folders, the settings naming them follow.
+            foreach (var mount in container.VolumeMounts.Where(m => m.MountPath != "/tmp" && pod.Volumes.Single(v => v.Name == m.Name) is { EmptyDir: not null } or { PersistentVolumeClaim: not null }))
+            {
+                var folder = Directory.CreateDirectory(Path.Combine(_files, mount.Name)).FullName;
+                foreach (var (key, value) in declared.Where(e => e.Value.Value == mount.MountPath || e.Value.Value?.StartsWith(mount.MountPath + "/", StringComparison.Ordinal) == true))
+                    overrides[key] = folder + value.Value![mount.MountPath.Length..];
             }
 
             var environment = manifests.Environment(container, Secret, overrides);
