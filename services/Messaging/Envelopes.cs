@@ -66,6 +66,11 @@ public static class Envelopes
             MessageDeleted e => (ConversationEventTypes.MessageDeleted, e.DeletedBy, e.DeletedAt, new { e.MessageId, e.Reason }),
             ReactionAdded e => (ConversationEventTypes.ReactionAdded, e.UserId, e.AddedAt, new { e.MessageId, e.Emoji, e.UserId }),
             ReactionRemoved e => (ConversationEventTypes.ReactionRemoved, e.UserId, e.RemovedAt, new { e.MessageId, e.Emoji, e.UserId }),
+            CallStarted e => (ConversationEventTypes.CallStarted, e.StartedBy, e.StartedAt, new { e.CallId, e.Kind, e.StartedBy, e.StartedAt, e.RingsUntil }),
+            CallEnded e => (ConversationEventTypes.CallEnded, e.EndedBy, e.EndedAt, new
+            {
+                e.CallId, e.Kind, e.Reason, e.EndedBy, e.Participants, e.StartedAt, e.AnsweredAt, e.EndedAt, e.DurationSeconds,
+            }),
             _ => throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "Not a conversation event."),
         };
         return new EventEnvelope(conversationId, seq, type, at, actor, JsonSerializer.SerializeToElement(data, data.GetType(), Json));
