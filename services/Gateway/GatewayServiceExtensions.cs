@@ -27,7 +27,9 @@ public static class GatewayServiceExtensions
     public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<ProxyOptions>().BindConfiguration(ProxyOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<RealtimeOptions>().BindConfiguration(RealtimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RealtimeOptions>().BindConfiguration(RealtimeOptions.Section).ValidateDataAnnotations()
+            .Validate(o => o.MaxSignalPayloadBytes < o.MaximumReceiveMessageSize, "Realtime:MaxSignalPayloadBytes must be less than Realtime:MaximumReceiveMessageSize.")
+            .ValidateOnStart();
 
         var configuration = builder.Configuration;
         builder.Services.AddReverseProxy()
@@ -44,9 +46,12 @@ public static class GatewayServiceExtensions
                 hub.MaximumReceiveMessageSize = configuration.GetValue($"{RealtimeOptions.Section}:MaximumReceiveMessageSize", 64 * 1024);
                 hub.EnableDetailedErrors = false;
                 hub.AddFilter<HubCallRateLimit>();
+                hub.AddFilter<SignalRateLimit>();
             })
             .AddMessagePackProtocol();
         builder.Services.AddSingleton<HubCallRateLimit>();
+        builder.Services.AddSingleton<SignalRateLimit>();
+        builder.Services.AddSingleton<CallAccess>();
         builder.Services.AddSingleton<HubLifetimeManager<ChatHub>, ChatHubLifetimeManager>();
         builder.Services.AddSingleton<ConnectionRegistry>();
         builder.Services.AddSingleton<RealtimeMetrics>();
@@ -93,6 +98,11 @@ public static class GatewayServiceExtensions
             endpoint.Temporary = true;
         });
         bus.AddConsumer<PresenceConsumer>().Endpoint(endpoint =>
+        {
+            endpoint.InstanceId = instance.Id;
+            endpoint.Temporary = true;
+        });
+        bus.AddConsumer<CallSignalConsumer>().Endpoint(endpoint =>
         {
             endpoint.InstanceId = instance.Id;
             endpoint.Temporary = true;

@@ -58,3 +58,15 @@ public sealed class PresenceConsumer(ConnectionRegistry registry) : IConsumer<Pr
         return Task.CompletedTask;
     }
 }
+
+/// <summary>Call signals for this instance's connections of the recipient; expired ones are dropped.</summary>
+public sealed class CallSignalConsumer(ConnectionRegistry registry, TimeProvider time) : IConsumer<CallSignal>
+{
+    public Task Consume(ConsumeContext<CallSignal> context)
+    {
+        var signal = context.Message;
+        if (signal.ExpiresAt > time.GetUtcNow())
+            registry.SendToUser(signal.ToUserId, ConnectionRegistry.SignalMethod, CallSignals.ToHub(signal));
+        return Task.CompletedTask;
+    }
+}
