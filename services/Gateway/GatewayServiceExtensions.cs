@@ -110,9 +110,18 @@ public static class GatewayServiceExtensions
         bus.AddReceiveEndpointObserver<ResyncOnReconnect>();
     }
 
-    public static WebApplication MapGateway(this WebApplication app)
+    /// <summary>
+    /// CORS first, before authentication: a browser's preflight (OPTIONS, no token) of the hub's negotiate or of an API
+    /// call must be answered, not refused with 401.
+    /// </summary>
+    public static WebApplication UseGatewayCors(this WebApplication app)
     {
         app.UseCors(CorsPolicy);
+        return app;
+    }
+
+    public static WebApplication MapGateway(this WebApplication app)
+    {
         app.Use(RejectForeignOrigins);
         app.MapHub<ChatHub>(HubPath, hub =>
         {

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -30,7 +31,7 @@ public static class CallSignals
                 _ => throw new HubException("payload must be a JSON object or a string."),
             };
         }
-        catch (InvalidOperationException exception)
+        catch (Exception exception) when (exception is InvalidOperationException or ArgumentException)
         {
             throw new HubException($"payload is malformed: {exception.Message}");
         }
@@ -59,12 +60,25 @@ public static class CallSignals
         return value switch
         {
             null => null,
-            IDictionary map => new JsonObject(map.Cast<DictionaryEntry>().Select(entry => KeyValuePair.Create(
+            IDictionary map => new JsonObject(Entries(map).Select(entry => KeyValuePair.Create(
                 entry.Key as string ?? throw new InvalidOperationException("object keys must be strings."), ToNode(entry.Value, depth + 1)))),
-            string or bool or byte or sbyte or short or ushort or int or uint or long or ulong or float or double or decimal => JsonValue.Create(value),
+            string text => JsonValue.Create(text),
+            bool flag => JsonValue.Create(flag),
+            byte or sbyte or short or ushort or int or uint or long => JsonValue.Create(Convert.ToInt64(value, CultureInfo.InvariantCulture)),
+            ulong number => JsonValue.Create(number),
+            float or double => JsonValue.Create(Convert.ToDouble(value, CultureInfo.InvariantCulture)),
+            decimal number => JsonValue.Create(number),
             IEnumerable list => new JsonArray(list.Cast<object?>().Select(item => ToNode(item, depth + 1)).ToArray()),
             _ => throw new InvalidOperationException($"a {value.GetType().Name} is not JSON."),
         };
+    }
+
+    // A generic dictionary enumerates key-value pairs as IEnumerable, entries only through IDictionary's own enumerator.
+    private static IEnumerable<DictionaryEntry> Entries(IDictionary map)
+    {
+        var entries = map.GetEnumerator();
+        while (entries.MoveNext())
+            yield return entries.Entry;
     }
 }
 
