@@ -22,6 +22,7 @@ trap 'exit 143' TERM
 
 ensure_dotnet
 ensure_node
+ensure_chromium
 # The official JavaScript SignalR client, for the tests that drive the hub as a web frontend does.
 npm ci --prefix tests/js-client --silent --no-audit --no-fund
 "$repo_root/scripts/infra.sh" install

@@ -106,6 +106,8 @@ public static class GatewayServiceExtensions
         {
             endpoint.InstanceId = instance.Id;
             endpoint.Temporary = true;
+            // In the order sent: an offer before its ICE candidates.
+            endpoint.ConcurrentMessageLimit = 1;
         });
         bus.AddReceiveEndpointObserver<ResyncOnReconnect>();
     }

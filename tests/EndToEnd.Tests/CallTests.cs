@@ -160,6 +160,22 @@ public sealed class CallTests(CallPlatform platform) : IClassFixture<CallPlatfor
         }, count => count == 40 - refused.Count, Timeout, "every accepted signal arrives");
     }
 
+    [Fact]
+    public async Task Hub_PreflightFromAnAllowedOrigin_IsAnswered_SoBrowsersCanConnect()
+    {
+        using var http = new HttpClient { BaseAddress = platform.Gateway1.BaseAddress };
+        var origin = platform.Pages.GetLeftPart(UriPartial.Authority);
+        using var request = new HttpRequestMessage(HttpMethod.Options, "hubs/chat/negotiate?negotiateVersion=1");
+        request.Headers.Add("Origin", origin);
+        request.Headers.Add("Access-Control-Request-Method", "POST");
+        request.Headers.Add("Access-Control-Request-Headers", "authorization,x-requested-with,x-signalr-user-agent");
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(origin, Assert.Single(response.Headers.GetValues("Access-Control-Allow-Origin")));
+    }
+
     [Theory]
     [InlineData("all")]
     [InlineData("relay")]

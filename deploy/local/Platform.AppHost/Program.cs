@@ -34,4 +34,11 @@ foreach (var (name, service) in new[] { ("identity", identity), ("messaging", me
     service.WithEnvironment("Auth__MetadataAddress", identity.GetEndpoint("http"));
 }
 
+// Calls: coturn, started by ./platform run, checks the credentials Messaging signs with the same secret.
+if (builder.Configuration["Platform:TurnSecret"] is { Length: > 0 } turnSecret && builder.Configuration["Platform:TurnUrl"] is { Length: > 0 } turnUrl)
+    messaging
+        .WithEnvironment("Calls__Ice__TurnUrls__0", turnUrl)
+        .WithEnvironment("Calls__Ice__StunUrls__0", "stun:" + turnUrl["turn:".Length..].Split('?')[0])
+        .WithEnvironment("Calls__Ice__TurnSecret", turnSecret);
+
 builder.Build().Run();
