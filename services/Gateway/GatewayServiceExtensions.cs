@@ -27,9 +27,7 @@ public static class GatewayServiceExtensions
     public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<ProxyOptions>().BindConfiguration(ProxyOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<RealtimeOptions>().BindConfiguration(RealtimeOptions.Section).ValidateDataAnnotations()
-            .Validate(o => o.MaxSignalPayloadBytes < o.MaximumReceiveMessageSize, "Realtime:MaxSignalPayloadBytes must be less than Realtime:MaximumReceiveMessageSize.")
-            .ValidateOnStart();
+        builder.Services.AddOptions<RealtimeOptions>().BindConfiguration(RealtimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
         var configuration = builder.Configuration;
         builder.Services.AddReverseProxy()

@@ -41,7 +41,10 @@ public sealed class RealtimeOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Largest <c>Signal</c> payload (its JSON), in bytes; below <see cref="MaximumReceiveMessageSize"/>, whose excess closes the connection.</summary>
+    /// <summary>
+    /// Largest <c>Signal</c> payload (its JSON), in bytes: a larger one fails the call. A whole hub message larger than
+    /// <see cref="MaximumReceiveMessageSize"/> closes the connection before it gets here, so keep this below that.
+    /// </summary>
     [Range(256, 1024 * 1024)]
     public int MaxSignalPayloadBytes { get; set; } = 60 * 1024;
 
