@@ -68,7 +68,7 @@ turnserver -n --listening-ip="$turn_ip" --relay-ip="$turn_ip" --listening-port="
 turn_pid=$!
 sleep 0.5
 if kill -0 "$turn_pid" 2>/dev/null; then
-  say "platform: TURN (coturn) on $turn_ip:$turn_port/udp, relay ports ${TURN_MIN_PORT:-49160}-${TURN_MAX_PORT:-49260}"
+  say "platform: TURN (coturn) on $turn_ip:$turn_port (udp, tcp), relay ports ${TURN_MIN_PORT:-49160}-${TURN_MAX_PORT:-49260}"
 else
   say "warning: coturn did not start (port $turn_port taken? see $work/turn.log); calls work without TURN on this machine only" >&2
 fi
@@ -84,8 +84,8 @@ ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL="${PLATFORM_OTLP_URL:-http://localhost:1
 ConnectionStrings__Postgres="$postgres" \
 ConnectionStrings__RabbitMq="$PLATFORM_RABBITMQ_URI" \
 Platform__GatewayUrl="$gateway_url" \
-Platform__TurnUrl="turn:$turn_ip:$turn_port?transport=udp" \
-Platform__TurnSecret="$turn_secret" \
+Platform__TurnAddress="$turn_ip:$turn_port" \
+Parameters__turnsecret="$turn_secret" \
   "deploy/local/Platform.AppHost/bin/$configuration/net10.0/Platform.AppHost" >"$work/apphost.log" 2>&1 &
 apphost_pid=$!
 

@@ -40,6 +40,7 @@ public sealed class CallPlatform : RealtimePlatform
 
     protected override IReadOnlyDictionary<string, string?> MessagingSettings => new Dictionary<string, string?>
     {
+        ["Calls:Ice:StunUrls:0"] = $"stun:127.0.0.1:{TurnPort}",
         ["Calls:Ice:TurnUrls:0"] = $"turn:127.0.0.1:{TurnPort}?transport=udp",
         ["Calls:Ice:TurnSecret"] = TurnSecret,
     };

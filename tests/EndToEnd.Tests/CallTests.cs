@@ -52,6 +52,44 @@ public sealed class CallTests(CallPlatform platform) : IClassFixture<CallPlatfor
     }
 
     [Fact]
+    public async Task Sdk_CallLifecycle_RingsThroughTheEventStreamOnAnotherInstance_AndShowsInHistory()
+    {
+        var alice = platform.Client(platform.Gateway1.BaseAddress);
+        var bob = platform.Client(platform.Gateway2.BaseAddress);
+        var conversation = await alice.Sdk.CreateConversationAsync("group", [bob.Id], "call");
+        await bob.Sdk.Realtime.StartAsync();
+
+        var declined = await alice.Sdk.StartCallAsync(conversation.Id, "video");
+        Assert.Equal(declined.Id, (await bob.Sdk.StartCallAsync(conversation.Id, "audio")).Id);
+        using var timeout = new CancellationTokenSource(Timeout);
+        var events = new List<ConversationEvent>();
+        await foreach (var e in bob.Sdk.Realtime.ReadEventsAsync(timeout.Token))
+        {
+            events.Add(e);
+            if (e.Type == EventTypes.CallStarted)
+                break;
+        }
+        Assert.Equal(declined.Id, events[^1].Data.GetProperty("callId").GetGuid());
+        Assert.Equal("declined", (await bob.Sdk.DeclineCallAsync(declined.Id)).EndReason);
+
+        var completed = await bob.Sdk.StartCallAsync(conversation.Id, "audio");
+        await alice.Sdk.JoinCallAsync(completed.Id);
+        var ended = await alice.Sdk.LeaveCallAsync(completed.Id);
+        Assert.Equal(("ended", "completed"), (ended.State, ended.EndReason));
+        var joinEnded = await Assert.ThrowsAsync<PlatformException>(() => alice.Sdk.JoinCallAsync(completed.Id));
+        Assert.Equal(409, joinEnded.Status);
+
+        var history = await alice.Sdk.GetCallsAsync(conversation.Id);
+        Assert.Equal([completed.Id, declined.Id], history.Items.Select(c => c.Id));
+        Assert.Equal([bob.Id, alice.Id], history.Items[0].Participants);
+        var ice = await alice.Sdk.GetIceServersAsync();
+        var turn = Assert.Single(ice.Servers, s => s.Username is not null);
+        Assert.EndsWith($":{alice.Id}", turn.Username);
+        Assert.StartsWith("turn:127.0.0.1:", Assert.Single(turn.Urls));
+        Assert.True(ice.ExpiresAt > DateTimeOffset.UtcNow);
+    }
+
+    [Fact]
     public async Task Signal_ToOrFromSomeoneNotInTheCall_IsRefusedAndNotDelivered()
     {
         var alice = platform.Client(platform.Gateway1.BaseAddress);

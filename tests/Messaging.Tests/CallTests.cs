@@ -217,6 +217,7 @@ public sealed class CallTests(MessagingHost host) : IClassFixture<MessagingHost>
 
         var servers = answer.GetProperty("iceServers").EnumerateArray().ToList();
         Assert.Equal(["stun:stun.test.example:3478"], servers[0].GetProperty("urls").EnumerateArray().Select(u => u.GetString()));
+        Assert.False(servers[0].TryGetProperty("username", out _), "STUN servers carry no credentials");
         var turn = servers[1];
         Assert.Equal(2, turn.GetProperty("urls").GetArrayLength());
         var username = turn.GetProperty("username").GetString()!;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -43,7 +44,11 @@ public sealed class IceServerOptions
     }
 }
 
-public sealed record IceServerDto(IReadOnlyList<string> Urls, string? Username = null, string? Credential = null);
+/// <summary>One <c>RTCIceServer</c>; STUN servers have no credentials (and none are written: a browser would take null for the text "null").</summary>
+public sealed record IceServerDto(
+    IReadOnlyList<string> Urls,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Username = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Credential = null);
 
 /// <summary>Shaped as <c>RTCConfiguration.iceServers</c>, so a browser passes <c>iceServers</c> straight to <c>RTCPeerConnection</c>.</summary>
 public sealed record IceServersResponse(IReadOnlyList<IceServerDto> IceServers, DateTimeOffset? ExpiresAt, long? Ttl);
