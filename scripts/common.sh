@@ -36,3 +36,26 @@ ensure_chromium() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 }
+
+# tests/Deploy.Tests renders deploy/k8s with kustomize: a kustomize binary, or the one built into kubectl (1.27+ ships
+# kustomize v5). The Debian-based images this project runs on carry kubectl; elsewhere it comes from the apt
+# repository that provides it (pkgs.k8s.io or the Google Cloud SDK one), if configured.
+ensure_kustomize() {
+  if command -v kustomize >/dev/null || command -v kubectl >/dev/null; then return 0; fi
+  say "platform: installing kubectl (for kustomize) from the OS packages"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubectl >/dev/null 2>&1; then
+    say "error: neither kustomize nor kubectl is installed, and no configured apt repository has kubectl." >&2
+    say "       Install kubectl 1.27+ or kustomize 5 (https://kubectl.docs.kubernetes.io/installation/), then run this again." >&2
+    return 1
+  fi
+}
+
+# ffmpeg gives Media video posters, durations and voice-note waveforms (about 50 MB, 10-20 s to install);
+# Media works without it, but its video and audio tests need it.
+ensure_ffmpeg() {
+  if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; then return 0; fi
+  say "platform: installing ffmpeg from the OS packages"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+}

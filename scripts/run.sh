@@ -42,6 +42,7 @@ trap 'stop_everything; exit 143' TERM
 trap 'stop_everything' EXIT
 
 ensure_dotnet
+ensure_ffmpeg
 "$repo_root/scripts/infra.sh" install
 PG_PORT="${PG_PORT:-55432}" AMQP_PORT="${AMQP_PORT:-55672}" RABBITMQ_MANAGEMENT_PORT="${RABBITMQ_MANAGEMENT_PORT:-55673}" \
   "$repo_root/scripts/infra.sh" start "$work" >/dev/null

@@ -23,8 +23,12 @@ trap 'exit 143' TERM
 ensure_dotnet
 ensure_node
 ensure_chromium
+ensure_kustomize
+ensure_ffmpeg
 # The official JavaScript SignalR client, for the tests that drive the hub as a web frontend does.
 npm ci --prefix tests/js-client --silent --no-audit --no-fund
+# A local S3-compatible server (s3rver), which Media's S3 blob store is tested against.
+npm ci --prefix tests/s3-server --silent --no-audit --no-fund
 "$repo_root/scripts/infra.sh" install
 # Tests trade durability for speed; the run command and benchmarks keep fsync on.
 PG_FAST=1 PG_PORT=0 AMQP_PORT=0 RABBITMQ_MANAGEMENT_PORT=0 "$repo_root/scripts/infra.sh" start "$work" >/dev/null

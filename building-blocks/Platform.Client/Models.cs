@@ -29,7 +29,26 @@ public sealed record Attachment(Guid Id);
 public sealed record Message(
     Guid Id, Guid ConversationId, long Seq, Guid SenderId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls,
     Guid? ReplyTo, int ReplyCount, DateTimeOffset? LastReplyAt, bool Edited, DateTimeOffset? EditedAt, bool Deleted,
-    IReadOnlyList<Reaction> Reactions, IReadOnlyList<Attachment> Attachments, DateTimeOffset CreatedAt);
+    IReadOnlyList<Reaction> Reactions, IReadOnlyList<Attachment> Attachments, DateTimeOffset CreatedAt,
+    IReadOnlyList<LinkPreview>? LinkPreviews = null);
+
+/// <summary>A preview of a web page: on a message (attached by Media), or from <c>GET /link-previews</c> with the page's final URL.</summary>
+public sealed record LinkPreview(
+    string Url, string? Title, string? Description, string? ImageUrl, string? SiteName, string? FinalUrl = null, string? Type = null, DateTimeOffset? FetchedAt = null);
+
+/// <summary>
+/// An uploaded file. <see cref="ThumbnailUrl"/> (images and videos) needs the bearer token and redirects to a signed URL;
+/// <see cref="BlurHash"/> is a placeholder to show meanwhile; <see cref="Waveform"/> (audio) holds 64 peak levels, 0-100.
+/// </summary>
+public sealed record MediaFile(
+    Guid Id, string ContentType, long Size, int? Width, int? Height, long? DurationMs, string? ThumbnailUrl, string Status, string Kind,
+    string? FileName, string? BlurHash, IReadOnlyList<int>? Waveform, DateTimeOffset CreatedAt);
+
+/// <summary>A short-lived download URL that needs no token (for an &lt;img&gt;, a player, or a plain GET).</summary>
+public sealed record SignedUrl(string Url, DateTimeOffset ExpiresAt);
+
+/// <summary>A file with signed URLs of its bytes and thumbnails.</summary>
+public sealed record MediaDetails(MediaFile Media, SignedUrl Download, SignedUrl? SmallThumbnail, SignedUrl? LargeThumbnail);
 
 /// <summary>My receipt cursors in a conversation.</summary>
 public sealed record Receipts(Guid ConversationId, long Delivered, long Read);
@@ -77,6 +96,8 @@ public static class EventTypes
     public const string CallStarted = "call.started";
     /// <summary>A call ended: <c>data</c> is <c>{callId, kind, reason, endedBy, participants, startedAt, answeredAt, endedAt, durationSeconds}</c>.</summary>
     public const string CallEnded = "call.ended";
+    /// <summary>A preview of a URL in a message arrived; <c>data</c> is <c>{messageId, url, title, description, imageUrl, siteName}</c>.</summary>
+    public const string LinkPreviewAttached = "link-preview.attached";
 }
 
 /// <summary>The JSON settings of the Platform API (camelCase).</summary>
@@ -129,3 +150,10 @@ public sealed record IceServers(
 
 /// <summary>A WebRTC signal from another participant of a call (an SDP offer or answer, an ICE candidate): a JSON object or string.</summary>
 public sealed record CallSignalNotice(Guid CallId, Guid FromUserId, JsonElement Payload);
+
+/// <summary>An entry of my notification feed (also pushed live as <see cref="RealtimeStream.Notification"/>).</summary>
+public sealed record NotificationItem(Guid Id, string Kind, Guid? ConversationId, long? Seq, Guid? MessageId, Guid? ActorId, string Title, string? Body,
+    DateTimeOffset CreatedAt, bool Read);
+
+/// <summary>A page of my notification feed, newest first, with how many are unread in all.</summary>
+public sealed record NotificationPage(IReadOnlyList<NotificationItem> Items, string? Next, int UnreadCount);

@@ -171,6 +171,20 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task<IceServers> GetIceServersAsync(CancellationToken cancellationToken = default) =>
         SendAsync<IceServers>(HttpMethod.Get, "api/v1/calls/ice-servers", null, cancellationToken);
 
+    /// <summary>My notification feed, newest first; pass the previous page's <c>Next</c> as <paramref name="cursor"/>.</summary>
+    public Task<NotificationPage> GetNotificationsAsync(string? cursor = null, int limit = 30, CancellationToken cancellationToken = default) =>
+        SendAsync<NotificationPage>(HttpMethod.Get, $"api/v1/notifications?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
+
+    /// <summary>Marks notifications read, by id or everything up to a time; answers the unread count left.</summary>
+    public async Task<int> MarkNotificationsReadAsync(IEnumerable<Guid>? ids = null, DateTimeOffset? upTo = null, CancellationToken cancellationToken = default) =>
+        (await SendAsync<JsonElement>(HttpMethod.Post, "api/v1/notifications/read", new { ids = ids?.ToArray(), upTo }, cancellationToken)).GetProperty("unreadCount").GetInt32();
+
+    /// <summary>Registers this device for Web Push (the browser's subscription) or a native token (<c>apns</c>, <c>fcm</c>).</summary>
+    public Task<JsonElement> RegisterPushAsync(string endpointOrToken, string? p256dh = null, string? auth = null, string platform = "web", CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, "api/v1/push-subscriptions", platform == "web"
+            ? new { endpoint = endpointOrToken, keys = new { p256dh, auth } }
+            : new { platform, token = endpointOrToken }, cancellationToken);
+
     /// <summary>Stops the realtime stream and releases the HTTP client.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -181,11 +195,46 @@ public sealed class PlatformClient : IAsyncDisposable
 
     internal HttpMessageHandler? NewHandler() => Options.HttpMessageHandlerFactory?.Invoke();
 
+    /// <summary>
+    /// Uploads a file (streamed, multipart). Its type comes from its bytes, not <paramref name="fileName"/>; images come
+    /// back re-encoded with thumbnails. Attach it by passing its id to <see cref="SendMessageAsync"/>.
+    /// </summary>
+    public Task<MediaFile> UploadMediaAsync(Stream content, string fileName, CancellationToken cancellationToken = default)
+    {
+        var file = new StreamContent(content);
+        file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        var form = new MultipartFormDataContent { { file, "file", fileName } };
+        return SendAsync<MediaFile>(HttpMethod.Post, "api/v1/media", form, cancellationToken);
+    }
+
+    /// <summary>A file I uploaded or that was shared in one of my conversations, with signed URLs.</summary>
+    public Task<MediaDetails> GetMediaAsync(Guid mediaId, CancellationToken cancellationToken = default) =>
+        SendAsync<MediaDetails>(HttpMethod.Get, $"api/v1/media/{mediaId}/details", null, cancellationToken);
+
+    /// <summary>Opens a file's bytes through a fresh signed URL; dispose the stream.</summary>
+    public async Task<Stream> OpenMediaAsync(Guid mediaId, CancellationToken cancellationToken = default)
+    {
+        var details = await GetMediaAsync(mediaId, cancellationToken);
+        var response = await _http.GetAsync(details.Download.Url, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            response.Dispose();
+            throw new PlatformException((int)response.StatusCode, response.ReasonPhrase ?? "Error", "The file could not be downloaded.");
+        }
+        return await response.Content.ReadAsStreamAsync(cancellationToken);
+    }
+
+    /// <summary>A preview of a web page (title, description, image), fetched by Media.</summary>
+    public Task<LinkPreview> GetLinkPreviewAsync(string url, CancellationToken cancellationToken = default) =>
+        SendAsync<LinkPreview>(HttpMethod.Get, $"api/v1/link-previews?url={Uri.EscapeDataString(url)}", null, cancellationToken);
+
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, path);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await _tokens.GetAsync(cancellationToken));
-        if (body is not null)
+        if (body is HttpContent content)
+            request.Content = content;
+        else if (body is not null)
             request.Content = JsonContent.Create(body, options: PlatformJson.Options);
         using var response = await _http.SendAsync(request, cancellationToken);
         if (!response.IsSuccessStatusCode)

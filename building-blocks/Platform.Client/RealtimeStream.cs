@@ -38,6 +38,9 @@ public sealed class RealtimeStream : IAsyncDisposable
     /// <summary>A member's delivered/read cursors moved in one of my conversations.</summary>
     public event Action<ReceiptNotice>? Receipt;
 
+    /// <summary>A new entry of my notification feed.</summary>
+    public event Action<NotificationItem>? Notification;
+
     /// <summary>A watched user's presence changed (see <see cref="WatchPresenceAsync"/>).</summary>
     public event Action<PresenceInfo>? Presence;
 
@@ -115,6 +118,13 @@ public sealed class RealtimeStream : IAsyncDisposable
             var receipt = ToJson(payload).Deserialize<ReceiptNotice>(PlatformJson.Options);
             if (receipt is not null)
                 Receipt?.Invoke(receipt);
+        });
+        _hub.On<Dictionary<string, object?>>("notification", payload =>
+        {
+            var json = ToJson(payload);
+            var notification = JsonSerializer.Deserialize<NotificationItem>(json, PlatformJson.Options);
+            if (notification is not null)
+                Notification?.Invoke(notification);
         });
         _hub.On<Dictionary<string, object?>>("presence", payload =>
         {

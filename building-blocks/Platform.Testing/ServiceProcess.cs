@@ -20,6 +20,9 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>The service's address, e.g. <c>http://127.0.0.1:41234/</c>; it stays the same across restarts.</summary>
     public Uri BaseAddress { get; }
 
+    /// <summary>The operating-system process id while it runs (for resource measurements).</summary>
+    public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
+
     /// <summary>What the process wrote to stdout and stderr (the last 200 KB), for failure messages.</summary>
     public string Output
     {

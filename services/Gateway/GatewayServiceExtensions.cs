@@ -107,6 +107,11 @@ public static class GatewayServiceExtensions
             // In the order sent: an offer before its ICE candidates.
             endpoint.ConcurrentMessageLimit = 1;
         });
+        bus.AddConsumer<NotificationConsumer>().Endpoint(endpoint =>
+        {
+            endpoint.InstanceId = instance.Id;
+            endpoint.Temporary = true;
+        });
         bus.AddReceiveEndpointObserver<ResyncOnReconnect>();
     }
 

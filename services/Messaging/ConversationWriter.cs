@@ -205,18 +205,19 @@ public sealed class ConversationWriter(IDocumentStore store, ConversationGate ga
             case CallEnded ended when await context.Call(ended.CallId, cancellationToken) is { } call:
                 context.Set(call.Apply(seq, ended));
                 break;
-            case MessageEdited or MessageDeleted or ReactionAdded or ReactionRemoved:
+            case MessageEdited or MessageDeleted or ReactionAdded or ReactionRemoved or LinkPreviewAttached:
                 var messageId = @event switch
                 {
                     MessageEdited e => e.MessageId,
                     MessageDeleted e => e.MessageId,
                     ReactionAdded e => e.MessageId,
+                    LinkPreviewAttached e => e.MessageId,
                     _ => ((ReactionRemoved)@event).MessageId,
                 };
                 if (await context.Message(messageId, cancellationToken) is not { } message)
                     break;
                 if (@event is MessageDeleted)
-                    EraseText(session, conversationId, message.TextSeqs);
+                    EraseText(session, conversationId, message.TextSeqs, message.PreviewSeqs);
                 context.Set(message.Apply(seq, @event));
                 break;
         }
@@ -224,12 +225,17 @@ public sealed class ConversationWriter(IDocumentStore store, ConversationGate ga
 
     // Erasure of the stored event data, in the same transaction as the tombstone: the text, mentions and
     // URLs of the posted event and of every edit are blanked in place; seq and event ids stay.
-    private static void EraseText(IDocumentSession session, Guid conversationId, IReadOnlyList<long> seqs)
+    private static void EraseText(IDocumentSession session, Guid conversationId, IReadOnlyList<long> seqs, IReadOnlyList<long> previewSeqs)
     {
         var schema = session.DocumentStore.Options.Events.DatabaseSchemaName;
         foreach (var seq in seqs)
             session.QueueSqlCommand(
                 $"update {schema}.mt_events set data = data || '{{\"text\":\"\",\"mentions\":[],\"urls\":[]}}'::jsonb where stream_id = ? and version = ?",
+                conversationId, seq);
+        // A link preview repeats the message's URL and what the page said about it.
+        foreach (var seq in previewSeqs)
+            session.QueueSqlCommand(
+                $"update {schema}.mt_events set data = data || '{{\"url\":\"\",\"title\":null,\"description\":null,\"imageUrl\":null,\"siteName\":null}}'::jsonb where stream_id = ? and version = ?",
                 conversationId, seq);
     }
 

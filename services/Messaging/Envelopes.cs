@@ -8,6 +8,8 @@ public sealed record ReactionDto(string Emoji, int Count, IReadOnlyList<Guid> Us
 
 public sealed record AttachmentDto(Guid Id);
 
+public sealed record LinkPreviewDto(string Url, string? Title, string? Description, string? ImageUrl, string? SiteName);
+
 /// <summary>The message shape clients code against (ARCHITECTURE.md).</summary>
 public sealed record MessageDto(
     Guid Id,
@@ -26,14 +28,16 @@ public sealed record MessageDto(
     bool Deleted,
     IReadOnlyList<ReactionDto> Reactions,
     IReadOnlyList<AttachmentDto> Attachments,
-    DateTimeOffset CreatedAt)
+    DateTimeOffset CreatedAt,
+    IReadOnlyList<LinkPreviewDto> LinkPreviews)
 {
     public static MessageDto From(MessageView m) => new(
         m.Id, m.ConversationId, m.Seq, m.SenderId, m.ClientMessageId, m.Text, m.Mentions, m.Urls, m.ReplyTo, m.ReplyCount,
         m.LastReplyAt, m.Edited, m.EditedAt, m.Deleted,
         m.Reactions.Select(r => new ReactionDto(r.Emoji, r.UserIds.Count, r.UserIds)).ToList(),
         m.Attachments.Select(id => new AttachmentDto(id)).ToList(),
-        m.CreatedAt);
+        m.CreatedAt,
+        m.LinkPreviews.Select(p => new LinkPreviewDto(p.Url, p.Title, p.Description, p.ImageUrl, p.SiteName)).ToList());
 }
 
 /// <summary>One event of the log as clients see it, on the hub and from <c>GET /events</c>.</summary>
@@ -71,6 +75,8 @@ public static class Envelopes
             {
                 e.CallId, e.Kind, e.Reason, e.EndedBy, e.Participants, e.StartedAt, e.AnsweredAt, e.EndedAt, e.DurationSeconds,
             }),
+            LinkPreviewAttached e => (ConversationEventTypes.LinkPreviewAttached, Retention.RetentionJob.SystemActor, e.AttachedAt,
+                new { e.MessageId, e.Url, e.Title, e.Description, e.ImageUrl, e.SiteName }),
             _ => throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "Not a conversation event."),
         };
         return new EventEnvelope(conversationId, seq, type, at, actor, JsonSerializer.SerializeToElement(data, data.GetType(), Json));

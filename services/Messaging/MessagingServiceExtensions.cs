@@ -67,8 +67,11 @@ public static class MessagingServiceExtensions
         return builder;
     }
 
-    public static void AddMessagingConsumers(this MassTransit.IBusRegistrationConfigurator bus) =>
+    public static void AddMessagingConsumers(this MassTransit.IBusRegistrationConfigurator bus)
+    {
         bus.AddConsumer<UserDirectoryConsumer>();
+        bus.AddConsumer<LinkPreviewConsumer>();
+    }
 
     public static WebApplication MapMessagingEndpoints(this WebApplication app)
     {

@@ -4,11 +4,12 @@ using Platform.ServiceDefaults;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddPlatformAuthentication();
-builder.AddPlatformBus();
+builder.AddPlatformBus(bus => bus.AddNotificationsConsumers());
 builder.AddNotifications();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.MapNotificationsEndpoints();
 app.Run();
 
 public partial class Program;

@@ -19,6 +19,8 @@ public sealed class PresencePlatform : RealtimePlatform
 
     public ServiceProcess Presence { get; private set; } = null!;
 
+    public ServiceProcess Notifications { get; private set; } = null!;
+
     protected override IReadOnlyDictionary<string, string?> GatewaySettings => new Dictionary<string, string?>
     {
         ["Realtime:HeartbeatInterval"] = "00:00:00.500",
@@ -32,7 +34,12 @@ public sealed class PresencePlatform : RealtimePlatform
             ["Presence:InstanceTtl"] = Ttl.ToString(),
             ["Presence:SweepInterval"] = "00:00:00.100",
         });
-        return new Dictionary<string, string?> { ["ReverseProxy:Clusters:presence:Destinations:primary:Address"] = Presence.BaseAddress.ToString() };
+        Notifications = await ServiceProcess.StartAsync("Notifications", common);
+        return new Dictionary<string, string?>
+        {
+            ["ReverseProxy:Clusters:presence:Destinations:primary:Address"] = Presence.BaseAddress.ToString(),
+            ["ReverseProxy:Clusters:notifications:Destinations:primary:Address"] = Notifications.BaseAddress.ToString(),
+        };
     }
 
     public override async Task DisposeAsync()
@@ -40,6 +47,8 @@ public sealed class PresencePlatform : RealtimePlatform
         await base.DisposeAsync();
         if (Presence is not null)
             await Presence.DisposeAsync();
+        if (Notifications is not null)
+            await Notifications.DisposeAsync();
     }
 }
 
@@ -194,6 +203,26 @@ public sealed class PresenceTests(PresencePlatform platform) : IClassFixture<Pre
         var refused = await http.GetAsync("api/v1/presence?userIds=" + string.Join(',', ids));
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task DirectMessage_ArrivesAsALiveNotification_AndInTheFeed_ThroughTheGateway()
+    {
+        var alice = platform.Client(platform.Gateway1.BaseAddress);
+        var bob = platform.Client(platform.Gateway2.BaseAddress);
+        var conversation = await alice.Sdk.CreateConversationAsync("direct", [bob.Id]);
+        var stream = await ConnectAsync(bob);
+        var live = new TaskCompletionSource<NotificationItem>(TaskCreationOptions.RunContinuationsAsynchronously);
+        stream.Notification += notification => live.TrySetResult(notification);
+
+        await alice.Sdk.SendMessageAsync(conversation.Id, "ping through the platform");
+
+        var notification = await live.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal("direct-message", notification.Kind);
+        Assert.Equal("ping through the platform", notification.Body);
+        var feed = await bob.Sdk.GetNotificationsAsync();
+        Assert.Equal(notification.Id, Assert.Single(feed.Items).Id);
+        Assert.Equal(0, await bob.Sdk.MarkNotificationsReadAsync([notification.Id]));
     }
 
     [Fact]

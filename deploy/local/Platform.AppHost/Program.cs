@@ -19,7 +19,12 @@ var identity = Service<Projects.Identity>("identity");
 var messaging = Service<Projects.Messaging>("messaging");
 var presence = Service<Projects.Presence>("presence");
 var notifications = Service<Projects.Notifications>("notifications");
-var media = Service<Projects.Media>("media");
+// Uploaded files live beside the run's database (git-ignored, kept between runs); the signing key of download
+// URLs comes from Media's appsettings.Development.json.
+var mediaData = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "..", "..", ".local", "run", "media"));
+var media = Service<Projects.Media>("media")
+    .WithEnvironment("Media__Storage__Path", Path.Combine(mediaData, "blobs"))
+    .WithEnvironment("Media__StagingPath", Path.Combine(mediaData, "staging"));
 
 var gateway = builder.AddProject<Projects.Gateway>("gateway")
     .WithEndpoint("http", endpoint => endpoint.IsProxied = false)

@@ -19,6 +19,7 @@ public sealed class ConnectionRegistry(
     public const string ReceiptMethod = "receipt";
     public const string PresenceMethod = "presence";
     public const string SignalMethod = "signal";
+    public const string NotificationMethod = "notification";
 
     private readonly ConcurrentDictionary<string, RealtimeConnection> _connections = new();
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<string, RealtimeConnection>> _byUser = new();
@@ -107,6 +108,16 @@ public sealed class ConnectionRegistry(
                 }
             }
         }
+    }
+
+    /// <summary>To every connection of the user on this instance; not ordered, not stored.</summary>
+    public void SendToUser(Guid userId, string method, object payload)
+    {
+        if (!_byUser.TryGetValue(userId, out var connections) || connections.IsEmpty)
+            return;
+        var message = new SerializedHubMessage(new InvocationMessage(method, [payload]));
+        foreach (var connection in connections.Values)
+            Send(connection, message);
     }
 
     /// <summary>A user's presence changed: to the connections watching them, unless a newer change was passed on already.</summary>
@@ -237,21 +248,6 @@ public sealed class ConnectionRegistry(
         foreach (var connection in connections.Values)
             if (connection.UserId != except && !connection.TrySend(message))
                 Disconnect(connection, "The connection did not keep up with its messages.");
-    }
-
-    /// <summary>Sends to every connection of the user on this instance; not ordered, not stored.</summary>
-    public int SendToUser(Guid userId, string method, object payload)
-    {
-        if (!_byUser.TryGetValue(userId, out var connections) || connections.IsEmpty)
-            return 0;
-        var message = new SerializedHubMessage(new InvocationMessage(method, [payload]));
-        var sent = 0;
-        foreach (var connection in connections.Values)
-            if (connection.TrySend(message))
-                sent++;
-            else
-                Disconnect(connection, "The connection did not keep up with its messages.");
-        return sent;
     }
 
     /// <summary>

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using MassTransit;
 using Platform.Contracts.Gateway;
 using Platform.Contracts.Messaging;
+using Platform.Contracts.Notifications;
 using Platform.Contracts.Presence;
 
 namespace Platform.Gateway.Realtime;
@@ -8,8 +10,15 @@ namespace Platform.Gateway.Realtime;
 /// <summary>Conversation events for this instance's connections; the endpoint handles one at a time, in queue order.</summary>
 public sealed class ConversationEventConsumer(ConnectionRegistry registry) : IConsumer<ConversationEvent>
 {
+    private static readonly ActivitySource ActivitySource = new("Platform.Gateway");
+
     public Task Consume(ConsumeContext<ConversationEvent> context)
     {
+        // A child of MassTransit's consume activity, so the push is in the trace of the request that sent the message.
+        using var activity = ActivitySource.StartActivity("realtime push", ActivityKind.Internal);
+        activity?.SetTag("platform.conversation_id", context.Message.ConversationId.ToString());
+        activity?.SetTag("platform.seq", context.Message.Seq);
+        activity?.SetTag("platform.event_type", context.Message.Type);
         registry.Deliver(context.Message);
         return Task.CompletedTask;
     }
@@ -67,6 +76,26 @@ public sealed class CallSignalConsumer(ConnectionRegistry registry, TimeProvider
         var signal = context.Message;
         if (signal.ExpiresAt > time.GetUtcNow())
             registry.SendToUser(signal.ToUserId, ConnectionRegistry.SignalMethod, CallSignals.ToHub(signal));
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>A new in-app notification, for the user's connections on this instance (the hub's <c>notification</c>).</summary>
+public sealed class NotificationConsumer(ConnectionRegistry registry) : IConsumer<NotificationCreated>
+{
+    public Task Consume(ConsumeContext<NotificationCreated> context)
+    {
+        var notification = context.Message;
+        registry.SendToUser(notification.UserId, ConnectionRegistry.NotificationMethod, new Dictionary<string, object?>
+        {
+            ["id"] = notification.NotificationId.ToString(),
+            ["kind"] = notification.Kind,
+            ["conversationId"] = notification.ConversationId?.ToString(),
+            ["seq"] = notification.Seq,
+            ["title"] = notification.Title,
+            ["body"] = notification.Body,
+            ["createdAt"] = notification.CreatedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        });
         return Task.CompletedTask;
     }
 }

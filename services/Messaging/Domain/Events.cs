@@ -50,6 +50,17 @@ public record ReactionAdded(Guid MessageId, string Emoji, Guid UserId, DateTimeO
 
 public record ReactionRemoved(Guid MessageId, string Emoji, Guid UserId, DateTimeOffset RemovedAt);
 
+/// <summary>Media fetched a preview of a URL in the message (from <c>LinkPreviewReady</c>); at most one per URL.</summary>
+public record LinkPreviewAttached(
+    Guid MessageId,
+    string Url,
+    string? Title,
+    string? Description,
+    string? ImageUrl,
+    string? SiteName,
+    DateTimeOffset FetchedAt,
+    DateTimeOffset AttachedAt);
+
 public static class DeleteReasons
 {
     public const string Deleted = "deleted";

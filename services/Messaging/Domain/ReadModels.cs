@@ -96,6 +96,8 @@ public sealed record Membership
 
 public sealed record ReactionView(string Emoji, IReadOnlyList<Guid> UserIds);
 
+public sealed record LinkPreviewView(string Url, string? Title, string? Description, string? ImageUrl, string? SiteName);
+
 public sealed record MessageView
 {
     public Guid Id { get; init; }
@@ -117,6 +119,9 @@ public sealed record MessageView
     public DateTimeOffset? DeletedAt { get; init; }
     public IReadOnlyList<ReactionView> Reactions { get; init; } = [];
     public IReadOnlyList<Guid> Attachments { get; init; } = [];
+    public IReadOnlyList<LinkPreviewView> LinkPreviews { get; init; } = [];
+    /// <summary>Seqs of the <see cref="LinkPreviewAttached"/> events, erased with the text when the message is deleted.</summary>
+    public IReadOnlyList<long> PreviewSeqs { get; init; } = [];
     public DateTimeOffset CreatedAt { get; init; }
 
     public static MessageView Create(Guid conversationId, long seq, MessagePosted e) => new()
@@ -144,7 +149,12 @@ public sealed record MessageView
         },
         MessageDeleted d => this with
         {
-            Text = "", Mentions = [], Urls = [], Reactions = [], Attachments = [], Deleted = true, DeletedAt = d.DeletedAt,
+            Text = "", Mentions = [], Urls = [], Reactions = [], Attachments = [], LinkPreviews = [], Deleted = true, DeletedAt = d.DeletedAt,
+        },
+        LinkPreviewAttached p => this with
+        {
+            LinkPreviews = [.. LinkPreviews, new LinkPreviewView(p.Url, p.Title, p.Description, p.ImageUrl, p.SiteName)],
+            PreviewSeqs = [.. PreviewSeqs, seq],
         },
         ReactionAdded r => this with { Reactions = WithReaction(r.Emoji, r.UserId, add: true) },
         ReactionRemoved r => this with { Reactions = WithReaction(r.Emoji, r.UserId, add: false) },

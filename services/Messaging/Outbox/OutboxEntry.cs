@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Platform.Contracts.Messaging;
 using Platform.Messaging.Domain;
 
@@ -12,6 +13,14 @@ public sealed record OutboxEntry
     public DateTimeOffset CreatedAt { get; init; }
     public ConversationEvent Message { get; init; } = null!;
 
+    /// <summary>
+    /// The W3C <c>traceparent</c> (and <c>tracestate</c>) of the request that wrote the entry: the publish, whenever and
+    /// wherever it happens (the request's own background publish, the relay, another replica), continues that trace.
+    /// </summary>
+    public string? TraceParent { get; init; }
+
+    public string? TraceState { get; init; }
+
     public static OutboxEntry For(Guid conversationId, long seq, object @event, WriteContext context)
     {
         var message = @event is MessagePosted posted ? context.ChangedMessages.FirstOrDefault(m => m.Id == posted.MessageId) : null;
@@ -24,6 +33,8 @@ public sealed record OutboxEntry
             Seq = seq,
             CreatedAt = envelope.OccurredAt,
             Message = Envelopes.ToContract(envelope, id, envelope.OccurredAt),
+            TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null,
+            TraceState = Activity.Current?.TraceStateString,
         };
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Marten;
 using MassTransit;
@@ -29,6 +30,8 @@ public sealed class OutboxOptions
 /// </summary>
 public sealed class OutboxPublisher(IDocumentStore store, IBusControl bus, IOptions<OutboxOptions> options, IMeterFactory meters, ILogger<OutboxPublisher> logger)
 {
+    private static readonly ActivitySource ActivitySource = new("Platform.Messaging");
+
     private readonly Counter<long> _published = meters.Create("Platform.Messaging").CreateCounter<long>("platform.messaging.outbox.published");
 
     // Conversations with a publish loop running in this process, and whether more was committed meanwhile.
@@ -95,12 +98,25 @@ public sealed class OutboxPublisher(IDocumentStore store, IBusControl bus, IOpti
             return 0;
 
         foreach (var entry in pending)
+        {
+            // MassTransit's send activity (and the traceparent header it writes) becomes a child of this one.
+            using var activity = StartPublishActivity(entry);
             await bus.Publish(entry.Message, cancellationToken);
+        }
         var lastSeq = pending[^1].Seq;
         session.DeleteWhere<OutboxEntry>(entry => entry.ConversationId == conversationId && entry.Seq <= lastSeq);
         await session.SaveChangesAsync(cancellationToken);
         _published.Add(pending.Count);
         return pending.Count;
+    }
+
+    private static Activity? StartPublishActivity(OutboxEntry entry)
+    {
+        ActivityContext.TryParse(entry.TraceParent, entry.TraceState, isRemote: true, out var parent);
+        var activity = ActivitySource.StartActivity("outbox publish", ActivityKind.Internal, parent);
+        activity?.SetTag("platform.conversation_id", entry.ConversationId.ToString());
+        activity?.SetTag("platform.seq", entry.Seq);
+        return activity;
     }
 
     private static long LockKey(Guid conversationId) => BitConverter.ToInt64(conversationId.ToByteArray(), 8);

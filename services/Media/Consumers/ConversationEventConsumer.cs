@@ -1,0 +1,105 @@
+using System.Text.Json;
+using Marten;
+using MassTransit;
+using Platform.Contracts.Messaging;
+using Platform.Media.Domain;
+using Platform.Media.Features;
+
+namespace Platform.Media.Consumers;
+
+/// <summary>
+/// Learns from the conversation log who may read which file: memberships (created, joined, left), files attached to
+/// posted messages, and deleted messages (whose files are deleted, also when retention deleted them). Every step is
+/// idempotent, and an event delivered late never undoes a newer one, so redelivery and reordering change nothing.
+/// </summary>
+public sealed class ConversationEventConsumer(IDocumentSession session, MediaAccess access, LinkPreviews.LinkPreviewPublisher previews, TimeProvider time)
+    : IConsumer<ConversationEvent>
+{
+    public async Task Consume(ConsumeContext<ConversationEvent> context)
+    {
+        var e = context.Message;
+        var data = e.Data;
+        var cancellationToken = context.CancellationToken;
+        switch (e.Type)
+        {
+            case ConversationEventTypes.ConversationCreated when data.TryGetProperty("members", out var members):
+                foreach (var member in members.EnumerateArray())
+                    if (TryGuid(member, "userId") is { } userId)
+                        await SetMemberAsync(e, userId, active: true, cancellationToken);
+                await session.SaveChangesAsync(cancellationToken);
+                break;
+            case ConversationEventTypes.MemberJoined or ConversationEventTypes.MemberLeft when TryGuid(data, "userId") is { } userId:
+                await SetMemberAsync(e, userId, e.Type == ConversationEventTypes.MemberJoined, cancellationToken);
+                await session.SaveChangesAsync(cancellationToken);
+                break;
+            case ConversationEventTypes.MessagePosted when TryGuid(data, "id") is { } messageId:
+                await AttachAsync(e, messageId, data, cancellationToken);
+                if (Urls(data) is { Count: > 0 } posted)
+                    await previews.PreviewMessageAsync(e.ConversationId, messageId, posted, cancellationToken);
+                break;
+            // An edit can bring new URLs; Messaging attaches a preview only while the message still holds its URL.
+            case ConversationEventTypes.MessageEdited when TryGuid(data, "messageId") is { } messageId && Urls(data) is { Count: > 0 } urls:
+                await previews.PreviewMessageAsync(e.ConversationId, messageId, urls, cancellationToken);
+                break;
+            case ConversationEventTypes.MessageDeleted when TryGuid(data, "messageId") is { } messageId:
+                session.Store(new DeletedMessage { Id = messageId, DeletedAt = time.GetUtcNow() });
+                await session.SaveChangesAsync(cancellationToken);
+                await DeleteFilesOfAsync(messageId, cancellationToken);
+                break;
+        }
+    }
+
+    private async Task SetMemberAsync(ConversationEvent e, Guid userId, bool active, CancellationToken cancellationToken)
+    {
+        var key = ConversationMember.KeyOf(e.ConversationId, userId);
+        var current = await session.LoadAsync<ConversationMember>(key, cancellationToken);
+        if (current is not null && current.Seq >= e.Seq)
+            return;
+        session.Store(new ConversationMember { Id = key, ConversationId = e.ConversationId, UserId = userId, Active = active, Seq = e.Seq });
+    }
+
+    private async Task AttachAsync(ConversationEvent e, Guid messageId, JsonElement data, CancellationToken cancellationToken)
+    {
+        if (!data.TryGetProperty("attachments", out var attachments) || attachments.ValueKind != JsonValueKind.Array)
+            return;
+        var senderId = TryGuid(data, "senderId") ?? e.ActorId;
+        var ids = attachments.EnumerateArray()
+            .Select(a => a.ValueKind == JsonValueKind.Object ? TryGuid(a, "id") : a.TryGetGuid(out var g) ? g : null)
+            .OfType<Guid>().Distinct().ToArray();
+        if (ids.Length == 0)
+            return;
+        // Only the uploader can share a file: a message naming someone else's file id links nothing.
+        var items = await session.LoadManyAsync<MediaItem>(cancellationToken, ids);
+        foreach (var item in items.Where(i => i.OwnerId == senderId))
+            session.Store(new AttachmentLink { Id = AttachmentLink.KeyOf(item.Id, messageId), MediaId = item.Id, ConversationId = e.ConversationId, MessageId = messageId });
+        await session.SaveChangesAsync(cancellationToken);
+        if (await session.LoadAsync<DeletedMessage>(messageId, cancellationToken) is not null)
+            await DeleteFilesOfAsync(messageId, cancellationToken);
+    }
+
+    /// <summary>The message's files go, unless another message still carries them.</summary>
+    private async Task DeleteFilesOfAsync(Guid messageId, CancellationToken cancellationToken)
+    {
+        var mediaIds = await session.Query<AttachmentLink>().Where(l => l.MessageId == messageId).Select(l => l.MediaId).ToListAsync(cancellationToken);
+        if (mediaIds.Count == 0)
+            return;
+        session.DeleteWhere<AttachmentLink>(l => l.MessageId == messageId);
+        await session.SaveChangesAsync(cancellationToken);
+        var elsewhere = await session.Query<AttachmentLink>().Where(l => l.MediaId.IsOneOf(mediaIds.ToArray())).Select(l => l.MediaId).ToListAsync(cancellationToken);
+        var orphans = mediaIds.Except(elsewhere).ToArray();
+        if (orphans.Length == 0)
+            return;
+        var items = await session.LoadManyAsync<MediaItem>(cancellationToken, orphans);
+        await access.DeleteAsync(session, items.ToList(), cancellationToken);
+    }
+
+    private static List<string> Urls(JsonElement data) =>
+        data.TryGetProperty("urls", out var urls) && urls.ValueKind == JsonValueKind.Array
+            ? urls.EnumerateArray().Where(u => u.ValueKind == JsonValueKind.String).Select(u => u.GetString()!).ToList()
+            : [];
+
+    private static Guid? TryGuid(JsonElement element, string property) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String && value.TryGetGuid(out var id)
+            ? id
+            : null;
+}

@@ -1,0 +1,188 @@
+using System.Text.Json;
+using Marten;
+using JasperFx;
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Messaging;
+using Platform.Contracts.Notifications;
+using Platform.Notifications.Domain;
+using Platform.Notifications.Push;
+
+namespace Platform.Notifications.Consumers;
+
+/// <summary>
+/// Conversation events: memberships and titles are remembered; a posted message notifies whoever the rules say; an
+/// edit rewrites, and a delete erases, the text of its notifications (and so of pushes still pending). Each event is
+/// handled once: its <see cref="ProcessedEvent"/> is written in the same transaction as its notifications.
+/// </summary>
+public sealed class ConversationEventConsumer(
+    IDocumentSession session, PushScheduler pushes, IOptions<NotificationsOptions> options, TimeProvider time, ILogger<ConversationEventConsumer> logger)
+    : IConsumer<ConversationEvent>
+{
+    public async Task Consume(ConsumeContext<ConversationEvent> context)
+    {
+        var e = context.Message;
+        var cancellationToken = context.CancellationToken;
+        var marker = $"{e.ConversationId:N}:{e.Seq}";
+        if (await session.LoadAsync<ProcessedEvent>(marker, cancellationToken) is not null)
+            return;
+        session.Insert(new ProcessedEvent { Id = marker, At = time.GetUtcNow() });
+
+        List<Notification> created = [];
+        switch (e.Type)
+        {
+            case ConversationEventTypes.ConversationCreated:
+                var info = await session.LoadAsync<ConversationInfo>(e.ConversationId, cancellationToken) ?? new ConversationInfo { Id = e.ConversationId };
+                info.Kind = e.Data.GetProperty("kind").GetString() ?? "group";
+                if (info.TitleSeq < e.Seq)
+                    (info.Title, info.TitleSeq) = (e.Data.TryGetProperty("title", out var t) ? t.GetString() : null, e.Seq);
+                foreach (var member in e.Data.GetProperty("members").EnumerateArray())
+                    SetMember(info, member.GetProperty("userId").GetGuid(), e.Seq, active: true);
+                session.Store(info);
+                break;
+            case ConversationEventTypes.ConversationUpdated:
+                await UpdateAsync(e.ConversationId, info =>
+                {
+                    if (info.TitleSeq < e.Seq && e.Data.TryGetProperty("title", out var title))
+                        (info.Title, info.TitleSeq) = (title.GetString(), e.Seq);
+                }, cancellationToken);
+                break;
+            case ConversationEventTypes.MemberJoined:
+            case ConversationEventTypes.MemberLeft:
+                await UpdateAsync(e.ConversationId, info => SetMember(info, e.Data.GetProperty("userId").GetGuid(), e.Seq, e.Type == ConversationEventTypes.MemberJoined),
+                    cancellationToken);
+                break;
+            case ConversationEventTypes.MessagePosted:
+                created = await NotifyAsync(context, e, cancellationToken);
+                break;
+            case ConversationEventTypes.MessageEdited:
+                var edited = e.Data.GetProperty("messageId").GetGuid();
+                var text = e.Data.GetProperty("text").GetString();
+                foreach (var notification in await session.Query<Notification>().Where(n => n.MessageId == edited).ToListAsync(cancellationToken))
+                {
+                    notification.Body = Preview(text);
+                    session.Store(notification);
+                }
+                break;
+            case ConversationEventTypes.MessageDeleted:
+                var deleted = e.Data.GetProperty("messageId").GetGuid();
+                foreach (var notification in await session.Query<Notification>().Where(n => n.MessageId == deleted).ToListAsync(cancellationToken))
+                {
+                    notification.Deleted = true;
+                    notification.Body = null;
+                    session.Store(notification);
+                }
+                break;
+        }
+
+        try
+        {
+            await session.SaveChangesAsync(cancellationToken);
+        }
+        catch (DocumentAlreadyExistsException)
+        {
+            return; // Handled meanwhile by another replica.
+        }
+        foreach (var notification in created)
+            await context.Publish(new NotificationCreated
+            {
+                NotificationId = notification.Id,
+                UserId = notification.UserId,
+                Kind = notification.Kind,
+                ConversationId = notification.ConversationId,
+                Seq = notification.Seq,
+                Title = notification.Title,
+                Body = notification.Body,
+                CreatedAt = notification.CreatedAt,
+            }, cancellationToken);
+    }
+
+    private async Task<List<Notification>> NotifyAsync(ConsumeContext context, ConversationEvent e, CancellationToken cancellationToken)
+    {
+        var data = e.Data;
+        var message = new PostedMessage(
+            data.GetProperty("id").GetGuid(), e.ConversationId, e.Seq, data.GetProperty("senderId").GetGuid(),
+            data.TryGetProperty("mentions", out var mentions) && mentions.ValueKind == JsonValueKind.Array ? mentions.EnumerateArray().Select(m => m.GetGuid()).ToHashSet() : [],
+            data.TryGetProperty("replyTo", out var replyTo) && replyTo.ValueKind == JsonValueKind.String ? replyTo.GetGuid() : null);
+
+        var conversation = await session.LoadAsync<ConversationInfo>(e.ConversationId, cancellationToken);
+        if (conversation is null)
+        {
+            // Its creation may still be on its way (another replica, a retry): wait for it a few times.
+            if (context.GetRetryAttempt() < 3)
+                throw new InvalidOperationException($"Conversation {e.ConversationId} is not known yet.");
+            logger.LogWarning("Message {MessageId} of the unknown conversation {ConversationId} notifies no one", message.MessageId, e.ConversationId);
+            return [];
+        }
+
+        var threadParticipants = new HashSet<Guid>();
+        session.Store(new MessageRef { Id = message.MessageId, ConversationId = e.ConversationId, SenderId = message.SenderId });
+        if (message.ReplyTo is { } root && await session.LoadAsync<MessageRef>(root, cancellationToken) is { } thread)
+        {
+            threadParticipants.Add(thread.SenderId);
+            threadParticipants.UnionWith(thread.Repliers);
+            if (!thread.Repliers.Contains(message.SenderId))
+            {
+                thread.Repliers.Add(message.SenderId);
+                session.Store(thread);
+            }
+        }
+
+        var members = conversation.ActiveMembers.ToList();
+        var preferences = (await session.LoadManyAsync<Preferences>(cancellationToken, members)).ToDictionary(p => p.Id);
+        var cursors = (await session.LoadManyAsync<ReadCursor>(cancellationToken, members.Select(m => ReadCursor.KeyOf(m, e.ConversationId)).ToArray()))
+            .ToDictionary(c => c.Id, c => c.ReadSeq);
+        var now = time.GetUtcNow();
+        var decided = Recipients.Decide(message, conversation.Kind, members, threadParticipants,
+            member => Recipients.LevelOf(preferences.GetValueOrDefault(member), e.ConversationId, conversation.Kind, members.Count, options.Value.LargeGroup, now),
+            member => cursors.GetValueOrDefault(ReadCursor.KeyOf(member, e.ConversationId)));
+        if (decided.Count == 0)
+            return [];
+
+        var sender = (await session.LoadAsync<UserName>(message.SenderId, cancellationToken))?.DisplayName ?? "Someone";
+        var where = conversation.Title is { Length: > 0 } title ? (conversation.Kind == "channel" ? "#" + title : title) : "a conversation";
+        var created = new List<Notification>();
+        foreach (var (userId, kind) in decided)
+        {
+            var notification = new Notification
+            {
+                Id = Guid.CreateVersion7(now),
+                UserId = userId,
+                Kind = kind,
+                ConversationId = e.ConversationId,
+                Seq = e.Seq,
+                MessageId = message.MessageId,
+                ActorId = message.SenderId,
+                Title = kind switch
+                {
+                    Kinds.DirectMessage => sender,
+                    Kinds.Mention => $"{sender} mentioned you in {where}",
+                    Kinds.Reply => $"{sender} replied in a thread in {where}",
+                    _ => $"{sender} in {where}",
+                },
+                Body = Preview(data.TryGetProperty("text", out var text) ? text.GetString() : null),
+                CreatedAt = now,
+            };
+            session.Insert(notification);
+            created.Add(notification);
+            await pushes.ScheduleAsync(session, notification, where, cancellationToken);
+        }
+        return created;
+    }
+
+    private async Task UpdateAsync(Guid conversationId, Action<ConversationInfo> change, CancellationToken cancellationToken)
+    {
+        var info = await session.LoadAsync<ConversationInfo>(conversationId, cancellationToken) ?? new ConversationInfo { Id = conversationId };
+        change(info);
+        session.Store(info);
+    }
+
+    // Joins and leaves of one member apply in seq order, whatever order they arrive in.
+    private static void SetMember(ConversationInfo info, Guid userId, long seq, bool active)
+    {
+        if (!info.Members.TryGetValue(userId, out var known) || known.Seq < seq)
+            info.Members[userId] = new MemberState(seq, active);
+    }
+
+    public static string? Preview(string? text) => text is null ? null : text.Length <= 200 ? text : text[..199] + "…";
+}

@@ -1,0 +1,60 @@
+using Marten;
+using MassTransit;
+using Platform.Contracts.Identity;
+using Platform.Contracts.Messaging;
+using Platform.Contracts.Presence;
+using Platform.Notifications.Domain;
+
+namespace Platform.Notifications.Consumers;
+
+/// <summary>
+/// What decides pushes besides the events themselves: how far members have read (a notification read is no longer
+/// pushed, and leaves the unread count), whether a user is connected or in do-not-disturb, and display names.
+/// </summary>
+public sealed class StateConsumer(IDocumentSession session, TimeProvider time)
+    : IConsumer<ReceiptsChanged>, IConsumer<PresenceChanged>, IConsumer<UserRegistered>, IConsumer<UserProfileChanged>
+{
+    public async Task Consume(ConsumeContext<ReceiptsChanged> context)
+    {
+        var receipt = context.Message;
+        if (receipt.ReadSeq is not { } read)
+            return;
+        var key = ReadCursor.KeyOf(receipt.UserId, receipt.ConversationId);
+        var cursor = await session.LoadAsync<ReadCursor>(key, context.CancellationToken);
+        if (cursor is not null && cursor.ReadSeq >= read)
+            return;
+        session.Store(new ReadCursor { Id = key, ReadSeq = read });
+        var now = time.GetUtcNow();
+        foreach (var notification in await session.Query<Notification>()
+                     .Where(n => n.UserId == receipt.UserId && n.ConversationId == receipt.ConversationId && n.Seq <= read && n.ReadAt == null)
+                     .ToListAsync(context.CancellationToken))
+        {
+            notification.ReadAt = now;
+            session.Store(notification);
+        }
+        await session.SaveChangesAsync(context.CancellationToken);
+    }
+
+    public async Task Consume(ConsumeContext<PresenceChanged> context)
+    {
+        var change = context.Message;
+        var known = await session.LoadAsync<UserPresence>(change.UserId, context.CancellationToken);
+        if (known is not null && known.Version >= change.Version)
+            return;
+        session.Store(new UserPresence
+        {
+            Id = change.UserId, Online = change.Status == "online", DoNotDisturb = change.Availability == "dnd", Version = change.Version,
+        });
+        await session.SaveChangesAsync(context.CancellationToken);
+    }
+
+    public Task Consume(ConsumeContext<UserRegistered> context) => NameAsync(context.Message.UserId, context.Message.DisplayName, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<UserProfileChanged> context) => NameAsync(context.Message.UserId, context.Message.DisplayName, context.CancellationToken);
+
+    private async Task NameAsync(Guid userId, string displayName, CancellationToken cancellationToken)
+    {
+        session.Store(new UserName { Id = userId, DisplayName = displayName });
+        await session.SaveChangesAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,310 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Platform.Contracts.Media;
+using Platform.Contracts.Messaging;
+using Platform.Media.LinkPreviews;
+using Platform.Testing;
+
+namespace Platform.Media.Tests;
+
+/// <summary>
+/// Media with a local web site it may preview (an allowed endpoint), and canary listeners on loopback that it must never
+/// reach: their ports are allowed ports, so only the address rules stand between them and the fetcher.
+/// </summary>
+public sealed class LinkPreviewHost : MediaHost
+{
+    private WebApplication _site = null!;
+
+    public Uri Site { get; private set; } = null!;
+
+    public Canary V4 { get; } = new(IPAddress.Loopback);
+
+    public Canary V6 { get; } = new(IPAddress.IPv6Loopback);
+
+    public override async Task InitializeAsync()
+    {
+        (_site, Site) = await LoopbackServer.StartAsync(app =>
+        {
+            app.MapGet("/article", (HttpContext http) => Results.Content($"""
+                <!doctype html><html><head>
+                <title>Plain title</title>
+                <meta property="og:title" content="Otters hold hands while sleeping">
+                <meta property="og:description" content="So they do not drift apart.">
+                <meta property="og:image" content="/images/otters.jpg">
+                <meta property="og:site_name" content="Nature Daily">
+                <meta name="twitter:card" content="summary_large_image">
+                </head><body>hello</body></html>
+                """, "text/html; charset=utf-8"));
+            app.MapGet("/video", () => Results.Content("""
+                <html><head><link rel="alternate" type="application/json+oembed" href="/oembed.json"></head><body></body></html>
+                """, "text/html"));
+            app.MapGet("/oembed.json", () => Results.Json(new { type = "video", title = "A tube video", provider_name = "Tube", thumbnail_url = "https://img.example/t.jpg" }));
+            app.MapGet("/redirect", () => Results.Redirect("/article"));
+            app.MapGet("/redirect-to-canary", () => Results.Redirect($"http://127.0.0.1:{V4.Port}/"));
+            app.MapGet("/redirect-to-localhost", () => Results.Redirect($"http://localhost:{V4.Port}/"));
+            app.MapGet("/redirect-to-metadata", () => Results.Redirect("http://169.254.169.254/latest/meta-data/"));
+            app.MapGet("/binary", () => Results.Bytes(new byte[100], "application/octet-stream"));
+            app.MapGet("/missing", () => Results.NotFound());
+            app.MapGet("/slow", async (CancellationToken cancellationToken) =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(20), cancellationToken);
+                return Results.Content("<html></html>", "text/html");
+            });
+        });
+        await base.InitializeAsync();
+    }
+
+    protected override void Configure(ServiceFactory<Program> factory) => factory
+        .WithSetting("LinkPreviews:AllowedEndpoints:0", $"127.0.0.1:{Site.Port}")
+        .WithSetting("LinkPreviews:AllowedPorts:0", "80")
+        .WithSetting("LinkPreviews:AllowedPorts:1", "443")
+        .WithSetting("LinkPreviews:AllowedPorts:2", V4.Port.ToString())
+        .WithSetting("LinkPreviews:AllowedPorts:3", V6.Port.ToString())
+        .WithSetting("LinkPreviews:Timeout", "00:00:02")
+        .WithServices(services => services.AddSingleton<IHostResolver>(new TestResolver()));
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _site.DisposeAsync();
+        V4.Dispose();
+        V6.Dispose();
+    }
+
+    /// <summary>Names a test controls: a site name for the local server, and names that resolve to loopback.</summary>
+    private sealed class TestResolver : IHostResolver
+    {
+        public Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) => Task.FromResult(host switch
+        {
+            "site.test" => [IPAddress.Loopback],
+            "rebind.test" => [IPAddress.Loopback],
+            "mixed.test" => [IPAddress.IPv6Loopback, IPAddress.Parse("::ffff:127.0.0.1")],
+            _ => Dns.GetHostAddresses(host),
+        });
+    }
+}
+
+/// <summary>A listener that only counts the connections it accepts.</summary>
+public sealed class Canary : IDisposable
+{
+    private readonly TcpListener _listener;
+    private int _accepted;
+
+    public Canary(IPAddress address)
+    {
+        _listener = new TcpListener(address, 0);
+        _listener.Start();
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                try
+                {
+                    using var client = await _listener.AcceptTcpClientAsync();
+                    Interlocked.Increment(ref _accepted);
+                }
+                catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
+                {
+                    return;
+                }
+            }
+        });
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public int Accepted => Volatile.Read(ref _accepted);
+
+    public void Dispose() => _listener.Stop();
+}
+
+public sealed class LinkPreviewTests(LinkPreviewHost host) : IClassFixture<LinkPreviewHost>
+{
+    [Fact]
+    public async Task Preview_OfALocalPage_ReadsItsOpenGraphMetadata()
+    {
+        var alice = host.Client();
+
+        var preview = await MediaClient.Json(await alice.Http.GetAsync($"/api/v1/link-previews?url={Uri.EscapeDataString(host.Site + "article")}"), 200);
+
+        Assert.Equal("Otters hold hands while sleeping", preview.GetProperty("title").GetString());
+        Assert.Equal("So they do not drift apart.", preview.GetProperty("description").GetString());
+        Assert.Equal(host.Site + "images/otters.jpg", preview.GetProperty("imageUrl").GetString());
+        Assert.Equal("Nature Daily", preview.GetProperty("siteName").GetString());
+    }
+
+    [Fact]
+    public async Task Preview_FollowsAllowedRedirects_AndFillsGapsFromOEmbed()
+    {
+        var alice = host.Client();
+
+        var redirected = await MediaClient.Json(await alice.Http.GetAsync($"/api/v1/link-previews?url={Uri.EscapeDataString(host.Site + "redirect")}"), 200);
+        var video = await MediaClient.Json(await alice.Http.GetAsync($"/api/v1/link-previews?url={Uri.EscapeDataString($"http://site.test:{host.Site.Port}/video")}"), 200);
+
+        Assert.Equal("Otters hold hands while sleeping", redirected.GetProperty("title").GetString());
+        Assert.Equal(host.Site + "article", redirected.GetProperty("finalUrl").GetString());
+        Assert.Equal("A tube video", video.GetProperty("title").GetString());
+        Assert.Equal("Tube", video.GetProperty("siteName").GetString());
+        Assert.Equal("https://img.example/t.jpg", video.GetProperty("imageUrl").GetString());
+    }
+
+    [Theory]
+    [InlineData("binary")]
+    [InlineData("missing")]
+    [InlineData("slow")]
+    public async Task Preview_OfSomethingThatIsNotAPage_Is422(string path)
+    {
+        var alice = host.Client();
+
+        var response = await alice.Http.GetAsync($"/api/v1/link-previews?url={Uri.EscapeDataString(host.Site + path)}");
+
+        await UploadAndAccessTests.AssertProblem(response, HttpStatusCode.UnprocessableEntity, "No preview");
+    }
+
+    [Fact]
+    public async Task PostedMessage_WithAUrl_GetsALinkPreviewReadyEvent()
+    {
+        await using var previews = await BusProbe<LinkPreviewReady>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var conversation = Guid.CreateVersion7();
+        var messageId = Guid.CreateVersion7();
+        var url = host.Site + "article";
+
+        await host.PublishAsync(conversation, ConversationEventTypes.MessagePosted, Guid.CreateVersion7(),
+            new { id = messageId, text = "look " + url, urls = new[] { url, "http://127.0.0.1:1/" }, attachments = Array.Empty<object>() });
+
+        var ready = await previews.NextAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal((conversation, messageId, url), (ready.ConversationId, ready.MessageId, ready.Url));
+        Assert.Equal("Otters hold hands while sleeping", ready.Title);
+        Assert.Equal("Nature Daily", ready.SiteName);
+        Assert.Empty(await previews.DrainAsync(TimeSpan.FromSeconds(1)));
+
+        // An edit that brings a new URL gets its preview too.
+        var added = host.Site + "video";
+        await host.PublishAsync(conversation, ConversationEventTypes.MessageEdited, Guid.CreateVersion7(),
+            new { messageId, text = "now " + added, urls = new[] { added } });
+        var edited = await previews.NextAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal((messageId, added, "A tube video"), (edited.MessageId, edited.Url, edited.Title));
+    }
+
+    public static TheoryData<string> SsrfCorpus() =>
+    [
+        "http://127.0.0.1:{v4}/",
+        "http://2130706433:{v4}/",
+        "http://0x7f000001:{v4}/",
+        "http://0x7f.0.0.1:{v4}/",
+        "http://017700000001:{v4}/",
+        "http://127.1:{v4}/",
+        "http://0.0.0.0:{v4}/",
+        "http://localhost:{v4}/",
+        "http://LocalHost:{v6}/",
+        "http://rebind.test:{v4}/",
+        "http://mixed.test:{v6}/",
+        "http://[::1]:{v6}/",
+        "http://[0:0:0:0:0:0:0:1]:{v6}/",
+        "http://[::ffff:127.0.0.1]:{v4}/",
+        "http://[::ffff:7f00:1]:{v4}/",
+        "http://[::127.0.0.1]:{v4}/",
+        "http://[64:ff9b::127.0.0.1]:{v4}/",
+        "http://[2002:7f00:1::]:{v4}/",
+        "http://[fe80::1]:{v6}/",
+        "http://[::]:{v6}/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/latest/meta-data/",
+        "http://10.0.0.1:{v4}/",
+        "http://172.16.0.1/",
+        "http://192.168.1.1/",
+        "http://100.64.0.1/",
+        "http://224.0.0.1/",
+        "{site}redirect-to-canary",
+        "{site}redirect-to-localhost",
+        "{site}redirect-to-metadata",
+        "http://user:password@site.test:{v4}/",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:{v4}/",
+        "ftp://127.0.0.1:{v4}/",
+    ];
+
+    [Theory]
+    [MemberData(nameof(SsrfCorpus))]
+    public async Task Preview_OfAnInternalAddress_IsRefused_WithoutConnectingToIt(string template)
+    {
+        var alice = host.Client();
+        var url = template.Replace("{v4}", host.V4.Port.ToString()).Replace("{v6}", host.V6.Port.ToString()).Replace("{site}", host.Site.ToString());
+        // Never let a regression send traffic to a real private network: the rule is checked before the request.
+        if (Uri.TryCreate(url, UriKind.Absolute, out var uri) && IPAddress.TryParse(uri.DnsSafeHost, out var literal))
+            Assert.False(AddressPolicy.IsPublic(literal), $"{literal} must count as internal");
+
+        var response = await alice.Http.GetAsync($"/api/v1/link-previews?url={Uri.EscapeDataString(url)}");
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{url}: {(int)response.StatusCode} {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(0, host.V4.Accepted);
+        Assert.Equal(0, host.V6.Accepted);
+    }
+
+    [Fact]
+    public async Task Preview_WithoutAToken_Is401()
+    {
+        var response = await host.Factory.CreateClient().GetAsync($"/api/v1/link-previews?url={Uri.EscapeDataString(host.Site + "article")}");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+}
+
+public sealed class AddressPolicyTests
+{
+    [Theory]
+    [InlineData("127.0.0.1", false)]
+    [InlineData("127.255.255.254", false)]
+    [InlineData("0.0.0.0", false)]
+    [InlineData("10.1.2.3", false)]
+    [InlineData("100.64.0.1", false)]
+    [InlineData("100.127.255.255", false)]
+    [InlineData("169.254.169.254", false)]
+    [InlineData("172.16.0.1", false)]
+    [InlineData("172.31.255.255", false)]
+    [InlineData("192.168.0.1", false)]
+    [InlineData("192.0.2.1", false)]
+    [InlineData("198.18.0.1", false)]
+    [InlineData("224.0.0.251", false)]
+    [InlineData("255.255.255.255", false)]
+    [InlineData("::", false)]
+    [InlineData("::1", false)]
+    [InlineData("::ffff:127.0.0.1", false)]
+    [InlineData("::ffff:10.0.0.1", false)]
+    [InlineData("::ffff:169.254.169.254", false)]
+    [InlineData("::127.0.0.1", false)]
+    [InlineData("64:ff9b::a9fe:a9fe", false)]
+    [InlineData("2002:a9fe:a9fe::1", false)]
+    [InlineData("fe80::1", false)]
+    [InlineData("fc00::1", false)]
+    [InlineData("fd12:3456::1", false)]
+    [InlineData("ff02::1", false)]
+    [InlineData("2001:db8::1", false)]
+    [InlineData("2001::1", false)]
+    [InlineData("93.184.215.14", true)]
+    [InlineData("100.63.255.255", true)]
+    [InlineData("172.32.0.1", true)]
+    [InlineData("8.8.8.8", true)]
+    [InlineData("::ffff:8.8.8.8", true)]
+    [InlineData("64:ff9b::808:808", true)]
+    [InlineData("2606:4700::1111", true)]
+    public void IsPublic_RefusesEveryInternalForm(string address, bool expected) =>
+        Assert.Equal(expected, AddressPolicy.IsPublic(IPAddress.Parse(address)));
+
+    [Fact]
+    public void Allows_AnExplicitEndpoint_OnlyOnItsPort()
+    {
+        var policy = new AddressPolicy(new LinkPreviewOptions { AllowedEndpoints = ["127.0.0.1:8081"] });
+
+        Assert.True(policy.Allows(IPAddress.Loopback, 8081));
+        Assert.True(policy.Allows(IPAddress.Parse("::ffff:127.0.0.1"), 8081));
+        Assert.False(policy.Allows(IPAddress.Loopback, 8082));
+        Assert.False(policy.Allows(IPAddress.Parse("8.8.8.8"), 22));
+        Assert.True(policy.Allows(IPAddress.Parse("8.8.8.8"), 443));
+    }
+}

@@ -1,0 +1,125 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Platform.Contracts.Identity;
+using Platform.Contracts.Messaging;
+using Platform.Contracts.Notifications;
+using Platform.Testing;
+
+namespace Platform.Notifications.Tests;
+
+/// <summary>
+/// Notifications in-process on a fresh database and vhost, a Web Push receiver and an SMTP server standing in for the
+/// outside world; the tests play Messaging, Identity and Presence by publishing their events.
+/// </summary>
+public sealed class NotificationsHost : IAsyncLifetime
+{
+    public static readonly TimeSpan UnreadDelay = TimeSpan.FromSeconds(3);
+
+    public PlatformInfrastructure Infrastructure { get; } = new();
+
+    public TestTokenIssuer Issuer { get; private set; } = null!;
+
+    public ServiceFactory<Program> Factory { get; private set; } = null!;
+
+    public BusProbe<NotificationCreated> Bus { get; private set; } = null!;
+
+    public SmtpReceiver Smtp { get; } = SmtpReceiver.Start();
+
+    public List<WebPushReceiver> Receivers { get; } = [];
+
+    public async Task InitializeAsync()
+    {
+        await Infrastructure.InitializeAsync();
+        Issuer = await TestTokenIssuer.StartAsync();
+        Bus = await BusProbe<NotificationCreated>.StartAsync(Infrastructure.VirtualHost.ConnectionString);
+        Factory = new ServiceFactory<Program>(Infrastructure)
+            .WithSetting("Auth:MetadataAddress", Issuer.Url)
+            .WithSetting("Notifications:CoalesceWindow", "00:00:00.500")
+            .WithSetting("Notifications:UnreadDelay", UnreadDelay.ToString())
+            .WithSetting("Notifications:SweepInterval", "00:00:00.100")
+            .WithSetting("Notifications:Push:AllowedEndpointPrefixes:0", "http://127.0.0.1:")
+            .WithSetting("Notifications:Invites:LinkBaseUrl", "https://chat.example.com/invite")
+            .WithSetting("Notifications:Invites:Smtp:Host", "127.0.0.1")
+            .WithSetting("Notifications:Invites:Smtp:Port", Smtp.Port.ToString())
+            .WithSetting("Notifications:Invites:Smtp:Security", "none");
+        using var client = Factory.CreateClient();
+        await Eventually.Returns(() => client.GetAsync("/health/ready"), r => r.IsSuccessStatusCode, TimeSpan.FromSeconds(30), "Notifications is ready");
+    }
+
+    public HttpClient Client(Guid userId)
+    {
+        var http = Factory.CreateClient();
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Issuer.CreateToken(userId));
+        return http;
+    }
+
+    public async Task<Guid> UserAsync(string name)
+    {
+        var id = Guid.CreateVersion7();
+        await Bus.PublishAsync(new UserRegistered { UserId = id, Username = name.ToLowerInvariant(), DisplayName = name, RegisteredAt = DateTimeOffset.UtcNow });
+        return id;
+    }
+
+    /// <summary>A new Web Push receiver subscribed for the user.</summary>
+    public async Task<WebPushReceiver> SubscribeAsync(Guid userId)
+    {
+        var receiver = await WebPushReceiver.StartAsync();
+        Receivers.Add(receiver);
+        using var http = Client(userId);
+        var response = await http.PostAsJsonAsync("/api/v1/push-subscriptions", new { endpoint = receiver.Endpoint, expirationTime = (double?)null, keys = new { p256dh = receiver.P256dh, auth = receiver.Auth } });
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return receiver;
+    }
+
+    public async Task<Guid> ConversationAsync(string kind, string? title, params Guid[] members)
+    {
+        var conversationId = Guid.CreateVersion7();
+        await Bus.PublishAsync(Event(conversationId, 1, ConversationEventTypes.ConversationCreated, members[0],
+            new { id = conversationId, kind, title, members = members.Select(m => new { userId = m, role = "member" }) }));
+        return conversationId;
+    }
+
+    public async Task<(Guid MessageId, ConversationEvent Event)> PostAsync(Guid conversationId, long seq, Guid sender, string text, Guid[]? mentions = null, Guid? replyTo = null)
+    {
+        var messageId = Guid.CreateVersion7();
+        var e = Event(conversationId, seq, ConversationEventTypes.MessagePosted, sender, new
+        {
+            id = messageId, conversationId, seq, senderId = sender, text, mentions = mentions ?? [], urls = Array.Empty<string>(), replyTo,
+            replyCount = 0, edited = false, deleted = false, reactions = Array.Empty<object>(), attachments = Array.Empty<object>(), createdAt = DateTimeOffset.UtcNow,
+        });
+        await Bus.PublishAsync(e);
+        return (messageId, e);
+    }
+
+    public static ConversationEvent Event(Guid conversationId, long seq, string type, Guid actorId, object data) => new()
+    {
+        EventId = Guid.CreateVersion7(),
+        ConversationId = conversationId,
+        Seq = seq,
+        Type = type,
+        OccurredAt = DateTimeOffset.UtcNow,
+        ActorId = actorId,
+        Data = JsonSerializer.SerializeToElement(data, JsonSerializerOptions.Web),
+    };
+
+    public async Task<JsonElement> FeedAsync(Guid userId)
+    {
+        using var http = Client(userId);
+        return await http.GetFromJsonAsync<JsonElement>("/api/v1/notifications");
+    }
+
+    public Task<JsonElement> FeedWithAsync(Guid userId, int count) =>
+        Eventually.Returns(() => FeedAsync(userId), feed => feed.GetProperty("items").GetArrayLength() >= count, TimeSpan.FromSeconds(15), $"{count} notifications in the feed");
+
+    public async Task DisposeAsync()
+    {
+        foreach (var receiver in Receivers)
+            await receiver.DisposeAsync();
+        await Factory.DisposeAsync();
+        await Bus.DisposeAsync();
+        await Issuer.DisposeAsync();
+        Smtp.Dispose();
+        await Infrastructure.DisposeAsync();
+    }
+}
