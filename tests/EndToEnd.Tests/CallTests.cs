@@ -61,13 +61,23 @@ public sealed class CallTests(CallPlatform platform) : IClassFixture<CallPlatfor
 
         var declined = await alice.Sdk.StartCallAsync(conversation.Id, "video");
         Assert.Equal(declined.Id, (await bob.Sdk.StartCallAsync(conversation.Id, "audio")).Id);
-        using var timeout = new CancellationTokenSource(Timeout);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var events = new List<ConversationEvent>();
-        await foreach (var e in bob.Sdk.Realtime.ReadEventsAsync(timeout.Token))
+        try
         {
-            events.Add(e);
-            if (e.Type == EventTypes.CallStarted)
-                break;
+            await foreach (var e in bob.Sdk.Realtime.ReadEventsAsync(timeout.Token))
+            {
+                events.Add(e);
+                if (e.Type == EventTypes.CallStarted)
+                    break;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            var log = await bob.Sdk.GetEventsAsync(conversation.Id, 0);
+            Assert.Fail($"call.started did not reach bob's stream within 60 s (state {bob.Sdk.Realtime.State}, reconnects " +
+                $"{bob.Sdk.Realtime.Reconnects}); received [{string.Join(", ", events.Select(e => $"{e.Seq} {e.Type}"))}]; the log has " +
+                $"[{string.Join(", ", log.Items.Select(e => $"{e.Seq} {e.Type}"))}]\n{platform.Gateway2.Output[^Math.Min(4000, platform.Gateway2.Output.Length)..]}");
         }
         Assert.Equal(declined.Id, events[^1].Data.GetProperty("callId").GetGuid());
         Assert.Equal("declined", (await bob.Sdk.DeclineCallAsync(declined.Id)).EndReason);
