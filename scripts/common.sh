@@ -29,6 +29,14 @@ ensure_node() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 }
 
+# Headless Chromium runs the browser call test (two pages placing a WebRTC call through the Gateway).
+ensure_chromium() {
+  if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then return 0; fi
+  say "platform: installing Chromium from the OS packages (for the browser call test)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+}
+
 # tests/Deploy.Tests renders deploy/k8s with kustomize: a kustomize binary, or the one built into kubectl (1.27+ ships
 # kustomize v5). The Debian-based images this project runs on carry kubectl; elsewhere it comes from the apt
 # repository that provides it (pkgs.k8s.io or the Google Cloud SDK one), if configured.

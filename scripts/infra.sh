@@ -3,7 +3,7 @@
 # one folder, so that several copies (a running platform, a test run) can coexist on different
 # ports without Docker, systemd or the distribution's own service configuration.
 #
-#   scripts/infra.sh install                 install missing packages (idempotent, quiet)
+#   scripts/infra.sh install                 install missing packages (idempotent, quiet; also coturn, the TURN server)
 #   scripts/infra.sh start DIR               start both (or reuse running ones), write DIR/infra.env
 #   scripts/infra.sh stop DIR                stop both; succeeds quietly if nothing runs
 #   scripts/infra.sh restart-rabbitmq DIR    stop and start only RabbitMQ, same ports and data
@@ -56,6 +56,7 @@ missing_packages() {
     command -v curl >/dev/null 2>&1 || echo curl
     command -v ss >/dev/null 2>&1 || echo iproute2
     command -v ps >/dev/null 2>&1 || echo procps
+    command -v turnserver >/dev/null 2>&1 || echo coturn
     return 0
 }
 

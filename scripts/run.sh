@@ -11,6 +11,9 @@ work="$repo_root/.local/run"
 gateway_url="${PLATFORM_GATEWAY_URL:-http://localhost:5080/}"
 dashboard_url="${PLATFORM_DASHBOARD_URL:-http://localhost:18888}"
 apphost_pid=""
+turn_pid=""
+turn_ip="${PLATFORM_TURN_IP:-127.0.0.1}"
+turn_port="${TURN_PORT:-3478}"
 services=(gateway:5080 identity:5081 messaging:5082 presence:5083 notifications:5084 media:5085)
 
 our_processes() {
@@ -30,6 +33,7 @@ stop_everything() {
   for _ in $(seq 1 40); do [ -z "$(our_processes)" ] && break; sleep 0.5; done
   local left; left="$(our_processes)"
   if [ -n "$left" ]; then kill -TERM $left 2>/dev/null || true; sleep 2; left="$(our_processes)"; [ -z "$left" ] || kill -KILL $left 2>/dev/null || true; fi
+  if [ -n "$turn_pid" ] && kill -0 "$turn_pid" 2>/dev/null; then kill -TERM "$turn_pid" 2>/dev/null || true; fi
   "$repo_root/scripts/infra.sh" stop "$work" || true
   say "platform: stopped"
 }
@@ -49,6 +53,27 @@ PGPASSWORD=platform psql -h 127.0.0.1 -p "$PLATFORM_POSTGRES_PORT" -U platform -
   || PGPASSWORD=platform psql -h 127.0.0.1 -p "$PLATFORM_POSTGRES_PORT" -U platform -d postgres -qc "CREATE DATABASE platform"
 say "platform: PostgreSQL on 127.0.0.1:$PLATFORM_POSTGRES_PORT, RabbitMQ on 127.0.0.1:$PLATFORM_RABBITMQ_PORT (management :$PLATFORM_RABBITMQ_MANAGEMENT_PORT)"
 
+# coturn, the TURN server for calls, with the TURN REST API secret Messaging signs its credentials with. The secret
+# is made once per machine and kept (git-ignored) with the other local data.
+[ -s "$work/turn-secret" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$work/turn-secret")
+turn_secret="$(cat "$work/turn-secret")"
+# A coturn of an earlier run that was not stopped (kill -9 of this script) holds the port: stop that one.
+if [ -s "$work/turn.pid" ] && [ "$(ps -p "$(cat "$work/turn.pid")" -o comm= 2>/dev/null)" = turnserver ]; then
+  kill -TERM "$(cat "$work/turn.pid")" 2>/dev/null || true; sleep 0.5
+fi
+turnserver -n --listening-ip="$turn_ip" --relay-ip="$turn_ip" --listening-port="$turn_port" \
+  --min-port="${TURN_MIN_PORT:-49160}" --max-port="${TURN_MAX_PORT:-49260}" \
+  --use-auth-secret --static-auth-secret="$turn_secret" --realm=platform.local --fingerprint \
+  --no-tls --no-dtls --no-cli --no-tcp-relay --allow-loopback-peers \
+  --pidfile="$work/turn.pid" --log-file="$work/turn.log" --simple-log --no-stdout-log >/dev/null 2>&1 &
+turn_pid=$!
+sleep 0.5
+if kill -0 "$turn_pid" 2>/dev/null; then
+  say "platform: TURN (coturn) on $turn_ip:$turn_port (udp, tcp), relay ports ${TURN_MIN_PORT:-49160}-${TURN_MAX_PORT:-49260}"
+else
+  say "warning: coturn did not start (port $turn_port taken? see $work/turn.log); calls work without TURN on this machine only" >&2
+fi
+
 say "platform: building ($configuration)"
 dotnet build deploy/local/Platform.AppHost -c "$configuration" -nologo -clp:"ErrorsOnly;NoSummary" -v:quiet
 
@@ -60,6 +85,8 @@ ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL="${PLATFORM_OTLP_URL:-http://localhost:1
 ConnectionStrings__Postgres="$postgres" \
 ConnectionStrings__RabbitMq="$PLATFORM_RABBITMQ_URI" \
 Platform__GatewayUrl="$gateway_url" \
+Platform__TurnAddress="$turn_ip:$turn_port" \
+Parameters__turnsecret="$turn_secret" \
   "deploy/local/Platform.AppHost/bin/$configuration/net10.0/Platform.AppHost" >"$work/apphost.log" 2>&1 &
 apphost_pid=$!
 

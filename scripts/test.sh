@@ -22,6 +22,7 @@ trap 'exit 143' TERM
 
 ensure_dotnet
 ensure_node
+ensure_chromium
 ensure_kustomize
 ensure_ffmpeg
 # The official JavaScript SignalR client, for the tests that drive the hub as a web frontend does.

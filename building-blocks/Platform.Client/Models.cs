@@ -92,6 +92,10 @@ public static class EventTypes
     public const string ReactionAdded = "reaction.added";
     /// <summary>Someone took a reaction back.</summary>
     public const string ReactionRemoved = "reaction.removed";
+    /// <summary>A call started: <c>data</c> is <c>{callId, kind, startedBy, startedAt, ringsUntil}</c>; the other members' clients ring.</summary>
+    public const string CallStarted = "call.started";
+    /// <summary>A call ended: <c>data</c> is <c>{callId, kind, reason, endedBy, participants, startedAt, answeredAt, endedAt, durationSeconds}</c>.</summary>
+    public const string CallEnded = "call.ended";
     /// <summary>A preview of a URL in a message arrived; <c>data</c> is <c>{messageId, url, title, description, imageUrl, siteName}</c>.</summary>
     public const string LinkPreviewAttached = "link-preview.attached";
 }
@@ -121,6 +125,31 @@ public sealed record PresenceDevice(string DeviceKind, DateTimeOffset? Connected
 
 /// <summary>A conversation's members online now.</summary>
 public sealed record Occupancy(Guid ConversationId, int Members, int Online, IReadOnlyList<PresenceInfo> Items);
+
+/// <summary>
+/// A call: <c>state</c> is <c>ringing</c> (only the caller is in), <c>active</c> or <c>ended</c>; <c>kind</c> is
+/// <c>audio</c> or <c>video</c>; <c>endReason</c> is <c>completed</c>, <c>missed</c>, <c>declined</c> or <c>failed</c>.
+/// <see cref="Joined"/> are in the call now, <see cref="Ringing"/> are invited and have not answered,
+/// <see cref="Participants"/> everyone who was ever in it.
+/// </summary>
+public sealed record Call(
+    Guid Id, Guid ConversationId, string Kind, string State, Guid StartedBy, DateTimeOffset StartedAt, DateTimeOffset RingsUntil,
+    DateTimeOffset? AnsweredAt, DateTimeOffset? EndedAt, string? EndReason, long DurationSeconds,
+    IReadOnlyList<Guid> Invited, IReadOnlyList<Guid> Joined, IReadOnlyList<Guid> Ringing, IReadOnlyList<Guid> Declined,
+    IReadOnlyList<Guid> Participants, long StartedSeq, long? EndedSeq);
+
+/// <summary>One STUN or TURN server, shaped as WebRTC's <c>RTCIceServer</c>; TURN servers carry time-limited credentials.</summary>
+public sealed record IceServer(IReadOnlyList<string> Urls, string? Username, string? Credential);
+
+/// <summary>The ICE servers for my calls; TURN credentials expire at <see cref="ExpiresAt"/> (ask again before).</summary>
+/// <param name="Servers">As <c>RTCConfiguration.iceServers</c> (JSON <c>iceServers</c>).</param>
+/// <param name="ExpiresAt">When the TURN credentials stop working.</param>
+/// <param name="Ttl">Their lifetime in seconds.</param>
+public sealed record IceServers(
+    [property: System.Text.Json.Serialization.JsonPropertyName("iceServers")] IReadOnlyList<IceServer> Servers, DateTimeOffset? ExpiresAt, long? Ttl);
+
+/// <summary>A WebRTC signal from another participant of a call (an SDP offer or answer, an ICE candidate): a JSON object or string.</summary>
+public sealed record CallSignalNotice(Guid CallId, Guid FromUserId, JsonElement Payload);
 
 /// <summary>An entry of my notification feed (also pushed live as <see cref="RealtimeStream.Notification"/>).</summary>
 public sealed record NotificationItem(Guid Id, string Kind, Guid? ConversationId, long? Seq, Guid? MessageId, Guid? ActorId, string Title, string? Body,

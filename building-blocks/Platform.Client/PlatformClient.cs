@@ -135,6 +135,42 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task<Occupancy> GetOccupancyAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
         SendAsync<Occupancy>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/occupancy", null, cancellationToken);
 
+    /// <summary>
+    /// Starts an <c>audio</c> or <c>video</c> call in a direct or group conversation: the other members ring (a
+    /// <c>call.started</c> event) until they join or decline, or the ring timeout ends it as missed. While a call
+    /// rings or goes on in the conversation, answers that call instead of starting another.
+    /// </summary>
+    public Task<Call> StartCallAsync(Guid conversationId, string kind, CancellationToken cancellationToken = default) =>
+        SendAsync<Call>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/calls", new { kind }, cancellationToken);
+
+    /// <summary>A call of one of my conversations.</summary>
+    public Task<Call> GetCallAsync(Guid callId, CancellationToken cancellationToken = default) =>
+        SendAsync<Call>(HttpMethod.Get, $"api/v1/calls/{callId}", null, cancellationToken);
+
+    /// <summary>A conversation's calls, newest first (<c>next</c> is the <paramref name="before"/> of the next page).</summary>
+    public Task<Page<Call>> GetCallsAsync(Guid conversationId, long? before = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<Call>>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/calls?limit={limit}{(before is null ? "" : "&before=" + before)}", null, cancellationToken);
+
+    /// <summary>Joins (answers) a call; 409 when it ended, or when it already has the most participants a mesh call allows.</summary>
+    public Task<Call> JoinCallAsync(Guid callId, CancellationToken cancellationToken = default) =>
+        SendAsync<Call>(HttpMethod.Post, $"api/v1/calls/{callId}/join", null, cancellationToken);
+
+    /// <summary>Hangs up; the call ends when fewer than two people remain in it.</summary>
+    public Task<Call> LeaveCallAsync(Guid callId, CancellationToken cancellationToken = default) =>
+        SendAsync<Call>(HttpMethod.Post, $"api/v1/calls/{callId}/leave", null, cancellationToken);
+
+    /// <summary>Declines a call I was invited to; a ringing call every invitee declined ends as declined.</summary>
+    public Task<Call> DeclineCallAsync(Guid callId, CancellationToken cancellationToken = default) =>
+        SendAsync<Call>(HttpMethod.Post, $"api/v1/calls/{callId}/decline", null, cancellationToken);
+
+    /// <summary>Ends the call for everyone; <paramref name="failed"/> records that the connection could not be set up.</summary>
+    public Task<Call> EndCallAsync(Guid callId, bool failed = false, CancellationToken cancellationToken = default) =>
+        SendAsync<Call>(HttpMethod.Post, $"api/v1/calls/{callId}/end", failed ? new { reason = "failed" } : null, cancellationToken);
+
+    /// <summary>The STUN and TURN servers for calls, with TURN credentials valid for a limited time.</summary>
+    public Task<IceServers> GetIceServersAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<IceServers>(HttpMethod.Get, "api/v1/calls/ice-servers", null, cancellationToken);
+
     /// <summary>My notification feed, newest first; pass the previous page's <c>Next</c> as <paramref name="cursor"/>.</summary>
     public Task<NotificationPage> GetNotificationsAsync(string? cursor = null, int limit = 30, CancellationToken cancellationToken = default) =>
         SendAsync<NotificationPage>(HttpMethod.Get, $"api/v1/notifications?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);

@@ -44,6 +44,9 @@ public sealed class RealtimeStream : IAsyncDisposable
     /// <summary>A watched user's presence changed (see <see cref="WatchPresenceAsync"/>).</summary>
     public event Action<PresenceInfo>? Presence;
 
+    /// <summary>A WebRTC signal from another participant of one of my calls (see <see cref="SignalAsync(Guid, Guid, JsonElement, CancellationToken)"/>).</summary>
+    public event Action<CallSignalNotice>? Signal;
+
     /// <summary>Something went wrong that the stream recovers from by itself (a failed catch-up, a dropped connection); for logs.</summary>
     public event Action<Exception>? Error;
 
@@ -129,6 +132,12 @@ public sealed class RealtimeStream : IAsyncDisposable
             if (presence is not null)
                 Presence?.Invoke(presence);
         });
+        _hub.On<Dictionary<string, object?>>("signal", payload =>
+        {
+            var signal = ToJson(payload).Deserialize<CallSignalNotice>(PlatformJson.Options);
+            if (signal is not null)
+                Signal?.Invoke(signal);
+        });
         _hub.Reconnected += async _ =>
         {
             Reconnects++;
@@ -205,6 +214,18 @@ public sealed class RealtimeStream : IAsyncDisposable
             Error?.Invoke(exception);
         }
     }
+
+    /// <summary>
+    /// Sends a WebRTC signal (an SDP offer or answer, an ICE candidate: a JSON object) to another participant of a call,
+    /// delivered to their connections as <see cref="Signal"/>. I must be in the call (joined); they must be in it or
+    /// still ringing. At most 60 KB; rate-limited (20 a second, bursts of 50). Fails with a <c>HubException</c> otherwise.
+    /// </summary>
+    public Task SignalAsync(Guid callId, Guid toUserId, JsonElement payload, CancellationToken cancellationToken = default) =>
+        Hub.InvokeAsync("Signal", callId, toUserId, _client.Options.UseMessagePack ? ToPlain(payload) : payload, cancellationToken);
+
+    /// <summary>Sends a signal whose payload is a string.</summary>
+    public Task SignalAsync(Guid callId, Guid toUserId, string payload, CancellationToken cancellationToken = default) =>
+        Hub.InvokeAsync("Signal", callId, toUserId, payload, cancellationToken);
 
     /// <summary>Asks the server to replay the conversation after <paramref name="afterSeq"/> over the connection.</summary>
     public Task ResumeAsync(Guid conversationId, long afterSeq, CancellationToken cancellationToken = default) =>
@@ -367,6 +388,18 @@ public sealed class RealtimeStream : IAsyncDisposable
 
     // JSON gives JsonElement values, MessagePack plain dictionaries, lists and scalars: both become the same JSON.
     private static JsonElement ToJson(object? payload) => JsonSerializer.SerializeToElement(ToNode(payload));
+
+    // MessagePack cannot write a JsonElement: plain dictionaries, lists and scalars instead.
+    private static object? ToPlain(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => element.EnumerateObject().ToDictionary(p => p.Name, p => ToPlain(p.Value)),
+        JsonValueKind.Array => element.EnumerateArray().Select(ToPlain).ToList(),
+        JsonValueKind.String => element.GetString(),
+        JsonValueKind.Number => element.TryGetInt64(out var integer) ? integer : element.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => null,
+    };
 
     private static JsonNode? ToNode(object? value) => value switch
     {

@@ -44,9 +44,12 @@ public static class GatewayServiceExtensions
                 hub.MaximumReceiveMessageSize = configuration.GetValue($"{RealtimeOptions.Section}:MaximumReceiveMessageSize", 64 * 1024);
                 hub.EnableDetailedErrors = false;
                 hub.AddFilter<HubCallRateLimit>();
+                hub.AddFilter<SignalRateLimit>();
             })
             .AddMessagePackProtocol();
         builder.Services.AddSingleton<HubCallRateLimit>();
+        builder.Services.AddSingleton<SignalRateLimit>();
+        builder.Services.AddSingleton<CallAccess>();
         builder.Services.AddSingleton<HubLifetimeManager<ChatHub>, ChatHubLifetimeManager>();
         builder.Services.AddSingleton<ConnectionRegistry>();
         builder.Services.AddSingleton<RealtimeMetrics>();
@@ -97,6 +100,13 @@ public static class GatewayServiceExtensions
             endpoint.InstanceId = instance.Id;
             endpoint.Temporary = true;
         });
+        bus.AddConsumer<CallSignalConsumer>().Endpoint(endpoint =>
+        {
+            endpoint.InstanceId = instance.Id;
+            endpoint.Temporary = true;
+            // In the order sent: an offer before its ICE candidates.
+            endpoint.ConcurrentMessageLimit = 1;
+        });
         bus.AddConsumer<NotificationConsumer>().Endpoint(endpoint =>
         {
             endpoint.InstanceId = instance.Id;
@@ -105,9 +115,18 @@ public static class GatewayServiceExtensions
         bus.AddReceiveEndpointObserver<ResyncOnReconnect>();
     }
 
-    public static WebApplication MapGateway(this WebApplication app)
+    /// <summary>
+    /// CORS first, before authentication: a browser's preflight (OPTIONS, no token) of the hub's negotiate or of an API
+    /// call must be answered, not refused with 401.
+    /// </summary>
+    public static WebApplication UseGatewayCors(this WebApplication app)
     {
         app.UseCors(CorsPolicy);
+        return app;
+    }
+
+    public static WebApplication MapGateway(this WebApplication app)
+    {
         app.Use(RejectForeignOrigins);
         app.MapHub<ChatHub>(HubPath, hub =>
         {

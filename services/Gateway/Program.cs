@@ -8,6 +8,7 @@ builder.AddPlatformBus(bus => bus.AddRealtimeConsumers());
 builder.AddGateway();
 
 var app = builder.Build();
+app.UseGatewayCors();
 app.MapDefaultEndpoints();
 app.MapGateway();
 app.Run();

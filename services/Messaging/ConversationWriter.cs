@@ -13,10 +13,12 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
 {
     private readonly Dictionary<Guid, Membership?> _members = [];
     private readonly Dictionary<Guid, MessageView?> _messages = [];
+    private readonly Dictionary<Guid, CallView?> _calls = [];
     // Only what the events changed is written back: a document merely read (a mentioned member, a reply's root)
     // must not overwrite a concurrent change to it, such as a receipt moving that member's cursors.
     private readonly HashSet<Guid> _changedMembers = [];
     private readonly HashSet<Guid> _changedMessages = [];
+    private readonly HashSet<Guid> _changedCalls = [];
 
     public ConversationView Conversation { get; internal set; } = conversation;
 
@@ -38,6 +40,27 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
         }
         return message;
     }
+
+    public async Task<CallView?> Call(Guid callId, CancellationToken cancellationToken = default)
+    {
+        if (!_calls.TryGetValue(callId, out var call))
+        {
+            call = await session.LoadAsync<CallView>(callId, cancellationToken);
+            _calls[callId] = call = call?.ConversationId == Conversation.Id ? call : null;
+        }
+        return call;
+    }
+
+    /// <summary>A call's new state; stored with the write even when no event is appended (a join, a leave).</summary>
+    public void Set(CallView call)
+    {
+        _calls[call.Id] = call;
+        _changedCalls.Add(call.Id);
+    }
+
+    internal IEnumerable<CallView> ChangedCalls => _changedCalls.Select(id => _calls[id]!);
+
+    internal bool HasDocumentChanges => _changedCalls.Count > 0;
 
     internal void Set(Membership member)
     {
@@ -88,8 +111,15 @@ public sealed class ConversationWriter(IDocumentStore store, ConversationGate ga
 
             var context = new WriteContext(session, conversation);
             var decision = await decide(context);
-            if (decision.Error is not null || decision.Events.Count == 0)
+            if (decision.Error is not null || (decision.Events.Count == 0 && !context.HasDocumentChanges))
                 return new WriteResult(decision.Error, [], context);
+            if (decision.Events.Count == 0)
+            {
+                foreach (var call in context.ChangedCalls)
+                    session.Store(call);
+                await session.SaveChangesAsync(cancellationToken);
+                return new WriteResult(null, [], context);
+            }
 
             var firstSeq = conversation.LastSeq + 1;
             session.Events.Append(conversationId, conversation.LastSeq + decision.Events.Count, decision.Events.ToArray());
@@ -133,6 +163,8 @@ public sealed class ConversationWriter(IDocumentStore store, ConversationGate ga
             session.Store(member);
         foreach (var message in context.ChangedMessages)
             session.Store(message);
+        foreach (var call in context.ChangedCalls)
+            session.Store(call);
         foreach (var (seq, @event) in appended)
             session.Store(OutboxEntry.For(conversationId, seq, @event, context));
 
@@ -165,6 +197,13 @@ public sealed class ConversationWriter(IDocumentStore store, ConversationGate ga
                 // Senders have read what they wrote.
                 if (await context.Member(posted.SenderId, cancellationToken) is { } sender)
                     context.Set(sender with { DeliveredSeq = seq, ReadSeq = seq });
+                break;
+            // The decision set the call's new state; the seqs are known only here.
+            case CallStarted started when await context.Call(started.CallId, cancellationToken) is { } call:
+                context.Set(call with { StartedSeq = seq });
+                break;
+            case CallEnded ended when await context.Call(ended.CallId, cancellationToken) is { } call:
+                context.Set(call.Apply(seq, ended));
                 break;
             case MessageEdited or MessageDeleted or ReactionAdded or ReactionRemoved or LinkPreviewAttached:
                 var messageId = @event switch

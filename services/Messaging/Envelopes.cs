@@ -70,6 +70,11 @@ public static class Envelopes
             MessageDeleted e => (ConversationEventTypes.MessageDeleted, e.DeletedBy, e.DeletedAt, new { e.MessageId, e.Reason }),
             ReactionAdded e => (ConversationEventTypes.ReactionAdded, e.UserId, e.AddedAt, new { e.MessageId, e.Emoji, e.UserId }),
             ReactionRemoved e => (ConversationEventTypes.ReactionRemoved, e.UserId, e.RemovedAt, new { e.MessageId, e.Emoji, e.UserId }),
+            CallStarted e => (ConversationEventTypes.CallStarted, e.StartedBy, e.StartedAt, new { e.CallId, e.Kind, e.StartedBy, e.StartedAt, e.RingsUntil }),
+            CallEnded e => (ConversationEventTypes.CallEnded, e.EndedBy, e.EndedAt, new
+            {
+                e.CallId, e.Kind, e.Reason, e.EndedBy, e.Participants, e.StartedAt, e.AnsweredAt, e.EndedAt, e.DurationSeconds,
+            }),
             LinkPreviewAttached e => (ConversationEventTypes.LinkPreviewAttached, Retention.RetentionJob.SystemActor, e.AttachedAt,
                 new { e.MessageId, e.Url, e.Title, e.Description, e.ImageUrl, e.SiteName }),
             _ => throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "Not a conversation event."),

@@ -2,6 +2,8 @@ using JasperFx;
 using JasperFx.Events;
 using Marten;
 using Marten.Schema;
+using Microsoft.Extensions.Options;
+using Platform.Messaging.Calls;
 using Platform.Messaging.Consumers;
 using Platform.Messaging.Domain;
 using Platform.Messaging.Features;
@@ -21,6 +23,9 @@ public static class MessagingServiceExtensions
         builder.Services.AddOptions<MessagingOptions>().BindConfiguration(MessagingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<CallsOptions>().BindConfiguration(CallsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<IceServerOptions>().BindConfiguration(IceServerOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<IceServerOptions>, IceServerOptionsValidation>();
 
         builder.AddPlatformPostgres();
         builder.Services.AddMarten(options =>
@@ -40,6 +45,8 @@ public static class MessagingServiceExtensions
                     .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_message_uidx_conversation_seq", m => m.ConversationId, m => m.Seq);
                 options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
                 options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
+                options.Schema.For<CallView>().DocumentAlias("call")
+                    .Duplicate(c => c.ConversationId).Duplicate(c => c.StartedSeq).Duplicate(c => c.State);
                 options.Schema.For<OutboxEntry>().DocumentAlias("outbox")
                     .Duplicate(o => o.ConversationId).Duplicate(o => o.Seq).Duplicate(o => o.CreatedAt)
                     .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_outbox_uidx_conversation_seq", o => o.ConversationId, o => o.Seq);
@@ -53,6 +60,8 @@ public static class MessagingServiceExtensions
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddSingleton<RetentionJob>();
         builder.Services.AddHostedService(services => services.GetRequiredService<RetentionJob>());
+        builder.Services.AddSingleton<CallSweep>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<CallSweep>());
         builder.Services.AddSingleton<ReceiptPublisher>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ReceiptPublisher>());
         return builder;
@@ -80,6 +89,22 @@ public static class MessagingServiceExtensions
         conversations.MapReactions();
         conversations.MapReadLog();
         conversations.MapReceipts();
+        conversations.MapStartCall();
+        conversations.MapCallHistory();
+
+        var calls = app.MapGroup("/api/v1/calls").RequireAuthorization().WithTags("Calls");
+        calls.MapIceServers();
+        calls.MapCallActions();
         return app;
+    }
+}
+
+/// <summary>Names every problem of the ICE configuration at start.</summary>
+public sealed class IceServerOptionsValidation : IValidateOptions<IceServerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, IceServerOptions options)
+    {
+        var problems = IceServerOptions.Problems(options).ToList();
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 }

@@ -22,6 +22,8 @@ public class RealtimePlatform : IAsyncLifetime
 
     protected virtual IReadOnlyDictionary<string, string?> GatewaySettings => new Dictionary<string, string?>();
 
+    protected virtual IReadOnlyDictionary<string, string?> MessagingSettings => new Dictionary<string, string?>();
+
     /// <summary>Starts services the Gateways route to besides Messaging; returns the Gateway settings that point at them.</summary>
     protected virtual Task<IReadOnlyDictionary<string, string?>> StartMoreServicesAsync(IReadOnlyDictionary<string, string?> common) =>
         Task.FromResult<IReadOnlyDictionary<string, string?>>(new Dictionary<string, string?>());
@@ -45,7 +47,10 @@ public class RealtimePlatform : IAsyncLifetime
             ["Outbox:SweepInterval"] = "00:00:00.500",
             ["Outbox:SweepAge"] = "00:00:00.500",
         };
-        Messaging = await ServiceProcess.StartAsync("Messaging", common);
+        var messaging = new Dictionary<string, string?>(common);
+        foreach (var (key, value) in MessagingSettings)
+            messaging[key] = value;
+        Messaging = await ServiceProcess.StartAsync("Messaging", messaging);
         var gateway = new Dictionary<string, string?>(common)
         {
             ["ReverseProxy:Clusters:messaging:Destinations:primary:Address"] = Messaging.BaseAddress.ToString(),

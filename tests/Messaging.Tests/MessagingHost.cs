@@ -19,6 +19,8 @@ public sealed class MessagingHost : IAsyncLifetime
     /// <summary>The clock the service sees; starts at the real time and moves only when a test moves it.</summary>
     public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow) { AutoAdvanceAmount = TimeSpan.FromMilliseconds(1) };
 
+    public const string TurnSecret = "test-turn-secret-0123456789";
+
     public async Task InitializeAsync()
     {
         await Infrastructure.InitializeAsync();
@@ -26,6 +28,12 @@ public sealed class MessagingHost : IAsyncLifetime
         Factory = new ServiceFactory<Program>(Infrastructure)
             .WithSetting("Auth:MetadataAddress", Issuer.Url)
             .WithSetting("Retention:Interval", "00:00:01")
+            .WithSetting("Calls:SweepInterval", "00:00:01")
+            .WithSetting("Calls:Ice:StunUrls:0", "stun:stun.test.example:3478")
+            .WithSetting("Calls:Ice:TurnUrls:0", "turn:turn.test.example:3478?transport=udp")
+            .WithSetting("Calls:Ice:TurnUrls:1", "turn:turn.test.example:3478?transport=tcp")
+            .WithSetting("Calls:Ice:TurnSecret", TurnSecret)
+            .WithSetting("Calls:Ice:CredentialLifetime", "01:00:00")
             .WithServices(services => services.AddSingleton<TimeProvider>(Clock));
         // Writes publish at once only while the broker is connected: start the tests once it is.
         using var client = Factory.CreateClient();

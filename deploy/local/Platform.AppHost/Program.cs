@@ -39,4 +39,16 @@ foreach (var (name, service) in new[] { ("identity", identity), ("messaging", me
     service.WithEnvironment("Auth__MetadataAddress", identity.GetEndpoint("http"));
 }
 
+// Calls: coturn (host:port), started by ./platform run, checks the credentials Messaging signs with the same secret;
+// it answers STUN too. The secret is a secret parameter, so the dashboard masks it.
+if (builder.Configuration["Parameters:turnsecret"] is { Length: > 0 } && builder.Configuration["Platform:TurnAddress"] is { Length: > 0 } turn)
+{
+    var turnSecret = builder.AddParameter("turnsecret", secret: true);
+    messaging
+        .WithEnvironment("Calls__Ice__StunUrls__0", $"stun:{turn}")
+        .WithEnvironment("Calls__Ice__TurnUrls__0", $"turn:{turn}?transport=udp")
+        .WithEnvironment("Calls__Ice__TurnUrls__1", $"turn:{turn}?transport=tcp")
+        .WithEnvironment("Calls__Ice__TurnSecret", turnSecret);
+}
+
 builder.Build().Run();

@@ -14,7 +14,7 @@ namespace Platform.Gateway.Realtime;
 [Authorize]
 public sealed class ChatHub(
     ConnectionRegistry registry, MessagingClient messaging, PresenceClient presence, ConnectionReporter reporter, AckBatcher acks,
-    IPublishEndpoint bus, GatewayInstance instance, IOptions<RealtimeOptions> options, TimeProvider time) : Hub
+    IPublishEndpoint bus, GatewayInstance instance, IOptions<RealtimeOptions> options, TimeProvider time, CallAccess calls) : Hub
 {
     private static readonly ConcurrentDictionary<(Guid User, Guid Conversation), DateTimeOffset> LastTyping = new();
 
@@ -111,6 +111,35 @@ public sealed class ChatHub(
             .Select(item => item.GetProperty("userId").GetGuid())
             .ToList());
         return now.Select(HubEnvelopes.ToPlain).ToList();
+    }
+
+    /// <summary>
+    /// Relays a WebRTC signal (an SDP offer or answer, an ICE candidate: a JSON object or string) to the connections of
+    /// <paramref name="toUserId"/>, on whichever instance they are, as <c>signal</c> <c>{callId, fromUserId, payload}</c>.
+    /// The caller must be in the call; the recipient in it or still being rung. Nothing is stored.
+    /// </summary>
+    public async Task Signal(Guid callId, Guid toUserId, object? payload)
+    {
+        var connection = Connection();
+        var json = CallSignals.ToJson(payload, options.Value.MaxSignalPayloadBytes);
+        string? refusal;
+        try
+        {
+            refusal = await calls.CheckAsync(callId, connection.UserId, toUserId,
+                () => messaging.GetCallAsync(connection.AccessToken, callId, Context.ConnectionAborted), Context.ConnectionAborted);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !Context.ConnectionAborted.IsCancellationRequested)
+        {
+            throw new HubException("Calls are unavailable; try again shortly.");
+        }
+        if (refusal is not null)
+            throw new HubException(refusal);
+        var now = time.GetUtcNow();
+        await bus.Publish(new CallSignal
+        {
+            CallId = callId, FromUserId = connection.UserId, ToUserId = toUserId, Payload = json, InstanceId = instance.Id,
+            SentAt = now, ExpiresAt = now + options.Value.SignalExpiry,
+        });
     }
 
     private RealtimeConnection Connection() => registry.Find(Context.ConnectionId) ?? throw new HubException("Connection not registered.");

@@ -18,6 +18,7 @@ public sealed class ConnectionRegistry(
     public const string TypingMethod = "typing";
     public const string ReceiptMethod = "receipt";
     public const string PresenceMethod = "presence";
+    public const string SignalMethod = "signal";
     public const string NotificationMethod = "notification";
 
     private readonly ConcurrentDictionary<string, RealtimeConnection> _connections = new();

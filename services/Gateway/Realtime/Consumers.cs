@@ -68,6 +68,18 @@ public sealed class PresenceConsumer(ConnectionRegistry registry) : IConsumer<Pr
     }
 }
 
+/// <summary>Call signals for this instance's connections of the recipient; expired ones are dropped.</summary>
+public sealed class CallSignalConsumer(ConnectionRegistry registry, TimeProvider time) : IConsumer<CallSignal>
+{
+    public Task Consume(ConsumeContext<CallSignal> context)
+    {
+        var signal = context.Message;
+        if (signal.ExpiresAt > time.GetUtcNow())
+            registry.SendToUser(signal.ToUserId, ConnectionRegistry.SignalMethod, CallSignals.ToHub(signal));
+        return Task.CompletedTask;
+    }
+}
+
 /// <summary>A new in-app notification, for the user's connections on this instance (the hub's <c>notification</c>).</summary>
 public sealed class NotificationConsumer(ConnectionRegistry registry) : IConsumer<NotificationCreated>
 {

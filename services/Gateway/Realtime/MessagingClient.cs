@@ -31,6 +31,13 @@ public sealed class MessagingClient(HttpClient http)
     public async Task<bool> IsMemberAsync(string token, Guid conversationId, CancellationToken cancellationToken) =>
         await GetAsync<JsonElement?>(token, $"api/v1/conversations/{conversationId}", cancellationToken) is not null;
 
+    /// <summary>Who is in a call and who is still being rung (<c>GET /api/v1/calls/{id}</c>).</summary>
+    public sealed record CallParticipants(Guid Id, string State, List<Guid> Joined, List<Guid> Ringing);
+
+    /// <summary>The call as the user may see it; null when there is no such call or the user is not a member of its conversation.</summary>
+    public Task<CallParticipants?> GetCallAsync(string token, Guid callId, CancellationToken cancellationToken) =>
+        GetAsync<CallParticipants>(token, $"api/v1/calls/{callId}", cancellationToken);
+
     /// <summary>A page of the log after <paramref name="after"/>; null when the user may not read it.</summary>
     public async Task<(IReadOnlyList<JsonElement> Items, bool More)?> EventsAsync(string token, Guid conversationId, long after, CancellationToken cancellationToken)
     {

@@ -40,4 +40,27 @@ public sealed class RealtimeOptions
     /// <summary>How often this instance tells Presence it is alive; keep it well under Presence's instance TTL (30 s).</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Largest <c>Signal</c> payload (its JSON), in bytes: a larger one fails the call. A whole hub message larger than
+    /// <see cref="MaximumReceiveMessageSize"/> closes the connection before it gets here, so keep this below that.
+    /// </summary>
+    [Range(256, 1024 * 1024)]
+    public int MaxSignalPayloadBytes { get; set; } = 60 * 1024;
+
+    /// <summary><c>Signal</c> calls a connection may make per second, on top of <see cref="CallsPerSecond"/>.</summary>
+    [Range(1, 10_000)]
+    public int SignalsPerSecond { get; set; } = 20;
+
+    /// <summary>How many <c>Signal</c> calls may come at once (ICE candidates arrive in bursts).</summary>
+    [Range(1, 10_000)]
+    public int SignalBurst { get; set; } = 50;
+
+    /// <summary>How long a call's participants, as Messaging answered, are trusted before asking again.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan CallParticipantsCacheTime { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A signal not delivered within this time is dropped.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan SignalExpiry { get; set; } = TimeSpan.FromSeconds(30);
 }

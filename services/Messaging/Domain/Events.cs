@@ -66,3 +66,25 @@ public static class DeleteReasons
     public const string Deleted = "deleted";
     public const string Retention = "retention";
 }
+
+public enum CallKind { Audio, Video }
+
+public enum CallEndReason { Completed, Missed, Declined, Failed }
+
+/// <summary>A member started a call; the conversation's other members ring until <see cref="RingsUntil"/>.</summary>
+public record CallStarted(Guid CallId, CallKind Kind, Guid StartedBy, DateTimeOffset StartedAt, DateTimeOffset RingsUntil);
+
+/// <summary>
+/// A call ended. <see cref="Participants"/> are everyone who was ever in it (the caller first);
+/// <see cref="DurationSeconds"/> counts from the first answer (zero when nobody answered).
+/// </summary>
+public record CallEnded(
+    Guid CallId,
+    CallKind Kind,
+    CallEndReason Reason,
+    Guid EndedBy,
+    IReadOnlyList<Guid> Participants,
+    DateTimeOffset StartedAt,
+    DateTimeOffset? AnsweredAt,
+    DateTimeOffset EndedAt,
+    long DurationSeconds);

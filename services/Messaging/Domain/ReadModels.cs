@@ -20,6 +20,8 @@ public sealed record ConversationView
     public int MemberCount { get; init; }
     public DateTimeOffset LastActivityAt { get; init; }
     public MessagePreview? LastMessage { get; init; }
+    /// <summary>The call ringing or going on in this conversation, if any (at most one at a time).</summary>
+    public Guid? ActiveCallId { get; init; }
 
     public static ConversationView Create(ConversationCreated e) => new()
     {
@@ -48,6 +50,8 @@ public sealed record ConversationView
         },
         MessageEdited edit when LastMessage?.Id == edit.MessageId => this with { LastMessage = LastMessage with { Text = Preview(edit.Text) } },
         MessageDeleted d when LastMessage?.Id == d.MessageId => this with { LastMessage = LastMessage with { Text = "", Deleted = true } },
+        CallStarted c => this with { ActiveCallId = c.CallId, LastActivityAt = c.StartedAt },
+        CallEnded c when ActiveCallId == c.CallId => this with { ActiveCallId = null },
         _ => this,
     }) with { LastSeq = seq };
 
@@ -190,4 +194,65 @@ public sealed record UserDirectoryEntry
     public Guid Id { get; init; }
     public string Username { get; init; } = "";
     public string DisplayName { get; init; } = "";
+}
+
+public enum CallState { Ringing, Active, Ended }
+
+/// <summary>
+/// A call's current state, kept in the same transaction as the conversation's writes. Joins, leaves and declines
+/// change only this document; the log records the start and the end.
+/// </summary>
+public sealed record CallView
+{
+    public Guid Id { get; init; }
+    public Guid ConversationId { get; init; }
+    public CallKind Kind { get; init; }
+    public CallState State { get; init; }
+    public Guid StartedBy { get; init; }
+    public DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset RingsUntil { get; init; }
+    public DateTimeOffset? AnsweredAt { get; init; }
+    public DateTimeOffset? EndedAt { get; init; }
+    public CallEndReason? EndReason { get; init; }
+    public long DurationSeconds { get; init; }
+    /// <summary>The members asked to join: the conversation's active members when the call started, the caller aside.</summary>
+    public IReadOnlyList<Guid> Invited { get; init; } = [];
+    /// <summary>Who is in the call now.</summary>
+    public IReadOnlyList<Guid> Joined { get; init; } = [];
+    /// <summary>Everyone who was ever in the call, in the order they first joined.</summary>
+    public IReadOnlyList<Guid> Participants { get; init; } = [];
+    public IReadOnlyList<Guid> Declined { get; init; } = [];
+    public long StartedSeq { get; init; }
+    public long? EndedSeq { get; init; }
+
+    public static CallView Create(Guid conversationId, long seq, CallStarted e, IReadOnlyList<Guid> invited) => new()
+    {
+        Id = e.CallId,
+        ConversationId = conversationId,
+        Kind = e.Kind,
+        State = CallState.Ringing,
+        StartedBy = e.StartedBy,
+        StartedAt = e.StartedAt,
+        RingsUntil = e.RingsUntil,
+        Invited = invited,
+        Joined = [e.StartedBy],
+        Participants = [e.StartedBy],
+        StartedSeq = seq,
+    };
+
+    public CallView Apply(long seq, CallEnded e) => this with
+    {
+        State = CallState.Ended,
+        EndedAt = e.EndedAt,
+        EndReason = e.Reason,
+        DurationSeconds = e.DurationSeconds,
+        Joined = [],
+        EndedSeq = seq,
+    };
+
+    public bool Ended => State == CallState.Ended;
+
+    /// <summary>Invited and not yet answered: not in the call, never was, did not decline, and the call goes on.</summary>
+    public bool IsRinging(Guid userId) =>
+        !Ended && Invited.Contains(userId) && !Joined.Contains(userId) && !Declined.Contains(userId) && !Participants.Contains(userId);
 }
