@@ -6,20 +6,26 @@ using Platform.Testing;
 namespace Platform.Benchmarks;
 
 /// <summary>
-/// The platform as users reach it: Messaging and a Gateway as their own processes (Release builds) on the run's
-/// PostgreSQL and RabbitMQ, a token issuer standing in for Identity, users as SDK clients through the Gateway.
+/// The platform as users reach it: Messaging, Presence, Notifications, Media and a Gateway as their own processes
+/// (Release builds) on the run's PostgreSQL and RabbitMQ, a token issuer standing in for Identity (tokens are checked
+/// the same way), users as SDK clients through the Gateway.
 /// </summary>
 internal sealed class PlatformUnderTest : IAsyncDisposable
 {
     private readonly List<PlatformClient> _clients = [];
 
-    private PlatformUnderTest(PlatformInfrastructure infrastructure, TestTokenIssuer issuer, ServiceProcess messaging, ServiceProcess gateway)
+    private PlatformUnderTest(PlatformInfrastructure infrastructure, TestTokenIssuer issuer, ServiceProcess messaging, ServiceProcess gateway,
+        IReadOnlyList<ServiceProcess> others)
     {
         Infrastructure = infrastructure;
         Issuer = issuer;
         Messaging = messaging;
         Gateway = gateway;
+        Others = others;
     }
+
+    /// <summary>Presence, Notifications and Media: they consume every conversation event too, as in production.</summary>
+    public IReadOnlyList<ServiceProcess> Others { get; }
 
     public PlatformInfrastructure Infrastructure { get; }
 
@@ -45,15 +51,24 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
             ["Logging:LogLevel:Platform"] = "Warning",
         };
         var messaging = await ServiceProcess.StartAsync("Messaging", common);
+        var presence = await ServiceProcess.StartAsync("Presence", common);
+        var notifications = await ServiceProcess.StartAsync("Notifications", common);
+        var media = await ServiceProcess.StartAsync("Media", new Dictionary<string, string?>(common)
+        {
+            ["Media:SigningKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+        });
         var gateway = await ServiceProcess.StartAsync("Gateway", new Dictionary<string, string?>(common)
         {
             ["ReverseProxy:Clusters:messaging:Destinations:primary:Address"] = messaging.BaseAddress.ToString(),
+            ["ReverseProxy:Clusters:presence:Destinations:primary:Address"] = presence.BaseAddress.ToString(),
+            ["ReverseProxy:Clusters:notifications:Destinations:primary:Address"] = notifications.BaseAddress.ToString(),
+            ["ReverseProxy:Clusters:media:Destinations:primary:Address"] = media.BaseAddress.ToString(),
             // Load clients are few users with many connections, and the bench measures, not protects.
             ["Realtime:MaxConnectionsPerUser"] = "1000",
             ["Realtime:CallsPerSecond"] = "10000",
             ["Realtime:SendQueueLimit"] = "100000",
         });
-        return new PlatformUnderTest(infrastructure, issuer, messaging, gateway);
+        return new PlatformUnderTest(infrastructure, issuer, messaging, gateway, [presence, notifications, media]);
     }
 
     public PlatformClient Client(Guid userId, bool messagePack)
@@ -77,6 +92,8 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
         foreach (var client in _clients)
             await client.DisposeAsync();
         await Gateway.DisposeAsync();
+        foreach (var other in Others)
+            await other.DisposeAsync();
         await Messaging.DisposeAsync();
         await Issuer.DisposeAsync();
         await Infrastructure.DisposeAsync();

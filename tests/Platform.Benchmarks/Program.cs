@@ -53,10 +53,11 @@ await bareHub.DisposeAsync();
 
 if (options.Scenario != "baselines")
 {
-    Console.WriteLine("bench: starting Messaging and a Gateway");
+    Console.WriteLine("bench: starting Messaging, Presence, Notifications, Media and a Gateway");
     await using var platform = await PlatformUnderTest.StartAsync();
     usage.Track("messaging", () => platform.Messaging.ProcessId is { } id ? [id] : []);
     usage.Track("gateway", () => platform.Gateway.ProcessId is { } id ? [id] : []);
+    usage.Track("presence+notifications+media", () => platform.Others.Select(o => o.ProcessId).OfType<int>());
 
     if (Runs("capacity") || Runs("latency"))
     {

@@ -18,7 +18,13 @@ IResourceBuilder<ProjectResource> Service<TProject>(string name) where TProject 
 var identity = Service<Projects.Identity>("identity");
 var messaging = Service<Projects.Messaging>("messaging");
 var presence = Service<Projects.Presence>("presence");
-var notifications = Service<Projects.Notifications>("notifications");
+// On one machine, Web Push receivers under test (a browser's or a push library's) listen on loopback, usually over
+// plain http: those endpoints are accepted here, while private-network and non-https public endpoints stay refused.
+var notifications = Service<Projects.Notifications>("notifications")
+    .WithEnvironment("Notifications__Invites__LinkBaseUrl", new Uri(new Uri(gatewayUrl), "invite").ToString());
+string[] loopbackPush = ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/", "http://[::1]:", "https://127.0.0.1:", "https://localhost:"];
+for (var i = 0; i < loopbackPush.Length; i++)
+    notifications.WithEnvironment($"Notifications__Push__AllowedEndpointPrefixes__{i}", loopbackPush[i]);
 // Uploaded files live beside the run's database (git-ignored, kept between runs); the signing key of download
 // URLs comes from Media's appsettings.Development.json.
 var mediaData = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "..", "..", ".local", "run", "media"));
