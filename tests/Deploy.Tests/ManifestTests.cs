@@ -113,6 +113,24 @@ public sealed class ManifestTests
     }
 
     [Theory, MemberData(nameof(Overlays))]
+    public void EveryWorkload_IsProbed_HttpServicesOnTheirHealthEndpoints_TheTurnServerOnItsPort(string overlay)
+    {
+        // The services are covered above; every other Deployment must be probed too, and the one non-HTTP workload
+        // (coturn) on its TURN port over TCP: an HTTP probe would never pass.
+        var manifests = Render(overlay);
+        foreach (var deployment in manifests.All<V1Deployment>().Where(d => !Repository.Services.Contains(d.Metadata.Name)))
+            foreach (var container in deployment.Spec.Template.Spec.Containers)
+                Assert.True(container.ReadinessProbe is not null && container.LivenessProbe is not null, $"{overlay}: {deployment.Metadata.Name} is not probed");
+        var turn = manifests.One<V1Deployment>(Turn.Name).Spec.Template.Spec.Containers.Single();
+        foreach (var probe in new[] { turn.StartupProbe, turn.LivenessProbe, turn.ReadinessProbe })
+        {
+            Assert.Null(probe.HttpGet);
+            var port = turn.Ports.Single(p => p.Name == probe.TcpSocket.Port.Value || p.ContainerPort.ToString() == probe.TcpSocket.Port.Value && p.Protocol == "TCP");
+            Assert.Equal(("TCP", Turn.ListeningPort), (port.Protocol, port.ContainerPort));
+        }
+    }
+
+    [Theory, MemberData(nameof(Overlays))]
     public void EveryContainer_HasResources_AndARestrictedSecurityContext(string overlay)
     {
         var manifests = Render(overlay);
@@ -266,7 +284,17 @@ public sealed class ManifestTests
             Assert.Equal("ClusterIP", manifests.One<V1Service>(service).Spec.Type ?? "ClusterIP");
         }
         Assert.False(network.AllowsFromNamespace("ingress-nginx", new() { ["app.kubernetes.io/name"] = "ingress-nginx" }, "platform-postgres", 5432));
-        Assert.All(manifests.All<V1Service>(), s => Assert.True(s.Spec.Type is null or "ClusterIP", $"{s.Metadata.Name} is exposed as {s.Spec.Type}"));
+        // Everything is ClusterIP but the TURN server, which clients and peers reach directly (TurnTests checks its ports).
+        Assert.All(manifests.All<V1Service>().Where(s => s.Metadata.Name != Turn.Name),
+            s => Assert.True(s.Spec.Type is null or "ClusterIP", $"{s.Metadata.Name} is exposed as {s.Spec.Type}"));
+        Assert.Equal(overlay == "overlays/dev" ? "NodePort" : "LoadBalancer", manifests.One<V1Service>(Turn.Name).Spec.Type);
+        // No platform pod talks to the TURN server, and it reaches none of them.
+        foreach (var service in Repository.Services)
+        {
+            Assert.False(network.Allows(service, Turn.Name, Turn.ListeningPort), $"{overlay}: {service} may call the TURN server");
+            Assert.False(network.Allows(Turn.Name, service, 8080), $"{overlay}: the TURN server may call {service}");
+        }
+        Assert.False(network.Allows(Turn.Name, "platform-postgres", 5432) || network.Allows(Turn.Name, "platform-rabbitmq", 5672), $"{overlay}: the TURN server reaches a data store");
         Assert.All(manifests.All<V1Ingress>(), ingress => Assert.All(ingress.Spec.Rules.SelectMany(r => r.Http.Paths), p => Assert.Equal("gateway", p.Backend.Service.Name)));
     }
 

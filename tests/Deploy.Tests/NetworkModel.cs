@@ -37,15 +37,24 @@ public sealed class NetworkModel
         EgressAllows(Pod(from), "kube-system", new Dictionary<string, string> { ["k8s-app"] = "kube-dns" }, 53, "UDP");
 
     /// <summary>Whether pod <paramref name="from"/> may open a TCP connection to an address outside the cluster.</summary>
-    public bool AllowsToAddress(string from, IPAddress address, int port)
+    public bool AllowsToAddress(string from, IPAddress address, int port, string protocol = "TCP")
     {
         var selecting = _policies.Where(p => p.Spec.PolicyTypes.Contains("Egress") && Matches(p.Spec.PodSelector, Pod(from))).ToList();
         return selecting.Count == 0 || selecting.SelectMany(p => p.Spec.Egress ?? []).Any(rule =>
-            PortsMatch(rule.Ports, port, "TCP") && (rule.To is null or { Count: 0 } || rule.To.Any(peer => peer.IpBlock is { } block
+            PortsMatch(rule.Ports, port, protocol) && (rule.To is null or { Count: 0 } || rule.To.Any(peer => peer.IpBlock is { } block
                 && IPNetwork.Parse(block.Cidr).Contains(address) && !(block.Except ?? []).Any(e => IPNetwork.Parse(e).Contains(address)))));
     }
 
     /// <summary>Ingress into <paramref name="to"/> from a pod of another namespace (whose own egress is not ours to judge).</summary>
+    /// <summary>Ingress into <paramref name="to"/> from an address outside the cluster (a client on the internet).</summary>
+    public bool AllowsFromAddress(IPAddress address, string to, int port, string protocol)
+    {
+        var selecting = _policies.Where(p => p.Spec.PolicyTypes.Contains("Ingress") && Matches(p.Spec.PodSelector, Pod(to))).ToList();
+        return selecting.Count == 0 || selecting.SelectMany(p => p.Spec.Ingress ?? []).Any(rule =>
+            PortsMatch(rule.Ports, port, protocol) && (rule.FromProperty is null or { Count: 0 } || rule.FromProperty.Any(peer => peer.IpBlock is { } block
+                && IPNetwork.Parse(block.Cidr).Contains(address) && !(block.Except ?? []).Any(e => IPNetwork.Parse(e).Contains(address)))));
+    }
+
     public bool AllowsFromNamespace(string sourceNamespace, Dictionary<string, string> sourceLabels, string to, int port) =>
         IngressAllows(sourceNamespace, sourceLabels, Pod(to), port);
 

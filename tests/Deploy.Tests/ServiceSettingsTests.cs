@@ -151,7 +151,7 @@ public sealed class ServiceSettingsTests
     {
         // A typo in a setting's name is silently ignored by configuration binding; the service would run on its default.
         var manifests = Manifests.Render(overlay);
-        var sections = new Regex("^(Media|LinkPreviews|Notifications|Presence|Realtime|Identity)__");
+        var sections = new Regex("^(Media|LinkPreviews|Notifications|Presence|Realtime|Identity|Calls)__");
         foreach (var service in Repository.Services)
         {
             var code = Source(service);

@@ -38,6 +38,7 @@ public sealed class StartupTests(PlatformInfrastructure infrastructure) : IClass
             [("platform-identity-keys", "signing.pem")] = signing.ExportPkcs8PrivateKeyPem(),
             [("platform-identity-keys", "encryption.pem")] = encryption.ExportPkcs8PrivateKeyPem(),
             [("platform-media-keys", "signing-key")] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            [("platform-turn", "secret")] = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)),
             // The optional secrets (platform-notifications, platform-media-s3) are absent, as in a minimal install:
             // the services must start without them.
         };
