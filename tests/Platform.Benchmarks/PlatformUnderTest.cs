@@ -67,6 +67,7 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
             ["Realtime:MaxConnectionsPerUser"] = "1000",
             ["Realtime:CallsPerSecond"] = "10000",
             ["Realtime:SendQueueLimit"] = "100000",
+            ["DOTNET_gcServer"] = Environment.GetEnvironmentVariable("BENCH_GATEWAY_GC_SERVER"),
         });
         return new PlatformUnderTest(infrastructure, issuer, messaging, gateway, [presence, notifications, media]);
     }
