@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Net.Http.Headers;
 using Platform.Media.Domain;
 using Platform.Media.Storage;
+using Platform.ServiceDefaults;
 
 namespace Platform.Media.Features;
 

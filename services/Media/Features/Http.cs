@@ -28,9 +28,6 @@ public sealed record MediaDto(
 
 internal static class Http
 {
-    public static Guid UserId(this ClaimsPrincipal user) =>
-        Guid.TryParse(user.FindFirst("sub")?.Value, out var id) ? id : throw new BadHttpRequestException("The token has no user id.", StatusCodes.Status401Unauthorized);
-
     public static ProblemHttpResult Problem(MediaRejectedException rejected) =>
         TypedResults.Problem(statusCode: rejected.Status, title: rejected.Title, detail: rejected.Message);
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Platform.Media.Domain;
 using Platform.Media.Processing;
+using Platform.ServiceDefaults;
 
 namespace Platform.Media.Features;
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Platform.Media.Processing;
+using Platform.ServiceDefaults;
 
 namespace Platform.Media.Features;
 

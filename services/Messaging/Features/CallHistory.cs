@@ -2,6 +2,7 @@ using Marten;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Platform.Messaging.Domain;
+using Platform.ServiceDefaults;
 
 namespace Platform.Messaging.Features;
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Platform.Messaging.Domain;
+using Platform.ServiceDefaults;
 
 namespace Platform.Messaging.Features;
 

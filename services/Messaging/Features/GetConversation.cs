@@ -1,6 +1,7 @@
 using Marten;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Platform.Messaging.Domain;
+using Platform.ServiceDefaults;
 
 namespace Platform.Messaging.Features;
 

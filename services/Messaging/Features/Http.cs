@@ -8,11 +8,6 @@ namespace Platform.Messaging.Features;
 /// <summary>What every endpoint of the conversation API shares: who is calling and how refusals look.</summary>
 public static class Http
 {
-    /// <summary>The caller's user id (the token's <c>sub</c>).</summary>
-    public static Guid UserId(this ClaimsPrincipal user) =>
-        Guid.TryParse(user.FindFirstValue("sub"), out var id) ? id
-            : throw new BadHttpRequestException("The access token's subject is not a user id.", StatusCodes.Status401Unauthorized);
-
     public static ProblemHttpResult Problem(DomainError error) => TypedResults.Problem(error.Detail, statusCode: error.Status, title: error.Title);
 
     public static ProblemHttpResult Invalid(string detail) => Problem(DomainError.Invalid(detail));

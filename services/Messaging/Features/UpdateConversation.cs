@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Platform.Messaging.Domain;
+using Platform.ServiceDefaults;
 
 namespace Platform.Messaging.Features;
 

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Marten;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Platform.Notifications.Domain;
+using Platform.ServiceDefaults;
 
 namespace Platform.Notifications.Features;
 

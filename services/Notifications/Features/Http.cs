@@ -7,9 +7,5 @@ public sealed record Page<T>(IReadOnlyList<T> Items, string? Next);
 
 public static class Http
 {
-    public static Guid UserId(this ClaimsPrincipal user) =>
-        Guid.TryParse(user.FindFirstValue("sub"), out var id) ? id
-            : throw new BadHttpRequestException("The access token's subject is not a user id.", StatusCodes.Status401Unauthorized);
-
     public static ProblemHttpResult Invalid(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest, title: "Invalid request");
 }

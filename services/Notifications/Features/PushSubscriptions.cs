@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Platform.Notifications.Domain;
 using Platform.Notifications.Push;
+using Platform.ServiceDefaults;
 
 namespace Platform.Notifications.Features;
 

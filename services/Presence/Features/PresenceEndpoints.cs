@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Platform.Presence.Data;
 using Platform.Presence.Domain;
+using Platform.ServiceDefaults;
 
 namespace Platform.Presence.Features;
 
@@ -92,8 +93,4 @@ public static class PresenceEndpoints
 
     private static ProblemHttpResult Invalid(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest, title: "Invalid request");
-
-    private static Guid UserId(this ClaimsPrincipal user) =>
-        Guid.TryParse(user.FindFirstValue("sub"), out var id) ? id
-            : throw new BadHttpRequestException("The access token's subject is not a user id.", StatusCodes.Status401Unauthorized);
 }
