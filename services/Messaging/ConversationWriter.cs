@@ -13,6 +13,7 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
 {
     private readonly Dictionary<Guid, Membership?> _members = [];
     private readonly Dictionary<Guid, MessageView?> _messages = [];
+    private readonly Dictionary<string, ClientMessageKey?> _clientKeys = [];
     private readonly Dictionary<Guid, CallView?> _calls = [];
     // Only what the events changed is written back: a document merely read (a mentioned member, a reply's root)
     // must not overwrite a concurrent change to it, such as a receipt moving that member's cursors.
@@ -39,6 +40,25 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
             _messages[messageId] = message = message?.ConversationId == Conversation.Id ? message : null;
         }
         return message;
+    }
+
+    /// <summary>The message a client message id was already used for, if any.</summary>
+    public async Task<ClientMessageKey?> ClientKey(string key, CancellationToken cancellationToken = default)
+    {
+        if (!_clientKeys.TryGetValue(key, out var found))
+            _clientKeys[key] = found = await session.LoadAsync<ClientMessageKey>(key, cancellationToken);
+        return found;
+    }
+
+    internal void Preloaded(IReadOnlyDictionary<Guid, Task<Membership?>> members, IReadOnlyDictionary<Guid, Task<MessageView?>> messages,
+        (string Key, Task<ClientMessageKey?> Found)? clientKey)
+    {
+        foreach (var (userId, member) in members)
+            _members[userId] = member.Result;
+        foreach (var (messageId, message) in messages)
+            _messages[messageId] = message.Result?.ConversationId == Conversation.Id ? message.Result : null;
+        if (clientKey is var (key, found))
+            _clientKeys[key] = found.Result;
     }
 
     public async Task<CallView?> Call(Guid callId, CancellationToken cancellationToken = default)
@@ -79,6 +99,12 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
     internal IEnumerable<MessageView> ChangedMessages => _changedMessages.Select(id => _messages[id]!);
 }
 
+/// <summary>
+/// Rows a write will read, fetched in the same round trip as the conversation's lock: the statements run one after
+/// the other, so these are read after the lock is held and see what earlier writers committed.
+/// </summary>
+public sealed record Preload(IReadOnlyList<Guid>? Members = null, IReadOnlyList<Guid>? Messages = null, string? ClientMessageKey = null);
+
 /// <summary>The result of a write: the appended events with their seqs, or the error.</summary>
 public sealed record WriteResult(DomainError? Error, IReadOnlyList<(long Seq, object Event)> Appended, WriteContext? Context)
 {
@@ -92,7 +118,10 @@ public sealed record WriteResult(DomainError? Error, IReadOnlyList<(long Seq, ob
 /// </summary>
 public sealed class ConversationWriter(IDocumentStore store, ConversationGate gate, OutboxPublisher publisher, IOptions<OutboxOptions> outbox)
 {
-    public async Task<WriteResult> WriteAsync(Guid conversationId, Func<WriteContext, Task<Decision>> decide, CancellationToken cancellationToken)
+    public Task<WriteResult> WriteAsync(Guid conversationId, Func<WriteContext, Task<Decision>> decide, CancellationToken cancellationToken) =>
+        WriteAsync(conversationId, new Preload(), decide, cancellationToken);
+
+    public async Task<WriteResult> WriteAsync(Guid conversationId, Preload preload, Func<WriteContext, Task<Decision>> decide, CancellationToken cancellationToken)
     {
         WriteResult result;
         using (await gate.EnterAsync(conversationId, cancellationToken))
@@ -101,15 +130,24 @@ public sealed class ConversationWriter(IDocumentStore store, ConversationGate ga
             await session.BeginTransactionAsync(cancellationToken);
             // One round trip: lock the stream's row (writers of this conversation, in any process, take turns until
             // commit, so seqs are gap-free) and read the conversation, whose LastSeq is kept equal to the stream's
-            // version. Both rows are locked so that, after waiting, the newest version of each is read.
+            // version. Both rows are locked so that, after waiting, the newest version of each is read. The rows the
+            // write will look at come in the same batch, each statement after the lock (read committed: each sees
+            // what was committed before it started).
             var schema = store.Options.Events.DatabaseSchemaName;
-            var conversation = (await session.QueryAsync<ConversationView>(
+            var batch = session.CreateBatchQuery();
+            var locked = batch.Query<ConversationView>(
                 $"select c.data from {schema}.mt_doc_conversation c join {schema}.mt_streams s on s.id = c.id where s.id = ? for update of s, c",
-                cancellationToken, conversationId)).SingleOrDefault();
+                conversationId);
+            var members = (preload.Members ?? []).Distinct().ToDictionary(id => id, id => batch.Load<Membership>(Membership.KeyOf(conversationId, id)));
+            var messages = (preload.Messages ?? []).Distinct().ToDictionary(id => id, id => batch.Load<MessageView>(id));
+            var clientKey = preload.ClientMessageKey is { } key ? (key, batch.Load<ClientMessageKey>(key)) : ((string, Task<ClientMessageKey?>)?)null;
+            await batch.Execute(cancellationToken);
+            var conversation = (await locked).SingleOrDefault();
             if (conversation is null)
                 return new WriteResult(DomainError.ConversationNotFound, [], null);
 
             var context = new WriteContext(session, conversation);
+            context.Preloaded(members, messages, clientKey);
             var decision = await decide(context);
             if (decision.Error is not null || (decision.Events.Count == 0 && !context.HasDocumentChanges))
                 return new WriteResult(decision.Error, [], context);

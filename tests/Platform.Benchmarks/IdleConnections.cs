@@ -46,7 +46,7 @@ internal static class IdleConnections
         using var pinging = new CancellationTokenSource();
         var pings = Task.Run(() => PingAsync(sockets, pinging.Token));
         // Let the Gateway settle (its per-connection work done, the GC caught up) before reading its memory.
-        await Task.Delay(TimeSpan.FromSeconds(10));
+        await Task.Delay(TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("BENCH_IDLE_SETTLE_SECONDS"), out var settle) ? settle : 10));
         var held = sockets.Count(s => s.State == WebSocketState.Open);
         var after = ProcessUsage.CurrentRssKiB(pid);
         await pinging.CancelAsync();

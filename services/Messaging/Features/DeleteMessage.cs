@@ -27,7 +27,7 @@ public static class DeleteMessage
         Guid id, Guid messageId, HttpContext http, ConversationWriter writer, TimeProvider time, CancellationToken cancellationToken)
     {
         var actorId = http.User.UserId();
-        var result = await writer.WriteAsync(id, async context =>
+        var result = await writer.WriteAsync(id, new Preload([actorId], [messageId]), async context =>
             Decide(await context.Member(actorId, cancellationToken), actorId, await context.Message(messageId, cancellationToken), time.GetUtcNow()),
             cancellationToken);
         return result.Error is null ? TypedResults.NoContent() : Http.Problem(result.Error);

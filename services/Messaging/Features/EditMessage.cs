@@ -42,7 +42,7 @@ public static class EditMessage
         var text = MessageText.Normalize(request.Text ?? "");
         if (text.Length == 0 || text.Length > options.Value.MaxTextLength)
             return Http.Invalid($"The text must hold 1 to {options.Value.MaxTextLength} characters.");
-        var result = await writer.WriteAsync(id, async context =>
+        var result = await writer.WriteAsync(id, new Preload([actorId], [messageId]), async context =>
         {
             var actor = await context.Member(actorId, cancellationToken);
             var mentions = actor is { Active: true } ? await SendMessage.ResolveMentionsAsync(context, text, cancellationToken) : [];

@@ -115,7 +115,7 @@ public static class Members
         if (userIds.Count > 1000)
             return Http.Invalid("Add at most 1000 members at a time.");
 
-        var result = await writer.WriteAsync(id, async context =>
+        var result = await writer.WriteAsync(id, new Preload([actorId, .. userIds]), async context =>
         {
             var targets = new List<(Guid, Membership?)>();
             foreach (var userId in userIds)
@@ -134,7 +134,7 @@ public static class Members
         var actorId = http.User.UserId();
         if (!ConversationRules.TryParseRole(request.Role, out var role))
             return Http.Invalid("role must be one of: member, admin, owner.");
-        var result = await writer.WriteAsync(id, async context =>
+        var result = await writer.WriteAsync(id, new Preload([actorId, userId]), async context =>
         {
             var owners = await OwnerCount(context, cancellationToken);
             return DecideRoleChange(context.Conversation, await context.Member(actorId, cancellationToken), actorId,
@@ -150,7 +150,7 @@ public static class Members
         Guid id, Guid userId, HttpContext http, ConversationWriter writer, TimeProvider time, CancellationToken cancellationToken)
     {
         var actorId = http.User.UserId();
-        var result = await writer.WriteAsync(id, async context =>
+        var result = await writer.WriteAsync(id, new Preload([actorId, userId]), async context =>
         {
             var owners = await OwnerCount(context, cancellationToken);
             return DecideRemove(context.Conversation, await context.Member(actorId, cancellationToken), actorId,

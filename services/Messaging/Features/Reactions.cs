@@ -34,7 +34,7 @@ public static class Reactions
         if (!Emoji.IsValid(emoji))
             return Http.Invalid("The reaction must be a single emoji.");
         var actorId = http.User.UserId();
-        var result = await writer.WriteAsync(id, async context =>
+        var result = await writer.WriteAsync(id, new Preload([actorId], [messageId]), async context =>
             Decide(await context.Member(actorId, cancellationToken), actorId, await context.Message(messageId, cancellationToken), emoji, add, time.GetUtcNow()),
             cancellationToken);
         if (result.Error is not null)

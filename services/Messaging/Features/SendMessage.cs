@@ -61,7 +61,7 @@ public static class SendMessage
         group.MapPost("/{id:guid}/messages", Handle).WithName("SendMessage");
 
     private static async Task<Results<Created<MessageDto>, ProblemHttpResult>> Handle(
-        Guid id, SendMessageRequest request, HttpContext http, ConversationWriter writer, IQuerySession session,
+        Guid id, SendMessageRequest request, HttpContext http, ConversationWriter writer,
         IOptions<MessagingOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var senderId = http.User.UserId();
@@ -69,16 +69,15 @@ public static class SendMessage
             return Http.Problem(invalid);
         var key = ClientMessageKey.KeyOf(id, senderId, request.ClientMessageId!);
 
-        // A retry of a send that already committed returns the first result without taking the lock.
-        if (await FindSentAsync(session, key, cancellationToken) is { } sent)
-            return Created(sent);
-
         MessageView? again = null;
         var messageId = Guid.CreateVersion7();
-        var result = await writer.WriteAsync(id, async context =>
+        // The sender's membership, the reply's root and the client message id's use come with the lock, in one round trip.
+        var preload = new Preload([senderId], request.ReplyTo is { } rootId ? [rootId] : null, key);
+        var result = await writer.WriteAsync(id, preload, async context =>
         {
-            // Checked again under the conversation's lock: two identical requests at once yield one message.
-            if (await context.Session.LoadAsync<ClientMessageKey>(key, cancellationToken) is { } existing)
+            // Checked under the conversation's lock: a retry of a send that committed, or two identical requests at
+            // once, yield one message.
+            if (await context.ClientKey(key, cancellationToken) is { } existing)
             {
                 again = await context.Message(existing.MessageId, cancellationToken);
                 return Decision.Nothing;
@@ -97,11 +96,6 @@ public static class SendMessage
         var message = await result.Context!.Message(messageId, cancellationToken);
         return Created(message!);
     }
-
-    private static async Task<MessageView?> FindSentAsync(IQuerySession session, string key, CancellationToken cancellationToken) =>
-        await session.LoadAsync<ClientMessageKey>(key, cancellationToken) is { } existing
-            ? await session.LoadAsync<MessageView>(existing.MessageId, cancellationToken)
-            : null;
 
     private static Created<MessageDto> Created(MessageView message) =>
         TypedResults.Created($"/api/v1/conversations/{message.ConversationId}/messages/{message.Id}", MessageDto.From(message));

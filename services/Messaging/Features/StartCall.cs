@@ -23,7 +23,7 @@ public static class StartCall
         var callerId = http.User.UserId();
         var callId = Guid.CreateVersion7();
         CallView? call = null;
-        var result = await writer.WriteAsync(id, async context =>
+        var result = await writer.WriteAsync(id, new Preload([callerId]), async context =>
         {
             var caller = await context.Member(callerId, cancellationToken);
             if (caller is not { Active: true })

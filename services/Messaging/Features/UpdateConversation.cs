@@ -42,7 +42,7 @@ public static class UpdateConversation
         CancellationToken cancellationToken)
     {
         var actorId = http.User.UserId();
-        var result = await writer.WriteAsync(id, async context =>
+        var result = await writer.WriteAsync(id, new Preload([actorId]), async context =>
             Decide(context.Conversation, await context.Member(actorId, cancellationToken), actorId, request, options.Value, time.GetUtcNow()),
             cancellationToken);
         if (result.Error is not null)

@@ -88,12 +88,17 @@ public sealed class OutboxPublisher(IDocumentStore store, IBusControl bus, IOpti
         cancellationToken = timeout.Token;
         await using var session = store.LightweightSession();
         await session.BeginTransactionAsync(cancellationToken);
-        await session.QueryAsync<int>("select 1 from (select pg_advisory_xact_lock(?)) as locked", cancellationToken, LockKey(conversationId));
-        var pending = await session.Query<OutboxEntry>()
+        // One round trip: take the lock, then (the next statement, so after waiting for it) read what is pending.
+        var batch = session.CreateBatchQuery();
+        var locked = batch.Query<string>("select 'locked' from (select pg_advisory_xact_lock(?)) as locked", LockKey(conversationId));
+        var read = batch.Query<OutboxEntry>()
             .Where(entry => entry.ConversationId == conversationId)
             .OrderBy(entry => entry.Seq)
             .Take(1000)
-            .ToListAsync(cancellationToken);
+            .ToList();
+        await batch.Execute(cancellationToken);
+        await locked;
+        var pending = await read;
         if (pending.Count == 0)
             return 0;
 
