@@ -31,8 +31,11 @@ public static class Telemetry
                 .AddSource("MassTransit")
                 .AddSource("Marten")
                 .AddSource("Yarp.ReverseProxy")
+                // Not traced: probes, scrapes, and realtime connections (a WebSocket or long-lived transport is not a
+                // request: its span would last for hours and be held in memory with the connection all that time).
                 .AddAspNetCoreInstrumentation(options => options.Filter = context =>
-                    !context.Request.Path.StartsWithSegments("/health") && !context.Request.Path.StartsWithSegments("/metrics"))
+                    !context.Request.Path.StartsWithSegments("/health") && !context.Request.Path.StartsWithSegments("/metrics") &&
+                    !(context.Request.Path.StartsWithSegments("/hubs") && !context.Request.Path.Value!.EndsWith("/negotiate", StringComparison.Ordinal)))
                 .AddHttpClientInstrumentation()
                 .AddNpgsql())
             .WithMetrics(metrics => metrics

@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using MassTransit;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
@@ -47,6 +49,22 @@ public static class GatewayServiceExtensions
                 hub.AddFilter<SignalRateLimit>();
             })
             .AddMessagePackProtocol();
+        // A hub connection keeps its user for as long as it lives: keep only the claim the hub reads, not the whole
+        // validated token with its parsed claims (a few kB per connection, most of which is idle).
+        builder.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, jwt =>
+        {
+            var validated = jwt.Events?.OnTokenValidated;
+            jwt.Events ??= new JwtBearerEvents();
+            jwt.Events.OnTokenValidated = async context =>
+            {
+                if (validated is not null)
+                    await validated(context);
+                if (context.Request.Path.StartsWithSegments(HubPath) && context.Principal?.Identity is ClaimsIdentity identity)
+                    context.Principal = new ClaimsPrincipal(new ClaimsIdentity(
+                        identity.Claims.Where(claim => claim.Type == "sub").Select(claim => new Claim(claim.Type, claim.Value)),
+                        identity.AuthenticationType, identity.NameClaimType, identity.RoleClaimType));
+            };
+        });
         builder.Services.AddSingleton<HubCallRateLimit>();
         builder.Services.AddSingleton<SignalRateLimit>();
         builder.Services.AddSingleton<CallAccess>();

@@ -20,8 +20,11 @@ namespace Platform.Benchmarks;
 /// </summary>
 internal static class Baselines
 {
-    /// <summary>B0: a TCP round trip of the payload on loopback (send, echo, receive).</summary>
-    public static async Task<Latency> TcpRoundTripAsync(int count, int size)
+    /// <summary>
+    /// B0: a TCP round trip of the payload on loopback (send, echo, receive), back to back (cores busy) or, with a
+    /// rate, open loop (cores idle between round trips: what waking a halted core costs on this machine, once per hop).
+    /// </summary>
+    public static async Task<Latency> TcpRoundTripAsync(int count, int size, double? rate = null)
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -43,13 +46,22 @@ internal static class Baselines
         var payload = new byte[size];
         var reply = new byte[size];
         var latency = new Latency();
-        for (var i = 0; i < count; i++)
-        {
-            var start = Stopwatch.GetTimestamp();
-            await network.WriteAsync(payload);
-            await network.ReadExactlyAsync(reply);
-            latency.Record(Stopwatch.GetTimestamp() - start);
-        }
+        if (rate is { } perSecond)
+            await OpenLoop.RunAsync(perSecond, count, async (_, scheduled) =>
+            {
+                // One round trip at a time: the next starts long after this one ends at these rates.
+                await network.WriteAsync(payload);
+                await network.ReadExactlyAsync(reply);
+                latency.Record(Stopwatch.GetTimestamp() - scheduled);
+            });
+        else
+            for (var i = 0; i < count; i++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                await network.WriteAsync(payload);
+                await network.ReadExactlyAsync(reply);
+                latency.Record(Stopwatch.GetTimestamp() - start);
+            }
         await echo;
         return latency;
     }

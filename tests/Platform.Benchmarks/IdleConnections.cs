@@ -12,17 +12,61 @@ namespace Platform.Benchmarks;
 /// several loopback source addresses (127.0.0.2, .3, ...) to pass the ephemeral-port limit of one address, each
 /// pinging as a SignalR client does so the server keeps it. Measured: the Gateway's resident memory per connection.
 /// </summary>
+internal sealed record IdleResult(int Held, double ConnectionsPerGiB, double RssBeforeMiB, double RssAfterMiB, double SecondsToOpen);
+
 internal static class IdleConnections
 {
     private const int PerSourceAddress = 25_000;
 
-    public static async Task<(int Held, double ConnectionsPerGiB, double RssBeforeMiB, double RssAfterMiB, double SecondsToOpen)> RunAsync(
-        PlatformUnderTest platform, int count)
+    public static Task<IdleResult> RunAsync(PlatformUnderTest platform, int count)
     {
-        RaiseFileLimit(count * 2 + 10_000);
         var pid = platform.Gateway.ProcessId ?? throw new InvalidOperationException("The Gateway is not running.");
         // Tokens for a few users (the Gateway allows 1000 connections per user here).
         var tokens = Enumerable.Range(0, count / 900 + 1).Select(_ => platform.Issuer.CreateToken(Guid.CreateVersion7(), "idle", lifetime: TimeSpan.FromHours(6))).ToArray();
+        return RunAsync(pid, platform.Gateway.BaseAddress, "/hubs/chat", i => tokens[i / 900], count);
+    }
+
+    /// <summary>
+    /// The baseline: the same connections held by a bare SignalR hub (no authentication, no registry, no broker) in a
+    /// process of its own with the Gateway's GC settings, so the report shows how much of a connection's memory is the
+    /// framework's and how much ours.
+    /// </summary>
+    public static async Task<IdleResult> RunBareAsync(int count)
+    {
+        var self = Environment.ProcessPath!;
+        var start = new System.Diagnostics.ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+            start.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
+        start.ArgumentList.Add(BareHubServer);
+        start.Environment["DOTNET_gcServer"] = Environment.GetEnvironmentVariable("BENCH_GATEWAY_GC_SERVER") ?? "1";
+        using var server = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            var address = new Uri(await server.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("The bare hub did not start."));
+            return await RunAsync(server.Id, address, "/bare", _ => null, count);
+        }
+        finally
+        {
+            server.Kill(entireProcessTree: true);
+            await server.WaitForExitAsync();
+        }
+    }
+
+    public const string BareHubServer = "bare-hub-server";
+
+    /// <summary>The child process of <see cref="RunBareAsync"/>: a bare hub until its standard input closes.</summary>
+    public static async Task ServeBareHubAsync()
+    {
+        RaiseFileLimit(200_000);
+        var (app, address) = await Baselines.StartBareHubAsync();
+        Console.WriteLine(address);
+        await Console.In.ReadToEndAsync();
+        await app.DisposeAsync();
+    }
+
+    private static async Task<IdleResult> RunAsync(int pid, Uri server, string path, Func<int, string?> token, int count)
+    {
+        RaiseFileLimit(count * 2 + 10_000);
         await Task.Delay(2000);
         GC.Collect();
         var before = ProcessUsage.CurrentRssKiB(pid);
@@ -33,7 +77,7 @@ internal static class IdleConnections
         {
             try
             {
-                var socket = await OpenAsync(platform.Gateway.BaseAddress, IPAddress.Parse($"127.0.0.{2 + i / PerSourceAddress}"), tokens[i / 900], cancellationToken);
+                var socket = await OpenAsync(server, path, IPAddress.Parse($"127.0.0.{2 + i / PerSourceAddress}"), token(i), cancellationToken);
                 lock (sockets)
                     sockets.Add(socket);
                 Interlocked.Increment(ref opened);
@@ -54,17 +98,20 @@ internal static class IdleConnections
         foreach (var socket in sockets)
             socket.Abort();
         var perConnectionKiB = held == 0 ? double.NaN : (after - before) / (double)held;
-        return (held, perConnectionKiB > 0 ? 1024 * 1024 / perConnectionKiB : double.NaN, before / 1024.0, after / 1024.0, secondsToOpen);
+        // Let the server see the connections go before the next measurement starts.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        return new IdleResult(held, perConnectionKiB > 0 ? 1024 * 1024 / perConnectionKiB : double.NaN, before / 1024.0, after / 1024.0, secondsToOpen);
     }
 
-    private static async Task<WebSocket> OpenAsync(Uri gateway, IPAddress source, string token, CancellationToken cancellationToken)
+    private static async Task<WebSocket> OpenAsync(Uri server, string path, IPAddress source, string? token, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         socket.Bind(new IPEndPoint(source, 0));
-        await socket.ConnectAsync(IPAddress.Loopback, gateway.Port, cancellationToken);
+        await socket.ConnectAsync(IPAddress.Loopback, server.Port, cancellationToken);
         var stream = new NetworkStream(socket, ownsSocket: true);
         var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
-        var request = $"GET /hubs/chat?access_token={token} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.Port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+        var query = token is null ? "" : $"?access_token={token}";
+        var request = $"GET {path}{query} HTTP/1.1\r\nHost: 127.0.0.1:{server.Port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
                       $"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n";
         await stream.WriteAsync(Encoding.ASCII.GetBytes(request), cancellationToken);
         var response = new StringBuilder();

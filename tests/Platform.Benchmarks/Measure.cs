@@ -40,20 +40,32 @@ internal sealed class Latency
     private static double Round(double value) => double.IsNaN(value) ? -1 : Math.Round(value, 3);
 }
 
-/// <summary>Starts work on a fixed schedule whatever earlier work does (open loop); each latency counts from its scheduled start.</summary>
+/// <summary>
+/// Starts work on a fixed schedule whatever earlier work does (open loop); each latency counts from its scheduled start.
+/// A timer alone wakes late on this kind of VM (Task.Delay: 2.5 ms at the median, idle cores halt), and that lateness
+/// would be counted in every figure, baselines and ours alike: so the loop sleeps until shortly before each start and
+/// spins the rest (at most 3 ms, and at most a quarter of the interval, so high rates do not burn a core).
+/// </summary>
 internal static class OpenLoop
 {
+    /// <summary>How late, over the whole run, work started after its scheduled time (the load generator's own error).</summary>
+    public static Latency Lateness { get; } = new();
+
     public static async Task RunAsync(double rate, int count, Func<int, long, Task> start, CancellationToken cancellationToken = default)
     {
         var interval = Stopwatch.Frequency / rate;
+        var margin = (long)Math.Min(Stopwatch.Frequency * 0.003, interval / 4);
         var origin = Stopwatch.GetTimestamp();
         var running = new List<Task>(count);
         for (var i = 0; i < count && !cancellationToken.IsCancellationRequested; i++)
         {
             var scheduled = origin + (long)(i * interval);
-            var wait = scheduled - Stopwatch.GetTimestamp();
+            var wait = scheduled - margin - Stopwatch.GetTimestamp();
             if (wait > Stopwatch.Frequency / 1000)
                 await Task.Delay(TimeSpan.FromTicks(wait * TimeSpan.TicksPerSecond / Stopwatch.Frequency), cancellationToken);
+            while (Stopwatch.GetTimestamp() < scheduled)
+                Thread.SpinWait(20);
+            Lateness.Record(Stopwatch.GetTimestamp() - scheduled);
             var index = i;
             running.Add(Task.Run(() => start(index, scheduled), cancellationToken));
         }

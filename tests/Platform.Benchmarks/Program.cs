@@ -8,6 +8,11 @@ using System.Text;
 using System.Text.Json;
 using Platform.Benchmarks;
 
+if (args.FirstOrDefault() == IdleConnections.BareHubServer)
+{
+    await IdleConnections.ServeBareHubAsync();
+    return 0;
+}
 var options = BenchOptions.Parse(args);
 if (options.Scenario == "send-to-publish")
 {
@@ -37,7 +42,8 @@ var referenceRate = options.Rate ?? 200;
 
 Console.WriteLine("bench: baselines");
 report.Fsync = Baselines.Fsync(Path.Combine(bench, "postgres"), 300);
-report.Baselines["B0 TCP round trip (loopback)"] = await Baselines.TcpRoundTripAsync(3000, options.Size);
+report.Baselines["B0 TCP round trip (loopback), back to back"] = await Baselines.TcpRoundTripAsync(3000, options.Size);
+report.Baselines["B0 TCP round trip (loopback) at 20/s, cores idle between"] = await Baselines.TcpRoundTripAsync(200, options.Size, 20);
 var (bareHub, bareAddress) = await Baselines.StartBareHubAsync();
 report.Baselines["B1 SignalR echo (bare hub)"] = await Baselines.SignalREchoAsync(bareAddress, (int)(referenceRate * 10), options.Size, referenceRate, messagePack);
 report.Baselines["B2 PostgreSQL insert + commit"] = await Baselines.PostgresInsertAsync(Environment.GetEnvironmentVariable("PLATFORM_POSTGRES_CONNECTION")!, (int)(referenceRate * 10), options.Size, referenceRate);
@@ -50,6 +56,11 @@ if (Runs("fanout"))
         report.BroadcastBaselines[size] = (latency, perSecond, rate);
     }
 await bareHub.DisposeAsync();
+if (Runs("idle"))
+{
+    Console.WriteLine($"bench: {options.Idle} idle connections on a bare hub");
+    report.IdleBare = await IdleConnections.RunBareAsync(options.Idle);
+}
 
 if (options.Scenario != "baselines")
 {
@@ -157,7 +168,8 @@ namespace Platform.Benchmarks
         public Step? Latency { get; set; }
         public Dictionary<int, Step> Fanout { get; } = [];
         public List<(long Events, Latency Append, Latency Newest, Latency Middle)> History { get; set; } = [];
-        public (int Held, double ConnectionsPerGiB, double RssBeforeMiB, double RssAfterMiB, double SecondsToOpen)? Idle { get; set; }
+        public IdleResult? Idle { get; set; }
+        public IdleResult? IdleBare { get; set; }
         public Dictionary<string, Dictionary<string, (double CpuSeconds, double PeakRssMiB)>> Usage { get; } = [];
 
         private static string Header => "| | p50 | p90 | p99 | p99.9 | max | count |\n|---|---|---|---|---|---|---|";
@@ -174,6 +186,7 @@ namespace Platform.Benchmarks
             md.AppendLine(Header);
             if (Fsync is not null)
                 md.AppendLine(Fsync.Row("disk: 8 kB write + fsync"));
+            md.AppendLine(OpenLoop.Lateness.Row("harness: how late open-loop sends started (its own error, in every latency)"));
             foreach (var (name, latency) in Baselines)
                 md.AppendLine(latency.Row(name));
             foreach (var (size, (latency, perSecond, rate)) in BroadcastBaselines)
@@ -215,7 +228,11 @@ namespace Platform.Benchmarks
             {
                 md.AppendLine();
                 md.AppendLine("## (d) Idle connections on one Gateway instance");
-                md.AppendLine($"{idle.Held} connections held (opened in {idle.SecondsToOpen:0} s); Gateway RSS {idle.RssBeforeMiB:0} → {idle.RssAfterMiB:0} MiB: **{idle.ConnectionsPerGiB:0} connections per GiB**.");
+                md.AppendLine($"{idle.Held} connections held (opened in {idle.SecondsToOpen:0} s); Gateway RSS {idle.RssBeforeMiB:0} → {idle.RssAfterMiB:0} MiB: **{idle.ConnectionsPerGiB:0} connections per GiB** " +
+                              $"({1024 * 1024 / idle.ConnectionsPerGiB:0.0} KiB each).");
+                if (IdleBare is { } bare)
+                    md.AppendLine($"Baseline, a bare SignalR hub in its own process: {bare.Held} held, RSS {bare.RssBeforeMiB:0} → {bare.RssAfterMiB:0} MiB: {bare.ConnectionsPerGiB:0} per GiB " +
+                                  $"({1024 * 1024 / bare.ConnectionsPerGiB:0.0} KiB each); the Gateway holds {idle.ConnectionsPerGiB / bare.ConnectionsPerGiB:0.00}× as many per GiB.");
             }
             if (History.Count > 0)
             {
@@ -251,13 +268,15 @@ namespace Platform.Benchmarks
             ["options"] = options,
             ["machine"] = new { cores = Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription },
             ["fsync"] = Fsync?.Summary(),
+            ["harnessLateness"] = OpenLoop.Lateness.Summary(),
             ["baselines"] = Baselines.ToDictionary(b => b.Key, b => b.Value.Summary()),
             ["broadcastBaselines"] = BroadcastBaselines.ToDictionary(b => b.Key.ToString(), b => new { latency = b.Value.Latency.Summary(), deliveriesPerSecond = b.Value.DeliveriesPerSecond, rate = b.Value.Rate }),
             ["latency"] = Latency is null ? null : StepJson(Latency),
             ["maxSustainable"] = MaxSustainable,
             ["curve"] = Curve.Select(StepJson).ToList(),
             ["fanout"] = Fanout.ToDictionary(f => f.Key.ToString(), f => StepJson(f.Value)),
-            ["idle"] = Idle is { } i ? new { i.Held, i.ConnectionsPerGiB, i.RssBeforeMiB, i.RssAfterMiB, i.SecondsToOpen } : null,
+            ["idle"] = Idle,
+            ["idleBareHub"] = IdleBare,
             ["history"] = History.Select(h => new { h.Events, append = h.Append.Summary(), newest = h.Newest.Summary(), middle = h.Middle.Summary() }).ToList(),
             ["usage"] = Usage.ToDictionary(u => u.Key, u => u.Value.ToDictionary(v => v.Key, v => new { cpuSeconds = v.Value.CpuSeconds, peakRssMiB = v.Value.PeakRssMiB })),
         }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 
@@ -8,18 +7,15 @@ namespace Platform.Gateway.Realtime;
 /// One client connection on this instance: its outgoing queue and, per conversation it receives, the last seq
 /// sent to it. Everything sent to the connection goes through <see cref="TrySend"/>, in order.
 /// </summary>
-public sealed class RealtimeConnection
+public sealed class RealtimeConnection(HubConnectionContext context, int queueLimit)
 {
-    private readonly Channel<SerializedHubMessage> _queue;
+    // The outgoing queue, drained by a task that runs only while there is something to send: most connections are
+    // idle most of the time, and an idle one then holds neither a waiting reader nor a queue buffer (memory per
+    // connection is what limits how many one instance holds). Guarded by locking it.
+    private readonly Queue<SerializedHubMessage> _queue = new();
+    private bool _draining;
 
-    public RealtimeConnection(HubConnectionContext context, int queueLimit)
-    {
-        Context = context;
-        _queue = Channel.CreateBounded<SerializedHubMessage>(new BoundedChannelOptions(queueLimit) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-        Writer = Task.Run(WriteLoopAsync);
-    }
-
-    public HubConnectionContext Context { get; }
+    public HubConnectionContext Context { get; } = context;
 
     public string Id => Context.ConnectionId;
 
@@ -36,28 +32,52 @@ public sealed class RealtimeConnection
     /// <summary>The users whose presence this connection watches. Guarded by locking this set.</summary>
     public HashSet<Guid> Watching { get; } = [];
 
-    public Task Writer { get; }
-
     public bool Closed { get; private set; }
 
-    /// <summary>Queues a message; false when the queue is full (the client does not keep up).</summary>
-    public bool TrySend(SerializedHubMessage message) => !Closed && _queue.Writer.TryWrite(message);
-
-    public void Close()
+    /// <summary>Queues a message; false when the queue is full (the client does not keep up) or the connection closed.</summary>
+    public bool TrySend(SerializedHubMessage message)
     {
-        Closed = true;
-        _queue.Writer.TryComplete();
+        lock (_queue)
+        {
+            if (Closed || _queue.Count >= queueLimit)
+                return false;
+            _queue.Enqueue(message);
+            if (_draining)
+                return true;
+            _draining = true;
+        }
+        _ = Task.Run(DrainAsync);
+        return true;
     }
 
-    private async Task WriteLoopAsync()
+    public void Close() => Closed = true;
+
+    // One drain at a time, so messages go out in the order they were queued.
+    private async Task DrainAsync()
     {
-        try
+        while (true)
         {
-            await foreach (var message in _queue.Reader.ReadAllAsync(Context.ConnectionAborted))
+            SerializedHubMessage? message;
+            lock (_queue)
+            {
+                if (!_queue.TryDequeue(out message))
+                {
+                    _draining = false;
+                    if (_queue.EnsureCapacity(0) > 64)
+                        _queue.TrimExcess();
+                    return;
+                }
+            }
+            if (Context.ConnectionAborted.IsCancellationRequested)
+                continue;
+            try
+            {
                 await Context.WriteAsync(message, Context.ConnectionAborted);
-        }
-        catch (OperationCanceledException)
-        {
+            }
+            catch (Exception exception) when (exception is OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The connection is going away; what is left is dropped with it.
+            }
         }
     }
 }
