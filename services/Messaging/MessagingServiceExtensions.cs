@@ -28,29 +28,7 @@ public static class MessagingServiceExtensions
         builder.Services.AddSingleton<IValidateOptions<IceServerOptions>, IceServerOptionsValidation>();
 
         builder.AddPlatformPostgres();
-        builder.Services.AddMarten(options =>
-            {
-                options.DatabaseSchemaName = Schema;
-                options.Events.DatabaseSchemaName = Schema;
-                options.Events.AppendMode = EventAppendMode.Quick;
-                options.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
-                options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
-
-                options.Schema.For<ConversationView>().DocumentAlias("conversation");
-                options.Schema.For<Membership>().DocumentAlias("membership")
-                    .Duplicate(m => m.ConversationId).Duplicate(m => m.UserId);
-                // History and the log page by keyset on (conversation, seq).
-                options.Schema.For<MessageView>().DocumentAlias("message")
-                    .Duplicate(m => m.ConversationId).Duplicate(m => m.Seq)
-                    .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_message_uidx_conversation_seq", m => m.ConversationId, m => m.Seq);
-                options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
-                options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
-                options.Schema.For<CallView>().DocumentAlias("call")
-                    .Duplicate(c => c.ConversationId).Duplicate(c => c.StartedSeq).Duplicate(c => c.State);
-                options.Schema.For<OutboxEntry>().DocumentAlias("outbox")
-                    .Duplicate(o => o.ConversationId).Duplicate(o => o.Seq).Duplicate(o => o.CreatedAt)
-                    .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_outbox_uidx_conversation_seq", o => o.ConversationId, o => o.Seq);
-            })
+        builder.Services.AddMarten(ConfigureStore)
             .UseNpgsqlDataSource()
             .UseLightweightSessions();
 
@@ -65,6 +43,35 @@ public static class MessagingServiceExtensions
         builder.Services.AddSingleton<ReceiptPublisher>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ReceiptPublisher>());
         return builder;
+    }
+
+    /// <summary>
+    /// The document store's configuration: schema, append mode, serialization and the documents with their duplicated
+    /// fields and indexes. Shared with whatever else writes this schema (the benchmark's history seeding), so both
+    /// write rows of the same shape.
+    /// </summary>
+    public static void ConfigureStore(StoreOptions options)
+    {
+        options.DatabaseSchemaName = Schema;
+        options.Events.DatabaseSchemaName = Schema;
+        options.Events.AppendMode = EventAppendMode.Quick;
+        options.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
+        options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
+
+        options.Schema.For<ConversationView>().DocumentAlias("conversation");
+        options.Schema.For<Membership>().DocumentAlias("membership")
+            .Duplicate(m => m.ConversationId).Duplicate(m => m.UserId);
+        // History and the log page by keyset on (conversation, seq).
+        options.Schema.For<MessageView>().DocumentAlias("message")
+            .Duplicate(m => m.ConversationId).Duplicate(m => m.Seq)
+            .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_message_uidx_conversation_seq", m => m.ConversationId, m => m.Seq);
+        options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
+        options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
+        options.Schema.For<CallView>().DocumentAlias("call")
+            .Duplicate(c => c.ConversationId).Duplicate(c => c.StartedSeq).Duplicate(c => c.State);
+        options.Schema.For<OutboxEntry>().DocumentAlias("outbox")
+            .Duplicate(o => o.ConversationId).Duplicate(o => o.Seq).Duplicate(o => o.CreatedAt)
+            .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_outbox_uidx_conversation_seq", o => o.ConversationId, o => o.Seq);
     }
 
     public static void AddMessagingConsumers(this MassTransit.IBusRegistrationConfigurator bus)
