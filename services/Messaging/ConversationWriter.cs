@@ -51,15 +51,17 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
     }
 
     internal void Preloaded(IReadOnlyDictionary<Guid, Task<Membership?>> members, IReadOnlyDictionary<Guid, Task<MessageView?>> messages,
-        (string Key, Task<ClientMessageKey?> Found)? clientKey)
+        IReadOnlyDictionary<string, Task<ClientMessageKey?>> clientKeys)
     {
         foreach (var (userId, member) in members)
             _members[userId] = member.Result;
         foreach (var (messageId, message) in messages)
             _messages[messageId] = message.Result?.ConversationId == Conversation.Id ? message.Result : null;
-        if (clientKey is var (key, found))
+        foreach (var (key, found) in clientKeys)
             _clientKeys[key] = found.Result;
     }
+
+    internal void Set(ClientMessageKey key) => _clientKeys[key.Id] = key;
 
     public async Task<CallView?> Call(Guid callId, CancellationToken cancellationToken = default)
     {
@@ -115,57 +117,171 @@ public sealed record WriteResult(DomainError? Error, IReadOnlyList<(long Seq, ob
 /// The one write path of the conversation log: lock the conversation's stream, decide, append the events with
 /// their seqs, update the read models, erase deleted text and record the outbox entries, all in one PostgreSQL
 /// transaction; then publish the entries at once.
+/// <para>
+/// Writes of one conversation take turns in this process, queued in memory (not each holding a pooled connection
+/// while it waits for the stream's row lock; the row lock still orders writers across processes). Writes that queue
+/// while one is in progress go together into the next transaction (group commit): each decides in turn, seeing what
+/// the ones before it did, and one lock, one batch and one commit serve them all. A busy conversation then takes as
+/// many writes per second as arrive, instead of one per round of lock, write and commit.
+/// </para>
 /// </summary>
-public sealed class ConversationWriter(IDocumentStore store, ConversationGate gate, OutboxPublisher publisher, IOptions<OutboxOptions> outbox)
+public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher publisher, IOptions<OutboxOptions> outbox, ILogger<ConversationWriter> logger)
 {
+    /// <summary>At most this many queued writes of one conversation go into one transaction.</summary>
+    public const int MaxBatch = 64;
+
+    private sealed record Pending(Preload Preload, Func<WriteContext, Task<Decision>> Decide, CancellationToken CancellationToken)
+    {
+        public TaskCompletionSource<WriteResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    // Per conversation with a write in progress: the writes waiting for it.
+    private readonly Dictionary<Guid, Queue<Pending>> _queues = [];
+
     public Task<WriteResult> WriteAsync(Guid conversationId, Func<WriteContext, Task<Decision>> decide, CancellationToken cancellationToken) =>
         WriteAsync(conversationId, new Preload(), decide, cancellationToken);
 
-    public async Task<WriteResult> WriteAsync(Guid conversationId, Preload preload, Func<WriteContext, Task<Decision>> decide, CancellationToken cancellationToken)
+    public Task<WriteResult> WriteAsync(Guid conversationId, Preload preload, Func<WriteContext, Task<Decision>> decide, CancellationToken cancellationToken)
     {
-        WriteResult result;
-        using (await gate.EnterAsync(conversationId, cancellationToken))
+        cancellationToken.ThrowIfCancellationRequested();
+        var pending = new Pending(preload, decide, cancellationToken);
+        lock (_queues)
+        {
+            if (_queues.TryGetValue(conversationId, out var queue))
+            {
+                queue.Enqueue(pending);
+                // A write given up while it waits is skipped, unless its batch has started.
+                return pending.Done.Task.WaitAsync(cancellationToken);
+            }
+            _queues[conversationId] = new Queue<Pending>();
+        }
+        return LeadAsync(conversationId, pending);
+    }
+
+    // Nobody was writing: this write goes at once, alone. What queued meanwhile continues in the background, so this
+    // request has its answer as soon as its own write is committed.
+    private async Task<WriteResult> LeadAsync(Guid conversationId, Pending first)
+    {
+        try
+        {
+            await RunAsync(conversationId, [first]);
+        }
+        finally
+        {
+            if (TakeBatch(conversationId) is { } next)
+                _ = Task.Run(() => DrainAsync(conversationId, next));
+        }
+        return await first.Done.Task;
+    }
+
+    private async Task DrainAsync(Guid conversationId, List<Pending> batch)
+    {
+        for (List<Pending>? next = batch; next is not null; next = TakeBatch(conversationId))
+            await RunAsync(conversationId, next);
+    }
+
+    private List<Pending>? TakeBatch(Guid conversationId)
+    {
+        lock (_queues)
+        {
+            var queue = _queues[conversationId];
+            var batch = new List<Pending>();
+            while (batch.Count < MaxBatch && queue.TryDequeue(out var pending))
+                if (!pending.CancellationToken.IsCancellationRequested)
+                    batch.Add(pending);
+            if (batch.Count > 0)
+                return batch;
+            _queues.Remove(conversationId);
+            return null;
+        }
+    }
+
+    private async Task RunAsync(Guid conversationId, List<Pending> batch)
+    {
+        try
+        {
+            var results = await ExecuteAsync(conversationId, batch);
+            for (var i = 0; i < batch.Count; i++)
+                batch[i].Done.TrySetResult(results[i]);
+        }
+        catch (Exception exception) when (batch.Count > 1)
+        {
+            // Nothing of the batch was committed. Each write runs again on its own, so each gets the outcome it would
+            // have had alone (one failing write does not fail the others).
+            logger.LogWarning(exception, "A batch of {Count} writes of conversation {ConversationId} failed; running them one by one", batch.Count, conversationId);
+            foreach (var pending in batch)
+                await RunAsync(conversationId, [pending]);
+        }
+        catch (Exception exception)
+        {
+            batch[0].Done.TrySetException(exception);
+        }
+    }
+
+    private async Task<WriteResult[]> ExecuteAsync(Guid conversationId, List<Pending> batch)
+    {
+        // A write alone may be given up (its request aborted) until it commits; a batch serves several requests.
+        var cancellationToken = batch.Count == 1 ? batch[0].CancellationToken : CancellationToken.None;
+        var results = new WriteResult[batch.Count];
+        var appended = new List<(long Seq, object Event)>();
         await using (var session = store.LightweightSession())
         {
             await session.BeginTransactionAsync(cancellationToken);
             // One round trip: lock the stream's row (writers of this conversation, in any process, take turns until
             // commit, so seqs are gap-free) and read the conversation, whose LastSeq is kept equal to the stream's
             // version. Both rows are locked so that, after waiting, the newest version of each is read. The rows the
-            // write will look at come in the same batch, each statement after the lock (read committed: each sees
+            // writes will look at come in the same batch, each statement after the lock (read committed: each sees
             // what was committed before it started).
             var schema = store.Options.Events.DatabaseSchemaName;
-            var batch = session.CreateBatchQuery();
-            var locked = batch.Query<ConversationView>(
+            var query = session.CreateBatchQuery();
+            var locked = query.Query<ConversationView>(
                 $"select c.data from {schema}.mt_doc_conversation c join {schema}.mt_streams s on s.id = c.id where s.id = ? for update of s, c",
                 conversationId);
-            var members = (preload.Members ?? []).Distinct().ToDictionary(id => id, id => batch.Load<Membership>(Membership.KeyOf(conversationId, id)));
-            var messages = (preload.Messages ?? []).Distinct().ToDictionary(id => id, id => batch.Load<MessageView>(id));
-            var clientKey = preload.ClientMessageKey is { } key ? (key, batch.Load<ClientMessageKey>(key)) : ((string, Task<ClientMessageKey?>)?)null;
-            await batch.Execute(cancellationToken);
+            var members = batch.SelectMany(p => p.Preload.Members ?? []).Distinct()
+                .ToDictionary(id => id, id => query.Load<Membership>(Membership.KeyOf(conversationId, id)));
+            var messages = batch.SelectMany(p => p.Preload.Messages ?? []).Distinct().ToDictionary(id => id, id => query.Load<MessageView>(id));
+            var clientKeys = batch.Select(p => p.Preload.ClientMessageKey).OfType<string>().Distinct().ToDictionary(key => key, key => query.Load<ClientMessageKey>(key));
+            await query.Execute(cancellationToken);
             var conversation = (await locked).SingleOrDefault();
             if (conversation is null)
-                return new WriteResult(DomainError.ConversationNotFound, [], null);
+                return batch.Select(_ => new WriteResult(DomainError.ConversationNotFound, [], null)).ToArray();
 
             var context = new WriteContext(session, conversation);
-            context.Preloaded(members, messages, clientKey);
-            var decision = await decide(context);
-            if (decision.Error is not null || (decision.Events.Count == 0 && !context.HasDocumentChanges))
-                return new WriteResult(decision.Error, [], context);
-            if (decision.Events.Count == 0)
+            context.Preloaded(members, messages, clientKeys);
+            for (var i = 0; i < batch.Count; i++)
             {
-                foreach (var call in context.ChangedCalls)
-                    session.Store(call);
-                await session.SaveChangesAsync(cancellationToken);
-                return new WriteResult(null, [], context);
+                var decision = await batch[i].Decide(context);
+                if (decision.Error is not null || decision.Events.Count == 0)
+                {
+                    results[i] = new WriteResult(decision.Error, [], context);
+                    continue;
+                }
+                // Applied at once, so the next write of the batch decides on the state this one left.
+                var mine = new List<(long Seq, object Event)>();
+                foreach (var @event in decision.Events)
+                {
+                    var seq = context.Conversation.LastSeq + 1;
+                    context.Conversation = context.Conversation.Apply(seq, @event);
+                    await ApplyToDocuments(session, context, seq, @event, cancellationToken);
+                    mine.Add((seq, @event));
+                }
+                appended.AddRange(mine);
+                results[i] = new WriteResult(null, mine, context);
             }
+            if (appended.Count == 0 && !context.HasDocumentChanges)
+                return results;
 
-            var firstSeq = conversation.LastSeq + 1;
-            session.Events.Append(conversationId, conversation.LastSeq + decision.Events.Count, decision.Events.ToArray());
-            result = new WriteResult(null, decision.Events.Select((e, i) => (firstSeq + i, e)).ToList(), context);
-            await ProjectAndCommit(session, context, result.Appended, cancellationToken);
+            if (appended.Count > 0)
+            {
+                session.Events.Append(conversationId, context.Conversation.LastSeq, appended.Select(a => a.Event).ToArray());
+                session.Store(context.Conversation);
+            }
+            StoreChanges(session, context, appended);
+            await session.SaveChangesAsync(cancellationToken);
         }
-        Publish(conversationId);
-        return result;
+        if (appended.Count > 0)
+            Publish(conversationId);
+        return results;
     }
 
     public async Task<WriteResult> StartAsync(ConversationCreated created, IReadOnlyList<object> more, CancellationToken cancellationToken)
@@ -197,6 +313,13 @@ public sealed class ConversationWriter(IDocumentStore store, ConversationGate ga
             context.Conversation = context.Conversation with { LastSeq = appended[^1].Seq };
 
         session.Store(context.Conversation);
+        StoreChanges(session, context, appended);
+        await session.SaveChangesAsync(cancellationToken);
+    }
+
+    // What the events changed, and their outbox entries; documents merely read are not written back.
+    private static void StoreChanges(IDocumentSession session, WriteContext context, IReadOnlyList<(long Seq, object Event)> appended)
+    {
         foreach (var member in context.ChangedMembers)
             session.Store(member);
         foreach (var message in context.ChangedMessages)
@@ -204,9 +327,7 @@ public sealed class ConversationWriter(IDocumentStore store, ConversationGate ga
         foreach (var call in context.ChangedCalls)
             session.Store(call);
         foreach (var (seq, @event) in appended)
-            session.Store(OutboxEntry.For(conversationId, seq, @event, context));
-
-        await session.SaveChangesAsync(cancellationToken);
+            session.Store(OutboxEntry.For(context.Conversation.Id, seq, @event, context));
     }
 
     private static async Task ApplyToDocuments(IDocumentSession session, WriteContext context, long seq, object @event, CancellationToken cancellationToken)
@@ -225,11 +346,14 @@ public sealed class ConversationWriter(IDocumentStore store, ConversationGate ga
                 break;
             case MessagePosted posted:
                 context.Set(MessageView.Create(conversationId, seq, posted));
-                session.Store(new ClientMessageKey
+                var key = new ClientMessageKey
                 {
                     Id = ClientMessageKey.KeyOf(conversationId, posted.SenderId, posted.ClientMessageId),
                     MessageId = posted.MessageId,
-                });
+                };
+                session.Store(key);
+                // A retry in the same batch finds it.
+                context.Set(key);
                 if (posted.ReplyTo is { } root && await context.Message(root, cancellationToken) is { } rootMessage)
                     context.Set(rootMessage.Apply(seq, posted));
                 // Senders have read what they wrote.

@@ -32,7 +32,6 @@ public static class MessagingServiceExtensions
             .UseNpgsqlDataSource()
             .UseLightweightSessions();
 
-        builder.Services.AddSingleton<ConversationGate>();
         builder.Services.AddSingleton<OutboxPublisher>();
         builder.Services.AddSingleton<ConversationWriter>();
         builder.Services.AddHostedService<OutboxRelay>();

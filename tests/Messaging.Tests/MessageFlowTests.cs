@@ -51,6 +51,40 @@ public sealed class MessageFlowTests(MessagingHost host) : IClassFixture<Messagi
     }
 
     [Fact]
+    public async Task ConcurrentMixedWrites_IntoOneConversation_EachGetsItsOwnOutcome()
+    {
+        // Writes that queue behind each other go into one transaction together: each must still get the answer it
+        // would have had alone: new messages, a retried one answered once, refused replies refused.
+        var alice = host.Client();
+        var bob = host.Client();
+        var conversation = await alice.CreateGroup(bob.UserId);
+        var root = (await alice.Send(conversation, "root")).GetProperty("id").GetGuid();
+
+        var requests = Enumerable.Range(0, 60).Select(i => (i % 6) switch
+        {
+            0 => (Client: bob, Body: (object)new { clientMessageId = "same", text = "retried" }, Expect: 201),
+            1 => (Client: alice, Body: new { clientMessageId = $"bad{i}", text = "reply", replyTo = Guid.CreateVersion7() }, Expect: 400),
+            2 => (Client: bob, Body: new { clientMessageId = $"reply{i}", text = $"reply {i}", replyTo = root }, Expect: 201),
+            _ => (Client: i % 2 == 0 ? alice : bob, Body: new { clientMessageId = $"m{i}", text = $"message {i}" }, Expect: 201),
+        }).ToList();
+        var responses = await Task.WhenAll(requests.Select(async r =>
+        {
+            using var response = await r.Client.Post($"/api/v1/conversations/{conversation}/messages", r.Body);
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+        }));
+
+        Assert.Equal(requests.Select(r => r.Expect), responses.Select(r => r.Item1));
+        var retried = responses.Where((_, i) => i % 6 == 0).Select(r => r.Item2).Distinct();
+        Assert.Single(retried);
+        var log = await alice.Get($"/api/v1/conversations/{conversation}/events?after=0&limit=1000");
+        var seqs = log.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("seq").GetInt64()).ToList();
+        // Created, the root, 1 retried message, 10 replies, 30 other messages; gap-free.
+        Assert.Equal(Enumerable.Range(1, 2 + 1 + 10 + 30).Select(i => (long)i), seqs);
+        var rootView = await alice.Get($"/api/v1/conversations/{conversation}/messages/{root}");
+        Assert.Equal(10, rootView.GetProperty("replyCount").GetInt32());
+    }
+
+    [Fact]
     public async Task ConcurrentWriters_8x500Messages_GetGapFreeSeqsInOneOrder()
     {
         var owner = host.Client();
