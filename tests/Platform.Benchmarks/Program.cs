@@ -88,10 +88,7 @@ if (options.Scenario != "baselines")
         {
             await platform.Traces.SettleAsync(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20));
             report.Hops = WhereTheTimeGoes.Analyze(platform.Traces, rooms.Traced);
-            var dump = new StringBuilder();
-            foreach (var traced in rooms.Traced)
-                dump.AppendLine(WhereTheTimeGoes.Describe(platform.Traces.Trace(traced.TraceId), traced));
-            await File.WriteAllTextAsync(Path.Combine(bench, "traces-dev.txt"), dump.ToString());
+            report.TraceTrees = string.Join("\n", rooms.Traced.Select(t => WhereTheTimeGoes.Describe(platform.Traces.Trace(t.TraceId), t)));
         }
         report.MaxSustainable = sustainable;
     }
@@ -124,6 +121,8 @@ var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss");
 var markdown = report.Markdown();
 await File.WriteAllTextAsync(Path.Combine(bench, $"report-{stamp}.md"), markdown);
 await File.WriteAllTextAsync(Path.Combine(bench, $"report-{stamp}.json"), report.Json());
+if (report.TraceTrees is { } trees)
+    await File.WriteAllTextAsync(Path.Combine(bench, $"traces-{stamp}.txt"), trees);
 Console.WriteLine(markdown);
 Console.WriteLine($"Reports: {Path.Combine(bench, $"report-{stamp}.md")} and .json");
 return 0;
@@ -165,6 +164,7 @@ namespace Platform.Benchmarks
         public double? MaxSustainable { get; set; }
         public Step? Latency { get; set; }
         public HopTable? Hops { get; set; }
+        public string? TraceTrees { get; set; }
         public Dictionary<int, Step> Fanout { get; } = [];
         public List<(long Events, Latency Append, Latency Newest, Latency Middle)> History { get; set; } = [];
         public (int Held, double ConnectionsPerGiB, double RssBeforeMiB, double RssAfterMiB, double SecondsToOpen)? Idle { get; set; }
@@ -205,7 +205,8 @@ namespace Platform.Benchmarks
                 md.AppendLine();
                 md.AppendLine($"## (a) Where the time goes: {hops.Complete} traced sends of the latency step (every {options.TraceEvery}th; {hops.Traced - hops.Complete} incomplete)");
                 md.AppendLine("From the services' spans (OpenTelemetry, exported to the harness) and the harness's clock: a send's hops follow each other, so they add up to its latency " +
-                              $"(percentiles do not add up). A send ran {hops.DatabaseCommands:0} database commands (median). Latencies in ms.");
+                              $"(percentiles do not add up). A send ran {hops.DatabaseCommands:0} database commands (median) before its COMMIT. " +
+                              $"The services exported {hops.Spans} spans in {hops.Traces} traces. Latencies in ms.");
                 md.AppendLine("| path | hop | p50 | p90 | p99 | count |");
                 md.AppendLine("|---|---|---|---|---|---|");
                 foreach (var hop in hops.Hops)
@@ -276,7 +277,7 @@ namespace Platform.Benchmarks
             ["broadcastBaselines"] = BroadcastBaselines.ToDictionary(b => b.Key.ToString(), b => new { latency = b.Value.Latency.Summary(), deliveriesPerSecond = b.Value.DeliveriesPerSecond, rate = b.Value.Rate }),
             ["latency"] = Latency is null ? null : StepJson(Latency),
             ["whereTheTimeGoes"] = Hops is { } h
-                ? new { h.Traced, h.Complete, h.DatabaseCommands, hops = h.Hops.Select(hop => new { hop.Path, hop.Name, latency = hop.Latency.Summary() }).ToList() }
+                ? new { h.Traced, h.Complete, h.DatabaseCommands, h.Spans, h.Traces, hops = h.Hops.Select(hop => new { hop.Path, hop.Name, latency = hop.Latency.Summary() }).ToList() }
                 : null,
             ["maxSustainable"] = MaxSustainable,
             ["curve"] = Curve.Select(StepJson).ToList(),

@@ -27,20 +27,16 @@ internal sealed record TraceSpan(
 /// </summary>
 internal sealed class TraceReceiver : IAsyncDisposable
 {
-    private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, ConcurrentQueue<TraceSpan>> _traces = new();
+    private WebApplication? _app;
     private long _spans;
 
-    private TraceReceiver(WebApplication app)
-    {
-        _app = app;
-        Endpoint = new Uri(app.Urls.First());
-    }
-
     /// <summary>The base address for <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>.</summary>
-    public Uri Endpoint { get; }
+    public Uri Endpoint => new(_app!.Urls.First());
 
     public long SpansReceived => Interlocked.Read(ref _spans);
+
+    public int TraceCount => _traces.Count;
 
     public static async Task<TraceReceiver> StartAsync()
     {
@@ -48,7 +44,7 @@ internal sealed class TraceReceiver : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
         var app = builder.Build();
-        var receiver = new TraceReceiver(app);
+        var receiver = new TraceReceiver { _app = app };
         app.MapPost("/v1/traces", async (HttpRequest request) =>
         {
             foreach (var span in OtlpTraces.Parse(await ReadBodyAsync(request)))
@@ -79,7 +75,7 @@ internal sealed class TraceReceiver : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _app!.DisposeAsync();
 
     private static async Task<byte[]> ReadBodyAsync(HttpRequest request)
     {

@@ -7,7 +7,7 @@ namespace Platform.Benchmarks;
 internal sealed record Hop(string Path, string Name, Latency Latency);
 
 /// <summary>Per-hop durations of traced sends, from the spans the services exported and the harness's own timestamps.</summary>
-internal sealed record HopTable(int Traced, int Complete, double DatabaseCommands, IReadOnlyList<Hop> Hops)
+internal sealed record HopTable(int Traced, int Complete, double DatabaseCommands, long Spans, int Traces, IReadOnlyList<Hop> Hops)
 {
     public const string Both = "the send", ToRecipients = "to the recipients", ToSender = "to the sender", Beside = "beside the path";
 }
@@ -35,46 +35,51 @@ internal static class WhereTheTimeGoes
             hops.Add(new Hop(path, name, latency));
             return latency;
         }
-        var toGateway = Hop(HopTable.Both, "send → the Gateway receives it (client, loopback, Kestrel)");
+        var toGateway = Hop(HopTable.Both, "scheduled send → the Gateway receives it (harness, HTTP client, loopback)");
         var gatewayIn = Hop(HopTable.Both, "Gateway: authentication, routing, forward to Messaging");
         var database = Hop(HopTable.Both, "Messaging: the send's database commands (sum)");
-        var messagingRest = Hop(HopTable.Both, "Messaging: the rest of the request until its last command");
-        var toPublish = Hop(HopTable.ToRecipients, "commit, then the outbox loop's lock and read, until the publish");
+        var messagingRest = Hop(HopTable.Both, "Messaging: the rest of the request until its last command (CPU, waiting for a core)");
+        var handOff = Hop(HopTable.ToRecipients, "Messaging: COMMIT, then the publish loop starts");
+        var loopRead = Hop(HopTable.ToRecipients, "Messaging: the publish loop's advisory lock and read of the outbox");
         var broker = Hop(HopTable.ToRecipients, "publish → the Gateway's consumer starts (RabbitMQ, MassTransit)");
         var push = Hop(HopTable.ToRecipients, "Gateway: consume → queued on each member's connection");
         var lastMile = Hop(HopTable.ToRecipients, "queued → the recipient's SDK stream hands it out (WebSocket)");
-        var response = Hop(HopTable.ToSender, "Messaging: commit and response");
+        var response = Hop(HopTable.ToSender, "Messaging: COMMIT and the response");
         var gatewayOut = Hop(HopTable.ToSender, "Gateway: the response back through the proxy");
         var toSender = Hop(HopTable.ToSender, "the Gateway's response → the 201 in the SDK");
-        var publish = Hop(HopTable.Beside, "outbox publish, with the broker's confirm");
+        var publish = Hop(HopTable.Beside, "outbox publish until the broker confirms it");
         var commands = new List<int>();
         var complete = 0;
         foreach (var send in sends)
         {
             var trace = receiver.Trace(send.TraceId);
-            var gateway = trace.FirstOrDefault(s => s is { Service: "Gateway", Kind: TraceSpan.Server });
+            var gateway = trace.FirstOrDefault(s => s is { Service: "Gateway", Kind: TraceSpan.Server, Scope: "Microsoft.AspNetCore" });
             var messaging = trace.FirstOrDefault(s => s is { Service: "Messaging", Kind: TraceSpan.Server });
             var outbox = trace.FirstOrDefault(s => s is { Service: "Messaging", Scope: "Platform.Messaging", Name: "outbox publish" });
             var consume = trace.Where(s => s is { Service: "Gateway", Scope: "MassTransit", Kind: TraceSpan.Consumer }).MinBy(s => s.Start);
             var pushed = trace.FirstOrDefault(s => s is { Service: "Gateway", Scope: "Platform.Gateway", Name: "realtime push" });
             if (gateway is null || messaging is null || outbox is null || consume is null || pushed is null || send.Acknowledged == 0 || send.Delivered.IsEmpty)
                 continue;
-            // The send's own commands: Messaging's, from its request until the outbox loop takes its lock.
-            var loop = trace.Where(s => s.Service == "Messaging" && IsDatabase(s) && s.Start >= messaging.Start && Text(s).Contains("pg_advisory_xact_lock", StringComparison.Ordinal))
-                .Select(s => s.Start).DefaultIfEmpty(messaging.End).Min();
-            var own = trace.Where(s => s.Service == "Messaging" && IsDatabase(s) && s.Start >= messaging.Start && s.Start < loop && s.End <= messaging.End).ToList();
+            // Messaging's commands in this trace: the send's own, then (from a Task.Run in the request) the publish
+            // loop's, which begin with its advisory lock. A loop started by an earlier send may publish this one:
+            // then its lock and read are in that send's trace.
+            var ownAndLoop = trace.Where(s => s.Service == "Messaging" && IsDatabase(s) && s.Start >= messaging.Start).OrderBy(s => s.Start).ToList();
+            var lockIndex = ownAndLoop.FindIndex(s => Text(s).Contains("pg_advisory_xact_lock", StringComparison.Ordinal));
+            var own = (lockIndex < 0 ? ownAndLoop : ownAndLoop[..lockIndex]).Where(s => s.End <= messaging.End).ToList();
             if (own.Count == 0)
                 continue;
             complete++;
             commands.Add(own.Count);
             var lastCommand = own.Max(s => s.End);
+            var loopStart = lockIndex < 0 || ownAndLoop[lockIndex].Start > outbox.Start ? outbox.Start : ownAndLoop[lockIndex].Start;
             var scheduled = UnixNanos(send.Scheduled);
             var ownTime = own.Sum(s => s.End - s.Start);
             toGateway.RecordNanoseconds(gateway.Start - scheduled);
             gatewayIn.RecordNanoseconds(messaging.Start - gateway.Start);
             database.RecordNanoseconds(ownTime);
             messagingRest.RecordNanoseconds(lastCommand - messaging.Start - ownTime);
-            toPublish.RecordNanoseconds(outbox.Start - lastCommand);
+            handOff.RecordNanoseconds(loopStart - lastCommand);
+            loopRead.RecordNanoseconds(outbox.Start - loopStart);
             broker.RecordNanoseconds(consume.Start - outbox.Start);
             push.RecordNanoseconds(pushed.End - consume.Start);
             foreach (var delivered in send.Delivered)
@@ -85,7 +90,7 @@ internal static class WhereTheTimeGoes
             publish.RecordNanoseconds(outbox.End - outbox.Start);
         }
         commands.Sort();
-        return new HopTable(sends.Count, complete, commands.Count == 0 ? 0 : commands[commands.Count / 2], hops);
+        return new HopTable(sends.Count, complete, commands.Count == 0 ? 0 : commands[commands.Count / 2], receiver.SpansReceived, receiver.TraceCount, hops);
     }
 
     private static bool IsDatabase(TraceSpan span) => span.Scope.StartsWith("Npgsql", StringComparison.Ordinal) && span.Kind == TraceSpan.Client;
