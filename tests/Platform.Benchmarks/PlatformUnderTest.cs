@@ -47,8 +47,8 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
         var traces = await TraceReceiver.StartAsync();
         var common = new Dictionary<string, string?>
         {
-            // Traces only for requests that arrive with a sampled traceparent (the sends the harness traces);
-            // OpenTelemetry .NET reads these from the configuration. Metrics are scraped, not pushed, here.
+            // Traces only for requests that arrive with a sampled traceparent (the sends the harness traces), exported
+            // to the harness; OpenTelemetry .NET reads these from the configuration. Metrics stay on /metrics, not pushed.
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = traces.Endpoint.ToString().TrimEnd('/'),
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
             ["OTEL_TRACES_SAMPLER"] = "parentbased_always_off",

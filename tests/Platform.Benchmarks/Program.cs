@@ -3,6 +3,7 @@
 //   dotnet run -c Release --project tests/Platform.Benchmarks -- [all|baselines|capacity|latency|fanout|idle|history|send-to-publish] [options]
 // Options: --users 40 --conversations 8 --members 5 --size 100 --duration 15 --warmup 3 --protocol json|msgpack
 //          --rate R (latency without capacity) --rooms 10,100,1000 --fanout-deliveries 20000 --idle 15000 --history-max 10000
+//          --trace-every 4 (1 in N sends of the latency step traced through the services; 0: none)
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -149,7 +150,7 @@ namespace Platform.Benchmarks
                 Option("--rate", "") is { Length: > 0 } rate ? double.Parse(rate, System.Globalization.CultureInfo.InvariantCulture) : null,
                 Option("--rooms", "10,100,1000").Split(',').Select(int.Parse).ToArray(), int.Parse(Option("--fanout-deliveries", "20000")),
                 int.Parse(Option("--idle", "15000")), long.Parse(Option("--history-max", "10000")),
-                int.Parse(Option("--messages", "2000")), int.Parse(Option("--warmup-messages", "200")), int.Parse(Option("--trace-every", "5")));
+                int.Parse(Option("--messages", "2000")), int.Parse(Option("--warmup-messages", "200")), int.Parse(Option("--trace-every", "4")));
         }
     }
 
@@ -203,7 +204,7 @@ namespace Platform.Benchmarks
             if (Hops is { } hops)
             {
                 md.AppendLine();
-                md.AppendLine($"## (a) Where the time goes: {hops.Complete} traced sends of the latency step (every {options.TraceEvery}th; {hops.Traced - hops.Complete} incomplete)");
+                md.AppendLine($"## (a) Where the time goes: {hops.Complete} traced sends of the latency step (1 in {options.TraceEvery}; {hops.Traced - hops.Complete} incomplete)");
                 md.AppendLine("From the services' spans (OpenTelemetry, exported to the harness) and the harness's clock: a send's hops follow each other, so they add up to its latency " +
                               $"(percentiles do not add up). A send ran {hops.DatabaseCommands:0} database commands (median) before its COMMIT. " +
                               $"The services exported {hops.Spans} spans in {hops.Traces} traces. Latencies in ms.");

@@ -108,7 +108,8 @@ internal static class WhereTheTimeGoes
                         string.Join(", ", send.Delivered.Select(d => $"{(UnixNanos(d) - origin) / 1e6:0.00}")) + " ms");
         void Add(TraceSpan span, int depth)
         {
-            var detail = span.Attribute("db.query.text") ?? span.Attribute("db.statement") ?? span.Attribute("url.path") ?? "";
+            var detail = string.Join(' ', (span.Attribute("db.query.text") ?? span.Attribute("db.statement") ?? span.Attribute("url.path") ?? "")
+                .Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries));
             if (detail.Length > 90)
                 detail = detail[..90] + "…";
             text.AppendLine($"{new string(' ', depth * 2)}{(span.Start - origin) / 1e6,8:0.00} +{(span.End - span.Start) / 1e6,6:0.00}  {span.Service} [{span.Scope}] {KindName(span.Kind)} {span.Name}  {detail}");
