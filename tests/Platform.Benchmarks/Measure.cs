@@ -19,6 +19,8 @@ internal sealed class Latency
             _histogram.RecordValue(Math.Max(0, ticks));
     }
 
+    public void RecordNanoseconds(long nanoseconds) => Record((long)(nanoseconds * (Stopwatch.Frequency / 1e9)));
+
     public double Ms(double percentile)
     {
         lock (_histogram)

@@ -14,10 +14,11 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
 {
     private readonly List<PlatformClient> _clients = [];
 
-    private PlatformUnderTest(PlatformInfrastructure infrastructure, TestTokenIssuer issuer, ServiceProcess messaging, ServiceProcess gateway,
+    private PlatformUnderTest(PlatformInfrastructure infrastructure, TestTokenIssuer issuer, TraceReceiver traces, ServiceProcess messaging, ServiceProcess gateway,
         IReadOnlyList<ServiceProcess> others)
     {
         Infrastructure = infrastructure;
+        Traces = traces;
         Issuer = issuer;
         Messaging = messaging;
         Gateway = gateway;
@@ -31,6 +32,9 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
 
     public TestTokenIssuer Issuer { get; }
 
+    /// <summary>Where the services export their spans: only the traces of sends the harness marks as sampled.</summary>
+    public TraceReceiver Traces { get; }
+
     public ServiceProcess Messaging { get; }
 
     public ServiceProcess Gateway { get; }
@@ -40,8 +44,16 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
         var infrastructure = new PlatformInfrastructure();
         await infrastructure.InitializeAsync();
         var issuer = await TestTokenIssuer.StartAsync();
+        var traces = await TraceReceiver.StartAsync();
         var common = new Dictionary<string, string?>
         {
+            // Traces only for requests that arrive with a sampled traceparent (the sends the harness traces), exported
+            // to the harness; OpenTelemetry .NET reads these from the configuration. Metrics stay on /metrics, not pushed.
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = traces.Endpoint.ToString().TrimEnd('/'),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_TRACES_SAMPLER"] = "parentbased_always_off",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "1000",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "3600000",
             ["ConnectionStrings:Postgres"] = infrastructure.Database.ConnectionString,
             ["ConnectionStrings:RabbitMq"] = infrastructure.VirtualHost.ConnectionString,
             ["Auth:Issuer"] = issuer.Issuer,
@@ -69,7 +81,7 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
             ["Realtime:SendQueueLimit"] = "100000",
             ["DOTNET_gcServer"] = Environment.GetEnvironmentVariable("BENCH_GATEWAY_GC_SERVER"),
         });
-        return new PlatformUnderTest(infrastructure, issuer, messaging, gateway, [presence, notifications, media]);
+        return new PlatformUnderTest(infrastructure, issuer, traces, messaging, gateway, [presence, notifications, media]);
     }
 
     public PlatformClient Client(Guid userId, bool messagePack)
@@ -97,6 +109,7 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
             await other.DisposeAsync();
         await Messaging.DisposeAsync();
         await Issuer.DisposeAsync();
+        await Traces.DisposeAsync();
         await Infrastructure.DisposeAsync();
     }
 }
@@ -110,6 +123,7 @@ internal sealed class Rooms
     private readonly PlatformUnderTest _platform;
     private readonly ConcurrentDictionary<string, long> _scheduled = new();
     private readonly ConcurrentDictionary<(Guid User, Guid Conversation), long> _lastSeq = new();
+    private readonly ConcurrentDictionary<string, TracedSend> _traced = new();
     private long _deliveries, _duplicates, _orderViolations;
     private Latency _deliver = new();
     private string _prefix = "w";
@@ -121,6 +135,9 @@ internal sealed class Rooms
     public List<(Guid Id, List<int> Members)> Conversations { get; } = [];
 
     public long Deliveries => Interlocked.Read(ref _deliveries);
+
+    /// <summary>The sends of the last <see cref="SendAsync"/> that were traced, with their acknowledgement and deliveries.</summary>
+    public IReadOnlyCollection<TracedSend> Traced => _traced.Values.ToList();
 
     /// <summary><paramref name="users"/> users, <paramref name="conversations"/> group conversations of <paramref name="members"/> members each (round robin), everyone connected.</summary>
     public static async Task<Rooms> CreateAsync(PlatformUnderTest platform, int users, int conversations, int members, bool messagePack)
@@ -162,6 +179,8 @@ internal sealed class Rooms
             if (e.Type != "message.posted" || !e.Data.TryGetProperty("clientMessageId", out var id) || !e.Data.TryGetProperty("senderId", out var sender)
                 || sender.GetGuid() == userId)
                 continue;
+            if (_traced.TryGetValue(id.GetString()!, out var traced))
+                traced.Delivered.Enqueue(now);
             if (_scheduled.TryGetValue(id.GetString()!, out var scheduled))
             {
                 Interlocked.Increment(ref _deliveries);
@@ -173,10 +192,12 @@ internal sealed class Rooms
 
     /// <summary>
     /// Sends <paramref name="count"/> messages at <paramref name="rate"/>/s (conversations in turn, a random member
-    /// each) after <paramref name="warmup"/> unmeasured ones; waits for the deliveries.
+    /// each) after <paramref name="warmup"/> unmeasured ones; waits for the deliveries. Every
+    /// <paramref name="traceEvery"/>th measured send carries a sampled <c>traceparent</c>, so the services trace it.
     /// </summary>
-    public async Task<Step> SendAsync(double rate, int count, int warmup, int size, string label)
+    public async Task<Step> SendAsync(double rate, int count, int warmup, int size, string label, int traceEvery = 0)
     {
+        _traced.Clear();
         var text = new string('x', size);
         var acknowledged = new Latency();
         _deliver = new Latency();
@@ -201,11 +222,15 @@ internal sealed class Rooms
             var (conversation, sender, _) = plan[i];
             var id = i < warmup ? $"{step}-w{i}" : $"{step}-m{i}";
             _scheduled[id] = scheduled;
+            using var trace = traceEvery > 0 && i >= warmup && (i - warmup) % traceEvery == 0 ? StartTrace(id, scheduled) : null;
             try
             {
                 await Users[sender].Client.SendMessageAsync(conversation, text, clientMessageId: id);
+                var now = Stopwatch.GetTimestamp();
                 if (i >= warmup)
-                    acknowledged.Record(Stopwatch.GetTimestamp() - scheduled);
+                    acknowledged.Record(now - scheduled);
+                if (trace is not null)
+                    _traced[id].Acknowledged = now;
             }
             catch (Exception)
             {
@@ -221,6 +246,28 @@ internal sealed class Rooms
             Interlocked.Read(ref _duplicates) - duplicatesBefore, Interlocked.Read(ref _orderViolations) - orderBefore,
             (warmup + count) / sendSeconds, (Deliveries - deliveriesBefore) / seconds);
     }
+
+    // The send's HTTP request carries this activity's traceparent with the sampled flag (as a traced app's would).
+    private Activity StartTrace(string clientMessageId, long scheduled)
+    {
+        var activity = new Activity("bench send").SetIdFormat(ActivityIdFormat.W3C);
+        activity.ActivityTraceFlags = ActivityTraceFlags.Recorded;
+        activity.Start();
+        _traced[clientMessageId] = new TracedSend(activity.TraceId.ToHexString(), scheduled);
+        return activity;
+    }
+}
+
+/// <summary>A traced send: its trace, when it was scheduled, acknowledged and handed out by each recipient's stream (Stopwatch ticks).</summary>
+internal sealed class TracedSend(string traceId, long scheduled)
+{
+    public string TraceId { get; } = traceId;
+
+    public long Scheduled { get; } = scheduled;
+
+    public long Acknowledged { get; set; }
+
+    public ConcurrentQueue<long> Delivered { get; } = new();
 }
 
 /// <param name="Losses">Deliveries expected but not seen within 15 s of the last send.</param>

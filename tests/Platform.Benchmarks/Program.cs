@@ -3,6 +3,7 @@
 //   dotnet run -c Release --project tests/Platform.Benchmarks -- [all|baselines|capacity|latency|fanout|idle|history|send-to-publish] [options]
 // Options: --users 40 --conversations 8 --members 5 --size 100 --duration 15 --warmup 3 --protocol json|msgpack
 //          --rate R (latency without capacity) --rooms 10,100,1000 --fanout-deliveries 20000 --idle 15000 --history-max 1000000
+//          --trace-every 4 (1 in N sends of the latency step traced through the services; 0: none)
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -93,8 +94,14 @@ if (options.Scenario != "baselines")
         var latencyRate = Math.Max(5, Math.Round((sustainable ?? 100) * (Runs("capacity") ? 0.2 : 1)));
         Console.WriteLine($"bench: latency at {latencyRate} messages/s");
         usage.Begin();
-        report.Latency = await rooms.SendAsync(latencyRate, (int)(latencyRate * options.Duration * 2), (int)(latencyRate * options.Warmup), options.Size, "latency");
+        report.Latency = await rooms.SendAsync(latencyRate, (int)(latencyRate * options.Duration * 2), (int)(latencyRate * options.Warmup), options.Size, "latency", options.TraceEvery);
         report.Usage["latency"] = usage.End();
+        if (options.TraceEvery > 0)
+        {
+            await platform.Traces.SettleAsync(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20));
+            report.Hops = WhereTheTimeGoes.Analyze(platform.Traces, rooms.Traced);
+            report.TraceTrees = string.Join("\n", rooms.Traced.Select(t => WhereTheTimeGoes.Describe(platform.Traces.Trace(t.TraceId), t)));
+        }
         report.MaxSustainable = sustainable;
     }
 
@@ -128,6 +135,8 @@ var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss");
 var markdown = report.Markdown();
 await File.WriteAllTextAsync(Path.Combine(bench, $"report-{stamp}.md"), markdown);
 await File.WriteAllTextAsync(Path.Combine(bench, $"report-{stamp}.json"), report.Json());
+if (report.TraceTrees is { } trees)
+    await File.WriteAllTextAsync(Path.Combine(bench, $"traces-{stamp}.txt"), trees);
 Console.WriteLine(markdown);
 Console.WriteLine($"Reports: {Path.Combine(bench, $"report-{stamp}.md")} and .json");
 return 0;
@@ -139,7 +148,7 @@ namespace Platform.Benchmarks
 {
     internal sealed record BenchOptions(
         string Scenario, int Users, int Conversations, int Members, int Size, int Duration, int Warmup, string Protocol, double? Rate,
-        int[] RoomSizes, int FanoutDeliveries, int Idle, long HistoryMax, int Messages, int WarmupMessages)
+        int[] RoomSizes, int FanoutDeliveries, int Idle, long HistoryMax, int Messages, int WarmupMessages, int TraceEvery)
     {
         public static BenchOptions Parse(string[] args)
         {
@@ -154,7 +163,7 @@ namespace Platform.Benchmarks
                 Option("--rate", "") is { Length: > 0 } rate ? double.Parse(rate, System.Globalization.CultureInfo.InvariantCulture) : null,
                 Option("--rooms", "10,100,1000").Split(',').Select(int.Parse).ToArray(), int.Parse(Option("--fanout-deliveries", "20000")),
                 int.Parse(Option("--idle", "15000")), long.Parse(Option("--history-max", "1000000")),
-                int.Parse(Option("--messages", "2000")), int.Parse(Option("--warmup-messages", "200")));
+                int.Parse(Option("--messages", "2000")), int.Parse(Option("--warmup-messages", "200")), int.Parse(Option("--trace-every", "4")));
         }
     }
 
@@ -168,6 +177,8 @@ namespace Platform.Benchmarks
         public List<Step> Curve { get; } = [];
         public double? MaxSustainable { get; set; }
         public Step? Latency { get; set; }
+        public HopTable? Hops { get; set; }
+        public string? TraceTrees { get; set; }
         public Dictionary<int, Step> Fanout { get; } = [];
         public List<HistoryRow> History { get; set; } = [];
         public IdleResult? Idle { get; set; }
@@ -204,6 +215,18 @@ namespace Platform.Benchmarks
                 md.AppendLine();
                 md.AppendLine($"Ratios of the median: delivered / B1 echo = {Ratio(l.Delivered, "B1")}, / B2 insert = {Ratio(l.Delivered, "B2")}, / B3 broker = {Ratio(l.Delivered, "B3")}, / B0 TCP = {Ratio(l.Delivered, "B0")}.");
                 md.AppendLine($"Losses {l.Losses}, duplicates {l.Duplicates}, order violations {l.OrderViolations}, failed sends {l.FailedSends}; {l.SendsPerSecond:0} sends/s, {l.DeliveriesPerSecond:0} deliveries/s.");
+            }
+            if (Hops is { } hops)
+            {
+                md.AppendLine();
+                md.AppendLine($"## (a) Where the time goes: {hops.Complete} traced sends of the latency step (1 in {options.TraceEvery}; {hops.Traced - hops.Complete} incomplete)");
+                md.AppendLine("From the services' spans (OpenTelemetry, exported to the harness) and the harness's clock: a send's hops follow each other, so they add up to its latency " +
+                              $"(percentiles do not add up). A send ran {hops.DatabaseCommands:0} database commands (median) before its COMMIT. " +
+                              $"The services exported {hops.Spans} spans in {hops.Traces} traces. Latencies in ms.");
+                md.AppendLine("| path | hop | p50 | p90 | p99 | count |");
+                md.AppendLine("|---|---|---|---|---|---|");
+                foreach (var hop in hops.Hops)
+                    md.AppendLine($"| {hop.Path} | {hop.Name} | {hop.Latency.Ms(50):0.00} | {hop.Latency.Ms(90):0.00} | {hop.Latency.Ms(99):0.00} | {hop.Latency.Count} |");
             }
             if (Curve.Count > 0)
             {
@@ -275,6 +298,9 @@ namespace Platform.Benchmarks
             ["baselines"] = Baselines.ToDictionary(b => b.Key, b => b.Value.Summary()),
             ["broadcastBaselines"] = BroadcastBaselines.ToDictionary(b => b.Key.ToString(), b => new { latency = b.Value.Latency.Summary(), deliveriesPerSecond = b.Value.DeliveriesPerSecond, rate = b.Value.Rate }),
             ["latency"] = Latency is null ? null : StepJson(Latency),
+            ["whereTheTimeGoes"] = Hops is { } h
+                ? new { h.Traced, h.Complete, h.DatabaseCommands, h.Spans, h.Traces, hops = h.Hops.Select(hop => new { hop.Path, hop.Name, latency = hop.Latency.Summary() }).ToList() }
+                : null,
             ["maxSustainable"] = MaxSustainable,
             ["curve"] = Curve.Select(StepJson).ToList(),
             ["fanout"] = Fanout.ToDictionary(f => f.Key.ToString(), f => StepJson(f.Value)),
