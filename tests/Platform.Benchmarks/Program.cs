@@ -75,8 +75,11 @@ if (options.Scenario != "baselines")
     {
         var rooms = await Rooms.CreateAsync(platform, options.Users, options.Conversations, options.Members, messagePack);
         double? sustainable = options.Rate;
+        // Until the JIT's tiering has settled (it still compiled hundreds of methods a second after 10 s at 20/s):
+        // ramped, so the warm-up itself does not queue up.
         Console.WriteLine("bench: warming up (JIT, connection pools, caches)");
-        await rooms.SendAsync(20, 200, 0, options.Size, "warm-up");
+        foreach (var (rate, seconds) in new[] { (20.0, 5), (50.0, 10), (100.0, 10) })
+            await rooms.SendAsync(rate, (int)(rate * seconds), 0, options.Size, "warm-up");
         if (Runs("capacity"))
         {
             usage.Begin();
