@@ -111,6 +111,12 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
         await Issuer.DisposeAsync();
         await Traces.DisposeAsync();
         await Infrastructure.DisposeAsync();
+        // What the services logged (warnings and up), beside the reports.
+        var folder = Path.Combine(LocalInfrastructure.RepositoryRoot, ".local", "bench");
+        var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss");
+        await File.WriteAllTextAsync(Path.Combine(folder, $"services-{stamp}.log"), string.Concat(
+            new[] { "Messaging", "Gateway", "Presence", "Notifications", "Media" }.Zip(new[] { Messaging, Gateway }.Concat(Others))
+                .Select(service => $"===== {service.First}\n{service.Second.Output}\n")));
     }
 }
 
