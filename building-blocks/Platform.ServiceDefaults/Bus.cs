@@ -24,6 +24,14 @@ public sealed class BusOptions
 
     [Range(1, 10_000)]
     public int PrefetchCount { get; set; } = 16;
+
+    /// <summary>
+    /// The service that owns this host's queues, the first word of every queue name (<c>media-conversation-event</c>).
+    /// Defaults to the application's name (<c>Media</c> becomes <c>media</c>); replicas of one service share it, and so
+    /// their queues.
+    /// </summary>
+    [RegularExpression("^[a-z][a-z0-9-]*$")]
+    public string? ServiceName { get; set; }
 }
 
 public static class Bus
@@ -51,9 +59,11 @@ public static class Bus
             options.StopTimeout = TimeSpan.FromSeconds(15);
         });
 
+        var service = QueueOwner(builder);
         builder.Services.AddMassTransit(bus =>
         {
-            bus.SetKebabCaseEndpointNameFormatter();
+            // Queues belong to one service: two services consuming one queue would each get only part of its messages.
+            bus.SetEndpointNameFormatter(new KebabCaseEndpointNameFormatter(service + "-", includeNamespace: false));
             bus.ConfigureHealthCheckOptions(health =>
             {
                 health.Name = "rabbitmq";
@@ -62,8 +72,9 @@ public static class Bus
                 health.Tags.Add(HealthEndpoints.ReadyTag);
             });
 
-            bus.AddConfigureEndpointsCallback((context, _, endpoint) =>
+            bus.AddConfigureEndpointsCallback((context, name, endpoint) =>
             {
+                CheckQueueOwner(service, name);
                 var options = context.GetRequiredService<IOptions<BusOptions>>().Value;
                 endpoint.UseMessageRetry(retry => retry.Exponential(
                     options.RetryLimit,
@@ -83,6 +94,8 @@ public static class Bus
                 {
                     host.Username(address.Username);
                     host.Password(address.Password);
+                    // Names the service on the broker (management UI, rabbitmqctl list_consumers), so an SRE sees who consumes what.
+                    host.ConnectionName($"{service} {Environment.MachineName} {Environment.ProcessId}");
                     if (address.UseTls)
                         host.UseSsl(ssl => ssl.ServerName = address.Host);
                 });
@@ -91,6 +104,27 @@ public static class Bus
             });
         });
         return builder;
+    }
+
+    /// <summary>The service name that starts this host's queue names: <c>Bus:ServiceName</c>, or the application's name.</summary>
+    public static string QueueOwner(IHostApplicationBuilder builder)
+    {
+        var configured = builder.Configuration[$"{BusOptions.Section}:{nameof(BusOptions.ServiceName)}"];
+        var name = string.IsNullOrWhiteSpace(configured) ? builder.Environment.ApplicationName : configured;
+        return KebabCaseEndpointNameFormatter.Instance.SanitizeName(name.Replace('.', '-'));
+    }
+
+    /// <summary>
+    /// The startup check: a receive endpoint whose queue does not carry this service's name (one named by hand, or by
+    /// a formatter other than ours) could be a queue another service consumes too, so the host refuses to start.
+    /// </summary>
+    internal static void CheckQueueOwner(string service, string queue)
+    {
+        if (!queue.StartsWith(service + "-", StringComparison.Ordinal))
+            throw new InvalidOperationException(
+                $"The receive endpoint '{queue}' does not belong to this service: every queue of '{service}' must be named " +
+                $"'{service}-...', so that no two services consume one queue and each gets every message. Name it through " +
+                "the endpoint name formatter (leave Endpoint.Name unset) or start it with the service's name.");
     }
 
     internal sealed record BrokerAddress(string Host, ushort Port, string VirtualHost, string Username, string Password, bool UseTls);

@@ -42,6 +42,27 @@ public sealed class RabbitMqVirtualHost : IAsyncLifetime
         ConnectionString = new UriBuilder(endpoints.RabbitMq) { Path = "/" + Name }.Uri.ToString();
     }
 
+    /// <summary>The queues of this virtual host, by name.</summary>
+    public async Task<IReadOnlyList<string>> QueuesAsync()
+    {
+        var queues = await _management!.GetFromJsonAsync<System.Text.Json.JsonElement[]>($"api/queues/{Name}?columns=name");
+        return queues!.Select(queue => queue.GetProperty("name").GetString()!).ToList();
+    }
+
+    /// <summary>Every consumer of this virtual host: its queue and the client-given name of the connection it came on (which names the service).</summary>
+    public async Task<IReadOnlyList<(string Queue, string Connection)>> ConsumersAsync()
+    {
+        var connections = (await _management!.GetFromJsonAsync<System.Text.Json.JsonElement[]>("api/connections?columns=name,user_provided_name,vhost"))!
+            .Where(connection => connection.GetProperty("vhost").GetString() == Name)
+            .ToDictionary(
+                connection => connection.GetProperty("name").GetString()!,
+                connection => connection.TryGetProperty("user_provided_name", out var given) ? given.GetString() ?? "" : "");
+        var consumers = await _management!.GetFromJsonAsync<System.Text.Json.JsonElement[]>($"api/consumers/{Name}");
+        return consumers!.Select(consumer => (
+            consumer.GetProperty("queue").GetProperty("name").GetString()!,
+            connections.GetValueOrDefault(consumer.GetProperty("channel_details").GetProperty("connection_name").GetString()!, ""))).ToList();
+    }
+
     public async Task DisposeAsync()
     {
         if (_management is null)
