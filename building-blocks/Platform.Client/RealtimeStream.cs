@@ -2,6 +2,7 @@ using System.Collections;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -27,6 +28,12 @@ public sealed class RealtimeStream : IAsyncDisposable
     private Guid[] _watched = [];
 
     private sealed record CatchUp;
+
+    // The hub's answer to Positions(): every event of the conversation after Seq reaches this connection.
+    private sealed record HubPosition(Guid ConversationId, long Seq);
+
+    // Set when StartAsync got no positions: the first catch-up takes the hub's as the start (each conversation's end).
+    private bool _startAtHubPositions;
 
     private sealed record Tick;
 
@@ -80,10 +87,7 @@ public sealed class RealtimeStream : IAsyncDisposable
                 foreach (var (conversationId, seq) in positions)
                     _positions[conversationId] = seq;
         }
-        if (positions is null)
-            foreach (var (conversationId, lastSeq) in await _client.GetJoinedAsync(cancellationToken))
-                lock (_positions)
-                    _positions[conversationId] = lastSeq;
+        _startAtHubPositions = positions is null;
 
         var builder = new HubConnectionBuilder()
             .WithUrl(new Uri(_client.Options.GatewayUrl, "hubs/chat?deviceKind=" + Uri.EscapeDataString(_client.Options.DeviceKind)), http =>
@@ -296,8 +300,65 @@ public sealed class RealtimeStream : IAsyncDisposable
         await FillAsync(e.ConversationId);
     }
 
+    // After (re)connecting: the hub says from where it sends each conversation; what lies between my position and
+    // that is replayed by the hub (Resume), one read of the log per conversation with news, made by the Gateway
+    // within its bound. No other request: thousands of clients coming back at once after a Gateway restart cost
+    // Messaging one read of their conversations each, and a read of the log only where there is news.
     private async Task CatchUpAsync()
     {
+        List<HubPosition> hub;
+        try
+        {
+            hub = await Hub.InvokeAsync<List<HubPosition>>("Positions", _stopping.Token);
+        }
+        catch (HubException)
+        {
+            // A Gateway from before Positions: catch up over HTTP.
+            await CatchUpOverHttpAsync();
+            return;
+        }
+        var startAtHub = _startAtHubPositions;
+        _startAtHubPositions = false;
+        foreach (var (conversationId, seq) in hub)
+        {
+            long position;
+            lock (_positions)
+            {
+                // A conversation I joined while away: from its beginning as far as the log shows it to me.
+                if (!_positions.TryGetValue(conversationId, out position))
+                    _positions[conversationId] = position = startAtHub ? seq : 0;
+            }
+            // Also where there is no news: the hub then sends live events at once instead of after its resume grace.
+            await ResumeCaughtUpAsync(conversationId, position);
+        }
+    }
+
+    private async Task ResumeCaughtUpAsync(Guid conversationId, long position)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await Hub.InvokeAsync("Resume", conversationId, position, _stopping.Token);
+                return;
+            }
+            catch (HubException exception) when (exception.Message.Contains("Rate limit", StringComparison.Ordinal) && attempt < 10)
+            {
+                // Many conversations at once: the hub takes a limited number of calls per second.
+                await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token);
+            }
+            catch (HubException)
+            {
+                // No longer readable (removed meanwhile): nothing to resume; the hub says so, the rest go on.
+                return;
+            }
+        }
+    }
+
+    private async Task CatchUpOverHttpAsync()
+    {
+        var startAtEnd = _startAtHubPositions;
+        _startAtHubPositions = false;
         foreach (var (conversationId, lastSeq) in await _client.GetJoinedAsync(_stopping.Token))
         {
             long position;
@@ -305,7 +366,7 @@ public sealed class RealtimeStream : IAsyncDisposable
             {
                 // A conversation I joined while away: from its beginning as far as the log shows it to me.
                 if (!_positions.TryGetValue(conversationId, out position))
-                    _positions[conversationId] = position = 0;
+                    _positions[conversationId] = position = startAtEnd ? lastSeq : 0;
             }
             if (lastSeq > position)
                 await FillAsync(conversationId);

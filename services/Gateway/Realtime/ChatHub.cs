@@ -28,9 +28,18 @@ public sealed class ChatHub(
         connection.AccessToken = AccessToken(http);
         reporter.Opened(connection, DeviceKind(http));
 
-        // Registered first, so membership events arriving meanwhile already reach this connection.
-        var joined = await messaging.JoinedAsync(connection.AccessToken, Context.ConnectionAborted);
-        registry.SubscribeAwaitingResume(connection, joined.Select(conversation => (conversation.Id, conversation.LastSeq)));
+        // Registered first, so membership events arriving meanwhile already reach this connection; and every event
+        // delivered while Messaging is asked is kept for it, so none falls between that answer and the subscriptions.
+        registry.BeginSetup(connection);
+        try
+        {
+            var joined = await messaging.JoinedAsync(connection.AccessToken, Context.ConnectionAborted);
+            registry.SubscribeAwaitingResume(connection, joined.Select(conversation => (conversation.Id, conversation.LastSeq)));
+        }
+        finally
+        {
+            registry.EndSetup(connection);
+        }
     }
 
     /// <summary>Sends the conversation's events after <paramref name="afterSeq"/>, then its live events, each once and in order.</summary>
@@ -39,8 +48,11 @@ public sealed class ChatHub(
         if (afterSeq < 0)
             throw new HubException("afterSeq is a seq: zero or more.");
         var connection = Connection();
-        // Former members may still read up to their leaving, but receive nothing live.
-        var member = await messaging.IsMemberAsync(connection.AccessToken, conversationId, Context.ConnectionAborted);
+        // Former members may still read up to their leaving, but receive nothing live. A conversation the connection
+        // receives already is one Messaging named when it connected (or that it joined since): no need to ask again,
+        // which spares a request per conversation when thousands of clients resume at once.
+        var member = registry.IsSubscribed(connection, conversationId)
+            || await messaging.IsMemberAsync(connection.AccessToken, conversationId, Context.ConnectionAborted);
         await registry.ResumeAsync(connection, conversationId, afterSeq, live: member, Context.ConnectionAborted);
     }
 

@@ -27,6 +27,9 @@ public sealed class ConnectionRegistry(
     // Per watched user: the connections watching them, and the newest presence version passed on (older ones are dropped).
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<string, RealtimeConnection>> _watchers = new();
     private readonly ConcurrentDictionary<Guid, long> _presenceVersions = new();
+    private readonly SemaphoreSlim _replaySlots = new(options.Value.MaxConcurrentReplays);
+    // Connections being set up: they see every conversation event delivered meanwhile (see BeginSetup).
+    private readonly ConcurrentDictionary<string, RealtimeConnection> _settingUp = new();
 
     public int Count => _connections.Count;
 
@@ -177,6 +180,36 @@ public sealed class ConnectionRegistry(
     }
 
     /// <summary>
+    /// Call before asking Messaging which conversations the user is in (and their last seqs): from here until
+    /// <see cref="EndSetup"/>, every conversation event this instance delivers is kept for the connection. An event
+    /// committed after Messaging's answer was read is delivered after this call, so it is either live or kept: the
+    /// subscriptions need no read of the log to be complete from the positions that answer gave.
+    /// </summary>
+    public void BeginSetup(RealtimeConnection connection)
+    {
+        lock (connection)
+            connection.Pending = [];
+        _settingUp[connection.Id] = connection;
+    }
+
+    /// <summary>Hands the events kept since <see cref="BeginSetup"/> to the connection's subscriptions, and stops keeping them.</summary>
+    public void EndSetup(RealtimeConnection connection)
+    {
+        _settingUp.TryRemove(connection.Id, out _);
+        List<(Guid ConversationId, long Seq, SerializedHubMessage Message, DateTimeOffset? CommittedAt)> pending;
+        lock (connection)
+        {
+            pending = connection.Pending ?? [];
+            connection.Pending = null;
+            if (connection.PendingOverflowed)
+                foreach (var cursor in connection.Cursors.Values)
+                    cursor.ReadLogOnRelease |= cursor.AwaitingResume;
+        }
+        foreach (var (conversationId, seq, message, committedAt) in pending)
+            Offer(connection, conversationId, seq, message, committedAt);
+    }
+
+    /// <summary>
     /// The subscriptions a connection starts with: live events are held until the client resumes the conversation,
     /// or until <see cref="RealtimeOptions.ResumeGrace"/> has passed, whichever comes first.
     /// </summary>
@@ -199,15 +232,19 @@ public sealed class ConnectionRegistry(
         {
             foreach (var conversationId in waiting)
             {
-                long after;
+                long holeAfter;
                 lock (connection)
                 {
                     if (!connection.Cursors.TryGetValue(conversationId, out var cursor) || !cursor.AwaitingResume)
                         continue;
                     cursor.AwaitingResume = false;
-                    after = cursor.LastSentSeq;
+                    // What happened since the subscription's position was delivered live or kept during the setup: it
+                    // is all held, so no read of the log, unless something is missing in between.
+                    if (!cursor.ReadLogOnRelease && DrainHeld(connection, conversationId, cursor) != Drained.Hole)
+                        continue;
+                    holeAfter = cursor.LastSentSeq;
                 }
-                _ = ReplayAsync(connection, conversationId, after, connection.Context.ConnectionAborted);
+                _ = ReplayAsync(connection, conversationId, holeAfter, connection.Context.ConnectionAborted);
             }
         }, TaskContinuationOptions.OnlyOnRanToCompletion);
     }
@@ -237,9 +274,27 @@ public sealed class ConnectionRegistry(
                 break;
         }
 
+        SerializedHubMessage? message = null;
+        if (!_settingUp.IsEmpty)
+        {
+            message = new SerializedHubMessage(new InvocationMessage(EventMethod, [HubEnvelopes.From(e)]));
+            foreach (var connection in _settingUp.Values)
+                lock (connection)
+                    if (connection.Pending is { } pending)
+                    {
+                        // Bounded: a setup that takes long under heavy traffic falls back to reading the log.
+                        if (pending.Count < options.Value.SendQueueLimit)
+                            pending.Add((e.ConversationId, e.Seq, message, e.CommittedAt));
+                        else
+                        {
+                            connection.Pending = null;
+                            connection.PendingOverflowed = true;
+                        }
+                    }
+        }
         if (_byConversation.TryGetValue(e.ConversationId, out var connections) && !connections.IsEmpty)
         {
-            var message = new SerializedHubMessage(new InvocationMessage(EventMethod, [HubEnvelopes.From(e)]));
+            message ??= new SerializedHubMessage(new InvocationMessage(EventMethod, [HubEnvelopes.From(e)]));
             foreach (var connection in connections.Values)
                 Offer(connection, e.ConversationId, e.Seq, message, e.CommittedAt);
         }
@@ -274,6 +329,17 @@ public sealed class ConnectionRegistry(
                 {
                     connection.Cursors[conversationId] = existing = new Cursor(afterSeq);
                     _byConversation.GetOrAdd(conversationId, _ => new())[connection.Id] = connection;
+                }
+                else if (existing is { AwaitingResume: true, ReadLogOnRelease: false } && afterSeq >= existing.StartSeq)
+                {
+                    // The client is at or past where this subscription started, and everything since is held here:
+                    // nothing to read from the log (what a reconnecting client without news costs is no request).
+                    existing.AwaitingResume = false;
+                    existing.LastSentSeq = afterSeq;
+                    existing.StartSeq = afterSeq;
+                    if (DrainHeld(connection, conversationId, existing) != Drained.Hole)
+                        return;
+                    afterSeq = existing.LastSentSeq;
                 }
                 existing.LastSentSeq = afterSeq;
                 existing.StartSeq = afterSeq;
@@ -333,6 +399,12 @@ public sealed class ConnectionRegistry(
                 return;
             if (cursor.Replaying || seq > cursor.LastSentSeq + 1)
             {
+                // A replay that cannot catch up (Messaging down for long) must not hold events without bound.
+                if (cursor.Held.Count >= options.Value.SendQueueLimit)
+                {
+                    Disconnect(connection, "The connection fell too far behind; reconnect and resume.");
+                    return;
+                }
                 cursor.Held.Add((seq, message, committedAt));
                 if (!cursor.Replaying)
                 {
@@ -357,7 +429,7 @@ public sealed class ConnectionRegistry(
             var position = after;
             while (true)
             {
-                var page = await messaging.EventsAsync(connection.AccessToken, conversationId, position, cancellationToken);
+                var page = await ReadLogAsync(messaging, connection, conversationId, position, cancellationToken);
                 if (page is null)
                 {
                     Unsubscribe(connection, conversationId);
@@ -381,31 +453,8 @@ public sealed class ConnectionRegistry(
                     if (cursor is null)
                         return;
                     // Caught up with the log: send what arrived live meanwhile, as long as it follows on.
-                    cursor.Held.Sort((a, b) => a.Seq.CompareTo(b.Seq));
-                    var held = cursor.Held.ToList();
-                    cursor.Held.Clear();
-                    foreach (var (seq, message, committedAt) in held)
-                    {
-                        if (seq <= cursor.LastSentSeq || seq > cursor.EndSeq)
-                            continue;
-                        if (seq > cursor.LastSentSeq + 1)
-                        {
-                            cursor.Held.Add((seq, message, committedAt));
-                            continue;
-                        }
-                        if (!SendInOrder(connection, conversationId, cursor, seq, message, committedAt))
-                            return;
-                    }
-                    if (cursor.EndSeq is { } end && cursor.LastSentSeq >= end)
-                    {
-                        Unsubscribe(connection, conversationId);
+                    if (DrainHeld(connection, conversationId, cursor) != Drained.Hole)
                         return;
-                    }
-                    if (cursor.Held.Count == 0)
-                    {
-                        cursor.Replaying = false;
-                        return;
-                    }
                     // Still a hole before what was held: read the log again from where the connection is.
                     position = cursor.LastSentSeq;
                 }
@@ -416,6 +465,78 @@ public sealed class ConnectionRegistry(
             logger.LogWarning(exception, "Replay of conversation {ConversationId} to connection {ConnectionId} failed; closing it so the client resumes",
                 conversationId, connection.Id);
             Disconnect(connection, "The server could not replay the conversation; reconnect and resume.");
+        }
+    }
+
+    private enum Drained { Done, Hole, Closed }
+
+    // Sends the held events that follow on from what the connection has (the caller holds the connection's lock).
+    // Done: nothing is held any more and live events flow again; Hole: something before the rest of what is held
+    // is missing and must be read from the log (the cursor stays replaying); Closed: the connection went away.
+    private Drained DrainHeld(RealtimeConnection connection, Guid conversationId, Cursor cursor)
+    {
+        cursor.Held.Sort((a, b) => a.Seq.CompareTo(b.Seq));
+        var held = cursor.Held.ToList();
+        cursor.Held.Clear();
+        foreach (var (seq, message, committedAt) in held)
+        {
+            if (seq <= cursor.LastSentSeq || seq > cursor.EndSeq)
+                continue;
+            if (seq > cursor.LastSentSeq + 1)
+            {
+                cursor.Held.Add((seq, message, committedAt));
+                continue;
+            }
+            if (!SendInOrder(connection, conversationId, cursor, seq, message, committedAt))
+                return Drained.Closed;
+        }
+        if (cursor.EndSeq is { } end && cursor.LastSentSeq >= end)
+        {
+            Unsubscribe(connection, conversationId);
+            return Drained.Done;
+        }
+        if (cursor.Held.Count > 0)
+            return Drained.Hole;
+        cursor.Replaying = false;
+        return Drained.Done;
+    }
+
+    // One page of the log, within the instance's bound on concurrent reads. A read that fails (Messaging restarting,
+    // overloaded, unreachable) is tried again with backoff for as long as the connection lives: disconnecting instead
+    // would make the client reconnect and replay again, a loop that feeds the overload.
+    private async Task<(IReadOnlyList<System.Text.Json.JsonElement> Items, bool More)?> ReadLogAsync(
+        MessagingClient messaging, RealtimeConnection connection, Guid conversationId, long after, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (true)
+        {
+            metrics.ReplayWaiting(1);
+            try
+            {
+                await _replaySlots.WaitAsync(cancellationToken);
+            }
+            finally
+            {
+                metrics.ReplayWaiting(-1);
+            }
+            try
+            {
+                var page = await messaging.EventsAsync(connection.AccessToken, conversationId, after, cancellationToken);
+                metrics.ReplayRead("ok");
+                return page;
+            }
+            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                metrics.ReplayRead("failed");
+                logger.LogWarning("Reading conversation {ConversationId} after {After} for connection {ConnectionId} failed ({Error}); trying again in {Delay}",
+                    conversationId, after, connection.Id, exception.Message, delay);
+            }
+            finally
+            {
+                _replaySlots.Release();
+            }
+            await Task.Delay(delay + TimeSpan.FromMilliseconds(Random.Shared.Next((int)delay.TotalMilliseconds / 2 + 1)), time, cancellationToken);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.Value.ReplayRetryMaxInterval.Ticks));
         }
     }
 

@@ -29,6 +29,15 @@ public sealed class RealtimeConnection(HubConnectionContext context, int queueLi
     /// <summary>Per conversation: the cursor of what was sent. Guarded by locking this connection.</summary>
     public Dictionary<Guid, Cursor> Cursors { get; } = [];
 
+    /// <summary>
+    /// While the connection is being set up (between its registration and its first subscriptions), every conversation
+    /// event this instance delivers, kept for it. Guarded by locking this connection; null once set up.
+    /// </summary>
+    public List<(Guid ConversationId, long Seq, SerializedHubMessage Message, DateTimeOffset? CommittedAt)>? Pending { get; set; }
+
+    /// <summary>More was delivered during the setup than <see cref="Pending"/> may keep: the subscriptions read the log instead.</summary>
+    public bool PendingOverflowed { get; set; }
+
     /// <summary>The users whose presence this connection watches. Guarded by locking this set.</summary>
     public HashSet<Guid> Watching { get; } = [];
 
@@ -101,6 +110,9 @@ public sealed class Cursor(long lastSentSeq)
     /// resumes right after connecting gets the replay first and the live events after it, in order.
     /// </summary>
     public bool AwaitingResume { get; set; }
+
+    /// <summary>The events since <see cref="StartSeq"/> may not all have been kept: read the log when the resume grace ends.</summary>
+    public bool ReadLogOnRelease { get; set; }
 
     /// <summary>The seq of the member's leaving, while it is still to be sent: nothing after it is.</summary>
     public long? EndSeq { get; set; }

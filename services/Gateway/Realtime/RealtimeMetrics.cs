@@ -9,6 +9,8 @@ public sealed class RealtimeMetrics
     private readonly Counter<long> _deliveries;
     private readonly Counter<long> _disconnects;
     private readonly Histogram<double> _latency;
+    private readonly Counter<long> _replayReads;
+    private readonly UpDownCounter<long> _replaysWaiting;
 
     public RealtimeMetrics(IMeterFactory meters)
     {
@@ -19,7 +21,15 @@ public sealed class RealtimeMetrics
         _latency = meter.CreateHistogram<double>("platform.gateway.send_to_deliver", unit: "ms",
             description: "From the event's commit in Messaging until it is queued for a connection.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000] });
+        _replayReads = meter.CreateCounter<long>("platform.gateway.replay_reads",
+            description: "Pages of a conversation's log read from Messaging to fill a connection (resume, gap, broker reconnect), by outcome.");
+        _replaysWaiting = meter.CreateUpDownCounter<long>("platform.gateway.replays_waiting",
+            description: "Log reads waiting for one of the Realtime:MaxConcurrentReplays slots.");
     }
+
+    public void ReplayRead(string outcome) => _replayReads.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void ReplayWaiting(int change) => _replaysWaiting.Add(change);
 
     public void ConnectionOpened() => _connections.Add(1);
 

@@ -1,0 +1,60 @@
+using System.Text.RegularExpressions;
+using Platform.Client;
+using Platform.Testing;
+
+namespace Platform.EndToEnd.Tests;
+
+/// <summary>Many clients coming back at once after a Gateway restart: bounded work, no loop, nothing missed.</summary>
+public sealed class ReconnectTests(RealtimePlatform platform) : IClassFixture<RealtimePlatform>
+{
+    [Fact]
+    public async Task AGatewayRestart_With500Connections_ResumesThemAllWithNews_OneJoinedReadAndOneLogReadPerConnection()
+    {
+        const int conversations = 50, membersEach = 10;
+        var sender = platform.Client(platform.Gateway2.BaseAddress);
+        var members = new List<(Guid Conversation, User User)>();
+        foreach (var _ in Enumerable.Range(0, conversations))
+        {
+            var ids = Enumerable.Range(0, membersEach).Select(_ => Guid.CreateVersion7()).ToList();
+            var conversation = (await sender.Sdk.CreateConversationAsync("group", ids, "reconnect")).Id;
+            members.AddRange(ids.Select(id => (conversation, platform.Client(platform.Gateway1.BaseAddress, id))));
+        }
+        await Task.WhenAll(members.Select(m => m.User.Sdk.Realtime.StartAsync()));
+        await Eventually.Returns(() => Task.FromResult(members.Count(m => m.User.Sdk.Realtime.Positions.GetValueOrDefault(m.Conversation) >= 1)),
+            connected => connected == members.Count, TimeSpan.FromSeconds(60), "every client has its conversation's position");
+
+        var joinedBefore = await MessagingRequests("/api/v1/conversations/joined");
+        var logBefore = await MessagingRequests("/api/v1/conversations/{id:guid}/events");
+        await platform.Gateway1.KillAsync();
+        // News in every conversation while the clients' Gateway is down.
+        var news = new Dictionary<Guid, long>();
+        foreach (var conversation in members.Select(m => m.Conversation).Distinct())
+            news[conversation] = (await sender.Sdk.SendMessageAsync(conversation, "while you were away")).Seq;
+        var restarted = DateTime.UtcNow;
+        await platform.Gateway1.StartAsync();
+
+        await Eventually.Returns(() => Task.FromResult(members.Count(m => m.User.Sdk.Realtime.Positions.GetValueOrDefault(m.Conversation) >= news[m.Conversation])),
+            caughtUp => caughtUp == members.Count, TimeSpan.FromSeconds(30), "every client has the news within 30 s of the restart");
+        var resumedIn = DateTime.UtcNow - restarted;
+        // The metrics endpoint answers from a snapshot a moment old: read until the requests are all counted.
+        var (joined, logReads) = await Eventually.Returns(
+            async () => (await MessagingRequests("/api/v1/conversations/joined") - joinedBefore, await MessagingRequests("/api/v1/conversations/{id:guid}/events") - logBefore),
+            counts => counts.Item1 >= members.Count && counts.Item2 >= members.Count, TimeSpan.FromSeconds(15), "Messaging counted the reads");
+
+        // One read of the positions per connection, one read of the log per connection with news; nothing more, so no
+        // client reconnected twice or replayed twice.
+        Assert.True(joined == members.Count, $"{joined} reads of the joined conversations for {members.Count} connections (resumed in {resumedIn.TotalSeconds:0.0} s)");
+        Assert.True(logReads == members.Count, $"{logReads} log reads for {members.Count} connections with news (resumed in {resumedIn.TotalSeconds:0.0} s)");
+        Assert.All(members, m => Assert.Equal(news[m.Conversation], m.User.Sdk.Realtime.Positions[m.Conversation]));
+    }
+
+    // Requests Messaging answered on a route, from its Prometheus metrics.
+    private async Task<long> MessagingRequests(string route)
+    {
+        using var http = new HttpClient();
+        var metrics = await http.GetStringAsync(new Uri(platform.Messaging.BaseAddress, "/metrics"));
+        return Regex.Matches(metrics, @"^http_server_request_duration_seconds_count\{(.*)\} (\d+)\s*$", RegexOptions.Multiline)
+            .Where(m => m.Groups[1].Value.Contains($"http_route=\"{route}\"", StringComparison.Ordinal))
+            .Sum(m => long.Parse(m.Groups[2].Value));
+    }
+}
