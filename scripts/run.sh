@@ -57,6 +57,11 @@ say "platform: PostgreSQL on 127.0.0.1:$PLATFORM_POSTGRES_PORT, RabbitMQ on 127.
 # is made once per machine and kept (git-ignored) with the other local data.
 [ -s "$work/turn-secret" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$work/turn-secret")
 turn_secret="$(cat "$work/turn-secret")"
+# The client secrets of the services that read Messaging's conversation log (client credentials at Identity), one per
+# service, made once per machine the same way: Identity registers each client with it, the service signs in with it.
+for client in media notifications presence; do
+  [ -s "$work/client-secret-$client" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$work/client-secret-$client")
+done
 # A coturn of an earlier run that was not stopped (kill -9 of this script) holds the port: stop that one.
 if [ -s "$work/turn.pid" ] && [ "$(ps -p "$(cat "$work/turn.pid")" -o comm= 2>/dev/null)" = turnserver ]; then
   kill -TERM "$(cat "$work/turn.pid")" 2>/dev/null || true; sleep 0.5
@@ -87,6 +92,9 @@ ConnectionStrings__RabbitMq="$PLATFORM_RABBITMQ_URI" \
 Platform__GatewayUrl="$gateway_url" \
 Platform__TurnAddress="$turn_ip:$turn_port" \
 Parameters__turnsecret="$turn_secret" \
+Parameters__mediaclientsecret="$(cat "$work/client-secret-media")" \
+Parameters__notificationsclientsecret="$(cat "$work/client-secret-notifications")" \
+Parameters__presenceclientsecret="$(cat "$work/client-secret-presence")" \
   "deploy/local/Platform.AppHost/bin/$configuration/net10.0/Platform.AppHost" >"$work/apphost.log" 2>&1 &
 apphost_pid=$!
 

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -76,4 +77,16 @@ public static class Authentication
             .AddPolicy(AdminPolicy, policy => policy.RequireAuthenticatedUser().RequireRole("admin"));
         return builder;
     }
+
+    /// <summary>The role Identity gives client-credentials tokens of services (never a user's).</summary>
+    public const string ServiceRole = "service";
+
+    /// <summary>
+    /// Only another service may pass: a client-credentials token with the <c>service</c> role and
+    /// <paramref name="scope"/> among its scopes. Users' clients may not ask for service scopes, so a user's token gets 403.
+    /// </summary>
+    public static AuthorizationPolicyBuilder RequireService(this AuthorizationPolicyBuilder policy, string scope) =>
+        policy.RequireAuthenticatedUser()
+            .RequireRole(ServiceRole)
+            .RequireAssertion(context => context.User.FindAll("scope").SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Contains(scope));
 }

@@ -45,8 +45,24 @@ public sealed class TestTokenIssuer : IAsyncDisposable
             {
                 issuer,
                 jwks_uri = $"{context.Request.Scheme}://{context.Request.Host}/.well-known/jwks",
+                token_endpoint = $"{context.Request.Scheme}://{context.Request.Host}/connect/token",
+                grant_types_supported = new[] { "client_credentials" },
+                token_endpoint_auth_methods_supported = new[] { "client_secret_basic", "client_secret_post" },
                 id_token_signing_alg_values_supported = new[] { SecurityAlgorithms.RsaSha256 },
             }));
+            // Client credentials as Identity answers them for services (role service, the scopes asked for); any
+            // client id and secret are accepted: this stand-in checks callees, not callers.
+            app.MapPost("/connect/token", async (HttpContext context) =>
+            {
+                var form = await context.Request.ReadFormAsync();
+                var clientId = form["client_id"].ToString();
+                if (clientId.Length == 0 && context.Request.Headers.Authorization.ToString() is { Length: > 6 } basic && basic.StartsWith("Basic "))
+                    clientId = Uri.UnescapeDataString(System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(basic[6..])).Split(':')[0]);
+                if (form["grant_type"] != "client_credentials" || clientId.Length == 0)
+                    return Results.Json(new { error = "invalid_request" }, statusCode: 400);
+                var token = CreateServiceToken(issuer, key, clientId, form["scope"].ToString(), TimeSpan.FromHours(1));
+                return Results.Json(new { access_token = token, token_type = "Bearer", expires_in = 3600 });
+            });
             app.MapGet("/.well-known/jwks", () => Results.Json(new { keys = new[] { new { jwk.Kty, jwk.Kid, jwk.Use, jwk.Alg, jwk.N, jwk.E } } },
                 new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase }));
         });
@@ -77,6 +93,26 @@ public sealed class TestTokenIssuer : IAsyncDisposable
             Expires = expires,
             TokenType = "at+jwt",
             SigningCredentials = new SigningCredentials(_key, SecurityAlgorithms.RsaSha256),
+        });
+    }
+
+    /// <summary>A service's client-credentials token as Identity issues it: <c>sub</c> the client id, role <c>service</c>, the scopes.</summary>
+    public string CreateServiceToken(string clientId, string scope, TimeSpan? lifetime = null) =>
+        CreateServiceToken(Issuer, _key, clientId, scope, lifetime ?? TimeSpan.FromHours(1));
+
+    private static string CreateServiceToken(string issuer, RsaSecurityKey key, string clientId, string scope, TimeSpan lifetime)
+    {
+        var now = DateTime.UtcNow;
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = issuer,
+            Audience = "api",
+            Subject = new ClaimsIdentity([new("sub", clientId), new("name", clientId), new("role", "service"), new("scope", scope)]),
+            IssuedAt = now,
+            NotBefore = now,
+            Expires = now + lifetime,
+            TokenType = "at+jwt",
+            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSha256),
         });
     }
 

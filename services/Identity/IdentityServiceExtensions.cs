@@ -141,7 +141,8 @@ public static class IdentityServiceExtensions
                 server.AllowPasswordFlow();
                 server.AllowRefreshTokenFlow();
                 server.AllowClientCredentialsFlow();
-                server.RegisterScopes(Scopes.Email, Scopes.Profile, Scopes.Roles, Scopes.OfflineAccess, ClientSeeder.ApiScope);
+                server.RegisterScopes(Scopes.Email, Scopes.Profile, Scopes.Roles, Scopes.OfflineAccess, ClientSeeder.ApiScope,
+                    Platform.Contracts.Messaging.ConversationLogFeed.Scope);
                 // Every service validates access tokens offline from the JWKS, so they are signed, not encrypted.
                 server.DisableAccessTokenEncryption();
                 server.UseAspNetCore()

@@ -43,6 +43,7 @@ public static class MediaServiceExtensions
                 options.Schema.For<DeletedMessage>().DocumentAlias("deleted_message");
                 options.Schema.For<UploadSession>().DocumentAlias("upload").Duplicate(u => u.ExpiresAt);
                 options.Schema.For<LinkPreview>().DocumentAlias("link_preview");
+                options.Schema.For<BackfillCheckpoint>().DocumentAlias("backfill_checkpoint");
             })
             .UseNpgsqlDataSource()
             .UseLightweightSessions();
@@ -64,6 +65,7 @@ public static class MediaServiceExtensions
         builder.Services.AddSingleton<LinkPreviewService>();
         builder.Services.AddScoped<LinkPreviewPublisher>();
         builder.Services.AddHostedService<UploadSweeper>();
+        builder.AddConversationLogBackfill<ConversationLogReplay>();
 
         // Per user: fetching pages for anyone who asks, and storing files, are the costly things this service does.
         builder.Services.AddRateLimiter(limiter =>

@@ -27,6 +27,7 @@ public static class MessagingServiceExtensions
         builder.Services.AddOptions<IceServerOptions>().BindConfiguration(IceServerOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<IceServerOptions>, IceServerOptionsValidation>();
 
+        builder.AddConversationLogFeedPolicy();
         builder.AddPlatformPostgres();
         builder.Services.AddMarten(ConfigureStore)
             .UseNpgsqlDataSource()
@@ -101,6 +102,8 @@ public static class MessagingServiceExtensions
         var calls = app.MapGroup("/api/v1/calls").RequireAuthorization().WithTags("Calls");
         calls.MapIceServers();
         calls.MapCallActions();
+
+        app.MapConversationLogFeed();
         return app;
     }
 }

@@ -38,6 +38,7 @@ public static class NotificationsServiceExtensions
                 options.Schema.For<PendingPush>().DocumentAlias("pending_push").UseOptimisticConcurrency(true)
                     .Duplicate(p => p.UserId).Duplicate(p => p.DueAt);
                 options.Schema.For<VapidKeys>().DocumentAlias("vapid_keys");
+                options.Schema.For<BackfillCheckpoint>().DocumentAlias("backfill_checkpoint");
             })
             .UseNpgsqlDataSource()
             .UseLightweightSessions();
@@ -60,6 +61,7 @@ public static class NotificationsServiceExtensions
             ? services.GetRequiredService<FcmSender>() : new DisabledSender("fcm"));
         builder.Services.AddHostedService<PushDispatcher>();
         builder.Services.AddHttpClient<ISmsSender, HttpSmsSender>(http => http.Timeout = TimeSpan.FromSeconds(15));
+        builder.AddConversationLogBackfill<ConversationLogReplay>();
         return builder;
     }
 

@@ -16,6 +16,7 @@ public static class PresenceServiceExtensions
         builder.Services.AddSingleton<PresenceStore>();
         builder.Services.AddSingleton<PresencePublisher>();
         builder.Services.AddHostedService<PresenceSweeper>();
+        builder.AddConversationLogBackfill<ConversationLogReplay>();
         return builder;
     }
 

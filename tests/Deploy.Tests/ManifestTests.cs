@@ -275,7 +275,8 @@ public sealed class ManifestTests
             if (service != "identity")
                 Assert.True(network.Allows(service, "identity", 8080), $"{overlay}: {service} cannot fetch Identity's JWKS");
             foreach (var other in Repository.Services.Where(o => o != service && o != "identity"))
-                Assert.Equal(service == "gateway", network.Allows(service, other, 8080));
+                Assert.True(service == "gateway" || other == "messaging" && RequiredSettings.ReadsConversationLog(service)
+                    ? network.Allows(service, other, 8080) : !network.Allows(service, other, 8080), $"{overlay}: {service} -> {other}");
             Assert.False(network.Allows(service, "gateway", 8080), $"{overlay}: {service} may call the Gateway");
 
             // From outside: only the Gateway, through the ingress controller.

@@ -10,6 +10,9 @@ public static class RequiredSettings
 {
     public static bool UsesPostgres(string service) => Source(service).Contains("AddPlatformPostgres(");
 
+    /// <summary>Backfills from Messaging's conversation log feed: calls Messaging, signs in at Identity as its own client.</summary>
+    public static bool ReadsConversationLog(string service) => Source(service).Contains("AddConversationLogBackfill<");
+
     /// <summary>Names of environment variables; "A|B" means either.</summary>
     public static IEnumerable<string> For(string service)
     {
@@ -34,6 +37,15 @@ public static class RequiredSettings
             yield return "Identity__Keys__SigningKeyFile|Identity__Keys__SigningKey";
             yield return "Identity__Keys__EncryptionKeyFile|Identity__Keys__EncryptionKey";
             yield return "Identity__Clients__WebRedirectUris__0";
+            // Each service that reads the conversation log signs in as its own confidential client.
+            foreach (var reader in Repository.Services.Where(ReadsConversationLog))
+                yield return $"Identity__Clients__Services__{reader}__Secret";
+        }
+        if (code.Contains("AddConversationLogBackfill<"))
+        {
+            yield return "ServiceClient__ClientId";
+            yield return "ServiceClient__ClientSecret";
+            yield return "ConversationLog__MessagingAddress";
         }
         if (code.Contains("MediaOptions.HasValidKey"))
         {

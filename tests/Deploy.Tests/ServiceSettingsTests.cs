@@ -151,12 +151,14 @@ public sealed class ServiceSettingsTests
     {
         // A typo in a setting's name is silently ignored by configuration binding; the service would run on its default.
         var manifests = Manifests.Render(overlay);
-        var sections = new Regex("^(Media|LinkPreviews|Notifications|Presence|Realtime|Identity|Calls)__");
+        var sections = new Regex("^(Media|LinkPreviews|Notifications|Presence|Realtime|Identity|Calls|ServiceClient|ConversationLog)__");
         foreach (var service in Repository.Services)
         {
             var code = Source(service);
             foreach (var key in Environment(manifests, service).Keys.Where(k => sections.IsMatch(k)))
-                foreach (var segment in key.Split("__").Skip(1).Where(s => !s.All(char.IsDigit)))
+                foreach (var (segment, previous) in key.Split("__").Zip(key.Split("__").Skip(1)).Select(p => (p.Second, p.First))
+                             // Keys of a dictionary (Identity__Clients__Services__<clientId>__Secret) are names, not properties.
+                             .Where(p => !p.Second.All(char.IsDigit) && !Regex.IsMatch(code, $@"Dictionary<string,\s*\w+>\s+{Regex.Escape(p.First)}\s*\{{\s*get;")))
                     Assert.True(Regex.IsMatch(code, $@"\b{Regex.Escape(segment)}\s*\{{\s*get;") || code.Contains($":{segment}\"", StringComparison.Ordinal),
                         $"{overlay}: {service}'s setting {key}: no property {segment} in its options");
         }

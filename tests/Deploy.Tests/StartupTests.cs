@@ -39,6 +39,9 @@ public sealed class StartupTests(PlatformInfrastructure infrastructure) : IClass
             [("platform-identity-keys", "encryption.pem")] = encryption.ExportPkcs8PrivateKeyPem(),
             [("platform-media-keys", "signing-key")] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             [("platform-turn", "secret")] = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)),
+            [("platform-service-clients", "media")] = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)),
+            [("platform-service-clients", "notifications")] = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)),
+            [("platform-service-clients", "presence")] = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)),
             // The optional secrets (platform-notifications, platform-media-s3) are absent, as in a minimal install:
             // the services must start without them.
         };

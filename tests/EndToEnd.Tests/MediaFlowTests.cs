@@ -42,10 +42,14 @@ public sealed class MediaStack : IAsyncLifetime
             ["Auth:RequireHttpsMetadata"] = "false",
         };
         using var key = RSA.Create(2048);
-        Identity = await ServiceProcess.StartAsync("Identity", new Dictionary<string, string?>(common) { ["Identity:Keys:SigningKey"] = key.ExportPkcs8PrivateKeyPem() });
+        var clients = ServiceClients.ConversationLogReaders();
+        Identity = await ServiceProcess.StartAsync("Identity", new Dictionary<string, string?>(common.Concat(clients.IdentitySettings()))
+        {
+            ["Identity:Keys:SigningKey"] = key.ExportPkcs8PrivateKeyPem(),
+        });
         common["Auth:MetadataAddress"] = Identity.BaseAddress.ToString();
         Messaging = await ServiceProcess.StartAsync("Messaging", common);
-        Media = await ServiceProcess.StartAsync("Media", new Dictionary<string, string?>(common)
+        Media = await ServiceProcess.StartAsync("Media", new Dictionary<string, string?>(common.Concat(clients.ServiceSettings("media", Messaging.BaseAddress)))
         {
             ["Media:SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ["Media:Storage:Path"] = Path.Combine(_storage, "blobs"),

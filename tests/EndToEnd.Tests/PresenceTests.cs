@@ -28,13 +28,15 @@ public sealed class PresencePlatform : RealtimePlatform
 
     protected override async Task<IReadOnlyDictionary<string, string?>> StartMoreServicesAsync(IReadOnlyDictionary<string, string?> common)
     {
-        Presence = await ServiceProcess.StartAsync("Presence", new Dictionary<string, string?>(common)
+        // The test issuer answers client credentials too: both backfill from Messaging's log as in production.
+        var clients = ServiceClients.ConversationLogReaders();
+        Presence = await ServiceProcess.StartAsync("Presence", new Dictionary<string, string?>(common.Concat(clients.ServiceSettings("presence", Messaging.BaseAddress)))
         {
             ["Presence:OfflineGrace"] = Grace.ToString(),
             ["Presence:InstanceTtl"] = Ttl.ToString(),
             ["Presence:SweepInterval"] = "00:00:00.100",
         });
-        Notifications = await ServiceProcess.StartAsync("Notifications", common);
+        Notifications = await ServiceProcess.StartAsync("Notifications", new Dictionary<string, string?>(common.Concat(clients.ServiceSettings("notifications", Messaging.BaseAddress))));
         return new Dictionary<string, string?>
         {
             ["ReverseProxy:Clusters:presence:Destinations:primary:Address"] = Presence.BaseAddress.ToString(),

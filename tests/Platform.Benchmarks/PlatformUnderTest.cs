@@ -63,9 +63,11 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
             ["Logging:LogLevel:Platform"] = "Warning",
         };
         var messaging = await ServiceProcess.StartAsync("Messaging", common);
-        var presence = await ServiceProcess.StartAsync("Presence", common);
-        var notifications = await ServiceProcess.StartAsync("Notifications", common);
-        var media = await ServiceProcess.StartAsync("Media", new Dictionary<string, string?>(common)
+        // The test issuer answers the services' client credentials; they backfill from Messaging's log as in production.
+        var clients = ServiceClients.ConversationLogReaders();
+        var presence = await ServiceProcess.StartAsync("Presence", new Dictionary<string, string?>(common.Concat(clients.ServiceSettings("presence", messaging.BaseAddress))));
+        var notifications = await ServiceProcess.StartAsync("Notifications", new Dictionary<string, string?>(common.Concat(clients.ServiceSettings("notifications", messaging.BaseAddress))));
+        var media = await ServiceProcess.StartAsync("Media", new Dictionary<string, string?>(common.Concat(clients.ServiceSettings("media", messaging.BaseAddress)))
         {
             ["Media:SigningKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
         });

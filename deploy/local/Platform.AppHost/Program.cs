@@ -45,6 +45,20 @@ foreach (var (name, service) in new[] { ("identity", identity), ("messaging", me
     service.WithEnvironment("Auth__MetadataAddress", identity.GetEndpoint("http"));
 }
 
+// Media, Notifications and Presence rebuild what they derive from conversation events from Messaging's internal feed,
+// signing in at Identity as confidential clients (client credentials). Their secrets are made per machine by
+// ./platform run (.local/run/client-secret-<service>) and arrive as secret parameters; Identity registers each client
+// with the same value.
+foreach (var (name, service) in new[] { ("media", media), ("notifications", notifications), ("presence", presence) })
+{
+    var secret = builder.AddParameter($"{name}clientsecret", secret: true);
+    identity.WithEnvironment($"Identity__Clients__Services__{name}__Secret", secret);
+    service
+        .WithEnvironment("ServiceClient__ClientId", name)
+        .WithEnvironment("ServiceClient__ClientSecret", secret)
+        .WithEnvironment("ConversationLog__MessagingAddress", messaging.GetEndpoint("http"));
+}
+
 // Calls: coturn (host:port), started by ./platform run, checks the credentials Messaging signs with the same secret;
 // it answers STUN too. The secret is a secret parameter, so the dashboard masks it.
 if (builder.Configuration["Parameters:turnsecret"] is { Length: > 0 } && builder.Configuration["Platform:TurnAddress"] is { Length: > 0 } turn)

@@ -99,6 +99,8 @@ public sealed class ClientSeeder(IOpenIddictApplicationManager applications, IOp
                     Permissions.Endpoints.Revocation,
                     Permissions.GrantTypes.ClientCredentials,
                     Permissions.Prefixes.Scope + ApiScope,
+                    // Service-only: Messaging's feed of the whole conversation log. Users' clients are not permitted it.
+                    Permissions.Prefixes.Scope + Platform.Contracts.Messaging.ConversationLogFeed.Scope,
                 },
             };
     }

@@ -15,11 +15,16 @@ namespace Platform.Media.Consumers;
 public sealed class ConversationEventConsumer(IDocumentSession session, MediaAccess access, LinkPreviews.LinkPreviewPublisher previews, TimeProvider time)
     : IConsumer<ConversationEvent>
 {
-    public async Task Consume(ConsumeContext<ConversationEvent> context)
+    public Task Consume(ConsumeContext<ConversationEvent> context) => ApplyAsync(context.Message, live: true, context.CancellationToken);
+
+    /// <summary>
+    /// One event's effect, for the live consumer and for the backfill from Messaging's log (<see cref="ConversationLogReplay"/>).
+    /// Replayed (<paramref name="live"/> false), everything that decides who may read what is rebuilt (memberships,
+    /// attachments, deletions with their files); link previews are not fetched for old messages.
+    /// </summary>
+    public async Task ApplyAsync(ConversationEvent e, bool live, CancellationToken cancellationToken)
     {
-        var e = context.Message;
         var data = e.Data;
-        var cancellationToken = context.CancellationToken;
         switch (e.Type)
         {
             case ConversationEventTypes.ConversationCreated when data.TryGetProperty("members", out var members):
@@ -34,11 +39,11 @@ public sealed class ConversationEventConsumer(IDocumentSession session, MediaAcc
                 break;
             case ConversationEventTypes.MessagePosted when TryGuid(data, "id") is { } messageId:
                 await AttachAsync(e, messageId, data, cancellationToken);
-                if (Urls(data) is { Count: > 0 } posted)
+                if (live && Urls(data) is { Count: > 0 } posted)
                     await previews.PreviewMessageAsync(e.ConversationId, messageId, posted, cancellationToken);
                 break;
             // An edit can bring new URLs; Messaging attaches a preview only while the message still holds its URL.
-            case ConversationEventTypes.MessageEdited when TryGuid(data, "messageId") is { } messageId && Urls(data) is { Count: > 0 } urls:
+            case ConversationEventTypes.MessageEdited when live && TryGuid(data, "messageId") is { } messageId && Urls(data) is { Count: > 0 } urls:
                 await previews.PreviewMessageAsync(e.ConversationId, messageId, urls, cancellationToken);
                 break;
             case ConversationEventTypes.MessageDeleted when TryGuid(data, "messageId") is { } messageId:

@@ -21,11 +21,30 @@ public sealed class ConversationEventConsumer(
 {
     public async Task Consume(ConsumeContext<ConversationEvent> context)
     {
-        var e = context.Message;
-        var cancellationToken = context.CancellationToken;
-        var marker = $"{e.ConversationId:N}:{e.Seq}";
+        var created = await ApplyAsync(context.Message, context.GetRetryAttempt(), context.CancellationToken);
+        foreach (var notification in created)
+            await context.Publish(new NotificationCreated
+            {
+                NotificationId = notification.Id,
+                UserId = notification.UserId,
+                Kind = notification.Kind,
+                ConversationId = notification.ConversationId,
+                Seq = notification.Seq,
+                Title = notification.Title,
+                Body = notification.Body,
+                CreatedAt = notification.CreatedAt,
+            }, context.CancellationToken);
+    }
+
+    /// <summary>
+    /// One event's effect, live (<paramref name="retryAttempt"/> of the bus's retries) or replayed from Messaging's log
+    /// (<see cref="ReplayAsync"/>). Returns the notifications created, which the caller announces after the commit.
+    /// </summary>
+    public async Task<List<Notification>> ApplyAsync(ConversationEvent e, int retryAttempt, CancellationToken cancellationToken)
+    {
+        var marker = ProcessedEvent.KeyOf(e.ConversationId, e.Seq);
         if (await session.LoadAsync<ProcessedEvent>(marker, cancellationToken) is not null)
-            return;
+            return [];
         session.Insert(new ProcessedEvent { Id = marker, At = time.GetUtcNow() });
 
         List<Notification> created = [];
@@ -53,7 +72,7 @@ public sealed class ConversationEventConsumer(
                     cancellationToken);
                 break;
             case ConversationEventTypes.MessagePosted:
-                created = await NotifyAsync(context, e, cancellationToken);
+                created = await NotifyAsync(retryAttempt, e, cancellationToken);
                 break;
             case ConversationEventTypes.MessageEdited:
                 var edited = e.Data.GetProperty("messageId").GetGuid();
@@ -81,42 +100,46 @@ public sealed class ConversationEventConsumer(
         }
         catch (DocumentAlreadyExistsException)
         {
-            return; // Handled meanwhile by another replica.
+            return []; // Handled meanwhile by another replica (or the backfill).
         }
-        foreach (var notification in created)
-            await context.Publish(new NotificationCreated
-            {
-                NotificationId = notification.Id,
-                UserId = notification.UserId,
-                Kind = notification.Kind,
-                ConversationId = notification.ConversationId,
-                Seq = notification.Seq,
-                Title = notification.Title,
-                Body = notification.Body,
-                CreatedAt = notification.CreatedAt,
-            }, cancellationToken);
+        return created;
     }
 
-    private async Task<List<Notification>> NotifyAsync(ConsumeContext context, ConversationEvent e, CancellationToken cancellationToken)
+    /// <summary>
+    /// The backfill from Messaging's log: conversations, kinds, titles, memberships and thread participants are rebuilt
+    /// by the same code; edits and deletes rewrite or clear whatever notifications exist. A posted message creates no
+    /// notification and no push (an old message must not ring anyone's phone), and leaves no processed mark: if the same
+    /// message still arrives live (it was posted while the backfill ran), it is notified as usual.
+    /// </summary>
+    public async Task ReplayAsync(ConversationEvent e, CancellationToken cancellationToken)
+    {
+        if (e.Type != ConversationEventTypes.MessagePosted)
+        {
+            await ApplyAsync(e, retryAttempt: int.MaxValue, cancellationToken);
+            return;
+        }
+        if (await session.LoadAsync<ProcessedEvent>(ProcessedEvent.KeyOf(e.ConversationId, e.Seq), cancellationToken) is not null)
+            return;
+        await RememberMessageAsync(Posted(e), cancellationToken);
+        await session.SaveChangesAsync(cancellationToken);
+    }
+
+    private static PostedMessage Posted(ConversationEvent e)
     {
         var data = e.Data;
-        var message = new PostedMessage(
+        return new PostedMessage(
             data.GetProperty("id").GetGuid(), e.ConversationId, e.Seq, data.GetProperty("senderId").GetGuid(),
             data.TryGetProperty("mentions", out var mentions) && mentions.ValueKind == JsonValueKind.Array ? mentions.EnumerateArray().Select(m => m.GetGuid()).ToHashSet() : [],
             data.TryGetProperty("replyTo", out var replyTo) && replyTo.ValueKind == JsonValueKind.String ? replyTo.GetGuid() : null);
+    }
 
-        var conversation = await session.LoadAsync<ConversationInfo>(e.ConversationId, cancellationToken);
-        if (conversation is null)
-        {
-            // Its creation may still be on its way (another replica, a retry): wait for it a few times.
-            if (context.GetRetryAttempt() < 3)
-                throw new InvalidOperationException($"Conversation {e.ConversationId} is not known yet.");
-            logger.LogWarning("Message {MessageId} of the unknown conversation {ConversationId} notifies no one", message.MessageId, e.ConversationId);
-            return [];
-        }
-
+    /// <summary>The message's author, and its sender among its thread's repliers; returns the thread's participants before it.</summary>
+    private async Task<HashSet<Guid>> RememberMessageAsync(PostedMessage message, CancellationToken cancellationToken)
+    {
         var threadParticipants = new HashSet<Guid>();
-        session.Store(new MessageRef { Id = message.MessageId, ConversationId = e.ConversationId, SenderId = message.SenderId });
+        // Replies that arrived first (another order on the bus, live beside the backfill) keep their place among the repliers.
+        if (await session.LoadAsync<MessageRef>(message.MessageId, cancellationToken) is null)
+            session.Store(new MessageRef { Id = message.MessageId, ConversationId = message.ConversationId, SenderId = message.SenderId });
         if (message.ReplyTo is { } root && await session.LoadAsync<MessageRef>(root, cancellationToken) is { } thread)
         {
             threadParticipants.Add(thread.SenderId);
@@ -127,6 +150,25 @@ public sealed class ConversationEventConsumer(
                 session.Store(thread);
             }
         }
+        return threadParticipants;
+    }
+
+    private async Task<List<Notification>> NotifyAsync(int retryAttempt, ConversationEvent e, CancellationToken cancellationToken)
+    {
+        var data = e.Data;
+        var message = Posted(e);
+
+        var conversation = await session.LoadAsync<ConversationInfo>(e.ConversationId, cancellationToken);
+        if (conversation is null)
+        {
+            // Its creation may still be on its way (another replica, a retry, the backfill): wait for it a few times.
+            if (retryAttempt < 3)
+                throw new InvalidOperationException($"Conversation {e.ConversationId} is not known yet.");
+            logger.LogWarning("Message {MessageId} of the unknown conversation {ConversationId} notifies no one", message.MessageId, e.ConversationId);
+            return [];
+        }
+
+        var threadParticipants = await RememberMessageAsync(message, cancellationToken);
 
         var members = conversation.ActiveMembers.ToList();
         var preferences = (await session.LoadManyAsync<Preferences>(cancellationToken, members)).ToDictionary(p => p.Id);

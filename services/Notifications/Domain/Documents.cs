@@ -25,6 +25,18 @@ public sealed class ProcessedEvent
 {
     public string Id { get; set; } = "";
     public DateTimeOffset At { get; set; }
+
+    /// <summary>Conversation events are marked by (conversation, seq).</summary>
+    public static string KeyOf(Guid conversationId, long seq) => $"{conversationId:N}:{seq}";
+}
+
+/// <summary>Where the backfill from Messaging's log stands (one document).</summary>
+public sealed class BackfillCheckpoint
+{
+    public const string ConversationLog = "conversation-log";
+
+    public string Id { get; set; } = ConversationLog;
+    public long Position { get; set; }
 }
 
 /// <summary>What Notifications knows of a conversation, from its events.</summary>

@@ -13,10 +13,14 @@ namespace Platform.Presence.Consumers;
 public sealed class ActivityConsumer(PresenceStore store)
     : IConsumer<ConversationEvent>, IConsumer<TypingChanged>, IConsumer<ContactsChanged>
 {
-    public async Task Consume(ConsumeContext<ConversationEvent> context)
+    public Task Consume(ConsumeContext<ConversationEvent> context) => ApplyAsync(context.Message, context.CancellationToken);
+
+    /// <summary>
+    /// One conversation event's effect, live and when replayed from Messaging's log (<see cref="ConversationLogReplay"/>):
+    /// memberships, and a sender's last-active time (which only moves forward, so an old message changes nothing newer).
+    /// </summary>
+    public async Task ApplyAsync(ConversationEvent e, CancellationToken cancellationToken)
     {
-        var e = context.Message;
-        var cancellationToken = context.CancellationToken;
         switch (e.Type)
         {
             case ConversationEventTypes.ConversationCreated:

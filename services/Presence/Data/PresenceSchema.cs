@@ -70,6 +70,11 @@ public sealed class PresenceSchema(NpgsqlDataSource dataSource, ILogger<Presence
             changed_at timestamptz NOT NULL,
             PRIMARY KEY (owner_id, contact_id));
         CREATE INDEX IF NOT EXISTS contacts_contact ON presence.contacts (contact_id) WHERE active;
+
+        -- How far a backfill has read another service's log (conversation-log: Messaging's global position).
+        CREATE TABLE IF NOT EXISTS presence.checkpoints (
+            name     text PRIMARY KEY,
+            position bigint NOT NULL);
         """;
 
     private readonly SemaphoreSlim _gate = new(1, 1);

@@ -122,6 +122,26 @@ public sealed class PresenceStore(NpgsqlDataSource dataSource, PresenceSchema sc
             new NpgsqlParameter { Value = seq, NpgsqlDbType = NpgsqlDbType.Bigint }, Bool(active));
     }
 
+    /// <summary>A backfill's checkpoint; 0 when none is stored.</summary>
+    public async Task<long> LoadCheckpointAsync(string name, CancellationToken cancellationToken)
+    {
+        await schema.EnsureCreatedAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT position FROM presence.checkpoints WHERE name = $1", Text(name));
+        return await command.ExecuteScalarAsync(cancellationToken) is long position ? position : 0;
+    }
+
+    /// <summary>Moves a backfill's checkpoint forward, never back (replicas run their own passes).</summary>
+    public async Task SaveCheckpointAsync(string name, long position, CancellationToken cancellationToken)
+    {
+        await schema.EnsureCreatedAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await ExecuteAsync(connection, null, """
+            INSERT INTO presence.checkpoints AS c (name, position) VALUES ($1, $2)
+            ON CONFLICT (name) DO UPDATE SET position = excluded.position WHERE c.position < excluded.position
+            """, cancellationToken, Text(name), new NpgsqlParameter { Value = position, NpgsqlDbType = NpgsqlDbType.Bigint });
+    }
+
     public async Task ApplyContactsAsync(ContactsChanged changed, CancellationToken cancellationToken)
     {
         await schema.EnsureCreatedAsync(cancellationToken);

@@ -1,0 +1,33 @@
+namespace Platform.Contracts.Messaging;
+
+/// <summary>
+/// One page of Messaging's service-only feed of the whole conversation log (<c>GET /internal/v1/conversation-events</c>),
+/// in the order of the store's global position: what a service that derives state from conversation events reads to
+/// rebuild it. Positions grow but may have gaps; page with <c>after</c> = <see cref="Next"/> until it is null.
+/// </summary>
+public sealed record ConversationLogPage
+{
+    public required IReadOnlyList<ConversationLogEntry> Items { get; init; }
+
+    /// <summary>The position to continue after; null when this page reached <see cref="Head"/>.</summary>
+    public long? Next { get; init; }
+
+    /// <summary>The log's newest position when the page was read.</summary>
+    public required long Head { get; init; }
+}
+
+/// <summary>One event of the feed: its global position and the same envelope the bus carries.</summary>
+public sealed record ConversationLogEntry
+{
+    public required long Position { get; init; }
+
+    public required ConversationEvent Event { get; init; }
+}
+
+/// <summary>The scope a service's client-credentials token needs to read the feed; users' clients cannot ask for it.</summary>
+public static class ConversationLogFeed
+{
+    public const string Scope = "conversation-log";
+
+    public const string Path = "/internal/v1/conversation-events";
+}
