@@ -242,6 +242,7 @@ public sealed class ConnectionRegistry(
                     // is all held, so no read of the log, unless something is missing in between.
                     if (!cursor.ReadLogOnRelease && DrainHeld(connection, conversationId, cursor) != Drained.Hole)
                         continue;
+                    cursor.ReadLogOnRelease = false;
                     holeAfter = cursor.LastSentSeq;
                 }
                 _ = ReplayAsync(connection, conversationId, holeAfter, connection.Context.ConnectionAborted);
@@ -343,6 +344,8 @@ public sealed class ConnectionRegistry(
                 }
                 existing.LastSentSeq = afterSeq;
                 existing.StartSeq = afterSeq;
+                // The replay about to start reads the log after anything that was lost before now.
+                existing.ReadLogOnRelease = false;
                 existing.Replaying = true;
                 existing.AwaitingResume = false;
             }
@@ -363,6 +366,9 @@ public sealed class ConnectionRegistry(
                         cursor.Replaying = true;
                         start.Add((conversationId, cursor.LastSentSeq));
                     }
+                    else
+                        // Waiting for a resume, or a replay under way that may have read the log before what was lost.
+                        cursor.ReadLogOnRelease = true;
             foreach (var (conversationId, after) in start)
                 _ = ReplayAsync(connection, conversationId, after, connection.Context.ConnectionAborted);
         }
@@ -453,6 +459,13 @@ public sealed class ConnectionRegistry(
                     if (cursor is null)
                         return;
                     // Caught up with the log: send what arrived live meanwhile, as long as it follows on.
+                    if (cursor.ReadLogOnRelease)
+                    {
+                        // Something may have been lost after this replay read the log: read it once more.
+                        cursor.ReadLogOnRelease = false;
+                        position = cursor.LastSentSeq;
+                        continue;
+                    }
                     if (DrainHeld(connection, conversationId, cursor) != Drained.Hole)
                         return;
                     // Still a hole before what was held: read the log again from where the connection is.

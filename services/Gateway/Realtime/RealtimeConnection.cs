@@ -111,7 +111,11 @@ public sealed class Cursor(long lastSentSeq)
     /// </summary>
     public bool AwaitingResume { get; set; }
 
-    /// <summary>The events since <see cref="StartSeq"/> may not all have been kept: read the log when the resume grace ends.</summary>
+    /// <summary>
+    /// Something may have been lost on the way since the last read of the log (the setup kept too much to keep it all,
+    /// or the broker was away): read the log again before going live (at the end of the resume grace, or of the replay
+    /// under way).
+    /// </summary>
     public bool ReadLogOnRelease { get; set; }
 
     /// <summary>The seq of the member's leaving, while it is still to be sent: nothing after it is.</summary>

@@ -3,16 +3,15 @@ using MassTransit;
 namespace Platform.Gateway.Realtime;
 
 /// <summary>
-/// When this instance's queue comes back after the broker was away, events published meanwhile never reached it:
-/// every connection is brought up to date from Messaging's log.
+/// When this instance's queue is ready, the first time or again after the broker was away, events published before
+/// never reached it: every connection already open (the instance takes connections before it reaches the broker) is
+/// brought up to date from Messaging's log. At an ordinary start there are none, and this costs nothing.
 /// </summary>
 public sealed class ResyncOnReconnect(ConnectionRegistry registry, ILogger<ResyncOnReconnect> logger) : IReceiveEndpointObserver
 {
-    private int _readyCount;
-
     public Task Ready(ReceiveEndpointReady ready)
     {
-        if (ready.InputAddress.AbsolutePath.Contains("conversation-event", StringComparison.Ordinal) && Interlocked.Increment(ref _readyCount) > 1)
+        if (ready.InputAddress.AbsolutePath.Contains("conversation-event", StringComparison.Ordinal) && registry.Count > 0)
         {
             logger.LogInformation("The conversation-event queue is back; resynchronising {Count} connections from the log", registry.Count);
             registry.ResyncAll();
