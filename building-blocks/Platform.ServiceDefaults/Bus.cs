@@ -67,7 +67,10 @@ public static class Bus
             bus.ConfigureHealthCheckOptions(health =>
             {
                 health.Name = "rabbitmq";
-                health.MinimalFailureStatus = HealthStatus.Unhealthy;
+                // Reported, but never a reason to take the host out of its Service: while the broker is away, requests
+                // still commit (events wait in the outbox) and consumers catch up after; an unready Gateway would drop
+                // every client instead.
+                health.MinimalFailureStatus = HealthStatus.Degraded;
                 health.Tags.Clear();
                 health.Tags.Add(HealthEndpoints.ReadyTag);
             });

@@ -22,6 +22,14 @@ public static class ServiceDefaultsExtensions
         {
             context.ProblemDetails.Instance ??= context.HttpContext.Request.Path;
             context.ProblemDetails.Extensions.TryAdd("traceId", System.Diagnostics.Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier);
+            if (context.ProblemDetails.Status == StatusCodes.Status503ServiceUnavailable)
+            {
+                // Whatever made it unavailable (a dependency, a proxy hop), the client learns when to come back.
+                if (!context.HttpContext.Response.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.RetryAfter))
+                    context.HttpContext.Response.Headers.RetryAfter = ExceptionStatusCodes.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                if (context.Exception is not null)
+                    context.ProblemDetails.Detail ??= "A service this request needs is unavailable for the moment; try again shortly.";
+            }
         });
         builder.Services.ConfigureHttpJsonOptions(options =>
         {

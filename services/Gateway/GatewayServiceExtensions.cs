@@ -186,7 +186,8 @@ public static class GatewayServiceExtensions
         var status = error.Error switch
         {
             ForwarderError.RequestTimedOut => StatusCodes.Status504GatewayTimeout,
-            ForwarderError.NoAvailableDestinations => StatusCodes.Status503ServiceUnavailable,
+            // Nothing answered (no destination, connection refused or reset): the service is down or restarting.
+            ForwarderError.NoAvailableDestinations or ForwarderError.Request => StatusCodes.Status503ServiceUnavailable,
             _ => context.Response.StatusCode is >= 500 ? context.Response.StatusCode : StatusCodes.Status502BadGateway,
         };
         if (status == StatusCodes.Status499ClientClosedRequest)

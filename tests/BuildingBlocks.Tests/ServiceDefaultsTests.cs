@@ -38,6 +38,14 @@ public sealed class ServiceDefaultsTests : IAsyncLifetime
         _app = builder.Build();
         _app.MapDefaultEndpoints();
         _app.MapGet("/boom", string () => throw new InvalidOperationException("secret internals"));
+        _app.MapGet("/store", async () =>
+        {
+            // A store that is down (a port where nothing listens), as during a PostgreSQL restart.
+            await using var connection = new Npgsql.NpgsqlConnection(
+                $"Host=127.0.0.1;Port={TestInfrastructure.UnusedPort()};Username=x;Password=x;Timeout=2");
+            await connection.OpenAsync();
+            return "unreachable";
+        });
         _app.MapPost("/drafts", (Draft draft) => TypedResults.Ok(draft));
         _app.MapGet("/me", (HttpContext context) => new { name = context.User.Identity?.Name, admin = context.User.IsInRole("admin") })
             .RequireAuthorization();
@@ -70,6 +78,29 @@ public sealed class ServiceDefaultsTests : IAsyncLifetime
         var body = await response.Content.ReadAsStringAsync();
         Assert.DoesNotContain("secret internals", body);
         Assert.True(JsonDocument.Parse(body).RootElement.TryGetProperty("traceId", out _));
+    }
+
+    [Fact]
+    public async Task AStoreThatIsDown_IsA503ProblemWithRetryAfter_NotA500()
+    {
+        var response = await _client.GetAsync("/store");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(TimeSpan.FromSeconds(ExceptionStatusCodes.RetryAfterSeconds), response.Headers.RetryAfter?.Delta);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(503, body.GetProperty("status").GetInt32());
+        Assert.Contains("try again", body.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public void ServerErrorsThatAreNotOutages_StayA500()
+    {
+        var uniqueViolation = new Npgsql.PostgresException("duplicate key", "ERROR", "ERROR", "23505");
+
+        Assert.Equal(StatusCodes.Status500InternalServerError, ExceptionStatusCodes.Select(new InvalidOperationException("wrapped", uniqueViolation)));
+        Assert.Equal(StatusCodes.Status503ServiceUnavailable,
+            ExceptionStatusCodes.Select(new InvalidOperationException("wrapped", new Npgsql.PostgresException("shutting down", "FATAL", "FATAL", "57P01"))));
     }
 
     [Fact]

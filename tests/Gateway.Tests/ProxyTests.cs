@@ -86,7 +86,7 @@ public sealed class ProxyTests(PlatformInfrastructure infrastructure) : IClassFi
     }
 
     [Fact]
-    public async Task Request_WhenTheServiceIsDown_ReturnsBadGatewayProblemDetailsWithoutHanging()
+    public async Task Request_WhenTheServiceIsDown_Returns503ProblemDetailsWithRetryAfter_WithoutHanging()
     {
         await using var gateway = GatewayWithAllServicesAt($"http://127.0.0.1:{TestInfrastructure.UnusedPort()}/");
         using var client = gateway.CreateClient();
@@ -94,10 +94,11 @@ public sealed class ProxyTests(PlatformInfrastructure infrastructure) : IClassFi
 
         var response = await client.GetAsync("/api/v1/conversations");
 
-        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.NotNull(response.Headers.RetryAfter?.Delta);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal(502, problem.GetProperty("status").GetInt32());
+        Assert.Equal(503, problem.GetProperty("status").GetInt32());
         Assert.Contains("messaging", problem.GetProperty("detail").GetString());
     }
 

@@ -8,7 +8,7 @@ namespace Platform.Gateway.Tests;
 public sealed class ServiceProcessTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>
 {
     [Fact]
-    public async Task GatewayProcess_ForwardsToALiveServiceProcess_AndAnswers502OnceItStops()
+    public async Task GatewayProcess_ForwardsToALiveServiceProcess_AndAnswers503OnceItStops()
     {
         var common = new Dictionary<string, string?>
         {
@@ -35,7 +35,8 @@ public sealed class ServiceProcessTests(PlatformInfrastructure infrastructure) :
         await identity.StopAsync();
         var down = await client.GetAsync("/openapi/identity.json");
 
-        Assert.Equal(HttpStatusCode.BadGateway, down.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, down.StatusCode);
+        Assert.NotNull(down.Headers.RetryAfter);
         Assert.Equal("application/problem+json", down.Content.Headers.ContentType?.MediaType);
     }
 }
