@@ -144,6 +144,14 @@ public sealed class WholePlatform : IAsyncLifetime
         ServiceProcess Started(string name) => _services.Single(service => service.Name == name).Process;
         (Identity, Messaging, Presence, Notifications, Media, Gateway1, Gateway2) = (Started("identity"), Started("messaging"),
             Started("presence"), Started("notifications"), Started("media"), Started("gateway1"), Started("gateway2"));
+
+        // Ready does not wait for the broker: a service answers before its queues are declared and bound, and an event
+        // published before then never reaches that service. Every service but Identity (which consumes nothing) must be
+        // consuming before the first test sends anything. Bus connections are named "<service> <host> <pid>".
+        var consuming = new[] { Messaging, Presence, Notifications, Media, Gateway1, Gateway2 };
+        await EventuallyAsync(VirtualHost.ConsumersAsync,
+            consumers => consuming.All(service => consumers.Any(consumer => consumer.Connection.EndsWith($" {service.ProcessId}", StringComparison.Ordinal))),
+            "every service consumes from its queues", consuming);
     }
 
     /// <summary>Registers a user with <c>POST /api/v1/users</c> and signs in with the password grant of <c>platform-cli</c>, both through <paramref name="gateway"/> (Gateway 1 by default).</summary>
