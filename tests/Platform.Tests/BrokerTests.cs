@@ -13,7 +13,8 @@ public sealed class BrokerTests(WholePlatform platform)
     [Fact]
     public async Task EveryQueue_IsConsumedByOneServiceOnly_AndEveryDurableQueueHasAConsumer()
     {
-        // Traffic first, so every service has declared and bound what it uses: a message travels Messaging -> Notifications.
+        // Traffic first, so every service has declared and bound what it uses: a hub connection (Gateway -> Presence) and a
+        // message (Messaging -> Notifications, Media, Presence and the Gateways).
         var alice = await platform.SignUpAsync("Alice Traffic");
         var bob = await platform.SignUpAsync("Bob Traffic", platform.Gateway2);
         var conversationId = (await platform.CreateConversationAsync(alice, "direct", [bob])).GetProperty("id").GetGuid();

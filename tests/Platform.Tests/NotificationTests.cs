@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 
 namespace Platform.Tests;
 
@@ -21,14 +20,10 @@ public sealed class NotificationTests(WholePlatform platform)
             return id;
         }));
 
-        var feed = await platform.EventuallyAsync(() => FeedAsync(bob), items => items.Count >= conversations.Length,
+        var feed = await platform.EventuallyAsync(
+            async () => await platform.ReadAsync(await bob.Http.GetAsync("api/v1/notifications?limit=100"), HttpStatusCode.OK, "reading the feed", platform.Notifications),
+            page => page.GetProperty("items").GetArrayLength() >= conversations.Length,
             "Bob's feed has a notification for each of the 20 conversations", platform.Notifications, platform.Messaging);
-        Assert.Equal(conversations.Order(), feed.Select(item => item.GetProperty("conversationId").GetGuid()).Order());
-    }
-
-    private async Task<IReadOnlyList<JsonElement>> FeedAsync(User user)
-    {
-        var page = await platform.ReadAsync(await user.Http.GetAsync("api/v1/notifications?limit=100"), HttpStatusCode.OK, "reading the feed", platform.Notifications);
-        return page.GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(conversations.Order(), feed.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("conversationId").GetGuid()).Order());
     }
 }
