@@ -57,6 +57,7 @@ missing_packages() {
     command -v ss >/dev/null 2>&1 || echo iproute2
     command -v ps >/dev/null 2>&1 || echo procps
     command -v turnserver >/dev/null 2>&1 || echo coturn
+    command -v jq >/dev/null 2>&1 || echo jq
     return 0
 }
 
@@ -412,7 +413,8 @@ rmq_write_config() {
     # Erlang rejects a cookie readable by others; the node then exits after a few seconds with status 0.
     chmod 400 "$RMQ_HOME/.erlang.cookie"
     : >"$RMQ/rabbitmq-env.conf"
-    echo '[rabbitmq_management].' >"$RMQ/enabled_plugins"
+    # The shovel moves parked messages back to their queue (scripts/bus.sh replay).
+    echo '[rabbitmq_management,rabbitmq_shovel,rabbitmq_shovel_management].' >"$RMQ/enabled_plugins"
     cat >"$RMQ/rabbitmq.conf" <<EOF
 # written by infra.sh on every start
 loopback_users = none

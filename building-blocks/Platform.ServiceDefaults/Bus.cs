@@ -22,6 +22,10 @@ public sealed class BusOptions
     [Range(1, 600_000)]
     public int RetryMaxIntervalMs { get; set; } = 10_000;
 
+    /// <summary>The longest wait between tries while a dependency (PostgreSQL, the broker) is down; tries go on until it is back.</summary>
+    [Range(1, 600_000)]
+    public int OutageRetryMaxIntervalMs { get; set; } = 15_000;
+
     [Range(1, 10_000)]
     public int PrefetchCount { get; set; } = 16;
 
@@ -79,15 +83,36 @@ public static class Bus
             {
                 CheckQueueOwner(service, name);
                 var options = context.GetRequiredService<IOptions<BusOptions>>().Value;
-                endpoint.UseMessageRetry(retry => retry.Exponential(
-                    options.RetryLimit,
-                    TimeSpan.FromMilliseconds(options.RetryMinIntervalMs),
-                    TimeSpan.FromMilliseconds(options.RetryMaxIntervalMs),
-                    TimeSpan.FromMilliseconds(options.RetryMinIntervalMs)));
+                // A store or broker that is down is waited out, never a reason to give up on a message: the consumer
+                // keeps it (unacknowledged, so a crash hands it back to the queue) and tries again with backoff up to
+                // OutageRetryMaxIntervalMs, and since every concurrent slot is busy waiting, the endpoint takes no more
+                // messages meanwhile: it pauses until the store answers.
+                endpoint.UseMessageRetry(retry =>
+                {
+                    retry.Handle<Exception>(ExceptionStatusCodes.IsDependencyOutage);
+                    retry.Exponential(int.MaxValue,
+                        TimeSpan.FromMilliseconds(options.RetryMinIntervalMs),
+                        TimeSpan.FromMilliseconds(options.OutageRetryMaxIntervalMs),
+                        TimeSpan.FromMilliseconds(options.RetryMinIntervalMs));
+                });
+                // Anything else (a bug, a message this version cannot handle) is retried a few times, then parked in the
+                // endpoint's _error queue, counted (platform.bus.parked) and replayable (scripts/bus.sh replay).
+                endpoint.UseMessageRetry(retry =>
+                {
+                    retry.Ignore<Exception>(ExceptionStatusCodes.IsDependencyOutage);
+                    retry.Exponential(
+                        options.RetryLimit,
+                        TimeSpan.FromMilliseconds(options.RetryMinIntervalMs),
+                        TimeSpan.FromMilliseconds(options.RetryMaxIntervalMs),
+                        TimeSpan.FromMilliseconds(options.RetryMinIntervalMs));
+                });
                 if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
                     rabbit.PrefetchCount = options.PrefetchCount;
             });
 
+            bus.AddSingleton<ParkedMessages>();
+            bus.AddReceiveObserver(provider => provider.GetRequiredService<ParkedMessages>());
+            bus.AddReceiveEndpointObserver(provider => provider.GetRequiredService<ParkedMessages>());
             configure?.Invoke(bus);
 
             bus.UsingRabbitMq((context, rabbit) =>

@@ -74,7 +74,10 @@ public sealed class RabbitMqVirtualHost : IAsyncLifetime
         var consumers = await _management!.GetFromJsonAsync<System.Text.Json.JsonElement[]>($"api/consumers/{Name}");
         return consumers!.Select(consumer => (
             consumer.GetProperty("queue").GetProperty("name").GetString()!,
-            connections.GetValueOrDefault(consumer.GetProperty("channel_details").GetProperty("connection_name").GetString()!, ""))).ToList();
+            // Until the broker's statistics catch up, a consumer's channel details are an empty array.
+            consumer.GetProperty("channel_details") is { ValueKind: System.Text.Json.JsonValueKind.Object } channel
+                ? connections.GetValueOrDefault(channel.GetProperty("connection_name").GetString()!, "")
+                : "")).ToList();
     }
 
     public async Task DisposeAsync()

@@ -5,8 +5,10 @@ using System.Net.Sockets;
 namespace Platform.Testing;
 
 /// <summary>
-/// A TCP relay on loopback in front of a server, for tests of dropped connections: <see cref="DropAll"/> cuts every
-/// connection passing through it at once, as a network failure would; new connections are accepted as before.
+/// A TCP relay on loopback in front of a server, for tests of network faults: <see cref="DropAll"/> cuts every
+/// connection passing through it at once; <see cref="Refuse"/> makes the server look down (connections cut, new ones
+/// closed at once) and <see cref="Blackhole"/> partitions it (nothing passes, nothing is closed: bytes wait, as TCP
+/// retransmits would, until <see cref="Restore"/>).
 /// </summary>
 public sealed class TcpProxy : IAsyncDisposable
 {
@@ -14,6 +16,8 @@ public sealed class TcpProxy : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Guid, (TcpClient Client, TcpClient Server)> _pairs = new();
     private readonly Task _accepting;
+    private volatile bool _refusing;
+    private TaskCompletionSource _flowing = Flowing();
 
     public TcpProxy(Uri target)
     {
@@ -28,6 +32,42 @@ public sealed class TcpProxy : IAsyncDisposable
     public Uri Address => new($"{Target.Scheme}://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
 
     public int Dropped { get; private set; }
+
+    /// <summary>The server looks down: open connections are cut and new ones closed at once, until <see cref="Restore"/>.</summary>
+    public void Refuse()
+    {
+        _refusing = true;
+        DropAll();
+    }
+
+    /// <summary>A partition: connections stay open, but no byte passes either way (and new ones get nowhere) until <see cref="Restore"/>.</summary>
+    public void Blackhole()
+    {
+        lock (_pairs)
+            if (_flowing.Task.IsCompleted)
+                _flowing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Back to relaying: held bytes flow on, new connections reach the server.</summary>
+    public void Restore()
+    {
+        _refusing = false;
+        lock (_pairs)
+            _flowing.TrySetResult();
+    }
+
+    private Task WhenFlowing()
+    {
+        lock (_pairs)
+            return _flowing.Task;
+    }
+
+    private static TaskCompletionSource Flowing()
+    {
+        var flowing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        flowing.SetResult();
+        return flowing;
+    }
 
     /// <summary>Cuts every open connection (both sides see a reset).</summary>
     public void DropAll()
@@ -46,6 +86,7 @@ public sealed class TcpProxy : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync();
+        Restore();
         _listener.Stop();
         DropAll();
         await _accepting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -56,11 +97,18 @@ public sealed class TcpProxy : IAsyncDisposable
         while (!_stopping.IsCancellationRequested)
         {
             var client = await _listener.AcceptTcpClientAsync(_stopping.Token);
+            if (_refusing)
+            {
+                client.Client.LingerState = new LingerOption(true, 0);
+                client.Close();
+                continue;
+            }
             _ = Task.Run(async () =>
             {
                 var server = new TcpClient();
                 try
                 {
+                    await WhenFlowing().WaitAsync(_stopping.Token);
                     await server.ConnectAsync(Target.Host, Target.Port, _stopping.Token);
                 }
                 catch (Exception)
@@ -81,11 +129,24 @@ public sealed class TcpProxy : IAsyncDisposable
         }
     }
 
-    private static async Task Pump(TcpClient from, TcpClient to)
+    private async Task Pump(TcpClient from, TcpClient to)
     {
         try
         {
-            await from.GetStream().CopyToAsync(to.GetStream());
+            var buffer = new byte[16 * 1024];
+            var source = from.GetStream();
+            var destination = to.GetStream();
+            while (true)
+            {
+                var read = await source.ReadAsync(buffer, _stopping.Token);
+                if (read == 0)
+                    return;
+                await WhenFlowing().WaitAsync(_stopping.Token);
+                await destination.WriteAsync(buffer.AsMemory(0, read), _stopping.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
         catch (Exception exception) when (exception is IOException or ObjectDisposedException or SocketException or InvalidOperationException)
         {

@@ -24,7 +24,40 @@ public sealed class BusTests(PlatformInfrastructure infrastructure) : IClassFixt
         }
     }
 
-    private IHost CreateHost(Action<IBusRegistrationConfigurator>? consumers = null, string? service = null)
+    /// <summary>Stores each user it hears of in PostgreSQL, reached through a proxy the test can take down.</summary>
+    private sealed class StoringConsumer(Npgsql.NpgsqlDataSource store) : IConsumer<UserRegistered>
+    {
+        public async Task Consume(ConsumeContext<UserRegistered> context)
+        {
+            await using var command = store.CreateCommand("INSERT INTO seen (id) VALUES ($1) ON CONFLICT DO NOTHING");
+            command.Parameters.AddWithValue(context.Message.UserId);
+            await command.ExecuteNonQueryAsync(context.CancellationToken);
+        }
+    }
+
+    private sealed class Gate
+    {
+        public volatile bool Open;
+    }
+
+    private sealed class GatedConsumer(Gate gate, Received received) : IConsumer<UserRegistered>
+    {
+        public Task Consume(ConsumeContext<UserRegistered> context)
+        {
+            if (!gate.Open)
+                throw new InvalidOperationException("cannot handle this yet");
+            received.First.TrySetResult(context.Message);
+            return Task.CompletedTask;
+        }
+    }
+
+    private sealed class FailingConsumer : IConsumer<UserRegistered>
+    {
+        public Task Consume(ConsumeContext<UserRegistered> context) => throw new InvalidOperationException("a bug");
+    }
+
+    private IHost CreateHost(Action<IBusRegistrationConfigurator>? consumers = null, string? service = null,
+        Action<IServiceCollection>? services = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Testing" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -33,6 +66,10 @@ public sealed class BusTests(PlatformInfrastructure infrastructure) : IClassFixt
             ["Bus:ServiceName"] = service,
         });
         builder.Services.AddSingleton<Received>();
+        services?.Invoke(builder.Services);
+        builder.Configuration["Bus:RetryMinIntervalMs"] = "20";
+        builder.Configuration["Bus:RetryMaxIntervalMs"] = "100";
+        builder.Configuration["Bus:OutageRetryMaxIntervalMs"] = "500";
         builder.AddPlatformBus(consumers);
         return builder.Build();
     }
@@ -97,5 +134,130 @@ public sealed class BusTests(PlatformInfrastructure infrastructure) : IClassFixt
         var refusal = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
 
         Assert.Contains("'user-registered' does not belong to this service", refusal.ToString());
+    }
+
+    [Fact]
+    public async Task WhileTheConsumersDatabaseIsDown_MessagesWait_AndNoneIsLostOrParked()
+    {
+        await using (var setup = new Npgsql.NpgsqlConnection(infrastructure.Database.ConnectionString))
+        {
+            await setup.OpenAsync();
+            await using var create = new Npgsql.NpgsqlCommand("CREATE TABLE seen (id uuid PRIMARY KEY)", setup);
+            await create.ExecuteNonQueryAsync();
+        }
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(infrastructure.Database.ConnectionString);
+        await using var proxy = new TcpProxy(new Uri($"tcp://{database.Host}:{database.Port}"));
+        database.Host = proxy.Address.Host;
+        database.Port = proxy.Address.Port;
+        database.Timeout = 2;
+        await using var store = Npgsql.NpgsqlDataSource.Create(database.ConnectionString);
+        using var consumer = CreateHost(bus => bus.AddConsumer<StoringConsumer>(), service: "outage", services: s => s.AddSingleton(store));
+        using var publisher = CreateHost(service: "identity");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await consumer.StartAsync(timeout.Token);
+        await publisher.StartAsync(timeout.Token);
+        await consumer.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, timeout.Token);
+        var bus = publisher.Services.GetRequiredService<IPublishEndpoint>();
+        Task PublishAsync(int count) => Task.WhenAll(Enumerable.Range(0, count).Select(_ => bus.Publish(
+            new UserRegistered { UserId = Guid.CreateVersion7(), Username = "u", DisplayName = "U", RegisteredAt = DateTimeOffset.UtcNow }, timeout.Token)));
+
+        await PublishAsync(50);
+        proxy.Refuse();
+        await PublishAsync(50);
+        // Longer than the whole ordinary retry budget: those messages would be parked by now.
+        await Task.Delay(TimeSpan.FromSeconds(3), timeout.Token);
+        proxy.Restore();
+        await PublishAsync(50);
+
+        await Eventually.Returns(async () =>
+        {
+            await using var count = store.CreateCommand("SELECT count(*) FROM seen");
+            return (long)(await count.ExecuteScalarAsync())!;
+        }, stored => stored == 150, TimeSpan.FromSeconds(40), "every message published before, during and after the outage is stored");
+        Assert.DoesNotContain("outage-storing_error", await infrastructure.VirtualHost.QueuesAsync());
+        await publisher.StopAsync();
+        await consumer.StopAsync();
+    }
+
+    [Fact]
+    public async Task AMessageAConsumerCannotHandle_IsRetried_ThenParkedOnce_AndCounted()
+    {
+        var parked = 0L;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "platform.bus.parked")
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag is { Key: "queue", Value: "parking-failing" })
+                    Interlocked.Add(ref parked, value);
+        });
+        listener.Start();
+        using var consumer = CreateHost(bus => bus.AddConsumer<FailingConsumer>(), service: "parking");
+        using var publisher = CreateHost(service: "identity");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await consumer.StartAsync(timeout.Token);
+        await publisher.StartAsync(timeout.Token);
+        await consumer.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, timeout.Token);
+
+        await publisher.Services.GetRequiredService<IPublishEndpoint>().Publish(
+            new UserRegistered { UserId = Guid.CreateVersion7(), Username = "p", DisplayName = "P", RegisteredAt = DateTimeOffset.UtcNow }, timeout.Token);
+
+        await Eventually.Returns(async () => await infrastructure.VirtualHost.QueuesAsync(), queues => queues.Contains("parking-failing_error"),
+            TimeSpan.FromSeconds(20), "the message is parked in the endpoint's _error queue");
+        await Eventually.Returns(() => Task.FromResult(Interlocked.Read(ref parked)), count => count >= 1, TimeSpan.FromSeconds(10), "the parking is counted");
+        Assert.Equal(1, Interlocked.Read(ref parked));
+        await publisher.StopAsync();
+        await consumer.StopAsync();
+    }
+
+    [Fact]
+    public async Task AParkedMessage_IsReplayedByTheDocumentedCommand_OnceItsConsumerCanHandleIt()
+    {
+        var gate = new Gate();
+        using var consumer = CreateHost(bus => bus.AddConsumer<GatedConsumer>(), service: "replaying", services: s => s.AddSingleton(gate));
+        using var publisher = CreateHost(service: "identity");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await consumer.StartAsync(timeout.Token);
+        await publisher.StartAsync(timeout.Token);
+        await consumer.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, timeout.Token);
+        var sent = new UserRegistered { UserId = Guid.CreateVersion7(), Username = "r", DisplayName = "R", RegisteredAt = DateTimeOffset.UtcNow };
+        await publisher.Services.GetRequiredService<IPublishEndpoint>().Publish(sent, timeout.Token);
+        await Eventually.Returns(() => BusCommand("parked"), output => output.Contains("1\treplaying-gated_error"), TimeSpan.FromSeconds(30),
+            "scripts/bus.sh parked lists the parked message");
+
+        gate.Open = true;
+        var replay = await BusCommand("replay", "replaying-gated");
+
+        Assert.Contains("replaying-gated_error -> replaying-gated: moved 1", replay);
+        Assert.Equal(sent, await consumer.Services.GetRequiredService<Received>().First.Task.WaitAsync(timeout.Token));
+        // The management API's counts lag the broker by its statistics interval.
+        await Eventually.Returns(() => BusCommand("parked"), output => !output.Contains("replaying-gated_error"), TimeSpan.FromSeconds(20),
+            "nothing is parked any more");
+        await publisher.StopAsync();
+        await consumer.StopAsync();
+    }
+
+    private async Task<string> BusCommand(params string[] arguments)
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(root.FullName, "Platform.sln")))
+            root = root.Parent!;
+        var info = new System.Diagnostics.ProcessStartInfo(Path.Combine(root.FullName, "scripts", "bus.sh"), arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        info.Environment["RABBITMQ_MANAGEMENT_URL"] = (await TestInfrastructure.GetAsync()).RabbitMqManagement.ToString();
+        info.Environment["RABBITMQ_VHOST"] = infrastructure.VirtualHost.Name;
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(process.ExitCode == 0, $"scripts/bus.sh {string.Join(' ', arguments)} exited {process.ExitCode}: {await errors}");
+        return await output;
     }
 }

@@ -72,6 +72,8 @@ public sealed class RabbitmqClusterSpec
 public sealed class RabbitmqConfig
 {
     public string? AdditionalConfig { get; set; }
+
+    public List<string> AdditionalPlugins { get; set; } = [];
 }
 
 public sealed class ServiceMonitor : CustomResource<ServiceMonitorSpec>;

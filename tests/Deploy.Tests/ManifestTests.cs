@@ -333,6 +333,9 @@ public sealed class ManifestTests
         Assert.Equal("platform-rabbitmq", rabbit.Metadata.Name);
         Assert.True(rabbit.Spec.Replicas >= 3);
         Assert.Contains("default_queue_type = quorum", rabbit.Spec.Rabbitmq?.AdditionalConfig);
+        // scripts/bus.sh replay moves parked messages with the shovel.
+        Assert.Contains("rabbitmq_shovel", rabbit.Spec.Rabbitmq!.AdditionalPlugins);
+        Assert.Contains("rabbitmq_shovel_management", rabbit.Spec.Rabbitmq.AdditionalPlugins);
         Assert.Empty(manifests.All<V1StatefulSet>());
     }
 
@@ -347,6 +350,9 @@ public sealed class ManifestTests
         Assert.Equal(1, rabbit.Spec.Replicas);
         Assert.Empty(manifests.All<CnpgCluster>());
         Assert.Empty(manifests.All<RabbitmqCluster>());
+        var plugins = manifests.One<V1ConfigMap>("platform-rabbitmq-config").Data["enabled_plugins"];
+        Assert.Contains("rabbitmq_shovel_management", plugins);
+        Assert.Contains(rabbit.Spec.Template.Spec.Containers.Single().Env, e => e.Name == "RABBITMQ_ENABLED_PLUGINS_FILE");
     }
 
     internal static IEnumerable<string> ReferencedSecrets(Manifests manifests) =>

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Text.Json;
-
 namespace Platform.EndToEnd.Tests;
 
 /// <summary>The official JavaScript SignalR client (npm <c>@microsoft/signalr</c>), as a web frontend uses the hub.</summary>
@@ -9,34 +6,48 @@ public sealed class JavaScriptClientTests(RealtimePlatform platform) : IClassFix
     [Fact]
     public async Task OfficialJavaScriptClient_ReceivesEveryEventOnceInOrder_AcrossAReconnectWithResume()
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(root.FullName, "Platform.sln")))
-            root = root.Parent!;
-        var script = Path.Combine(root.FullName, "tests", "js-client");
-        Assert.True(Directory.Exists(Path.Combine(script, "node_modules", "@microsoft", "signalr")),
-            "Run `npm ci --prefix tests/js-client` first (./platform test does).");
-
         var sender = platform.Client(platform.Gateway1.BaseAddress);
         var receiver = Guid.CreateVersion7();
         var conversation = await sender.Sdk.CreateConversationAsync("group", [receiver], "javascript");
-        var info = new ProcessStartInfo("node", [Path.Combine(script, "resume-check.js")]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.Environment["GATEWAY"] = platform.Gateway2.BaseAddress.ToString();
-        info.Environment["CONVERSATION"] = conversation.Id.ToString();
-        info.Environment["SENDER_TOKEN"] = platform.Issuer.CreateToken(sender.Id);
-        info.Environment["RECEIVER_TOKEN"] = platform.Issuer.CreateToken(receiver);
-        info.Environment["COUNT"] = "300";
-        info.Environment["START_SEQ"] = conversation.LastSeq.ToString();
 
-        using var node = Process.Start(info)!;
-        var output = node.StandardOutput.ReadToEndAsync();
-        var errors = node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        var result = await NodeScript.RunAsync("resume-check.js", new Dictionary<string, string>
+        {
+            ["GATEWAY"] = platform.Gateway2.BaseAddress.ToString(),
+            ["CONVERSATION"] = conversation.Id.ToString(),
+            ["SENDER_TOKEN"] = platform.Issuer.CreateToken(sender.Id),
+            ["RECEIVER_TOKEN"] = platform.Issuer.CreateToken(receiver),
+            ["COUNT"] = "300",
+            ["START_SEQ"] = conversation.LastSeq.ToString(),
+        }, TimeSpan.FromMinutes(2));
 
-        Assert.True(node.ExitCode == 0, await errors);
-        var result = JsonDocument.Parse((await output).Trim().Split('\n')[^1]).RootElement;
         Assert.Equal(0, result.GetProperty("missing").GetInt32());
         Assert.Equal(0, result.GetProperty("duplicates").GetInt32());
         Assert.Equal(0, result.GetProperty("orderViolations").GetInt32());
         Assert.Equal(300, result.GetProperty("received").GetInt32());
+    }
+
+    [Fact]
+    public async Task ConnectionsOpenedDuringA20PerSecondStream_WithoutResume_GetEveryEventAfterTheirReportedPosition()
+    {
+        var sender = platform.Client(platform.Gateway1.BaseAddress);
+        var receivers = Enumerable.Range(0, 100).Select(_ => Guid.CreateVersion7()).ToList();
+        var conversation = await sender.Sdk.CreateConversationAsync("group", receivers, "connect during a stream");
+
+        var result = await NodeScript.RunAsync("connect-during-stream.js", new Dictionary<string, string>
+        {
+            ["GATEWAYS"] = $"{platform.Gateway1.BaseAddress},{platform.Gateway2.BaseAddress}",
+            ["CONVERSATION"] = conversation.Id.ToString(),
+            ["SENDER_TOKEN"] = platform.Issuer.CreateToken(sender.Id),
+            ["RECEIVER_TOKENS"] = string.Join(',', receivers.Select(receiver => platform.Issuer.CreateToken(receiver))),
+            ["RATE"] = "20",
+            ["COUNT"] = "200",
+        }, TimeSpan.FromMinutes(2));
+
+        Assert.Equal(100, result.GetProperty("connections").GetInt32());
+        Assert.Equal(0, result.GetProperty("unreported").GetInt32());
+        Assert.Equal(0, result.GetProperty("missed").GetInt32());
+        Assert.Equal(0, result.GetProperty("duplicates").GetInt32());
+        Assert.Equal(0, result.GetProperty("orderViolations").GetInt32());
+        Assert.Equal(0, result.GetProperty("belowPosition").GetInt32());
     }
 }

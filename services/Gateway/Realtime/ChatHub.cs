@@ -44,6 +44,15 @@ public sealed class ChatHub(
         await registry.ResumeAsync(connection, conversationId, afterSeq, live: member, Context.ConnectionAborted);
     }
 
+    /// <summary>
+    /// Where this connection's stream of each of the user's conversations starts: <c>[{conversationId, seq}]</c>. Every
+    /// event with a higher seq reaches the connection, once and in order, with or without <see cref="Resume"/>
+    /// (a conversation joined later starts before the event of the joining). A client without its own positions reads
+    /// the log (<c>GET /api/v1/conversations/{id}/events?after=</c>) up to there and misses nothing.
+    /// </summary>
+    public IReadOnlyList<ConversationPosition> Positions() =>
+        registry.Positions(Connection()).Select(position => new ConversationPosition(position.ConversationId, position.Seq)).ToList();
+
     /// <summary>Tells the other members that I am typing; at most once per 2 s per conversation, expiring after 5 s.</summary>
     public async Task Typing(Guid conversationId)
     {
@@ -162,3 +171,6 @@ public sealed class ChatHub(
         return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : http.Request.Query["access_token"].ToString();
     }
 }
+
+/// <summary>A conversation and the seq after which a connection receives all of its events.</summary>
+public sealed record ConversationPosition(Guid ConversationId, long Seq);

@@ -136,6 +136,16 @@ public sealed class ConnectionRegistry(
             Send(connection, message);
     }
 
+    /// <summary>
+    /// For each conversation the connection receives, the seq after which every event reaches it: what the client
+    /// did not get before it can read from the log up to there, and needs nothing else to be complete.
+    /// </summary>
+    public IReadOnlyList<(Guid ConversationId, long Seq)> Positions(RealtimeConnection connection)
+    {
+        lock (connection)
+            return connection.Cursors.Where(entry => entry.Value.EndSeq is null).Select(entry => (entry.Key, entry.Value.StartSeq)).ToList();
+    }
+
     public bool IsSubscribed(RealtimeConnection connection, Guid conversationId)
     {
         lock (connection)
@@ -266,6 +276,7 @@ public sealed class ConnectionRegistry(
                     _byConversation.GetOrAdd(conversationId, _ => new())[connection.Id] = connection;
                 }
                 existing.LastSentSeq = afterSeq;
+                existing.StartSeq = afterSeq;
                 existing.Replaying = true;
                 existing.AwaitingResume = false;
             }

@@ -87,6 +87,12 @@ public sealed class Cursor(long lastSentSeq)
 {
     public long LastSentSeq { get; set; } = lastSentSeq;
 
+    /// <summary>
+    /// The position the hub reports for this conversation (<c>Positions</c>): every event after it reaches the
+    /// connection, once and in order, whether or not the client resumes. Moved by <c>Resume</c> to its <c>afterSeq</c>.
+    /// </summary>
+    public long StartSeq { get; set; } = lastSentSeq;
+
     /// <summary>While set, live events wait in <see cref="Held"/> until the replay from the log has caught up.</summary>
     public bool Replaying { get; set; }
 
