@@ -29,15 +29,15 @@ public sealed class BrokerTests(WholePlatform platform)
                 var (queues, consumers) = (await platform.VirtualHost.QueueDetailsAsync(), await platform.VirtualHost.ConsumersAsync());
                 return (queues, consumers, Unconsumed: string.Join(", ", Unconsumed(queues, consumers)));
             },
-            broker => broker.Unconsumed.Length == 0,
-            "every durable queue has a consumer", platform.Messaging, platform.Presence, platform.Notifications, platform.Media);
+            // The broker names a consumer's connection once its statistics catch up.
+            broker => broker.Unconsumed.Length == 0 && broker.consumers.All(consumer => consumer.Connection.Length > 0),
+            "every durable queue has a consumer, and every consumer's connection a name", platform.Messaging, platform.Presence, platform.Notifications, platform.Media);
 
         // Connections are named "<service> <host> <pid>" (ServiceDefaults' bus setup).
         var servicesByQueue = consumers.GroupBy(consumer => consumer.Queue)
             .ToDictionary(queue => queue.Key, queue => queue.Select(consumer => consumer.Connection.Split(' ')[0]).Distinct().Order().ToList());
         var shared = servicesByQueue.Where(queue => queue.Value.Count > 1).Select(queue => $"{queue.Key}: {string.Join(", ", queue.Value)}").ToList();
         Assert.True(shared.Count == 0, "Queues consumed by more than one service:\n" + string.Join('\n', shared));
-        Assert.DoesNotContain("", servicesByQueue.Values.SelectMany(services => services));
         var misnamed = servicesByQueue.Where(queue => !queue.Key.StartsWith(queue.Value[0] + "-", StringComparison.Ordinal)).Select(queue => queue.Key).ToList();
         Assert.True(misnamed.Count == 0, "Queues not named after the service consuming them:\n" + string.Join('\n', misnamed));
         Assert.Superset(new HashSet<string> { "messaging", "presence", "notifications", "media", "gateway" }, servicesByQueue.Values.SelectMany(services => services).ToHashSet());
