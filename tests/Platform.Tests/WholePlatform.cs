@@ -31,6 +31,7 @@ public sealed class WholePlatform : IAsyncLifetime
     private readonly SocketsHttpHandler _handler = new() { AllowAutoRedirect = false };
     private readonly List<(string Name, ServiceProcess Process)> _services = [];
     private WebApplication? _site;
+    private bool _disposed;
 
     public PostgresDatabase Database { get; } = new();
 
@@ -64,7 +65,7 @@ public sealed class WholePlatform : IAsyncLifetime
         }
         catch
         {
-            // xunit does not dispose a fixture whose initialization failed: stop whatever did start.
+            // Stop whatever did start, whether or not the runner disposes a fixture whose initialization failed.
             await DisposeAsync();
             throw;
         }
@@ -241,6 +242,9 @@ public sealed class WholePlatform : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        if (_disposed)
+            return;
+        _disposed = true;
         await Task.WhenAll(_services.Select(service => service.Process.DisposeAsync().AsTask()));
         _handler.Dispose();
         if (_site is not null)
