@@ -134,10 +134,12 @@ public sealed class ServiceProcess : IAsyncDisposable
         await process.WaitForExitAsync();
     }
 
+    /// <summary>Stops the process; disposing again does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
         _process?.Dispose();
+        _process = null;
     }
 
     private void Append(string? line)
