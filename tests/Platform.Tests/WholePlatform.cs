@@ -54,6 +54,9 @@ public sealed class WholePlatform : IAsyncLifetime
     /// <summary>A local web site whose pages Media may preview (see the LinkPreviews:AllowedEndpoints deviation below).</summary>
     public Uri Site { get; private set; } = null!;
 
+    /// <summary>The settings both Gateways run with, for tests that start another instance.</summary>
+    public IReadOnlyDictionary<string, string?> GatewaySettings { get; private set; } = new Dictionary<string, string?>();
+
     /// <summary>Where Media keeps the uploaded files' bytes.</summary>
     public string MediaBlobs => Path.Combine(_mediaFolder, "blobs");
 
@@ -108,6 +111,7 @@ public sealed class WholePlatform : IAsyncLifetime
             [.. new[] { "identity", "messaging", "presence", "notifications", "media" }
                 .Select(name => ($"ReverseProxy:Clusters:{name}:Destinations:primary:Address", (string?)Address(name)))]);
         gateway.Remove("ConnectionStrings:Postgres"); // The AppHost gives the Gateway only the broker.
+        GatewaySettings = gateway;
 
         var starting = new (string Name, string Service, Dictionary<string, string?> Settings)[]
         {
@@ -148,11 +152,26 @@ public sealed class WholePlatform : IAsyncLifetime
 
         // Ready does not wait for the broker: a service answers before its queues are declared and bound, and an event
         // published before then never reaches that service. Every service but Identity (which consumes nothing) must be
-        // consuming before the first test sends anything. Bus connections are named "<service> <host> <pid>".
-        var consuming = new[] { Messaging, Presence, Notifications, Media, Gateway1, Gateway2 };
-        await EventuallyAsync(VirtualHost.ConsumersAsync,
-            consumers => consuming.All(service => consumers.Any(consumer => consumer.Connection.EndsWith($" {service.ProcessId}", StringComparison.Ordinal))),
-            "every service consumes from its queues", consuming);
+        // consuming before the first test sends anything.
+        await ConsumingAsync(Messaging, Presence, Notifications, Media, Gateway1, Gateway2);
+    }
+
+    /// <summary>Awaits consumers on the broker from each of <paramref name="services"/> (bus connections are named "&lt;service&gt; &lt;host&gt; &lt;pid&gt;").</summary>
+    public Task ConsumingAsync(params ServiceProcess[] services) =>
+        EventuallyAsync(VirtualHost.ConsumersAsync,
+            consumers => services.All(service => consumers.Any(consumer => consumer.Connection.EndsWith($" {service.ProcessId}", StringComparison.Ordinal))),
+            "the services consume from their queues", services);
+
+    /// <summary>One more Gateway instance, with <paramref name="overrides"/> on top of the others' settings; stopped with the platform at the latest.</summary>
+    public async Task<ServiceProcess> StartGatewayAsync(string name, IReadOnlyDictionary<string, string?> overrides)
+    {
+        var settings = new Dictionary<string, string?>(GatewaySettings);
+        foreach (var (key, value) in overrides)
+            settings[key] = value;
+        var gateway = await ServiceProcess.StartAsync("Gateway", settings);
+        lock (_services)
+            _services.Add((name, gateway));
+        return gateway;
     }
 
     /// <summary>Registers a user with <c>POST /api/v1/users</c> and signs in with the password grant of <c>platform-cli</c>, both through <paramref name="gateway"/> (Gateway 1 by default).</summary>
