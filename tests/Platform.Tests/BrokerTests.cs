@@ -26,11 +26,11 @@ public sealed class BrokerTests(WholePlatform platform)
         var (queues, consumers, _) = await platform.EventuallyAsync(
             async () =>
             {
-                var (queues, consumers) = (await platform.VirtualHost.QueueDetailsAsync(), await platform.VirtualHost.ConsumersAsync());
-                return (queues, consumers, Unconsumed: string.Join(", ", Unconsumed(queues, consumers)));
+                var (declared, consuming) = (await platform.VirtualHost.QueueDetailsAsync(), await platform.VirtualHost.ConsumersAsync());
+                return (declared, consuming, Unconsumed: string.Join(", ", Unconsumed(declared, consuming)));
             },
             // The broker names a consumer's connection once its statistics catch up.
-            broker => broker.Unconsumed.Length == 0 && broker.consumers.All(consumer => consumer.Connection.Length > 0),
+            broker => broker.Unconsumed.Length == 0 && broker.consuming.All(consumer => consumer.Connection.Length > 0),
             "every durable queue has a consumer, and every consumer's connection a name", platform.Messaging, platform.Presence, platform.Notifications, platform.Media);
 
         // Connections are named "<service> <host> <pid>" (ServiceDefaults' bus setup).
