@@ -49,6 +49,20 @@ public sealed class RabbitMqVirtualHost : IAsyncLifetime
         return queues!.Select(queue => queue.GetProperty("name").GetString()!).ToList();
     }
 
+    /// <summary>
+    /// The queues of this virtual host with their lifetime: temporary ones (not durable, auto-deleted or exclusive) go
+    /// with the connection or consumer that made them, such as a Gateway instance's own queues.
+    /// </summary>
+    public async Task<IReadOnlyList<QueueInfo>> QueueDetailsAsync()
+    {
+        var queues = await _management!.GetFromJsonAsync<System.Text.Json.JsonElement[]>($"api/queues/{Name}?columns=name,durable,auto_delete,exclusive");
+        return queues!.Select(queue => new QueueInfo(
+            queue.GetProperty("name").GetString()!,
+            queue.GetProperty("durable").GetBoolean(),
+            queue.GetProperty("auto_delete").GetBoolean(),
+            queue.TryGetProperty("exclusive", out var exclusive) && exclusive.ValueKind == System.Text.Json.JsonValueKind.True)).ToList();
+    }
+
     /// <summary>Every consumer of this virtual host: its queue and the client-given name of the connection it came on (which names the service).</summary>
     public async Task<IReadOnlyList<(string Queue, string Connection)>> ConsumersAsync()
     {
@@ -74,4 +88,10 @@ public sealed class RabbitMqVirtualHost : IAsyncLifetime
             await _management.DeleteAsync($"api/vhosts/{Name}");
         _management.Dispose();
     }
+}
+
+/// <summary>A queue as the broker describes it.</summary>
+public sealed record QueueInfo(string Name, bool Durable, bool AutoDelete, bool Exclusive)
+{
+    public bool Temporary => !Durable || AutoDelete || Exclusive;
 }

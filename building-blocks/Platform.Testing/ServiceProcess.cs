@@ -45,7 +45,16 @@ public sealed class ServiceProcess : IAsyncDisposable
         string service, IReadOnlyDictionary<string, string?> settings, bool waitUntilReady = true, int? port = null)
     {
         var process = new ServiceProcess(service, settings, port ?? TestInfrastructure.UnusedPort());
-        await process.StartAsync(waitUntilReady);
+        try
+        {
+            await process.StartAsync(waitUntilReady);
+        }
+        catch
+        {
+            // The caller never gets hold of a process that did not become ready: stop it here, or it outlives the tests.
+            await process.DisposeAsync();
+            throw;
+        }
         return process;
     }
 
@@ -125,10 +134,12 @@ public sealed class ServiceProcess : IAsyncDisposable
         await process.WaitForExitAsync();
     }
 
+    /// <summary>Stops the process; disposing again does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
         _process?.Dispose();
+        _process = null;
     }
 
     private void Append(string? line)

@@ -1,0 +1,57 @@
+using System.Net;
+using System.Net.Http.Json;
+
+namespace Platform.Tests;
+
+/// <summary>The hub as web frontends use it (the official JavaScript client), with the two members on different Gateways.</summary>
+[Collection(WholePlatformCollection.Name)]
+public sealed class RealtimeTests(WholePlatform platform)
+{
+    [Fact]
+    public async Task AcrossTwoGateways_PresenceTypingAndReadReceipts_ReachTheOtherMember()
+    {
+        var alice = await platform.SignUpAsync("Alice On One");
+        var bob = await platform.SignUpAsync("Bob On Two", platform.Gateway2);
+        var conversationId = (await platform.CreateConversationAsync(alice, "direct", [bob])).GetProperty("id").GetGuid();
+        var message = await platform.SendAsync(alice, conversationId, "are you there?");
+        await using var aliceClient = await platform.ConnectAsync(alice, platform.Gateway1);
+        await using var bobClient = await platform.ConnectAsync(bob, platform.Gateway2);
+
+        // Presence learns from the Gateways' connection events and Messaging's membership events, over the bus.
+        await platform.EventuallyAsync(() => bobClient.InvokeAsync("WatchPresence", (object)new[] { alice.Id.ToString() }),
+            now => now[0].GetProperty("status").GetString() == "online", "Bob sees Alice online", platform.Presence, platform.Gateway1);
+
+        await aliceClient.InvokeAsync("Typing", conversationId);
+        var typing = await bobClient.NextAsync("typing", t => t.GetProperty("conversationId").GetGuid() == conversationId, "is told Alice is typing");
+        Assert.Equal(alice.Id, typing.GetProperty("userId").GetGuid());
+
+        var seq = message.GetProperty("seq").GetInt64();
+        await platform.ReadAsync(await bob.Http.PostAsJsonAsync($"api/v1/conversations/{conversationId}/receipts", new { read = seq }),
+            HttpStatusCode.OK, "Bob's read receipt", platform.Messaging);
+        var receipt = await aliceClient.NextAsync("receipt",
+            r => r.GetProperty("conversationId").GetGuid() == conversationId && r.GetProperty("userId").GetGuid() == bob.Id, "is told Bob has read");
+        Assert.Equal(seq, receipt.GetProperty("read").GetInt64());
+    }
+
+    [Fact]
+    public async Task AMembersJsClient_ReceivesEveryEventOnceInSeqOrder_WhileAnotherUserSends100Messages()
+    {
+        var alice = await platform.SignUpAsync("Alice Sends");
+        var bob = await platform.SignUpAsync("Bob Receives", platform.Gateway2);
+        var conversationId = (await platform.CreateConversationAsync(alice, "group", [bob], "busy")).GetProperty("id").GetGuid();
+        await using var bobClient = await platform.ConnectAsync(bob, platform.Gateway2);
+        await bobClient.InvokeAsync("Resume", conversationId, 0);
+
+        var sent = new List<Guid>();
+        for (var i = 0; i < 100; i++)
+            sent.Add((await platform.SendAsync(alice, conversationId, $"message {i}")).GetProperty("id").GetGuid());
+        var lastSeq = 1 + sent.Count;
+
+        await bobClient.NextAsync("event", e => e.GetProperty("conversationId").GetGuid() == conversationId && e.GetProperty("seq").GetInt64() == lastSeq,
+            $"receives seq {lastSeq}, the last message");
+        var events = bobClient.Calls("event").Where(e => e.GetProperty("conversationId").GetGuid() == conversationId).ToList();
+        Assert.Equal(Enumerable.Range(1, lastSeq).Select(seq => (long)seq), events.Select(e => e.GetProperty("seq").GetInt64()));
+        Assert.Equal("conversation.created", events[0].GetProperty("type").GetString());
+        Assert.Equal(sent, events.Skip(1).Select(e => e.GetProperty("data").GetProperty("id").GetGuid()));
+    }
+}

@@ -1,0 +1,275 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Platform.Testing;
+
+namespace Platform.Tests;
+
+[CollectionDefinition(Name)]
+public sealed class WholePlatformCollection : ICollectionFixture<WholePlatform>
+{
+    public const string Name = "whole platform";
+}
+
+/// <summary>A user signed in through a Gateway: the id, the access token, and an HTTP client for the API.</summary>
+public sealed record User(Guid Id, string Username, string Token, HttpClient Http);
+
+/// <summary>
+/// The six services as processes on ONE database and ONE vhost, as <c>./platform run</c> and Kubernetes run them, with
+/// two Gateway instances. Tests talk only to the Gateways, over HTTP and the official JavaScript SignalR client.
+/// </summary>
+public sealed class WholePlatform : IAsyncLifetime
+{
+    public static readonly TimeSpan Soon = TimeSpan.FromSeconds(20);
+
+    private const string Password = "correct horse battery staple";
+    private readonly string _mediaFolder = Path.Combine(Path.GetTempPath(), "platform-tests-media-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly SocketsHttpHandler _handler = new() { AllowAutoRedirect = false };
+    private readonly List<(string Name, ServiceProcess Process)> _services = [];
+    private WebApplication? _site;
+    private bool _disposed;
+
+    public PostgresDatabase Database { get; } = new();
+
+    public RabbitMqVirtualHost VirtualHost { get; } = new();
+
+    public ServiceProcess Identity { get; private set; } = null!;
+
+    public ServiceProcess Messaging { get; private set; } = null!;
+
+    public ServiceProcess Presence { get; private set; } = null!;
+
+    public ServiceProcess Notifications { get; private set; } = null!;
+
+    public ServiceProcess Media { get; private set; } = null!;
+
+    public ServiceProcess Gateway1 { get; private set; } = null!;
+
+    public ServiceProcess Gateway2 { get; private set; } = null!;
+
+    /// <summary>A local web site whose pages Media may preview (see the LinkPreviews:AllowedEndpoints deviation below).</summary>
+    public Uri Site { get; private set; } = null!;
+
+    /// <summary>The settings both Gateways run with, for tests that start another instance.</summary>
+    public IReadOnlyDictionary<string, string?> GatewaySettings { get; private set; } = new Dictionary<string, string?>();
+
+    /// <summary>Where Media keeps the uploaded files' bytes.</summary>
+    public string MediaBlobs => Path.Combine(_mediaFolder, "blobs");
+
+    public async Task InitializeAsync()
+    {
+        try
+        {
+            await StartAsync();
+        }
+        catch
+        {
+            // Stop whatever did start, whether or not the runner disposes a fixture whose initialization failed.
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAsync()
+    {
+        (_site, Site) = await LoopbackServer.StartAsync(app => app.MapGet("/articles/{slug}", (string slug) => Results.Content(
+            $"<html><head><title>{slug}</title><meta property=\"og:title\" content=\"Article {slug}\"></head><body></body></html>", "text/html")));
+        await Task.WhenAll(Database.InitializeAsync(), VirtualHost.InitializeAsync());
+
+        // Every address is chosen first, so all seven processes can start at once, as the AppHost starts them.
+        var ports = new Dictionary<string, int>();
+        foreach (var name in new[] { "identity", "messaging", "presence", "notifications", "media", "gateway1", "gateway2" })
+            ports[name] = TestInfrastructure.UnusedPort();
+        string Address(string name) => $"http://127.0.0.1:{ports[name]}/";
+        // Both Gateways stand for one public address (a load balancer's, in Kubernetes); tokens name the first as issuer.
+        var gatewayUrl = Address("gateway1");
+        using var identityKey = RSA.Create(2048);
+
+        // The settings of deploy/local/Platform.AppHost/Program.cs, key for key. ServiceProcess runs the services in the
+        // Testing environment, so what the AppHost's Development environment takes from the services'
+        // appsettings.Development.json is given here too (marked "Development:").
+        Dictionary<string, string?> Service(params (string Key, string? Value)[] extra)
+        {
+            var settings = new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Postgres"] = Database.ConnectionString,
+                ["ConnectionStrings:RabbitMq"] = VirtualHost.ConnectionString,
+                ["Auth:Issuer"] = gatewayUrl,
+                ["Auth:MetadataAddress"] = Address("identity"),
+                ["Auth:RequireHttpsMetadata"] = "false", // Development:
+            };
+            foreach (var (key, value) in extra)
+                settings[key] = value;
+            return settings;
+        }
+        string[] loopbackPush = ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/", "http://[::1]:", "https://127.0.0.1:", "https://localhost:"];
+        var gateway = Service(
+            [.. new[] { "identity", "messaging", "presence", "notifications", "media" }
+                .Select(name => ($"ReverseProxy:Clusters:{name}:Destinations:primary:Address", (string?)Address(name)))]);
+        gateway.Remove("ConnectionStrings:Postgres"); // The AppHost gives the Gateway only the broker.
+        GatewaySettings = gateway;
+
+        var starting = new (string Name, string Service, Dictionary<string, string?> Settings)[]
+        {
+            ("identity", "Identity", Service(
+                ("Identity:Keys:SigningKey", identityKey.ExportPkcs8PrivateKeyPem()))), // Development: a generated key file
+            ("messaging", "Messaging", Service()), // No TURN: the AppHost sets Calls:Ice:* only when coturn runs.
+            ("presence", "Presence", Service()),
+            ("notifications", "Notifications", Service(
+                [("Notifications:Invites:LinkBaseUrl", new Uri(new Uri(gatewayUrl), "invite").ToString()),
+                 .. loopbackPush.Select((prefix, i) => ($"Notifications:Push:AllowedEndpointPrefixes:{i}", (string?)prefix))])),
+            ("media", "Media", Service(
+                ("Media:Storage:Path", MediaBlobs),
+                ("Media:StagingPath", Path.Combine(_mediaFolder, "staging")),
+                ("Media:SigningKey", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))), // Development: a fixed dev key
+                // Deviation: link previews never fetch loopback addresses; this test's own site is the one exception.
+                ("LinkPreviews:AllowedEndpoints:0", $"127.0.0.1:{Site.Port}"))),
+            ("gateway1", "Gateway", gateway),
+            ("gateway2", "Gateway", gateway),
+        };
+        var started = starting.Select(async service =>
+        {
+            var process = await ServiceProcess.StartAsync(service.Service, service.Settings, port: ports[service.Name]);
+            lock (_services)
+                _services.Add((service.Name, process));
+        }).ToList();
+        var all = Task.WhenAll(started);
+        try
+        {
+            await all;
+        }
+        catch
+        {
+            throw all.Exception!; // every service that failed to start, not only the first
+        }
+        ServiceProcess Started(string name) => _services.Single(service => service.Name == name).Process;
+        (Identity, Messaging, Presence, Notifications, Media, Gateway1, Gateway2) = (Started("identity"), Started("messaging"),
+            Started("presence"), Started("notifications"), Started("media"), Started("gateway1"), Started("gateway2"));
+
+        // Ready does not wait for the broker: a service answers before its queues are declared and bound, and an event
+        // published before then never reaches that service. Every service but Identity (which consumes nothing) must be
+        // consuming before the first test sends anything.
+        await ConsumingAsync(Messaging, Presence, Notifications, Media, Gateway1, Gateway2);
+    }
+
+    /// <summary>Awaits consumers on the broker from each of <paramref name="services"/> (bus connections are named "&lt;service&gt; &lt;host&gt; &lt;pid&gt;").</summary>
+    public Task ConsumingAsync(params ServiceProcess[] services) =>
+        EventuallyAsync(VirtualHost.ConsumersAsync,
+            consumers => services.All(service => consumers.Any(consumer => consumer.Connection.EndsWith($" {service.ProcessId}", StringComparison.Ordinal))),
+            "the services consume from their queues", services);
+
+    /// <summary>One more Gateway instance, with <paramref name="overrides"/> on top of the others' settings; stopped with the platform at the latest.</summary>
+    public async Task<ServiceProcess> StartGatewayAsync(string name, IReadOnlyDictionary<string, string?> overrides)
+    {
+        var settings = new Dictionary<string, string?>(GatewaySettings);
+        foreach (var (key, value) in overrides)
+            settings[key] = value;
+        var gateway = await ServiceProcess.StartAsync("Gateway", settings);
+        lock (_services)
+            _services.Add((name, gateway));
+        return gateway;
+    }
+
+    /// <summary>Registers a user with <c>POST /api/v1/users</c> and signs in with the password grant of <c>platform-cli</c>, both through <paramref name="gateway"/> (Gateway 1 by default).</summary>
+    public async Task<User> SignUpAsync(string displayName, ServiceProcess? gateway = null)
+    {
+        gateway ??= Gateway1;
+        using var anonymous = Anonymous(gateway);
+        var email = $"{Guid.NewGuid():N}@example.com";
+        var registered = await ReadAsync(await anonymous.PostAsJsonAsync("api/v1/users", new { email, password = Password, displayName }),
+            HttpStatusCode.Created, "registration", Identity);
+        var signedIn = await ReadAsync(await anonymous.PostAsync("connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password",
+            ["client_id"] = "platform-cli",
+            ["username"] = email,
+            ["password"] = Password,
+            ["scope"] = "openid profile email offline_access api",
+        })), HttpStatusCode.OK, "sign-in", Identity);
+        var token = signedIn.GetProperty("access_token").GetString()!;
+        var http = Anonymous(gateway);
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return new User(registered.GetProperty("id").GetGuid(), registered.GetProperty("username").GetString()!, token, http);
+    }
+
+    /// <summary>An HTTP client of the Gateway without a token; redirects are not followed, so tests see them.</summary>
+    public HttpClient Anonymous(ServiceProcess gateway) => new(_handler, disposeHandler: false) { BaseAddress = gateway.BaseAddress };
+
+    /// <summary><c>POST /api/v1/conversations</c>: a conversation of <paramref name="creator"/> with <paramref name="members"/>.</summary>
+    public async Task<JsonElement> CreateConversationAsync(User creator, string kind, IEnumerable<User> members, string? title = null) =>
+        await ReadAsync(await creator.Http.PostAsJsonAsync("api/v1/conversations",
+            new { kind, title, memberIds = members.Select(member => member.Id) }), HttpStatusCode.Created, "creating a conversation", Messaging);
+
+    /// <summary><c>POST /api/v1/conversations/{id}/messages</c>: answers the message, with its <c>seq</c>.</summary>
+    public async Task<JsonElement> SendAsync(User sender, Guid conversationId, string text, params Guid[] attachments) =>
+        await ReadAsync(await sender.Http.PostAsJsonAsync($"api/v1/conversations/{conversationId}/messages",
+            new { clientMessageId = Guid.NewGuid().ToString("N"), text, attachments }), HttpStatusCode.Created, "sending a message", Messaging);
+
+    /// <summary><c>POST /api/v1/media</c> of a new PNG (new pixels each time, so no two uploads share stored bytes).</summary>
+    public async Task<JsonElement> UploadImageAsync(User uploader)
+    {
+        using var form = new MultipartFormDataContent();
+        var file = new ByteArrayContent(TestImages.RandomPng(96, 64));
+        file.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+        form.Add(file, "file", "photo.png");
+        return await ReadAsync(await uploader.Http.PostAsync("api/v1/media", form), HttpStatusCode.Created, "uploading an image", Media);
+    }
+
+    /// <summary>The official JavaScript SignalR client of <paramref name="user"/>, connected to <paramref name="gateway"/>'s hub.</summary>
+    public Task<JsHubClient> ConnectAsync(User user, ServiceProcess gateway) =>
+        JsHubClient.ConnectAsync(gateway.BaseAddress, user.Token, $"the JS client of {user.Username}", () => OutputOf(gateway, Messaging, Presence));
+
+    /// <summary>Awaits a condition with <see cref="Soon"/> as the timeout; a failure shows the output of the services involved.</summary>
+    public async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> condition, string because, params ServiceProcess[] involved)
+    {
+        try
+        {
+            return await Eventually.Returns(probe, condition, Soon, because);
+        }
+        catch (TimeoutException timeout)
+        {
+            throw new TimeoutException(timeout.Message + OutputOf(involved), timeout);
+        }
+    }
+
+    /// <summary>The body of an answer with the expected status; otherwise a failure with the body and the service's output.</summary>
+    public async Task<JsonElement> ReadAsync(HttpResponseMessage response, HttpStatusCode expected, string what, ServiceProcess service)
+    {
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode != expected)
+                Assert.Fail($"{what}: {(int)response.StatusCode} instead of {(int)expected}: {body}{OutputOf(service)}");
+            return body.Length == 0 ? default : JsonDocument.Parse(body).RootElement.Clone();
+        }
+    }
+
+    /// <summary>The last lines each service wrote, for failure messages.</summary>
+    public string OutputOf(params ServiceProcess[] services)
+    {
+        var named = services.Length > 0 ? _services.Where(service => services.Contains(service.Process)) : _services;
+        return string.Concat(named.Select(service =>
+        {
+            var output = service.Process.Output;
+            return $"\n--- {service.Name}, last output ---\n{(output.Length > 4000 ? output[^4000..] : output)}";
+        }));
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        await Task.WhenAll(_services.Select(service => service.Process.DisposeAsync().AsTask()));
+        _handler.Dispose();
+        if (_site is not null)
+            await _site.DisposeAsync();
+        await Task.WhenAll(Database.DisposeAsync(), VirtualHost.DisposeAsync());
+        if (Directory.Exists(_mediaFolder))
+            Directory.Delete(_mediaFolder, recursive: true);
+    }
+}
