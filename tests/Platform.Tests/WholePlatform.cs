@@ -113,21 +113,29 @@ public sealed class WholePlatform : IAsyncLifetime
         gateway.Remove("ConnectionStrings:Postgres"); // The AppHost gives the Gateway only the broker.
         GatewaySettings = gateway;
 
+        // Media, Notifications and Presence sign in as confidential clients to read Messaging's log (backfill); the
+        // AppHost gives each its per-machine secret and Identity the same, as here.
+        var clients = ServiceClients.ConversationLogReaders();
+        (string, string?)[] LogReader(string name) =>
+            [.. clients.ServiceSettings(name, new Uri(Address("messaging"))).Select(setting => (setting.Key, setting.Value))];
         var starting = new (string Name, string Service, Dictionary<string, string?> Settings)[]
         {
             ("identity", "Identity", Service(
-                ("Identity:Keys:SigningKey", identityKey.ExportPkcs8PrivateKeyPem()))), // Development: a generated key file
+                [("Identity:Keys:SigningKey", identityKey.ExportPkcs8PrivateKeyPem()), // Development: a generated key file
+                 .. clients.IdentitySettings().Select(setting => (setting.Key, setting.Value))])),
             ("messaging", "Messaging", Service()), // No TURN: the AppHost sets Calls:Ice:* only when coturn runs.
-            ("presence", "Presence", Service()),
+            ("presence", "Presence", Service(LogReader("presence"))),
             ("notifications", "Notifications", Service(
                 [("Notifications:Invites:LinkBaseUrl", new Uri(new Uri(gatewayUrl), "invite").ToString()),
-                 .. loopbackPush.Select((prefix, i) => ($"Notifications:Push:AllowedEndpointPrefixes:{i}", (string?)prefix))])),
+                 .. loopbackPush.Select((prefix, i) => ($"Notifications:Push:AllowedEndpointPrefixes:{i}", (string?)prefix)),
+                 .. LogReader("notifications")])),
             ("media", "Media", Service(
+                [.. LogReader("media"),
                 ("Media:Storage:Path", MediaBlobs),
                 ("Media:StagingPath", Path.Combine(_mediaFolder, "staging")),
                 ("Media:SigningKey", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))), // Development: a fixed dev key
                 // Deviation: link previews never fetch loopback addresses; this test's own site is the one exception.
-                ("LinkPreviews:AllowedEndpoints:0", $"127.0.0.1:{Site.Port}"))),
+                ("LinkPreviews:AllowedEndpoints:0", $"127.0.0.1:{Site.Port}")])),
             ("gateway1", "Gateway", gateway),
             ("gateway2", "Gateway", gateway),
         };
