@@ -176,7 +176,7 @@ public sealed class WholePlatform : IAsyncLifetime
         var settings = new Dictionary<string, string?>(GatewaySettings);
         foreach (var (key, value) in overrides)
             settings[key] = value;
-        var gateway = await ServiceProcess.StartAsync("Gateway", settings);
+        var gateway = await ServiceProcess.StartAsync("Gateway", settings, waitForBroker: false);
         lock (_services)
             _services.Add((name, gateway));
         return gateway;
