@@ -44,12 +44,12 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <param name="port">A port chosen beforehand (e.g. with <see cref="TestInfrastructure.UnusedPort"/>), for services
     /// that must know each other's address before either starts; a free port when null.</param>
     public static async Task<ServiceProcess> StartAsync(
-        string service, IReadOnlyDictionary<string, string?> settings, bool waitUntilReady = true, int? port = null)
+        string service, IReadOnlyDictionary<string, string?> settings, bool waitUntilReady = true, int? port = null, bool waitForBroker = true)
     {
         var process = new ServiceProcess(service, settings, port ?? TestInfrastructure.UnusedPort());
         try
         {
-            await process.StartAsync(waitUntilReady);
+            await process.StartAsync(waitUntilReady, waitForBroker);
         }
         catch
         {
@@ -60,7 +60,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         return process;
     }
 
-    public async Task StartAsync(bool waitUntilReady = true)
+    public async Task StartAsync(bool waitUntilReady = true, bool waitForBroker = true)
     {
         if (_process is { HasExited: false })
             throw new InvalidOperationException($"{_service} is already running.");
