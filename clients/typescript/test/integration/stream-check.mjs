@@ -47,15 +47,22 @@ receiver.realtime.on("error", (error) => errors.push(String(error?.message ?? er
 await receiver.realtime.start();
 
 let dropped = 0;
+// Each drop cuts a live connection: wait until the stream is connected again after the previous one.
+async function drop() {
+  const until = Date.now() + 30_000;
+  while (receiver.realtime.state !== "Connected" && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+  proxy.drop();
+  dropped++;
+}
 const dropAt = new Set(Array.from({ length: drops }, (_, i) => Math.floor(((i + 1) * count) / (drops + 1))));
 const half = Math.floor(count / 2);
 for (let i = 0; i < half; i++) {
-  if (dropAt.has(i)) { proxy.drop(); dropped++; }
+  if (dropAt.has(i)) await drop();
   await sender.sendMessage(conversation.id, `m${i}`);
 }
 const queued = [];
 for (let i = half; i < count; i++) {
-  if (dropAt.has(i)) { proxy.drop(); dropped++; }
+  if (dropAt.has(i)) await drop();
   queued.push(sender.queueMessage(conversation.id, `m${i}`).sent);
 }
 const sent = [...(await Promise.all(queued))];
