@@ -33,7 +33,7 @@ test("an event beyond the next is held until the gap is filled from the log, the
   assert.equal(s.accept(e(4)), true);
   assert.equal(s.accept(e(5)), true);
   assert.equal(s.heldCount("c"), 2);
-  assert.deepEqual(out, []);
+  assert.equal(out.length, 0);
   // The log answers 2..4 (4 is also held): each handed out once.
   s.fill("c", [e(2), e(3), e(4)]);
   assert.deepEqual(out.map((x) => x.seq), [2, 3, 4, 5]);
@@ -78,7 +78,7 @@ test("a shuffled stream with duplicates comes out once and in order", () => {
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   arrivals.sort(() => random() - 0.5);
   const log = Array.from({ length: 200 }, (_, i) => e(i + 1));
-  for (const event of arrivals) if (s.accept(event)) s.fill("c", log.slice(s.position("c") ?? 0, (s.position("c") ?? 0) + 3));
+  for (const seq of arrivals) if (s.accept(e(seq))) s.fill("c", log.slice(s.position("c") ?? 0, (s.position("c") ?? 0) + 3));
   s.fill("c", log.slice(s.position("c") ?? 0));
   assert.deepEqual(out.map((x) => x.seq), log.map((x) => x.seq));
 });
