@@ -10,7 +10,7 @@ namespace Platform.Tests;
 /// and its built package, run by Node, keeps the delivery promise against the whole platform with real sign-in.
 /// </summary>
 [Collection(WholePlatformCollection.Name)]
-public sealed class TypeScriptSdkTests(WholePlatform platform)
+public sealed class TypeScriptSdkTests(WholePlatform platform, ITestOutputHelper output)
 {
     private static readonly string[] Documented = ["identity", "messaging", "presence", "notifications", "media"];
 
@@ -63,6 +63,7 @@ public sealed class TypeScriptSdkTests(WholePlatform platform)
             ["COUNT"] = "200",
             ["DROPS"] = "2",
         }, TimeSpan.FromMinutes(3));
+        output.WriteLine(result.ToString());
 
         Assert.Equal(200, result.GetProperty("messages").GetInt32());
         Assert.Equal(0, result.GetProperty("missing").GetInt32());
