@@ -16,7 +16,11 @@ public sealed class WholePlatformCollection : ICollectionFixture<WholePlatform>
 }
 
 /// <summary>A user signed in through a Gateway: the id, the access token, and an HTTP client for the API.</summary>
-public sealed record User(Guid Id, string Username, string Token, HttpClient Http);
+public sealed record User(Guid Id, string Username, string Token, HttpClient Http)
+{
+    /// <summary>What the user signs in with (and <see cref="WholePlatform.UserPassword"/>).</summary>
+    public string Email { get; init; } = "";
+}
 
 /// <summary>
 /// The six services as processes on ONE database and ONE vhost, as <c>./platform run</c> and Kubernetes run them, with
@@ -26,7 +30,8 @@ public sealed class WholePlatform : IAsyncLifetime
 {
     public static readonly TimeSpan Soon = TimeSpan.FromSeconds(20);
 
-    private const string Password = "correct horse battery staple";
+    /// <summary>Every test user's password.</summary>
+    public const string UserPassword = "correct horse battery staple";
     private readonly string _mediaFolder = Path.Combine(Path.GetTempPath(), "platform-tests-media-" + Guid.NewGuid().ToString("N")[..12]);
     private readonly SocketsHttpHandler _handler = new() { AllowAutoRedirect = false };
     private readonly List<(string Name, ServiceProcess Process)> _services = [];
@@ -188,20 +193,20 @@ public sealed class WholePlatform : IAsyncLifetime
         gateway ??= Gateway1;
         using var anonymous = Anonymous(gateway);
         var email = $"{Guid.NewGuid():N}@example.com";
-        var registered = await ReadAsync(await anonymous.PostAsJsonAsync("api/v1/users", new { email, password = Password, displayName }),
+        var registered = await ReadAsync(await anonymous.PostAsJsonAsync("api/v1/users", new { email, password = UserPassword, displayName }),
             HttpStatusCode.Created, "registration", Identity);
         var signedIn = await ReadAsync(await anonymous.PostAsync("connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["grant_type"] = "password",
             ["client_id"] = "platform-cli",
             ["username"] = email,
-            ["password"] = Password,
+            ["password"] = UserPassword,
             ["scope"] = "openid profile email offline_access api",
         })), HttpStatusCode.OK, "sign-in", Identity);
         var token = signedIn.GetProperty("access_token").GetString()!;
         var http = Anonymous(gateway);
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return new User(registered.GetProperty("id").GetGuid(), registered.GetProperty("username").GetString()!, token, http);
+        return new User(registered.GetProperty("id").GetGuid(), registered.GetProperty("username").GetString()!, token, http) { Email = email };
     }
 
     /// <summary>An HTTP client of the Gateway without a token; redirects are not followed, so tests see them.</summary>
