@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Platform.Testing;
 using Xunit.Abstractions;
 
 namespace Platform.Tests;
@@ -82,38 +82,13 @@ public sealed class TypeScriptSdkTests(WholePlatform platform, ITestOutputHelper
         return document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }).ReplaceLineEndings("\n") + "\n";
     }
 
-    private static string SdkFolder()
-    {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(root.FullName, "Platform.sln")))
-            root = root.Parent!;
-        return Path.Combine(root.FullName, "clients", "typescript");
-    }
+    private static string SdkFolder() => Path.Combine(TestInfrastructure.RepositoryRoot, "clients", "typescript");
 
-    private async Task<JsonElement> RunNodeAsync(string script, IReadOnlyDictionary<string, string> environment, TimeSpan timeout)
+    private Task<JsonElement> RunNodeAsync(string script, IReadOnlyDictionary<string, string> environment, TimeSpan timeout)
     {
-        var folder = SdkFolder();
-        Assert.True(File.Exists(Path.Combine(folder, "dist", "index.js")),
+        Assert.True(File.Exists(Path.Combine(SdkFolder(), "dist", "index.js")),
             "Build the TypeScript SDK first: `npm ci --prefix clients/typescript && npm run build --prefix clients/typescript` (./platform test does).");
-        var info = new ProcessStartInfo("node", [Path.Combine(folder, script)])
-        {
-            WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        foreach (var (key, value) in environment)
-            info.Environment[key] = value;
-        using var node = Process.Start(info)!;
-        var output = node.StandardOutput.ReadToEndAsync();
-        var errors = node.StandardError.ReadToEndAsync();
-        try
-        {
-            await node.WaitForExitAsync().WaitAsync(timeout);
-        }
-        catch (TimeoutException)
-        {
-            node.Kill(entireProcessTree: true);
-            Assert.Fail($"{script} did not finish within {timeout.TotalSeconds:0} s: {await errors}{platform.OutputOf(platform.Gateway1, platform.Gateway2, platform.Messaging)}");
-        }
-        Assert.True(node.ExitCode == 0, $"{script} exited {node.ExitCode}: {await errors}\n{await output}{platform.OutputOf(platform.Gateway1, platform.Gateway2)}");
-        return JsonDocument.Parse((await output).Trim().Split('\n')[^1]).RootElement.Clone();
+        return NodeScript.RunAsync(Path.Combine("clients", "typescript", script), environment, timeout,
+            () => platform.OutputOf(platform.Gateway1, platform.Gateway2, platform.Messaging));
     }
 }
