@@ -17,6 +17,8 @@ internal sealed class DeliveryTally
     private readonly ConcurrentDictionary<string, int> _failures = new();
     private readonly ConcurrentDictionary<string, Receiver> _receivers = new();
     private readonly ConcurrentQueue<(string Label, long Start, long End)> _faults = new();
+    private readonly ConcurrentQueue<long> _failedAt = new();
+    private readonly ConcurrentDictionary<string, byte> _sendsThatFailed = new();
     private long _attempts, _gaveUp;
 
     public long Origin { get; } = Stopwatch.GetTimestamp();
@@ -60,7 +62,8 @@ internal sealed class DeliveryTally
             }
             catch (Exception exception)
             {
-                _failures.AddOrUpdate(Describe(exception), 1, (_, n) => n + 1);
+                Fail(Describe(exception));
+                _sendsThatFailed.TryAdd(clientMessageId, 0);
             }
             if (Stopwatch.GetTimestamp() > stop)
             {
@@ -71,7 +74,21 @@ internal sealed class DeliveryTally
         }
     }
 
-    public void Fail(string what) => _failures.AddOrUpdate(what, 1, (_, n) => n + 1);
+    public void Fail(string what)
+    {
+        _failures.AddOrUpdate(what, 1, (_, n) => n + 1);
+        _failedAt.Enqueue(Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>Sends with at least one failed attempt (each retried with the same clientMessageId).</summary>
+    public int SendsThatFailed => _sendsThatFailed.Count;
+
+    /// <summary>Seconds from <paramref name="from"/> to the last failed request before <paramref name="until"/>; null when none failed after it.</summary>
+    public double? LastFailureAfter(long from, long until = long.MaxValue)
+    {
+        var last = _failedAt.Where(at => at >= from && at < until).DefaultIfEmpty(0).Max();
+        return last == 0 ? null : Seconds(from, last);
+    }
 
     public static string Describe(Exception exception) => exception switch
     {
@@ -113,6 +130,13 @@ internal sealed class DeliveryTally
             await Task.Delay(200);
         }
         return false;
+    }
+
+    /// <summary>Seconds from <paramref name="from"/> to the first send acknowledged after it.</summary>
+    public double? FirstAcknowledgedAfter(long from)
+    {
+        var first = _acknowledged.Values.Where(at => at >= from).DefaultIfEmpty(0).Min();
+        return first == 0 ? null : Seconds(from, first);
     }
 
     /// <summary>Acknowledged messages a receiver never got.</summary>

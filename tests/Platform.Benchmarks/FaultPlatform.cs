@@ -25,6 +25,9 @@ internal sealed class FaultPlatform : IAsyncDisposable
 
     public LocalInfrastructure Servers { get; }
 
+    /// <summary>The scenario, for the services' log file.</summary>
+    public string Name { get; init; } = "faults";
+
     public PlatformProcesses Processes { get; private set; } = null!;
 
     /// <summary>Gateway → Messaging (the first replica): YARP's routes and the hub's own calls.</summary>
@@ -39,9 +42,9 @@ internal sealed class FaultPlatform : IAsyncDisposable
 
     public ServiceProcess Gateway2 => Processes["gateway2"];
 
-    public static async Task<FaultPlatform> StartAsync(LocalInfrastructure servers, int replicas = 1, Action<string, Dictionary<string, string?>>? configure = null)
+    public static async Task<FaultPlatform> StartAsync(LocalInfrastructure servers, string name, int replicas = 1, Action<string, Dictionary<string, string?>>? configure = null)
     {
-        var platform = new FaultPlatform(servers);
+        var platform = new FaultPlatform(servers) { Name = name };
         try
         {
             await platform.StartAsync(replicas, configure);
@@ -170,11 +173,26 @@ internal sealed class FaultPlatform : IAsyncDisposable
         // Thousands of clients: disposed in parallel, or this alone takes minutes.
         await Parallel.ForEachAsync(clients, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (client, _) => await client.DisposeAsync());
         if (Processes is not null)
+        {
             await Processes.DisposeAsync();
+            // What the services logged (warnings and up), beside the reports.
+            var folder = Path.Combine(LocalInfrastructure.RepositoryRoot, ".local", "bench");
+            Directory.CreateDirectory(folder);
+            await File.WriteAllTextAsync(Path.Combine(folder, $"faults-services-{Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}.log"), Processes.OutputOf(200_000));
+        }
         foreach (var proxy in _messagingHttp)
             await proxy.DisposeAsync();
         if (MessagingPostgres is not null)
             await MessagingPostgres.DisposeAsync();
-        await Task.WhenAll(_database.DisposeAsync(), _virtualHost.DisposeAsync());
+        // A restarted server ended the pooled admin connections: drop them, so dropping the database opens a fresh one.
+        NpgsqlConnection.ClearAllPools();
+        try
+        {
+            await Task.WhenAll(_database.DisposeAsync(), _virtualHost.DisposeAsync());
+        }
+        catch (Exception exception)
+        {
+            Console.WriteLine($"faults: cleaning up the scenario's database or vhost failed (left behind): {exception.Message}");
+        }
     }
 }

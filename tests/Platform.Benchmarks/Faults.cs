@@ -210,11 +210,17 @@ internal static class Faults
             result.Figures["committedButNotAcknowledged"] = unacknowledgedCommitted;
             if (unacknowledgedCommitted > 0)
                 result.Notes.Add($"{unacknowledgedCommitted} sends committed although no attempt was acknowledged (the sender gave up); delivered all the same");
-            foreach (var (label, start, end) in Tally.Faults)
+            result.Figures["sendsWithAFailedAttempt"] = Tally.SendsThatFailed;
+            var faults = Tally.Faults.OrderBy(f => f.Start).ToList();
+            for (var f = 0; f < faults.Count; f++)
             {
+                var (label, start, end) = faults[f];
                 var (first, backlog) = Tally.Recovery(end);
-                result.Recovery.Add($"{label}: fault lasted {DeliveryTally.Seconds(start, end):0.0} s; deliveries again {Format(first)} after, backlog in {Format(backlog)}");
-                result.Figures[$"recovery {label}"] = new { faultSeconds = DeliveryTally.Seconds(start, end), firstDeliverySeconds = first, backlogSeconds = backlog };
+                var lastFailure = Tally.LastFailureAfter(end, f + 1 < faults.Count ? faults[f + 1].Start : long.MaxValue);
+                var acknowledged = Tally.FirstAcknowledgedAfter(end);
+                result.Recovery.Add($"{label}: fault lasted {DeliveryTally.Seconds(start, end):0.0} s; after it: first 2xx in {Format(acknowledged)}, deliveries again in {Format(first)}, backlog delivered in {Format(backlog)}" +
+                                    (lastFailure is { } l ? $", last failed request at {l:0.0} s" : ""));
+                result.Figures[$"recovery {label}"] = new { faultSeconds = DeliveryTally.Seconds(start, end), firstAcknowledgedSeconds = acknowledged, firstDeliverySeconds = first, backlogSeconds = backlog, lastFailureSeconds = lastFailure };
             }
             return result;
         }
@@ -226,7 +232,7 @@ internal static class Faults
 
     private static async Task<FaultResult> MessagingKillAsync(LocalInfrastructure servers, FaultOptions options)
     {
-        await using var platform = await FaultPlatform.StartAsync(servers);
+        await using var platform = await FaultPlatform.StartAsync(servers, "messaging-kill");
         var stream = await Stream.StartAsync(platform);
         var result = new FaultResult("messaging-kill", $"kill -9 Messaging 3 times during {options.Sends} sends at {options.Rate}/s; restarted at once on the same port");
         var sending = stream.SendAsync(options.Sends, options.Rate);
@@ -246,7 +252,7 @@ internal static class Faults
 
     private static async Task<FaultResult> RabbitMqKillAsync(LocalInfrastructure servers)
     {
-        await using var platform = await FaultPlatform.StartAsync(servers);
+        await using var platform = await FaultPlatform.StartAsync(servers, "rabbitmq-kill");
         var stream = await Stream.StartAsync(platform);
         const int count = 3000;
         var result = new FaultResult("rabbitmq-kill", $"kill -9 RabbitMQ (the Erlang VM) after 1,000 of {count} sends at 100/s; restarted with scripts/infra.sh restart-rabbitmq");
@@ -264,7 +270,7 @@ internal static class Faults
 
     private static async Task<FaultResult> PostgresRestartAsync(LocalInfrastructure servers)
     {
-        await using var platform = await FaultPlatform.StartAsync(servers);
+        await using var platform = await FaultPlatform.StartAsync(servers, "postgres-restart");
         var stream = await Stream.StartAsync(platform);
         const int count = 3000;
         var result = new FaultResult("postgres-restart", $"pg_ctl -m fast stop, then start, after 1,000 of {count} sends at 100/s");
@@ -284,7 +290,7 @@ internal static class Faults
 
     private static async Task<FaultResult> PartitionAsync(LocalInfrastructure servers, string name, Func<FaultPlatform, TcpProxy> link, string what, int seconds = 30)
     {
-        await using var platform = await FaultPlatform.StartAsync(servers);
+        await using var platform = await FaultPlatform.StartAsync(servers, name);
         var stream = await Stream.StartAsync(platform);
         const double rate = 20;
         var count = (int)(rate * (seconds + 30));
@@ -304,7 +310,7 @@ internal static class Faults
 
     private static async Task<FaultResult> NotificationsStopAsync(LocalInfrastructure servers)
     {
-        await using var platform = await FaultPlatform.StartAsync(servers);
+        await using var platform = await FaultPlatform.StartAsync(servers, "notifications-sigstop");
         await using var push = await WebPushReceiver.StartAsync();
         var sender = await platform.SignUpAsync("sender");
         var recipient = await platform.SignUpAsync("offline recipient");
@@ -384,7 +390,7 @@ internal static class Faults
 
     private static async Task<FaultResult> OfflineCatchUpAsync(LocalInfrastructure servers, FaultOptions options)
     {
-        await using var platform = await FaultPlatform.StartAsync(servers);
+        await using var platform = await FaultPlatform.StartAsync(servers, "offline-catch-up");
         var stream = await Stream.StartAsync(platform, receivers: 2);
         var offline = new List<int> { 5, 110 };
         if (options.Long)
@@ -432,7 +438,7 @@ internal static class Faults
 
     private static async Task<FaultResult> RollingRestartAsync(LocalInfrastructure servers)
     {
-        await using var platform = await FaultPlatform.StartAsync(servers, replicas: 2, configure: (name, settings) =>
+        await using var platform = await FaultPlatform.StartAsync(servers, "rolling-restart", replicas: 2, configure: (name, settings) =>
         {
             if (!name.StartsWith("gateway", StringComparison.Ordinal))
                 return;
@@ -544,7 +550,7 @@ internal static class Faults
 
     private static async Task<FaultResult> GatewayRestartAsync(LocalInfrastructure servers, FaultOptions options)
     {
-        await using var platform = await FaultPlatform.StartAsync(servers);
+        await using var platform = await FaultPlatform.StartAsync(servers, "gateway-restart-10k");
         var connections = options.Connections;
         var conversations = Math.Min(options.Conversations, connections);
         var result = new FaultResult("gateway-restart-10k", $"kill -9 and restart of the Gateway holding {connections} SDK connections in {conversations} conversations, each of which gets news while it is down");
@@ -643,7 +649,8 @@ internal static class Faults
                 md.AppendLine("```");
                 continue;
             }
-            md.AppendLine($"- sent: {r.Sent} acknowledged in {r.Attempts} attempts{(r.GaveUp > 0 ? $", {r.GaveUp} given up" : "")}; failed requests: {r.FailedText}");
+            md.AppendLine($"- sent: {r.Sent} acknowledged in {r.Attempts} attempts{(r.GaveUp > 0 ? $", {r.GaveUp} given up" : "")}" +
+                          $"{(r.Figures.TryGetValue("sendsWithAFailedAttempt", out var failedSends) ? $" ({failedSends} sends needed more than one)" : "")}; failed requests: {r.FailedText}");
             md.AppendLine($"- received: {string.Join(", ", r.ReceivedPerReceiver.Select(x => $"{x.Key} {x.Value}"))}");
             md.AppendLine($"- lost {r.Lost} (committed but not delivered: {r.CommittedNotDelivered}), duplicated {r.Duplicated}, out of order {r.OutOfOrder}");
             foreach (var recovery in r.Recovery)
