@@ -186,20 +186,25 @@ public sealed class PlatformProcesses : IAsyncDisposable
             Options.Configure?.Invoke(name, settings);
         GatewaySettings = starting.First(s => s.Name == "gateway1").Settings;
 
-        var started = starting.Select(async service =>
+        // Further replicas start once the first of each is ready: Identity's first start migrates the empty database,
+        // and two instances doing so at once on this machine left the second waiting well past a minute (RELIABILITY.md).
+        foreach (var wave in starting.GroupBy(s => s.Name.StartsWith("gateway", StringComparison.Ordinal) || !char.IsDigit(s.Name[^1]) ? 0 : 1).OrderBy(g => g.Key))
         {
-            var process = await ServiceProcess.StartAsync(service.Service, service.Settings, port: ports[service.Name]);
-            lock (_services)
-                _services.Add((service.Name, process));
-        }).ToList();
-        var all = Task.WhenAll(started);
-        try
-        {
-            await all;
-        }
-        catch
-        {
-            throw all.Exception!; // every service that failed to start, not only the first
+            var started = wave.Select(async service =>
+            {
+                var process = await ServiceProcess.StartAsync(service.Service, service.Settings, port: ports[service.Name]);
+                lock (_services)
+                    _services.Add((service.Name, process));
+            }).ToList();
+            var all = Task.WhenAll(started);
+            try
+            {
+                await all;
+            }
+            catch
+            {
+                throw all.Exception!; // every service that failed to start, not only the first
+            }
         }
     }
 

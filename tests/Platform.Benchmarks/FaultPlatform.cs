@@ -95,7 +95,12 @@ internal sealed class FaultPlatform : IAsyncDisposable
             TimeSpan.FromSeconds(60), "every service consumes from its queues");
     }
 
-    /// <summary>Registers a user through the Gateway (<c>POST /api/v1/users</c>); the SDK signs in with the password grant, as apps do.</summary>
+    /// <summary>
+    /// Registers a user through the Gateway (<c>POST /api/v1/users</c>) and signs in with the password grant of
+    /// <c>platform-cli</c> (<c>POST /connect/token</c>), as apps do. The SDK gets the token rather than the password:
+    /// its own sign-in checks that the discovery document's issuer is the address it talks to, and here two Gateways
+    /// stand for one public address (a load balancer's) that only the first of them carries.
+    /// </summary>
     public async Task<(Guid Id, PlatformClient Client)> SignUpAsync(string displayName, Uri? gateway = null, Func<HttpMessageHandler>? handler = null,
         bool acknowledge = false)
     {
@@ -107,16 +112,51 @@ internal sealed class FaultPlatform : IAsyncDisposable
         if (!response.IsSuccessStatusCode)
             throw new InvalidOperationException($"registration: {(int)response.StatusCode} {body}");
         var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetGuid();
+        // Access tokens live 15 minutes (Identity:Tokens:AccessTokenLifetime): signed in again after 10.
+        var signInAt = gateway;
+        var token = await SignInAsync(signInAt, email);
+        var tokenAt = DateTime.UtcNow;
+        var renewing = new SemaphoreSlim(1, 1);
+        async Task<string> CurrentToken(CancellationToken cancellationToken)
+        {
+            await renewing.WaitAsync(cancellationToken);
+            try
+            {
+                if (DateTime.UtcNow - tokenAt > TimeSpan.FromMinutes(10))
+                    (token, tokenAt) = (await SignInAsync(signInAt, email), DateTime.UtcNow);
+                return token;
+            }
+            finally
+            {
+                renewing.Release();
+            }
+        }
         return (id, Track(new PlatformClient(new PlatformClientOptions
         {
             GatewayUrl = gateway,
-            Username = email,
-            Password = Password,
+            AccessTokenProvider = CurrentToken,
             AcknowledgeDeliveries = acknowledge,
             SendRetries = 0, // the campaign retries itself, to count every failed request
             MaxReconnectDelay = TimeSpan.FromSeconds(2),
             HttpMessageHandlerFactory = handler,
         })));
+    }
+
+    private static async Task<string> SignInAsync(Uri gateway, string email)
+    {
+        using var http = new HttpClient { BaseAddress = gateway };
+        using var signIn = await http.PostAsync("connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password",
+            ["client_id"] = "platform-cli",
+            ["username"] = email,
+            ["password"] = Password,
+            ["scope"] = "openid profile email offline_access api",
+        }));
+        var signedIn = await signIn.Content.ReadAsStringAsync();
+        if (!signIn.IsSuccessStatusCode)
+            throw new InvalidOperationException($"sign-in: {(int)signIn.StatusCode} {signedIn}");
+        return JsonDocument.Parse(signedIn).RootElement.GetProperty("access_token").GetString()!;
     }
 
     /// <summary>A client of <paramref name="userId"/> with a token minted as Identity would sign it (no password sign-in).</summary>

@@ -412,7 +412,7 @@ internal static class Faults
             await Task.Delay(TimeSpan.FromSeconds(seconds));
             current = new PlatformClient(new PlatformClientOptions
             {
-                GatewayUrl = signIn.GatewayUrl, Username = signIn.Username, Password = signIn.Password, AcknowledgeDeliveries = false,
+                GatewayUrl = signIn.GatewayUrl, AccessTokenProvider = signIn.AccessTokenProvider, AcknowledgeDeliveries = false,
                 MaxReconnectDelay = signIn.MaxReconnectDelay,
             });
             var back = Stopwatch.GetTimestamp();
