@@ -92,7 +92,7 @@ internal sealed class DeliveryTally
 
     public static string Describe(Exception exception) => exception switch
     {
-        PlatformException platform => platform.Status.ToString(),
+        PlatformException platform => $"{platform.Status} {platform.Title}",
         HttpRequestException http => "network: " + http.HttpRequestError,
         TaskCanceledException => "timeout (100 s)",
         _ => exception.GetType().Name,

@@ -31,7 +31,7 @@ internal sealed class FaultPlatform : IAsyncDisposable
     public PlatformProcesses Processes { get; private set; } = null!;
 
     /// <summary>Gateway → Messaging (the first replica): YARP's routes and the hub's own calls.</summary>
-    public TcpProxy MessagingHttp => _messagingHttp[0];
+    public TcpProxy MessagingHttp => _messagingHttp.Count > 0 ? _messagingHttp[0] : throw new InvalidOperationException("Messaging is not behind a proxy here.");
 
     /// <summary>Messaging → PostgreSQL.</summary>
     public TcpProxy MessagingPostgres { get; private set; } = null!;
@@ -42,12 +42,15 @@ internal sealed class FaultPlatform : IAsyncDisposable
 
     public ServiceProcess Gateway2 => Processes["gateway2"];
 
-    public static async Task<FaultPlatform> StartAsync(LocalInfrastructure servers, string name, int replicas = 1, Action<string, Dictionary<string, string?>>? configure = null)
+    /// <param name="proxied">Messaging behind the TCP proxies. Not for restarts: while Messaging is down the proxy still
+    /// accepts the Gateway's connection (then closes it), where a stopped process refuses it, which the Gateway can tell.</param>
+    public static async Task<FaultPlatform> StartAsync(LocalInfrastructure servers, string name, int replicas = 1,
+        Action<string, Dictionary<string, string?>>? configure = null, bool proxied = true)
     {
         var platform = new FaultPlatform(servers) { Name = name };
         try
         {
-            await platform.StartAsync(replicas, configure);
+            await platform.StartAsync(replicas, configure, proxied);
         }
         catch
         {
@@ -57,19 +60,19 @@ internal sealed class FaultPlatform : IAsyncDisposable
         return platform;
     }
 
-    private async Task StartAsync(int replicas, Action<string, Dictionary<string, string?>>? configure)
+    private async Task StartAsync(int replicas, Action<string, Dictionary<string, string?>>? configure, bool proxied)
     {
         await Task.WhenAll(_database.InitializeAsync(), _virtualHost.InitializeAsync());
         var postgres = new NpgsqlConnectionStringBuilder(_database.ConnectionString);
         MessagingPostgres = new TcpProxy(new Uri($"tcp://{postgres.Host}:{postgres.Port}/"));
-        var proxied = new NpgsqlConnectionStringBuilder(_database.ConnectionString) { Host = "127.0.0.1", Port = MessagingPostgres.Address.Port };
+        var viaProxy = new NpgsqlConnectionStringBuilder(_database.ConnectionString) { Host = "127.0.0.1", Port = MessagingPostgres.Address.Port };
         Processes = await PlatformProcesses.StartAsync(new PlatformProcessOptions
         {
             Postgres = _database.ConnectionString,
             RabbitMq = _virtualHost.ConnectionString,
             Replicas = replicas,
-            MessagingPostgres = proxied.ConnectionString,
-            GatewayToMessaging = (_, address) =>
+            MessagingPostgres = proxied ? viaProxy.ConnectionString : null,
+            GatewayToMessaging = !proxied ? null : (_, address) =>
             {
                 var proxy = new TcpProxy(address);
                 _messagingHttp.Add(proxy);

@@ -438,7 +438,7 @@ internal static class Faults
 
     private static async Task<FaultResult> RollingRestartAsync(LocalInfrastructure servers)
     {
-        await using var platform = await FaultPlatform.StartAsync(servers, "rolling-restart", replicas: 2, configure: (name, settings) =>
+        await using var platform = await FaultPlatform.StartAsync(servers, "rolling-restart", replicas: 2, proxied: false, configure: (name, settings) =>
         {
             if (!name.StartsWith("gateway", StringComparison.Ordinal))
                 return;
