@@ -7,6 +7,7 @@
 #   scripts/infra.sh start DIR               start both (or reuse running ones), write DIR/infra.env
 #   scripts/infra.sh stop DIR                stop both; succeeds quietly if nothing runs
 #   scripts/infra.sh restart-rabbitmq DIR    stop and start only RabbitMQ, same ports and data
+#   scripts/infra.sh stop-postgres DIR       stop only PostgreSQL (pg_ctl -m fast); `start DIR` starts it again on its port
 #   scripts/infra.sh status DIR              one line per server; exit 0 only if both run
 #
 # Environment for start:
@@ -657,6 +658,11 @@ cmd_restart_rabbitmq() {
     log "rabbitmq restarted in $(elapsed "$t0")"
 }
 
+cmd_stop_postgres() {
+    set_dir "${1:-}" && load_state && [[ -n $pg_port ]] || die "no earlier start in ${1:-}; run: $0 start DIR"
+    pg_stop
+}
+
 cmd_status() {
     local rc=0
     if ! set_dir "${1:-}"; then
@@ -687,6 +693,7 @@ case $CMD in
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
     restart-rabbitmq) cmd_restart_rabbitmq "$@" ;;
+    stop-postgres) cmd_stop_postgres "$@" ;;
     status) cmd_status "$@" ;;
     *)
         sed -n '2,20s/^# \{0,1\}//p' "$0" >&2

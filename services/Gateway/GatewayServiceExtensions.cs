@@ -151,8 +151,50 @@ public static class GatewayServiceExtensions
             hub.CloseOnAuthenticationExpiration = true;
             hub.Transports = HttpTransportType.WebSockets | HttpTransportType.ServerSentEvents | HttpTransportType.LongPolling;
         });
-        app.MapReverseProxy(proxy => proxy.Use(WriteProblemOnForwardingError));
+        app.MapReverseProxy(proxy =>
+        {
+            proxy.Use(WriteProblemOnForwardingError);
+            proxy.Use(TryAnotherDestinationWhenNoneWasReached);
+            // YARP's default pipeline, which a custom one must name: affinity, balancing over the destinations the
+            // active health checks pass, and passive health checks (a destination failing requests leaves the rotation).
+            proxy.UseSessionAffinity();
+            proxy.UseLoadBalancing();
+            proxy.UsePassiveHealthChecks();
+        });
         return app;
+    }
+
+    // A cluster with several destinations (replicas): a request whose connection could not even be opened (the replica
+    // is stopping or restarting) never reached it, so it is sent to another destination, whatever its method; the body
+    // has not been read yet. A request that reached a destination and failed there is never sent twice.
+    private static async Task TryAnotherDestinationWhenNoneWasReached(HttpContext context, Func<Task> next)
+    {
+        var proxy = context.GetReverseProxyFeature();
+        var candidates = proxy.AvailableDestinations;
+        var tried = new HashSet<DestinationState>();
+        while (true)
+        {
+            await next();
+            var error = context.GetForwarderErrorFeature();
+            if (error is null || context.Response.HasStarted || !NeverReached(error.Exception) || proxy.ProxiedDestination is not { } failed)
+                return;
+            tried.Add(failed);
+            var others = candidates.Where(destination => !tried.Contains(destination)).ToList();
+            if (others.Count == 0)
+                return;
+            proxy.AvailableDestinations = others;
+            context.Features.Set<IForwarderErrorFeature>(null);
+            context.Response.StatusCode = StatusCodes.Status200OK;
+        }
+    }
+
+    private static bool NeverReached(Exception? exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+            if (current is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }
+                || current is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused })
+                return true;
+        return false;
     }
 
     // Browsers send Origin on WebSocket upgrades, which CORS does not cover: the hub accepts only allowed origins

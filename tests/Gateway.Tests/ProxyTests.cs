@@ -102,6 +102,24 @@ public sealed class ProxyTests(PlatformInfrastructure infrastructure) : IClassFi
         Assert.Contains("messaging", problem.GetProperty("detail").GetString());
     }
 
+    [Fact]
+    public async Task Request_WhenOneReplicaRefusesConnections_IsSentToAnotherWithItsBody_NeverFailing()
+    {
+        await using var gateway = GatewayWithAllServicesAt(_downstream.Url)
+            .WithSetting("ReverseProxy:Clusters:messaging:Destinations:primary:Address", $"http://127.0.0.1:{TestInfrastructure.UnusedPort()}/")
+            .WithSetting("ReverseProxy:Clusters:messaging:Destinations:replica2:Address", _downstream.Url);
+        using var client = gateway.CreateClient();
+
+        for (var i = 0; i < 10; i++)
+        {
+            var response = await client.PostAsJsonAsync("/api/v1/conversations/x/messages", new { clientMessageId = $"m{i}", text = "hello" });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var received = _downstream.Received.Where(r => r.Method == "POST" && r.Path == "/api/v1/conversations/x/messages").ToList();
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"m{i}"), received.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("clientMessageId").GetString()));
+    }
+
     [Theory]
     [InlineData("/health/ready")]
     [InlineData("/health/live")]

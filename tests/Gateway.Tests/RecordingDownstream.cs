@@ -10,7 +10,7 @@ public sealed class RecordingDownstream : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    public sealed record ReceivedRequest(string Method, string Path, string Query, IReadOnlyDictionary<string, string> Headers);
+    public sealed record ReceivedRequest(string Method, string Path, string Query, IReadOnlyDictionary<string, string> Headers, string Body = "");
 
     public ConcurrentQueue<ReceivedRequest> Received { get; } = new();
 
@@ -28,7 +28,8 @@ public sealed class RecordingDownstream : IAsyncDisposable
         var (app, address) = await LoopbackServer.StartAsync(app => app.Run(async context =>
         {
             var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-            self!.Received.Enqueue(new ReceivedRequest(context.Request.Method, context.Request.Path, context.Request.QueryString.Value ?? "", headers));
+            var body = await new StreamReader(context.Request.Body).ReadToEndAsync();
+            self!.Received.Enqueue(new ReceivedRequest(context.Request.Method, context.Request.Path, context.Request.QueryString.Value ?? "", headers, body));
             await context.Response.WriteAsJsonAsync(new { reached = "downstream", path = context.Request.Path.Value });
         }));
         self = new RecordingDownstream(app, address.ToString());

@@ -11,9 +11,13 @@ internal sealed class LocalInfrastructure : IAsyncDisposable
 
     public static string RepositoryRoot { get; } = FindRoot();
 
-    public static async Task<LocalInfrastructure> StartAsync()
+    /// <summary>The servers' folder (data, logs, pid files).</summary>
+    public string Folder => _folder;
+
+    /// <param name="folder">Under <c>.local/</c>: <c>bench</c> for the benchmarks; the fault campaign has its own, so it kills only its own servers.</param>
+    public static async Task<LocalInfrastructure> StartAsync(string folder = "bench")
     {
-        var folder = Path.Combine(RepositoryRoot, ".local", "bench");
+        folder = Path.Combine(RepositoryRoot, ".local", folder);
         Directory.CreateDirectory(folder);
         await Run("start", folder);
         foreach (var line in await File.ReadAllLinesAsync(Path.Combine(folder, "infra.env")))
@@ -29,6 +33,22 @@ internal sealed class LocalInfrastructure : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await Run("stop", _folder);
+
+    /// <summary>kill -9 of the broker's Erlang VM (the pid RabbitMQ wrote), as a crash or an OOM kill would end it.</summary>
+    public void KillRabbitMq()
+    {
+        var pid = int.Parse(File.ReadAllText(Path.Combine(_folder, "rabbitmq", "rabbitmq.pid")).Trim());
+        Process.GetProcessById(pid).Kill();
+    }
+
+    /// <summary>Starts RabbitMQ again on its ports with its data (after cleaning up what a killed node leaves: its epmd, helpers).</summary>
+    public Task RestartRabbitMqAsync() => Run("restart-rabbitmq", _folder);
+
+    /// <summary><c>pg_ctl -m fast stop</c>: sessions are ended, in-flight transactions roll back.</summary>
+    public Task StopPostgresAsync() => Run("stop-postgres", _folder);
+
+    /// <summary>Starts PostgreSQL again on its port (the running RabbitMQ is reused).</summary>
+    public Task StartPostgresAsync() => Run("start", _folder);
 
     private static async Task Run(string command, string folder)
     {

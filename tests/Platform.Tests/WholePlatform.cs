@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -32,9 +31,8 @@ public sealed class WholePlatform : IAsyncLifetime
 
     /// <summary>Every test user's password.</summary>
     public const string UserPassword = "correct horse battery staple";
-    private readonly string _mediaFolder = Path.Combine(Path.GetTempPath(), "platform-tests-media-" + Guid.NewGuid().ToString("N")[..12]);
     private readonly SocketsHttpHandler _handler = new() { AllowAutoRedirect = false };
-    private readonly List<(string Name, ServiceProcess Process)> _services = [];
+    private PlatformProcesses? _platform;
     private WebApplication? _site;
     private bool _disposed;
 
@@ -63,7 +61,7 @@ public sealed class WholePlatform : IAsyncLifetime
     public IReadOnlyDictionary<string, string?> GatewaySettings { get; private set; } = new Dictionary<string, string?>();
 
     /// <summary>Where Media keeps the uploaded files' bytes.</summary>
-    public string MediaBlobs => Path.Combine(_mediaFolder, "blobs");
+    public string MediaBlobs => _platform!.MediaBlobs;
 
     public async Task InitializeAsync()
     {
@@ -84,84 +82,20 @@ public sealed class WholePlatform : IAsyncLifetime
         (_site, Site) = await LoopbackServer.StartAsync(app => app.MapGet("/articles/{slug}", (string slug) => Results.Content(
             $"<html><head><title>{slug}</title><meta property=\"og:title\" content=\"Article {slug}\"></head><body></body></html>", "text/html")));
         await Task.WhenAll(Database.InitializeAsync(), VirtualHost.InitializeAsync());
-
-        // Every address is chosen first, so all seven processes can start at once, as the AppHost starts them.
-        var ports = new Dictionary<string, int>();
-        foreach (var name in new[] { "identity", "messaging", "presence", "notifications", "media", "gateway1", "gateway2" })
-            ports[name] = TestInfrastructure.UnusedPort();
-        string Address(string name) => $"http://127.0.0.1:{ports[name]}/";
-        // Both Gateways stand for one public address (a load balancer's, in Kubernetes); tokens name the first as issuer.
-        var gatewayUrl = Address("gateway1");
-        using var identityKey = RSA.Create(2048);
-
-        // The settings of deploy/local/Platform.AppHost/Program.cs, key for key. ServiceProcess runs the services in the
-        // Testing environment, so what the AppHost's Development environment takes from the services'
-        // appsettings.Development.json is given here too (marked "Development:").
-        Dictionary<string, string?> Service(params (string Key, string? Value)[] extra)
+        _platform = await PlatformProcesses.StartAsync(new PlatformProcessOptions
         {
-            var settings = new Dictionary<string, string?>
+            Postgres = Database.ConnectionString,
+            RabbitMq = VirtualHost.ConnectionString,
+            Configure = (name, settings) =>
             {
-                ["ConnectionStrings:Postgres"] = Database.ConnectionString,
-                ["ConnectionStrings:RabbitMq"] = VirtualHost.ConnectionString,
-                ["Auth:Issuer"] = gatewayUrl,
-                ["Auth:MetadataAddress"] = Address("identity"),
-                ["Auth:RequireHttpsMetadata"] = "false", // Development:
-            };
-            foreach (var (key, value) in extra)
-                settings[key] = value;
-            return settings;
-        }
-        string[] loopbackPush = ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/", "http://[::1]:", "https://127.0.0.1:", "https://localhost:"];
-        var gateway = Service(
-            [.. new[] { "identity", "messaging", "presence", "notifications", "media" }
-                .Select(name => ($"ReverseProxy:Clusters:{name}:Destinations:primary:Address", (string?)Address(name)))]);
-        gateway.Remove("ConnectionStrings:Postgres"); // The AppHost gives the Gateway only the broker.
-        GatewaySettings = gateway;
-
-        // Media, Notifications and Presence sign in as confidential clients to read Messaging's log (backfill); the
-        // AppHost gives each its per-machine secret and Identity the same, as here.
-        var clients = ServiceClients.ConversationLogReaders();
-        (string, string?)[] LogReader(string name) =>
-            [.. clients.ServiceSettings(name, new Uri(Address("messaging"))).Select(setting => (setting.Key, setting.Value))];
-        var starting = new (string Name, string Service, Dictionary<string, string?> Settings)[]
-        {
-            ("identity", "Identity", Service(
-                [("Identity:Keys:SigningKey", identityKey.ExportPkcs8PrivateKeyPem()), // Development: a generated key file
-                 .. clients.IdentitySettings().Select(setting => (setting.Key, setting.Value))])),
-            ("messaging", "Messaging", Service()), // No TURN: the AppHost sets Calls:Ice:* only when coturn runs.
-            ("presence", "Presence", Service(LogReader("presence"))),
-            ("notifications", "Notifications", Service(
-                [("Notifications:Invites:LinkBaseUrl", new Uri(new Uri(gatewayUrl), "invite").ToString()),
-                 .. loopbackPush.Select((prefix, i) => ($"Notifications:Push:AllowedEndpointPrefixes:{i}", (string?)prefix)),
-                 .. LogReader("notifications")])),
-            ("media", "Media", Service(
-                [.. LogReader("media"),
-                ("Media:Storage:Path", MediaBlobs),
-                ("Media:StagingPath", Path.Combine(_mediaFolder, "staging")),
-                ("Media:SigningKey", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))), // Development: a fixed dev key
                 // Deviation: link previews never fetch loopback addresses; this test's own site is the one exception.
-                ("LinkPreviews:AllowedEndpoints:0", $"127.0.0.1:{Site.Port}")])),
-            ("gateway1", "Gateway", gateway),
-            ("gateway2", "Gateway", gateway),
-        };
-        var started = starting.Select(async service =>
-        {
-            var process = await ServiceProcess.StartAsync(service.Service, service.Settings, port: ports[service.Name]);
-            lock (_services)
-                _services.Add((service.Name, process));
-        }).ToList();
-        var all = Task.WhenAll(started);
-        try
-        {
-            await all;
-        }
-        catch
-        {
-            throw all.Exception!; // every service that failed to start, not only the first
-        }
-        ServiceProcess Started(string name) => _services.Single(service => service.Name == name).Process;
-        (Identity, Messaging, Presence, Notifications, Media, Gateway1, Gateway2) = (Started("identity"), Started("messaging"),
-            Started("presence"), Started("notifications"), Started("media"), Started("gateway1"), Started("gateway2"));
+                if (name == "media")
+                    settings["LinkPreviews:AllowedEndpoints:0"] = $"127.0.0.1:{Site.Port}";
+            },
+        });
+        (Identity, Messaging, Presence, Notifications, Media, Gateway1, Gateway2) = (_platform["identity"], _platform["messaging"],
+            _platform["presence"], _platform["notifications"], _platform["media"], _platform["gateway1"], _platform["gateway2"]);
+        GatewaySettings = _platform.GatewaySettings;
 
         // Ready does not wait for the broker: a service answers before its queues are declared and bound, and an event
         // published before then never reaches that service. Every service but Identity (which consumes nothing) must be
@@ -176,16 +110,8 @@ public sealed class WholePlatform : IAsyncLifetime
             "the services consume from their queues", services);
 
     /// <summary>One more Gateway instance, with <paramref name="overrides"/> on top of the others' settings; stopped with the platform at the latest.</summary>
-    public async Task<ServiceProcess> StartGatewayAsync(string name, IReadOnlyDictionary<string, string?> overrides)
-    {
-        var settings = new Dictionary<string, string?>(GatewaySettings);
-        foreach (var (key, value) in overrides)
-            settings[key] = value;
-        var gateway = await ServiceProcess.StartAsync("Gateway", settings, waitForBroker: false);
-        lock (_services)
-            _services.Add((name, gateway));
-        return gateway;
-    }
+    public Task<ServiceProcess> StartGatewayAsync(string name, IReadOnlyDictionary<string, string?> overrides, bool waitForBroker = true) =>
+        _platform!.StartGatewayAsync(name, overrides, waitForBroker);
 
     /// <summary>Registers a user with <c>POST /api/v1/users</c> and signs in with the password grant of <c>platform-cli</c>, both through <paramref name="gateway"/> (Gateway 1 by default).</summary>
     public async Task<User> SignUpAsync(string displayName, ServiceProcess? gateway = null)
@@ -262,27 +188,18 @@ public sealed class WholePlatform : IAsyncLifetime
     }
 
     /// <summary>The last lines each service wrote, for failure messages.</summary>
-    public string OutputOf(params ServiceProcess[] services)
-    {
-        var named = services.Length > 0 ? _services.Where(service => services.Contains(service.Process)) : _services;
-        return string.Concat(named.Select(service =>
-        {
-            var output = service.Process.Output;
-            return $"\n--- {service.Name}, last output ---\n{(output.Length > 4000 ? output[^4000..] : output)}";
-        }));
-    }
+    public string OutputOf(params ServiceProcess[] services) => _platform?.OutputOf(4000, services) ?? "";
 
     public async Task DisposeAsync()
     {
         if (_disposed)
             return;
         _disposed = true;
-        await Task.WhenAll(_services.Select(service => service.Process.DisposeAsync().AsTask()));
+        if (_platform is not null)
+            await _platform.DisposeAsync();
         _handler.Dispose();
         if (_site is not null)
             await _site.DisposeAsync();
         await Task.WhenAll(Database.DisposeAsync(), VirtualHost.DisposeAsync());
-        if (Directory.Exists(_mediaFolder))
-            Directory.Delete(_mediaFolder, recursive: true);
     }
 }

@@ -6,9 +6,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
-using Platform.Testing;
 
-namespace Platform.Notifications.Tests;
+namespace Platform.Testing;
 
 /// <summary>
 /// A browser's push service and service worker in one: an HTTP endpoint that holds a subscription's private key and
