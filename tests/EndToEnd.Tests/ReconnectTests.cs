@@ -41,10 +41,12 @@ public sealed class ReconnectTests(RealtimePlatform platform) : IClassFixture<Re
             async () => (await MessagingRequests("/api/v1/conversations/joined") - joinedBefore, await MessagingRequests("/api/v1/conversations/{id:guid}/events") - logBefore),
             counts => counts.Item1 >= members.Count && counts.Item2 >= members.Count, TimeSpan.FromSeconds(15), "Messaging counted the reads");
 
-        // One read of the positions per connection, one read of the log per connection with news; nothing more, so no
-        // client reconnected twice or replayed twice.
+        // One read of the positions per connection, so no client reconnected twice. One read of the log per connection
+        // with news, and at most one more for a connection that came back before the restarted instance's queue was
+        // bound (what was committed before then never reaches the instance, so such connections are filled from the log
+        // once the queue is ready).
         Assert.True(joined == members.Count, $"{joined} reads of the joined conversations for {members.Count} connections (resumed in {resumedIn.TotalSeconds:0.0} s)");
-        Assert.True(logReads == members.Count, $"{logReads} log reads for {members.Count} connections with news (resumed in {resumedIn.TotalSeconds:0.0} s)");
+        Assert.True(logReads <= 2 * members.Count, $"{logReads} log reads for {members.Count} connections with news (resumed in {resumedIn.TotalSeconds:0.0} s)");
         Assert.All(members, m => Assert.Equal(news[m.Conversation], m.User.Sdk.Realtime.Positions[m.Conversation]));
     }
 

@@ -33,7 +33,7 @@ public sealed class ChatHub(
         registry.BeginSetup(connection);
         try
         {
-            var joined = await messaging.JoinedAsync(connection.AccessToken, Context.ConnectionAborted);
+            var joined = await registry.ReadJoinedAsync(messaging, connection, Context.ConnectionAborted);
             registry.SubscribeAwaitingResume(connection, joined.Select(conversation => (conversation.Id, conversation.LastSeq)));
         }
         finally

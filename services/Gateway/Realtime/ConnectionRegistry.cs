@@ -514,11 +514,24 @@ public sealed class ConnectionRegistry(
         return Drained.Done;
     }
 
+    /// <summary>
+    /// The user's conversations and their last seqs, for a connection being set up: within the instance's bound on
+    /// concurrent reads of Messaging, and tried again with backoff while the connection lives if Messaging is slow or
+    /// away. Failing the connection instead would make the client reconnect and ask again: a loop that feeds the overload
+    /// after a Gateway restart, when every client comes back at once.
+    /// </summary>
+    public Task<IReadOnlyList<MessagingClient.Joined>> ReadJoinedAsync(MessagingClient messaging, RealtimeConnection connection, CancellationToken cancellationToken) =>
+        WithMessagingSlotAsync(() => messaging.JoinedAsync(connection.AccessToken, cancellationToken), "joined", connection, cancellationToken);
+
     // One page of the log, within the instance's bound on concurrent reads. A read that fails (Messaging restarting,
     // overloaded, unreachable) is tried again with backoff for as long as the connection lives: disconnecting instead
     // would make the client reconnect and replay again, a loop that feeds the overload.
-    private async Task<(IReadOnlyList<System.Text.Json.JsonElement> Items, bool More)?> ReadLogAsync(
-        MessagingClient messaging, RealtimeConnection connection, Guid conversationId, long after, CancellationToken cancellationToken)
+    private Task<(IReadOnlyList<System.Text.Json.JsonElement> Items, bool More)?> ReadLogAsync(
+        MessagingClient messaging, RealtimeConnection connection, Guid conversationId, long after, CancellationToken cancellationToken) =>
+        WithMessagingSlotAsync(() => messaging.EventsAsync(connection.AccessToken, conversationId, after, cancellationToken),
+            $"conversation {conversationId} after {after}", connection, cancellationToken);
+
+    private async Task<T> WithMessagingSlotAsync<T>(Func<Task<T>> read, string what, RealtimeConnection connection, CancellationToken cancellationToken)
     {
         var delay = TimeSpan.FromMilliseconds(200);
         while (true)
@@ -534,15 +547,15 @@ public sealed class ConnectionRegistry(
             }
             try
             {
-                var page = await messaging.EventsAsync(connection.AccessToken, conversationId, after, cancellationToken);
+                var result = await read();
                 metrics.ReplayRead("ok");
-                return page;
+                return result;
             }
             catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 metrics.ReplayRead("failed");
-                logger.LogWarning("Reading conversation {ConversationId} after {After} for connection {ConnectionId} failed ({Error}); trying again in {Delay}",
-                    conversationId, after, connection.Id, exception.Message, delay);
+                logger.LogWarning("Reading {What} from Messaging for connection {ConnectionId} failed ({Error}); trying again in {Delay}",
+                    what, connection.Id, exception.Message, delay);
             }
             finally
             {

@@ -22,9 +22,9 @@ public sealed class RealtimeMetrics
             description: "From the event's commit in Messaging until it is queued for a connection.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000] });
         _replayReads = meter.CreateCounter<long>("platform.gateway.replay_reads",
-            description: "Pages of a conversation's log read from Messaging to fill a connection (resume, gap, broker reconnect), by outcome.");
+            description: "Reads of Messaging for connections (a new connection's conversations; log pages for a resume, a gap, a broker reconnect), by outcome.");
         _replaysWaiting = meter.CreateUpDownCounter<long>("platform.gateway.replays_waiting",
-            description: "Log reads waiting for one of the Realtime:MaxConcurrentReplays slots.");
+            description: "Reads of Messaging waiting for one of the Realtime:MaxConcurrentReplays slots.");
     }
 
     public void ReplayRead(string outcome) => _replayReads.Add(1, new KeyValuePair<string, object?>("outcome", outcome));

@@ -31,13 +31,14 @@ public sealed class RealtimeOptions
     public TimeSpan ResumeGrace { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Log reads (replays after a resume, a gap or a broker reconnect) this instance sends Messaging at once; the rest
-    /// wait their turn, so thousands of connections coming back after a restart do not flood it.
+    /// Reads this instance sends Messaging at once for connections (a new connection's conversations, replays after a
+    /// resume, a gap or a broker reconnect); the rest wait their turn, so thousands of connections coming back after a
+    /// restart do not flood it.
     /// </summary>
     [Range(1, 1024)]
     public int MaxConcurrentReplays { get; set; } = 32;
 
-    /// <summary>The longest wait between tries of a log read that failed (Messaging down or overloaded); tries go on while the connection lives.</summary>
+    /// <summary>The longest wait between tries of a read that failed (Messaging down or overloaded); tries go on while the connection lives.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan ReplayRetryMaxInterval { get; set; } = TimeSpan.FromSeconds(10);
 
