@@ -29,6 +29,20 @@ ensure_ffmpeg
 npm ci --prefix tests/js-client --silent --no-audit --no-fund
 # A local S3-compatible server (s3rver), which Media's S3 blob store is tested against.
 npm ci --prefix tests/s3-server --silent --no-audit --no-fund
+# The TypeScript SDK: exactly the locked packages; its generated types must be what the checked-in OpenAPI documents
+# generate (tests/Platform.Tests checks the documents against the running services); unit tests; the build that
+# tests/Platform.Tests runs against the platform.
+say "test: TypeScript SDK (clients/typescript)"
+npm ci --prefix clients/typescript --silent --no-audit --no-fund
+npm run --prefix clients/typescript --silent check-generated
+npm run --prefix clients/typescript --silent build
+mkdir -p "$repo_root/.local"
+if ! npm test --prefix clients/typescript --silent > "$repo_root/.local/typescript-sdk-test.log" 2>&1; then
+  grep -E '^not ok|error TS|^# (pass|fail)' "$repo_root/.local/typescript-sdk-test.log" || tail -40 "$repo_root/.local/typescript-sdk-test.log"
+  say "test: the TypeScript SDK's unit tests failed (full output in .local/typescript-sdk-test.log)"
+  exit 1
+fi
+say "test: TypeScript SDK: $(grep -E '^# pass' "$repo_root/.local/typescript-sdk-test.log" | sed 's/# pass /unit tests passed: /')"
 "$repo_root/scripts/infra.sh" install
 # Tests trade durability for speed; the run command and benchmarks keep fsync on.
 PG_FAST=1 PG_PORT=0 AMQP_PORT=0 RABBITMQ_MANAGEMENT_PORT=0 "$repo_root/scripts/infra.sh" start "$work" >/dev/null

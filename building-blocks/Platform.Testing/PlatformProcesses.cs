@@ -209,12 +209,13 @@ public sealed class PlatformProcesses : IAsyncDisposable
     }
 
     /// <summary>One more Gateway instance with the others' settings and <paramref name="overrides"/>; stopped with the platform.</summary>
-    public async Task<ServiceProcess> StartGatewayAsync(string name, IReadOnlyDictionary<string, string?> overrides)
+    /// <param name="waitForBroker">False for an instance whose broker is meant to be unreachable when it starts.</param>
+    public async Task<ServiceProcess> StartGatewayAsync(string name, IReadOnlyDictionary<string, string?> overrides, bool waitForBroker = true)
     {
         var settings = new Dictionary<string, string?>(GatewaySettings);
         foreach (var (key, value) in overrides)
             settings[key] = value;
-        var gateway = await ServiceProcess.StartAsync("Gateway", settings);
+        var gateway = await ServiceProcess.StartAsync("Gateway", settings, waitForBroker: waitForBroker);
         lock (_services)
             _services.Add((name, gateway));
         return gateway;

@@ -24,6 +24,7 @@ public class ServiceFactory<TProgram> : WebApplicationFactory<TProgram> where TP
             ["Auth:RequireHttpsMetadata"] = "false",
             ["Bus:RetryMinIntervalMs"] = "20",
             ["Bus:RetryMaxIntervalMs"] = "200",
+            ["Bus:OutageRetryMaxIntervalMs"] = "1000",
             // A service on its own has no Messaging to backfill from (tests of the backfill turn it on with an address).
             ["ConversationLog:Enabled"] = "false",
             ["ServiceClient:ClientId"] = "test-service",

@@ -38,16 +38,18 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     /// <param name="service">The folder name under <c>services/</c>, e.g. <c>Gateway</c>.</param>
     /// <param name="settings">Configuration keys (<c>ConnectionStrings:Postgres</c>) and values, passed as environment variables.</param>
-    /// <param name="waitUntilReady">Wait for <c>/health/ready</c>; otherwise only for <c>/health/live</c>.</param>
+    /// <param name="waitUntilReady">Wait for <c>/health/ready</c> and, unless <paramref name="waitForBroker"/> is false, for its
+    /// broker connection with every receive endpoint started (<see cref="Readiness"/>); otherwise only for <c>/health/live</c>.</param>
+    /// <param name="waitForBroker">False for a service started while its broker is meant to be unreachable.</param>
     /// <param name="port">A port chosen beforehand (e.g. with <see cref="TestInfrastructure.UnusedPort"/>), for services
     /// that must know each other's address before either starts; a free port when null.</param>
     public static async Task<ServiceProcess> StartAsync(
-        string service, IReadOnlyDictionary<string, string?> settings, bool waitUntilReady = true, int? port = null)
+        string service, IReadOnlyDictionary<string, string?> settings, bool waitUntilReady = true, int? port = null, bool waitForBroker = true)
     {
         var process = new ServiceProcess(service, settings, port ?? TestInfrastructure.UnusedPort());
         try
         {
-            await process.StartAsync(waitUntilReady);
+            await process.StartAsync(waitUntilReady, waitForBroker);
         }
         catch
         {
@@ -58,7 +60,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         return process;
     }
 
-    public async Task StartAsync(bool waitUntilReady = true)
+    public async Task StartAsync(bool waitUntilReady = true, bool waitForBroker = true)
     {
         if (_process is { HasExited: false })
             throw new InvalidOperationException($"{_service} is already running.");
@@ -94,14 +96,14 @@ public sealed class ServiceProcess : IAsyncDisposable
                 throw new InvalidOperationException($"{_service} exited with code {_process.ExitCode} while starting:\n{Output}");
             try
             {
-                if ((await http.GetAsync(path)).IsSuccessStatusCode)
+                if (waitUntilReady && waitForBroker ? await Readiness.IsConsumingAsync(http) : (await http.GetAsync(path)).IsSuccessStatusCode)
                     return;
             }
             catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
             {
             }
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"{_service} did not answer {path} with 200 within 60 s:\n{Output}");
+                throw new TimeoutException($"{_service} did not answer {path} with 200{(waitUntilReady && waitForBroker ? " and its broker connected" : "")} within 60 s:\n{Output}");
             await Task.Delay(100);
         }
     }

@@ -26,6 +26,18 @@ public static class TestInfrastructure
 
     public static Task<InfrastructureEndpoints> GetAsync() => Endpoints.Value;
 
+    /// <summary>The repository's root folder (where Platform.sln is), found from the test's build output.</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var root = new DirectoryInfo(AppContext.BaseDirectory);
+            while (root is not null && !File.Exists(Path.Combine(root.FullName, "Platform.sln")))
+                root = root.Parent;
+            return root?.FullName ?? throw new InvalidOperationException($"Cannot find Platform.sln above {AppContext.BaseDirectory}.");
+        }
+    }
+
     /// <summary>An address on this machine where nothing listens: for tests of a server being down.</summary>
     public static int UnusedPort()
     {

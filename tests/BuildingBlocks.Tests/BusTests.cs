@@ -243,10 +243,7 @@ public sealed class BusTests(PlatformInfrastructure infrastructure) : IClassFixt
 
     private async Task<string> BusCommand(params string[] arguments)
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(root.FullName, "Platform.sln")))
-            root = root.Parent!;
-        var info = new System.Diagnostics.ProcessStartInfo(Path.Combine(root.FullName, "scripts", "bus.sh"), arguments)
+        var info = new System.Diagnostics.ProcessStartInfo(Path.Combine(TestInfrastructure.RepositoryRoot, "scripts", "bus.sh"), arguments)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -1,16 +1,23 @@
+using Platform.Testing;
+
 namespace Platform.EndToEnd.Tests;
 
 /// <summary>The official JavaScript SignalR client (npm <c>@microsoft/signalr</c>), as a web frontend uses the hub.</summary>
 public sealed class JavaScriptClientTests(RealtimePlatform platform) : IClassFixture<RealtimePlatform>
 {
+    private static void RequireClient() =>
+        Assert.True(Directory.Exists(Path.Combine(TestInfrastructure.RepositoryRoot, "tests", "js-client", "node_modules", "@microsoft", "signalr")),
+            "Run `npm ci --prefix tests/js-client` first (./platform test does).");
+
     [Fact]
     public async Task OfficialJavaScriptClient_ReceivesEveryEventOnceInOrder_AcrossAReconnectWithResume()
     {
+        RequireClient();
         var sender = platform.Client(platform.Gateway1.BaseAddress);
         var receiver = Guid.CreateVersion7();
         var conversation = await sender.Sdk.CreateConversationAsync("group", [receiver], "javascript");
 
-        var result = await NodeScript.RunAsync("resume-check.js", new Dictionary<string, string>
+        var result = await NodeScript.RunAsync("tests/js-client/resume-check.js", new Dictionary<string, string>
         {
             ["GATEWAY"] = platform.Gateway2.BaseAddress.ToString(),
             ["CONVERSATION"] = conversation.Id.ToString(),
@@ -29,11 +36,12 @@ public sealed class JavaScriptClientTests(RealtimePlatform platform) : IClassFix
     [Fact]
     public async Task ConnectionsOpenedDuringA20PerSecondStream_WithoutResume_GetEveryEventAfterTheirReportedPosition()
     {
+        RequireClient();
         var sender = platform.Client(platform.Gateway1.BaseAddress);
         var receivers = Enumerable.Range(0, 100).Select(_ => Guid.CreateVersion7()).ToList();
         var conversation = await sender.Sdk.CreateConversationAsync("group", receivers, "connect during a stream");
 
-        var result = await NodeScript.RunAsync("connect-during-stream.js", new Dictionary<string, string>
+        var result = await NodeScript.RunAsync("tests/js-client/connect-during-stream.js", new Dictionary<string, string>
         {
             ["GATEWAYS"] = $"{platform.Gateway1.BaseAddress},{platform.Gateway2.BaseAddress}",
             ["CONVERSATION"] = conversation.Id.ToString(),

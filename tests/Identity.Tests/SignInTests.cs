@@ -82,6 +82,30 @@ public sealed class SignInTests(PlatformInfrastructure infrastructure) : IClassF
     }
 
     [Fact]
+    public async Task AnOutboxRowOfATypeThisVersionDoesNotKnow_WaitsForANewerOne_WithoutHoldingUpTheRest()
+    {
+        await using var events = await EventRecorder.StartAsync<UserDisabled, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
+        // Written by a newer release before a rollback: more than a whole batch of them, ahead of what follows.
+        await _identity.InScopeAsync(async services =>
+        {
+            var db = services.GetRequiredService<IdentityDb>();
+            for (var i = 0; i < 150; i++)
+                db.Outbox.Add(new OutboxMessage
+                {
+                    Id = Guid.CreateVersion7(), Type = "Platform.Contracts.Identity.SomethingNewer", Payload = "{}", CreatedAt = DateTimeOffset.UtcNow,
+                });
+            return await db.SaveChangesAsync();
+        });
+
+        var user = await _http.RegisterAsync();
+
+        Assert.Equal(user.Id, (await events.WaitForAsync<UserRegistered>(e => e.UserId == user.Id)).UserId);
+        var waiting = await _identity.InScopeAsync(services => Task.FromResult(
+            services.GetRequiredService<IdentityDb>().Outbox.Count(m => m.Type == "Platform.Contracts.Identity.SomethingNewer" && m.PublishedAt == null)));
+        Assert.Equal(150, waiting);
+    }
+
+    [Fact]
     public async Task DisableUser_ByAnAdmin_StopsSignInAndRefresh_AndPublishesUserDisabled()
     {
         await using var events = await EventRecorder.StartAsync<UserDisabled, UserRegistered>(infrastructure.VirtualHost.ConnectionString);

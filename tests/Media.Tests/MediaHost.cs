@@ -48,7 +48,7 @@ public class MediaHost : IAsyncLifetime
             .WithServices(services => services.AddSingleton<TimeProvider>(Clock));
         Configure(Factory);
         using var client = Factory.CreateClient();
-        await Eventually.Returns(() => client.GetAsync("/health/ready"), r => r.IsSuccessStatusCode, TimeSpan.FromSeconds(30), "Media is ready");
+        await Readiness.WaitUntilConsumingAsync(client, "Media");
         Bus = await BusProbe<Contracts.Media.MediaReady>.StartAsync(Infrastructure.VirtualHost.ConnectionString);
     }
 

@@ -37,7 +37,7 @@ public sealed class MessagingHost : IAsyncLifetime
             .WithServices(services => services.AddSingleton<TimeProvider>(Clock));
         // Writes publish at once only while the broker is connected: start the tests once it is.
         using var client = Factory.CreateClient();
-        await Eventually.Returns(() => client.GetAsync("/health/ready"), r => r.IsSuccessStatusCode, TimeSpan.FromSeconds(30), "Messaging is ready");
+        await Readiness.WaitUntilConsumingAsync(client, "Messaging");
     }
 
     public ChatClient Client(Guid? userId = null, string name = "User")

@@ -44,7 +44,7 @@ public sealed class NotificationsHost : IAsyncLifetime
             .WithSetting("Notifications:Invites:Smtp:Port", Smtp.Port.ToString())
             .WithSetting("Notifications:Invites:Smtp:Security", "none");
         using var client = Factory.CreateClient();
-        await Eventually.Returns(() => client.GetAsync("/health/ready"), r => r.IsSuccessStatusCode, TimeSpan.FromSeconds(30), "Notifications is ready");
+        await Readiness.WaitUntilConsumingAsync(client, "Notifications");
     }
 
     public HttpClient Client(Guid userId)

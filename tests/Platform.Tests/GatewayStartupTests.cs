@@ -20,7 +20,7 @@ public sealed class GatewayStartupTests(WholePlatform platform)
         await using var gateway = await platform.StartGatewayAsync("gateway3", new Dictionary<string, string?>
         {
             ["ConnectionStrings:RabbitMq"] = new UriBuilder(broker) { Port = proxy.Address.Port }.Uri.ToString(),
-        });
+        }, waitForBroker: false);
         await using var bobClient = await platform.ConnectAsync(bob, gateway);
         // As every client does after connecting: replay from the last seq it has, then live.
         await bobClient.InvokeAsync("Resume", conversationId, conversation.GetProperty("lastSeq").GetInt64());

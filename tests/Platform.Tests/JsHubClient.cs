@@ -147,10 +147,7 @@ public sealed class JsHubClient : IAsyncDisposable
 
     private static string ScriptFolder()
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Platform.sln")))
-            root = root.Parent;
-        var folder = Path.Combine(root?.FullName ?? throw new InvalidOperationException("Cannot find Platform.sln."), "tests", "js-client");
+        var folder = Path.Combine(TestInfrastructure.RepositoryRoot, "tests", "js-client");
         if (!Directory.Exists(Path.Combine(folder, "node_modules", "@microsoft", "signalr")))
             throw new InvalidOperationException("Run `npm ci --prefix tests/js-client` first (./platform test does).");
         return folder;

@@ -15,7 +15,11 @@ public sealed class WholePlatformCollection : ICollectionFixture<WholePlatform>
 }
 
 /// <summary>A user signed in through a Gateway: the id, the access token, and an HTTP client for the API.</summary>
-public sealed record User(Guid Id, string Username, string Token, HttpClient Http);
+public sealed record User(Guid Id, string Username, string Token, HttpClient Http)
+{
+    /// <summary>What the user signs in with (and <see cref="WholePlatform.UserPassword"/>).</summary>
+    public string Email { get; init; } = "";
+}
 
 /// <summary>
 /// The six services as processes on ONE database and ONE vhost, as <c>./platform run</c> and Kubernetes run them, with
@@ -25,7 +29,8 @@ public sealed class WholePlatform : IAsyncLifetime
 {
     public static readonly TimeSpan Soon = TimeSpan.FromSeconds(20);
 
-    private const string Password = "correct horse battery staple";
+    /// <summary>Every test user's password.</summary>
+    public const string UserPassword = "correct horse battery staple";
     private readonly SocketsHttpHandler _handler = new() { AllowAutoRedirect = false };
     private PlatformProcesses? _platform;
     private WebApplication? _site;
@@ -105,8 +110,8 @@ public sealed class WholePlatform : IAsyncLifetime
             "the services consume from their queues", services);
 
     /// <summary>One more Gateway instance, with <paramref name="overrides"/> on top of the others' settings; stopped with the platform at the latest.</summary>
-    public Task<ServiceProcess> StartGatewayAsync(string name, IReadOnlyDictionary<string, string?> overrides) =>
-        _platform!.StartGatewayAsync(name, overrides);
+    public Task<ServiceProcess> StartGatewayAsync(string name, IReadOnlyDictionary<string, string?> overrides, bool waitForBroker = true) =>
+        _platform!.StartGatewayAsync(name, overrides, waitForBroker);
 
     /// <summary>Registers a user with <c>POST /api/v1/users</c> and signs in with the password grant of <c>platform-cli</c>, both through <paramref name="gateway"/> (Gateway 1 by default).</summary>
     public async Task<User> SignUpAsync(string displayName, ServiceProcess? gateway = null)
@@ -114,20 +119,20 @@ public sealed class WholePlatform : IAsyncLifetime
         gateway ??= Gateway1;
         using var anonymous = Anonymous(gateway);
         var email = $"{Guid.NewGuid():N}@example.com";
-        var registered = await ReadAsync(await anonymous.PostAsJsonAsync("api/v1/users", new { email, password = Password, displayName }),
+        var registered = await ReadAsync(await anonymous.PostAsJsonAsync("api/v1/users", new { email, password = UserPassword, displayName }),
             HttpStatusCode.Created, "registration", Identity);
         var signedIn = await ReadAsync(await anonymous.PostAsync("connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["grant_type"] = "password",
             ["client_id"] = "platform-cli",
             ["username"] = email,
-            ["password"] = Password,
+            ["password"] = UserPassword,
             ["scope"] = "openid profile email offline_access api",
         })), HttpStatusCode.OK, "sign-in", Identity);
         var token = signedIn.GetProperty("access_token").GetString()!;
         var http = Anonymous(gateway);
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return new User(registered.GetProperty("id").GetGuid(), registered.GetProperty("username").GetString()!, token, http);
+        return new User(registered.GetProperty("id").GetGuid(), registered.GetProperty("username").GetString()!, token, http) { Email = email };
     }
 
     /// <summary>An HTTP client of the Gateway without a token; redirects are not followed, so tests see them.</summary>

@@ -39,7 +39,7 @@ public sealed class PresenceHost : IAsyncLifetime
         Bus = await BusProbe<PresenceChanged>.StartAsync(Infrastructure.VirtualHost.ConnectionString);
         Factory = NewReplica();
         using var client = Factory.CreateClient();
-        await Eventually.Returns(() => client.GetAsync("/health/ready"), r => r.IsSuccessStatusCode, TimeSpan.FromSeconds(30), "Presence is ready");
+        await Readiness.WaitUntilConsumingAsync(client, "Presence");
     }
 
     /// <summary>Another Presence process on the same database, vhost and clock.</summary>

@@ -274,7 +274,7 @@ public sealed class PresenceTests(PresenceHost host) : IClassFixture<PresenceHos
     {
         await using var second = host.NewReplica();
         using (var ready = second.CreateClient())
-            await Eventually.Returns(() => ready.GetAsync("/health/ready"), r => r.IsSuccessStatusCode, TimeSpan.FromSeconds(30), "the second replica is ready");
+            await Readiness.WaitUntilConsumingAsync(ready, "the second replica");
 
         var users = Enumerable.Range(0, 6).Select(_ => Guid.CreateVersion7()).ToList();
         var instance = Instance();

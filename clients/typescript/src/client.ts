@@ -1,0 +1,336 @@
+import createClient, { type Client, type Middleware } from "openapi-fetch";
+import { type AccessTokenFactory, PasswordTokenSource, withSlash } from "./auth.js";
+import { backoffDelay, delay } from "./backoff.js";
+import { isTransient, PlatformError } from "./errors.js";
+import type { paths as IdentityPaths } from "./generated/identity.js";
+import type { paths as MediaPaths } from "./generated/media.js";
+import type { paths as MessagingPaths } from "./generated/messaging.js";
+import type { paths as NotificationsPaths } from "./generated/notifications.js";
+import type { paths as PresencePaths } from "./generated/presence.js";
+import type { ConversationEvent } from "./handwritten.js";
+import type {
+  Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
+  MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts,
+} from "./models.js";
+import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
+import type { PositionStore } from "./positions.js";
+import { RealtimeStream } from "./realtime.js";
+
+/** Every public path of the API, as the services' OpenAPI documents describe them. */
+export type PlatformPaths = IdentityPaths & MessagingPaths & PresencePaths & NotificationsPaths & MediaPaths;
+
+export interface PlatformClientOptions {
+  /** The Gateway's URL, e.g. `https://chat.example.com/`. */
+  gatewayUrl: string | URL;
+  /** Sign in with the password grant of `platform-cli` (scripts, Node); refreshed automatically. */
+  username?: string;
+  password?: string;
+  /** Default `platform-cli`. */
+  clientId?: string;
+  /** Default `openid profile email offline_access api`. */
+  scope?: string;
+  /** Instead of signing in: a source of access tokens (a browser's `BrowserSignIn.accessTokenFactory`, your own). */
+  accessTokenFactory?: AccessTokenFactory;
+  /** How many times {@link PlatformClient.sendMessage} retries a send that failed on the way (same `clientMessageId`); default 5. */
+  sendRetries?: number;
+  /** The longest wait between reconnect attempts, in ms (default 10 000). */
+  maxReconnectDelayMs?: number;
+  /** Send delivered receipts (hub `Ack`, batched every 500 ms) for events the stream hands out; default true. */
+  acknowledgeDeliveries?: boolean;
+  /** Where the stream keeps each conversation's position; default in memory (`WebStoragePositionStore` for browsers). */
+  positionStore?: PositionStore;
+  /** Where the outbox keeps messages not sent yet; default in memory (`WebStorageOutboxStorage` for browsers). */
+  outboxStorage?: OutboxStorage;
+  /** Whether the device is online (default `navigator.onLine` where there is one); see {@link PlatformClient.outbox}. */
+  isOnline?: () => boolean;
+  /** What this device is, as Presence lists it: `web`, `mobile`, `desktop` or `other` (default). */
+  deviceKind?: "web" | "mobile" | "desktop" | "other";
+  /** For tests and proxies: the fetch under the SDK's HTTP calls. */
+  fetch?: typeof fetch;
+}
+
+export interface SendMessageOptions {
+  replyTo?: string;
+  attachments?: string[];
+  /** Fixed by the caller to make a send idempotent across its own retries; default a new random id. */
+  clientMessageId?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * The Platform's TypeScript client: typed calls to the Gateway's API, an outbox for messages composed offline, and,
+ * through {@link realtime}, an ordered stream of conversation events that survives reconnects. Mirrors the .NET
+ * `Platform.Client`.
+ */
+export class PlatformClient {
+  /** Every path of the API, typed from the OpenAPI documents (openapi-fetch), with the token added and errors thrown as {@link PlatformError}. */
+  readonly api: Client<PlatformPaths>;
+  /** Messages queued with {@link queueMessage}: sent once each, in order, when online. */
+  readonly outbox: Outbox<Message>;
+  readonly options: PlatformClientOptions;
+  readonly #gateway: string;
+  readonly #tokens: AccessTokenFactory;
+  readonly #fetch: typeof fetch;
+  #realtime: RealtimeStream | undefined;
+
+  constructor(options: PlatformClientOptions) {
+    this.options = options;
+    this.#gateway = withSlash(options.gatewayUrl);
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    if (options.accessTokenFactory) this.#tokens = options.accessTokenFactory;
+    else if (options.username !== undefined && options.password !== undefined) {
+      this.#tokens = new PasswordTokenSource({
+        gatewayUrl: this.#gateway, username: options.username, password: options.password,
+        ...(options.clientId ? { clientId: options.clientId } : {}), ...(options.scope ? { scope: options.scope } : {}),
+        fetch: this.#fetch,
+      }).getAccessToken;
+    } else throw new Error("Set username and password, or an accessTokenFactory.");
+
+    this.api = createClient<PlatformPaths>({ baseUrl: this.#gateway.replace(/\/$/, ""), fetch: (request) => this.#fetch(request) });
+    const tokens = this.#tokens;
+    const auth: Middleware = {
+      async onRequest({ request }) {
+        request.headers.set("authorization", `Bearer ${await tokens()}`);
+        return request;
+      },
+      async onResponse({ response }) {
+        if (!response.ok) throw await PlatformError.fromResponse(response);
+        return undefined;
+      },
+    };
+    this.api.use(auth);
+
+    const navigatorOnline = (globalThis as { navigator?: { onLine?: boolean } }).navigator;
+    const isOnline = options.isOnline ?? (typeof navigatorOnline?.onLine === "boolean" ? () => navigatorOnline.onLine !== false : undefined);
+    this.outbox = new Outbox<Message>({
+      send: (entry) => this.#sendOnce(entry.conversationId, { text: entry.text, clientMessageId: entry.clientMessageId, replyTo: entry.replyTo ?? null, attachments: entry.attachments ?? null }),
+      ...(options.outboxStorage ? { storage: options.outboxStorage } : {}),
+      ...(isOnline ? { isOnline } : {}),
+    });
+    const events = globalThis as { addEventListener?: (name: string, listener: () => void) => void };
+    // Browsers say when they are back online: send what waits at once.
+    events.addEventListener?.("online", () => void this.outbox.online());
+  }
+
+  /** A current access token (signing in or refreshing as needed). */
+  getAccessToken(): Promise<string> {
+    return Promise.resolve(this.#tokens());
+  }
+
+  /** The realtime stream (created on first use; call {@link RealtimeStream.start}). */
+  get realtime(): RealtimeStream {
+    return (this.#realtime ??= new RealtimeStream(this));
+  }
+
+  /** The Gateway's URL, ending with a slash. */
+  get gatewayUrl(): string {
+    return this.#gateway;
+  }
+
+  /** My profile. */
+  async getMe(): Promise<MyProfile> {
+    return data(await this.api.GET("/api/v1/users/me"));
+  }
+
+  /** Creates a conversation: `kind` is direct, group or channel. */
+  async createConversation(kind: "direct" | "group" | "channel", memberIds: string[], title?: string): Promise<Conversation> {
+    return data(await this.api.POST("/api/v1/conversations", {
+      body: { kind, memberIds, title: title ?? null, topic: null, isPublic: null, retentionDays: null },
+    }));
+  }
+
+  /** The inbox: my conversations, newest activity first. */
+  async getInbox(cursor?: string, limit = 50): Promise<Page<InboxRow>> {
+    return data(await this.api.GET("/api/v1/conversations", { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
+  }
+
+  /** One conversation I am a member of. */
+  async getConversation(conversationId: string): Promise<Conversation> {
+    return data(await this.api.GET("/api/v1/conversations/{id}", { params: { path: { id: conversationId } } }));
+  }
+
+  /** The ids and last seqs of all my conversations. */
+  async getJoined(): Promise<JoinedConversation[]> {
+    const all: JoinedConversation[] = [];
+    let after: string | undefined;
+    do {
+      const page: Page<JoinedConversation> = data(await this.api.GET("/api/v1/conversations/joined", {
+        params: { query: { limit: 1000, ...(after ? { after } : {}) } as never },
+      }));
+      all.push(...page.items);
+      after = page.next ?? undefined;
+    } while (after);
+    return all;
+  }
+
+  /** Adds members (owners and admins), or joins a public channel with my own id. */
+  async addMembers(conversationId: string, userIds: string[]): Promise<Conversation> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/members", { params: { path: { id: conversationId } }, body: { userIds, role: null } }));
+  }
+
+  /** Removes a member, or leaves when it is my own id. */
+  async removeMember(conversationId: string, userId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/conversations/{id}/members/{userId}", { params: { path: { id: conversationId, userId } } });
+  }
+
+  /**
+   * Sends a message. Failures on the way (network, 408, 429, 5xx) are retried with the same `clientMessageId`, so a
+   * retry never makes a second message. To send from a device that may be offline, use {@link queueMessage}.
+   */
+  async sendMessage(conversationId: string, text: string, options: SendMessageOptions = {}): Promise<Message> {
+    const body = { clientMessageId: options.clientMessageId ?? randomId(), text, replyTo: options.replyTo ?? null, attachments: options.attachments ?? null };
+    const retries = this.options.sendRetries ?? 5;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#sendOnce(conversationId, body, options.signal);
+      } catch (error) {
+        if (attempt >= retries || !isTransient(error) || options.signal?.aborted) throw error;
+        const retryAfter = error instanceof PlatformError && error.retryAfter !== undefined ? error.retryAfter * 1000 : 0;
+        await delay(Math.max(retryAfter, backoffDelay(attempt, 5000)), options.signal);
+      }
+    }
+  }
+
+  /**
+   * Queues a message in the {@link outbox}: sent as soon as possible, once, after every message queued before it;
+   * kept while offline. Answers its `clientMessageId` and a promise of the sent message.
+   */
+  queueMessage(conversationId: string, text: string, options: Omit<SendMessageOptions, "signal"> = {}): { clientMessageId: string; sent: Promise<Message> } {
+    return this.outbox.enqueue(conversationId, text, options);
+  }
+
+  async #sendOnce(
+    conversationId: string,
+    body: { clientMessageId: string; text: string; replyTo: string | null; attachments: string[] | null },
+    signal?: AbortSignal,
+  ): Promise<Message> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/messages", {
+      params: { path: { id: conversationId } },
+      body,
+      ...(signal ? { signal } : {}),
+    }));
+  }
+
+  /** History in seq order: the newest page, or the page before `before` / after `after`. */
+  async getMessages(conversationId: string, query: { before?: number; after?: number; limit?: number } = {}): Promise<Page<Message>> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/messages", { params: { path: { id: conversationId }, query: { limit: 50, ...query } } }));
+  }
+
+  /** Edits my message. */
+  async editMessage(conversationId: string, messageId: string, text: string): Promise<Message> {
+    return data(await this.api.PATCH("/api/v1/conversations/{id}/messages/{messageId}", { params: { path: { id: conversationId, messageId } }, body: { text } }));
+  }
+
+  /** Deletes a message (mine, or any as an admin). */
+  async deleteMessage(conversationId: string, messageId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/conversations/{id}/messages/{messageId}", { params: { path: { id: conversationId, messageId } } });
+  }
+
+  /** Adds my reaction. */
+  async addReaction(conversationId: string, messageId: string, emoji: string): Promise<Message> {
+    return data(await this.api.PUT("/api/v1/conversations/{id}/messages/{messageId}/reactions/{emoji}", { params: { path: { id: conversationId, messageId, emoji } } }));
+  }
+
+  /** Takes my reaction back. */
+  async removeReaction(conversationId: string, messageId: string, emoji: string): Promise<Message> {
+    return data(await this.api.DELETE("/api/v1/conversations/{id}/messages/{messageId}/reactions/{emoji}", { params: { path: { id: conversationId, messageId, emoji } } }));
+  }
+
+  /** Moves my delivered and/or read cursors forward. */
+  async sendReceipts(conversationId: string, receipts: { delivered?: number; read?: number }): Promise<Receipts> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/receipts", {
+      params: { path: { id: conversationId } }, body: { delivered: receipts.delivered ?? null, read: receipts.read ?? null },
+    }));
+  }
+
+  /** The log after `after`, in order. */
+  async getEvents(conversationId: string, after: number, limit = 500, signal?: AbortSignal): Promise<Page<ConversationEvent>> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/events", { params: { path: { id: conversationId }, query: { after, limit } }, ...(signal ? { signal } : {}) }));
+  }
+
+  /** The presence of up to 500 users, as I may see them (`unknown` for users I share nothing with). */
+  async getPresence(userIds: string[]): Promise<PresenceInfo[]> {
+    return data(await this.api.POST("/api/v1/presence/query", { body: { userIds } })).items;
+  }
+
+  /** My presence: what others see, what I set, my connected devices. */
+  async getMyPresence(): Promise<MyPresence> {
+    return data(await this.api.GET("/api/v1/presence/me"));
+  }
+
+  /** Sets my status: `available`, `away`, `dnd` or `invisible`, until `expiresAt`. */
+  async setStatus(status: string, statusText?: string, expiresAt?: string): Promise<MyPresence> {
+    return data(await this.api.PUT("/api/v1/presence/me", { body: { status, statusText: statusText ?? null, expiresAt: expiresAt ?? null } }));
+  }
+
+  /** The members of a conversation of mine who are online now. */
+  async getOccupancy(conversationId: string): Promise<Occupancy> {
+    return data(await this.api.GET("/api/v1/conversations/{conversationId}/occupancy", { params: { path: { conversationId } } }));
+  }
+
+  /** Starts an `audio` or `video` call (or answers the one ringing in the conversation). */
+  async startCall(conversationId: string, kind: "audio" | "video"): Promise<Call> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/calls", { params: { path: { id: conversationId } }, body: { kind } }));
+  }
+
+  async getCall(callId: string): Promise<Call> {
+    return data(await this.api.GET("/api/v1/calls/{id}", { params: { path: { id: callId } } }));
+  }
+
+  async joinCall(callId: string): Promise<Call> {
+    return data(await this.api.POST("/api/v1/calls/{id}/join", { params: { path: { id: callId } } }));
+  }
+
+  async leaveCall(callId: string): Promise<Call> {
+    return data(await this.api.POST("/api/v1/calls/{id}/leave", { params: { path: { id: callId } } }));
+  }
+
+  async declineCall(callId: string): Promise<Call> {
+    return data(await this.api.POST("/api/v1/calls/{id}/decline", { params: { path: { id: callId } } }));
+  }
+
+  /** Ends the call for everyone; `failed` records that the connection could not be set up. */
+  async endCall(callId: string, failed = false): Promise<Call> {
+    return data(await this.api.POST("/api/v1/calls/{id}/end", { params: { path: { id: callId } }, ...(failed ? { body: { reason: "failed" } as never } : {}) }));
+  }
+
+  /** The STUN and TURN servers for calls, with TURN credentials valid for a limited time. */
+  async getIceServers(): Promise<IceServers> {
+    return data(await this.api.GET("/api/v1/calls/ice-servers"));
+  }
+
+  /** My notification feed, newest first. */
+  async getNotifications(cursor?: string, limit = 30): Promise<NotificationPage> {
+    return data(await this.api.GET("/api/v1/notifications", { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
+  }
+
+  /** Uploads a file (multipart `file`; its type comes from its bytes). Attach it by passing its id to {@link sendMessage}. */
+  async uploadMedia(file: Blob, fileName: string): Promise<MediaFile> {
+    const form = new FormData();
+    form.append("file", file, fileName);
+    // The body is not in Media's OpenAPI document (multipart): sent as the form it is.
+    return data(await this.api.POST("/api/v1/media", { body: form as never, bodySerializer: (body: unknown) => body as FormData }));
+  }
+
+  /** A file I uploaded or that was shared in one of my conversations, with signed URLs. */
+  async getMedia(mediaId: string): Promise<MediaDetails> {
+    return data(await this.api.GET("/api/v1/media/{id}/details", { params: { path: { id: mediaId } } }));
+  }
+
+  /** A preview of a web page (title, description, image), fetched by Media. */
+  async getLinkPreview(url: string): Promise<LinkPreview> {
+    return data(await this.api.GET("/api/v1/link-previews", { params: { query: { url } } }));
+  }
+
+  /** Stops the realtime stream and the outbox's retries. */
+  async close(): Promise<void> {
+    this.outbox.stop();
+    await this.#realtime?.stop();
+  }
+}
+
+// openapi-fetch answers { data, error, response }; errors were already thrown by the middleware.
+function data<T>(result: { data?: T; response: Response }): T {
+  if (result.data === undefined) throw new PlatformError(result.response.status, "Empty answer", "The server answered without a body.");
+  return result.data;
+}

@@ -1,0 +1,45 @@
+import type { components as Identity } from "./generated/identity.js";
+import type { components as Media } from "./generated/media.js";
+import type { components as Messaging } from "./generated/messaging.js";
+import type { components as Notifications } from "./generated/notifications.js";
+import type { components as Presence } from "./generated/presence.js";
+
+// The API's shapes, by the names Platform.Client uses, all from the generated types. What no OpenAPI document
+// describes (the hub's payloads, an event's data) is typed by hand in handwritten.ts.
+
+/** A page of a list: the items and the cursor of the next page (null on the last one). */
+export interface Page<T> {
+  items: T[];
+  next: string | null;
+}
+
+export type Conversation = Messaging["schemas"]["ConversationDto"];
+export type InboxRow = Messaging["schemas"]["InboxRow"];
+export type JoinedConversation = Messaging["schemas"]["JoinedConversation"];
+export type Member = Messaging["schemas"]["MemberDto"];
+export type Message = Messaging["schemas"]["MessageDto"];
+export type MessagePreview = Messaging["schemas"]["MessagePreview"];
+export type Reaction = Messaging["schemas"]["ReactionDto"];
+export type Receipts = Messaging["schemas"]["ReceiptsDto"];
+export type Call = Messaging["schemas"]["CallDto"];
+export type IceServers = Messaging["schemas"]["IceServersResponse"];
+/** One event of a conversation's log, as the log endpoint and the hub's `event` send it; `data` depends on `type`. */
+export type EventEnvelope = Messaging["schemas"]["EventEnvelope"];
+
+export type MyProfile = Identity["schemas"]["MyProfile"];
+export type PublicProfile = Identity["schemas"]["PublicProfile"];
+export type RegisterRequest = Identity["schemas"]["RegisterRequest"];
+export type Contact = Identity["schemas"]["ContactView"];
+export type ContactMatches = Identity["schemas"]["ImportContactsResponse"];
+
+export type PresenceInfo = Presence["schemas"]["PresenceView"];
+export type MyPresence = Presence["schemas"]["OwnPresence"];
+export type Occupancy = Presence["schemas"]["Occupancy"];
+
+export type NotificationItem = Notifications["schemas"]["NotificationDto"];
+export type NotificationPage = Notifications["schemas"]["FeedPage"];
+export type NotificationPreferences = Notifications["schemas"]["PreferencesDto"];
+
+export type MediaFile = Media["schemas"]["MediaDto"];
+export type MediaDetails = Media["schemas"]["MediaDetailsDto"];
+export type LinkPreview = Media["schemas"]["LinkPreviewDto"];
