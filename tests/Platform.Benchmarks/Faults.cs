@@ -550,7 +550,7 @@ internal static class Faults
 
     private static async Task<FaultResult> GatewayRestartAsync(LocalInfrastructure servers, FaultOptions options)
     {
-        await using var platform = await FaultPlatform.StartAsync(servers, "gateway-restart-10k");
+        await using var platform = await FaultPlatform.StartAsync(servers, "gateway-restart-10k", proxied: false);
         var connections = options.Connections;
         var conversations = Math.Min(options.Conversations, connections);
         var result = new FaultResult("gateway-restart-10k", $"kill -9 and restart of the Gateway holding {connections} SDK connections in {conversations} conversations, each of which gets news while it is down");
