@@ -220,8 +220,18 @@ public sealed class ConnectionRegistry(
         {
             foreach (var (conversationId, lastSeq) in conversations)
             {
-                if (connection.Closed || !connection.Cursors.TryAdd(conversationId, new Cursor(lastSeq) { Replaying = true, AwaitingResume = true }))
+                if (connection.Closed)
                     continue;
+                if (connection.Cursors.TryGetValue(conversationId, out var existing))
+                {
+                    // Subscribed meanwhile by a late conversation.created or member.joined (seq - 1): nothing was sent yet,
+                    // and Messaging's answer is the later position, from which everything is kept or live. Starting there
+                    // gives the client the conversation as it was when it connected, not events from before then.
+                    if (existing is { AwaitingResume: true, ReadLogOnRelease: false } && lastSeq > existing.StartSeq && existing.LastSentSeq == existing.StartSeq)
+                        existing.StartSeq = existing.LastSentSeq = lastSeq;
+                    continue;
+                }
+                connection.Cursors[conversationId] = new Cursor(lastSeq) { Replaying = true, AwaitingResume = true };
                 _byConversation.GetOrAdd(conversationId, _ => new())[connection.Id] = connection;
                 waiting.Add(conversationId);
             }
