@@ -85,7 +85,9 @@ public sealed class PlatformClient : IAsyncDisposable
             }
             catch (Exception exception) when (attempt < Options.SendRetries && IsTransient(exception) && !cancellationToken.IsCancellationRequested)
             {
-                await Task.Delay(Backoff.Delay(attempt, TimeSpan.FromSeconds(5)), cancellationToken);
+                // Not before the server said: a rate-limited send tried again sooner is only refused again.
+                var backoff = Backoff.Delay(attempt, TimeSpan.FromSeconds(5));
+                await Task.Delay(exception is PlatformException { RetryAfter: { } wait } && wait > backoff ? wait : backoff, cancellationToken);
             }
         }
     }
@@ -244,7 +246,12 @@ public sealed class PlatformClient : IAsyncDisposable
                 : default;
             throw new PlatformException((int)response.StatusCode,
                 problem.ValueKind == JsonValueKind.Object && problem.TryGetProperty("title", out var title) ? title.GetString()! : response.ReasonPhrase ?? "Error",
-                problem.ValueKind == JsonValueKind.Object && problem.TryGetProperty("detail", out var detail) ? detail.GetString() : null);
+                problem.ValueKind == JsonValueKind.Object && problem.TryGetProperty("detail", out var detail) ? detail.GetString() : null)
+            {
+                RetryAfter = response.Headers.RetryAfter is { } retryAfter
+                    ? retryAfter.Delta ?? (retryAfter.Date is { } date ? date - DateTimeOffset.UtcNow : null)
+                    : null,
+            };
         }
         if (response.StatusCode == HttpStatusCode.NoContent)
             return default!;

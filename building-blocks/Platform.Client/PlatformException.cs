@@ -11,4 +11,7 @@ public sealed class PlatformException(int status, string title, string? detail) 
 
     /// <summary>The problem's detail.</summary>
     public string? Detail { get; } = detail;
+
+    /// <summary>When the server said to come back (<c>Retry-After</c> of a 429 or 503), if it did.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }

@@ -30,6 +30,9 @@ public static class GatewayServiceExtensions
     {
         builder.Services.AddOptions<ProxyOptions>().BindConfiguration(ProxyOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<RealtimeOptions>().BindConfiguration(RealtimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<RateLimitOptions>, RateLimitOptionsValidation>();
+        builder.Services.AddSingleton<GatewayRateLimits>();
 
         var configuration = builder.Configuration;
         builder.Services.AddReverseProxy()
@@ -146,6 +149,8 @@ public static class GatewayServiceExtensions
     public static WebApplication MapGateway(this WebApplication app)
     {
         app.Use(RejectForeignOrigins);
+        var limits = app.Services.GetRequiredService<GatewayRateLimits>();
+        app.Use(limits.InvokeAsync);
         app.MapHub<ChatHub>(HubPath, hub =>
         {
             hub.CloseOnAuthenticationExpiration = true;
