@@ -27,6 +27,7 @@ public static class MediaServiceExtensions
             .Validate(o => o.Provider is "filesystem" or "s3", "Media:Storage:Provider is filesystem or s3.")
             .ValidateOnStart();
         builder.Services.AddOptions<LinkPreviewOptions>().BindConfiguration(LinkPreviewOptions.Section)
+            .ValidateDataAnnotations()
             .Validate(o => o.AllowedEndpoints.All(e => System.Net.IPEndPoint.TryParse(e, out var p) && p.Port > 0), "LinkPreviews:AllowedEndpoints holds ip:port entries.")
             .ValidateOnStart();
 
@@ -62,6 +63,7 @@ public static class MediaServiceExtensions
         builder.Services.AddSingleton<UrlSigner>();
         builder.Services.AddSingleton<IHostResolver, DnsHostResolver>();
         builder.Services.AddSingleton<SafeFetcher>();
+        builder.Services.AddSingleton<FetchBudget>();
         builder.Services.AddSingleton<LinkPreviewService>();
         builder.Services.AddScoped<LinkPreviewPublisher>();
         builder.Services.AddHostedService<UploadSweeper>();

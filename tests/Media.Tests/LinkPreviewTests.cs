@@ -14,7 +14,7 @@ namespace Platform.Media.Tests;
 /// Media with a local web site it may preview (an allowed endpoint), and canary listeners on loopback that it must never
 /// reach: their ports are allowed ports, so only the address rules stand between them and the fetcher.
 /// </summary>
-public sealed class LinkPreviewHost : MediaHost
+public class LinkPreviewHost : MediaHost
 {
     private WebApplication _site = null!;
 
@@ -58,6 +58,9 @@ public sealed class LinkPreviewHost : MediaHost
     }
 
     protected override void Configure(ServiceFactory<Program> factory) => factory
+        // The tests here fetch the one local site (and canaries) far more often than anyone would: budgets in their own fixture.
+        .WithSetting("LinkPreviews:FetchesPerUserPerMinute", "10000")
+        .WithSetting("LinkPreviews:FetchesPerSitePerMinute", "10000")
         .WithSetting("LinkPreviews:AllowedEndpoints:0", $"127.0.0.1:{Site.Port}")
         .WithSetting("LinkPreviews:AllowedPorts:0", "80")
         .WithSetting("LinkPreviews:AllowedPorts:1", "443")
@@ -306,5 +309,56 @@ public sealed class AddressPolicyTests
         Assert.False(policy.Allows(IPAddress.Loopback, 8082));
         Assert.False(policy.Allows(IPAddress.Parse("8.8.8.8"), 22));
         Assert.True(policy.Allows(IPAddress.Parse("8.8.8.8"), 443));
+    }
+}
+
+/// <summary>Media with small fetch budgets: 3 pages per user and 5 per site a minute.</summary>
+public sealed class SmallFetchBudgetHost : LinkPreviewHost
+{
+    protected override void Configure(ServiceFactory<Program> factory)
+    {
+        base.Configure(factory);
+        factory.WithSetting("LinkPreviews:FetchesPerUserPerMinute", "3").WithSetting("LinkPreviews:FetchesPerSitePerMinute", "5");
+    }
+}
+
+public sealed class FetchBudgetTests(SmallFetchBudgetHost host) : IClassFixture<SmallFetchBudgetHost>
+{
+    [Fact]
+    public async Task MessagesFullOfUrls_FetchNoMoreThanTheirAuthorsBudget_NorMoreThanTheSitesBudget()
+    {
+        await using var previews = await BusProbe<LinkPreviewReady>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var conversation = Guid.CreateVersion7();
+        var flooder = Guid.CreateVersion7();
+
+        // Six messages, each with a page not fetched before: the author's budget allows three.
+        for (var i = 0; i < 6; i++)
+        {
+            var url = $"{host.Site}article?flood={i}";
+            await host.PublishAsync(conversation, ConversationEventTypes.MessagePosted, flooder,
+                new { id = Guid.CreateVersion7(), text = url, urls = new[] { url }, attachments = Array.Empty<object>() });
+        }
+        var first = await previews.NextAsync(TimeSpan.FromSeconds(15));
+        var flood = new[] { first }.Concat(await previews.DrainAsync(TimeSpan.FromSeconds(3))).ToList();
+        Assert.Equal(3, flood.Count);
+
+        // Someone else still gets previews, until the site's budget (5 a minute, for everyone) is spent too.
+        var others = new List<LinkPreviewReady>();
+        for (var i = 0; i < 3; i++)
+        {
+            var url = $"{host.Site}article?other={i}";
+            await host.PublishAsync(conversation, ConversationEventTypes.MessagePosted, Guid.CreateVersion7(),
+                new { id = Guid.CreateVersion7(), text = url, urls = new[] { url }, attachments = Array.Empty<object>() });
+        }
+        others.Add(await previews.NextAsync(TimeSpan.FromSeconds(15)));
+        others.AddRange(await previews.DrainAsync(TimeSpan.FromSeconds(3)));
+        Assert.Equal(2, others.Count);
+
+        // A preview already fetched costs nothing: the API answers it from the cache although both budgets are spent.
+        var cached = await host.Client().Http.GetAsync($"/api/v1/link-previews?url={Uri.EscapeDataString(flood[0].Url)}");
+        Assert.Equal(HttpStatusCode.OK, cached.StatusCode);
+        var refused = await host.Client().Http.GetAsync($"/api/v1/link-previews?url={Uri.EscapeDataString(host.Site + "article?api=1")}");
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.NotNull(refused.Headers.RetryAfter);
     }
 }

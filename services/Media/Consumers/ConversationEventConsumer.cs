@@ -40,11 +40,11 @@ public sealed class ConversationEventConsumer(IDocumentSession session, MediaAcc
             case ConversationEventTypes.MessagePosted when TryGuid(data, "id") is { } messageId:
                 await AttachAsync(e, messageId, data, cancellationToken);
                 if (live && Urls(data) is { Count: > 0 } posted)
-                    await previews.PreviewMessageAsync(e.ConversationId, messageId, posted, cancellationToken);
+                    await previews.PreviewMessageAsync(e.ConversationId, messageId, e.ActorId, posted, cancellationToken);
                 break;
             // An edit can bring new URLs; Messaging attaches a preview only while the message still holds its URL.
             case ConversationEventTypes.MessageEdited when live && TryGuid(data, "messageId") is { } messageId && Urls(data) is { Count: > 0 } urls:
-                await previews.PreviewMessageAsync(e.ConversationId, messageId, urls, cancellationToken);
+                await previews.PreviewMessageAsync(e.ConversationId, messageId, e.ActorId, urls, cancellationToken);
                 break;
             case ConversationEventTypes.MessageDeleted when TryGuid(data, "messageId") is { } messageId:
                 session.Store(new DeletedMessage { Id = messageId, DeletedAt = time.GetUtcNow() });

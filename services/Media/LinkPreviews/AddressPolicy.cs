@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Net;
 using System.Net.Sockets;
 
@@ -35,6 +36,14 @@ public sealed class LinkPreviewOptions
 
     /// <summary>Previews one user may ask for per minute through the API (previews of posted messages are not counted).</summary>
     public int RequestsPerMinute { get; set; } = 30;
+
+    /// <summary>Pages fetched (cache misses) for one user per minute, through the API and for the URLs of their messages.</summary>
+    [Range(1, 100_000)]
+    public int FetchesPerUserPerMinute { get; set; } = 30;
+
+    /// <summary>Pages fetched from one host per minute, for everyone together: Media never floods a web site.</summary>
+    [Range(1, 100_000)]
+    public int FetchesPerSitePerMinute { get; set; } = 60;
 
     public string UserAgent { get; set; } = "PlatformLinkPreview/1.0 (+https://github.com/platform)";
 }

@@ -25,11 +25,12 @@ public sealed record LinkPreview
 }
 
 /// <summary>OpenGraph, Twitter card and oEmbed metadata of a page, fetched safely and cached.</summary>
-public sealed class LinkPreviewService(SafeFetcher fetcher, IDocumentStore store, IOptions<LinkPreviewOptions> options, TimeProvider time)
+public sealed class LinkPreviewService(SafeFetcher fetcher, FetchBudget budget, IDocumentStore store, IOptions<LinkPreviewOptions> options, TimeProvider time)
 {
     public const int MaxUrlLength = 2048;
 
-    public async Task<LinkPreview> GetAsync(string url, CancellationToken cancellationToken)
+    /// <summary>The page's preview, from the cache or fetched for <paramref name="userId"/> (within their <see cref="FetchBudget"/>).</summary>
+    public async Task<LinkPreview> GetAsync(string url, Guid userId, CancellationToken cancellationToken)
     {
         if (url.Length > MaxUrlLength || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
             throw new PreviewFailedException(StatusCodes.Status400BadRequest, "Invalid URL", $"url must be an absolute http or https URL of at most {MaxUrlLength} characters.");
@@ -38,6 +39,7 @@ public sealed class LinkPreviewService(SafeFetcher fetcher, IDocumentStore store
         if (await session.LoadAsync<LinkPreview>(id, cancellationToken) is { } cached && cached.FetchedAt + options.Value.CacheLifetime > time.GetUtcNow())
             return cached;
 
+        budget.Take(userId, uri);
         var page = await fetcher.FetchAsync(uri, "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1", options.Value.MaxBytes, cancellationToken);
         if (page.ContentType is not ("text/html" or "application/xhtml+xml"))
             throw new PreviewFailedException(StatusCodes.Status422UnprocessableEntity, "No preview", $"The URL is {page.ContentType ?? "of no declared type"}, not a web page.");
@@ -115,14 +117,15 @@ public sealed class LinkPreviewService(SafeFetcher fetcher, IDocumentStore store
 /// <summary>Previews the URLs of a posted message and announces each as <see cref="LinkPreviewReady"/>, which Messaging attaches to the message.</summary>
 public sealed class LinkPreviewPublisher(LinkPreviewService previews, IPublishEndpoint publisher, IOptions<LinkPreviewOptions> options, ILogger<LinkPreviewPublisher> logger)
 {
-    public async Task PreviewMessageAsync(Guid conversationId, Guid messageId, IReadOnlyList<string> urls, CancellationToken cancellationToken)
+    /// <summary>Previews fetched for a message count against its author's budget (<paramref name="authorId"/>).</summary>
+    public async Task PreviewMessageAsync(Guid conversationId, Guid messageId, Guid authorId, IReadOnlyList<string> urls, CancellationToken cancellationToken)
     {
         foreach (var url in urls.Distinct().Take(options.Value.MaxUrlsPerMessage))
         {
             LinkPreview preview;
             try
             {
-                preview = await previews.GetAsync(url, cancellationToken);
+                preview = await previews.GetAsync(url, authorId, cancellationToken);
             }
             catch (PreviewFailedException failed)
             {

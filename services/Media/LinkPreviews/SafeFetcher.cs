@@ -13,6 +13,9 @@ public sealed class PreviewFailedException(int status, string title, string deta
     public int Status { get; } = status;
 
     public string Title { get; } = title;
+
+    /// <summary>For a 429: when to ask again.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }
 
 /// <summary>
