@@ -115,6 +115,21 @@ public sealed class ServiceProcess : IAsyncDisposable
             return;
         if (SendTerminate(process.Id) != 0)
             process.Kill(entireProcessTree: true);
+        await WaitForExitAsync();
+    }
+
+    /// <summary>Sends SIGTERM and returns at once: the test watches the graceful shutdown (then <see cref="WaitForExitAsync"/>).</summary>
+    public void BeginStop()
+    {
+        if (_process is { HasExited: false } process && SendTerminate(process.Id) != 0)
+            process.Kill(entireProcessTree: true);
+    }
+
+    /// <summary>Waits up to 30 s for the process to end, then kills it.</summary>
+    public async Task WaitForExitAsync()
+    {
+        if (_process is not { } process)
+            return;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         try
         {

@@ -40,3 +40,36 @@ public sealed class ServiceProcessTests(PlatformInfrastructure infrastructure) :
         Assert.Equal("application/problem+json", down.Content.Headers.ContentType?.MediaType);
     }
 }
+
+/// <summary>The drain on SIGTERM (<c>Platform:ShutdownDelaySeconds</c>) of every host, seen on the Gateway.</summary>
+public sealed class ShutdownDrainTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>
+{
+    [Fact]
+    public async Task OnSigterm_ReadinessFailsAtOnce_RequestsAreStillServedWithConnectionClose_UntilTheDelayEnds()
+    {
+        await using var gateway = await ServiceProcess.StartAsync("Gateway", new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:RabbitMq"] = infrastructure.VirtualHost.ConnectionString,
+            ["Auth:Issuer"] = TestTokenIssuer.DefaultIssuer,
+            ["Auth:RequireHttpsMetadata"] = "false",
+            ["Platform:ShutdownDelaySeconds"] = "8",
+        });
+        using var client = new HttpClient { BaseAddress = gateway.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        var before = await client.GetAsync("/health/live");
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        Assert.False(before.Headers.ConnectionClose ?? false);
+
+        var stopping = DateTime.UtcNow;
+        gateway.BeginStop();
+        var notReady = await Eventually.Returns(() => client.GetAsync("/health/ready"),
+            response => response.StatusCode == HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(6), "readiness fails on SIGTERM");
+        Assert.Contains("draining", await notReady.Content.ReadAsStringAsync());
+        var served = await client.GetAsync("/health/live");
+        Assert.True(DateTime.UtcNow - stopping < TimeSpan.FromSeconds(8), "still within the drain");
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.True(served.Headers.ConnectionClose, "the client is asked to open its next request elsewhere");
+
+        await gateway.WaitForExitAsync();
+        Assert.True(DateTime.UtcNow - stopping >= TimeSpan.FromSeconds(7.5), "the server kept serving for the delay");
+    }
+}
