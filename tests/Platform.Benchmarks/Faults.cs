@@ -440,6 +440,9 @@ internal static class Faults
     {
         await using var platform = await FaultPlatform.StartAsync(servers, "rolling-restart", replicas: 2, proxied: false, configure: (name, settings) =>
         {
+            // Processes run without a preStop pause: each drains on SIGTERM (not ready, Connection: close, still serving)
+            // for longer than the Gateways' active health checks take to see it (1 s interval).
+            settings["Platform:ShutdownDelaySeconds"] = "3";
             if (!name.StartsWith("gateway", StringComparison.Ordinal))
                 return;
             // Two destinations per cluster (PlatformProcesses adds them); the Gateway takes a stopping destination out of
