@@ -33,6 +33,9 @@ public sealed class TcpProxy : IAsyncDisposable
 
     public int Dropped { get; private set; }
 
+    /// <summary>Added to every chunk relayed, either way: a slow network or an overloaded server (zero by default).</summary>
+    public TimeSpan Latency { get; set; }
+
     /// <summary>The server looks down: open connections are cut and new ones closed at once, until <see cref="Restore"/>.</summary>
     public void Refuse()
     {
@@ -142,6 +145,8 @@ public sealed class TcpProxy : IAsyncDisposable
                 if (read == 0)
                     return;
                 await WhenFlowing().WaitAsync(_stopping.Token);
+                if (Latency > TimeSpan.Zero)
+                    await Task.Delay(Latency, _stopping.Token);
                 await destination.WriteAsync(buffer.AsMemory(0, read), _stopping.Token);
             }
         }

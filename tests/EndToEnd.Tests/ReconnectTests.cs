@@ -8,7 +8,15 @@ namespace Platform.EndToEnd.Tests;
 public sealed class ReconnectTests(RealtimePlatform platform) : IClassFixture<RealtimePlatform>
 {
     [Fact]
-    public async Task AGatewayRestart_With500Connections_ResumesThemAllWithNews_OneJoinedReadAndOneLogReadPerConnection()
+    public Task AGatewayRestart_With500Connections_ResumesThemAllWithNews_OneJoinedReadAndOneLogReadPerConnection() =>
+        Restart500ConnectionsAsync(platform, slowDown: null, resumeWithin: TimeSpan.FromSeconds(30));
+
+    /// <summary>
+    /// The restart, then every connection's reads of Messaging, while Messaging's database answers slowly: what made the
+    /// fault campaign's first 5,000-connection restart loop (reads queued past the pool's timeout failed their connections,
+    /// which reconnected and read again). The same count of reads must do, only later.
+    /// </summary>
+    internal static async Task Restart500ConnectionsAsync(RealtimePlatform platform, Action<bool>? slowDown, TimeSpan resumeWithin)
     {
         const int conversations = 50, membersEach = 10;
         var sender = platform.Client(platform.Gateway2.BaseAddress);
@@ -23,22 +31,25 @@ public sealed class ReconnectTests(RealtimePlatform platform) : IClassFixture<Re
         await Eventually.Returns(() => Task.FromResult(members.Count(m => m.User.Sdk.Realtime.Positions.GetValueOrDefault(m.Conversation) >= 1)),
             connected => connected == members.Count, TimeSpan.FromSeconds(60), "every client has its conversation's position");
 
-        var joinedBefore = await MessagingRequests("/api/v1/conversations/joined");
-        var logBefore = await MessagingRequests("/api/v1/conversations/{id:guid}/events");
+        var joinedBefore = await MessagingRequests(platform, "/api/v1/conversations/joined");
+        var logBefore = await MessagingRequests(platform, "/api/v1/conversations/{id:guid}/events");
         await platform.Gateway1.KillAsync();
         // News in every conversation while the clients' Gateway is down.
         var news = new Dictionary<Guid, long>();
         foreach (var conversation in members.Select(m => m.Conversation).Distinct())
             news[conversation] = (await sender.Sdk.SendMessageAsync(conversation, "while you were away")).Seq;
+        slowDown?.Invoke(true);
         var restarted = DateTime.UtcNow;
         await platform.Gateway1.StartAsync();
 
         await Eventually.Returns(() => Task.FromResult(members.Count(m => m.User.Sdk.Realtime.Positions.GetValueOrDefault(m.Conversation) >= news[m.Conversation])),
-            caughtUp => caughtUp == members.Count, TimeSpan.FromSeconds(30), "every client has the news within 30 s of the restart");
+            caughtUp => caughtUp == members.Count, resumeWithin, $"every client has the news within {resumeWithin.TotalSeconds} s of the restart");
         var resumedIn = DateTime.UtcNow - restarted;
+        slowDown?.Invoke(false);
         // The metrics endpoint answers from a snapshot a moment old: read until the requests are all counted.
         var (joined, logReads) = await Eventually.Returns(
-            async () => (await MessagingRequests("/api/v1/conversations/joined") - joinedBefore, await MessagingRequests("/api/v1/conversations/{id:guid}/events") - logBefore),
+            async () => (await MessagingRequests(platform, "/api/v1/conversations/joined") - joinedBefore,
+                await MessagingRequests(platform, "/api/v1/conversations/{id:guid}/events") - logBefore),
             counts => counts.Item1 >= members.Count && counts.Item2 >= members.Count, TimeSpan.FromSeconds(15), "Messaging counted the reads");
 
         // One read of the positions per connection, so no client reconnected twice. One read of the log per connection
@@ -51,7 +62,7 @@ public sealed class ReconnectTests(RealtimePlatform platform) : IClassFixture<Re
     }
 
     // Requests Messaging answered on a route, from its Prometheus metrics.
-    private async Task<long> MessagingRequests(string route)
+    private static async Task<long> MessagingRequests(RealtimePlatform platform, string route)
     {
         using var http = new HttpClient();
         var metrics = await http.GetStringAsync(new Uri(platform.Messaging.BaseAddress, "/metrics"));
@@ -59,4 +70,35 @@ public sealed class ReconnectTests(RealtimePlatform platform) : IClassFixture<Re
             .Where(m => m.Groups[1].Value.Contains($"http_route=\"{route}\"", StringComparison.Ordinal))
             .Sum(m => long.Parse(m.Groups[2].Value));
     }
+}
+
+/// <summary>The platform with Messaging's database behind a proxy that can slow it down.</summary>
+public sealed class SlowDatabasePlatform : RealtimePlatform
+{
+    public TcpProxy Database { get; private set; } = null!;
+
+    public override async Task InitializeAsync()
+    {
+        await Infrastructure.InitializeAsync();
+        var postgres = new Npgsql.NpgsqlConnectionStringBuilder(Infrastructure.Database.ConnectionString);
+        Database = new TcpProxy(new Uri($"tcp://{postgres.Host}:{postgres.Port}"));
+        postgres.Host = "127.0.0.1";
+        postgres.Port = Database.Address.Port;
+        await StartAsync(postgres.ConnectionString, Infrastructure.VirtualHost.ConnectionString);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await Database.DisposeAsync();
+    }
+}
+
+public sealed class SlowDatabaseReconnectTests(SlowDatabasePlatform platform) : IClassFixture<SlowDatabasePlatform>
+{
+    [Fact]
+    public Task AGatewayRestart_With500Connections_WhileMessagingsDatabaseIsSlow_StillReadsOncePerConnection_AndNeverLoops() =>
+        // 150 ms on every chunk each way: a query takes about 300 ms, a new pooled connection a second or more.
+        ReconnectTests.Restart500ConnectionsAsync(platform, slow => platform.Database.Latency = slow ? TimeSpan.FromMilliseconds(150) : TimeSpan.Zero,
+            resumeWithin: TimeSpan.FromSeconds(120));
 }
