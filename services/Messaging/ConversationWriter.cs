@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Marten;
 using Microsoft.Extensions.Options;
 using Platform.Messaging.Domain;
@@ -379,7 +381,10 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
                 if (await context.Message(messageId, cancellationToken) is not { } message)
                     break;
                 if (@event is MessageDeleted)
+                {
                     EraseText(session, conversationId, message.TextSeqs, message.PreviewSeqs);
+                    await EraseUnpublishedAsync(session, conversationId, message.TextSeqs, message.PreviewSeqs, cancellationToken);
+                }
                 context.Set(message.Apply(seq, @event));
                 break;
         }
@@ -399,6 +404,31 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
             session.QueueSqlCommand(
                 $"update {schema}.mt_events set data = data || '{{\"url\":\"\",\"title\":null,\"description\":null,\"imageUrl\":null,\"siteName\":null}}'::jsonb where stream_id = ? and version = ?",
                 conversationId, seq);
+    }
+
+    // The same erasure in outbox entries not yet published (the broker was away since): otherwise the text a member
+    // deleted would still go out to every consumer (push notifications, other services) once the broker is back.
+    private static async Task EraseUnpublishedAsync(
+        IDocumentSession session, Guid conversationId, IReadOnlyList<long> textSeqs, IReadOnlyList<long> previewSeqs, CancellationToken cancellationToken)
+    {
+        var seqs = textSeqs.Concat(previewSeqs).ToArray();
+        if (seqs.Length == 0)
+            return;
+        var waiting = await session.Query<OutboxEntry>()
+            .Where(entry => entry.ConversationId == conversationId && entry.Seq.In(seqs))
+            .ToListAsync(cancellationToken);
+        foreach (var entry in waiting)
+        {
+            if (entry.Message.Data.ValueKind != JsonValueKind.Object || JsonNode.Parse(entry.Message.Data.GetRawText()) is not JsonObject data)
+                continue;
+            var erased = previewSeqs.Contains(entry.Seq)
+                ? new Dictionary<string, JsonNode?> { ["url"] = "", ["title"] = null, ["description"] = null, ["imageUrl"] = null, ["siteName"] = null }
+                : new Dictionary<string, JsonNode?> { ["text"] = "", ["mentions"] = new JsonArray(), ["urls"] = new JsonArray() };
+            foreach (var (name, value) in erased)
+                if (data.ContainsKey(name))
+                    data[name] = value;
+            session.Store(entry with { Message = entry.Message with { Data = JsonSerializer.SerializeToElement(data) } });
+        }
     }
 
     private void Publish(Guid conversationId)

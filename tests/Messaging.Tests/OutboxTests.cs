@@ -89,6 +89,50 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
         var conversation = await again.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/v1/conversations/{published.ConversationId}");
         Assert.Equal("Crash", conversation.GetProperty("title").GetString());
     }
+    [Fact]
+    public async Task AMessageDeletedWhileTheBrokerIsAway_NeverGoesOutWithItsText()
+    {
+        await using var bus = await BusProbe<ConversationEvent>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var direct = new Uri(host.Infrastructure.VirtualHost.ConnectionString);
+        await using var broker = new TcpProxy(direct);
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = host.Infrastructure.Database.ConnectionString,
+            ["ConnectionStrings:RabbitMq"] = new UriBuilder(direct) { Port = broker.Address.Port }.Uri.ToString(),
+            ["Auth:Issuer"] = host.Issuer.Issuer,
+            ["Auth:MetadataAddress"] = host.Issuer.Url,
+            ["Auth:RequireHttpsMetadata"] = "false",
+            ["Outbox:SweepInterval"] = "00:00:00.500",
+            ["Outbox:SweepAge"] = "00:00:00.500",
+        };
+        await using var messaging = await ServiceProcess.StartAsync("Messaging", settings);
+        var user = Guid.CreateVersion7();
+        using var http = new HttpClient { BaseAddress = messaging.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", host.Issuer.CreateToken(user));
+        var created = await http.PostAsJsonAsync("/api/v1/conversations", new { kind = "group", title = "erasure", memberIds = new[] { Guid.CreateVersion7() } });
+        var conversation = (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetGuid();
+        await bus.NextAsync(TimeSpan.FromSeconds(15));
+
+        broker.Refuse();
+        await Eventually.Returns(() => http.GetStringAsync("/health/ready"), health => !health.Contains("\"rabbitmq\":{\"status\":\"Healthy\"", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(15), "Messaging sees the broker gone");
+        var sent = await http.PostAsJsonAsync($"/api/v1/conversations/{conversation}/messages", new { clientMessageId = "c1", text = "my secret https://example.com/secret" });
+        Assert.Equal(System.Net.HttpStatusCode.Created, sent.StatusCode);
+        var messageId = (await sent.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetGuid();
+        Assert.True((await http.PatchAsJsonAsync($"/api/v1/conversations/{conversation}/messages/{messageId}", new { text = "still secret" })).IsSuccessStatusCode);
+        Assert.True((await http.DeleteAsync($"/api/v1/conversations/{conversation}/messages/{messageId}")).IsSuccessStatusCode);
+        broker.Restore();
+
+        var published = new List<ConversationEvent>();
+        while (published.Count < 3)
+        {
+            var next = await bus.NextAsync(TimeSpan.FromSeconds(30));
+            if (next.ConversationId == conversation)
+                published.Add(next);
+        }
+        Assert.Equal([ConversationEventTypes.MessagePosted, ConversationEventTypes.MessageEdited, ConversationEventTypes.MessageDeleted], published.Select(e => e.Type));
+        Assert.All(published, e => Assert.DoesNotContain("secret", e.Data.GetRawText(), StringComparison.Ordinal));
+    }
 }
 
 public sealed class ReplicaTests(MessagingHost host) : IClassFixture<MessagingHost>
