@@ -118,4 +118,23 @@ public sealed class AuthorizationTests(MessagingHost host) : IClassFixture<Messa
             Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{name}: {(int)response.StatusCode}");
         }
     }
+
+    [Fact]
+    public async Task InADirectConversation_TheMembersAreEquals_NeitherDeletesNorReadsTheEarlierVersionsOfTheOthersMessages()
+    {
+        var alice = host.Client();
+        var bob = host.Client();
+        var conversation = (await alice.Json200(await alice.Post("/api/v1/conversations", new { kind = "direct", memberIds = new[] { bob.UserId } })))
+            .GetProperty("id").GetGuid();
+        var message = (await alice.Send(conversation, "first draft")).GetProperty("id").GetGuid();
+        await alice.Json200(await alice.Patch($"/api/v1/conversations/{conversation}/messages/{message}", new { text = "final text" }));
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await bob.Http.DeleteAsync($"/api/v1/conversations/{conversation}/messages/{message}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await bob.Http.GetAsync($"/api/v1/conversations/{conversation}/messages/{message}/versions")).StatusCode);
+        var bobsLog = await bob.Get($"/api/v1/conversations/{conversation}/events");
+        Assert.DoesNotContain("first draft", bobsLog.GetRawText(), StringComparison.Ordinal);
+        Assert.Contains("first draft", (await alice.Get($"/api/v1/conversations/{conversation}/messages/{message}/versions")).GetRawText(), StringComparison.Ordinal);
+        var own = (await bob.Send(conversation, "mine")).GetProperty("id").GetGuid();
+        Assert.Equal(HttpStatusCode.NoContent, (await bob.Http.DeleteAsync($"/api/v1/conversations/{conversation}/messages/{own}")).StatusCode);
+    }
 }

@@ -229,19 +229,27 @@ public sealed class DecisionTests
 
     [Fact]
     public void Delete_SomeoneElsesMessageAsAMember_IsForbidden() =>
-        Refused(DeleteMessage.Decide(As(Member, MemberRole.Member), Member, MessageBy(Owner), Now), 403);
+        Refused(DeleteMessage.Decide(ConversationKind.Group, As(Member, MemberRole.Member), Member, MessageBy(Owner), Now), 403);
 
     [Fact]
     public void Delete_AnyMessageAsAnAdmin_EmitsATombstone() =>
-        Assert.Equal(DeleteReasons.Deleted, Single<MessageDeleted>(DeleteMessage.Decide(As(Admin, MemberRole.Admin), Admin, MessageBy(Member), Now)).Reason);
+        Assert.Equal(DeleteReasons.Deleted, Single<MessageDeleted>(DeleteMessage.Decide(ConversationKind.Group, As(Admin, MemberRole.Admin), Admin, MessageBy(Member), Now)).Reason);
+
+    [Fact]
+    public void Delete_TheOtherMembersMessageInADirectConversation_IsForbidden_ThoughBothAreOwners() =>
+        Refused(DeleteMessage.Decide(ConversationKind.Direct, As(Owner, MemberRole.Owner), Owner, MessageBy(Member), Now), 403);
+
+    [Fact]
+    public void Delete_OnesOwnMessageInADirectConversation_EmitsATombstone() =>
+        Assert.Single(DeleteMessage.Decide(ConversationKind.Direct, As(Owner, MemberRole.Owner), Owner, MessageBy(Owner), Now).Events);
 
     [Fact]
     public void Delete_TwiceChangesNothing() =>
-        Assert.Empty(DeleteMessage.Decide(As(Member, MemberRole.Member), Member, MessageBy(Member, deleted: true), Now).Events);
+        Assert.Empty(DeleteMessage.Decide(ConversationKind.Group, As(Member, MemberRole.Member), Member, MessageBy(Member, deleted: true), Now).Events);
 
     [Fact]
     public void Delete_AnUnknownMessage_IsNotFound() =>
-        Refused(DeleteMessage.Decide(As(Member, MemberRole.Member), Member, null, Now), 404);
+        Refused(DeleteMessage.Decide(ConversationKind.Group, As(Member, MemberRole.Member), Member, null, Now), 404);
 
     [Fact]
     public void React_ToADeletedMessage_Conflicts() =>

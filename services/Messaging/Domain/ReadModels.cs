@@ -90,6 +90,12 @@ public sealed record Membership
 
     public bool IsAdmin => Active && Role is MemberRole.Admin or MemberRole.Owner;
 
+    /// <summary>
+    /// May act on other members' messages (delete them, read their earlier versions): owners and admins, except in a
+    /// direct conversation, whose two members are equals whatever their stored role.
+    /// </summary>
+    public bool Moderates(ConversationKind kind) => IsAdmin && kind != ConversationKind.Direct;
+
     /// <summary>The last seq this user may see: everything while a member, nothing after leaving.</summary>
     public long VisibleUpTo(long lastSeq) => Active ? lastSeq : LeftSeq ?? 0;
 }

@@ -6,15 +6,17 @@ namespace Platform.Messaging.Features;
 
 public static class DeleteMessage
 {
-    /// <summary>The author or an admin deletes; deleting twice changes nothing.</summary>
-    public static Decision Decide(Membership? actor, Guid actorId, MessageView? message, DateTimeOffset now)
+    /// <summary>The author or a moderator deletes (in a direct conversation, only the author); deleting twice changes nothing.</summary>
+    public static Decision Decide(ConversationKind kind, Membership? actor, Guid actorId, MessageView? message, DateTimeOffset now)
     {
         if (actor is not { Active: true })
             return DomainError.ConversationNotFound;
         if (message is null)
             return DomainError.MessageNotFound;
-        if (message.SenderId != actorId && !actor.IsAdmin)
-            return DomainError.Forbidden("Only the author and admins delete a message.");
+        if (message.SenderId != actorId && !actor.Moderates(kind))
+            return DomainError.Forbidden(kind == ConversationKind.Direct
+                ? "In a direct conversation each member deletes only their own messages."
+                : "Only the author and admins delete a message.");
         if (message.Deleted)
             return Decision.Nothing;
         return Decision.Of(new MessageDeleted(message.Id, actorId, now, DeleteReasons.Deleted));
@@ -28,7 +30,7 @@ public static class DeleteMessage
     {
         var actorId = http.User.UserId();
         var result = await writer.WriteAsync(id, new Preload([actorId], [messageId]), async context =>
-            Decide(await context.Member(actorId, cancellationToken), actorId, await context.Message(messageId, cancellationToken), time.GetUtcNow()),
+            Decide(context.Conversation.Kind, await context.Member(actorId, cancellationToken), actorId, await context.Message(messageId, cancellationToken), time.GetUtcNow()),
             cancellationToken);
         return result.Error is null ? TypedResults.NoContent() : Http.Problem(result.Error);
     }

@@ -53,7 +53,7 @@ public static class EditMessage
         return TypedResults.Ok(MessageDto.From((await result.Context!.Message(messageId, cancellationToken))!));
     }
 
-    /// <summary>Earlier versions stay in the log; the author and the conversation's admins may read them.</summary>
+    /// <summary>Earlier versions stay in the log; the author and the conversation's moderators may read them.</summary>
     private static async Task<Results<Ok<Page<MessageVersionDto>>, ProblemHttpResult>> Versions(
         Guid id, Guid messageId, HttpContext http, IQuerySession session, CancellationToken cancellationToken)
     {
@@ -63,8 +63,9 @@ public static class EditMessage
         var message = await session.LoadAsync<MessageView>(messageId, cancellationToken);
         if (message is null || message.ConversationId != id)
             return Http.Problem(DomainError.MessageNotFound);
-        if (message.SenderId != userId && !member.IsAdmin)
-            return Http.Problem(DomainError.Forbidden("Only the author and admins see earlier versions."));
+        if (message.SenderId != userId && !(member.IsAdmin && await session.LoadAsync<ConversationView>(id, cancellationToken) is { } conversation
+                && member.Moderates(conversation.Kind)))
+            return Http.Problem(DomainError.Forbidden("Only the author and admins see earlier versions (in a direct conversation, only the author)."));
 
         var seqs = message.TextSeqs.ToArray();
         var events = await session.Events.QueryAllRawEvents()

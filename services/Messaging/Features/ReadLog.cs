@@ -40,6 +40,10 @@ public static class ReadLog
         var messages = messageIds.Length == 0 ? new Dictionary<Guid, MessageView>()
             : (await session.LoadManyAsync<MessageView>(cancellationToken, messageIds)).ToDictionary(m => m.Id);
 
+        // Only a moderator's view depends on the kind (a direct conversation has none): read it only for them.
+        var kind = member.IsAdmin && messages.Values.Any(m => m.Edited)
+            ? (await session.LoadAsync<ConversationView>(id, cancellationToken))?.Kind ?? ConversationKind.Direct
+            : ConversationKind.Direct;
         var items = page.Select(e =>
         {
             var data = e.Data;
@@ -47,15 +51,16 @@ public static class ReadLog
             if (data is MessagePosted posted && messages.TryGetValue(posted.MessageId, out var current))
             {
                 asPosted = MessageView.Create(id, e.Version, posted) with { Deleted = current.Deleted, Edited = current.Edited, EditedAt = current.EditedAt };
-                if (current.Edited && !CanSeeEarlierVersions(current, userId, member))
+                if (current.Edited && !CanSeeEarlierVersions(current, userId, member, kind))
                     asPosted = asPosted with { Text = current.Text, Mentions = current.Mentions, Urls = current.Urls };
             }
-            else if (data is MessageEdited edited && messages.TryGetValue(edited.MessageId, out var latest) && !CanSeeEarlierVersions(latest, userId, member))
+            else if (data is MessageEdited edited && messages.TryGetValue(edited.MessageId, out var latest) && !CanSeeEarlierVersions(latest, userId, member, kind))
                 data = edited with { Text = latest.Text, Mentions = latest.Mentions, Urls = latest.Urls };
             return Envelopes.From(id, e.Version, data, asPosted);
         }).ToList();
         return TypedResults.Ok(new Page<EventEnvelope>(items, events.Count > size ? page[^1].Version.ToString() : null));
     }
 
-    private static bool CanSeeEarlierVersions(MessageView message, Guid userId, Membership member) => message.SenderId == userId || member.IsAdmin;
+    private static bool CanSeeEarlierVersions(MessageView message, Guid userId, Membership member, ConversationKind kind) =>
+        message.SenderId == userId || member.Moderates(kind);
 }
