@@ -74,7 +74,7 @@ public static class EventTypes
 {
     /// <summary>The conversation was created; <c>data.members</c> lists its members.</summary>
     public const string ConversationCreated = "conversation.created";
-    /// <summary>Title, topic or retention changed.</summary>
+    /// <summary>Title, topic, retention or slow mode changed.</summary>
     public const string ConversationUpdated = "conversation.updated";
     /// <summary>A member joined or was added.</summary>
     public const string MemberJoined = "member.joined";
@@ -82,6 +82,12 @@ public static class EventTypes
     public const string MemberLeft = "member.left";
     /// <summary>A member's role changed.</summary>
     public const string MemberRoleChanged = "member.role-changed";
+    /// <summary>A moderator banned a user (<c>data.userId</c>, <c>reason</c>, <c>until</c>); a banned member's <c>member.left</c> follows.</summary>
+    public const string MemberBanned = "member.banned";
+    /// <summary>A moderator lifted a ban.</summary>
+    public const string MemberUnbanned = "member.unbanned";
+    /// <summary>A moderator timed a member out until <c>data.until</c> (null: lifted).</summary>
+    public const string MemberTimedOut = "member.timed-out";
     /// <summary>A message was sent; <c>data</c> is the message.</summary>
     public const string MessagePosted = "message.posted";
     /// <summary>A message's text changed.</summary>

@@ -346,6 +346,19 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
             case MemberRoleChanged changed when await context.Member(changed.UserId, cancellationToken) is { } member:
                 context.Set(member with { Role = changed.Role });
                 break;
+            case MemberBanned banned:
+                session.Store(new ConversationBan
+                {
+                    Id = ConversationBan.KeyOf(conversationId, banned.UserId), ConversationId = conversationId, UserId = banned.UserId,
+                    Reason = banned.Reason, Until = banned.Until, BannedBy = banned.BannedBy, BannedAt = banned.BannedAt,
+                });
+                break;
+            case MemberUnbanned unbanned:
+                session.Delete<ConversationBan>(ConversationBan.KeyOf(conversationId, unbanned.UserId));
+                break;
+            case MemberTimedOut timedOut when await context.Member(timedOut.UserId, cancellationToken) is { } member:
+                context.Set(member with { TimedOutUntil = timedOut.Until });
+                break;
             case MessagePosted posted:
                 context.Set(MessageView.Create(conversationId, seq, posted));
                 var key = new ClientMessageKey
@@ -360,7 +373,7 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
                     context.Set(rootMessage.Apply(seq, posted));
                 // Senders have read what they wrote.
                 if (await context.Member(posted.SenderId, cancellationToken) is { } sender)
-                    context.Set(sender with { DeliveredSeq = seq, ReadSeq = seq });
+                    context.Set(sender with { DeliveredSeq = seq, ReadSeq = seq, LastPostedAt = posted.PostedAt });
                 break;
             // The decision set the call's new state; the seqs are known only here.
             case CallStarted started when await context.Call(started.CallId, cancellationToken) is { } call:

@@ -66,6 +66,7 @@ public static class MessagingServiceExtensions
             .Duplicate(m => m.ConversationId).Duplicate(m => m.Seq)
             .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_message_uidx_conversation_seq", m => m.ConversationId, m => m.Seq);
         options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
+        options.Schema.For<ConversationBan>().DocumentAlias("conversation_ban").Duplicate(b => b.ConversationId);
         options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
         options.Schema.For<CallView>().DocumentAlias("call")
             .Duplicate(c => c.ConversationId).Duplicate(c => c.StartedSeq).Duplicate(c => c.State);
@@ -89,6 +90,7 @@ public static class MessagingServiceExtensions
         conversations.MapGetConversation();
         conversations.MapUpdateConversation();
         conversations.MapMembers();
+        conversations.MapModeration();
         conversations.MapSendMessage();
         conversations.MapListMessages();
         conversations.MapEditMessage();

@@ -165,7 +165,7 @@ public sealed class DecisionTests
     [Fact]
     public void Send_ByAMember_PostsWithUrlsFound()
     {
-        var posted = Single<MessagePosted>(SendMessage.Decide(As(Member, MemberRole.Member), Member, null, Command("see https://example.org/x.")));
+        var posted = Single<MessagePosted>(SendMessage.Decide(Group(), As(Member, MemberRole.Member), Member, null, Command("see https://example.org/x.")));
 
         Assert.Equal(["https://example.org/x"], posted.Urls);
         Assert.Equal(Member, posted.SenderId);
@@ -173,17 +173,17 @@ public sealed class DecisionTests
 
     [Fact]
     public void Send_ByAFormerMember_IsNotFound() =>
-        Refused(SendMessage.Decide(As(Member, MemberRole.Member, active: false), Member, null, Command()), 404);
+        Refused(SendMessage.Decide(Group(), As(Member, MemberRole.Member, active: false), Member, null, Command()), 404);
 
     [Fact]
     public void Send_AReplyToAnUnknownMessage_IsInvalid() =>
-        Refused(SendMessage.Decide(As(Member, MemberRole.Member), Member, null, Command(replyTo: Guid.NewGuid())), 400);
+        Refused(SendMessage.Decide(Group(), As(Member, MemberRole.Member), Member, null, Command(replyTo: Guid.NewGuid())), 400);
 
     [Fact]
     public void Send_AReplyToADeletedMessage_Conflicts()
     {
         var root = MessageBy(Owner, deleted: true);
-        Refused(SendMessage.Decide(As(Member, MemberRole.Member), Member, root, Command(replyTo: root.Id)), 409);
+        Refused(SendMessage.Decide(Group(), As(Member, MemberRole.Member), Member, root, Command(replyTo: root.Id)), 409);
     }
 
     [Fact]
@@ -192,7 +192,7 @@ public sealed class DecisionTests
         var root = MessageBy(Owner);
         var reply = MessageBy(Member) with { ReplyTo = root.Id };
 
-        Assert.Equal(root.Id, Single<MessagePosted>(SendMessage.Decide(As(Member, MemberRole.Member), Member, reply, Command(replyTo: reply.Id))).ReplyTo);
+        Assert.Equal(root.Id, Single<MessagePosted>(SendMessage.Decide(Group(), As(Member, MemberRole.Member), Member, reply, Command(replyTo: reply.Id))).ReplyTo);
     }
 
     [Theory]
@@ -269,6 +269,98 @@ public sealed class DecisionTests
     [Fact]
     public void Remove_AReactionNeverAdded_ChangesNothing() =>
         Assert.Empty(Reactions.Decide(As(Member, MemberRole.Member), Member, MessageBy(Owner), "👍", add: false, Now).Events);
+
+    // Moderation
+
+    private static ConversationBan BanOf(Guid user, DateTimeOffset? until = null) =>
+        new() { Id = ConversationBan.KeyOf(ConversationId, user), ConversationId = ConversationId, UserId = user, Until = until, BannedBy = Owner, BannedAt = Now };
+
+    [Fact]
+    public void Ban_AMember_BansAndRemovesThemInOneWrite()
+    {
+        var decision = Moderation.DecideBan(Group(), As(Admin, MemberRole.Admin), Admin, Member, As(Member, MemberRole.Member), null, new BanRequest(" spam ", null), Now);
+
+        Assert.Null(decision.Error);
+        Assert.Collection(decision.Events,
+            e => Assert.Equal(new MemberBanned(Member, "spam", null, Admin, Now), e),
+            e => Assert.Equal(new MemberLeft(Member, Admin, Now), e));
+    }
+
+    [Fact]
+    public void Ban_SomeoneNotAMember_OnlyBansThem() =>
+        Assert.Equal(Outsider, Single<MemberBanned>(Moderation.DecideBan(Group(), As(Owner, MemberRole.Owner), Owner, Outsider, null, null, new BanRequest(null, Now.AddDays(1)), Now)).UserId);
+
+    [Theory]
+    [InlineData(MemberRole.Admin, MemberRole.Admin, 403)]
+    [InlineData(MemberRole.Admin, MemberRole.Owner, 403)]
+    [InlineData(MemberRole.Owner, MemberRole.Owner, 403)]
+    [InlineData(MemberRole.Member, MemberRole.Member, 403)]
+    public void Ban_ByWhoDoesNotOutrankTheTarget_IsForbidden(MemberRole actor, MemberRole target, int status) =>
+        Refused(Moderation.DecideBan(Group(), As(Admin, actor), Admin, Member, As(Member, target), null, new BanRequest(null, null), Now), status);
+
+    [Fact]
+    public void Ban_InADirectConversation_Conflicts() =>
+        Refused(Moderation.DecideBan(Group(kind: ConversationKind.Direct), As(Owner, MemberRole.Owner), Owner, Member, As(Member, MemberRole.Owner), null, new BanRequest(null, null), Now), 409);
+
+    [Fact]
+    public void Ban_UntilThePast_OrYourself_IsInvalid()
+    {
+        Refused(Moderation.DecideBan(Group(), As(Owner, MemberRole.Owner), Owner, Outsider, null, null, new BanRequest(null, Now.AddMinutes(-1)), Now), 400);
+        Refused(Moderation.DecideBan(Group(), As(Owner, MemberRole.Owner), Owner, Owner, As(Owner, MemberRole.Owner), null, new BanRequest(null, null), Now), 400);
+    }
+
+    [Fact]
+    public void Unban_SomeoneNotBanned_ChangesNothing_AndABannedUser_IsUnbanned()
+    {
+        Assert.Empty(Moderation.DecideUnban(Group(), As(Owner, MemberRole.Owner), Owner, Member, null, Now).Events);
+        Assert.Equal(Member, Single<MemberUnbanned>(Moderation.DecideUnban(Group(), As(Owner, MemberRole.Owner), Owner, Member, BanOf(Member), Now)).UserId);
+    }
+
+    [Fact]
+    public void Add_ABannedUser_IsForbidden_AndSoIsJoiningAPublicChannelWhileBanned()
+    {
+        Refused(Members.DecideAdd(Group(), As(Owner, MemberRole.Owner), Owner, [(Outsider, null)], MemberRole.Member, Options, Now, [Outsider]), 403);
+        Refused(Members.DecideAdd(Group(kind: ConversationKind.Channel, isPublic: true), null, Outsider, [(Outsider, null)], MemberRole.Member, Options, Now, [Outsider]), 403);
+    }
+
+    [Fact]
+    public void ATimedOutMember_CannotPostOrReact_UntilTheTimeout()
+    {
+        var muted = As(Member, MemberRole.Member) with { TimedOutUntil = Now.AddMinutes(10) };
+
+        Refused(SendMessage.Decide(Group(), muted, Member, null, Command()), 403);
+        Refused(Reactions.Decide(muted, Member, MessageBy(Owner), "👍", add: true, Now), 403);
+        Assert.Single(SendMessage.Decide(Group(), muted with { TimedOutUntil = Now.AddSeconds(-1) }, Member, null, Command()).Events);
+    }
+
+    [Fact]
+    public void Timeout_ForMoreThan28Days_OrOfAnAdminByAnAdmin_IsRefused()
+    {
+        Refused(Moderation.DecideTimeout(Group(), As(Owner, MemberRole.Owner), Owner, As(Member, MemberRole.Member), Now.AddDays(29), Now), 400);
+        Refused(Moderation.DecideTimeout(Group(), As(Admin, MemberRole.Admin), Admin, As(Member, MemberRole.Admin), Now.AddHours(1), Now), 403);
+        Assert.Equal(Now.AddHours(1), Single<MemberTimedOut>(Moderation.DecideTimeout(Group(), As(Admin, MemberRole.Admin), Admin, As(Member, MemberRole.Member), Now.AddHours(1), Now)).Until);
+    }
+
+    [Fact]
+    public void SlowMode_RefusesAMembersSecondMessageWithinTheInterval_WithWhenToComeBack_ButNotAModerators()
+    {
+        var slow = Group() with { SlowModeSeconds = 30 };
+        var posted = As(Member, MemberRole.Member) with { LastPostedAt = Now.AddSeconds(-10) };
+
+        var refused = SendMessage.Decide(slow, posted, Member, null, Command());
+        Refused(refused, 429);
+        Assert.Equal(TimeSpan.FromSeconds(20), refused.Error!.RetryAfter);
+        Assert.Single(SendMessage.Decide(slow, posted with { LastPostedAt = Now.AddSeconds(-30) }, Member, null, Command()).Events);
+        Assert.Single(SendMessage.Decide(slow, As(Admin, MemberRole.Admin) with { LastPostedAt = Now }, Admin, null, Command()).Events);
+    }
+
+    [Fact]
+    public void SlowMode_OutOfRange_OrInADirectConversation_IsInvalid()
+    {
+        Refused(UpdateConversation.Decide(Group(), As(Owner, MemberRole.Owner), Owner, new UpdateConversationRequest(null, null, null, 6 * 3600 + 1), Options, Now), 400);
+        Refused(UpdateConversation.Decide(Group(kind: ConversationKind.Direct), As(Owner, MemberRole.Owner), Owner, new UpdateConversationRequest(null, null, null, 10), Options, Now), 400);
+        Assert.Equal(10, Single<ConversationUpdated>(UpdateConversation.Decide(Group(), As(Owner, MemberRole.Owner), Owner, new UpdateConversationRequest(null, null, null, 10), Options, Now)).SlowModeSeconds);
+    }
 
     // Settings and receipts
 

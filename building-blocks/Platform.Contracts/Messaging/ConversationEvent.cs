@@ -38,6 +38,9 @@ public static class ConversationEventTypes
     public const string ConversationUpdated = "conversation.updated";
     public const string MemberJoined = "member.joined";
     public const string MemberLeft = "member.left";
+    public const string MemberBanned = "member.banned";
+    public const string MemberUnbanned = "member.unbanned";
+    public const string MemberTimedOut = "member.timed-out";
     public const string MemberRoleChanged = "member.role-changed";
     public const string MessagePosted = "message.posted";
     public const string MessageEdited = "message.edited";

@@ -5,6 +5,9 @@ namespace Platform.Messaging.Domain;
 /// <summary>Why a command was refused; becomes a problem details response.</summary>
 public sealed record DomainError(int Status, string Title, string Detail)
 {
+    /// <summary>For a 429 or 503: when the caller may try again (sent as <c>Retry-After</c>).</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     /// <summary>Also for conversations the caller is not a member of: their existence is not revealed.</summary>
     public static DomainError ConversationNotFound { get; } = new(StatusCodes.Status404NotFound, "Conversation not found", "There is no such conversation, or you are not a member of it.");
 

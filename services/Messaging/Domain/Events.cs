@@ -20,8 +20,11 @@ public record ConversationCreated(
     Guid CreatedBy,
     DateTimeOffset CreatedAt);
 
-/// <summary>The conversation's settings after the change (all of them, not only what changed).</summary>
-public record ConversationUpdated(string? Title, string? Topic, int? RetentionDays, Guid UpdatedBy, DateTimeOffset UpdatedAt);
+/// <summary>
+/// The conversation's settings after the change (all of them, not only what changed). <see cref="SlowModeSeconds"/>
+/// came later: events stored before it have none, which is what it means (off).
+/// </summary>
+public record ConversationUpdated(string? Title, string? Topic, int? RetentionDays, Guid UpdatedBy, DateTimeOffset UpdatedAt, int? SlowModeSeconds = null);
 
 public record MemberJoined(Guid UserId, MemberRole Role, Guid AddedBy, DateTimeOffset JoinedAt);
 
@@ -29,6 +32,17 @@ public record MemberJoined(Guid UserId, MemberRole Role, Guid AddedBy, DateTimeO
 public record MemberLeft(Guid UserId, Guid RemovedBy, DateTimeOffset LeftAt);
 
 public record MemberRoleChanged(Guid UserId, MemberRole Role, Guid ChangedBy, DateTimeOffset ChangedAt);
+
+/// <summary>
+/// A moderator banned a user: they cannot join or be added again until unbanned or until <see cref="Until"/>. A member
+/// who is banned also leaves: <see cref="MemberLeft"/> follows in the same write.
+/// </summary>
+public record MemberBanned(Guid UserId, string? Reason, DateTimeOffset? Until, Guid BannedBy, DateTimeOffset BannedAt);
+
+public record MemberUnbanned(Guid UserId, Guid UnbannedBy, DateTimeOffset UnbannedAt);
+
+/// <summary>A moderator stopped a member from posting and reacting until <see cref="Until"/>; null lifts it.</summary>
+public record MemberTimedOut(Guid UserId, DateTimeOffset? Until, Guid TimedOutBy, DateTimeOffset At);
 
 public record MessagePosted(
     Guid MessageId,

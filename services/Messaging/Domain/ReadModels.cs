@@ -22,6 +22,8 @@ public sealed record ConversationView
     public MessagePreview? LastMessage { get; init; }
     /// <summary>The call ringing or going on in this conversation, if any (at most one at a time).</summary>
     public Guid? ActiveCallId { get; init; }
+    /// <summary>Slow mode: the least time between two messages of one member (moderators excepted); 0 is off.</summary>
+    public int SlowModeSeconds { get; init; }
 
     public static ConversationView Create(ConversationCreated e) => new()
     {
@@ -40,7 +42,7 @@ public sealed record ConversationView
 
     public ConversationView Apply(long seq, object e) => (e switch
     {
-        ConversationUpdated u => this with { Title = u.Title, Topic = u.Topic, RetentionDays = u.RetentionDays },
+        ConversationUpdated u => this with { Title = u.Title, Topic = u.Topic, RetentionDays = u.RetentionDays, SlowModeSeconds = u.SlowModeSeconds ?? 0 },
         MemberJoined => this with { MemberCount = MemberCount + 1 },
         MemberLeft => this with { MemberCount = MemberCount - 1 },
         MessagePosted p => this with
@@ -71,6 +73,10 @@ public sealed record Membership
     public long DeliveredSeq { get; init; }
     public long ReadSeq { get; init; }
     public DateTimeOffset JoinedAt { get; init; }
+    /// <summary>A moderator's timeout: no posting or reacting before this time.</summary>
+    public DateTimeOffset? TimedOutUntil { get; init; }
+    /// <summary>When the member last posted, for slow mode.</summary>
+    public DateTimeOffset? LastPostedAt { get; init; }
 
     public static string KeyOf(Guid conversationId, Guid userId) => $"{conversationId:N}:{userId:N}";
 
@@ -98,6 +104,22 @@ public sealed record Membership
 
     /// <summary>The last seq this user may see: everything while a member, nothing after leaving.</summary>
     public long VisibleUpTo(long lastSeq) => Active ? lastSeq : LeftSeq ?? 0;
+}
+
+/// <summary>A user banned from a conversation (member or not): they cannot join or be added while it lasts.</summary>
+public sealed record ConversationBan
+{
+    public string Id { get; init; } = "";
+    public Guid ConversationId { get; init; }
+    public Guid UserId { get; init; }
+    public string? Reason { get; init; }
+    public DateTimeOffset? Until { get; init; }
+    public Guid BannedBy { get; init; }
+    public DateTimeOffset BannedAt { get; init; }
+
+    public static string KeyOf(Guid conversationId, Guid userId) => $"{conversationId:N}:{userId:N}";
+
+    public bool InForce(DateTimeOffset now) => Until is null || Until > now;
 }
 
 public sealed record ReactionView(string Emoji, IReadOnlyList<Guid> UserIds);

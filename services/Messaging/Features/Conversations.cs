@@ -15,10 +15,12 @@ public sealed record ConversationDto(
     long LastSeq,
     Guid CreatedBy,
     DateTimeOffset CreatedAt,
-    DateTimeOffset LastActivityAt)
+    DateTimeOffset LastActivityAt,
+    int SlowModeSeconds)
 {
     public static ConversationDto From(ConversationView c, MemberRole role) =>
-        new(c.Id, c.Kind, c.Title, c.Topic, c.IsPublic, c.RetentionDays, role, c.MemberCount, c.LastSeq, c.CreatedBy, c.CreatedAt, c.LastActivityAt);
+        new(c.Id, c.Kind, c.Title, c.Topic, c.IsPublic, c.RetentionDays, role, c.MemberCount, c.LastSeq, c.CreatedBy, c.CreatedAt, c.LastActivityAt,
+            c.SlowModeSeconds);
 }
 
 public static class ConversationRules

@@ -10,6 +10,14 @@ public static class Http
 {
     public static ProblemHttpResult Problem(DomainError error) => TypedResults.Problem(error.Detail, statusCode: error.Status, title: error.Title);
 
+    /// <summary>The error as problem details, with <c>Retry-After</c> when it says when to come back.</summary>
+    public static ProblemHttpResult Problem(DomainError error, HttpContext http)
+    {
+        if (error.RetryAfter is { } wait)
+            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problem(error);
+    }
+
     public static ProblemHttpResult Invalid(string detail) => Problem(DomainError.Invalid(detail));
 
     /// <summary>The caller's membership, active or former; null when they never belonged (answer 404).</summary>

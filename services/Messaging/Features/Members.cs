@@ -16,11 +16,11 @@ public static class Members
 {
     /// <summary>
     /// Owners and admins add members (admins only as plain members); anyone may join a public channel
-    /// themselves. Direct conversations never change members.
+    /// themselves. Direct conversations never change members. Nobody banned (<paramref name="banned"/>) joins or is added.
     /// </summary>
     public static Decision DecideAdd(
         ConversationView conversation, Membership? actor, Guid actorId, IReadOnlyList<(Guid UserId, Membership? Current)> targets,
-        MemberRole role, MessagingOptions options, DateTimeOffset now)
+        MemberRole role, MessagingOptions options, DateTimeOffset now, IReadOnlyCollection<Guid>? banned = null)
     {
         var selfJoin = targets.Count == 1 && targets[0].UserId == actorId;
         if (actor is not { Active: true } && !(selfJoin && conversation is { Kind: ConversationKind.Channel, IsPublic: true }))
@@ -38,6 +38,10 @@ public static class Members
             return DomainError.Forbidden("Only owners and admins add members.");
         else if (role != MemberRole.Member && actor.Role != MemberRole.Owner)
             return DomainError.Forbidden("Only owners add admins and owners.");
+        if (banned is { Count: > 0 })
+            return DomainError.Forbidden(selfJoin && actor is not { Active: true }
+                ? "You are banned from this conversation."
+                : "A user you named is banned from this conversation: unban them first.");
 
         var joining = targets.Where(t => t.Current is not { Active: true }).Select(t => t.UserId).Distinct().ToList();
         var limit = conversation.Kind == ConversationKind.Group ? options.MaxGroupMembers : options.MaxChannelMembers;
@@ -120,7 +124,11 @@ public static class Members
             var targets = new List<(Guid, Membership?)>();
             foreach (var userId in userIds)
                 targets.Add((userId, await context.Member(userId, cancellationToken)));
-            return DecideAdd(context.Conversation, await context.Member(actorId, cancellationToken), actorId, targets, role, options.Value, time.GetUtcNow());
+            var now = time.GetUtcNow();
+            var keys = userIds.Select(userId => ConversationBan.KeyOf(id, userId)).ToArray();
+            var bans = keys.Length == 0 ? [] : await context.Session.LoadManyAsync<ConversationBan>(cancellationToken, keys);
+            var banned = bans.Where(ban => ban.InForce(now)).Select(ban => ban.UserId).ToList();
+            return DecideAdd(context.Conversation, await context.Member(actorId, cancellationToken), actorId, targets, role, options.Value, now, banned);
         }, cancellationToken);
         if (result.Error is not null)
             return Http.Problem(result.Error);

@@ -15,6 +15,8 @@ public static class Reactions
             return DomainError.MessageNotFound;
         if (message.Deleted)
             return DomainError.Conflict("The message was deleted.");
+        if (add && Moderation.Muted(actor, now) is { } muted)
+            return muted;
         if (message.HasReaction(emoji, actorId) == add)
             return Decision.Nothing;
         return add ? Decision.Of(new ReactionAdded(message.Id, emoji, actorId, now)) : Decision.Of(new ReactionRemoved(message.Id, emoji, actorId, now));

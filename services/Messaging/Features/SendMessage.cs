@@ -30,11 +30,16 @@ public static class SendMessage
         return null;
     }
 
-    /// <summary>Active members post; a reply's root must be a message of the same conversation.</summary>
-    public static Decision Decide(Membership? sender, Guid senderId, MessageView? root, Command command)
+    /// <summary>
+    /// Active members post, unless timed out, and no faster than slow mode allows; a reply's root must be a message of
+    /// the same conversation.
+    /// </summary>
+    public static Decision Decide(ConversationView conversation, Membership? sender, Guid senderId, MessageView? root, Command command)
     {
         if (sender is not { Active: true })
             return DomainError.ConversationNotFound;
+        if ((Moderation.Muted(sender, command.Now) ?? Moderation.TooSoon(conversation, sender, command.Now)) is { } refused)
+            return refused;
         if (command.ReplyTo is not null && root is null)
             return DomainError.Invalid("replyTo is not a message of this conversation.");
         if (root is { Deleted: true })
@@ -85,12 +90,12 @@ public static class SendMessage
             var sender = await context.Member(senderId, cancellationToken);
             var root = request.ReplyTo is { } replyTo ? await context.Message(replyTo, cancellationToken) : null;
             var mentions = sender is { Active: true } ? await ResolveMentionsAsync(context, text, cancellationToken) : [];
-            return Decide(sender, senderId, root, new Command(messageId, request.ClientMessageId!, text, mentions, request.ReplyTo,
+            return Decide(context.Conversation, sender, senderId, root, new Command(messageId, request.ClientMessageId!, text, mentions, request.ReplyTo,
                 (request.Attachments ?? []).Distinct().ToList(), time.GetUtcNow()));
         }, cancellationToken);
 
         if (result.Error is not null)
-            return Http.Problem(result.Error);
+            return Http.Problem(result.Error, http);
         if (again is not null)
             return Created(again);
         var message = await result.Context!.Message(messageId, cancellationToken);

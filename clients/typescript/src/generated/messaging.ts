@@ -129,6 +129,38 @@ export interface paths {
         patch: operations["UpdateConversation"];
         trace?: never;
     };
+    "/api/v1/conversations/{id}/bans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ListBans"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/bans/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["BanUser"];
+        post?: never;
+        delete: operations["UnbanUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/calls": {
         parameters: {
             query?: never;
@@ -289,6 +321,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/timeouts/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["TimeOutMember"];
+        post?: never;
+        delete: operations["LiftTimeout"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/joined": {
         parameters: {
             query?: never;
@@ -316,6 +364,22 @@ export interface components {
         AttachmentDto: {
             /** Format: uuid */
             id: string;
+        };
+        BanDto: {
+            /** Format: date-time */
+            bannedAt: string;
+            /** Format: uuid */
+            bannedBy: string;
+            reason: null | string;
+            /** Format: date-time */
+            until: null | string;
+            /** Format: uuid */
+            userId: string;
+        };
+        BanRequest: {
+            reason: null | string;
+            /** Format: date-time */
+            until: null | string;
         };
         CallDto: {
             /** Format: date-time */
@@ -374,6 +438,8 @@ export interface components {
             /** Format: int32 */
             retentionDays: null | number;
             role: components["schemas"]["MemberRole"];
+            /** Format: int32 */
+            slowModeSeconds: number;
             title: null | string;
             topic: null | string;
         };
@@ -521,6 +587,10 @@ export interface components {
             seq: number;
             text: string;
         };
+        PageOfBanDto: {
+            items: components["schemas"]["BanDto"][];
+            next: null | string;
+        };
         PageOfCallDto: {
             items: components["schemas"]["CallDto"][];
             next: null | string;
@@ -579,9 +649,21 @@ export interface components {
         StartCallRequest: {
             kind: null | string;
         };
+        TimeoutDto: {
+            /** Format: date-time */
+            until: string;
+            /** Format: uuid */
+            userId: string;
+        };
+        TimeoutRequest: {
+            /** Format: date-time */
+            until: null | string;
+        };
         UpdateConversationRequest: {
             /** Format: int32 */
             retentionDays: null | number;
+            /** Format: int32 */
+            slowModeSeconds?: null | number;
             title: null | string;
             topic: null | string;
         };
@@ -825,6 +907,76 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ConversationDto"];
                 };
+            };
+        };
+    };
+    ListBans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfBanDto"];
+                };
+            };
+        };
+    };
+    BanUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["BanRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BanDto"];
+                };
+            };
+        };
+    };
+    UnbanUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1252,6 +1404,54 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ReceiptsDto"];
                 };
+            };
+        };
+    };
+    TimeOutMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TimeoutRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimeoutDto"];
+                };
+            };
+        };
+    };
+    LiftTimeout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
