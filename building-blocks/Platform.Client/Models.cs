@@ -94,6 +94,10 @@ public static class EventTypes
     public const string MessageEdited = "message.edited";
     /// <summary>A message was deleted.</summary>
     public const string MessageDeleted = "message.deleted";
+    /// <summary>A message was pinned (<c>data.messageId</c>, <c>pinnedBy</c>).</summary>
+    public const string MessagePinned = "message.pinned";
+    /// <summary>A message was unpinned.</summary>
+    public const string MessageUnpinned = "message.unpinned";
     /// <summary>Someone reacted to a message.</summary>
     public const string ReactionAdded = "reaction.added";
     /// <summary>Someone took a reaction back.</summary>

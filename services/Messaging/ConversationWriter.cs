@@ -382,10 +382,12 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
             case CallEnded ended when await context.Call(ended.CallId, cancellationToken) is { } call:
                 context.Set(call.Apply(seq, ended));
                 break;
-            case MessageEdited or MessageDeleted or ReactionAdded or ReactionRemoved or LinkPreviewAttached:
+            case MessageEdited or MessageDeleted or ReactionAdded or ReactionRemoved or LinkPreviewAttached or MessagePinned or MessageUnpinned:
                 var messageId = @event switch
                 {
                     MessageEdited e => e.MessageId,
+                    MessagePinned e => e.MessageId,
+                    MessageUnpinned e => e.MessageId,
                     MessageDeleted e => e.MessageId,
                     ReactionAdded e => e.MessageId,
                     LinkPreviewAttached e => e.MessageId,

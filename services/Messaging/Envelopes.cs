@@ -29,7 +29,8 @@ public sealed record MessageDto(
     IReadOnlyList<ReactionDto> Reactions,
     IReadOnlyList<AttachmentDto> Attachments,
     DateTimeOffset CreatedAt,
-    IReadOnlyList<LinkPreviewDto> LinkPreviews)
+    IReadOnlyList<LinkPreviewDto> LinkPreviews,
+    bool Pinned)
 {
     public static MessageDto From(MessageView m) => new(
         m.Id, m.ConversationId, m.Seq, m.SenderId, m.ClientMessageId, m.Text, m.Mentions, m.Urls, m.ReplyTo, m.ReplyCount,
@@ -37,7 +38,8 @@ public sealed record MessageDto(
         m.Reactions.Select(r => new ReactionDto(r.Emoji, r.UserIds.Count, r.UserIds)).ToList(),
         m.Attachments.Select(id => new AttachmentDto(id)).ToList(),
         m.CreatedAt,
-        m.LinkPreviews.Select(p => new LinkPreviewDto(p.Url, p.Title, p.Description, p.ImageUrl, p.SiteName)).ToList());
+        m.LinkPreviews.Select(p => new LinkPreviewDto(p.Url, p.Title, p.Description, p.ImageUrl, p.SiteName)).ToList(),
+        m.Pinned);
 }
 
 /// <summary>One event of the log as clients see it, on the hub and from <c>GET /events</c>.</summary>
@@ -72,6 +74,8 @@ public static class Envelopes
                 MessageDto.From(message ?? MessageView.Create(conversationId, seq, e))),
             MessageEdited e => (ConversationEventTypes.MessageEdited, e.EditedBy, e.EditedAt, new { e.MessageId, e.Text, e.Mentions, e.Urls, e.EditedAt }),
             MessageDeleted e => (ConversationEventTypes.MessageDeleted, e.DeletedBy, e.DeletedAt, new { e.MessageId, e.Reason }),
+            MessagePinned e => (ConversationEventTypes.MessagePinned, e.PinnedBy, e.PinnedAt, new { e.MessageId, e.PinnedBy }),
+            MessageUnpinned e => (ConversationEventTypes.MessageUnpinned, e.UnpinnedBy, e.UnpinnedAt, new { e.MessageId, e.UnpinnedBy }),
             ReactionAdded e => (ConversationEventTypes.ReactionAdded, e.UserId, e.AddedAt, new { e.MessageId, e.Emoji, e.UserId }),
             ReactionRemoved e => (ConversationEventTypes.ReactionRemoved, e.UserId, e.RemovedAt, new { e.MessageId, e.Emoji, e.UserId }),
             CallStarted e => (ConversationEventTypes.CallStarted, e.StartedBy, e.StartedAt, new { e.CallId, e.Kind, e.StartedBy, e.StartedAt, e.RingsUntil }),

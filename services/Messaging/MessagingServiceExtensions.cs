@@ -67,6 +67,7 @@ public static class MessagingServiceExtensions
             .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_message_uidx_conversation_seq", m => m.ConversationId, m => m.Seq);
         options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
         options.Schema.For<ConversationBan>().DocumentAlias("conversation_ban").Duplicate(b => b.ConversationId);
+        options.Schema.For<SavedMessage>().DocumentAlias("saved_message").Duplicate(m => m.UserId).Duplicate(m => m.SavedAt);
         options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
         options.Schema.For<CallView>().DocumentAlias("call")
             .Duplicate(c => c.ConversationId).Duplicate(c => c.StartedSeq).Duplicate(c => c.State);
@@ -91,6 +92,7 @@ public static class MessagingServiceExtensions
         conversations.MapUpdateConversation();
         conversations.MapMembers();
         conversations.MapModeration();
+        conversations.MapPins();
         conversations.MapSendMessage();
         conversations.MapListMessages();
         conversations.MapEditMessage();
@@ -100,6 +102,8 @@ public static class MessagingServiceExtensions
         conversations.MapReceipts();
         conversations.MapStartCall();
         conversations.MapCallHistory();
+
+        app.MapGroup("/api/v1/saved-messages").RequireAuthorization().WithTags("Saved messages").MapSavedMessages();
 
         var calls = app.MapGroup("/api/v1/calls").RequireAuthorization().WithTags("Calls");
         calls.MapIceServers();

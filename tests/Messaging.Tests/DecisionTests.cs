@@ -362,6 +362,16 @@ public sealed class DecisionTests
         Assert.Equal(10, Single<ConversationUpdated>(UpdateConversation.Decide(Group(), As(Owner, MemberRole.Owner), Owner, new UpdateConversationRequest(null, null, null, 10), Options, Now)).SlowModeSeconds);
     }
 
+    [Fact]
+    public void Pin_BeyondFiftyPins_Conflicts_AndADeletedMessage_CannotBePinned()
+    {
+        var full = Group() with { PinnedMessageIds = Enumerable.Range(0, Pins.MaxPins).Select(_ => Guid.CreateVersion7()).ToList() };
+
+        Refused(Pins.Decide(full, As(Member, MemberRole.Member), Member, MessageBy(Owner), pin: true, Now), 409);
+        Refused(Pins.Decide(Group(), As(Member, MemberRole.Member), Member, MessageBy(Owner, deleted: true), pin: true, Now), 409);
+        Assert.IsType<MessagePinned>(Assert.Single(Pins.Decide(Group(), As(Member, MemberRole.Member), Member, MessageBy(Owner), pin: true, Now).Events));
+    }
+
     // Settings and receipts
 
     [Fact]

@@ -45,6 +45,8 @@ public static class ConversationEventTypes
     public const string MessagePosted = "message.posted";
     public const string MessageEdited = "message.edited";
     public const string MessageDeleted = "message.deleted";
+    public const string MessagePinned = "message.pinned";
+    public const string MessageUnpinned = "message.unpinned";
     public const string ReactionAdded = "reaction.added";
     public const string ReactionRemoved = "reaction.removed";
     public const string LinkPreviewAttached = "link-preview.attached";

@@ -18,6 +18,8 @@ export const EventTypes = {
   MessagePosted: "message.posted",
   MessageEdited: "message.edited",
   MessageDeleted: "message.deleted",
+  MessagePinned: "message.pinned",
+  MessageUnpinned: "message.unpinned",
   ReactionAdded: "reaction.added",
   ReactionRemoved: "reaction.removed",
   LinkPreviewAttached: "link-preview.attached",

@@ -60,6 +60,11 @@ public record MessageEdited(Guid MessageId, string Text, IReadOnlyList<Guid> Men
 /// <summary>A tombstone: the message's text is erased from read models and from the stored events.</summary>
 public record MessageDeleted(Guid MessageId, Guid DeletedBy, DateTimeOffset DeletedAt, string Reason);
 
+/// <summary>A member pinned a message to the conversation (at most <c>Pins.MaxPins</c> at a time).</summary>
+public record MessagePinned(Guid MessageId, Guid PinnedBy, DateTimeOffset PinnedAt);
+
+public record MessageUnpinned(Guid MessageId, Guid UnpinnedBy, DateTimeOffset UnpinnedAt);
+
 public record ReactionAdded(Guid MessageId, string Emoji, Guid UserId, DateTimeOffset AddedAt);
 
 public record ReactionRemoved(Guid MessageId, string Emoji, Guid UserId, DateTimeOffset RemovedAt);

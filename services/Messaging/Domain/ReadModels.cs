@@ -24,6 +24,8 @@ public sealed record ConversationView
     public Guid? ActiveCallId { get; init; }
     /// <summary>Slow mode: the least time between two messages of one member (moderators excepted); 0 is off.</summary>
     public int SlowModeSeconds { get; init; }
+    /// <summary>The pinned messages, the most recently pinned first.</summary>
+    public IReadOnlyList<Guid> PinnedMessageIds { get; init; } = [];
 
     public static ConversationView Create(ConversationCreated e) => new()
     {
@@ -51,7 +53,13 @@ public sealed record ConversationView
             LastMessage = new MessagePreview(p.MessageId, seq, p.SenderId, Preview(p.Text), false, p.PostedAt),
         },
         MessageEdited edit when LastMessage?.Id == edit.MessageId => this with { LastMessage = LastMessage with { Text = Preview(edit.Text) } },
-        MessageDeleted d when LastMessage?.Id == d.MessageId => this with { LastMessage = LastMessage with { Text = "", Deleted = true } },
+        MessageDeleted d when LastMessage?.Id == d.MessageId => this with
+        {
+            LastMessage = LastMessage with { Text = "", Deleted = true }, PinnedMessageIds = PinnedMessageIds.Where(id => id != d.MessageId).ToList(),
+        },
+        MessageDeleted d => this with { PinnedMessageIds = PinnedMessageIds.Where(id => id != d.MessageId).ToList() },
+        MessagePinned p => this with { PinnedMessageIds = [p.MessageId, .. PinnedMessageIds.Where(id => id != p.MessageId)] },
+        MessageUnpinned u => this with { PinnedMessageIds = PinnedMessageIds.Where(id => id != u.MessageId).ToList() },
         CallStarted c => this with { ActiveCallId = c.CallId, LastActivityAt = c.StartedAt },
         CallEnded c when ActiveCallId == c.CallId => this with { ActiveCallId = null },
         _ => this,
@@ -122,6 +130,18 @@ public sealed record ConversationBan
     public bool InForce(DateTimeOffset now) => Until is null || Until > now;
 }
 
+/// <summary>A message a user saved for later (private to them).</summary>
+public sealed record SavedMessage
+{
+    public string Id { get; init; } = "";
+    public Guid UserId { get; init; }
+    public Guid MessageId { get; init; }
+    public Guid ConversationId { get; init; }
+    public DateTimeOffset SavedAt { get; init; }
+
+    public static string KeyOf(Guid userId, Guid messageId) => $"{userId:N}:{messageId:N}";
+}
+
 public sealed record ReactionView(string Emoji, IReadOnlyList<Guid> UserIds);
 
 public sealed record LinkPreviewView(string Url, string? Title, string? Description, string? ImageUrl, string? SiteName);
@@ -151,6 +171,7 @@ public sealed record MessageView
     /// <summary>Seqs of the <see cref="LinkPreviewAttached"/> events, erased with the text when the message is deleted.</summary>
     public IReadOnlyList<long> PreviewSeqs { get; init; } = [];
     public DateTimeOffset CreatedAt { get; init; }
+    public bool Pinned { get; init; }
 
     public static MessageView Create(Guid conversationId, long seq, MessagePosted e) => new()
     {
@@ -178,7 +199,10 @@ public sealed record MessageView
         MessageDeleted d => this with
         {
             Text = "", Mentions = [], Urls = [], Reactions = [], Attachments = [], LinkPreviews = [], Deleted = true, DeletedAt = d.DeletedAt,
+            Pinned = false,
         },
+        MessagePinned => this with { Pinned = true },
+        MessageUnpinned => this with { Pinned = false },
         LinkPreviewAttached p => this with
         {
             LinkPreviews = [.. LinkPreviews, new LinkPreviewView(p.Url, p.Title, p.Description, p.ImageUrl, p.SiteName)],

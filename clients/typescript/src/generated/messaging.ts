@@ -305,6 +305,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/pins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ListPins"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/pins/{messageId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["PinMessage"];
+        post?: never;
+        delete: operations["UnpinMessage"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/receipts": {
         parameters: {
             query?: never;
@@ -348,6 +380,38 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/saved-messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ListSavedMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/saved-messages/{messageId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["SaveMessage"];
+        post?: never;
+        delete: operations["ForgetSavedMessage"];
         options?: never;
         head?: never;
         patch?: never;
@@ -543,6 +607,7 @@ export interface components {
             lastReplyAt: null | string;
             linkPreviews: components["schemas"]["LinkPreviewDto"][];
             mentions: string[];
+            pinned: boolean;
             reactions: components["schemas"]["ReactionDto"][];
             /** Format: int32 */
             replyCount: number;
@@ -619,6 +684,10 @@ export interface components {
             items: components["schemas"]["MessageVersionDto"][];
             next: null | string;
         };
+        PageOfSavedMessageDto: {
+            items: components["schemas"]["SavedMessageDto"][];
+            next: null | string;
+        };
         ReactionDto: {
             /** Format: int32 */
             count: number;
@@ -638,6 +707,13 @@ export interface components {
             delivered: null | number;
             /** Format: int64 */
             read: null | number;
+        };
+        SavedMessageDto: {
+            /** Format: uuid */
+            conversationId: string;
+            message: components["schemas"]["MessageDto"];
+            /** Format: date-time */
+            savedAt: string;
         };
         SendMessageRequest: {
             attachments: null | string[];
@@ -1381,6 +1457,70 @@ export interface operations {
             };
         };
     };
+    ListPins: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfMessageDto"];
+                };
+            };
+        };
+    };
+    PinMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    UnpinMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     MoveReceipts: {
         parameters: {
             query?: never;
@@ -1475,6 +1615,71 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["PageOfJoinedConversation"];
                 };
+            };
+        };
+    };
+    ListSavedMessages: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfSavedMessageDto"];
+                };
+            };
+        };
+    };
+    SaveMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedMessageDto"];
+                };
+            };
+        };
+    };
+    ForgetSavedMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

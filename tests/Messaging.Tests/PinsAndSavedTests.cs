@@ -1,0 +1,78 @@
+using System.Net;
+using System.Net.Http.Json;
+
+namespace Platform.Messaging.Tests;
+
+/// <summary>Pinned messages (log events every member sees) and saved messages (private to each user).</summary>
+public sealed class PinsAndSavedTests(MessagingHost host) : IClassFixture<MessagingHost>
+{
+    [Fact]
+    public async Task APinnedMessage_IsListedNewestFirst_IsALogEvent_AndLeavesThePinsWhenUnpinnedOrDeleted()
+    {
+        var alice = host.Client();
+        var bob = host.Client();
+        var group = await alice.CreateGroup(bob.UserId);
+        var first = (await alice.Send(group, "agenda")).GetProperty("id").GetGuid();
+        var second = (await bob.Send(group, "minutes")).GetProperty("id").GetGuid();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await bob.Http.PutAsync($"/api/v1/conversations/{group}/pins/{first}", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.Http.PutAsync($"/api/v1/conversations/{group}/pins/{second}", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.Http.PutAsync($"/api/v1/conversations/{group}/pins/{second}", null)).StatusCode);
+
+        var pins = (await bob.Get($"/api/v1/conversations/{group}/pins")).GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal([second, first], pins.Select(p => p.GetProperty("id").GetGuid()));
+        Assert.All(pins, p => Assert.True(p.GetProperty("pinned").GetBoolean()));
+        var log = (await alice.Get($"/api/v1/conversations/{group}/events")).GetProperty("items").EnumerateArray().ToList();
+        var pinned = log.Where(e => e.GetProperty("type").GetString() == "message.pinned").ToList();
+        Assert.Equal(2, pinned.Count);
+        Assert.Equal(bob.UserId, pinned[0].GetProperty("actorId").GetGuid());
+
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.Http.DeleteAsync($"/api/v1/conversations/{group}/pins/{first}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await bob.Http.DeleteAsync($"/api/v1/conversations/{group}/messages/{second}")).StatusCode);
+        Assert.Empty((await bob.Get($"/api/v1/conversations/{group}/pins")).GetProperty("items").EnumerateArray());
+        Assert.Equal(HttpStatusCode.NotFound, (await host.Client().Http.GetAsync($"/api/v1/conversations/{group}/pins")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await alice.Http.PutAsync($"/api/v1/conversations/{group}/pins/{Guid.CreateVersion7()}", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task InAChannel_OnlyOwnersAndAdminsPin()
+    {
+        var owner = host.Client();
+        var member = host.Client();
+        var channel = (await owner.Json200(await owner.Post("/api/v1/conversations", new { kind = "channel", title = "News", memberIds = new[] { member.UserId } })))
+            .GetProperty("id").GetGuid();
+        var message = (await member.Send(channel, "scoop")).GetProperty("id").GetGuid();
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await member.Http.PutAsync($"/api/v1/conversations/{channel}/pins/{message}", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await owner.Http.PutAsync($"/api/v1/conversations/{channel}/pins/{message}", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task SavedMessages_ArePrivate_PagedNewestFirst_AndOnlyWhileReadable()
+    {
+        var alice = host.Client();
+        var bob = host.Client();
+        var group = await alice.CreateGroup(bob.UserId);
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+            ids.Add((await alice.Send(group, $"note {i}")).GetProperty("id").GetGuid());
+        foreach (var id in ids)
+            await bob.Json200(await bob.Http.PutAsync($"/api/v1/saved-messages/{id}", null));
+        await bob.Json200(await bob.Http.PutAsync($"/api/v1/saved-messages/{ids[0]}", null));
+
+        var firstPage = await bob.Get("/api/v1/saved-messages?limit=2");
+        Assert.Equal([ids[2], ids[1]], firstPage.GetProperty("items").EnumerateArray().Select(s => s.GetProperty("message").GetProperty("id").GetGuid()));
+        var next = firstPage.GetProperty("next").GetString();
+        var secondPage = await bob.Get($"/api/v1/saved-messages?limit=2&cursor={next}");
+        Assert.Equal([ids[0]], secondPage.GetProperty("items").EnumerateArray().Select(s => s.GetProperty("message").GetProperty("id").GetGuid()));
+        Assert.Empty((await alice.Get("/api/v1/saved-messages")).GetProperty("items").EnumerateArray());
+
+        // Not a member: nothing to save. Deleted: it drops out. Unsaved: gone.
+        Assert.Equal(HttpStatusCode.NotFound, (await host.Client().Http.PutAsync($"/api/v1/saved-messages/{ids[0]}", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.Http.DeleteAsync($"/api/v1/conversations/{group}/messages/{ids[2]}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await bob.Http.DeleteAsync($"/api/v1/saved-messages/{ids[1]}")).StatusCode);
+        Assert.Equal([ids[0]], (await bob.Get("/api/v1/saved-messages")).GetProperty("items").EnumerateArray()
+            .Select(s => s.GetProperty("message").GetProperty("id").GetGuid()));
+        Assert.Equal(HttpStatusCode.BadRequest, (await bob.Http.GetAsync("/api/v1/saved-messages?cursor=yesterday")).StatusCode);
+    }
+}
