@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Checks that every relative Markdown link in README.md, docs/*.md and services/*/README.md points at a file (or
-# directory) of this repository, and that a #fragment matches a heading of the target (GitHub's heading ids).
+# Checks that every relative Markdown link in README.md, CONTRIBUTING.md, docs/*.md, docs/adr/*.md,
+# services/*/README.md and deploy/k8s/README.md points at a file (or directory) of this repository, and that a #fragment matches a heading of the target (GitHub's heading ids).
 # Links to other sites (http:, https:, mailto:) are not checked. Exit status 1 when a link is broken.
 #   scripts/check-doc-links.sh             the default files
 #   scripts/check-doc-links.sh FILE...     these files
@@ -22,7 +22,7 @@ anchors() { # the heading ids of a Markdown file, outside fenced code blocks
 
 if [ $# -gt 0 ]; then files=("$@"); else
   files=(README.md)
-  for f in docs/*.md services/*/README.md; do [ -e "$f" ] && files+=("$f"); done
+  for f in CONTRIBUTING.md docs/*.md docs/adr/*.md services/*/README.md deploy/k8s/README.md; do [ -e "$f" ] && files+=("$f"); done
 fi
 
 broken=0 checked=0

@@ -17,6 +17,11 @@ public static class CustomResources
         ["rabbitmq.com/v1beta1/RabbitmqCluster"] = typeof(RabbitmqCluster),
         ["monitoring.coreos.com/v1/ServiceMonitor"] = typeof(ServiceMonitor),
         ["monitoring.coreos.com/v1/PrometheusRule"] = typeof(PrometheusRule),
+        ["gateway.networking.k8s.io/v1/GatewayClass"] = typeof(GatewayClass),
+        ["gateway.networking.k8s.io/v1/Gateway"] = typeof(Gateway),
+        ["gateway.networking.k8s.io/v1/HTTPRoute"] = typeof(HttpRoute),
+        ["gateway.envoyproxy.io/v1alpha1/ClientTrafficPolicy"] = typeof(ClientTrafficPolicy),
+        ["gateway.envoyproxy.io/v1alpha1/BackendTrafficPolicy"] = typeof(BackendTrafficPolicy),
     };
 }
 
@@ -113,4 +118,144 @@ public sealed class Rule
     public string? For { get; set; }
     public Dictionary<string, string>? Labels { get; set; }
     public Dictionary<string, string>? Annotations { get; set; }
+}
+
+// The Kubernetes Gateway API (gateway.networking.k8s.io/v1), as far as the edge uses it.
+
+public sealed class GatewayClass : CustomResource<GatewayClassSpec>;
+
+public sealed class GatewayClassSpec
+{
+    public string ControllerName { get; set; } = "";
+    public string? Description { get; set; }
+    public Dictionary<string, object>? ParametersRef { get; set; }
+}
+
+public sealed class Gateway : CustomResource<GatewaySpec>;
+
+public sealed class GatewaySpec
+{
+    public string GatewayClassName { get; set; } = "";
+    public List<GatewayListener> Listeners { get; set; } = [];
+    public List<Dictionary<string, object>>? Addresses { get; set; }
+    public Dictionary<string, object>? Infrastructure { get; set; }
+}
+
+public sealed class GatewayListener
+{
+    public string Name { get; set; } = "";
+    public string? Hostname { get; set; }
+    public int Port { get; set; }
+    public string Protocol { get; set; } = "";
+    public GatewayTls? Tls { get; set; }
+    public Dictionary<string, object>? AllowedRoutes { get; set; }
+}
+
+public sealed class GatewayTls
+{
+    public string? Mode { get; set; }
+    public List<ObjectReference> CertificateRefs { get; set; } = [];
+    public Dictionary<string, string>? Options { get; set; }
+}
+
+public sealed class ObjectReference
+{
+    public string? Group { get; set; }
+    public string? Kind { get; set; }
+    public string Name { get; set; } = "";
+    public string? Namespace { get; set; }
+    public string? SectionName { get; set; }
+    public int? Port { get; set; }
+    public int? Weight { get; set; }
+}
+
+public sealed class HttpRoute : CustomResource<HttpRouteSpec>;
+
+public sealed class HttpRouteSpec
+{
+    public List<ObjectReference> ParentRefs { get; set; } = [];
+    public List<string> Hostnames { get; set; } = [];
+    public List<HttpRouteRule> Rules { get; set; } = [];
+}
+
+public sealed class HttpRouteRule
+{
+    public string? Name { get; set; }
+    public List<HttpRouteMatch> Matches { get; set; } = [];
+    public List<HttpRouteFilter> Filters { get; set; } = [];
+    public List<ObjectReference> BackendRefs { get; set; } = [];
+    public HttpRouteTimeouts? Timeouts { get; set; }
+}
+
+public sealed class HttpRouteMatch
+{
+    public HttpPathMatch? Path { get; set; }
+    public string? Method { get; set; }
+    public List<Dictionary<string, string>>? Headers { get; set; }
+    public List<Dictionary<string, string>>? QueryParams { get; set; }
+}
+
+public sealed class HttpPathMatch
+{
+    public string Type { get; set; } = "PathPrefix";
+    public string Value { get; set; } = "/";
+}
+
+public sealed class HttpRouteFilter
+{
+    public string Type { get; set; } = "";
+    public HttpRequestRedirect? RequestRedirect { get; set; }
+    public Dictionary<string, object>? RequestHeaderModifier { get; set; }
+    public Dictionary<string, object>? ResponseHeaderModifier { get; set; }
+    public Dictionary<string, object>? UrlRewrite { get; set; }
+}
+
+public sealed class HttpRequestRedirect
+{
+    public string? Scheme { get; set; }
+    public string? Hostname { get; set; }
+    public int? Port { get; set; }
+    public int? StatusCode { get; set; }
+    public Dictionary<string, object>? Path { get; set; }
+}
+
+public sealed class HttpRouteTimeouts
+{
+    public string? Request { get; set; }
+    public string? BackendRequest { get; set; }
+}
+
+// Envoy Gateway's policies (gateway.envoyproxy.io/v1alpha1): what the Gateway API has no field for.
+
+public sealed class ClientTrafficPolicy : CustomResource<EnvoyPolicySpec>;
+
+public sealed class BackendTrafficPolicy : CustomResource<EnvoyPolicySpec>;
+
+public sealed class EnvoyPolicySpec
+{
+    public List<ObjectReference> TargetRefs { get; set; } = [];
+    public EnvoyTimeouts? Timeout { get; set; }
+    public EnvoyLoadBalancer? LoadBalancer { get; set; }
+    public Dictionary<string, object>? ClientIPDetection { get; set; }
+    public Dictionary<string, object>? Connection { get; set; }
+    public Dictionary<string, object>? TcpKeepalive { get; set; }
+}
+
+public sealed class EnvoyTimeouts
+{
+    public Dictionary<string, string>? Tcp { get; set; }
+    public Dictionary<string, string>? Http { get; set; }
+}
+
+public sealed class EnvoyLoadBalancer
+{
+    public string Type { get; set; } = "";
+    public EnvoyConsistentHash? ConsistentHash { get; set; }
+}
+
+public sealed class EnvoyConsistentHash
+{
+    public string Type { get; set; } = "";
+    public Dictionary<string, object>? Cookie { get; set; }
+    public Dictionary<string, object>? Header { get; set; }
 }

@@ -279,12 +279,13 @@ public sealed class ManifestTests
                     ? network.Allows(service, other, 8080) : !network.Allows(service, other, 8080), $"{overlay}: {service} -> {other}");
             Assert.False(network.Allows(service, "gateway", 8080), $"{overlay}: {service} may call the Gateway");
 
-            // From outside: only the Gateway, through the ingress controller.
-            Assert.Equal(service == "gateway", network.AllowsFromNamespace("ingress-nginx", new() { ["app.kubernetes.io/name"] = "ingress-nginx" }, service, 8080));
+            // From outside: only the Gateway, through the Envoy proxies of Gateway platform (Envoy Gateway's namespace).
+            Assert.Equal(service == "gateway", network.AllowsFromNamespace(EnvoyNamespace, EnvoyProxyLabels, service, 8080));
+            Assert.False(network.AllowsFromNamespace(EnvoyNamespace, new() { ["gateway.envoyproxy.io/owning-gateway-name"] = "another" }, service, 8080));
             Assert.False(network.AllowsFromNamespace("some-other-namespace", [], service, 8080));
             Assert.Equal("ClusterIP", manifests.One<V1Service>(service).Spec.Type ?? "ClusterIP");
         }
-        Assert.False(network.AllowsFromNamespace("ingress-nginx", new() { ["app.kubernetes.io/name"] = "ingress-nginx" }, "platform-postgres", 5432));
+        Assert.False(network.AllowsFromNamespace(EnvoyNamespace, EnvoyProxyLabels, "platform-postgres", 5432));
         // Everything is ClusterIP but the TURN server, which clients and peers reach directly (TurnTests checks its ports).
         Assert.All(manifests.All<V1Service>().Where(s => s.Metadata.Name != Turn.Name),
             s => Assert.True(s.Spec.Type is null or "ClusterIP", $"{s.Metadata.Name} is exposed as {s.Spec.Type}"));
@@ -296,29 +297,26 @@ public sealed class ManifestTests
             Assert.False(network.Allows(Turn.Name, service, 8080), $"{overlay}: the TURN server may call {service}");
         }
         Assert.False(network.Allows(Turn.Name, "platform-postgres", 5432) || network.Allows(Turn.Name, "platform-rabbitmq", 5672), $"{overlay}: the TURN server reaches a data store");
-        Assert.All(manifests.All<V1Ingress>(), ingress => Assert.All(ingress.Spec.Rules.SelectMany(r => r.Http.Paths), p => Assert.Equal("gateway", p.Backend.Service.Name)));
+        Assert.All(manifests.All<HttpRoute>().SelectMany(r => r.Spec.Rules).SelectMany(r => r.BackendRefs), b => Assert.Equal("gateway", b.Name));
     }
 
-    [Theory, MemberData(nameof(Overlays))]
-    public void TheGatewayIngress_KeepsWebSocketsOpen(string overlay)
+    /// <summary>Where Envoy Gateway runs the proxies of a Gateway (its default, one deployment per Gateway), and their label.</summary>
+    private const string EnvoyNamespace = "envoy-gateway-system";
+
+    private static Dictionary<string, string> EnvoyProxyLabels => new()
     {
-        var ingress = Render(overlay).One<V1Ingress>("gateway");
-        Assert.True(int.Parse(ingress.Metadata.Annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600);
-        Assert.True(int.Parse(ingress.Metadata.Annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600);
-        Assert.Equal("off", ingress.Metadata.Annotations["nginx.ingress.kubernetes.io/proxy-buffering"]);
-        Assert.Equal("cookie", ingress.Metadata.Annotations["nginx.ingress.kubernetes.io/affinity"]);
-    }
+        ["gateway.envoyproxy.io/owning-gateway-name"] = EdgeTests.GatewayName,
+        ["app.kubernetes.io/managed-by"] = "envoy-gateway",
+    };
 
     [Fact]
     public void Production_TerminatesTls_AndRunsReplicatedOperatorsAndSeveralReplicas()
     {
         var manifests = Render("overlays/production");
-        var ingress = manifests.One<V1Ingress>("gateway");
-        var tls = Assert.Single(ingress.Spec.Tls);
-        Assert.Equal(ingress.Spec.Rules.Single().Host, Assert.Single(tls.Hosts));
-        Assert.Equal("true", ingress.Metadata.Annotations["nginx.ingress.kubernetes.io/force-ssl-redirect"]);
+        // The issuer is https on the host of the Gateway's TLS listener (EdgeTests checks the listener and the redirect).
         var issuer = new Uri(manifests.Environment(manifests.One<V1Deployment>("gateway").Spec.Template.Spec.Containers.Single())["Auth__Issuer"].Value!);
-        Assert.Equal(("https", ingress.Spec.Rules.Single().Host), (issuer.Scheme, issuer.Host));
+        Assert.Equal("https", issuer.Scheme);
+        Assert.Equal(("HTTPS", issuer.Host), (EdgeTests.ServedListener(manifests).Protocol, EdgeTests.ServedListener(manifests).Hostname));
 
         Assert.All(manifests.All<V2HorizontalPodAutoscaler>(), h => Assert.True(h.Spec.MinReplicas >= 3, h.Metadata.Name));
         var gateway = manifests.One<V2HorizontalPodAutoscaler>("gateway");
@@ -359,7 +357,7 @@ public sealed class ManifestTests
     internal static IEnumerable<string> ReferencedSecrets(Manifests manifests) =>
         manifests.Workloads.SelectMany(w => w.Template.Spec.Containers.SelectMany(c => (c.Env ?? []).Select(e => e.ValueFrom?.SecretKeyRef?.Name))
                 .Concat((w.Template.Spec.Volumes ?? []).Select(v => v.Secret?.SecretName)))
-            .Concat(manifests.All<V1Ingress>().SelectMany(i => (i.Spec.Tls ?? []).Select(t => t.SecretName)))
+            .Concat(manifests.All<Gateway>().SelectMany(g => g.Spec.Listeners.SelectMany(l => l.Tls?.CertificateRefs ?? []).Select(r => r.Name)))
             .Concat(manifests.All<CnpgCluster>().SelectMany(c => Regex.Matches(System.Text.Json.JsonSerializer.Serialize(c.Spec.Backup), "\"name\":\"([^\"]+)\"").Select(m => m.Groups[1].Value)))
             .OfType<string>().Distinct();
 }

@@ -6,7 +6,7 @@ using k8s.Models;
 namespace Platform.Deploy.Tests;
 
 /// <summary>
-/// Settings of the services that must agree with each other, with the pods' volumes, with the ingress and with the
+/// Settings of the services that must agree with each other, with the pods' volumes, with the edge and with the
 /// NetworkPolicies: what a service is configured to do, the cluster lets it do.
 /// </summary>
 public sealed class ServiceSettingsTests
@@ -35,26 +35,30 @@ public sealed class ServiceSettingsTests
         Assert.True(grace >= TimeSpan.Zero && grace < ttl, $"{overlay}: Presence__OfflineGrace {grace}");
     }
 
+    /// <summary>
+    /// Envoy streams bodies without a size limit, so what bounds an upload at the edge is time: the rule carrying a
+    /// Gateway route that takes large bodies lets its largest body arrive at 64 KiB/s, and no policy cuts a request
+    /// while it is received.
+    /// </summary>
     [Theory, MemberData(nameof(Overlays))]
-    public void TheIngress_AcceptsTheLargestBodyTheGatewayRoutes(string overlay)
+    public void TheEdge_LetsTheLargestBodyTheGatewayRoutesThrough(string overlay)
     {
-        var ingress = Manifests.Render(overlay).One<V1Ingress>("gateway");
-        using var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(Repository.ServiceFolder("gateway"), "appsettings.json")));
-        var largest = settings.RootElement.GetProperty("ReverseProxy").GetProperty("Routes").EnumerateObject()
-            .Select(r => r.Value.TryGetProperty("MaxRequestBodySize", out var size) ? size.GetInt64() : 0).Max();
-        Assert.True(largest > 0, "no Gateway route sets MaxRequestBodySize");
-        var annotation = ingress.Metadata.Annotations["nginx.ingress.kubernetes.io/proxy-body-size"];
-        var accepted = NginxSize(annotation);
-        Assert.True(accepted == 0 || accepted >= largest, $"{overlay}: proxy-body-size {annotation} < the Gateway's {largest} bytes");
-    }
-
-    // nginx sizes: bytes, or k/m/g (powers of 1024); 0 = unlimited.
-    private static long NginxSize(string value)
-    {
-        var match = Regex.Match(value.Trim(), "^([0-9]+)([kKmMgG]?)$");
-        Assert.True(match.Success, $"proxy-body-size {value} is not an nginx size");
-        var unit = match.Groups[2].Value.ToLowerInvariant() switch { "k" => 1L << 10, "m" => 1L << 20, "g" => 1L << 30, _ => 1L };
-        return long.Parse(match.Groups[1].Value) * unit;
+        var manifests = Manifests.Render(overlay);
+        var served = EdgeTests.ServedListener(manifests);
+        var large = EdgeTests.GatewayRouteSettings().Where(r => r.MaxRequestBodySize > 0).ToList();
+        Assert.NotEmpty(large);
+        foreach (var (name, path, size) in large)
+        {
+            var literal = path[..(path.IndexOf('{') is var brace and >= 0 ? brace : path.Length)].TrimEnd('/');
+            var timeout = EdgeTests.RuleFor(manifests, served, literal)?.Timeouts?.Request;
+            Assert.True(timeout is not null, $"{overlay}: the route to {literal} has Envoy's default timeout (15 s)");
+            var allowed = EdgeTests.Duration(timeout);
+            var needed = TimeSpan.FromSeconds(size / (64.0 * 1024));
+            Assert.True(allowed == TimeSpan.Zero || allowed >= needed,
+                $"{overlay}: {literal} (route {name}, up to {size} bytes) times out after {timeout}, less than {needed} at 64 KiB/s");
+        }
+        Assert.All(manifests.All<ClientTrafficPolicy>(), p => Assert.False(p.Spec.Timeout?.Http?.ContainsKey("requestReceivedTimeout") == true));
+        Assert.All(manifests.All<BackendTrafficPolicy>(), p => Assert.False(p.Spec.Timeout?.Http?.ContainsKey("requestTimeout") == true));
     }
 
     [Theory, MemberData(nameof(Overlays))]
