@@ -54,4 +54,24 @@ public sealed class RealtimeTests(WholePlatform platform)
         Assert.Equal("conversation.created", events[0].GetProperty("type").GetString());
         Assert.Equal(sent, events.Skip(1).Select(e => e.GetProperty("data").GetProperty("id").GetGuid()));
     }
+
+    [Fact]
+    public async Task InAChannel_AReadReceiptReachesOnlyTheReadersOwnDevices()
+    {
+        var alice = await platform.SignUpAsync("Alice Posts In Channels");
+        var bob = await platform.SignUpAsync("Bob Reads The Channel");
+        var channel = (await platform.CreateConversationAsync(alice, "channel", [bob], "announcements")).GetProperty("id").GetGuid();
+        var seq = (await platform.SendAsync(alice, channel, "welcome")).GetProperty("seq").GetInt64();
+        await using var bobLaptop = await platform.ConnectAsync(bob, platform.Gateway1);
+        await using var bobPhone = await platform.ConnectAsync(bob, platform.Gateway2);
+        await using var aliceClient = await platform.ConnectAsync(alice, platform.Gateway1);
+
+        await platform.ReadAsync(await bob.Http.PostAsJsonAsync($"api/v1/conversations/{channel}/receipts", new { read = seq }),
+            HttpStatusCode.OK, "Bob's read receipt", platform.Messaging);
+
+        // Bob's other device learns it (to clear its unread badge); Alice, on the same Gateway as Bob's laptop, does not.
+        await bobPhone.NextAsync("receipt", r => r.GetProperty("conversationId").GetGuid() == channel, "Bob's phone is told he has read");
+        await bobLaptop.NextAsync("receipt", r => r.GetProperty("conversationId").GetGuid() == channel, "Bob's laptop is told he has read");
+        Assert.DoesNotContain(aliceClient.Calls("receipt"), r => r.GetProperty("conversationId").GetGuid() == channel);
+    }
 }

@@ -12,4 +12,10 @@ public sealed record ReceiptsChanged
     public long? ReadSeq { get; init; }
 
     public required DateTimeOffset ChangedAt { get; init; }
+
+    /// <summary>
+    /// Only the reader's own devices learn of it (channels: a receipt is nobody else's business, and pushing each one
+    /// to every member costs a message per member per ack); otherwise every member's connections do.
+    /// </summary>
+    public bool OwnDevicesOnly { get; init; }
 }

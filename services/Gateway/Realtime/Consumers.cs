@@ -46,13 +46,17 @@ public sealed class ReceiptConsumer(ConnectionRegistry registry) : IConsumer<Rec
     public Task Consume(ConsumeContext<ReceiptsChanged> context)
     {
         var receipt = context.Message;
-        registry.Broadcast(receipt.ConversationId, Guid.Empty, ConnectionRegistry.ReceiptMethod, new Dictionary<string, object?>
+        var payload = new Dictionary<string, object?>
         {
             ["conversationId"] = receipt.ConversationId.ToString(),
             ["userId"] = receipt.UserId.ToString(),
             ["delivered"] = receipt.DeliveredSeq,
             ["read"] = receipt.ReadSeq,
-        });
+        };
+        if (receipt.OwnDevicesOnly)
+            registry.SendToUser(receipt.UserId, ConnectionRegistry.ReceiptMethod, payload);
+        else
+            registry.Broadcast(receipt.ConversationId, Guid.Empty, ConnectionRegistry.ReceiptMethod, payload);
         return Task.CompletedTask;
     }
 }

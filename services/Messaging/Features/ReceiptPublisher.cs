@@ -15,10 +15,11 @@ public sealed class ReceiptPublisher(IServiceScopeFactory scopes, TimeProvider t
     private readonly Channel<ReceiptsChanged> _changes = Channel.CreateBounded<ReceiptsChanged>(
         new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
 
-    public void Changed(Guid conversationId, Guid userId, long delivered, long read) =>
+    public void Changed(Guid conversationId, Guid userId, long delivered, long read, bool ownDevicesOnly) =>
         _changes.Writer.TryWrite(new ReceiptsChanged
         {
             ConversationId = conversationId, UserId = userId, DeliveredSeq = delivered, ReadSeq = read, ChangedAt = time.GetUtcNow(),
+            OwnDevicesOnly = ownDevicesOnly,
         });
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
