@@ -76,3 +76,33 @@ public sealed class PinsAndSavedTests(MessagingHost host) : IClassFixture<Messag
         Assert.Equal(HttpStatusCode.BadRequest, (await bob.Http.GetAsync("/api/v1/saved-messages?cursor=yesterday")).StatusCode);
     }
 }
+
+public sealed class MarkUnreadTests(MessagingHost host) : IClassFixture<MessagingHost>
+{
+    [Fact]
+    public async Task MarkUnread_MovesTheReadCursorBackToJustBeforeTheSeq_NeverTheDeliveredOne()
+    {
+        var alice = host.Client();
+        var bob = host.Client();
+        var group = await alice.CreateGroup(bob.UserId);
+        long last = 0;
+        for (var i = 0; i < 5; i++)
+            last = (await alice.Send(group, $"news {i}")).GetProperty("seq").GetInt64();
+        await bob.Json200(await bob.Post($"/api/v1/conversations/{group}/receipts", new { read = last }));
+
+        var marked = await bob.Json200(await bob.Post($"/api/v1/conversations/{group}/unread", new { fromSeq = last - 2 }));
+        Assert.Equal((last, last - 3), (marked.GetProperty("delivered").GetInt64(), marked.GetProperty("read").GetInt64()));
+        var row = (await bob.Get("/api/v1/conversations")).GetProperty("items").EnumerateArray().Single(r => r.GetProperty("id").GetGuid() == group);
+        Assert.Equal(3, row.GetProperty("unreadCount").GetInt32());
+
+        // Later than what is read already: nothing moves. Out of the log: 400. Reading again moves it forward as ever.
+        var again = await bob.Json200(await bob.Post($"/api/v1/conversations/{group}/unread", new { fromSeq = last }));
+        Assert.Equal(last - 3, again.GetProperty("read").GetInt64());
+        Assert.Equal(HttpStatusCode.BadRequest, (await bob.Post($"/api/v1/conversations/{group}/unread", new { fromSeq = last + 1 })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await bob.Post($"/api/v1/conversations/{group}/unread", new { })).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await host.Client().Post($"/api/v1/conversations/{group}/unread", new { fromSeq = 1 })).StatusCode);
+        await bob.Json200(await bob.Post($"/api/v1/conversations/{group}/receipts", new { read = last }));
+        row = (await bob.Get("/api/v1/conversations")).GetProperty("items").EnumerateArray().Single(r => r.GetProperty("id").GetGuid() == group);
+        Assert.Equal(0, row.GetProperty("unreadCount").GetInt32());
+    }
+}

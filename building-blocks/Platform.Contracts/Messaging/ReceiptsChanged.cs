@@ -1,6 +1,9 @@
 namespace Platform.Contracts.Messaging;
 
-/// <summary>A member's delivered/read cursors moved forward (coalesced; cursors never move back).</summary>
+/// <summary>
+/// A member's delivered/read cursors moved (coalesced). They move forward, except the read cursor the member moves back
+/// themselves (mark unread), which is told with <see cref="OwnDevicesOnly"/>.
+/// </summary>
 public sealed record ReceiptsChanged
 {
     public required Guid ConversationId { get; init; }

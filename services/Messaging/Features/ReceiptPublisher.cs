@@ -24,16 +24,18 @@ public sealed class ReceiptPublisher(IServiceScopeFactory scopes, TimeProvider t
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var pending = new Dictionary<(Guid, Guid), ReceiptsChanged>();
+        var pending = new Dictionary<(Guid, Guid, bool), ReceiptsChanged>();
         while (await _changes.Reader.WaitToReadAsync(stoppingToken))
         {
             await Task.Delay(FlushInterval, stoppingToken);
             while (_changes.Reader.TryRead(out var change))
             {
-                var key = (change.ConversationId, change.UserId);
-                pending[key] = pending.TryGetValue(key, out var earlier)
-                    ? change with { DeliveredSeq = Math.Max(earlier.DeliveredSeq ?? 0, change.DeliveredSeq ?? 0), ReadSeq = Math.Max(earlier.ReadSeq ?? 0, change.ReadSeq ?? 0) }
-                    : change;
+                // Receipts for everyone and for the reader's own devices are kept apart. Cursors coalesce to the highest,
+                // except a read cursor the reader moved back (mark unread), told to their own devices only, which stands.
+                var key = (change.ConversationId, change.UserId, change.OwnDevicesOnly);
+                pending[key] = !pending.TryGetValue(key, out var earlier) || change.OwnDevicesOnly && change.ReadSeq < earlier.ReadSeq
+                    ? change
+                    : change with { DeliveredSeq = Math.Max(earlier.DeliveredSeq ?? 0, change.DeliveredSeq ?? 0), ReadSeq = Math.Max(earlier.ReadSeq ?? 0, change.ReadSeq ?? 0) };
             }
             try
             {

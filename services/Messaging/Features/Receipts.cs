@@ -9,6 +9,8 @@ public sealed record ReceiptsRequest(long? Delivered, long? Read);
 
 public sealed record ReceiptsDto(Guid ConversationId, long Delivered, long Read);
 
+public sealed record MarkUnreadRequest(long? FromSeq);
+
 public sealed record MessageReceiptsDto(Guid MessageId, long Seq, bool Sent, int DeliveredTo, int ReadBy, int Recipients);
 
 public static class Receipts
@@ -28,6 +30,7 @@ public static class Receipts
     public static void MapReceipts(this RouteGroupBuilder group)
     {
         group.MapPost("/{id:guid}/receipts", Move).WithName("MoveReceipts");
+        group.MapPost("/{id:guid}/unread", MarkUnread).WithName("MarkUnread");
         group.MapGet("/{id:guid}/messages/{messageId:guid}/receipts", ForMessage).WithName("GetMessageReceipts");
     }
 
@@ -53,6 +56,34 @@ public static class Receipts
         var moved = (await session.LoadAsync<Membership>(key, cancellationToken))!;
         if (moved.DeliveredSeq != member.DeliveredSeq || moved.ReadSeq != member.ReadSeq)
             receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: conversation.Kind == ConversationKind.Channel);
+        return TypedResults.Ok(new ReceiptsDto(id, moved.DeliveredSeq, moved.ReadSeq));
+    }
+
+    /// <summary>
+    /// Marks the conversation unread from <c>fromSeq</c> on: the caller's read cursor moves back to just before it (never
+    /// before they joined; the delivered cursor stays). Only the caller's own devices are told; nobody else sees a read
+    /// receipt move back.
+    /// </summary>
+    private static async Task<Results<Ok<ReceiptsDto>, ProblemHttpResult>> MarkUnread(
+        Guid id, MarkUnreadRequest request, HttpContext http, IDocumentSession session, ReceiptPublisher receipts, CancellationToken cancellationToken)
+    {
+        var userId = http.User.UserId();
+        var key = Membership.KeyOf(id, userId);
+        if (await session.LoadAsync<Membership>(key, cancellationToken) is not { Active: true } member)
+            return Http.Problem(DomainError.ConversationNotFound);
+        var conversation = await session.LoadAsync<ConversationView>(id, cancellationToken);
+        if (request.FromSeq is not { } from || from < 1 || from > conversation!.LastSeq)
+            return Http.Invalid($"fromSeq is the seq of the first event to show as unread: 1 to {conversation?.LastSeq}.");
+        var read = Math.Max(member.JoinedSeq, from - 1);
+        if (read >= member.ReadSeq)
+            return TypedResults.Ok(new ReceiptsDto(id, member.DeliveredSeq, member.ReadSeq));
+        session.QueueSqlCommand(
+            $"update {MessagingServiceExtensions.Schema}.mt_doc_membership set data = data " +
+            "|| jsonb_build_object('readSeq', least((data->>'readSeq')::bigint, ?)) where id = ?",
+            read, key);
+        await session.SaveChangesAsync(cancellationToken);
+        var moved = (await session.LoadAsync<Membership>(key, cancellationToken))!;
+        receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
         return TypedResults.Ok(new ReceiptsDto(id, moved.DeliveredSeq, moved.ReadSeq));
     }
 
