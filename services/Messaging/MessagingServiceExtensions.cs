@@ -99,6 +99,7 @@ public static class MessagingServiceExtensions
         conversations.MapDeleteMessage();
         conversations.MapReactions();
         conversations.MapReadLog();
+        conversations.MapSeqAt();
         conversations.MapReceipts();
         conversations.MapStartCall();
         conversations.MapCallHistory();

@@ -106,3 +106,25 @@ public sealed class MarkUnreadTests(MessagingHost host) : IClassFixture<Messagin
         Assert.Equal(0, row.GetProperty("unreadCount").GetInt32());
     }
 }
+
+public sealed class SeqAtTests(MessagingHost host) : IClassFixture<MessagingHost>
+{
+    [Fact]
+    public async Task SeqAt_ATime_IsTheLastSeqCommittedByThen()
+    {
+        var alice = host.Client();
+        var group = await alice.CreateGroup(Guid.CreateVersion7());
+        var before = DateTimeOffset.UtcNow.AddMinutes(-1);
+        var first = (await alice.Send(group, "one")).GetProperty("seq").GetInt64();
+        await Task.Delay(50);
+        var between = DateTimeOffset.UtcNow;
+        await Task.Delay(50);
+        await alice.Send(group, "two");
+
+        Assert.Equal(0, (await alice.Get($"/api/v1/conversations/{group}/seq?at={Uri.EscapeDataString(before.ToString("O"))}")).GetProperty("seq").GetInt64());
+        Assert.Equal(first, (await alice.Get($"/api/v1/conversations/{group}/seq?at={Uri.EscapeDataString(between.ToString("O"))}")).GetProperty("seq").GetInt64());
+        Assert.Equal(first + 1, (await alice.Get($"/api/v1/conversations/{group}/seq?at={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddMinutes(1).ToString("O"))}")).GetProperty("seq").GetInt64());
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await alice.Http.GetAsync($"/api/v1/conversations/{group}/seq")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await host.Client().Http.GetAsync($"/api/v1/conversations/{group}/seq?at=2026-01-01T00:00:00Z")).StatusCode);
+    }
+}

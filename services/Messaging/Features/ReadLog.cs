@@ -64,3 +64,32 @@ public static class ReadLog
     private static bool CanSeeEarlierVersions(MessageView message, Guid userId, Membership member, ConversationKind kind) =>
         message.SenderId == userId || member.Moderates(kind);
 }
+
+/// <summary>
+/// <c>GET /{id}/seq?at=</c>: the last seq committed at or before a time, as far as the caller may see the log (time
+/// travel: a client shows the conversation as it was by reading history up to that seq).
+/// </summary>
+public static class SeqAt
+{
+    public static void MapSeqAt(this RouteGroupBuilder group) =>
+        group.MapGet("/{id:guid}/seq", Handle).WithName("SeqAtTime");
+
+    public sealed record SeqDto(long Seq);
+
+    private static async Task<Results<Ok<SeqDto>, ProblemHttpResult>> Handle(
+        Guid id, DateTimeOffset? at, HttpContext http, IQuerySession session, CancellationToken cancellationToken)
+    {
+        if (at is null)
+            return Http.Invalid("at is required: an ISO 8601 time, such as 2026-12-01T09:00:00Z.");
+        if (await session.MembershipAsync(id, http.User.UserId(), cancellationToken) is not { } member)
+            return Http.Problem(DomainError.ConversationNotFound);
+        var upTo = member.VisibleUpTo(long.MaxValue);
+        var time = at.Value.ToUniversalTime();
+        var seq = await session.Events.QueryAllRawEvents()
+            .Where(e => e.StreamId == id && e.Timestamp <= time && e.Version <= upTo)
+            .OrderByDescending(e => e.Version)
+            .Select(e => e.Version)
+            .FirstOrDefaultAsync(cancellationToken);
+        return TypedResults.Ok(new SeqDto(seq));
+    }
+}

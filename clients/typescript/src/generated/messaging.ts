@@ -353,6 +353,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/seq": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["SeqAtTime"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/timeouts/{userId}": {
         parameters: {
             query?: never;
@@ -741,6 +757,10 @@ export interface components {
             /** Format: uuid */
             replyTo: null | string;
             text: null | string;
+        };
+        SeqDto: {
+            /** Format: int64 */
+            seq: number;
         };
         StartCallRequest: {
             kind: null | string;
@@ -1563,6 +1583,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReceiptsDto"];
+                };
+            };
+        };
+    };
+    SeqAtTime: {
+        parameters: {
+            query?: {
+                at?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeqDto"];
                 };
             };
         };
