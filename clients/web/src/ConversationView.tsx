@@ -1,0 +1,292 @@
+import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from "react";
+import type { Message, OutboxEntry } from "@platform/client";
+import type { ChatStore, Tick } from "./chat";
+import { formatText, timeOf } from "./format";
+
+const quickReactions = ["👍", "❤️", "😂"];
+const tickLabels: Record<Tick, string> = { pending: "Sending", sent: "Sent", delivered: "Delivered", read: "Read" };
+const tickMarks: Record<Tick, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓" };
+
+export function ConversationView({ store, conversationId, onBack }: { store: ChatStore; conversationId: string; onBack: () => void }) {
+  useSyncExternalStore(store.subscribe, store.getVersion);
+  const state = store.conversation(conversationId);
+  const messages = store.messages(conversationId);
+  const pending = store.pending(conversationId);
+  const typing = store.typingNames(conversationId);
+  const [replyTo, setReplyTo] = useState<Message | undefined>();
+  const list = useRef<HTMLOListElement>(null);
+  const top = useRef<HTMLLIElement>(null);
+  const stickToBottom = useRef(true);
+  const heightBeforeOlder = useRef<number | undefined>(undefined);
+  const composer = useRef<HTMLTextAreaElement>(null);
+
+  useEffect(() => {
+    void store.open(conversationId);
+  }, [store, conversationId]);
+
+  // Read receipts: what is on screen while the page is visible.
+  const newestSeq = messages.at(-1)?.seq ?? 0;
+  useEffect(() => {
+    const mark = () => {
+      if (document.visibilityState === "visible") void store.markRead(conversationId);
+    };
+    mark();
+    document.addEventListener("visibilitychange", mark);
+    return () => document.removeEventListener("visibilitychange", mark);
+  }, [store, conversationId, newestSeq, state.loaded]);
+
+  // Scrolling to the top loads the page before (the "Load older" button does the same from the keyboard).
+  useEffect(() => {
+    const sentinel = top.current;
+    if (!sentinel || !state.loaded) return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting) && !state.reachedStart) loadOlder();
+    }, { root: list.current });
+    observer.observe(sentinel);
+    return () => observer.disconnect();
+  });
+
+  const loadOlder = () => {
+    if (list.current) heightBeforeOlder.current = list.current.scrollHeight - list.current.scrollTop;
+    stickToBottom.current = false;
+    void store.loadOlder(conversationId);
+  };
+
+  useLayoutEffect(() => {
+    const element = list.current;
+    if (!element) return;
+    if (heightBeforeOlder.current !== undefined && !state.loadingOlder) {
+      element.scrollTop = element.scrollHeight - heightBeforeOlder.current;
+      heightBeforeOlder.current = undefined;
+    } else if (stickToBottom.current) element.scrollTop = element.scrollHeight;
+  });
+
+  const onScroll = () => {
+    const element = list.current;
+    if (element) stickToBottom.current = element.scrollHeight - element.scrollTop - element.clientHeight < 80;
+  };
+
+  const title = state.conversation ? store.title(state.conversation) : "…";
+  const byId = state.messages;
+
+  return (
+    <section className="conversation" aria-labelledby="conversation-title">
+      <header className="conversation-header">
+        <button type="button" className="back" onClick={onBack} aria-label="Back to conversations">←</button>
+        <h2 id="conversation-title">{title}</h2>
+      </header>
+      {state.error && <p role="alert" className="error">{state.error}</p>}
+      <ol ref={list} className="messages" role="log" aria-label="Messages" aria-live="polite" tabIndex={0} onScroll={onScroll}>
+        <li ref={top} className="top-sentinel" aria-hidden="true" />
+        {state.loaded && (state.reachedStart ? (
+          <li className="start" data-testid="conversation-start">This is the beginning of the conversation.</li>
+        ) : (
+          <li className="older">
+            <button type="button" onClick={loadOlder} disabled={state.loadingOlder}>{state.loadingOlder ? "Loading…" : "Load older messages"}</button>
+          </li>
+        ))}
+        {!state.loaded && !state.error && <li role="status">Loading messages…</li>}
+        {messages.map((message) => (
+          <MessageItem
+            key={message.id}
+            store={store}
+            conversationId={conversationId}
+            message={message}
+            repliedTo={message.replyTo ? byId.get(message.replyTo) : undefined}
+            onReply={() => {
+              setReplyTo(message);
+              composer.current?.focus();
+            }}
+          />
+        ))}
+        {pending.map((entry) => <PendingItem key={entry.clientMessageId} entry={entry} />)}
+      </ol>
+      <p className="typing" aria-live="polite" data-testid="typing">
+        {typing.length > 0 ? `${typing.join(", ")} ${typing.length === 1 ? "is" : "are"} typing…` : ""}
+      </p>
+      <Composer
+        ref={composer}
+        store={store}
+        conversationId={conversationId}
+        replyTo={replyTo}
+        onCancelReply={() => setReplyTo(undefined)}
+        onSent={() => {
+          setReplyTo(undefined);
+          stickToBottom.current = true;
+        }}
+      />
+    </section>
+  );
+}
+
+function PendingItem({ entry }: { entry: OutboxEntry }) {
+  return (
+    <li className="message mine pending" data-client-message-id={entry.clientMessageId}>
+      <div className="bubble">
+        <div className="text">{formatText(entry.text)}</div>
+        <div className="meta">
+          <span className="tick" data-tick="pending" aria-label={tickLabels.pending} title={tickLabels.pending}>{tickMarks.pending}</span>
+        </div>
+      </div>
+    </li>
+  );
+}
+
+function MessageItem({ store, conversationId, message, repliedTo, onReply }: {
+  store: ChatStore; conversationId: string; message: Message; repliedTo: Message | undefined; onReply: () => void;
+}) {
+  const mine = message.senderId === store.me;
+  const [editing, setEditing] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+  const sender = store.displayName(message.senderId);
+  const tick = mine && !message.deleted ? store.tick(conversationId, message) : undefined;
+
+  const run = (work: () => Promise<void>) => {
+    setError(undefined);
+    work().catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+  };
+
+  return (
+    <li className={`message${mine ? " mine" : ""}`} data-seq={message.seq} data-message-id={message.id} aria-label={`${sender}, ${timeOf(message.createdAt)}`}>
+      <div className="bubble">
+        <div className="sender">{sender}</div>
+        {message.replyTo && (
+          <blockquote className="reply-quote">
+            {repliedTo ? (
+              <><span className="muted">Reply to {store.displayName(repliedTo.senderId)}: </span>{repliedTo.deleted ? "deleted message" : repliedTo.text}</>
+            ) : "Reply to an earlier message"}
+          </blockquote>
+        )}
+        {message.deleted ? (
+          <div className="text deleted">This message was deleted.</div>
+        ) : editing ? (
+          <EditForm
+            initial={message.text}
+            onCancel={() => setEditing(false)}
+            onSave={(text) => run(async () => {
+              await store.edit(conversationId, message.id, text);
+              setEditing(false);
+            })}
+          />
+        ) : (
+          <div className="text">{formatText(message.text)}</div>
+        )}
+        <div className="meta">
+          <time dateTime={message.createdAt}>{timeOf(message.createdAt)}</time>
+          {message.edited && !message.deleted && <span className="edited">(edited)</span>}
+          {tick && <span className={`tick ${tick}`} data-tick={tick} aria-label={tickLabels[tick]} title={tickLabels[tick]}>{tickMarks[tick]}</span>}
+        </div>
+        {!message.deleted && message.reactions.length > 0 && (
+          <ul className="reactions" aria-label="Reactions">
+            {message.reactions.map((reaction) => {
+              const reacted = reaction.userIds.includes(store.me);
+              return (
+                <li key={reaction.emoji}>
+                  <button
+                    type="button"
+                    aria-pressed={reacted}
+                    aria-label={`${reaction.emoji} ${reaction.count}`}
+                    onClick={() => run(() => store.toggleReaction(conversationId, message, reaction.emoji))}
+                  >
+                    {reaction.emoji} {reaction.count}
+                  </button>
+                </li>
+              );
+            })}
+          </ul>
+        )}
+        {!message.deleted && !editing && (
+          <div className="actions" role="group" aria-label="Message actions">
+            <button type="button" onClick={onReply}>Reply</button>
+            {quickReactions.map((emoji) => (
+              <button key={emoji} type="button" aria-label={`React ${emoji}`} onClick={() => run(() => store.toggleReaction(conversationId, message, emoji))}>{emoji}</button>
+            ))}
+            {mine && <button type="button" onClick={() => setEditing(true)}>Edit</button>}
+            {mine && !confirming && <button type="button" onClick={() => setConfirming(true)}>Delete</button>}
+            {mine && confirming && (
+              <span role="group" aria-label="Delete this message for everyone?">
+                <button type="button" className="danger" autoFocus onClick={() => run(() => store.remove(conversationId, message.id))}>Delete for everyone</button>
+                <button type="button" onClick={() => setConfirming(false)}>Keep</button>
+              </span>
+            )}
+          </div>
+        )}
+        {error && <p role="alert" className="error">{error}</p>}
+      </div>
+    </li>
+  );
+}
+
+function EditForm({ initial, onSave, onCancel }: { initial: string; onSave: (text: string) => void; onCancel: () => void }) {
+  const [text, setText] = useState(initial);
+  return (
+    <form className="edit" onSubmit={(e) => {
+      e.preventDefault();
+      if (text.trim()) onSave(text);
+    }}>
+      <label className="visually-hidden" htmlFor="edit-text">Edit message</label>
+      <textarea id="edit-text" value={text} onChange={(e) => setText(e.target.value)} autoFocus rows={2}
+        onKeyDown={(e) => e.key === "Escape" && onCancel()} />
+      <button type="submit">Save</button>
+      <button type="button" onClick={onCancel}>Cancel</button>
+    </form>
+  );
+}
+
+function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }: {
+  ref: React.Ref<HTMLTextAreaElement>; store: ChatStore; conversationId: string; replyTo: Message | undefined;
+  onCancelReply: () => void; onSent: () => void;
+}) {
+  const [text, setText] = useState("");
+  const lastTyping = useRef(0);
+
+  const send = () => {
+    const body = text.trim();
+    if (!body) return;
+    store.send(conversationId, body, replyTo?.id);
+    setText("");
+    onSent();
+  };
+
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      send();
+    } else if (event.key === "Escape" && replyTo) onCancelReply();
+  };
+
+  return (
+    <form className="composer" onSubmit={(e) => {
+      e.preventDefault();
+      send();
+    }}>
+      {replyTo && (
+        <div className="replying" role="status">
+          <span>Replying to {store.displayName(replyTo.senderId)}: <span className="muted">{replyTo.text.slice(0, 80)}</span></span>
+          <button type="button" onClick={onCancelReply} aria-label="Cancel reply">✕</button>
+        </div>
+      )}
+      <label htmlFor="composer-text" className="visually-hidden">Message</label>
+      <div className="row">
+        <textarea
+          id="composer-text"
+          ref={ref}
+          value={text}
+          rows={2}
+          placeholder="Write a message (Enter sends, Shift+Enter for a new line)"
+          onChange={(e) => {
+            setText(e.target.value);
+            const now = Date.now();
+            if (e.target.value && now - lastTyping.current > 2500) {
+              lastTyping.current = now;
+              void store.typing(conversationId);
+            }
+          }}
+          onKeyDown={onKeyDown}
+        />
+        <button type="submit" className="primary">Send</button>
+      </div>
+    </form>
+  );
+}
