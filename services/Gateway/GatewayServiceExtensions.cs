@@ -30,6 +30,7 @@ public static class GatewayServiceExtensions
     {
         builder.Services.AddOptions<ProxyOptions>().BindConfiguration(ProxyOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<RealtimeOptions>().BindConfiguration(RealtimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.AddWebApp();
 
         var configuration = builder.Configuration;
         builder.Services.AddReverseProxy()
@@ -161,6 +162,8 @@ public static class GatewayServiceExtensions
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
         });
+        // Last: the app's fallback takes only what no route above matched.
+        app.MapWebApp();
         return app;
     }
 

@@ -1,7 +1,7 @@
 import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from "react";
 import type { Message, OutboxEntry } from "@platform/client";
 import type { ChatStore, Tick } from "./chat";
-import { formatText, timeOf } from "./format";
+import { formatText, safeHref, timeOf } from "./format";
 
 const quickReactions = ["👍", "❤️", "😂"];
 const tickLabels: Record<Tick, string> = { pending: "Sending", sent: "Sent", delivered: "Delivered", read: "Read" };
@@ -172,6 +172,7 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply }: {
         ) : (
           <div className="text">{formatText(message.text)}</div>
         )}
+        {!message.deleted && !editing && (message.linkPreviews ?? []).map((preview) => <LinkPreviewCard key={preview.url} preview={preview} />)}
         <div className="meta">
           <time dateTime={message.createdAt}>{timeOf(message.createdAt)}</time>
           {message.edited && !message.deleted && <span className="edited">(edited)</span>}
@@ -215,6 +216,23 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply }: {
         {error && <p role="alert" className="error">{error}</p>}
       </div>
     </li>
+  );
+}
+
+/** A link preview card: every field is text; the link only for http(s) URLs. */
+function LinkPreviewCard({ preview }: { preview: Message["linkPreviews"][number] }) {
+  const href = safeHref(preview.url);
+  const body = (
+    <>
+      <span className="preview-title">{preview.title ?? preview.url}</span>
+      {preview.description && <span className="preview-description">{preview.description}</span>}
+      {preview.siteName && <span className="muted">{preview.siteName}</span>}
+    </>
+  );
+  return href ? (
+    <a className="link-preview" href={href} target="_blank" rel="noopener noreferrer nofollow" data-testid="link-preview">{body}</a>
+  ) : (
+    <div className="link-preview" data-testid="link-preview">{body}</div>
   );
 }
 

@@ -359,6 +359,15 @@ export class ChatStore {
       case EventTypes.ReactionRemoved:
         if (target) this.#put(state, { ...target, reactions: react(target.reactions, String(data.emoji), String(data.userId), event.type === EventTypes.ReactionAdded) });
         break;
+      case EventTypes.LinkPreviewAttached:
+        if (target) {
+          const preview = {
+            url: String(data.url ?? ""), title: (data.title as string | null) ?? null, description: (data.description as string | null) ?? null,
+            imageUrl: (data.imageUrl as string | null) ?? null, siteName: (data.siteName as string | null) ?? null,
+          };
+          this.#put(state, { ...target, linkPreviews: [...(target.linkPreviews ?? []).filter((p) => p.url !== preview.url), preview] });
+        }
+        break;
       case EventTypes.ConversationUpdated:
       case EventTypes.MemberJoined:
       case EventTypes.MemberLeft:
