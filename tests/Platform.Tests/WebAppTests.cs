@@ -63,8 +63,8 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
     [Fact]
     public async Task TwoUsersInBrowsers_SignInWithPkce_ChatTypeReactEditDeleteAndReload()
     {
-        var alice = await platform.SignUpAsync("Alice Web");
-        var bob = await platform.SignUpAsync("Bob Web");
+        var users = await Task.WhenAll(platform.SignUpAsync("Alice Web"), platform.SignUpAsync("Bob Web"));
+        var (alice, bob) = (users[0], users[1]);
 
         var result = await RunAsync("chat", new Dictionary<string, string>
         {
@@ -80,8 +80,8 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
     [Fact]
     public async Task OfflinePage_ShowsEveryMessageSentMeanwhileOnceInOrder_WhenBackOnline()
     {
-        var sender = await platform.SignUpAsync("Offline Sender");
-        var receiver = await platform.SignUpAsync("Offline Receiver");
+        var users = await Task.WhenAll(platform.SignUpAsync("Offline Sender"), platform.SignUpAsync("Offline Receiver"));
+        var (sender, receiver) = (users[0], users[1]);
         var conversation = await platform.CreateConversationAsync(sender, "direct", [receiver]);
 
         var result = await RunAsync("offline", new Dictionary<string, string>
@@ -105,15 +105,11 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
             "<img src=x onerror=__xss(8001)>", "<script>__xss(8002)</script>", "\"><svg onload=alert(8003)>",
             "javascript:__xss(8004)", "<iframe src=javascript:__xss(8005)>",
         ];
-        var sender = await platform.SignUpAsync("Vector Sender");
-        var victim = await platform.SignUpAsync("Victim");
-        var named = new List<User>();
-        foreach (var name in names)
-            named.Add(await platform.SignUpAsync(name));
+        var users = await Task.WhenAll(new[] { "Vector Sender", "Victim" }.Concat(names).Select(name => platform.SignUpAsync(name)));
+        var (sender, victim, named) = (users[0], users[1], users[2..]);
         var conversation = await platform.CreateConversationAsync(sender, "group", [victim, .. named], title: "<img src=x onerror=__xss(7777)>");
         var conversationId = conversation.GetProperty("id").GetGuid();
-        foreach (var user in named)
-            await platform.SendAsync(user, conversationId, "from a named user");
+        await Task.WhenAll(named.Select(user => platform.SendAsync(user, conversationId, "from a named user")));
 
         var result = await RunAsync("xss", new Dictionary<string, string>
         {

@@ -13,6 +13,9 @@ const gateway = env("GATEWAY").replace(/\/$/, "");
 const password = env("PASSWORD");
 const timeout = Number(process.env.STEP_TIMEOUT_MS ?? 45_000);
 const log = (...args) => console.error(new Date().toISOString(), ...args);
+const started = Date.now();
+const timings = {};
+const mark = (step) => (timings[step] = Date.now() - started);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -227,11 +230,20 @@ async function xss() {
   const v = await newPage({ width: 1000, height: 800 });
   const executed = [];
   await v.context.exposeFunction("__xss", (n) => executed.push(`__xss(${n})`));
-  v.page.on("dialog", (dialog) => {
+  v.context.on("dialog", (dialog) => {
     executed.push(`${dialog.type()}: ${dialog.message()}`);
     void dialog.dismiss().catch(() => undefined);
   });
+  // The hooks catch what they should: a page that does render markup trips both.
+  const probe = await v.context.newPage();
+  await probe.setContent("<img src=x onerror=__xss(0)><img src=y onerror=alert(0)>");
+  for (const deadline = Date.now() + timeout; executed.length < 2; await probe.waitForTimeout(50))
+    if (Date.now() > deadline) throw new Error(`the hooks did not see a vector that runs: ${executed.join(", ")}`);
+  await probe.close();
+  executed.length = 0;
+
   await signIn(v.page, env("VICTIM_EMAIL"));
+  mark("signed in");
   await v.page.goto(`${gateway}/c/${conversationId}`);
   await message(v.page, "from a named user").first().waitFor();
 
@@ -239,26 +251,31 @@ async function xss() {
   // Link previews whose titles are vectors: the test site puts the path's last segment into <title> and og:title.
   const linked = ["<img src=x onerror=__xss(9001)>", "<script>__xss(9002)</script>", "\"><svg onload=alert(9003)>"]
     .map((title) => `${site}/articles/${encodeURIComponent(title)}`);
-  for (const url of linked) await send(token, conversationId, `preview ${url}`);
-  for (const vector of vectors) await send(token, conversationId, vector);
+  const texts = [...linked.map((url) => `preview ${url}`), ...vectors];
+  for (let i = 0; i < texts.length; i += 8) await Promise.all(texts.slice(i, i + 8).map((text) => send(token, conversationId, text)));
   log(`sent ${vectors.length} vectors and ${linked.length} links`);
+  mark("sent");
 
   const expected = vectors.length + linked.length + names.length;
   await until(v.page, `all ${expected} messages shown`, (n) => document.querySelectorAll("ol.messages li.message[data-message-id]").length >= n, expected);
   await until(v.page, "the link previews with vector titles", (n) => document.querySelectorAll("[data-testid=link-preview]").length >= n, linked.length);
-  const texts = new Set((await shown(v.page)).map((m) => m.text));
-  const missing = vectors.filter((vector) => !texts.has(vector));
+  mark("shown live");
+  const shownTexts = new Set((await shown(v.page)).map((m) => m.text));
+  const missing = vectors.filter((vector) => !shownTexts.has(vector));
   if (missing.length > 0) throw new Error(`not shown as text: ${JSON.stringify(missing.slice(0, 5))}`);
 
   // The same from history: reload and scroll back to the first message.
   await v.page.reload();
   await messages(v.page).first().waitFor();
-  for (let page = 0; page < 20 && !(await v.page.getByTestId("conversation-start").isVisible()); page++) {
-    const older = v.page.getByRole("button", { name: "Load older messages" });
-    if (await older.isVisible()) await older.click();
-    await until(v.page, "a page of history", () => !document.querySelector("ol.messages .older button[disabled]"));
+  // Scrolling to the top loads the page before, until the first message.
+  for (let page = 0; page < 20 && (await v.page.getByTestId("conversation-start").count()) === 0; page++) {
+    const count = await messages(v.page).count();
+    await v.page.locator("ol.messages").evaluate((list) => { list.scrollTop = 0; });
+    await until(v.page, "an older page of history", (n) => document.querySelectorAll("ol.messages li.message[data-message-id]").length > n
+      || document.querySelector("[data-testid=conversation-start]") !== null, count);
   }
   await v.page.getByTestId("conversation-start").waitFor();
+  mark("history");
   await until(v.page, `all ${expected} messages from history`, (n) => document.querySelectorAll("ol.messages li.message[data-message-id]").length >= n, expected);
   for (const name of names) await v.page.locator("li.message .sender", { hasText: name }).first().waitFor();
 
@@ -277,7 +294,8 @@ try {
   const scenario = scenarios[env("SCENARIO")];
   if (!scenario) throw new Error(`unknown SCENARIO ${process.env.SCENARIO}`);
   const result = await scenario();
-  console.log(JSON.stringify({ ok: true, ...result }));
+  mark("done");
+  console.log(JSON.stringify({ ok: true, ...result, timings }));
 } catch (error) {
   console.error(error?.stack ?? String(error));
   exitCode = 1;
