@@ -13,7 +13,7 @@ namespace Platform.Tests;
 [Collection(WholePlatformCollection.Name)]
 public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output)
 {
-    private static readonly TimeSpan ScenarioTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan ScenarioTimeout = TimeSpan.FromMinutes(5);
 
     [Fact]
     public async Task Gateway_ServesTheAppAtItsPages_WithoutShadowingTheApiOrSignIn()
@@ -91,6 +91,7 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
         });
 
         Assert.Equal(50, result.GetProperty("shown").GetInt32());
+        output.WriteLine($"shown while offline: {result.GetProperty("seenWhileOffline").GetInt32()} of 50");
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ const env = (name) => {
 };
 const gateway = env("GATEWAY").replace(/\/$/, "");
 const password = env("PASSWORD");
-const timeout = Number(process.env.STEP_TIMEOUT_MS ?? 45_000);
+const timeout = Number(process.env.STEP_TIMEOUT_MS ?? 90_000);
 const log = (...args) => console.error(new Date().toISOString(), ...args);
 const started = Date.now();
 const timings = {};
@@ -168,6 +168,7 @@ async function offline() {
   await until(r.page, "the page is offline", () => navigator.onLine === false);
   for (let i = 1; i <= count; i++) await send(token, conversationId, `offline message ${i}`);
   log(`sent ${count} while the page was offline`);
+  const seenWhileOffline = await r.page.$$eval("ol.messages li.message .text", (texts) => texts.filter((t) => t.textContent?.startsWith("offline message ")).length);
   await r.context.setOffline(false);
 
   await until(r.page, `all ${count} messages after coming back`, (n) => [...document.querySelectorAll("ol.messages li.message .text")]
@@ -180,7 +181,7 @@ async function offline() {
   await message(r.page, "back online").waitFor();
   const final = await shown(r.page);
   if (new Set(final.map((m) => m.id)).size !== final.length) throw new Error("a message shows twice");
-  return { shown: texts.length };
+  return { shown: texts.length, seenWhileOffline };
 }
 
 /** ~200 vectors from templates × payloads: each executes __xss(n) or alert(n) if it is ever interpreted as markup or script. */

@@ -43,6 +43,11 @@ export function App({ store, name }: { store: ChatStore; name: string }) {
         <button type="button" onClick={() => void signIn.signOut()}>Sign out</button>
       </header>
       {status && <p className="status" role="status">{status}</p>}
+      {store.connection === "failed" && (
+        <p className="status" role="alert">
+          Could not connect to the server. <button type="button" onClick={() => window.location.reload()}>Reload</button>
+        </p>
+      )}
       <nav className="sidebar" aria-label="Conversations">
         <NewConversation store={store} onCreated={open} />
         <Inbox store={store} selected={selected} onOpen={open} />

@@ -44,9 +44,16 @@ export class ChatStore {
   #inboxTimer: ReturnType<typeof setTimeout> | undefined;
   #typingTimer: ReturnType<typeof setInterval> | undefined;
   #version = 0;
-  #connection: "connecting" | "online" | "offline" = "connecting";
+  #connection: "connecting" | "online" | "offline" | "failed" = "connecting";
 
-  constructor(readonly client: PlatformClient, readonly me: string) {}
+  // History is read only once the stream is connected: the stream hands out everything after the position the hub gave
+  // it then, and a history page read after that covers everything up to it, so no message falls in between.
+  readonly #connected: Promise<void>;
+  #markConnected: () => void = () => undefined;
+
+  constructor(readonly client: PlatformClient, readonly me: string) {
+    this.#connected = new Promise((resolve) => (this.#markConnected = resolve));
+  }
 
   get version(): number {
     return this.#version;
@@ -60,7 +67,7 @@ export class ChatStore {
     return this.#inboxLoaded;
   }
 
-  get connection(): "connecting" | "online" | "offline" {
+  get connection(): "connecting" | "online" | "offline" | "failed" {
     return this.#connection;
   }
 
@@ -92,8 +99,14 @@ export class ChatStore {
     );
     this.#typingTimer = setInterval(() => this.#expireTyping(), 1000);
     await this.refreshInbox();
-    await realtime.start();
-    this.#connection = "online";
+    try {
+      await realtime.start();
+      this.#connection = "online";
+    } catch {
+      // The first connect failed (the stream reconnects by itself only once it was up): the page offers a reload.
+      this.#connection = "failed";
+    }
+    this.#markConnected();
     this.#changed();
     void this.client.outbox.flush();
   }
@@ -178,6 +191,7 @@ export class ChatStore {
     const state = this.conversation(id);
     if (state.loaded) return;
     try {
+      await this.#connected;
       const [conversation, page] = await Promise.all([this.client.getConversation(id), this.client.getMessages(id, { limit: 50 })]);
       state.conversation = conversation;
       this.members(id);
