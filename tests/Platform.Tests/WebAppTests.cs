@@ -57,11 +57,12 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
     /// <summary>
     /// Two browser contexts (a desktop and a phone-sized page) sign in through the login page; Bob finds Alice by her
     /// username and writes; Alice sees it in her inbox and the conversation; typing shows and clears; ticks move to read;
-    /// a reaction, a reply, an edit and a delete propagate; Bob's reload shows the same history and nothing twice. The
+    /// a reaction, a reply, an edit and a delete propagate; an image Bob sends shows its thumbnail to Alice; Bob's reload
+    /// shows the same history and nothing twice. The
     /// screenshot of Alice's page is the README's (docs/web-app.png).
     /// </summary>
     [Fact]
-    public async Task TwoUsersInBrowsers_SignInWithPkce_ChatTypeReactEditDeleteAndReload()
+    public async Task TwoUsersInBrowsers_SignInWithPkce_ChatTypeReactEditDeleteSendAnImageAndReload()
     {
         var users = await Task.WhenAll(platform.SignUpAsync("Alice Web"), platform.SignUpAsync("Bob Web"));
         var (alice, bob) = (users[0], users[1]);

@@ -132,6 +132,25 @@ async function chat() {
     && ![...document.querySelectorAll("li.message .text")].some((t) => t.textContent === "this one goes away"));
   log("reaction, reply, edit and delete propagated");
 
+  // An image Bob sends shows its thumbnail to Alice (made by Media, read through a signed URL).
+  const png = await b.page.evaluate(() => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 120;
+    canvas.height = 80;
+    const g = canvas.getContext("2d");
+    for (let x = 0; x < 120; x += 8) for (let y = 0; y < 80; y += 8) {
+      g.fillStyle = `hsl(${Math.floor(Math.random() * 360)}, 70%, 50%)`; // new pixels each run: no stored twin
+      g.fillRect(x, y, 8, 8);
+    }
+    return canvas.toDataURL("image/png").split(",")[1];
+  });
+  await b.page.locator("#composer-text").fill("a photo");
+  await b.page.locator("#composer-file").setInputFiles({ name: "photo.png", mimeType: "image/png", buffer: Buffer.from(png, "base64") });
+  await message(a.page, "a photo").waitFor();
+  await until(a.page, "the photo's thumbnail loaded on the other side", () => [...document.querySelectorAll("li.message [data-testid=attachment] img")]
+    .some((img) => img.complete && img.naturalWidth > 0));
+  log("an image's thumbnail reached the other side");
+
   // A reload shows the same history and no duplicate; what arrives after it shows once.
   const before = await shown(b.page);
   await b.page.reload();

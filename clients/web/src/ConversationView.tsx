@@ -1,5 +1,5 @@
 import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from "react";
-import type { Message, OutboxEntry } from "@platform/client";
+import type { MediaDetails, Message, OutboxEntry } from "@platform/client";
 import type { ChatStore, Tick } from "./chat";
 import { formatText, safeHref, timeOf } from "./format";
 
@@ -172,6 +172,7 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply }: {
         ) : (
           <div className="text">{formatText(message.text)}</div>
         )}
+        {!message.deleted && message.attachments.map((attachment) => <Attachment key={attachment.id} store={store} mediaId={attachment.id} />)}
         {!message.deleted && !editing && (message.linkPreviews ?? []).map((preview) => <LinkPreviewCard key={preview.url} preview={preview} />)}
         <div className="meta">
           <time dateTime={message.createdAt}>{timeOf(message.createdAt)}</time>
@@ -219,6 +220,54 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply }: {
   );
 }
 
+/**
+ * An attachment: an image as its thumbnail (a link to the original), another file as a link. Media makes thumbnails
+ * after the upload and lets members read a file once it has seen the message, so details are asked for again until
+ * they are there.
+ */
+function Attachment({ store, mediaId }: { store: ChatStore; mediaId: string }) {
+  const [details, setDetails] = useState<MediaDetails | undefined>();
+  const [gaveUp, setGaveUp] = useState(false);
+  useEffect(() => {
+    let stopped = false;
+    void (async () => {
+      for (let attempt = 1; attempt <= 60 && !stopped; attempt++) {
+        try {
+          const found = await store.client.getMedia(mediaId);
+          if (stopped) return;
+          setDetails(found);
+          const image = found.media.contentType.startsWith("image/");
+          if (!image || found.smallThumbnail || found.media.status === "failed") return;
+        } catch {
+          // Not readable yet (Media has not linked it to the conversation), or offline: asked again below.
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(attempt, 5) * 1000));
+      }
+      if (!stopped) setGaveUp(true);
+    })();
+    return () => {
+      stopped = true;
+    };
+  }, [store, mediaId]);
+
+  const name = details?.media.fileName ?? "attachment";
+  if (details?.smallThumbnail) {
+    return (
+      <a className="attachment" href={details.download.url} target="_blank" rel="noopener noreferrer" data-testid="attachment">
+        <img src={details.smallThumbnail.url} alt={`Image: ${name}`} width={details.media.width ?? undefined} height={details.media.height ?? undefined} />
+      </a>
+    );
+  }
+  if (details && !details.media.contentType.startsWith("image/")) {
+    return (
+      <a className="attachment file" href={details.download.url} target="_blank" rel="noopener noreferrer" data-testid="attachment">
+        📎 {name} <span className="muted">({Math.ceil(details.media.size / 1024)} KB)</span>
+      </a>
+    );
+  }
+  return <p className="attachment muted" role="status">{gaveUp ? "The attachment is not available." : "Preparing the attachment…"}</p>;
+}
+
 /** A link preview card: every field is text; the link only for http(s) URLs. */
 function LinkPreviewCard({ preview }: { preview: Message["linkPreviews"][number] }) {
   const href = safeHref(preview.url);
@@ -257,7 +306,21 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }
   onCancelReply: () => void; onSent: () => void;
 }) {
   const [text, setText] = useState("");
+  const [upload, setUpload] = useState<{ name: string; error?: string } | undefined>();
   const lastTyping = useRef(0);
+
+  const attach = async (file: File | undefined) => {
+    if (!file) return;
+    setUpload({ name: file.name });
+    try {
+      await store.sendFile(conversationId, file, text.trim(), replyTo?.id);
+      setText("");
+      setUpload(undefined);
+      onSent();
+    } catch (e) {
+      setUpload({ name: file.name, error: e instanceof Error ? e.message : String(e) });
+    }
+  };
 
   const send = () => {
     const body = text.trim();
@@ -285,8 +348,26 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }
           <button type="button" onClick={onCancelReply} aria-label="Cancel reply">✕</button>
         </div>
       )}
+      {upload && (
+        <p className={upload.error ? "error" : "muted"} role={upload.error ? "alert" : "status"}>
+          {upload.error ? `Could not send ${upload.name}: ${upload.error}` : `Uploading ${upload.name}…`}
+        </p>
+      )}
       <label htmlFor="composer-text" className="visually-hidden">Message</label>
       <div className="row">
+        <span className="attach">
+          <input
+            id="composer-file"
+            type="file"
+            className="visually-hidden"
+            disabled={upload !== undefined && !upload.error}
+            onChange={(e) => {
+              void attach(e.target.files?.[0]);
+              e.target.value = "";
+            }}
+          />
+          <label htmlFor="composer-file" title="Attach a file">📎<span className="visually-hidden">Attach a file</span></label>
+        </span>
         <textarea
           id="composer-text"
           ref={ref}

@@ -241,8 +241,8 @@ export class ChatStore {
     return this.client.outbox.pending.filter((entry) => entry.conversationId === id && !sent.has(entry.clientMessageId));
   }
 
-  send(id: string, text: string, replyTo?: string): void {
-    const { sent } = this.client.queueMessage(id, text, replyTo ? { replyTo } : {});
+  send(id: string, text: string, replyTo?: string, attachments?: string[]): void {
+    const { sent } = this.client.queueMessage(id, text, { ...(replyTo ? { replyTo } : {}), ...(attachments ? { attachments } : {}) });
     this.#changed();
     sent.then((message) => {
       const state = this.conversation(id);
@@ -313,6 +313,12 @@ export class ChatStore {
     } catch {
       // Typing is best effort.
     }
+  }
+
+  /** Uploads a file and sends it, with `caption` as the text. */
+  async sendFile(id: string, file: File, caption: string, replyTo?: string): Promise<void> {
+    const media = await this.client.uploadMedia(file, file.name);
+    this.send(id, caption, replyTo, [media.id]);
   }
 
   /** Finds users by username or display name, or one by its id. */
