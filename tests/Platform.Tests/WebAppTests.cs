@@ -57,12 +57,13 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
     /// <summary>
     /// Two browser contexts (a desktop and a phone-sized page) sign in through the login page; Bob finds Alice by her
     /// username and writes; Alice sees it in her inbox and the conversation; typing shows and clears; ticks move to read;
-    /// a reaction, a reply, an edit and a delete propagate; an image Bob sends shows its thumbnail to Alice; Bob's reload
+    /// a reaction, a reply, an edit and a delete propagate; an image Bob sends shows its thumbnail to Alice; Alice mentions
+    /// Bob through the autocomplete; Bob's reload
     /// shows the same history and nothing twice. The
     /// screenshot of Alice's page is the README's (docs/web-app.png).
     /// </summary>
     [Fact]
-    public async Task TwoUsersInBrowsers_SignInWithPkce_ChatTypeReactEditDeleteSendAnImageAndReload()
+    public async Task TwoUsersInBrowsers_SignInWithPkce_ChatTypeReactEditDeleteSendAnImageMentionAndReload()
     {
         var users = await Task.WhenAll(platform.SignUpAsync("Alice Web"), platform.SignUpAsync("Bob Web"));
         var (alice, bob) = (users[0], users[1]);
@@ -70,7 +71,7 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
         var result = await RunAsync("chat", new Dictionary<string, string>
         {
             ["ALICE_EMAIL"] = alice.Email, ["ALICE_NAME"] = "Alice Web", ["ALICE_USERNAME"] = alice.Username, ["ALICE_TOKEN"] = alice.Token,
-            ["BOB_EMAIL"] = bob.Email, ["BOB_NAME"] = "Bob Web",
+            ["BOB_EMAIL"] = bob.Email, ["BOB_NAME"] = "Bob Web", ["BOB_USERNAME"] = bob.Username,
             ["SCREENSHOT"] = Path.Combine(TestInfrastructure.RepositoryRoot, "docs", "web-app.png"),
         });
 

@@ -74,7 +74,7 @@ const send = (token, conversationId, text) =>
 
 async function chat() {
   const alice = { email: env("ALICE_EMAIL"), name: env("ALICE_NAME"), username: env("ALICE_USERNAME") };
-  const bob = { email: env("BOB_EMAIL"), name: env("BOB_NAME") };
+  const bob = { email: env("BOB_EMAIL"), name: env("BOB_NAME"), username: env("BOB_USERNAME") };
   const a = await newPage({ width: 1200, height: 800 });
   const b = await newPage({ width: 390, height: 844 }); // a phone
   await Promise.all([signIn(a.page, alice.email), signIn(b.page, bob.email)]);
@@ -150,6 +150,16 @@ async function chat() {
   await until(a.page, "the photo's thumbnail loaded on the other side", () => [...document.querySelectorAll("li.message [data-testid=attachment] img")]
     .some((img) => img.complete && img.naturalWidth > 0));
   log("an image's thumbnail reached the other side");
+
+  // @mention autocomplete: Alice types "@" and the start of Bob's username, picks him with the keyboard.
+  await a.page.locator("#composer-text").pressSequentially(`@${bob.username.slice(0, 3)}`, { delay: 30 });
+  await a.page.getByRole("option", { name: new RegExp(bob.name) }).waitFor();
+  await a.page.locator("#composer-text").press("Enter");
+  await until(a.page, "the mention is completed", (username) => document.querySelector("#composer-text").value === `@${username} `, bob.username);
+  await a.page.locator("#composer-text").pressSequentially("look at this", { delay: 10 });
+  await a.page.locator("#composer-text").press("Enter");
+  await message(b.page, "look at this").locator(".mention", { hasText: `@${bob.username}` }).waitFor();
+  log("a mention was completed and sent");
 
   // A reload shows the same history and no duplicate; what arrives after it shows once.
   const before = await shown(b.page);

@@ -302,10 +302,30 @@ function EditForm({ initial, onSave, onCancel }: { initial: string; onSave: (tex
 }
 
 function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }: {
-  ref: React.Ref<HTMLTextAreaElement>; store: ChatStore; conversationId: string; replyTo: Message | undefined;
+  ref: React.RefObject<HTMLTextAreaElement | null>; store: ChatStore; conversationId: string; replyTo: Message | undefined;
   onCancelReply: () => void; onSent: () => void;
 }) {
   const [text, setText] = useState("");
+  const [caret, setCaret] = useState(0);
+  const [active, setActive] = useState(0);
+  const [dismissed, setDismissed] = useState(false);
+  // "@jo" right before the caret: members to mention.
+  const typed = /(?:^|[^\w@])@([A-Za-z0-9_.-]{0,63})$/.exec(text.slice(0, caret));
+  const candidates = typed && !dismissed ? store.mentionCandidates(conversationId, typed[1] ?? "") : [];
+  const listOpen = candidates.length > 0;
+  const activeIndex = Math.min(active, Math.max(candidates.length - 1, 0));
+
+  const pick = (username: string) => {
+    const before = text.slice(0, caret).replace(/@[A-Za-z0-9_.-]*$/, `@${username} `);
+    const next = before + text.slice(caret);
+    setText(next);
+    setCaret(before.length);
+    setActive(0);
+    requestAnimationFrame(() => {
+      ref.current?.focus();
+      ref.current?.setSelectionRange(before.length, before.length);
+    });
+  };
   const [upload, setUpload] = useState<{ name: string; error?: string } | undefined>();
   const lastTyping = useRef(0);
 
@@ -331,7 +351,16 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }
   };
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
+    if (listOpen && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      event.preventDefault();
+      setActive((activeIndex + (event.key === "ArrowDown" ? 1 : candidates.length - 1)) % candidates.length);
+    } else if (listOpen && (event.key === "Enter" || event.key === "Tab")) {
+      event.preventDefault();
+      pick(candidates[activeIndex]!.username);
+    } else if (listOpen && event.key === "Escape") {
+      event.preventDefault();
+      setDismissed(true);
+    } else if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
       event.preventDefault();
       send();
     } else if (event.key === "Escape" && replyTo) onCancelReply();
@@ -352,6 +381,24 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }
         <p className={upload.error ? "error" : "muted"} role={upload.error ? "alert" : "status"}>
           {upload.error ? `Could not send ${upload.name}: ${upload.error}` : `Uploading ${upload.name}…`}
         </p>
+      )}
+      {listOpen && (
+        <ul id="mention-list" role="listbox" aria-label="People to mention" className="mentions-list">
+          {candidates.map((candidate, index) => (
+            <li
+              key={candidate.id}
+              id={`mention-${index}`}
+              role="option"
+              aria-selected={index === activeIndex}
+              onMouseDown={(e) => {
+                e.preventDefault();
+                pick(candidate.username);
+              }}
+            >
+              {candidate.displayName} <span className="muted">@{candidate.username}</span>
+            </li>
+          ))}
+        </ul>
       )}
       <label htmlFor="composer-text" className="visually-hidden">Message</label>
       <div className="row">
@@ -374,8 +421,16 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }
           value={text}
           rows={2}
           placeholder="Write a message (Enter sends, Shift+Enter for a new line)"
+          role="combobox"
+          aria-autocomplete="list"
+          aria-expanded={listOpen}
+          aria-controls="mention-list"
+          aria-activedescendant={listOpen ? `mention-${activeIndex}` : undefined}
+          onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
           onChange={(e) => {
             setText(e.target.value);
+            setCaret(e.target.selectionStart);
+            setDismissed(false);
             const now = Date.now();
             if (e.target.value && now - lastTyping.current > 2500) {
               lastTyping.current = now;

@@ -315,6 +315,17 @@ export class ChatStore {
     }
   }
 
+  /** Members (other than me) whose username starts with, or display name contains, what follows an "@". */
+  mentionCandidates(id: string, query: string): PublicProfile[] {
+    const q = query.toLowerCase();
+    return (this.members(id) ?? [])
+      .filter((userId) => userId !== this.me)
+      .map((userId) => this.profile(userId))
+      .filter((profile): profile is PublicProfile => profile !== undefined && !profile.disabled)
+      .filter((profile) => profile.username.toLowerCase().startsWith(q) || profile.displayName.toLowerCase().includes(q))
+      .slice(0, 6);
+  }
+
   /** Uploads a file and sends it, with `caption` as the text. */
   async sendFile(id: string, file: File, caption: string, replyTo?: string): Promise<void> {
     const media = await this.client.uploadMedia(file, file.name);

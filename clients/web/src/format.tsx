@@ -12,10 +12,25 @@ export function formatText(text: string): ReactNode[] {
   for (const match of text.matchAll(urlPattern)) {
     const start = match.index;
     const raw = match[0].replace(/[),.;:!?]+$/, "");
-    if (start > last) parts.push(text.slice(last, start));
+    if (start > last) parts.push(...mentions(text.slice(last, start), last));
     const href = safeHref(raw);
     parts.push(href ? <a key={start} href={href} target="_blank" rel="noopener noreferrer nofollow">{raw}</a> : raw);
     last = start + raw.length;
+  }
+  if (last < text.length) parts.push(...mentions(text.slice(last), last));
+  return parts;
+}
+
+const mentionPattern = /(?<![\w@])(@[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})(?<![.-])/g;
+
+// @username as Messaging reads mentions, marked (still text).
+function mentions(text: string, offset: number): ReactNode[] {
+  const parts: ReactNode[] = [];
+  let last = 0;
+  for (const match of text.matchAll(mentionPattern)) {
+    if (match.index > last) parts.push(text.slice(last, match.index));
+    parts.push(<span key={`m${offset + match.index}`} className="mention">{match[0]}</span>);
+    last = match.index + match[0].length;
   }
   if (last < text.length) parts.push(text.slice(last));
   return parts;
