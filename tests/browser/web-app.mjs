@@ -112,6 +112,10 @@ async function chat() {
   await message(b.page, "hello Alice").locator('[data-tick="read"]').waitFor();
   log("ticks moved to read");
 
+  // Presence: each sees the other online in the conversation's header.
+  await b.page.getByTestId("presence").filter({ hasText: "online" }).waitFor();
+  await a.page.getByTestId("presence").filter({ hasText: "online" }).waitFor();
+
   // A reaction, a reply, an edit and a delete propagate.
   await message(b.page, "hi Bob").getByRole("button", { name: "React 👍" }).click();
   await message(a.page, "hi Bob").getByRole("button", { name: "👍 1" }).waitFor();
@@ -176,8 +180,10 @@ async function chat() {
   if (JSON.stringify(sorted) !== JSON.stringify(after)) throw new Error("messages out of seq order");
   log("reload: same history, no duplicate");
 
+  // Alice's inbox follows live: its row's preview is the newest message.
+  await a.page.locator(".inbox-preview", { hasText: "after the reload" }).waitFor();
   if (process.env.SCREENSHOT) {
-    await message(a.page, "after the reload").waitFor();
+    await message(a.page, "after the reload").locator('[data-tick="read"]').waitFor();
     await a.page.screenshot({ path: process.env.SCREENSHOT });
   }
   return { conversationId, messagesAfterReload: after.length };

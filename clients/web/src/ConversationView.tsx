@@ -5,7 +5,8 @@ import { formatText, safeHref, timeOf } from "./format";
 
 const quickReactions = ["👍", "❤️", "😂"];
 const tickLabels: Record<Tick, string> = { pending: "Sending", sent: "Sent", delivered: "Delivered", read: "Read" };
-const tickMarks: Record<Tick, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓" };
+// Read differs by more than colour: "Seen" is written out.
+const tickMarks: Record<Tick, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓ Seen" };
 
 export function ConversationView({ store, conversationId, onBack }: { store: ChatStore; conversationId: string; onBack: () => void }) {
   useSyncExternalStore(store.subscribe, store.getVersion);
@@ -67,13 +68,25 @@ export function ConversationView({ store, conversationId, onBack }: { store: Cha
   };
 
   const title = state.conversation ? store.title(state.conversation) : "…";
+  const others = (store.members(conversationId) ?? []).filter((id) => id !== store.me);
+  const othersKey = others.join(",");
+  useEffect(() => {
+    if (othersKey) store.watchPresence(othersKey.split(",").slice(0, 500));
+  }, [store, othersKey]);
   const byId = state.messages;
 
   return (
     <section className="conversation" aria-labelledby="conversation-title">
       <header className="conversation-header">
         <button type="button" className="back" onClick={onBack} aria-label="Back to conversations">←</button>
-        <h2 id="conversation-title">{title}</h2>
+        <div className="conversation-heading">
+          <h2 id="conversation-title">{title}</h2>
+          {others.length > 0 && others.length <= 5 && (
+            <p className="presence-line" data-testid="presence">
+              {others.map((userId) => <PresenceOf key={userId} store={store} userId={userId} named={others.length > 1} />)}
+            </p>
+          )}
+        </div>
       </header>
       {state.error && <p role="alert" className="error">{state.error}</p>}
       <ol ref={list} className="messages" role="log" aria-label="Messages" aria-live="polite" tabIndex={0} onScroll={onScroll}>
@@ -117,6 +130,27 @@ export function ConversationView({ store, conversationId, onBack }: { store: Cha
       />
     </section>
   );
+}
+
+/** Online, or when last seen; nothing for users whose presence I may not see. */
+function PresenceOf({ store, userId, named }: { store: ChatStore; userId: string; named: boolean }) {
+  const presence = store.presence(userId);
+  if (!presence || presence.status === "unknown") return null;
+  const online = presence.status === "online";
+  const label = online ? "online" : presence.lastActiveAt ? `last seen ${lastSeen(presence.lastActiveAt)}` : "offline";
+  return (
+    <span className="presence">
+      <span className={`dot${online ? " online" : ""}`} aria-hidden="true" />
+      {named ? `${store.displayName(userId)}: ` : ""}{label}
+    </span>
+  );
+}
+
+function lastSeen(iso: string): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return "";
+  const sameDay = at.toDateString() === new Date().toDateString();
+  return sameDay ? `at ${timeOf(iso)}` : `on ${at.toLocaleDateString()} at ${timeOf(iso)}`;
 }
 
 function PendingItem({ entry }: { entry: OutboxEntry }) {

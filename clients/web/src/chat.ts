@@ -1,6 +1,6 @@
 import {
   type Conversation, type ConversationEvent, EventTypes, type InboxRow, type Message, type OutboxEntry, type PlatformClient,
-  type PublicProfile, type ReceiptNotice, type TypingNotice,
+  type PresenceNotice, type PublicProfile, type ReceiptNotice, type TypingNotice,
 } from "@platform/client";
 
 /** What the page shows of one conversation: its messages by id, in seq order when listed. */
@@ -38,6 +38,8 @@ export class ChatStore {
   readonly #profiles = new Map<string, PublicProfile | null>();
   readonly #early = new Map<string, ConversationEvent[]>();
   readonly #members = new Map<string, string[] | null>();
+  readonly #presence = new Map<string, PresenceNotice>();
+  #watched = "";
   readonly #off: Array<() => void> = [];
   #inbox: InboxRow[] = [];
   #inboxLoaded = false;
@@ -84,6 +86,10 @@ export class ChatStore {
       realtime.on("event", (event) => this.#onEvent(event)),
       realtime.on("typing", (notice) => this.#onTyping(notice)),
       realtime.on("receipt", (notice) => this.#onReceipt(notice)),
+      realtime.on("presence", (notice) => {
+        this.#presence.set(notice.userId, notice);
+        this.#changed();
+      }),
       realtime.on("reconnected", () => {
         this.#connection = "online";
         this.#refreshInboxSoon();
@@ -324,6 +330,21 @@ export class ChatStore {
       .filter((profile): profile is PublicProfile => profile !== undefined && !profile.disabled)
       .filter((profile) => profile.username.toLowerCase().startsWith(q) || profile.displayName.toLowerCase().includes(q))
       .slice(0, 6);
+  }
+
+  /** Watches these users' presence (the hub's WatchPresence replaces what was watched: the open conversation's members). */
+  watchPresence(userIds: string[]): void {
+    const key = [...userIds].sort().join(",");
+    if (key === this.#watched || userIds.length === 0) return;
+    this.#watched = key;
+    this.#connected.then(() => this.client.realtime.watchPresence(userIds)).then((list) => {
+      for (const notice of list) this.#presence.set(notice.userId, notice);
+      this.#changed();
+    }, () => (this.#watched = ""));
+  }
+
+  presence(userId: string): PresenceNotice | undefined {
+    return this.#presence.get(userId);
   }
 
   /** Uploads a file and sends it, with `caption` as the text. */
