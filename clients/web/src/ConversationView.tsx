@@ -159,7 +159,7 @@ function PendingItem({ entry }: { entry: OutboxEntry }) {
       <div className="bubble">
         <div className="text">{formatText(entry.text)}</div>
         <div className="meta">
-          <span className="tick" data-tick="pending" aria-label={tickLabels.pending} title={tickLabels.pending}>{tickMarks.pending}</span>
+          <span className="tick" role="img" data-tick="pending" aria-label={tickLabels.pending} title={tickLabels.pending}>{tickMarks.pending}</span>
         </div>
       </div>
     </li>
@@ -182,7 +182,7 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply }: {
   };
 
   return (
-    <li className={`message${mine ? " mine" : ""}`} data-seq={message.seq} data-message-id={message.id} aria-label={`${sender}, ${timeOf(message.createdAt)}`}>
+    <li className={`message${mine ? " mine" : ""}`} data-seq={message.seq} data-message-id={message.id}>
       <div className="bubble">
         <div className="sender">{sender}</div>
         {message.replyTo && (
@@ -211,7 +211,7 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply }: {
         <div className="meta">
           <time dateTime={message.createdAt}>{timeOf(message.createdAt)}</time>
           {message.edited && !message.deleted && <span className="edited">(edited)</span>}
-          {tick && <span className={`tick ${tick}`} data-tick={tick} aria-label={tickLabels[tick]} title={tickLabels[tick]}>{tickMarks[tick]}</span>}
+          {tick && <span className={`tick ${tick}`} role="img" data-tick={tick} aria-label={tickLabels[tick]} title={tickLabels[tick]}>{tickMarks[tick]}</span>}
         </div>
         {!message.deleted && message.reactions.length > 0 && (
           <ul className="reactions" aria-label="Reactions">
