@@ -12,9 +12,15 @@ type Boot = { kind: "loading" } | { kind: "signed-out"; error?: string } | { kin
 const booting: Promise<Boot> = (async (): Promise<Boot> => {
   try {
     if (window.location.pathname === "/callback") {
-      // Back from Identity's login page with the code: exchange it (PKCE), then leave the callback URL.
-      const user = await signIn.completeSignIn();
-      const target = typeof user.state === "string" && user.state.startsWith("/") && !user.state.startsWith("//") ? user.state : "/";
+      // Back from Identity's login page with the code: exchange it (PKCE), then leave the callback URL. A callback
+      // visited again (history, a reload) has nothing to exchange: the stored user, if any, still counts.
+      let target = "/";
+      try {
+        const user = await signIn.completeSignIn();
+        if (typeof user.state === "string" && user.state.startsWith("/") && !user.state.startsWith("//")) target = user.state;
+      } catch (error) {
+        if (!(await signIn.getUser())) throw error;
+      }
       window.history.replaceState(null, "", target);
     }
     const user = await signIn.getUser();
