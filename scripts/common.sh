@@ -29,6 +29,11 @@ ensure_node() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 }
 
+# The web app's build (Vite 8) needs Node.js 20.19+ (or 22.12+); Debian 12 and Ubuntu 24.04 package Node 18.
+node_builds_web_app() {
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 12) || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null
+}
+
 # Headless Chromium runs the browser call test (two pages placing a WebRTC call through the Gateway) and the web app's
 # browser tests; an emoji font, so reactions in their screenshot (docs/web-app.png) are not empty boxes.
 ensure_chromium() {

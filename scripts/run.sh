@@ -81,11 +81,15 @@ fi
 
 # The web app the Gateway serves at its URL (clients/web/dist): built on the TypeScript SDK, from the locked packages.
 ensure_node
-say "platform: building the web app (clients/web)"
-npm ci --prefix clients/typescript --silent --no-audit --no-fund
-npm run --prefix clients/typescript --silent build
-npm ci --prefix clients/web --silent --no-audit --no-fund
-npm run --prefix clients/web --silent build >/dev/null
+if node_builds_web_app; then
+  say "platform: building the web app (clients/web)"
+  npm ci --prefix clients/typescript --silent --no-audit --no-fund
+  npm run --prefix clients/typescript --silent build
+  npm ci --prefix clients/web --silent --no-audit --no-fund
+  npm run --prefix clients/web --silent build >/dev/null
+else
+  say "warning: the web app needs Node.js 20.19+ to build (this is $(node --version)); the Gateway serves the last build in clients/web/dist, if any" >&2
+fi
 
 say "platform: building ($configuration)"
 dotnet build deploy/local/Platform.AppHost -c "$configuration" -nologo -clp:"ErrorsOnly;NoSummary" -v:quiet

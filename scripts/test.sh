@@ -46,6 +46,10 @@ say "test: TypeScript SDK: $(grep -E '^# pass' "$repo_root/.local/typescript-sdk
 # The web app (clients/web, on the SDK just built): type-checked and built into clients/web/dist, which the Gateways of
 # tests/Platform.Tests serve; Playwright (playwright-core, driving the Debian Chromium) runs its browser tests.
 say "test: web app (clients/web)"
+if ! node_builds_web_app; then
+  say "error: the web app (Vite 8) and its browser tests need Node.js 20.19+ or 22.12+; this is $(node --version). Install a newer Node.js (e.g. from NodeSource) and run again." >&2
+  exit 1
+fi
 npm ci --prefix clients/web --silent --no-audit --no-fund
 npm run --prefix clients/web --silent build >/dev/null
 npm ci --prefix tests/browser --silent --no-audit --no-fund
