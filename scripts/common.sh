@@ -29,12 +29,22 @@ ensure_node() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 }
 
-# Headless Chromium runs the browser call test (two pages placing a WebRTC call through the Gateway).
+# The web app's build (Vite 8) needs Node.js 20.19+ (or 22.12+); Debian 12 and Ubuntu 24.04 package Node 18.
+node_builds_web_app() {
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 12) || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null
+}
+
+# Headless Chromium runs the browser call test (two pages placing a WebRTC call through the Gateway) and the web app's
+# browser tests; an emoji font, so reactions in their screenshot (docs/web-app.png) are not empty boxes.
 ensure_chromium() {
-  if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then return 0; fi
-  say "platform: installing Chromium from the OS packages (for the browser call test)"
+  if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then
+    [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || ! command -v apt-get >/dev/null \
+      || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-color-emoji >/dev/null 2>&1 || true
+    return 0
+  fi
+  say "platform: installing Chromium from the OS packages (for the browser tests)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-color-emoji >/dev/null
 }
 
 # tests/Deploy.Tests renders deploy/k8s with kustomize: a kustomize binary, or the one built into kubectl (1.27+ ships

@@ -79,6 +79,18 @@ else
   say "warning: coturn did not start (port $turn_port taken? see $work/turn.log); calls work without TURN on this machine only" >&2
 fi
 
+# The web app the Gateway serves at its URL (clients/web/dist): built on the TypeScript SDK, from the locked packages.
+ensure_node
+if node_builds_web_app; then
+  say "platform: building the web app (clients/web)"
+  npm ci --prefix clients/typescript --silent --no-audit --no-fund
+  npm run --prefix clients/typescript --silent build
+  npm ci --prefix clients/web --silent --no-audit --no-fund
+  npm run --prefix clients/web --silent build >/dev/null
+else
+  say "warning: the web app needs Node.js 20.19+ to build (this is $(node --version)); the Gateway serves the last build in clients/web/dist, if any" >&2
+fi
+
 say "platform: building ($configuration)"
 dotnet build deploy/local/Platform.AppHost -c "$configuration" -nologo -clp:"ErrorsOnly;NoSummary" -v:quiet
 
@@ -116,6 +128,7 @@ for entry in "${services[@]}"; do
 done
 login="$(grep -Eo 'http://[^ ]+/login\?t=[0-9a-f]+' "$work/apphost.log" | tail -1 || true)"
 say ""
+say "Web app:   $gateway_url (sign in, or create an account there)"
 say "Gateway:   $gateway_url"
 say "Dashboard: ${login:-$dashboard_url} (traces, metrics, logs)"
 say "Press Ctrl-C to stop."

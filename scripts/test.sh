@@ -43,6 +43,16 @@ if ! npm test --prefix clients/typescript --silent > "$repo_root/.local/typescri
   exit 1
 fi
 say "test: TypeScript SDK: $(grep -E '^# pass' "$repo_root/.local/typescript-sdk-test.log" | sed 's/# pass /unit tests passed: /')"
+# The web app (clients/web, on the SDK just built): type-checked and built into clients/web/dist, which the Gateways of
+# tests/Platform.Tests serve; Playwright (playwright-core, driving the Debian Chromium) runs its browser tests.
+say "test: web app (clients/web)"
+if ! node_builds_web_app; then
+  say "error: the web app (Vite 8) and its browser tests need Node.js 20.19+ or 22.12+; this is $(node --version). Install a newer Node.js (e.g. from NodeSource) and run again." >&2
+  exit 1
+fi
+npm ci --prefix clients/web --silent --no-audit --no-fund
+npm run --prefix clients/web --silent build >/dev/null
+npm ci --prefix tests/browser --silent --no-audit --no-fund
 "$repo_root/scripts/infra.sh" install
 # Tests trade durability for speed; the run command and benchmarks keep fsync on.
 PG_FAST=1 PG_PORT=0 AMQP_PORT=0 RABBITMQ_MANAGEMENT_PORT=0 "$repo_root/scripts/infra.sh" start "$work" >/dev/null

@@ -143,6 +143,8 @@ public sealed class PlatformProcesses : IAsyncDisposable
 
         var gateway = Service();
         gateway.Remove("ConnectionStrings:Postgres"); // The AppHost gives the Gateway only the broker.
+        // The web app, where ./platform run builds it (served only when built: ./platform test builds it).
+        gateway["Gateway:WebRoot"] = Path.Combine(TestInfrastructure.RepositoryRoot, "clients", "web", "dist");
         foreach (var service in HttpServices)
             for (var replica = 0; replica < Options.Replicas; replica++)
             {
@@ -161,7 +163,11 @@ public sealed class PlatformProcesses : IAsyncDisposable
         for (var replica = 0; replica < Options.Replicas; replica++)
         {
             starting.Add((Instance("identity", replica), "Identity", Service(
-                [Set("Identity:Keys:SigningKey", _identityKey.ExportPkcs8PrivateKeyPem())], // Development: a generated key file
+                [
+                    Set("Identity:Keys:SigningKey", _identityKey.ExportPkcs8PrivateKeyPem()), // Development: a generated key file
+                    Set("Identity:Clients:WebRedirectUris:0", new Uri(new Uri(Issuer), "callback").ToString()),
+                    Set("Identity:Clients:WebPostLogoutRedirectUris:0", Issuer),
+                ],
                 clients.IdentitySettings())));
             var messaging = Service(); // No TURN: the AppHost sets Calls:Ice:* only when coturn runs.
             if (Options.MessagingPostgres is { } messagingPostgres)

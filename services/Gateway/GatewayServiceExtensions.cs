@@ -33,6 +33,7 @@ public static class GatewayServiceExtensions
         builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<RateLimitOptions>, RateLimitOptionsValidation>();
         builder.Services.AddSingleton<GatewayRateLimits>();
+        builder.AddWebApp();
 
         var configuration = builder.Configuration;
         builder.Services.AddReverseProxy()
@@ -166,6 +167,8 @@ public static class GatewayServiceExtensions
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
         });
+        // Last: the app's fallback takes only what no route above matched.
+        app.MapWebApp();
         return app;
     }
 

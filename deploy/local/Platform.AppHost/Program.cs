@@ -32,9 +32,17 @@ var media = Service<Projects.Media>("media")
     .WithEnvironment("Media__Storage__Path", Path.Combine(mediaData, "blobs"))
     .WithEnvironment("Media__StagingPath", Path.Combine(mediaData, "staging"));
 
+// The web app (built by ./platform run into clients/web/dist) is served by the Gateway at its URL; Identity accepts
+// that URL's /callback as the web client's redirect (index 0; the Vite dev server's stays at index 1).
+var webRoot = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "..", "..", "clients", "web", "dist"));
+identity
+    .WithEnvironment("Identity__Clients__WebRedirectUris__0", new Uri(new Uri(gatewayUrl), "callback").ToString())
+    .WithEnvironment("Identity__Clients__WebPostLogoutRedirectUris__0", new Uri(gatewayUrl).ToString());
+
 var gateway = builder.AddProject<Projects.Gateway>("gateway")
     .WithEndpoint("http", endpoint => endpoint.IsProxied = false)
     .WithReference(rabbitMq)
+    .WithEnvironment("Gateway__WebRoot", webRoot)
     .WithEnvironment("Auth__Issuer", gatewayUrl)
     .WithEnvironment("Auth__MetadataAddress", identity.GetEndpoint("http"))
     .WithHttpHealthCheck("/health/ready");

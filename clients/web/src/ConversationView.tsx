@@ -1,0 +1,480 @@
+import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from "react";
+import type { MediaDetails, Message, OutboxEntry } from "@platform/client";
+import type { ChatStore, Tick } from "./chat";
+import { formatText, safeHref, timeOf } from "./format";
+
+const quickReactions = ["👍", "❤️", "😂"];
+const tickLabels: Record<Tick, string> = { pending: "Sending", sent: "Sent", delivered: "Delivered", read: "Read" };
+// Read differs by more than colour: "Seen" is written out.
+const tickMarks: Record<Tick, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓ Seen" };
+
+export function ConversationView({ store, conversationId, onBack }: { store: ChatStore; conversationId: string; onBack: () => void }) {
+  useSyncExternalStore(store.subscribe, store.getVersion);
+  const state = store.conversation(conversationId);
+  const messages = store.messages(conversationId);
+  const pending = store.pending(conversationId);
+  const typing = store.typingNames(conversationId);
+  const [replyTo, setReplyTo] = useState<Message | undefined>();
+  const list = useRef<HTMLOListElement>(null);
+  const top = useRef<HTMLLIElement>(null);
+  const stickToBottom = useRef(true);
+  const heightBeforeOlder = useRef<number | undefined>(undefined);
+  const composer = useRef<HTMLTextAreaElement>(null);
+
+  useEffect(() => {
+    void store.open(conversationId);
+  }, [store, conversationId]);
+
+  // Read receipts: what is on screen while the page is visible.
+  const newestSeq = messages.at(-1)?.seq ?? 0;
+  useEffect(() => {
+    const mark = () => {
+      if (document.visibilityState === "visible") void store.markRead(conversationId);
+    };
+    mark();
+    document.addEventListener("visibilitychange", mark);
+    return () => document.removeEventListener("visibilitychange", mark);
+  }, [store, conversationId, newestSeq, state.loaded]);
+
+  // Scrolling to the top loads the page before (the "Load older" button does the same from the keyboard).
+  useEffect(() => {
+    const sentinel = top.current;
+    if (!sentinel || !state.loaded) return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting) && !state.reachedStart) loadOlder();
+    }, { root: list.current });
+    observer.observe(sentinel);
+    return () => observer.disconnect();
+  });
+
+  const loadOlder = () => {
+    if (list.current) heightBeforeOlder.current = list.current.scrollHeight - list.current.scrollTop;
+    stickToBottom.current = false;
+    void store.loadOlder(conversationId);
+  };
+
+  useLayoutEffect(() => {
+    const element = list.current;
+    if (!element) return;
+    if (heightBeforeOlder.current !== undefined && !state.loadingOlder) {
+      element.scrollTop = element.scrollHeight - heightBeforeOlder.current;
+      heightBeforeOlder.current = undefined;
+    } else if (stickToBottom.current) element.scrollTop = element.scrollHeight;
+  });
+
+  const onScroll = () => {
+    const element = list.current;
+    if (element) stickToBottom.current = element.scrollHeight - element.scrollTop - element.clientHeight < 80;
+  };
+
+  const title = state.conversation ? store.title(state.conversation) : "…";
+  const others = (store.members(conversationId) ?? []).filter((id) => id !== store.me);
+  const othersKey = others.join(",");
+  useEffect(() => {
+    if (othersKey) store.watchPresence(othersKey.split(",").slice(0, 500));
+  }, [store, othersKey]);
+  const byId = state.messages;
+
+  return (
+    <section className="conversation" aria-labelledby="conversation-title">
+      <header className="conversation-header">
+        <button type="button" className="back" onClick={onBack} aria-label="Back to conversations">←</button>
+        <div className="conversation-heading">
+          <h2 id="conversation-title">{title}</h2>
+          {others.length > 0 && others.length <= 5 && (
+            <p className="presence-line" data-testid="presence">
+              {others.map((userId) => <PresenceOf key={userId} store={store} userId={userId} named={others.length > 1} />)}
+            </p>
+          )}
+        </div>
+      </header>
+      {state.error && <p role="alert" className="error">{state.error}</p>}
+      <ol ref={list} className="messages" role="log" aria-label="Messages" aria-live="polite" tabIndex={0} onScroll={onScroll}>
+        <li ref={top} className="top-sentinel" aria-hidden="true" />
+        {state.loaded && (state.reachedStart ? (
+          <li className="start" data-testid="conversation-start">This is the beginning of the conversation.</li>
+        ) : (
+          <li className="older">
+            <button type="button" onClick={loadOlder} disabled={state.loadingOlder}>{state.loadingOlder ? "Loading…" : "Load older messages"}</button>
+          </li>
+        ))}
+        {!state.loaded && !state.error && <li role="status">Loading messages…</li>}
+        {messages.map((message) => (
+          <MessageItem
+            key={message.id}
+            store={store}
+            conversationId={conversationId}
+            message={message}
+            repliedTo={message.replyTo ? byId.get(message.replyTo) : undefined}
+            onReply={() => {
+              setReplyTo(message);
+              composer.current?.focus();
+            }}
+          />
+        ))}
+        {pending.map((entry) => <PendingItem key={entry.clientMessageId} entry={entry} />)}
+      </ol>
+      <p className="typing" aria-live="polite" data-testid="typing">
+        {typing.length > 0 ? `${typing.join(", ")} ${typing.length === 1 ? "is" : "are"} typing…` : ""}
+      </p>
+      <Composer
+        ref={composer}
+        store={store}
+        conversationId={conversationId}
+        replyTo={replyTo}
+        onCancelReply={() => setReplyTo(undefined)}
+        onSent={() => {
+          setReplyTo(undefined);
+          stickToBottom.current = true;
+        }}
+      />
+    </section>
+  );
+}
+
+/** Online, or when last seen; nothing for users whose presence I may not see. */
+function PresenceOf({ store, userId, named }: { store: ChatStore; userId: string; named: boolean }) {
+  const presence = store.presence(userId);
+  if (!presence || presence.status === "unknown") return null;
+  const online = presence.status === "online";
+  const label = online ? "online" : presence.lastActiveAt ? `last seen ${lastSeen(presence.lastActiveAt)}` : "offline";
+  return (
+    <span className="presence">
+      <span className={`dot${online ? " online" : ""}`} aria-hidden="true" />
+      {named ? `${store.displayName(userId)}: ` : ""}{label}
+    </span>
+  );
+}
+
+function lastSeen(iso: string): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return "";
+  const sameDay = at.toDateString() === new Date().toDateString();
+  return sameDay ? `at ${timeOf(iso)}` : `on ${at.toLocaleDateString()} at ${timeOf(iso)}`;
+}
+
+function PendingItem({ entry }: { entry: OutboxEntry }) {
+  return (
+    <li className="message mine pending" data-client-message-id={entry.clientMessageId}>
+      <div className="bubble">
+        <div className="text">{formatText(entry.text)}</div>
+        <div className="meta">
+          <span className="tick" role="img" data-tick="pending" aria-label={tickLabels.pending} title={tickLabels.pending}>{tickMarks.pending}</span>
+        </div>
+      </div>
+    </li>
+  );
+}
+
+function MessageItem({ store, conversationId, message, repliedTo, onReply }: {
+  store: ChatStore; conversationId: string; message: Message; repliedTo: Message | undefined; onReply: () => void;
+}) {
+  const mine = message.senderId === store.me;
+  const [editing, setEditing] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+  const sender = store.displayName(message.senderId);
+  const tick = mine && !message.deleted ? store.tick(conversationId, message) : undefined;
+
+  const run = (work: () => Promise<void>) => {
+    setError(undefined);
+    work().catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+  };
+
+  return (
+    <li className={`message${mine ? " mine" : ""}`} data-seq={message.seq} data-message-id={message.id}>
+      <div className="bubble">
+        <div className="sender">{sender}</div>
+        {message.replyTo && (
+          <blockquote className="reply-quote">
+            {repliedTo ? (
+              <><span className="muted">Reply to {store.displayName(repliedTo.senderId)}: </span>{repliedTo.deleted ? "deleted message" : repliedTo.text}</>
+            ) : "Reply to an earlier message"}
+          </blockquote>
+        )}
+        {message.deleted ? (
+          <div className="text deleted">This message was deleted.</div>
+        ) : editing ? (
+          <EditForm
+            initial={message.text}
+            onCancel={() => setEditing(false)}
+            onSave={(text) => run(async () => {
+              await store.edit(conversationId, message.id, text);
+              setEditing(false);
+            })}
+          />
+        ) : (
+          <div className="text">{formatText(message.text)}</div>
+        )}
+        {!message.deleted && message.attachments.map((attachment) => <Attachment key={attachment.id} store={store} mediaId={attachment.id} />)}
+        {!message.deleted && !editing && (message.linkPreviews ?? []).map((preview) => <LinkPreviewCard key={preview.url} preview={preview} />)}
+        <div className="meta">
+          <time dateTime={message.createdAt}>{timeOf(message.createdAt)}</time>
+          {message.edited && !message.deleted && <span className="edited">(edited)</span>}
+          {tick && <span className={`tick ${tick}`} role="img" data-tick={tick} aria-label={tickLabels[tick]} title={tickLabels[tick]}>{tickMarks[tick]}</span>}
+        </div>
+        {!message.deleted && message.reactions.length > 0 && (
+          <ul className="reactions" aria-label="Reactions">
+            {message.reactions.map((reaction) => {
+              const reacted = reaction.userIds.includes(store.me);
+              return (
+                <li key={reaction.emoji}>
+                  <button
+                    type="button"
+                    aria-pressed={reacted}
+                    aria-label={`${reaction.emoji} ${reaction.count}`}
+                    onClick={() => run(() => store.toggleReaction(conversationId, message, reaction.emoji))}
+                  >
+                    {reaction.emoji} {reaction.count}
+                  </button>
+                </li>
+              );
+            })}
+          </ul>
+        )}
+        {!message.deleted && !editing && (
+          <div className="actions" role="group" aria-label="Message actions">
+            <button type="button" onClick={onReply}>Reply</button>
+            {quickReactions.map((emoji) => (
+              <button key={emoji} type="button" aria-label={`React ${emoji}`} onClick={() => run(() => store.toggleReaction(conversationId, message, emoji))}>{emoji}</button>
+            ))}
+            {mine && <button type="button" onClick={() => setEditing(true)}>Edit</button>}
+            {mine && !confirming && <button type="button" onClick={() => setConfirming(true)}>Delete</button>}
+            {mine && confirming && (
+              <span role="group" aria-label="Delete this message for everyone?">
+                <button type="button" className="danger" autoFocus onClick={() => run(() => store.remove(conversationId, message.id))}>Delete for everyone</button>
+                <button type="button" onClick={() => setConfirming(false)}>Keep</button>
+              </span>
+            )}
+          </div>
+        )}
+        {error && <p role="alert" className="error">{error}</p>}
+      </div>
+    </li>
+  );
+}
+
+/**
+ * An attachment: an image as its thumbnail (a link to the original), another file as a link. Media makes thumbnails
+ * after the upload and lets members read a file once it has seen the message, so details are asked for again until
+ * they are there.
+ */
+function Attachment({ store, mediaId }: { store: ChatStore; mediaId: string }) {
+  const [details, setDetails] = useState<MediaDetails | undefined>();
+  const [gaveUp, setGaveUp] = useState(false);
+  useEffect(() => {
+    let stopped = false;
+    void (async () => {
+      for (let attempt = 1; attempt <= 60 && !stopped; attempt++) {
+        try {
+          const found = await store.client.getMedia(mediaId);
+          if (stopped) return;
+          setDetails(found);
+          const image = found.media.contentType.startsWith("image/");
+          if (!image || found.smallThumbnail || found.media.status === "failed") return;
+        } catch {
+          // Not readable yet (Media has not linked it to the conversation), or offline: asked again below.
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(attempt, 5) * 1000));
+      }
+      if (!stopped) setGaveUp(true);
+    })();
+    return () => {
+      stopped = true;
+    };
+  }, [store, mediaId]);
+
+  const name = details?.media.fileName ?? "attachment";
+  if (details?.smallThumbnail) {
+    return (
+      <a className="attachment" href={details.download.url} target="_blank" rel="noopener noreferrer" data-testid="attachment">
+        <img src={details.smallThumbnail.url} alt={`Image: ${name}`} width={details.media.width ?? undefined} height={details.media.height ?? undefined} />
+      </a>
+    );
+  }
+  if (details && !details.media.contentType.startsWith("image/")) {
+    return (
+      <a className="attachment file" href={details.download.url} target="_blank" rel="noopener noreferrer" data-testid="attachment">
+        📎 {name} <span className="muted">({Math.ceil(details.media.size / 1024)} KB)</span>
+      </a>
+    );
+  }
+  return <p className="attachment muted" role="status">{gaveUp ? "The attachment is not available." : "Preparing the attachment…"}</p>;
+}
+
+/** A link preview card: every field is text; the link only for http(s) URLs. */
+function LinkPreviewCard({ preview }: { preview: Message["linkPreviews"][number] }) {
+  const href = safeHref(preview.url);
+  const body = (
+    <>
+      <span className="preview-title">{preview.title ?? preview.url}</span>
+      {preview.description && <span className="preview-description">{preview.description}</span>}
+      {preview.siteName && <span className="muted">{preview.siteName}</span>}
+    </>
+  );
+  return href ? (
+    <a className="link-preview" href={href} target="_blank" rel="noopener noreferrer nofollow" data-testid="link-preview">{body}</a>
+  ) : (
+    <div className="link-preview" data-testid="link-preview">{body}</div>
+  );
+}
+
+function EditForm({ initial, onSave, onCancel }: { initial: string; onSave: (text: string) => void; onCancel: () => void }) {
+  const [text, setText] = useState(initial);
+  return (
+    <form className="edit" onSubmit={(e) => {
+      e.preventDefault();
+      if (text.trim()) onSave(text);
+    }}>
+      <label className="visually-hidden" htmlFor="edit-text">Edit message</label>
+      <textarea id="edit-text" value={text} onChange={(e) => setText(e.target.value)} autoFocus rows={2}
+        onKeyDown={(e) => e.key === "Escape" && onCancel()} />
+      <button type="submit">Save</button>
+      <button type="button" onClick={onCancel}>Cancel</button>
+    </form>
+  );
+}
+
+function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }: {
+  ref: React.RefObject<HTMLTextAreaElement | null>; store: ChatStore; conversationId: string; replyTo: Message | undefined;
+  onCancelReply: () => void; onSent: () => void;
+}) {
+  const [text, setText] = useState("");
+  const [caret, setCaret] = useState(0);
+  const [active, setActive] = useState(0);
+  const [dismissed, setDismissed] = useState(false);
+  // "@jo" right before the caret: members to mention.
+  const typed = /(?:^|[^\w@])@([A-Za-z0-9_.-]{0,63})$/.exec(text.slice(0, caret));
+  const candidates = typed && !dismissed ? store.mentionCandidates(conversationId, typed[1] ?? "") : [];
+  const listOpen = candidates.length > 0;
+  const activeIndex = Math.min(active, Math.max(candidates.length - 1, 0));
+
+  const pick = (username: string) => {
+    const before = text.slice(0, caret).replace(/@[A-Za-z0-9_.-]*$/, `@${username} `);
+    const next = before + text.slice(caret);
+    setText(next);
+    setCaret(before.length);
+    setActive(0);
+    requestAnimationFrame(() => {
+      ref.current?.focus();
+      ref.current?.setSelectionRange(before.length, before.length);
+    });
+  };
+  const [upload, setUpload] = useState<{ name: string; error?: string } | undefined>();
+  const lastTyping = useRef(0);
+
+  const attach = async (file: File | undefined) => {
+    if (!file) return;
+    setUpload({ name: file.name });
+    try {
+      await store.sendFile(conversationId, file, text.trim(), replyTo?.id);
+      setText("");
+      setUpload(undefined);
+      onSent();
+    } catch (e) {
+      setUpload({ name: file.name, error: e instanceof Error ? e.message : String(e) });
+    }
+  };
+
+  const send = () => {
+    const body = text.trim();
+    if (!body) return;
+    store.send(conversationId, body, replyTo?.id);
+    setText("");
+    onSent();
+  };
+
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (listOpen && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      event.preventDefault();
+      setActive((activeIndex + (event.key === "ArrowDown" ? 1 : candidates.length - 1)) % candidates.length);
+    } else if (listOpen && (event.key === "Enter" || event.key === "Tab")) {
+      event.preventDefault();
+      pick(candidates[activeIndex]!.username);
+    } else if (listOpen && event.key === "Escape") {
+      event.preventDefault();
+      setDismissed(true);
+    } else if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      send();
+    } else if (event.key === "Escape" && replyTo) onCancelReply();
+  };
+
+  return (
+    <form className="composer" onSubmit={(e) => {
+      e.preventDefault();
+      send();
+    }}>
+      {replyTo && (
+        <div className="replying" role="status">
+          <span>Replying to {store.displayName(replyTo.senderId)}: <span className="muted">{replyTo.text.slice(0, 80)}</span></span>
+          <button type="button" onClick={onCancelReply} aria-label="Cancel reply">✕</button>
+        </div>
+      )}
+      {upload && (
+        <p className={upload.error ? "error" : "muted"} role={upload.error ? "alert" : "status"}>
+          {upload.error ? `Could not send ${upload.name}: ${upload.error}` : `Uploading ${upload.name}…`}
+        </p>
+      )}
+      {listOpen && (
+        <ul id="mention-list" role="listbox" aria-label="People to mention" className="mentions-list">
+          {candidates.map((candidate, index) => (
+            <li
+              key={candidate.id}
+              id={`mention-${index}`}
+              role="option"
+              aria-selected={index === activeIndex}
+              onMouseDown={(e) => {
+                e.preventDefault();
+                pick(candidate.username);
+              }}
+            >
+              {candidate.displayName} <span className="muted">@{candidate.username}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <label htmlFor="composer-text" className="visually-hidden">Message</label>
+      <div className="row">
+        <span className="attach">
+          <input
+            id="composer-file"
+            type="file"
+            className="visually-hidden"
+            disabled={upload !== undefined && !upload.error}
+            onChange={(e) => {
+              void attach(e.target.files?.[0]);
+              e.target.value = "";
+            }}
+          />
+          <label htmlFor="composer-file" title="Attach a file">📎<span className="visually-hidden">Attach a file</span></label>
+        </span>
+        <textarea
+          id="composer-text"
+          ref={ref}
+          value={text}
+          rows={2}
+          placeholder="Write a message (Enter sends, Shift+Enter for a new line)"
+          role="combobox"
+          aria-autocomplete="list"
+          aria-expanded={listOpen}
+          aria-controls="mention-list"
+          aria-activedescendant={listOpen ? `mention-${activeIndex}` : undefined}
+          onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
+          onChange={(e) => {
+            setText(e.target.value);
+            setCaret(e.target.selectionStart);
+            setDismissed(false);
+            const now = Date.now();
+            if (e.target.value && now - lastTyping.current > 2500) {
+              lastTyping.current = now;
+              void store.typing(conversationId);
+            }
+          }}
+          onKeyDown={onKeyDown}
+        />
+        <button type="submit" className="primary">Send</button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,59 @@
+import { type FormEvent, useState } from "react";
+import { register, signIn } from "./session";
+
+/** Signed out: sign in on Identity's login page (code + PKCE), or create an account first. */
+export function SignInScreen({ error }: { error?: string | undefined }) {
+  const [creating, setCreating] = useState(false);
+  const [message, setMessage] = useState<string | undefined>(error);
+  const [busy, setBusy] = useState(false);
+
+  const start = () => {
+    setBusy(true);
+    signIn.signIn(window.location.pathname === "/callback" ? "/" : window.location.pathname).catch((e: unknown) => {
+      setBusy(false);
+      setMessage(e instanceof Error ? e.message : String(e));
+    });
+  };
+
+  const create = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    setBusy(true);
+    try {
+      await register({ displayName: String(form.get("displayName")), email: String(form.get("email")), password: String(form.get("password")) });
+      setMessage("Account created. Sign in with your email and password.");
+      setCreating(false);
+    } catch (e) {
+      setMessage(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main className="sign-in">
+      <h1>Platform chat</h1>
+      {message && <p role="alert" className="notice">{message}</p>}
+      {!creating ? (
+        <>
+          <button type="button" className="primary" onClick={start} disabled={busy}>Sign in</button>
+          <p>
+            New here?{" "}
+            <button type="button" className="link" onClick={() => setCreating(true)}>Create an account</button>
+          </p>
+        </>
+      ) : (
+        <form onSubmit={create} aria-label="Create an account">
+          <label htmlFor="displayName">Display name</label>
+          <input id="displayName" name="displayName" required maxLength={100} autoComplete="name" />
+          <label htmlFor="email">Email</label>
+          <input id="email" name="email" type="email" required autoComplete="email" />
+          <label htmlFor="password">Password</label>
+          <input id="password" name="password" type="password" required minLength={8} autoComplete="new-password" />
+          <button type="submit" className="primary" disabled={busy}>Create account</button>
+          <button type="button" className="link" onClick={() => setCreating(false)}>Back to sign in</button>
+        </form>
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,495 @@
+import {
+  type Conversation, type ConversationEvent, EventTypes, type InboxRow, type Message, type OutboxEntry, type PlatformClient,
+  type PresenceNotice, type PublicProfile, type ReceiptNotice, type TypingNotice,
+} from "@platform/client";
+
+/** What the page shows of one conversation: its messages by id, in seq order when listed. */
+export interface ConversationState {
+  id: string;
+  conversation: Conversation | undefined;
+  messages: Map<string, Message>;
+  /** Loaded the newest page of history (events for the conversation are applied from then on). */
+  loaded: boolean;
+  loadingOlder: boolean;
+  /** The first message is shown: nothing older to load. */
+  reachedStart: boolean;
+  error: string | undefined;
+  /** Who is typing, until when (ms since the epoch). */
+  typing: Map<string, number>;
+  /** Other members' delivered/read cursors, as receipts reported them. */
+  cursors: Map<string, { delivered: number; read: number }>;
+  /** From GET .../receipts of my newest message at load: who had it then. */
+  baseline: { seq: number; deliveredTo: number; readBy: number; recipients: number } | undefined;
+  /** The highest seq I reported as read. */
+  readSent: number;
+}
+
+export type Tick = "pending" | "sent" | "delivered" | "read";
+
+type Listener = () => void;
+
+/**
+ * The page's state, fed by the SDK only: history pages, the realtime stream (each event once, in seq order), receipts,
+ * typing and the outbox. Components read snapshots through {@link subscribe}/{@link version} (useSyncExternalStore).
+ */
+export class ChatStore {
+  readonly #listeners = new Set<Listener>();
+  readonly #conversations = new Map<string, ConversationState>();
+  readonly #profiles = new Map<string, PublicProfile | null>();
+  readonly #early = new Map<string, ConversationEvent[]>();
+  readonly #members = new Map<string, string[] | null>();
+  readonly #presence = new Map<string, PresenceNotice>();
+  #watched = "";
+  readonly #off: Array<() => void> = [];
+  #inbox: InboxRow[] = [];
+  #inboxLoaded = false;
+  #inboxTimer: ReturnType<typeof setTimeout> | undefined;
+  #typingTimer: ReturnType<typeof setInterval> | undefined;
+  #version = 0;
+  #connection: "connecting" | "online" | "offline" | "failed" = "connecting";
+
+  // History is read only once the stream is connected: the stream hands out everything after the position the hub gave
+  // it then, and a history page read after that covers everything up to it, so no message falls in between.
+  readonly #connected: Promise<void>;
+  #markConnected: () => void = () => undefined;
+
+  constructor(readonly client: PlatformClient, readonly me: string) {
+    this.#connected = new Promise((resolve) => (this.#markConnected = resolve));
+  }
+
+  get version(): number {
+    return this.#version;
+  }
+
+  get inbox(): readonly InboxRow[] {
+    return this.#inbox;
+  }
+
+  get inboxLoaded(): boolean {
+    return this.#inboxLoaded;
+  }
+
+  get connection(): "connecting" | "online" | "offline" | "failed" {
+    return this.#connection;
+  }
+
+  subscribe = (listener: Listener): (() => void) => {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  };
+
+  getVersion = (): number => this.#version;
+
+  async start(): Promise<void> {
+    const realtime = this.client.realtime;
+    this.#off.push(
+      realtime.on("event", (event) => this.#onEvent(event)),
+      realtime.on("typing", (notice) => this.#onTyping(notice)),
+      realtime.on("receipt", (notice) => this.#onReceipt(notice)),
+      realtime.on("presence", (notice) => {
+        this.#presence.set(notice.userId, notice);
+        this.#changed();
+      }),
+      realtime.on("reconnected", () => {
+        this.#connection = "online";
+        this.#refreshInboxSoon();
+        this.#changed();
+      }),
+      realtime.on("error", () => {
+        if (String(realtime.state) !== "Connected" && this.#connection !== "offline") {
+          this.#connection = "offline";
+          this.#changed();
+        }
+      }),
+      this.client.outbox.on({ sent: () => this.#changed(), failed: () => this.#changed() }),
+    );
+    this.#typingTimer = setInterval(() => this.#expireTyping(), 1000);
+    await this.refreshInbox();
+    try {
+      await realtime.start();
+      this.#connection = "online";
+    } catch {
+      // The first connect failed (the stream reconnects by itself only once it was up): the page offers a reload.
+      this.#connection = "failed";
+    }
+    this.#markConnected();
+    this.#changed();
+    void this.client.outbox.flush();
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.#off) off();
+    if (this.#typingTimer !== undefined) clearInterval(this.#typingTimer);
+    if (this.#inboxTimer !== undefined) clearTimeout(this.#inboxTimer);
+    await this.client.close();
+  }
+
+  async refreshInbox(): Promise<void> {
+    try {
+      this.#inbox = (await this.client.getInbox()).items;
+      this.#inboxLoaded = true;
+      for (const row of this.#inbox) if (row.lastMessage) this.profile(row.lastMessage.senderId);
+      this.#changed();
+    } catch {
+      // Offline or refused: the next event or reconnect refreshes it.
+    }
+  }
+
+  /** A user's public profile (fetched once, in the background); undefined until it is there. */
+  profile(userId: string): PublicProfile | undefined {
+    if (!this.#profiles.has(userId)) {
+      this.#profiles.set(userId, null);
+      this.client.api.GET("/api/v1/users/{id}", { params: { path: { id: userId } } }).then(
+        (result) => {
+          if (result.data) this.#profiles.set(userId, result.data);
+          this.#changed();
+        },
+        () => this.#profiles.delete(userId),
+      );
+    }
+    return this.#profiles.get(userId) ?? undefined;
+  }
+
+  displayName(userId: string): string {
+    if (userId === this.me) return "You";
+    return this.profile(userId)?.displayName ?? "…";
+  }
+
+  /** A conversation's title: its own, or the other members' names. */
+  title(row: { id: string; title: string | null; kind: string }): string {
+    if (row.title) return row.title;
+    const others = (this.members(row.id) ?? []).filter((id) => id !== this.me);
+    if (others.length > 0) return others.map((id) => this.profile(id)?.displayName ?? "…").join(", ");
+    return row.kind === "direct" ? "Direct conversation" : "Untitled conversation";
+  }
+
+  /** The member ids of a conversation (fetched once, in the background; again when members change). */
+  members(id: string): string[] | undefined {
+    if (!this.#members.has(id)) {
+      this.#members.set(id, null);
+      this.client.api.GET("/api/v1/conversations/{id}/members", { params: { path: { id }, query: { limit: 200 } } }).then(
+        (result) => {
+          const ids = (result.data?.items ?? []).map((member) => member.userId);
+          this.#members.set(id, ids);
+          for (const userId of ids) this.profile(userId);
+          this.#changed();
+        },
+        () => this.#members.delete(id),
+      );
+    }
+    return this.#members.get(id) ?? undefined;
+  }
+
+  conversation(id: string): ConversationState {
+    let state = this.#conversations.get(id);
+    if (!state) {
+      state = {
+        id, conversation: undefined, messages: new Map(), loaded: false, loadingOlder: false, reachedStart: false, error: undefined,
+        typing: new Map(), cursors: new Map(), baseline: undefined, readSent: 0,
+      };
+      this.#conversations.set(id, state);
+    }
+    return state;
+  }
+
+  /** Loads the conversation and its newest page of history, then applies what the stream handed out meanwhile. */
+  async open(id: string): Promise<void> {
+    const state = this.conversation(id);
+    if (state.loaded) return;
+    try {
+      await this.#connected;
+      const [conversation, page] = await Promise.all([this.client.getConversation(id), this.client.getMessages(id, { limit: 50 })]);
+      state.conversation = conversation;
+      this.members(id);
+      for (const message of page.items) this.#put(state, message);
+      state.reachedStart = page.items.length === 0 || page.items[0]!.seq <= 1 || page.next === null;
+      state.loaded = true;
+      state.error = undefined;
+      for (const event of this.#early.get(id) ?? []) this.#apply(state, event);
+      this.#early.delete(id);
+      await this.#loadBaseline(state);
+    } catch (error) {
+      state.error = error instanceof Error ? error.message : String(error);
+    }
+    this.#changed();
+  }
+
+  /** The page before the oldest message shown; at the first message, {@link ConversationState.reachedStart}. */
+  async loadOlder(id: string): Promise<void> {
+    const state = this.conversation(id);
+    if (!state.loaded || state.loadingOlder || state.reachedStart) return;
+    const oldest = this.messages(id)[0];
+    if (!oldest) {
+      state.reachedStart = true;
+      this.#changed();
+      return;
+    }
+    state.loadingOlder = true;
+    this.#changed();
+    try {
+      const page = await this.client.getMessages(id, { before: oldest.seq, limit: 50 });
+      for (const message of page.items) this.#put(state, message);
+      if (page.items.length === 0 || page.next === null || page.items[0]!.seq <= 1) state.reachedStart = true;
+    } finally {
+      state.loadingOlder = false;
+      this.#changed();
+    }
+  }
+
+  /** Messages in seq order (thread replies are shown in place too, with what they answer). */
+  messages(id: string): Message[] {
+    return [...this.conversation(id).messages.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  /** What the outbox still holds for the conversation (composed, not yet acknowledged by the server). */
+  pending(id: string): OutboxEntry[] {
+    const sent = new Set([...this.conversation(id).messages.values()].map((m) => m.clientMessageId));
+    return this.client.outbox.pending.filter((entry) => entry.conversationId === id && !sent.has(entry.clientMessageId));
+  }
+
+  send(id: string, text: string, replyTo?: string, attachments?: string[]): void {
+    const { sent } = this.client.queueMessage(id, text, { ...(replyTo ? { replyTo } : {}), ...(attachments ? { attachments } : {}) });
+    this.#changed();
+    sent.then((message) => {
+      const state = this.conversation(id);
+      if (state.loaded) this.#put(state, message);
+      this.#changed();
+    }, () => this.#changed());
+  }
+
+  /** The sent/delivered/read state of my message, from the other members' cursors. */
+  tick(id: string, message: Message): Tick {
+    const state = this.conversation(id);
+    const recipients = Math.max((state.conversation?.memberCount ?? 2) - 1, 1);
+    const baseline = state.baseline && state.baseline.seq >= message.seq ? state.baseline : undefined;
+    let read = 0;
+    let delivered = 0;
+    for (const cursor of state.cursors.values()) {
+      if (cursor.read >= message.seq) read++;
+      if (Math.max(cursor.delivered, cursor.read) >= message.seq) delivered++;
+    }
+    read = Math.max(read, baseline?.readBy ?? 0);
+    delivered = Math.max(delivered, baseline?.deliveredTo ?? 0);
+    if (read >= recipients) return "read";
+    if (delivered >= recipients) return "delivered";
+    return "sent";
+  }
+
+  typingNames(id: string): string[] {
+    const now = Date.now();
+    return [...this.conversation(id).typing].filter(([userId, until]) => userId !== this.me && until > now).map(([userId]) => this.displayName(userId));
+  }
+
+  /** Tells the server I read up to the newest message shown (only forward, only when it moved). */
+  async markRead(id: string): Promise<void> {
+    const state = this.conversation(id);
+    const newest = this.messages(id).at(-1);
+    if (!state.loaded || !newest || newest.seq <= state.readSent) return;
+    state.readSent = newest.seq;
+    try {
+      await this.client.sendReceipts(id, { read: newest.seq });
+      this.#refreshInboxSoon();
+    } catch {
+      state.readSent = 0; // Tried again with the next message or focus.
+    }
+  }
+
+  async toggleReaction(id: string, message: Message, emoji: string): Promise<void> {
+    const mine = message.reactions.some((r) => r.emoji === emoji && r.userIds.includes(this.me));
+    const updated = mine ? await this.client.removeReaction(id, message.id, emoji) : await this.client.addReaction(id, message.id, emoji);
+    this.#put(this.conversation(id), updated);
+    this.#changed();
+  }
+
+  async edit(id: string, messageId: string, text: string): Promise<void> {
+    this.#put(this.conversation(id), await this.client.editMessage(id, messageId, text));
+    this.#changed();
+  }
+
+  async remove(id: string, messageId: string): Promise<void> {
+    await this.client.deleteMessage(id, messageId);
+    const message = this.conversation(id).messages.get(messageId);
+    if (message) this.#put(this.conversation(id), { ...message, deleted: true, text: "", reactions: [], attachments: [] });
+    this.#changed();
+  }
+
+  async typing(id: string): Promise<void> {
+    try {
+      await this.client.realtime.typing(id);
+    } catch {
+      // Typing is best effort.
+    }
+  }
+
+  /** Members (other than me) whose username starts with, or display name contains, what follows an "@". */
+  mentionCandidates(id: string, query: string): PublicProfile[] {
+    const q = query.toLowerCase();
+    return (this.members(id) ?? [])
+      .filter((userId) => userId !== this.me)
+      .map((userId) => this.profile(userId))
+      .filter((profile): profile is PublicProfile => profile !== undefined && !profile.disabled)
+      .filter((profile) => profile.username.toLowerCase().startsWith(q) || profile.displayName.toLowerCase().includes(q))
+      .slice(0, 6);
+  }
+
+  /** Watches these users' presence (the hub's WatchPresence replaces what was watched: the open conversation's members). */
+  watchPresence(userIds: string[]): void {
+    const key = [...userIds].sort().join(",");
+    if (key === this.#watched || userIds.length === 0) return;
+    this.#watched = key;
+    this.#connected.then(() => this.client.realtime.watchPresence(userIds)).then((list) => {
+      for (const notice of list) this.#presence.set(notice.userId, notice);
+      this.#changed();
+    }, () => (this.#watched = ""));
+  }
+
+  presence(userId: string): PresenceNotice | undefined {
+    return this.#presence.get(userId);
+  }
+
+  /** Uploads a file and sends it, with `caption` as the text. */
+  async sendFile(id: string, file: File, caption: string, replyTo?: string): Promise<void> {
+    const media = await this.client.uploadMedia(file, file.name);
+    this.send(id, caption, replyTo, [media.id]);
+  }
+
+  /** Finds users by username or display name, or one by its id. */
+  async findUsers(query: string): Promise<PublicProfile[]> {
+    const trimmed = query.trim();
+    if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(trimmed)) {
+      const result = await this.client.api.GET("/api/v1/users/{id}", { params: { path: { id: trimmed } } }).catch(() => undefined);
+      return result?.data ? [result.data] : [];
+    }
+    if (trimmed.length === 0) return [];
+    const result = await this.client.api.GET("/api/v1/users", { params: { query: { q: trimmed.replace(/^@/, ""), limit: 10 } } });
+    return (result.data?.items ?? []).filter((user) => user.id !== this.me);
+  }
+
+  async startConversation(memberIds: string[], title?: string): Promise<Conversation> {
+    const kind = memberIds.length === 1 && !title ? "direct" : "group";
+    const conversation = await this.client.createConversation(kind, memberIds, title);
+    await this.refreshInbox();
+    return conversation;
+  }
+
+  #put(state: ConversationState, message: Message): void {
+    state.messages.set(message.id, message);
+  }
+
+  #onEvent(event: ConversationEvent): void {
+    const state = this.#conversations.get(event.conversationId);
+    if (state?.loaded) this.#apply(state, event);
+    else if (state) {
+      const early = this.#early.get(event.conversationId) ?? [];
+      early.push(event);
+      this.#early.set(event.conversationId, early);
+    }
+    if (event.type === EventTypes.MessagePosted) {
+      const message = event.data as Message;
+      this.profile(message.senderId);
+      state?.typing.delete(message.senderId);
+    }
+    this.#refreshInboxSoon();
+    this.#changed();
+  }
+
+  // Every change is applied as the event says, so applying one twice (history already held it) changes nothing.
+  #apply(state: ConversationState, event: ConversationEvent): void {
+    const data = event.data as Record<string, unknown>;
+    const target = typeof data.messageId === "string" ? state.messages.get(data.messageId) : undefined;
+    switch (event.type) {
+      case EventTypes.MessagePosted:
+        this.#put(state, event.data as Message);
+        break;
+      case EventTypes.MessageEdited:
+        if (target) this.#put(state, { ...target, text: String(data.text ?? ""), edited: true, editedAt: (data.editedAt as string) ?? event.occurredAt });
+        break;
+      case EventTypes.MessageDeleted:
+        if (target) this.#put(state, { ...target, deleted: true, text: "", reactions: [], attachments: [] });
+        break;
+      case EventTypes.ReactionAdded:
+      case EventTypes.ReactionRemoved:
+        if (target) this.#put(state, { ...target, reactions: react(target.reactions, String(data.emoji), String(data.userId), event.type === EventTypes.ReactionAdded) });
+        break;
+      case EventTypes.LinkPreviewAttached:
+        if (target) {
+          const preview = {
+            url: String(data.url ?? ""), title: (data.title as string | null) ?? null, description: (data.description as string | null) ?? null,
+            imageUrl: (data.imageUrl as string | null) ?? null, siteName: (data.siteName as string | null) ?? null,
+          };
+          this.#put(state, { ...target, linkPreviews: [...(target.linkPreviews ?? []).filter((p) => p.url !== preview.url), preview] });
+        }
+        break;
+      case EventTypes.ConversationUpdated:
+      case EventTypes.MemberJoined:
+      case EventTypes.MemberLeft:
+        this.#members.delete(state.id);
+        void this.client.getConversation(state.id).then((conversation) => {
+          state.conversation = conversation;
+          this.#changed();
+        }, () => undefined);
+        break;
+    }
+  }
+
+  #onTyping(notice: TypingNotice): void {
+    if (notice.userId === this.me) return;
+    this.conversation(notice.conversationId).typing.set(notice.userId, Date.parse(notice.expiresAt));
+    this.profile(notice.userId);
+    this.#changed();
+  }
+
+  #onReceipt(notice: ReceiptNotice): void {
+    if (notice.userId === this.me) return;
+    const cursors = this.conversation(notice.conversationId).cursors;
+    const before = cursors.get(notice.userId) ?? { delivered: 0, read: 0 };
+    cursors.set(notice.userId, { delivered: Math.max(before.delivered, notice.delivered ?? 0), read: Math.max(before.read, notice.read ?? 0) });
+    this.#changed();
+  }
+
+  async #loadBaseline(state: ConversationState): Promise<void> {
+    if (state.conversation?.kind === "channel") return;
+    const mine = [...state.messages.values()].filter((m) => m.senderId === this.me && !m.deleted).sort((a, b) => b.seq - a.seq)[0];
+    if (!mine) return;
+    const result = await this.client.api.GET("/api/v1/conversations/{id}/messages/{messageId}/receipts", {
+      params: { path: { id: state.id, messageId: mine.id } },
+    }).catch(() => undefined);
+    if (result?.data) state.baseline = { seq: result.data.seq, deliveredTo: result.data.deliveredTo, readBy: result.data.readBy, recipients: result.data.recipients };
+  }
+
+  #expireTyping(): void {
+    const now = Date.now();
+    let changed = false;
+    for (const state of this.#conversations.values())
+      for (const [userId, until] of state.typing)
+        if (until <= now) {
+          state.typing.delete(userId);
+          changed = true;
+        }
+    if (changed) this.#changed();
+  }
+
+  #refreshInboxSoon(): void {
+    if (this.#inboxTimer !== undefined) return;
+    this.#inboxTimer = setTimeout(() => {
+      this.#inboxTimer = undefined;
+      void this.refreshInbox();
+    }, 400);
+  }
+
+  #changed(): void {
+    this.#version++;
+    for (const listener of this.#listeners) listener();
+  }
+}
+
+function react(reactions: Message["reactions"], emoji: string, userId: string, add: boolean): Message["reactions"] {
+  const others = reactions.filter((r) => r.emoji !== emoji);
+  const current = reactions.find((r) => r.emoji === emoji);
+  const userIds = new Set(current?.userIds ?? []);
+  if (add) userIds.add(userId);
+  else userIds.delete(userId);
+  if (userIds.size === 0) return others;
+  const updated = { emoji, count: userIds.size, userIds: [...userIds] };
+  return current ? reactions.map((r) => (r.emoji === emoji ? updated : r)) : [...reactions, updated];
+}

@@ -1,0 +1,51 @@
+import type { ReactNode } from "react";
+
+const urlPattern = /(https?:\/\/[^\s<>"'`]+)/gi;
+
+/**
+ * The one formatter of user text: plain text nodes, and http(s) URLs as links. Nothing is ever parsed as HTML, and no
+ * other scheme (javascript:, data:, ...) becomes a link.
+ */
+export function formatText(text: string): ReactNode[] {
+  const parts: ReactNode[] = [];
+  let last = 0;
+  for (const match of text.matchAll(urlPattern)) {
+    const start = match.index;
+    const raw = match[0].replace(/[),.;:!?]+$/, "");
+    if (start > last) parts.push(...mentions(text.slice(last, start), last));
+    const href = safeHref(raw);
+    parts.push(href ? <a key={start} href={href} target="_blank" rel="noopener noreferrer nofollow">{raw}</a> : raw);
+    last = start + raw.length;
+  }
+  if (last < text.length) parts.push(...mentions(text.slice(last), last));
+  return parts;
+}
+
+const mentionPattern = /(?<![\w@])(@[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})(?<![.-])/g;
+
+// @username as Messaging reads mentions, marked (still text).
+function mentions(text: string, offset: number): ReactNode[] {
+  const parts: ReactNode[] = [];
+  let last = 0;
+  for (const match of text.matchAll(mentionPattern)) {
+    if (match.index > last) parts.push(text.slice(last, match.index));
+    parts.push(<span key={`m${offset + match.index}`} className="mention">{match[0]}</span>);
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) parts.push(text.slice(last));
+  return parts;
+}
+
+export function safeHref(raw: string): string | undefined {
+  try {
+    const url = new URL(raw);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function timeOf(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}

@@ -1,0 +1,145 @@
+using System.Net;
+using System.Text.Json;
+using Platform.Testing;
+using Xunit.Abstractions;
+
+namespace Platform.Tests;
+
+/// <summary>
+/// The reference web app (<c>clients/web</c>, built into <c>clients/web/dist</c>) as the Gateways serve it, driven in the
+/// Debian Chromium by <c>tests/browser/web-app.mjs</c> (playwright-core): users sign in through Identity's login page
+/// (authorization code + PKCE) and chat against all six services.
+/// </summary>
+[Collection(WholePlatformCollection.Name)]
+public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output)
+{
+    private static readonly TimeSpan ScenarioTimeout = TimeSpan.FromMinutes(5);
+
+    [Fact]
+    public async Task Gateway_ServesTheAppAtItsPages_WithoutShadowingTheApiOrSignIn()
+    {
+        RequireBuiltApp();
+        using var http = platform.Anonymous(platform.Gateway1);
+
+        foreach (var page in new[] { "/", "/c/0196f3c1-0000-7000-8000-000000000000", "/callback", "/invite/abc" })
+        {
+            using var response = await http.GetAsync(page);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("script-src 'self'", response.Headers.GetValues("Content-Security-Policy").Single());
+            Assert.Contains("<div id=\"root\">", await response.Content.ReadAsStringAsync());
+        }
+
+        // Paths of the API, the hub, sign-in, health, metrics and OpenAPI answer as without the app.
+        foreach (var path in new[] { "/api/v1/nothing-here", "/api/v2/conversations", "/connect/nothing", "/account/nothing", "/.well-known/nothing", "/hubs/nothing", "/openapi/nothing", "/assets/missing.js" })
+        {
+            using var response = await http.GetAsync(path);
+            Assert.True(response.StatusCode == HttpStatusCode.NotFound, $"{path}: {(int)response.StatusCode}");
+            Assert.NotEqual("text/html", response.Content.Headers.ContentType?.MediaType);
+        }
+        using (var discovery = await http.GetAsync("/.well-known/openid-configuration"))
+            Assert.Equal("application/json", discovery.Content.Headers.ContentType?.MediaType);
+        using (var unauthorized = await http.GetAsync("/api/v1/conversations"))
+            Assert.Equal(HttpStatusCode.Unauthorized, unauthorized.StatusCode);
+        using (var health = await http.GetAsync("/health/live"))
+            Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        using (var post = await http.PostAsync("/some/page", new StringContent("")))
+            Assert.Equal(HttpStatusCode.NotFound, post.StatusCode);
+
+        // The bundle the page names is served, cached for good (its name changes with its content).
+        var html = await http.GetStringAsync("/");
+        var script = System.Text.RegularExpressions.Regex.Match(html, "src=\"(/assets/[^\"]+\\.js)\"").Groups[1].Value;
+        using var bundle = await http.GetAsync(script);
+        Assert.Equal(HttpStatusCode.OK, bundle.StatusCode);
+        Assert.Contains("immutable", bundle.Headers.CacheControl?.ToString());
+    }
+
+    /// <summary>
+    /// Two browser contexts (a desktop and a phone-sized page) sign in through the login page; Bob finds Alice by her
+    /// username and writes; Alice sees it in her inbox and the conversation; typing shows and clears; ticks move to read;
+    /// a reaction, a reply, an edit and a delete propagate; an image Bob sends shows its thumbnail to Alice; Alice mentions
+    /// Bob through the autocomplete; Bob's reload
+    /// shows the same history and nothing twice. The
+    /// screenshot of Alice's page is the README's (docs/web-app.png).
+    /// </summary>
+    [Fact]
+    public async Task TwoUsersInBrowsers_SignInWithPkce_ChatTypeReactEditDeleteSendAnImageMentionAndReload()
+    {
+        var users = await Task.WhenAll(platform.SignUpAsync("Alice Web"), platform.SignUpAsync("Bob Web"));
+        var (alice, bob) = (users[0], users[1]);
+
+        var result = await RunAsync("chat", new Dictionary<string, string>
+        {
+            ["ALICE_EMAIL"] = alice.Email, ["ALICE_NAME"] = "Alice Web", ["ALICE_USERNAME"] = alice.Username, ["ALICE_TOKEN"] = alice.Token,
+            ["BOB_EMAIL"] = bob.Email, ["BOB_NAME"] = "Bob Web", ["BOB_USERNAME"] = bob.Username,
+            ["SCREENSHOT"] = Path.Combine(TestInfrastructure.RepositoryRoot, "docs", "web-app.png"),
+        });
+
+        Assert.True(result.GetProperty("ok").GetBoolean());
+    }
+
+    /// <summary>A page that goes offline while the other side sends 50 messages shows all 50, once each and in order, when it is back.</summary>
+    [Fact]
+    public async Task OfflinePage_ShowsEveryMessageSentMeanwhileOnceInOrder_WhenBackOnline()
+    {
+        var users = await Task.WhenAll(platform.SignUpAsync("Offline Sender"), platform.SignUpAsync("Offline Receiver"));
+        var (sender, receiver) = (users[0], users[1]);
+        var conversation = await platform.CreateConversationAsync(sender, "direct", [receiver]);
+
+        var result = await RunAsync("offline", new Dictionary<string, string>
+        {
+            ["SENDER_TOKEN"] = sender.Token, ["RECEIVER_EMAIL"] = receiver.Email,
+            ["CONVERSATION_ID"] = conversation.GetProperty("id").GetString()!, ["COUNT"] = "50",
+        });
+
+        Assert.Equal(50, result.GetProperty("shown").GetInt32());
+        output.WriteLine($"shown while offline: {result.GetProperty("seenWhileOffline").GetInt32()} of 50");
+    }
+
+    /// <summary>
+    /// 200 XSS vectors as messages, five as display names, one as the conversation's title and three as link preview
+    /// titles execute nothing (an exposed function and a dialog listener watch), live and from history.
+    /// </summary>
+    [Fact]
+    public async Task XssVectors_InMessagesNamesTitlesAndLinkPreviews_ExecuteNothing()
+    {
+        string[] names =
+        [
+            "<img src=x onerror=__xss(8001)>", "<script>__xss(8002)</script>", "\"><svg onload=alert(8003)>",
+            "javascript:__xss(8004)", "<iframe src=javascript:__xss(8005)>",
+        ];
+        var users = await Task.WhenAll(new[] { "Vector Sender", "Victim" }.Concat(names).Select(name => platform.SignUpAsync(name)));
+        var (sender, victim, named) = (users[0], users[1], users[2..]);
+        var conversation = await platform.CreateConversationAsync(sender, "group", [victim, .. named], title: "<img src=x onerror=__xss(7777)>");
+        var conversationId = conversation.GetProperty("id").GetGuid();
+        await Task.WhenAll(named.Select(user => platform.SendAsync(user, conversationId, "from a named user")));
+
+        var result = await RunAsync("xss", new Dictionary<string, string>
+        {
+            ["SENDER_TOKEN"] = sender.Token, ["VICTIM_EMAIL"] = victim.Email, ["CONVERSATION_ID"] = conversationId.ToString(),
+            ["SITE"] = platform.Site.ToString(), ["XSS_NAMES"] = JsonSerializer.Serialize(names),
+        });
+
+        Assert.Equal(0, result.GetProperty("executed").GetInt32());
+        Assert.Equal(200 + 3 + names.Length, result.GetProperty("vectors").GetInt32());
+    }
+
+    private async Task<JsonElement> RunAsync(string scenario, Dictionary<string, string> environment)
+    {
+        RequireBuiltApp();
+        Assert.True(File.Exists(Path.Combine(TestInfrastructure.RepositoryRoot, "tests", "browser", "node_modules", "playwright-core", "package.json")),
+            "Install the browser tests' packages first: `npm ci --prefix tests/browser` (./platform test does).");
+        environment["SCENARIO"] = scenario;
+        environment["GATEWAY"] = platform.Gateway1.BaseAddress.ToString();
+        environment["PASSWORD"] = WholePlatform.UserPassword;
+        var result = await NodeScript.RunAsync(Path.Combine("tests", "browser", "web-app.mjs"), environment, ScenarioTimeout,
+            () => platform.OutputOf(platform.Gateway1, platform.Identity, platform.Messaging));
+        output.WriteLine(result.ToString());
+        return result;
+    }
+
+    private static void RequireBuiltApp() =>
+        Assert.True(File.Exists(Path.Combine(TestInfrastructure.RepositoryRoot, "clients", "web", "dist", "index.html")),
+            "Build the web app first: `npm ci --prefix clients/typescript && npm run build --prefix clients/typescript && " +
+            "npm ci --prefix clients/web && npm run build --prefix clients/web` (./platform test does).");
+}

@@ -1,0 +1,341 @@
+// The web app (clients/web) as users see it, in the Debian Chromium driven by playwright-core, against the Gateway of
+// the whole platform (tests/Platform.Tests/WebAppTests.cs starts it and runs one SCENARIO of this script per test).
+// Every wait is for a condition in the page, with a timeout that fails the scenario; nothing sleeps to assert.
+// The last line on stdout is a JSON summary; a failure exits 1 with the reason on stderr.
+import { chromium } from "playwright-core";
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const gateway = env("GATEWAY").replace(/\/$/, "");
+const password = env("PASSWORD");
+const timeout = Number(process.env.STEP_TIMEOUT_MS ?? 90_000);
+const log = (...args) => console.error(new Date().toISOString(), ...args);
+const started = Date.now();
+const timings = {};
+const mark = (step) => (timings[step] = Date.now() - started);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+});
+
+async function newPage(viewport) {
+  const context = await browser.newContext({ viewport, locale: "en-US" });
+  context.setDefaultTimeout(timeout);
+  const page = await context.newPage();
+  page.on("pageerror", (error) => log("page error:", error.message));
+  return { context, page };
+}
+
+/** Through the app's "Sign in", Identity's login page (authorization code + PKCE) and back to the app. */
+async function signIn(page, email) {
+  await page.goto(`${gateway}/`);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/account\/login/);
+  await page.locator("#username").fill(email);
+  await page.locator("#password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("me").waitFor();
+  const tokens = await page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith("oidc.user:")).length);
+  if (tokens !== 1) throw new Error("no signed-in user in localStorage after the login page");
+}
+
+const messages = (page) => page.locator("ol.messages li.message[data-message-id]");
+const message = (page, text) => messages(page).filter({ hasText: text });
+
+/** Waits for a condition in the page (polling), failing with what it waited for. */
+async function until(page, what, fn, arg) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout, polling: 200 });
+  } catch (error) {
+    throw new Error(`timed out waiting for: ${what} (${error.message.split("\n")[0]})`);
+  }
+}
+
+/** What the page's message list shows: ids and texts in order. */
+const shown = (page) => page.$$eval("ol.messages li.message[data-message-id]", (items) =>
+  items.map((item) => ({ id: item.dataset.messageId, seq: Number(item.dataset.seq), text: item.querySelector(".text")?.textContent ?? "" })));
+
+async function api(token, method, path, body) {
+  const response = await fetch(`${gateway}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return response.status === 204 ? undefined : response.json();
+}
+
+const send = (token, conversationId, text) =>
+  api(token, "POST", `/api/v1/conversations/${conversationId}/messages`, { clientMessageId: crypto.randomUUID(), text });
+
+async function chat() {
+  const alice = { email: env("ALICE_EMAIL"), name: env("ALICE_NAME"), username: env("ALICE_USERNAME") };
+  const bob = { email: env("BOB_EMAIL"), name: env("BOB_NAME"), username: env("BOB_USERNAME") };
+  const a = await newPage({ width: 1200, height: 800 });
+  const b = await newPage({ width: 390, height: 844 }); // a phone
+  await Promise.all([signIn(a.page, alice.email), signIn(b.page, bob.email)]);
+  log("both signed in through the login page");
+
+  // Bob finds Alice by her username and starts a conversation.
+  await b.page.getByLabel("Username, name or user id").fill(alice.username);
+  await b.page.getByRole("button", { name: "Find" }).click();
+  await b.page.getByRole("button", { name: new RegExp(`^Message ${alice.name}`) }).click();
+  await b.page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+  const conversationId = b.page.url().split("/c/")[1];
+  await b.page.locator("#composer-text").fill("hello Alice");
+  await b.page.locator("#composer-text").press("Enter");
+
+  // Alice sees it in her inbox (unread badge) and in the conversation.
+  const row = a.page.locator(`.inbox-row[data-conversation-id="${conversationId}"]`);
+  await row.getByTestId("unread-badge").waitFor();
+  await row.click();
+  await message(a.page, "hello Alice").waitFor();
+  log("a message reached the other side");
+
+  // Typing shows on the other side, and clears.
+  await a.page.locator("#composer-text").pressSequentially("typing…", { delay: 30 });
+  await until(b.page, "Alice's typing shows", (name) => document.querySelector("[data-testid=typing]")?.textContent?.includes(`${name} is typing`), alice.name);
+  await until(b.page, "the typing indicator clears", () => document.querySelector("[data-testid=typing]")?.textContent === "");
+  await a.page.locator("#composer-text").fill("");
+  log("typing showed and cleared");
+
+  // Alice answers: Bob's page is open on the conversation, so her message goes sent → delivered → read.
+  await a.page.locator("#composer-text").fill("hi Bob, see https://example.com/page");
+  await a.page.getByRole("button", { name: "Send" }).click();
+  await message(b.page, "hi Bob").waitFor();
+  await message(a.page, "hi Bob").locator('[data-tick="read"]').waitFor();
+  // And Bob's first message is read too (Alice has it open).
+  await message(b.page, "hello Alice").locator('[data-tick="read"]').waitFor();
+  log("ticks moved to read");
+
+  // Presence: each sees the other online in the conversation's header.
+  await b.page.getByTestId("presence").filter({ hasText: "online" }).waitFor();
+  await a.page.getByTestId("presence").filter({ hasText: "online" }).waitFor();
+
+  // A reaction, a reply, an edit and a delete propagate.
+  await message(b.page, "hi Bob").getByRole("button", { name: "React 👍" }).click();
+  await message(a.page, "hi Bob").getByRole("button", { name: "👍 1" }).waitFor();
+  await message(b.page, "hi Bob").getByRole("button", { name: "Reply" }).click();
+  await b.page.locator("#composer-text").fill("a reply to you");
+  await b.page.locator("#composer-text").press("Enter");
+  await message(a.page, "a reply to you").locator(".reply-quote", { hasText: "hi Bob" }).waitFor();
+  await message(a.page, "hi Bob").getByRole("button", { name: "Edit" }).click();
+  await a.page.locator("#edit-text").fill("hi Bob (edited text)");
+  await a.page.getByRole("button", { name: "Save" }).click();
+  await message(b.page, "hi Bob (edited text)").locator(".edited").waitFor();
+  await a.page.locator("#composer-text").fill("this one goes away");
+  await a.page.locator("#composer-text").press("Enter");
+  await message(b.page, "this one goes away").waitFor();
+  await message(a.page, "this one goes away").getByRole("button", { name: "Delete" }).click();
+  await message(a.page, "this one goes away").getByRole("button", { name: "Delete for everyone" }).click();
+  await until(b.page, "the deleted message shows as deleted", () => [...document.querySelectorAll("li.message .text")].some((t) => t.textContent === "This message was deleted.")
+    && ![...document.querySelectorAll("li.message .text")].some((t) => t.textContent === "this one goes away"));
+  log("reaction, reply, edit and delete propagated");
+
+  // An image Bob sends shows its thumbnail to Alice (made by Media, read through a signed URL).
+  const png = await b.page.evaluate(() => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 120;
+    canvas.height = 80;
+    const g = canvas.getContext("2d");
+    for (let x = 0; x < 120; x += 8) for (let y = 0; y < 80; y += 8) {
+      g.fillStyle = `hsl(${Math.floor(Math.random() * 360)}, 70%, 50%)`; // new pixels each run: no stored twin
+      g.fillRect(x, y, 8, 8);
+    }
+    return canvas.toDataURL("image/png").split(",")[1];
+  });
+  await b.page.locator("#composer-text").fill("a photo");
+  await b.page.locator("#composer-file").setInputFiles({ name: "photo.png", mimeType: "image/png", buffer: Buffer.from(png, "base64") });
+  await message(a.page, "a photo").waitFor();
+  await until(a.page, "the photo's thumbnail loaded on the other side", () => [...document.querySelectorAll("li.message [data-testid=attachment] img")]
+    .some((img) => img.complete && img.naturalWidth > 0));
+  log("an image's thumbnail reached the other side");
+
+  // @mention autocomplete: Alice types "@" and the start of Bob's username, picks him with the keyboard.
+  await a.page.locator("#composer-text").pressSequentially(`@${bob.username.slice(0, 3)}`, { delay: 30 });
+  await a.page.getByRole("option", { name: new RegExp(bob.name) }).waitFor();
+  await a.page.locator("#composer-text").press("Enter");
+  await until(a.page, "the mention is completed", (username) => document.querySelector("#composer-text").value === `@${username} `, bob.username);
+  await a.page.locator("#composer-text").pressSequentially("look at this", { delay: 10 });
+  await a.page.locator("#composer-text").press("Enter");
+  await message(b.page, "look at this").locator(".mention", { hasText: `@${bob.username}` }).waitFor();
+  log("a mention was completed and sent");
+
+  // A reload shows the same history and no duplicate; what arrives after it shows once.
+  const before = await shown(b.page);
+  await b.page.reload();
+  await until(b.page, "the history is back after the reload", (count) => document.querySelectorAll("ol.messages li.message[data-message-id]").length >= count, before.length);
+  await send(env("ALICE_TOKEN"), conversationId, "after the reload");
+  await message(b.page, "after the reload").waitFor();
+  const after = await shown(b.page);
+  const ids = after.map((m) => m.id);
+  if (new Set(ids).size !== ids.length) throw new Error(`duplicates after the reload: ${JSON.stringify(after)}`);
+  if (JSON.stringify(after.slice(0, before.length)) !== JSON.stringify(before)) throw new Error(`history changed across the reload: ${JSON.stringify(before)} vs ${JSON.stringify(after)}`);
+  if (after.length !== before.length + 1) throw new Error(`expected ${before.length + 1} messages after the reload, saw ${after.length}`);
+  const sorted = [...after].sort((x, y) => x.seq - y.seq);
+  if (JSON.stringify(sorted) !== JSON.stringify(after)) throw new Error("messages out of seq order");
+  log("reload: same history, no duplicate");
+
+  // Alice's inbox follows live: its row's preview is the newest message.
+  await a.page.locator(".inbox-preview", { hasText: "after the reload" }).waitFor();
+  if (process.env.SCREENSHOT) {
+    await message(a.page, "after the reload").locator('[data-tick="read"]').waitFor();
+    await a.page.screenshot({ path: process.env.SCREENSHOT });
+  }
+  return { conversationId, messagesAfterReload: after.length };
+}
+
+async function offline() {
+  const token = env("SENDER_TOKEN");
+  const conversationId = env("CONVERSATION_ID");
+  const count = Number(process.env.COUNT ?? 50);
+  const r = await newPage({ width: 1000, height: 800 });
+  await signIn(r.page, env("RECEIVER_EMAIL"));
+  await r.page.goto(`${gateway}/c/${conversationId}`);
+  await send(token, conversationId, "before going offline");
+  await message(r.page, "before going offline").waitFor();
+
+  await r.context.setOffline(true);
+  await until(r.page, "the page is offline", () => navigator.onLine === false);
+  for (let i = 1; i <= count; i++) await send(token, conversationId, `offline message ${i}`);
+  log(`sent ${count} while the page was offline`);
+  const seenWhileOffline = await r.page.$$eval("ol.messages li.message .text", (texts) => texts.filter((t) => t.textContent?.startsWith("offline message ")).length);
+  await r.context.setOffline(false);
+
+  await until(r.page, `all ${count} messages after coming back`, (n) => [...document.querySelectorAll("ol.messages li.message .text")]
+    .filter((t) => t.textContent?.startsWith("offline message ")).length >= n, count);
+  const texts = (await shown(r.page)).map((m) => m.text).filter((text) => text.startsWith("offline message "));
+  const expected = Array.from({ length: count }, (_, i) => `offline message ${i + 1}`);
+  if (JSON.stringify(texts) !== JSON.stringify(expected)) throw new Error(`not each once in order: ${JSON.stringify(texts)}`);
+  // The stream settles: nothing arrives twice later either (one more message is the marker).
+  await send(token, conversationId, "back online");
+  await message(r.page, "back online").waitFor();
+  const final = await shown(r.page);
+  if (new Set(final.map((m) => m.id)).size !== final.length) throw new Error("a message shows twice");
+  return { shown: texts.length, seenWhileOffline };
+}
+
+/** ~200 vectors from templates × payloads: each executes __xss(n) or alert(n) if it is ever interpreted as markup or script. */
+function xssVectors() {
+  const templates = [
+    (js) => `<script>${js}</script>`,
+    (js) => `<img src=x onerror="${js}">`,
+    (js) => `<img src=x onerror=${js}>`,
+    (js) => `<svg onload=${js}>`,
+    (js) => `<svg><script>${js}</script></svg>`,
+    (js) => `<body onload=${js}>`,
+    (js) => `<iframe src="javascript:${js}"></iframe>`,
+    (js) => `<iframe srcdoc="<script>parent.${js}</script>"></iframe>`,
+    (js) => `<a href="javascript:${js}">click</a>`,
+    (js) => `javascript:${js}`,
+    (js) => `"><script>${js}</script>`,
+    (js) => `'><img src=x onerror=${js}>`,
+    (js) => `<details open ontoggle=${js}>`,
+    (js) => `<input autofocus onfocus=${js}>`,
+    (js) => `<video><source onerror="${js}"></video>`,
+    (js) => `<math><mtext><table><mglyph><style><img src=x onerror=${js}>`,
+    (js) => `<object data="javascript:${js}"></object>`,
+    (js) => `<embed src="javascript:${js}">`,
+    (js) => `<marquee onstart=${js}>x</marquee>`,
+    (js) => `<scr<script>ipt>${js}</scr</script>ipt>`,
+    (js) => `<div style="background:url(javascript:${js})">x</div>`,
+    (js) => `<form><button formaction="javascript:${js}">x</button></form>`,
+    (js) => `[click](javascript:${js})`,
+    (js) => `<IMG SRC=JaVaScRiPt:${js}>`,
+    (js) => `<img src="x" onerror="&#x${[...js].map((c) => c.charCodeAt(0).toString(16)).join(";&#x")};">`,
+  ];
+  const payloads = (n) => [`__xss(${n})`, `alert(${n})`, `window.__xss&&__xss(${n})`, `top.__xss(${n})`,
+    `eval('__xss(${n})')`, `setTimeout(()=>__xss(${n}))`, `confirm(${n})`, `(()=>{__xss(${n})})()`];
+  const vectors = [];
+  templates.forEach((template, t) => payloads(0).forEach((_, p) => {
+    const n = t * 100 + p + 1;
+    vectors.push(template(payloads(n)[p]));
+  }));
+  return vectors;
+}
+
+async function xss() {
+  const token = env("SENDER_TOKEN");
+  const conversationId = env("CONVERSATION_ID");
+  const site = env("SITE").replace(/\/$/, "");
+  const names = JSON.parse(env("XSS_NAMES"));
+  const v = await newPage({ width: 1000, height: 800 });
+  const executed = [];
+  await v.context.exposeFunction("__xss", (n) => executed.push(`__xss(${n})`));
+  v.context.on("dialog", (dialog) => {
+    executed.push(`${dialog.type()}: ${dialog.message()}`);
+    void dialog.dismiss().catch(() => undefined);
+  });
+  // The hooks catch what they should: a page that does render markup trips both.
+  const probe = await v.context.newPage();
+  await probe.setContent("<img src=x onerror=__xss(0)><img src=y onerror=alert(0)>");
+  for (const deadline = Date.now() + timeout; executed.length < 2; await probe.waitForTimeout(50))
+    if (Date.now() > deadline) throw new Error(`the hooks did not see a vector that runs: ${executed.join(", ")}`);
+  await probe.close();
+  executed.length = 0;
+
+  await signIn(v.page, env("VICTIM_EMAIL"));
+  mark("signed in");
+  await v.page.goto(`${gateway}/c/${conversationId}`);
+  await message(v.page, "from a named user").first().waitFor();
+
+  const vectors = xssVectors();
+  // Link previews whose titles are vectors: the test site puts the path's last segment into <title> and og:title.
+  const linked = ["<img src=x onerror=__xss(9001)>", "<script>__xss(9002)</script>", "\"><svg onload=alert(9003)>"]
+    .map((title) => `${site}/articles/${encodeURIComponent(title)}`);
+  const texts = [...linked.map((url) => `preview ${url}`), ...vectors];
+  for (let i = 0; i < texts.length; i += 8) await Promise.all(texts.slice(i, i + 8).map((text) => send(token, conversationId, text)));
+  log(`sent ${vectors.length} vectors and ${linked.length} links`);
+  mark("sent");
+
+  const expected = vectors.length + linked.length + names.length;
+  await until(v.page, `all ${expected} messages shown`, (n) => document.querySelectorAll("ol.messages li.message[data-message-id]").length >= n, expected);
+  await until(v.page, "the link previews with vector titles", (n) => document.querySelectorAll("[data-testid=link-preview]").length >= n, linked.length);
+  mark("shown live");
+  const shownTexts = new Set((await shown(v.page)).map((m) => m.text));
+  const missing = vectors.filter((vector) => !shownTexts.has(vector));
+  if (missing.length > 0) throw new Error(`not shown as text: ${JSON.stringify(missing.slice(0, 5))}`);
+
+  // The same from history: reload and scroll back to the first message.
+  await v.page.reload();
+  await messages(v.page).first().waitFor();
+  // Scrolling to the top loads the page before, until the first message.
+  for (let page = 0; page < 20 && (await v.page.getByTestId("conversation-start").count()) === 0; page++) {
+    const count = await messages(v.page).count();
+    await v.page.locator("ol.messages").evaluate((list) => { list.scrollTop = 0; });
+    await until(v.page, "an older page of history", (n) => document.querySelectorAll("ol.messages li.message[data-message-id]").length > n
+      || document.querySelector("[data-testid=conversation-start]") !== null, count);
+  }
+  await v.page.getByTestId("conversation-start").waitFor();
+  mark("history");
+  await until(v.page, `all ${expected} messages from history`, (n) => document.querySelectorAll("ol.messages li.message[data-message-id]").length >= n, expected);
+  for (const name of names) await v.page.locator("li.message .sender", { hasText: name }).first().waitFor();
+
+  const injected = await v.page.evaluate(() => document.querySelectorAll(
+    "#root script, #root img, #root svg, #root iframe, #root object, #root embed, #root video, #root details, #root marquee, #root math, #root input[autofocus], a[href^='javascript' i]").length);
+  if (injected > 0) throw new Error(`${injected} elements from message or name content made it into the page`);
+  // Event handlers run asynchronously: give the page a round trip through its event loop before concluding.
+  await v.page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 500)));
+  if (executed.length > 0) throw new Error(`executed: ${executed.join(", ")}`);
+  return { vectors: vectors.length + linked.length + names.length, executed: executed.length };
+}
+
+const scenarios = { chat, offline, xss };
+let exitCode = 0;
+try {
+  const scenario = scenarios[env("SCENARIO")];
+  if (!scenario) throw new Error(`unknown SCENARIO ${process.env.SCENARIO}`);
+  const result = await scenario();
+  mark("done");
+  console.log(JSON.stringify({ ok: true, ...result, timings }));
+} catch (error) {
+  console.error(error?.stack ?? String(error));
+  exitCode = 1;
+} finally {
+  await browser.close().catch(() => undefined);
+}
+process.exit(exitCode);
