@@ -27,7 +27,8 @@ public sealed class RealtimeStream : IAsyncDisposable
     private Task? _ticker;
     private Guid[] _watched = [];
 
-    private sealed record CatchUp;
+    // Done, when given, completes once this catch-up has the hub's positions (or failed and was scheduled again).
+    private sealed record CatchUp(TaskCompletionSource? Done = null);
 
     // The hub's answer to Positions(): every event of the conversation after Seq reaches this connection.
     private sealed record HubPosition(Guid ConversationId, long Seq);
@@ -75,7 +76,8 @@ public sealed class RealtimeStream : IAsyncDisposable
 
     /// <summary>
     /// Connects. With <paramref name="positions"/> (conversation → last seq seen), the stream first hands out what
-    /// was missed since; without, it starts at each conversation's current end.
+    /// was missed since; without, it starts at each conversation's current end. Returns once the starting positions
+    /// are fixed: every event committed after that reaches the stream.
     /// </summary>
     public async Task StartAsync(IReadOnlyDictionary<Guid, long>? positions = null, CancellationToken cancellationToken = default)
     {
@@ -175,7 +177,11 @@ public sealed class RealtimeStream : IAsyncDisposable
         _loop = Task.Run(ProcessAsync);
         _ticker = Task.Run(TickAsync);
         await _hub.StartAsync(cancellationToken);
-        _inbound.Writer.TryWrite(new CatchUp());
+        // Returns once the starting positions are fixed (the hub's Positions, answered after the connection's setup):
+        // whatever is committed after StartAsync returns reaches this stream, also when it starts at the current end.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _inbound.Writer.TryWrite(new CatchUp(started));
+        await started.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>My conversations' events, in seq order per conversation, each once.</summary>
@@ -262,8 +268,15 @@ public sealed class RealtimeStream : IAsyncDisposable
                     case JsonElement envelope:
                         await OnEventAsync(envelope.Deserialize<ConversationEvent>(PlatformJson.Options)!);
                         break;
-                    case CatchUp:
-                        await CatchUpAsync();
+                    case CatchUp catchUp:
+                        try
+                        {
+                            await CatchUpAsync(catchUp.Done);
+                        }
+                        finally
+                        {
+                            catchUp.Done?.TrySetResult();
+                        }
                         break;
                     case Tick:
                         await AcknowledgeAsync();
@@ -304,7 +317,7 @@ public sealed class RealtimeStream : IAsyncDisposable
     // that is replayed by the hub (Resume), one read of the log per conversation with news, made by the Gateway
     // within its bound. No other request: thousands of clients coming back at once after a Gateway restart cost
     // Messaging one read of their conversations each, and a read of the log only where there is news.
-    private async Task CatchUpAsync()
+    private async Task CatchUpAsync(TaskCompletionSource? positionsFixed = null)
     {
         List<HubPosition> hub;
         try
@@ -317,6 +330,8 @@ public sealed class RealtimeStream : IAsyncDisposable
             await CatchUpOverHttpAsync();
             return;
         }
+        // From here every later event reaches the connection; the resumes below only replay what came before.
+        positionsFixed?.TrySetResult();
         var startAtHub = _startAtHubPositions;
         _startAtHubPositions = false;
         foreach (var (conversationId, seq) in hub)

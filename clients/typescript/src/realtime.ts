@@ -123,7 +123,8 @@ export class RealtimeStream {
   /**
    * Connects. With `positions` (conversation → last seq seen) the stream first hands out what was missed since; so it
    * does with what the position store holds (a browser's, after a reload). With neither, it starts at each
-   * conversation's current end.
+   * conversation's current end. Resolves once the starting positions are fixed: every event committed after that
+   * reaches the stream.
    */
   async start(positions?: Record<string, number>): Promise<void> {
     if (this.#hub) throw new Error("The stream is already started.");
@@ -159,7 +160,12 @@ export class RealtimeStream {
       await this.stop();
       throw error;
     }
-    this.#enqueue(() => this.#catchUp());
+    // Resolves once the starting positions are fixed (the hub's Positions, answered after the connection's setup):
+    // whatever is committed after start() resolves reaches this stream, also when it starts at the current end.
+    let positionsFixed!: () => void;
+    const fixed = new Promise<void>((resolve) => (positionsFixed = resolve));
+    this.#enqueue(() => this.#catchUp(positionsFixed));
+    await Promise.race([fixed, this.#work]);
   }
 
   /** Tells the conversation's other members that I am typing. */
@@ -218,7 +224,7 @@ export class RealtimeStream {
 
   // After (re)connecting: the hub says from where it sends each conversation; what lies between my position and that
   // is replayed by the hub (Resume), one read of the log per conversation with news, made by the Gateway.
-  async #catchUp(): Promise<void> {
+  async #catchUp(positionsFixed?: () => void): Promise<void> {
     const hub = this.#connected();
     let positions: HubPosition[];
     try {
@@ -228,6 +234,8 @@ export class RealtimeStream {
       await this.#catchUpOverHttp(); // A Gateway from before Positions.
       return;
     }
+    // From here every later event reaches the connection; the resumes below only replay what came before.
+    positionsFixed?.();
     const startAtHub = this.#startAtHubPositions;
     this.#startAtHubPositions = false;
     for (const { conversationId, seq } of positions) {
