@@ -155,7 +155,11 @@ public static class IdentityServiceExtensions
             {
                 validation.UseLocalServer();
                 validation.AddAudiences(TokenPrincipals.Audience);
-                validation.UseAspNetCore();
+                // Bearer header only: a token in a form or a query string ends up in logs, and reading every posted
+                // form to look for one turned a malformed login form into a 500.
+                validation.UseAspNetCore()
+                    .DisableAccessTokenExtractionFromBodyForm()
+                    .DisableAccessTokenExtractionFromQueryString();
             });
 
         // Read when the host starts, not when services are registered, so settings added by tests and orchestrators count.
