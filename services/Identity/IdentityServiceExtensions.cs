@@ -55,6 +55,7 @@ public static class IdentityServiceExtensions
         services.AddScoped<DemoUserSeeder>();
         services.AddScoped<Registration>();
         services.AddScoped<SignInLookup>();
+        services.AddScoped<SignInThrottle>();
 
         services.AddAntiforgery(options => options.Cookie.Name = "platform.antiforgery");
         services.AddRateLimiter(ConfigureRateLimits);
@@ -97,13 +98,13 @@ public static class IdentityServiceExtensions
             identity.Password.RequireLowercase = false;
             identity.Password.RequireUppercase = false;
             identity.Password.RequireNonAlphanumeric = false;
-            identity.Lockout.AllowedForNewUsers = true;
-            identity.Lockout.MaxFailedAccessAttempts = settings.Value.LockoutMaxFailedAttempts;
-            identity.Lockout.DefaultLockoutTimeSpan = settings.Value.LockoutDuration;
+            // No lockout: anyone could lock anyone out. Failed sign-ins are throttled instead (SignInThrottle).
+            identity.Lockout.AllowedForNewUsers = false;
             identity.ClaimsIdentity.UserIdClaimType = Claims.Subject;
             identity.ClaimsIdentity.UserNameClaimType = Claims.Name;
             identity.ClaimsIdentity.RoleClaimType = Claims.Role;
         });
+        services.AddScoped<IPasswordHasher<User>, ExactCostPasswordHasher>();
         services.AddOptions<PasswordHasherOptions>().Configure<IOptions<IdentityServiceOptions>>((hasher, settings) =>
         {
             hasher.CompatibilityMode = PasswordHasherCompatibilityMode.IdentityV3;
@@ -238,7 +239,7 @@ public static class IdentityServiceExtensions
 
     private static IEnumerable<string> NestedErrors(IdentityServiceOptions options)
     {
-        foreach (var (name, value) in new (string, object)[] { ("Tokens", options.Tokens), ("ContactImport", options.ContactImport) })
+        foreach (var (name, value) in new (string, object)[] { ("Tokens", options.Tokens), ("ContactImport", options.ContactImport), ("SignInThrottle", options.SignInThrottle) })
         {
             var results = new List<ValidationResult>();
             if (!Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: true))

@@ -51,11 +51,16 @@ public static class LoginPage
         }
 
         var returnUrl = SafeReturnUrl(form["returnUrl"]);
-        var (outcome, user) = await signIn.CheckAsync(form["username"], form["password"]);
-        if (user is null)
-            return Page(context, antiforgery, returnUrl, SignInLookup.Describe(outcome), StatusCodes.Status400BadRequest);
+        var check = await signIn.CheckAsync(form["username"], form["password"], SignInThrottle.AddressOf(context));
+        if (check.User is null)
+        {
+            if (check.Outcome == SignInOutcome.Throttled)
+                context.Response.Headers.RetryAfter = SignInLookup.RetryAfterSeconds(check).ToString();
+            return Page(context, antiforgery, returnUrl, SignInLookup.Describe(check),
+                check.Outcome == SignInOutcome.Throttled ? StatusCodes.Status429TooManyRequests : StatusCodes.Status400BadRequest);
+        }
 
-        await signIns.SignInAsync(user, isPersistent: false);
+        await signIns.SignInAsync(check.User, isPersistent: false);
         return returnUrl is null ? Results.Text("Signed in.") : Results.Redirect(returnUrl);
     }
 

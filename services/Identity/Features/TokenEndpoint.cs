@@ -33,10 +33,15 @@ public static class TokenEndpoint
 
         if (request.IsPasswordGrantType())
         {
-            var (outcome, user) = await signIn.CheckAsync(request.Username, request.Password);
-            if (user is null)
-                return OidcResults.Error(Errors.InvalidGrant, SignInLookup.Describe(outcome));
-            return SignIn(TokenPrincipals.ForUser(user, await users.GetRolesAsync(user), request.GetScopes()));
+            var check = await signIn.CheckAsync(request.Username, request.Password, SignInThrottle.AddressOf(context));
+            if (check.User is null)
+            {
+                // Still invalid_grant (what OAuth clients understand), with the wait as a hint.
+                if (check.Outcome == SignInOutcome.Throttled)
+                    context.Response.Headers.RetryAfter = SignInLookup.RetryAfterSeconds(check).ToString();
+                return OidcResults.Error(Errors.InvalidGrant, SignInLookup.Describe(check));
+            }
+            return SignIn(TokenPrincipals.ForUser(check.User, await users.GetRolesAsync(check.User), request.GetScopes()));
         }
 
         if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType())
