@@ -68,7 +68,7 @@ public static class IdentityServiceExtensions
         app.UseRateLimiter();
 
         var api = app.MapGroup("/api/v1");
-        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapUsers().MapAdminUsers();
+        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapSessions().MapUsers().MapAdminUsers();
         api.MapGroup("/contacts").RequireAuthorization().MapImportContacts().MapContacts();
         api.MapGroup("/invites").RequireAuthorization().MapCreateInvite();
 
@@ -155,6 +155,11 @@ public static class IdentityServiceExtensions
             .AddValidation(validation =>
             {
                 validation.UseLocalServer();
+                // Identity's own API checks each access token's entry and its session (authorization) in the database:
+                // a token revoked by "sign out everywhere", by ending its session or by disabling the user is refused at
+                // once. (Other services learn of it from UserSessionsRevoked / UserDisabled: TokenRevocations.)
+                validation.EnableTokenEntryValidation();
+                validation.EnableAuthorizationEntryValidation();
                 validation.AddAudiences(TokenPrincipals.Audience);
                 // Bearer header only: a token in a form or a query string ends up in logs, and reading every posted
                 // form to look for one turned a malformed login form into a 500.

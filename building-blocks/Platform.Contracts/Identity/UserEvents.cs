@@ -58,3 +58,14 @@ public sealed record InviteCreated
 
     public required DateTimeOffset CreatedAt { get; init; }
 }
+
+/// <summary>
+/// The user signed out everywhere: every access token issued before <see cref="RevokedAt"/> is refused from now on,
+/// and the user's live connections are closed. (<see cref="UserDisabled"/> does the same for every token, for good.)
+/// </summary>
+public sealed record UserSessionsRevoked
+{
+    public required Guid UserId { get; init; }
+
+    public required DateTimeOffset RevokedAt { get; init; }
+}

@@ -125,6 +125,9 @@ public sealed class User : IdentityUser<Guid>
 
     public Guid? DisabledBy { get; set; }
 
+    /// <summary>"Sign out everywhere": tokens and sign-in sessions from before this are refused.</summary>
+    public DateTimeOffset? SessionsRevokedAt { get; set; }
+
     public bool IsDisabled => DisabledAt is not null;
 }
 

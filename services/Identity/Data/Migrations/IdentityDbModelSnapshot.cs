@@ -592,6 +592,9 @@ namespace Platform.Identity.Data.Migrations
                     b.Property<string>("SecurityStamp")
                         .HasColumnType("text");
 
+                    b.Property<DateTimeOffset?>("SessionsRevokedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<string>("StatusText")
                         .HasMaxLength(140)
                         .HasColumnType("character varying(140)");
