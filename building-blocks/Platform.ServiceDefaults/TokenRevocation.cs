@@ -13,8 +13,10 @@ namespace Platform.ServiceDefaults;
 /// out everywhere (tokens issued before then) or who was disabled (every token). Fed by every instance's own copy of
 /// <see cref="UserSessionsRevoked"/> and <see cref="UserDisabled"/>; checked on every token validation.
 /// </summary>
-public sealed class TokenRevocations(TimeProvider time)
+public sealed class TokenRevocations(TimeProvider? clock = null)
 {
+    private readonly TimeProvider _time = clock ?? TimeProvider.System;
+
     /// <summary>
     /// When Identity issued the access token, in Unix milliseconds: <c>iat</c> has whole seconds only, too coarse to
     /// tell a token issued just before a sign-out everywhere from one issued just after.
@@ -57,7 +59,7 @@ public sealed class TokenRevocations(TimeProvider time)
 
     private void Prune()
     {
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         var next = Interlocked.Read(ref _nextPrune);
         if (now.UtcTicks < next || Interlocked.CompareExchange(ref _nextPrune, now.UtcTicks + TimeSpan.TicksPerHour, next) != next)
             return;
