@@ -71,6 +71,7 @@ public static class IdentityServiceExtensions
         api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapSessions().MapUsers().MapAdminUsers();
         api.MapGroup("/contacts").RequireAuthorization().MapImportContacts().MapContacts();
         api.MapGroup("/invites").RequireAuthorization().MapCreateInvite();
+        api.MapPasswordReset();
 
         app.MapAuthorizeEndpoint();
         app.MapTokenEndpoint();

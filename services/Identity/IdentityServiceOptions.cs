@@ -55,6 +55,14 @@ public sealed class IdentityServiceOptions
     [Range(typeof(TimeSpan), "00:01:00", "90.00:00:00")]
     public TimeSpan InviteLifetime { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>How long an emailed password reset code works.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
+    public TimeSpan PasswordResetLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Wrong codes that void a password reset code (8 digits: 5 tries leave a 1 in 20 million chance).</summary>
+    [Range(1, 20)]
+    public int PasswordResetMaxAttempts { get; set; } = 5;
+
     public sealed class TokenOptions
     {
         [Range(typeof(TimeSpan), "00:00:30", "1.00:00:00")]

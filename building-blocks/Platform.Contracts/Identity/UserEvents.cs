@@ -69,3 +69,22 @@ public sealed record UserSessionsRevoked
 
     public required DateTimeOffset RevokedAt { get; init; }
 }
+
+/// <summary>
+/// A password reset was asked for an account's email: Notifications emails <see cref="Code"/>, which the user presents to
+/// <c>POST /api/v1/password-reset/confirm</c> before <see cref="ExpiresAt"/>.
+/// </summary>
+public sealed record PasswordResetRequested
+{
+    public required Guid RequestId { get; init; }
+
+    public required Guid UserId { get; init; }
+
+    public required string Email { get; init; }
+
+    public required string Code { get; init; }
+
+    public required DateTimeOffset ExpiresAt { get; init; }
+
+    public required DateTimeOffset RequestedAt { get; init; }
+}

@@ -26,6 +26,8 @@ public sealed class IdentityDb(DbContextOptions<IdentityDb> options)
 
     public DbSet<SignInAddress> SignInAddresses => Set<SignInAddress>();
 
+    public DbSet<PasswordResetCode> PasswordResetCodes => Set<PasswordResetCode>();
+
     protected override void OnModelCreating(ModelBuilder builder)
     {
         base.OnModelCreating(builder);
@@ -90,6 +92,14 @@ public sealed class IdentityDb(DbContextOptions<IdentityDb> options)
             counter.HasKey(c => c.Key);
             counter.Property(c => c.Key).HasMaxLength(SignInCounter.KeyMaxLength);
             counter.HasIndex(c => c.LastFailureAt).HasDatabaseName("ix_sign_in_counters_last_failure");
+        });
+
+        builder.Entity<PasswordResetCode>(code =>
+        {
+            code.ToTable("password_reset_codes");
+            code.HasKey(c => c.UserId);
+            code.Property(c => c.CodeHash).HasMaxLength(64);
+            code.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
         });
 
         builder.Entity<SignInAddress>(address =>
@@ -181,6 +191,21 @@ public sealed class SignInCounter
     public DateTimeOffset LastFailureAt { get; set; }
 
     public DateTimeOffset? BlockedUntil { get; set; }
+}
+
+/// <summary>The one outstanding password reset code of an account, stored only as a hash.</summary>
+public sealed class PasswordResetCode
+{
+    public Guid UserId { get; set; }
+
+    public string CodeHash { get; set; } = "";
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    /// <summary>Wrong codes presented; at the limit the code is void.</summary>
+    public int Attempts { get; set; }
 }
 
 /// <summary>A client address (an IPv4 address or an IPv6 /64) the account has signed in from with its password.</summary>

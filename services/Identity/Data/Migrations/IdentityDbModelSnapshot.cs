@@ -480,6 +480,30 @@ namespace Platform.Identity.Data.Migrations
                     b.ToTable("outbox", "identity");
                 });
 
+            modelBuilder.Entity("Platform.Identity.Data.PasswordResetCode", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("CodeHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("UserId");
+
+                    b.ToTable("password_reset_codes", "identity");
+                });
+
             modelBuilder.Entity("Platform.Identity.Data.SignInAddress", b =>
                 {
                     b.Property<Guid>("UserId")
@@ -726,6 +750,15 @@ namespace Platform.Identity.Data.Migrations
                     b.HasOne("Platform.Identity.Data.User", null)
                         .WithMany()
                         .HasForeignKey("InvitedBy")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Platform.Identity.Data.PasswordResetCode", b =>
+                {
+                    b.HasOne("Platform.Identity.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
