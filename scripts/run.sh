@@ -62,6 +62,8 @@ turn_secret="$(cat "$work/turn-secret")"
 for client in media notifications presence; do
   [ -s "$work/client-secret-$client" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$work/client-secret-$client")
 done
+# Media's key for signing download URLs (HMAC-SHA256, base64 of 32 random bytes), made once per machine the same way.
+[ -s "$work/media-signing-key" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n' >"$work/media-signing-key")
 # A coturn of an earlier run that was not stopped (kill -9 of this script) holds the port: stop that one.
 if [ -s "$work/turn.pid" ] && [ "$(ps -p "$(cat "$work/turn.pid")" -o comm= 2>/dev/null)" = turnserver ]; then
   kill -TERM "$(cat "$work/turn.pid")" 2>/dev/null || true; sleep 0.5
@@ -107,6 +109,7 @@ Parameters__turnsecret="$turn_secret" \
 Parameters__mediaclientsecret="$(cat "$work/client-secret-media")" \
 Parameters__notificationsclientsecret="$(cat "$work/client-secret-notifications")" \
 Parameters__presenceclientsecret="$(cat "$work/client-secret-presence")" \
+Parameters__mediasigningkey="$(cat "$work/media-signing-key")" \
   "deploy/local/Platform.AppHost/bin/$configuration/net10.0/Platform.AppHost" >"$work/apphost.log" 2>&1 &
 apphost_pid=$!
 

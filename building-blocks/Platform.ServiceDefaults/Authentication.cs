@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -46,6 +47,7 @@ public static class Authentication
                 "Auth:MetadataAddress (or Auth:Issuer when it is not set) must be an https:// URL unless Auth:RequireHttpsMetadata is false.")
             .ValidateOnStart();
 
+        builder.Services.TryAddSingleton<TokenRevocations>();
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<IOptions<AuthOptions>>((jwt, auth) =>
@@ -68,6 +70,14 @@ public static class Authentication
                         var token = context.Request.Query["access_token"];
                         if (!string.IsNullOrEmpty(token) && context.HttpContext.Request.Path.StartsWithSegments("/hubs"))
                             context.Token = token;
+                        return Task.CompletedTask;
+                    },
+                    // Signed and unexpired is not enough: the user may have signed out everywhere or been disabled since.
+                    OnTokenValidated = context =>
+                    {
+                        if (context.Principal is { } principal
+                            && context.HttpContext.RequestServices.GetRequiredService<TokenRevocations>().IsRevoked(principal))
+                            context.Fail("The token was revoked: its user signed out everywhere or was disabled.");
                         return Task.CompletedTask;
                     },
                 };

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -108,6 +109,15 @@ public static class Bus
                 });
                 if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
                     rabbit.PrefetchCount = options.PrefetchCount;
+            });
+
+            // Every instance of every service hears of revoked sessions on a queue of its own, and refuses those tokens.
+            bus.TryAddSingleton<TokenRevocations>();
+            var instance = $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(40, Environment.MachineName.Length + 33)].ToLowerInvariant();
+            bus.AddConsumer<TokenRevocationConsumer>().Endpoint(endpoint =>
+            {
+                endpoint.InstanceId = instance;
+                endpoint.Temporary = true;
             });
 
             bus.AddSingleton<ParkedMessages>();

@@ -16,6 +16,9 @@ public static class ExceptionStatusCodes
         BadHttpRequestException bad => bad.StatusCode,
         JsonException => StatusCodes.Status400BadRequest,
         FormatException => StatusCodes.Status400BadRequest,
+        // A posted form that cannot be read (a NUL in a field, too many or too long fields), wherever it is read first.
+        InvalidDataException when exception.TargetSite?.DeclaringType?.Namespace == "Microsoft.AspNetCore.WebUtilities"
+            => StatusCodes.Status400BadRequest,
         OperationCanceledException => StatusCodes.Status499ClientClosedRequest,
         _ when IsDependencyOutage(exception) => StatusCodes.Status503ServiceUnavailable,
         TimeoutException => StatusCodes.Status504GatewayTimeout,

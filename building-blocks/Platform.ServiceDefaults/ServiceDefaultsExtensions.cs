@@ -16,6 +16,7 @@ public static class ServiceDefaultsExtensions
 {
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
     {
+        DevelopmentSecrets.RefuseOutsideDevelopment(builder);
         builder.AddPlatformTelemetry();
 
         builder.Services.AddSingleton<ShutdownDrain>();

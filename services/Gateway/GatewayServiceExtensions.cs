@@ -74,6 +74,7 @@ public static class GatewayServiceExtensions
         builder.Services.AddSingleton<CallAccess>();
         builder.Services.AddSingleton<HubLifetimeManager<ChatHub>, ChatHubLifetimeManager>();
         builder.Services.AddSingleton<ConnectionRegistry>();
+        builder.Services.AddSingleton<Platform.ServiceDefaults.IUserSessionsEndedListener, RevokedUserDisconnector>();
         builder.Services.AddSingleton<RealtimeMetrics>();
         builder.Services.AddSingleton<AckBatcher>();
         builder.Services.AddHostedService(services => services.GetRequiredService<AckBatcher>());

@@ -55,6 +55,7 @@ public static class IdentityServiceExtensions
         services.AddScoped<DemoUserSeeder>();
         services.AddScoped<Registration>();
         services.AddScoped<SignInLookup>();
+        services.AddScoped<SignInThrottle>();
 
         services.AddAntiforgery(options => options.Cookie.Name = "platform.antiforgery");
         services.AddRateLimiter(ConfigureRateLimits);
@@ -67,9 +68,10 @@ public static class IdentityServiceExtensions
         app.UseRateLimiter();
 
         var api = app.MapGroup("/api/v1");
-        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapUsers().MapAdminUsers();
+        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapSessions().MapUsers().MapAdminUsers();
         api.MapGroup("/contacts").RequireAuthorization().MapImportContacts().MapContacts();
         api.MapGroup("/invites").RequireAuthorization().MapCreateInvite();
+        api.MapPasswordReset();
 
         app.MapAuthorizeEndpoint();
         app.MapTokenEndpoint();
@@ -97,13 +99,13 @@ public static class IdentityServiceExtensions
             identity.Password.RequireLowercase = false;
             identity.Password.RequireUppercase = false;
             identity.Password.RequireNonAlphanumeric = false;
-            identity.Lockout.AllowedForNewUsers = true;
-            identity.Lockout.MaxFailedAccessAttempts = settings.Value.LockoutMaxFailedAttempts;
-            identity.Lockout.DefaultLockoutTimeSpan = settings.Value.LockoutDuration;
+            // No lockout: anyone could lock anyone out. Failed sign-ins are throttled instead (SignInThrottle).
+            identity.Lockout.AllowedForNewUsers = false;
             identity.ClaimsIdentity.UserIdClaimType = Claims.Subject;
             identity.ClaimsIdentity.UserNameClaimType = Claims.Name;
             identity.ClaimsIdentity.RoleClaimType = Claims.Role;
         });
+        services.AddScoped<IPasswordHasher<User>, ExactCostPasswordHasher>();
         services.AddOptions<PasswordHasherOptions>().Configure<IOptions<IdentityServiceOptions>>((hasher, settings) =>
         {
             hasher.CompatibilityMode = PasswordHasherCompatibilityMode.IdentityV3;
@@ -154,8 +156,17 @@ public static class IdentityServiceExtensions
             .AddValidation(validation =>
             {
                 validation.UseLocalServer();
+                // Identity's own API checks each access token's entry and its session (authorization) in the database:
+                // a token revoked by "sign out everywhere", by ending its session or by disabling the user is refused at
+                // once. (Other services learn of it from UserSessionsRevoked / UserDisabled: TokenRevocations.)
+                validation.EnableTokenEntryValidation();
+                validation.EnableAuthorizationEntryValidation();
                 validation.AddAudiences(TokenPrincipals.Audience);
-                validation.UseAspNetCore();
+                // Bearer header only: a token in a form or a query string ends up in logs, and reading every posted
+                // form to look for one turned a malformed login form into a 500.
+                validation.UseAspNetCore()
+                    .DisableAccessTokenExtractionFromBodyForm()
+                    .DisableAccessTokenExtractionFromQueryString();
             });
 
         // Read when the host starts, not when services are registered, so settings added by tests and orchestrators count.
@@ -234,7 +245,7 @@ public static class IdentityServiceExtensions
 
     private static IEnumerable<string> NestedErrors(IdentityServiceOptions options)
     {
-        foreach (var (name, value) in new (string, object)[] { ("Tokens", options.Tokens), ("ContactImport", options.ContactImport) })
+        foreach (var (name, value) in new (string, object)[] { ("Tokens", options.Tokens), ("ContactImport", options.ContactImport), ("SignInThrottle", options.SignInThrottle) })
         {
             var results = new List<ValidationResult>();
             if (!Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: true))

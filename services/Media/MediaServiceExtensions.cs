@@ -21,7 +21,7 @@ public static class MediaServiceExtensions
     public static IHostApplicationBuilder AddMedia(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<MediaOptions>().BindConfiguration(MediaOptions.Section).ValidateDataAnnotations()
-            .Validate(MediaOptions.HasValidKey, "Media:SigningKey must be a base64 key of at least 32 bytes (e.g. `openssl rand -base64 32`).")
+            .Validate(MediaOptions.HasValidKey, "Media:SigningKey must be a base64 key of at least 32 bytes (e.g. `openssl rand -base64 32`); ./platform run makes one per machine.")
             .ValidateOnStart();
         builder.Services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section)
             .Validate(o => o.Provider is "filesystem" or "s3", "Media:Storage:Provider is filesystem or s3.")

@@ -71,6 +71,7 @@ public static class NotificationsServiceExtensions
         bus.AddConsumer<ConversationEventConsumer>().Endpoint(endpoint => endpoint.ConcurrentMessageLimit = 1);
         bus.AddConsumer<StateConsumer>();
         bus.AddConsumer<InviteConsumer>();
+        bus.AddConsumer<PasswordResetConsumer>();
     }
 
     public static WebApplication MapNotificationsEndpoints(this WebApplication app)

@@ -63,6 +63,8 @@ public sealed class RunningPlatform : IAsyncLifetime
             ["Identity:Keys:SigningKey"] = SigningKey.ExportPkcs8PrivateKeyPem(),
             ["Identity:Clients:WebRedirectUris:0"] = RedirectUri,
             [$"Identity:Clients:Services:{ServiceClientId}:Secret"] = ServiceClientSecret,
+            // Long enough that a throttled name and address stay throttled for the whole test, however slow the machine.
+            ["Identity:SignInThrottle:FirstDelay"] = "00:10:00",
         });
         _gateway = await ServiceProcess.StartAsync("Gateway", new Dictionary<string, string?>(common)
         {
@@ -216,6 +218,27 @@ public sealed class OidcThroughGatewayTests(RunningPlatform platform) : IClassFi
         Assert.Contains("wrong", await wrong.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
         Assert.Null(forged.Headers.Location);
+    }
+
+    [Fact]
+    public async Task SignInThrottling_ThroughTheGateway_IsPerClientAddress_NotPerGateway()
+    {
+        using var api = Client();
+        var account = await api.RegisterAsync();
+        // The test's client is on loopback, which the Gateway trusts to say whom it forwards for.
+        using var attacker = Client();
+        attacker.DefaultRequestHeaders.Add("X-Forwarded-For", "198.51.100.31");
+        using var owner = Client();
+        owner.DefaultRequestHeaders.Add("X-Forwarded-For", "198.51.100.32");
+
+        for (var i = 0; i < 4; i++)
+            Assert.Equal(HttpStatusCode.BadRequest, (await attacker.PasswordGrantAsync(account.Username, "wrong-password-" + i)).StatusCode);
+        var throttled = await attacker.PasswordGrantAsync(account.Username, account.Password);
+        var fromTheOwner = await owner.PasswordGrantAsync(account.Username, account.Password);
+
+        Assert.Equal("invalid_grant", (await throttled.JsonAsync()).GetProperty("error").GetString());
+        Assert.NotNull(throttled.Headers.RetryAfter?.Delta);
+        Assert.Equal(HttpStatusCode.OK, fromTheOwner.StatusCode);
     }
 
     [Fact]

@@ -47,41 +47,6 @@ public sealed class SignInTests(PlatformInfrastructure infrastructure) : IClassF
     }
 
     [Fact]
-    public async Task PasswordGrant_AfterFiveWrongPasswords_LocksTheAccountEvenForTheRightOne()
-    {
-        var account = await _http.RegisterAsync();
-        for (var i = 0; i < 5; i++)
-            Assert.Equal(HttpStatusCode.BadRequest, (await _http.PasswordGrantAsync(account.Username, "wrong-password-" + i)).StatusCode);
-
-        var response = await _http.PasswordGrantAsync(account.Username, Api.Password);
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var error = await response.JsonAsync();
-        Assert.Equal("invalid_grant", error.GetProperty("error").GetString());
-        Assert.Contains("locked", error.GetProperty("error_description").GetString());
-    }
-
-    [Fact]
-    public async Task SignIn_WithAHashOfFewerIterations_UpgradesTheHashToTheConfiguredCount()
-    {
-        var account = await _http.RegisterAsync();
-        await _identity.InScopeAsync<bool>(async services =>
-        {
-            var users = services.GetRequiredService<UserManager<User>>();
-            var user = (await users.FindByIdAsync(account.Id.ToString()))!;
-            var weak = new PasswordHasher<User>(Options.Create(new PasswordHasherOptions { IterationCount = 100_000 }));
-            user.PasswordHash = weak.HashPassword(user, Api.Password);
-            await users.UpdateAsync(user);
-            return true;
-        });
-        Assert.Equal(100_000, await StoredIterationsAsync(account.Id));
-
-        Assert.Equal(HttpStatusCode.OK, (await _http.PasswordGrantAsync(account.Username, Api.Password)).StatusCode);
-
-        Assert.Equal(600_000, await StoredIterationsAsync(account.Id));
-    }
-
-    [Fact]
     public async Task AnOutboxRowOfATypeThisVersionDoesNotKnow_WaitsForANewerOne_WithoutHoldingUpTheRest()
     {
         await using var events = await EventRecorder.StartAsync<UserDisabled, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
@@ -180,12 +145,4 @@ public sealed class SignInTests(PlatformInfrastructure infrastructure) : IClassF
         Assert.Equal(HttpStatusCode.BadRequest, garbage.StatusCode);
         Assert.Equal("invalid_request", (await garbage.JsonAsync()).GetProperty("error").GetString());
     }
-
-    /// <summary>ASP.NET Core Identity's V3 format: a 0x01 marker, the PRF, then the iteration count (big-endian).</summary>
-    private Task<int> StoredIterationsAsync(Guid userId) => _identity.InScopeAsync(async services =>
-    {
-        var user = (await services.GetRequiredService<UserManager<User>>().FindByIdAsync(userId.ToString()))!;
-        var bytes = Convert.FromBase64String(user.PasswordHash!);
-        return (bytes[5] << 24) | (bytes[6] << 16) | (bytes[7] << 8) | bytes[8];
-    });
 }

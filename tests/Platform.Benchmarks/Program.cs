@@ -2,6 +2,7 @@
 // measures the baselines and the platform in the same run, and writes a Markdown and a JSON report to .local/bench/.
 //   dotnet run -c Release --project tests/Platform.Benchmarks -- [all|baselines|capacity|latency|fanout|idle|history|send-to-publish] [options]
 //   dotnet run -c Release --project tests/Platform.Benchmarks -- faults [--only NAME[,NAME]] [--long] (the fault campaign; RELIABILITY.md)
+//   dotnet run -c Release --project tests/Platform.Benchmarks -- password-hash [iterations ...] (Identity's hashing cost per sign-in)
 // Options: --users 40 --conversations 8 --members 5 --size 100 --duration 15 --warmup 3 --protocol json|msgpack
 //          --rate R (latency without capacity) --rooms 10,100,1000 --fanout-deliveries 20000 --idle 15000 --history-max 1000000
 //          --trace-every 4 (1 in N sends of the latency step traced through the services; 0: none)
@@ -17,6 +18,8 @@ if (args.FirstOrDefault() == IdleConnections.BareHubServer)
 }
 if (args.FirstOrDefault() == "faults")
     return await Faults.RunAsync(args);
+if (args.FirstOrDefault() == "password-hash")
+    return PasswordHashCost.Run(args);
 var options = BenchOptions.Parse(args);
 if (options.Scenario == "send-to-publish")
 {

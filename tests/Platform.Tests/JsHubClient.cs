@@ -67,6 +67,10 @@ public sealed class JsHubClient : IAsyncDisposable
     public async Task<JsonElement> NextAsync(string method, Func<JsonElement, bool> match, string because) =>
         (await LineAsync(line => line.TryGetProperty("on", out var on) && on.GetString() == method && match(line.GetProperty("arg")), because)).GetProperty("arg");
 
+    /// <summary>Awaits the end of the connection (closed by the server); answers the reason the client was given.</summary>
+    public async Task<string> ClosedAsync(string because) =>
+        (await LineAsync(line => line.TryGetProperty("closed", out _), because)).GetProperty("closed").GetString()!;
+
     /// <summary>Invokes a hub method; answers its result, or fails with the hub's error.</summary>
     public async Task<JsonElement> InvokeAsync(string method, params object?[] args)
     {

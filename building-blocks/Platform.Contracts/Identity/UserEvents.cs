@@ -58,3 +58,33 @@ public sealed record InviteCreated
 
     public required DateTimeOffset CreatedAt { get; init; }
 }
+
+/// <summary>
+/// The user signed out everywhere: every access token issued before <see cref="RevokedAt"/> is refused from now on,
+/// and the user's live connections are closed. (<see cref="UserDisabled"/> does the same for every token, for good.)
+/// </summary>
+public sealed record UserSessionsRevoked
+{
+    public required Guid UserId { get; init; }
+
+    public required DateTimeOffset RevokedAt { get; init; }
+}
+
+/// <summary>
+/// A password reset was asked for an account's email: Notifications emails <see cref="Code"/>, which the user presents to
+/// <c>POST /api/v1/password-reset/confirm</c> before <see cref="ExpiresAt"/>.
+/// </summary>
+public sealed record PasswordResetRequested
+{
+    public required Guid RequestId { get; init; }
+
+    public required Guid UserId { get; init; }
+
+    public required string Email { get; init; }
+
+    public required string Code { get; init; }
+
+    public required DateTimeOffset ExpiresAt { get; init; }
+
+    public required DateTimeOffset RequestedAt { get; init; }
+}

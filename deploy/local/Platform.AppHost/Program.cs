@@ -26,11 +26,12 @@ string[] loopbackPush = ["http://127.0.0.1:", "http://127.0.0.1/", "http://local
 for (var i = 0; i < loopbackPush.Length; i++)
     notifications.WithEnvironment($"Notifications__Push__AllowedEndpointPrefixes__{i}", loopbackPush[i]);
 // Uploaded files live beside the run's database (git-ignored, kept between runs); the signing key of download
-// URLs comes from Media's appsettings.Development.json.
+// URLs is made per machine by ./platform run (.local/run/media-signing-key) and arrives as a secret parameter.
 var mediaData = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, "..", "..", "..", ".local", "run", "media"));
 var media = Service<Projects.Media>("media")
     .WithEnvironment("Media__Storage__Path", Path.Combine(mediaData, "blobs"))
-    .WithEnvironment("Media__StagingPath", Path.Combine(mediaData, "staging"));
+    .WithEnvironment("Media__StagingPath", Path.Combine(mediaData, "staging"))
+    .WithEnvironment("Media__SigningKey", builder.AddParameter("mediasigningkey", secret: true));
 
 // The web app (built by ./platform run into clients/web/dist) is served by the Gateway at its URL; Identity accepts
 // that URL's /callback as the web client's redirect (index 0; the Vite dev server's stays at index 1).

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Gateway;
+using Platform.ServiceDefaults;
 
 namespace Platform.Gateway.Realtime;
 
@@ -14,7 +15,8 @@ namespace Platform.Gateway.Realtime;
 [Authorize]
 public sealed class ChatHub(
     ConnectionRegistry registry, MessagingClient messaging, PresenceClient presence, ConnectionReporter reporter, AckBatcher acks,
-    IPublishEndpoint bus, GatewayInstance instance, IOptions<RealtimeOptions> options, TimeProvider time, CallAccess calls) : Hub
+    IPublishEndpoint bus, GatewayInstance instance, IOptions<RealtimeOptions> options, TimeProvider time, CallAccess calls,
+    TokenRevocations revocations) : Hub
 {
     private static readonly ConcurrentDictionary<(Guid User, Guid Conversation), DateTimeOffset> LastTyping = new();
 
@@ -24,6 +26,9 @@ public sealed class ChatHub(
         var userId = Guid.TryParse(Context.User?.FindFirst("sub")?.Value, out var id) ? id : throw new HubException("The token has no user id.");
         if (!registry.TryAssignUser(connection, userId))
             throw new HubException($"Too many connections: at most {options.Value.MaxConnectionsPerUser} per user.");
+        // A revocation that arrived between the token's check and this registration closed nothing: close this one.
+        if (Context.User is { } user && revocations.IsRevoked(user))
+            throw new HubException("The token was revoked.");
         var http = Context.GetHttpContext()!;
         connection.AccessToken = AccessToken(http);
         reporter.Opened(connection, DeviceKind(http));

@@ -596,8 +596,22 @@ public sealed class ConnectionRegistry(
         return false;
     }
 
+    /// <summary>Closes every connection of the user on this instance, telling the client not to reconnect.</summary>
+    public void DisconnectUser(Guid userId, string reason)
+    {
+        if (!_byUser.TryGetValue(userId, out var connections))
+            return;
+        List<RealtimeConnection> open;
+        lock (connections)
+            open = [.. connections.Values];
+        foreach (var connection in open)
+            Disconnect(connection, reason, allowReconnect: false);
+    }
+
     /// <summary>Closes a connection with a reason the client sees; the client may reconnect and resume.</summary>
-    public void Disconnect(RealtimeConnection connection, string reason)
+    public void Disconnect(RealtimeConnection connection, string reason) => Disconnect(connection, reason, allowReconnect: true);
+
+    private void Disconnect(RealtimeConnection connection, string reason, bool allowReconnect)
     {
         if (connection.Closed)
             return;
@@ -610,7 +624,7 @@ public sealed class ConnectionRegistry(
             try
             {
                 // The transport may be full (that is often why): do not wait long for the goodbye.
-                await context.WriteAsync(new CloseMessage(reason, allowReconnect: true)).AsTask().WaitAsync(TimeSpan.FromSeconds(1));
+                await context.WriteAsync(new CloseMessage(reason, allowReconnect)).AsTask().WaitAsync(TimeSpan.FromSeconds(1));
             }
             catch (Exception exception) when (exception is TimeoutException or OperationCanceledException or InvalidOperationException)
             {

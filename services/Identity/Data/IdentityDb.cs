@@ -22,6 +22,12 @@ public sealed class IdentityDb(DbContextOptions<IdentityDb> options)
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
+    public DbSet<SignInCounter> SignInCounters => Set<SignInCounter>();
+
+    public DbSet<SignInAddress> SignInAddresses => Set<SignInAddress>();
+
+    public DbSet<PasswordResetCode> PasswordResetCodes => Set<PasswordResetCode>();
+
     protected override void OnModelCreating(ModelBuilder builder)
     {
         base.OnModelCreating(builder);
@@ -79,6 +85,30 @@ public sealed class IdentityDb(DbContextOptions<IdentityDb> options)
         });
 
         builder.Entity<DataProtectionKey>().ToTable("data_protection_keys");
+
+        builder.Entity<SignInCounter>(counter =>
+        {
+            counter.ToTable("sign_in_counters");
+            counter.HasKey(c => c.Key);
+            counter.Property(c => c.Key).HasMaxLength(SignInCounter.KeyMaxLength);
+            counter.HasIndex(c => c.LastFailureAt).HasDatabaseName("ix_sign_in_counters_last_failure");
+        });
+
+        builder.Entity<PasswordResetCode>(code =>
+        {
+            code.ToTable("password_reset_codes");
+            code.HasKey(c => c.UserId);
+            code.Property(c => c.CodeHash).HasMaxLength(64);
+            code.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        builder.Entity<SignInAddress>(address =>
+        {
+            address.ToTable("sign_in_addresses");
+            address.HasKey(a => new { a.UserId, a.Address });
+            address.Property(a => a.Address).HasMaxLength(64);
+            address.HasOne<User>().WithMany().HasForeignKey(a => a.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
     }
 }
 
@@ -104,6 +134,9 @@ public sealed class User : IdentityUser<Guid>
     public DateTimeOffset? DisabledAt { get; set; }
 
     public Guid? DisabledBy { get; set; }
+
+    /// <summary>"Sign out everywhere": tokens and sign-in sessions from before this are refused.</summary>
+    public DateTimeOffset? SessionsRevokedAt { get; set; }
 
     public bool IsDisabled => DisabledAt is not null;
 }
@@ -141,6 +174,48 @@ public sealed class Invite
     public Guid? AcceptedBy { get; set; }
 
     public DateTimeOffset? AcceptedAt { get; set; }
+}
+
+/// <summary>
+/// Failed sign-ins counted under one key (an account, a client address, or the pair), and until when further
+/// attempts under it are refused without checking the password.
+/// </summary>
+public sealed class SignInCounter
+{
+    public const int KeyMaxLength = 400;
+
+    public string Key { get; set; } = "";
+
+    public int Failures { get; set; }
+
+    public DateTimeOffset LastFailureAt { get; set; }
+
+    public DateTimeOffset? BlockedUntil { get; set; }
+}
+
+/// <summary>The one outstanding password reset code of an account, stored only as a hash.</summary>
+public sealed class PasswordResetCode
+{
+    public Guid UserId { get; set; }
+
+    public string CodeHash { get; set; } = "";
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    /// <summary>Wrong codes presented; at the limit the code is void.</summary>
+    public int Attempts { get; set; }
+}
+
+/// <summary>A client address (an IPv4 address or an IPv6 /64) the account has signed in from with its password.</summary>
+public sealed class SignInAddress
+{
+    public Guid UserId { get; set; }
+
+    public string Address { get; set; } = "";
+
+    public DateTimeOffset LastSuccessAt { get; set; }
 }
 
 /// <summary>An integration event written in the same transaction as the change it reports; the relay publishes it.</summary>

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using Microsoft.IdentityModel.Tokens;
 using OpenIddict.Abstractions;
 using Platform.Identity.Data;
+using Platform.ServiceDefaults;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace Platform.Identity.Domain;
@@ -17,10 +18,12 @@ public static class TokenPrincipals
     public const string Audience = "api";
     public const string ServiceRole = "service";
 
-    public static ClaimsPrincipal ForUser(User user, IEnumerable<string> roles, ImmutableArray<string> scopes)
+    public static ClaimsPrincipal ForUser(User user, IEnumerable<string> roles, ImmutableArray<string> scopes, DateTimeOffset issuedAt)
     {
         var identity = NewIdentity()
             .SetClaim(Claims.Subject, user.Id.ToString())
+            // To the millisecond, so that services can refuse exactly the tokens issued before a sign-out everywhere.
+            .SetClaim(TokenRevocations.IssuedAtMillisecondsClaim, issuedAt.ToUnixTimeMilliseconds())
             .SetClaim(Claims.Name, user.DisplayName)
             .SetClaim(Claims.PreferredUsername, user.UserName)
             .SetClaim(Claims.Email, user.Email)
@@ -30,6 +33,7 @@ public static class TokenPrincipals
         identity.SetDestinations(claim => claim.Type switch
         {
             Claims.Subject => [Destinations.AccessToken, Destinations.IdentityToken],
+            TokenRevocations.IssuedAtMillisecondsClaim => [Destinations.AccessToken],
             Claims.Name or Claims.PreferredUsername when identity.HasScope(Scopes.Profile) => [Destinations.AccessToken, Destinations.IdentityToken],
             Claims.Name or Claims.PreferredUsername => [Destinations.AccessToken],
             Claims.Email when identity.HasScope(Scopes.Email) => [Destinations.IdentityToken],

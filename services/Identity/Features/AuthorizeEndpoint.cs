@@ -31,8 +31,11 @@ public static class AuthorizeEndpoint
         var user = cookie.Succeeded ? await users.GetUserAsync(cookie.Principal!) : null;
         var tooOld = request.MaxAge is { } maxAge && cookie.Properties?.IssuedUtc is { } issued
             && time.GetUtcNow() - issued > TimeSpan.FromSeconds(maxAge);
+        // A browser session from before "sign out everywhere" is over too.
+        var ended = user?.SessionsRevokedAt is { } revokedAt && (cookie.Properties?.IssuedUtc is not { } signedIn
+            || signedIn < revokedAt.AddTicks(-(revokedAt.UtcTicks % TimeSpan.TicksPerSecond))); // the cookie keeps whole seconds
 
-        if (user is null || user.IsDisabled || tooOld || request.HasPromptValue(PromptValues.Login))
+        if (user is null || user.IsDisabled || tooOld || ended || request.HasPromptValue(PromptValues.Login))
         {
             if (request.HasPromptValue(PromptValues.None))
                 return OidcResults.Error(Errors.LoginRequired, "The user is not signed in.");
@@ -44,7 +47,7 @@ public static class AuthorizeEndpoint
             return Results.Challenge(new AuthenticationProperties { RedirectUri = returnUrl }, [IdentityConstants.ApplicationScheme]);
         }
 
-        var principal = TokenPrincipals.ForUser(user, await users.GetRolesAsync(user), request.GetScopes());
+        var principal = TokenPrincipals.ForUser(user, await users.GetRolesAsync(user), request.GetScopes(), time.GetUtcNow());
         return Results.SignIn(principal, authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Identity;
 using Platform.Identity.Data;
+using Platform.Identity.Domain;
 
 namespace Platform.Identity.Features;
 
@@ -28,7 +29,17 @@ public static class LoginPage
         if (!context.Request.HasFormContentType)
             return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Form expected",
                 detail: "Post the login form (application/x-www-form-urlencoded).");
-        var form = await context.Request.ReadFormAsync(context.RequestAborted);
+        IFormCollection form;
+        try
+        {
+            form = await context.Request.ReadFormAsync(context.RequestAborted);
+        }
+        catch (InvalidDataException)
+        {
+            // A control character such as NUL in a field, too many fields, or a field too long.
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid form",
+                detail: "The form could not be read.");
+        }
         try
         {
             await antiforgery.ValidateRequestAsync(context);
@@ -40,19 +51,21 @@ public static class LoginPage
         }
 
         var returnUrl = SafeReturnUrl(form["returnUrl"]);
-        var (outcome, user) = await signIn.CheckAsync(form["username"], form["password"]);
-        if (user is null)
-            return Page(context, antiforgery, returnUrl, SignInLookup.Describe(outcome), StatusCodes.Status400BadRequest);
+        var check = await signIn.CheckAsync(form["username"], form["password"], SignInThrottle.AddressOf(context));
+        if (check.User is null)
+        {
+            if (check.Outcome == SignInOutcome.Throttled)
+                context.Response.Headers.RetryAfter = SignInLookup.RetryAfterSeconds(check).ToString();
+            return Page(context, antiforgery, returnUrl, SignInLookup.Describe(check),
+                check.Outcome == SignInOutcome.Throttled ? StatusCodes.Status429TooManyRequests : StatusCodes.Status400BadRequest);
+        }
 
-        await signIns.SignInAsync(user, isPersistent: false);
+        await signIns.SignInAsync(check.User, isPersistent: false);
         return returnUrl is null ? Results.Text("Signed in.") : Results.Redirect(returnUrl);
     }
 
-    /// <summary>Only a path on this host: the form must not become an open redirect.</summary>
-    private static string? SafeReturnUrl(string? url) =>
-        !string.IsNullOrEmpty(url) && url.StartsWith('/') && !url.StartsWith("//") && !url.StartsWith("/\\") && url.Length <= 4096
-            ? url
-            : null;
+    /// <summary>Only a path on this host (<see cref="ReturnUrls"/>): the form must not become an open redirect.</summary>
+    private static string? SafeReturnUrl(string? url) => ReturnUrls.LocalOrNull(url);
 
     private static IResult Page(HttpContext context, IAntiforgery antiforgery, string? returnUrl, string? error, int status)
     {

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -6,58 +8,78 @@ using Platform.Identity.Domain;
 
 namespace Platform.Identity.Features;
 
-public enum SignInOutcome { Succeeded, Invalid, LockedOut, Disabled }
+public enum SignInOutcome { Succeeded, Invalid, Throttled, Disabled }
+
+public sealed record PasswordCheck(SignInOutcome Outcome, User? User, TimeSpan RetryAfter = default);
 
 /// <summary>
 /// The one password check behind the login form and the password grant: the sign-in name is an email, a phone
-/// number or a username; failures count towards lockout; a hash with fewer iterations than configured is
-/// upgraded by Identity on success.
+/// number or a username. Failures are throttled per name, per client address and per both (<see cref="SignInThrottle"/>);
+/// an unknown name costs the same queries and the same hashing as a wrong password and gets the same answers.
+/// A hash made with another iteration count is re-hashed on success (<see cref="ExactCostPasswordHasher"/>).
 /// </summary>
 public sealed class SignInLookup(
     UserManager<User> users,
-    SignInManager<User> signIns,
     IdentityDb db,
+    SignInThrottle throttle,
     IOptions<IdentityServiceOptions> options)
 {
     // Verifying against a throw-away hash (made with the configured iterations) when the name is unknown keeps
     // the answer's timing the same as for a wrong password.
     private static string? _decoyHash;
 
-    public async Task<(SignInOutcome Outcome, User? User)> CheckAsync(string? name, string? password)
+    public async Task<PasswordCheck> CheckAsync(string? name, string? password, string address)
     {
         if (string.IsNullOrWhiteSpace(name) || string.IsNullOrEmpty(password) || name.Length > 256 || password.Length > Register.PasswordMaxLength)
-            return (SignInOutcome.Invalid, null);
+            return new(SignInOutcome.Invalid, null);
 
-        var user = await FindAsync(name.Trim());
+        var (user, normalised) = await FindAsync(name.Trim());
+        // Unknown names are kept only as a hash: the counters must not collect what people mistype.
+        var account = user?.Id.ToString() ?? "name:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(normalised)));
+        var wait = await throttle.WaitAsync(account, user?.Id, address);
+        if (wait > TimeSpan.Zero)
+            return new(SignInOutcome.Throttled, null, wait);
+
+        bool valid;
         if (user is null)
         {
             _decoyHash ??= users.PasswordHasher.HashPassword(new User(), Guid.NewGuid().ToString());
             users.PasswordHasher.VerifyHashedPassword(new User(), _decoyHash, password);
-            return (SignInOutcome.Invalid, null);
+            valid = false;
+        }
+        else
+        {
+            // Verifies, and stores a re-hash when the cost changed.
+            valid = await users.CheckPasswordAsync(user, password);
         }
 
-        var result = await signIns.CheckPasswordSignInAsync(user, password, lockoutOnFailure: true);
-        if (result.IsLockedOut)
-            return (SignInOutcome.LockedOut, null);
-        if (!result.Succeeded)
-            return (SignInOutcome.Invalid, null);
-        return user.IsDisabled ? (SignInOutcome.Disabled, null) : (SignInOutcome.Succeeded, user);
+        if (!valid)
+        {
+            await throttle.RecordFailureAsync(account, address);
+            return new(SignInOutcome.Invalid, null);
+        }
+        await throttle.RecordSuccessAsync(account, user!.Id, address);
+        return user.IsDisabled ? new(SignInOutcome.Disabled, null) : new(SignInOutcome.Succeeded, user);
     }
 
-    private async Task<User?> FindAsync(string name)
+    /// <summary>The account, and the name in the form it is looked up by (what unknown names are throttled under).</summary>
+    private async Task<(User? User, string Normalised)> FindAsync(string name)
     {
         if (name.Contains('@'))
-            return ContactAddresses.NormaliseEmail(name) is { } email ? await users.FindByEmailAsync(email) : null;
+            return ContactAddresses.NormaliseEmail(name) is { } email ? (await users.FindByEmailAsync(email), email) : (null, name.ToLowerInvariant());
         if (ContactAddresses.NormalisePhone(name, options.Value.DefaultPhoneRegion) is { } phone
             && await db.Users.SingleOrDefaultAsync(u => u.PhoneNumber == phone) is { } byPhone)
-            return byPhone;
-        return await users.FindByNameAsync(Usernames.Normalise(name));
+            return (byPhone, phone);
+        var username = Usernames.Normalise(name);
+        return (await users.FindByNameAsync(username), username);
     }
 
-    public static string Describe(SignInOutcome outcome) => outcome switch
+    public static string Describe(PasswordCheck result) => result.Outcome switch
     {
-        SignInOutcome.LockedOut => "The account is locked after repeated failed sign-ins. Try again later.",
+        SignInOutcome.Throttled => $"Too many failed sign-ins. Try again in {RetryAfterSeconds(result)} s.",
         SignInOutcome.Disabled => "The account is disabled.",
         _ => "The sign-in name or password is wrong.",
     };
+
+    public static int RetryAfterSeconds(PasswordCheck result) => Math.Max(1, (int)Math.Ceiling(result.RetryAfter.TotalSeconds));
 }

@@ -26,17 +26,23 @@ public static class TokenEndpoint
         HttpContext context,
         SignInLookup signIn,
         UserManager<User> users,
-        IOpenIddictApplicationManager applications)
+        IOpenIddictApplicationManager applications,
+        TimeProvider time)
     {
         var request = context.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenIddict server request is missing.");
 
         if (request.IsPasswordGrantType())
         {
-            var (outcome, user) = await signIn.CheckAsync(request.Username, request.Password);
-            if (user is null)
-                return OidcResults.Error(Errors.InvalidGrant, SignInLookup.Describe(outcome));
-            return SignIn(TokenPrincipals.ForUser(user, await users.GetRolesAsync(user), request.GetScopes()));
+            var check = await signIn.CheckAsync(request.Username, request.Password, SignInThrottle.AddressOf(context));
+            if (check.User is null)
+            {
+                // Still invalid_grant (what OAuth clients understand), with the wait as a hint.
+                if (check.Outcome == SignInOutcome.Throttled)
+                    context.Response.Headers.RetryAfter = SignInLookup.RetryAfterSeconds(check).ToString();
+                return OidcResults.Error(Errors.InvalidGrant, SignInLookup.Describe(check));
+            }
+            return SignIn(TokenPrincipals.ForUser(check.User, await users.GetRolesAsync(check.User), request.GetScopes(), time.GetUtcNow()));
         }
 
         if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType())
@@ -46,7 +52,10 @@ public static class TokenEndpoint
             // Rebuilt from the account as it is now: a disabled user gets nothing, a renamed one the new name.
             if (subject is null || await users.FindByIdAsync(subject) is not { IsDisabled: false } user)
                 return OidcResults.Error(Errors.InvalidGrant, "The account is disabled or no longer exists.");
-            return SignIn(TokenPrincipals.ForUser(user, await users.GetRolesAsync(user), stored.Principal!.GetScopes()));
+            // A code or refresh token from before a sign-out everywhere (its tokens are revoked too; this holds if that raced).
+            if (user.SessionsRevokedAt is { } revokedAt && stored.Principal!.GetCreationDate() is { } created && created < revokedAt.AddSeconds(-1))
+                return OidcResults.Error(Errors.InvalidGrant, "The session was ended.");
+            return SignIn(TokenPrincipals.ForUser(user, await users.GetRolesAsync(user), stored.Principal!.GetScopes(), time.GetUtcNow()));
         }
 
         if (request.IsClientCredentialsGrantType())

@@ -32,6 +32,35 @@ public sealed class HttpSmsSender(HttpClient http, IOptions<NotificationsOptions
     }
 }
 
+/// <summary>Sends one email over SMTP (MailKit) with the invites' SMTP settings.</summary>
+public static class SmtpMail
+{
+    public static async Task SendAsync(SmtpOptions smtp, string to, string subject, string text, string html, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(smtp.Host))
+            throw new InvalidOperationException("Notifications:Invites:Smtp:Host is not set: emails cannot be sent.");
+        var message = new MimeMessage();
+        message.From.Add(MailboxAddress.Parse(smtp.From));
+        message.To.Add(MailboxAddress.Parse(to));
+        message.Subject = subject;
+        message.Body = new BodyBuilder { TextBody = text, HtmlBody = html }.ToMessageBody();
+
+        using var client = new SmtpClient { Timeout = 15_000 };
+        var security = smtp.Security switch
+        {
+            "none" => SecureSocketOptions.None,
+            "starttls" => SecureSocketOptions.StartTls,
+            "tls" => SecureSocketOptions.SslOnConnect,
+            _ => SecureSocketOptions.Auto,
+        };
+        await client.ConnectAsync(smtp.Host, smtp.Port, security, cancellationToken);
+        if (!string.IsNullOrEmpty(smtp.Username))
+            await client.AuthenticateAsync(smtp.Username, smtp.Password ?? "", cancellationToken);
+        await client.SendAsync(message, cancellationToken);
+        await client.DisconnectAsync(quit: true, cancellationToken);
+    }
+}
+
 /// <summary>
 /// Delivers an invite by email (SMTP, MailKit) or SMS, with the link the invitee registers through. A failure is retried
 /// by the bus; an invite already sent is not sent again (a crash right after sending can repeat it once).
@@ -84,31 +113,11 @@ public sealed class InviteConsumer(IDocumentSession session, ISmsSender sms, IOp
         }
     }
 
-    private static async Task EmailAsync(SmtpOptions smtp, string to, string inviter, string link, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    private static Task EmailAsync(SmtpOptions smtp, string to, string inviter, string link, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(smtp.Host))
-            throw new InvalidOperationException("Notifications:Invites:Smtp:Host is not set: invite emails cannot be sent.");
-        var message = new MimeMessage();
-        message.From.Add(MailboxAddress.Parse(smtp.From));
-        message.To.Add(MailboxAddress.Parse(to));
-        message.Subject = $"{inviter} invites you to chat";
         var text = $"{inviter} invites you to chat.\n\nJoin here: {link}\n\nThe invite works once and expires on {expiresAt:yyyy-MM-dd HH:mm} UTC.\n";
         var html = $"<p>{System.Net.WebUtility.HtmlEncode(inviter)} invites you to chat.</p><p><a href=\"{System.Net.WebUtility.HtmlEncode(link)}\">Join the conversation</a></p>"
             + $"<p>The invite works once and expires on {expiresAt:yyyy-MM-dd HH:mm} UTC.</p>";
-        message.Body = new BodyBuilder { TextBody = text, HtmlBody = html }.ToMessageBody();
-
-        using var client = new SmtpClient { Timeout = 15_000 };
-        var security = smtp.Security switch
-        {
-            "none" => SecureSocketOptions.None,
-            "starttls" => SecureSocketOptions.StartTls,
-            "tls" => SecureSocketOptions.SslOnConnect,
-            _ => SecureSocketOptions.Auto,
-        };
-        await client.ConnectAsync(smtp.Host, smtp.Port, security, cancellationToken);
-        if (!string.IsNullOrEmpty(smtp.Username))
-            await client.AuthenticateAsync(smtp.Username, smtp.Password ?? "", cancellationToken);
-        await client.SendAsync(message, cancellationToken);
-        await client.DisconnectAsync(quit: true, cancellationToken);
+        return SmtpMail.SendAsync(smtp, to, $"{inviter} invites you to chat", text, html, cancellationToken);
     }
 }

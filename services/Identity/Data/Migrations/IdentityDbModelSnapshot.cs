@@ -480,6 +480,70 @@ namespace Platform.Identity.Data.Migrations
                     b.ToTable("outbox", "identity");
                 });
 
+            modelBuilder.Entity("Platform.Identity.Data.PasswordResetCode", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("CodeHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("UserId");
+
+                    b.ToTable("password_reset_codes", "identity");
+                });
+
+            modelBuilder.Entity("Platform.Identity.Data.SignInAddress", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Address")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset>("LastSuccessAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("UserId", "Address");
+
+                    b.ToTable("sign_in_addresses", "identity");
+                });
+
+            modelBuilder.Entity("Platform.Identity.Data.SignInCounter", b =>
+                {
+                    b.Property<string>("Key")
+                        .HasMaxLength(400)
+                        .HasColumnType("character varying(400)");
+
+                    b.Property<DateTimeOffset?>("BlockedUntil")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("Failures")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTimeOffset>("LastFailureAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("LastFailureAt")
+                        .HasDatabaseName("ix_sign_in_counters_last_failure");
+
+                    b.ToTable("sign_in_counters", "identity");
+                });
+
             modelBuilder.Entity("Platform.Identity.Data.User", b =>
                 {
                     b.Property<Guid>("Id")
@@ -551,6 +615,9 @@ namespace Platform.Identity.Data.Migrations
 
                     b.Property<string>("SecurityStamp")
                         .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("SessionsRevokedAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("StatusText")
                         .HasMaxLength(140)
@@ -683,6 +750,24 @@ namespace Platform.Identity.Data.Migrations
                     b.HasOne("Platform.Identity.Data.User", null)
                         .WithMany()
                         .HasForeignKey("InvitedBy")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Platform.Identity.Data.PasswordResetCode", b =>
+                {
+                    b.HasOne("Platform.Identity.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Platform.Identity.Data.SignInAddress", b =>
+                {
+                    b.HasOne("Platform.Identity.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

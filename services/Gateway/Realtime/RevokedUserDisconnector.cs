@@ -1,0 +1,9 @@
+using Platform.ServiceDefaults;
+
+namespace Platform.Gateway.Realtime;
+
+/// <summary>A user who signed out everywhere or was disabled loses their live connections on this instance at once.</summary>
+public sealed class RevokedUserDisconnector(ConnectionRegistry registry) : IUserSessionsEndedListener
+{
+    public void SessionsEnded(Guid userId, string reason) => registry.DisconnectUser(userId, reason);
+}
