@@ -128,3 +128,19 @@ public sealed class SeqAtTests(MessagingHost host) : IClassFixture<MessagingHost
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await host.Client().Http.GetAsync($"/api/v1/conversations/{group}/seq?at=2026-01-01T00:00:00Z")).StatusCode);
     }
 }
+
+/// <summary>A database nothing has been written to yet (its own fixture).</summary>
+public sealed class FreshDatabaseTests(MessagingHost host) : IClassFixture<MessagingHost>
+{
+    [Fact]
+    public async Task TheInbox_OfAFreshDatabase_AnswersBeforeAnyMessageWasPosted()
+    {
+        var alice = host.Client();
+        Assert.Empty((await alice.Get("/api/v1/conversations")).GetProperty("items").EnumerateArray());
+        var group = await alice.CreateGroup(Guid.CreateVersion7());
+
+        var rows = (await alice.Get("/api/v1/conversations")).GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(group, Assert.Single(rows).GetProperty("id").GetGuid());
+        Assert.Equal(0, rows[0].GetProperty("unreadCount").GetInt32());
+    }
+}
