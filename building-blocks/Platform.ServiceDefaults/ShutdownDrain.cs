@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -19,7 +20,8 @@ public sealed class ShutdownDrain(IHostApplicationLifetime lifetime, IConfigurat
 
     private readonly TimeSpan _delay = TimeSpan.FromSeconds(configuration.GetValue("Platform:ShutdownDelaySeconds", 0.0));
 
-    private bool Draining => _delay > TimeSpan.Zero && lifetime.ApplicationStopping.IsCancellationRequested;
+    /// <summary>Stopping, and still serving for the delay: long-lived connections should be opened elsewhere.</summary>
+    public bool Draining => _delay > TimeSpan.Zero && lifetime.ApplicationStopping.IsCancellationRequested;
 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
@@ -39,12 +41,30 @@ public sealed class ShutdownDrain(IHostApplicationLifetime lifetime, IConfigurat
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(Draining ? HealthCheckResult.Unhealthy("The host is stopping.") : HealthCheckResult.Healthy());
 
+    private readonly List<PathString> _longLived = [];
+
+    /// <summary>
+    /// Paths that open long-lived connections (a SignalR hub): refused while draining (503, Retry-After), so clients open
+    /// them on another instance. Those already open are closed when the host starts stopping; one opened during the
+    /// drain would hold the stop until its timeout.
+    /// </summary>
+    public void RefuseWhileDraining(PathString path) => _longLived.Add(path);
+
     /// <summary>While draining, answers with <c>Connection: close</c>, so the client opens its next request elsewhere.</summary>
     public Task CloseConnectionsWhileDraining(HttpContext context, Func<Task> next)
     {
-        if (Draining)
-            context.Response.Headers.Connection = "close";
-        return next();
+        if (!Draining)
+            return next();
+        context.Response.Headers.Connection = "close";
+        if (!_longLived.Any(path => context.Request.Path.StartsWithSegments(path)))
+            return next();
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.Headers.RetryAfter = "1";
+        return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = { Status = 503, Title = "Instance stopping", Detail = "This instance is stopping: connect again (to another instance)." },
+        }).AsTask();
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using Platform.Gateway.Realtime;
+using Platform.ServiceDefaults;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Model;
 
@@ -151,6 +152,8 @@ public static class GatewayServiceExtensions
     public static WebApplication MapGateway(this WebApplication app)
     {
         app.Use(RejectForeignOrigins);
+        // SignalR closes its connections as the host starts stopping; new ones go to another instance meanwhile.
+        app.Services.GetRequiredService<ShutdownDrain>().RefuseWhileDraining(HubPath);
         var limits = app.Services.GetRequiredService<GatewayRateLimits>();
         app.Use(limits.InvokeAsync);
         app.MapHub<ChatHub>(HubPath, hub =>

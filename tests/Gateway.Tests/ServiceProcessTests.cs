@@ -45,7 +45,7 @@ public sealed class ServiceProcessTests(PlatformInfrastructure infrastructure) :
 public sealed class ShutdownDrainTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>
 {
     [Fact]
-    public async Task OnSigterm_ReadinessFailsAtOnce_RequestsAreStillServedWithConnectionClose_UntilTheDelayEnds()
+    public async Task OnSigterm_ReadinessFailsAtOnce_RequestsAreStillServedWithConnectionClose_NewHubConnectionsGoElsewhere_UntilTheDelayEnds()
     {
         await using var gateway = await ServiceProcess.StartAsync("Gateway", new Dictionary<string, string?>
         {
@@ -68,6 +68,9 @@ public sealed class ShutdownDrainTests(PlatformInfrastructure infrastructure) : 
         Assert.True(DateTime.UtcNow - stopping < TimeSpan.FromSeconds(8), "still within the drain");
         Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         Assert.True(served.Headers.ConnectionClose, "the client is asked to open its next request elsewhere");
+        var hub = await client.PostAsync("/hubs/chat/negotiate?negotiateVersion=1", null);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, hub.StatusCode);
+        Assert.NotNull(hub.Headers.RetryAfter);
 
         await gateway.WaitForExitAsync();
         Assert.True(DateTime.UtcNow - stopping >= TimeSpan.FromSeconds(7.5), "the server kept serving for the delay");
