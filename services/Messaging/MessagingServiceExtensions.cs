@@ -31,10 +31,7 @@ public static class MessagingServiceExtensions
         builder.AddPlatformPostgres();
         builder.Services.AddMarten(ConfigureStore)
             .UseNpgsqlDataSource()
-            .UseLightweightSessions()
-            // Every table up front: queries in raw SQL (the inbox's unread counts) read tables that Marten would otherwise
-            // create only when first written, and answered 500 on a fresh database until the first message.
-            .ApplyAllDatabaseChangesOnStartup();
+            .UseLightweightSessions();
 
         builder.Services.AddSingleton<OutboxPublisher>();
         builder.Services.AddSingleton<ConversationWriter>();

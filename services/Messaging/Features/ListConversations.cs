@@ -42,6 +42,10 @@ public static class ListConversations
         var size = Math.Min(Http.PageSize(limit, options.Value), 200);
         var cap = options.Value.UnreadCountCap;
         const string schema = MessagingServiceExtensions.Schema;
+        // The raw SQL below reads tables Marten creates only when a document of theirs is first written: on a fresh
+        // database the inbox answered 500 until then. (Not at startup: a service starts, unready, without PostgreSQL.)
+        foreach (var table in new[] { typeof(ConversationView), typeof(Membership), typeof(MessageView) })
+            await session.Database.EnsureStorageExistsAsync(table, cancellationToken);
 
         var rows = await session.QueryAsync<Row>($$"""
             select jsonb_build_object(
