@@ -196,9 +196,8 @@ public sealed class GatewayRateLimits : IDisposable
     {
         _refused.Add(1, new KeyValuePair<string, object?>("rule", rule.Name));
         var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
-        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
         context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-        context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var seconds = Platform.ServiceDefaults.RetryAfter.Set(context.Response, retryAfter);
         await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,

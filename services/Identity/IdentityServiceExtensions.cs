@@ -193,7 +193,7 @@ public static class IdentityServiceExtensions
         {
             var http = context.HttpContext;
             if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
-                http.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString();
+                RetryAfter.Set(http.Response, retryAfter);
             await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
             {
                 HttpContext = http,

@@ -24,7 +24,7 @@ public static class LinkPreviewEndpoint
         catch (PreviewFailedException failed)
         {
             if (failed.RetryAfter is { } wait)
-                context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                RetryAfter.Set(context.Response, wait);
             return Http.Problem(failed.Status, failed.Title, failed.Message);
         }
     }

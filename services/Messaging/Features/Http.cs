@@ -14,7 +14,7 @@ public static class Http
     public static ProblemHttpResult Problem(DomainError error, HttpContext http)
     {
         if (error.RetryAfter is { } wait)
-            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Platform.ServiceDefaults.RetryAfter.Set(http.Response, wait);
         return Problem(error);
     }
 
