@@ -158,7 +158,7 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
             await host.PostAsync(conversation, seq, alice, $"news {seq}");
 
         var push = await PushAsync(phone);
-        await Task.Delay(1500);
+        await Task.Delay(2000);
         Assert.Equal(1, phone.Requests);
         Assert.Equal("5 new messages in #general", push.GetProperty("title").GetString());
         Assert.Equal("news 6", push.GetProperty("body").GetString());

@@ -35,7 +35,8 @@ public sealed class NotificationsHost : IAsyncLifetime
         Bus = await BusProbe<NotificationCreated>.StartAsync(Infrastructure.VirtualHost.ConnectionString);
         Factory = new ServiceFactory<Program>(Infrastructure)
             .WithSetting("Auth:MetadataAddress", Issuer.Url)
-            .WithSetting("Notifications:CoalesceWindow", "00:00:00.500")
+            // Wide enough that a burst posted one by one on a loaded machine falls into one window.
+            .WithSetting("Notifications:CoalesceWindow", "00:00:01.500")
             .WithSetting("Notifications:UnreadDelay", UnreadDelay.ToString())
             .WithSetting("Notifications:SweepInterval", "00:00:00.100")
             .WithSetting("Notifications:Push:AllowedEndpointPrefixes:0", "http://127.0.0.1:")
