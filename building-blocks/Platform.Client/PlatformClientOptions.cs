@@ -33,6 +33,13 @@ public sealed class PlatformClientOptions
     /// <summary>The longest wait between reconnect attempts.</summary>
     public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Connect the realtime stream over WebSockets straight away, without SignalR's negotiate request: one HTTP
+    /// connection per stream instead of two and one request less per (re)connect. Only where WebSockets are known to
+    /// pass (no fallback to Server-Sent Events or long polling).
+    /// </summary>
+    public bool SkipNegotiation { get; init; }
+
     /// <summary>For tests and proxies: the handler under the SDK's HTTP calls.</summary>
     public Func<HttpMessageHandler>? HttpMessageHandlerFactory { get; init; }
 

@@ -2,6 +2,7 @@ using System.Collections;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
@@ -97,6 +98,11 @@ public sealed class RealtimeStream : IAsyncDisposable
                 http.AccessTokenProvider = async () => await _client.GetAccessTokenAsync(_stopping.Token);
                 if (_client.NewHandler() is { } handler)
                     http.HttpMessageHandlerFactory = _ => handler;
+                if (_client.Options.SkipNegotiation)
+                {
+                    http.SkipNegotiation = true;
+                    http.Transports = HttpTransportType.WebSockets;
+                }
             })
             .WithAutomaticReconnect(new JitterRetryPolicy(_client.Options.MaxReconnectDelay));
         if (_client.Options.UseMessagePack)

@@ -163,7 +163,7 @@ internal sealed class FaultPlatform : IAsyncDisposable
     }
 
     /// <summary>A client of <paramref name="userId"/> with a token minted as Identity would sign it (no password sign-in).</summary>
-    public PlatformClient MintedClient(Guid userId, Uri gateway, TimeSpan? maxReconnectDelay = null)
+    public PlatformClient MintedClient(Guid userId, Uri gateway, TimeSpan? maxReconnectDelay = null, bool skipNegotiation = false)
     {
         var token = Processes.CreateUserToken(userId, "load", TimeSpan.FromHours(3));
         return Track(new PlatformClient(new PlatformClientOptions
@@ -173,6 +173,7 @@ internal sealed class FaultPlatform : IAsyncDisposable
             AcknowledgeDeliveries = false,
             SendRetries = 0,
             MaxReconnectDelay = maxReconnectDelay ?? TimeSpan.FromSeconds(2),
+            SkipNegotiation = skipNegotiation,
         }));
     }
 
