@@ -9,14 +9,14 @@ public sealed class ReconnectTests(RealtimePlatform platform) : IClassFixture<Re
 {
     [Fact]
     public Task AGatewayRestart_With500Connections_ResumesThemAllWithNews_OneJoinedReadAndOneLogReadPerConnection() =>
-        Restart500ConnectionsAsync(platform, slowDown: null, resumeWithin: TimeSpan.FromSeconds(30));
+        Restart500ConnectionsAsync(platform, slowDown: null, resumeWithin: TimeSpan.FromSeconds(30), maxLogReadsPerConnection: 2);
 
     /// <summary>
     /// The restart, then every connection's reads of Messaging, while Messaging's database answers slowly: what made the
     /// fault campaign's first 5,000-connection restart loop (reads queued past the pool's timeout failed their connections,
     /// which reconnected and read again). The same count of reads must do, only later.
     /// </summary>
-    internal static async Task Restart500ConnectionsAsync(RealtimePlatform platform, Action<bool>? slowDown, TimeSpan resumeWithin)
+    internal static async Task Restart500ConnectionsAsync(RealtimePlatform platform, Action<bool>? slowDown, TimeSpan resumeWithin, double maxLogReadsPerConnection)
     {
         const int conversations = 50, membersEach = 10;
         var sender = platform.Client(platform.Gateway2.BaseAddress);
@@ -50,14 +50,19 @@ public sealed class ReconnectTests(RealtimePlatform platform) : IClassFixture<Re
         var (joined, logReads) = await Eventually.Returns(
             async () => (await MessagingRequests(platform, "/api/v1/conversations/joined") - joinedBefore,
                 await MessagingRequests(platform, "/api/v1/conversations/{id:guid}/events") - logBefore),
-            counts => counts.Item1 >= members.Count && counts.Item2 >= members.Count, TimeSpan.FromSeconds(15), "Messaging counted the reads");
+            counts => counts.Item1 >= members.Count && counts.Item2 >= conversations, TimeSpan.FromSeconds(15), "Messaging counted the reads");
+        // A read still to be counted would hide in a snapshot taken too early: once more, after the next snapshot.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        (joined, logReads) = (await MessagingRequests(platform, "/api/v1/conversations/joined") - joinedBefore,
+            await MessagingRequests(platform, "/api/v1/conversations/{id:guid}/events") - logBefore);
 
-        // One read of the positions per connection, so no client reconnected twice. One read of the log per connection
-        // with news, and at most one more for a connection that came back before the restarted instance's queue was
-        // bound (what was committed before then never reaches the instance, so such connections are filled from the log
-        // once the queue is ready).
+        // One read of the positions per connection, so no client reconnected twice. At most one read of the log per
+        // connection with news, and at most one more for a connection that came back before the restarted instance's
+        // queue was bound (what was committed before then never reaches the instance, so such connections are filled
+        // from the log once the queue is ready); fewer where connections replaying one conversation share a read.
         Assert.True(joined == members.Count, $"{joined} reads of the joined conversations for {members.Count} connections (resumed in {resumedIn.TotalSeconds:0.0} s)");
-        Assert.True(logReads <= 2 * members.Count, $"{logReads} log reads for {members.Count} connections with news (resumed in {resumedIn.TotalSeconds:0.0} s)");
+        Assert.True(logReads <= maxLogReadsPerConnection * members.Count,
+            $"{logReads} log reads for {members.Count} connections with news, at most {maxLogReadsPerConnection} each expected (resumed in {resumedIn.TotalSeconds:0.0} s)");
         Assert.All(members, m => Assert.Equal(news[m.Conversation], m.User.Sdk.Realtime.Positions[m.Conversation]));
     }
 
@@ -97,8 +102,9 @@ public sealed class SlowDatabasePlatform : RealtimePlatform
 public sealed class SlowDatabaseReconnectTests(SlowDatabasePlatform platform) : IClassFixture<SlowDatabasePlatform>
 {
     [Fact]
-    public Task AGatewayRestart_With500Connections_WhileMessagingsDatabaseIsSlow_StillReadsOncePerConnection_AndNeverLoops() =>
+    public Task AGatewayRestart_With500Connections_WhileMessagingsDatabaseIsSlow_SharesLogReads_ReadsPositionsOncePerConnection_AndNeverLoops() =>
         // 150 ms on every chunk each way: a query takes about 300 ms, a new pooled connection a second or more.
+        // Reads queue for the Gateway's slots meanwhile, so the members of a conversation share one (10 per conversation).
         ReconnectTests.Restart500ConnectionsAsync(platform, slow => platform.Database.Latency = slow ? TimeSpan.FromMilliseconds(150) : TimeSpan.Zero,
-            resumeWithin: TimeSpan.FromSeconds(120));
+            resumeWithin: TimeSpan.FromSeconds(120), maxLogReadsPerConnection: 0.5);
 }

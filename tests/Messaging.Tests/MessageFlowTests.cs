@@ -32,6 +32,36 @@ public sealed class MessageFlowTests(MessagingHost host) : IClassFixture<Messagi
     }
 
     [Fact]
+    public async Task ALogPage_SaysItIsTheSameForEveryMember_UnlessItHoldsAnEditedMessageOrTheReaderLeft()
+    {
+        // The Gateway hands such a page to every member's connection replaying from the same seq: it must not say so
+        // when what is in it depends on who reads (earlier versions of an edit show only to the author and admins).
+        var alice = host.Client(name: "Alice");
+        var bob = host.Client(name: "Bob");
+        var conversation = await alice.CreateGroup(bob.UserId);
+        var message = (await alice.Send(conversation, "first")).GetProperty("id").GetGuid();
+
+        Assert.True(await SameForEveryMember(bob, conversation, after: 0));
+        await alice.Json200(await alice.Patch($"/api/v1/conversations/{conversation}/messages/{message}", new { text = "second" }));
+        Assert.False(await SameForEveryMember(bob, conversation, after: 0));
+        Assert.False(await SameForEveryMember(alice, conversation, after: 2));
+        await alice.Send(conversation, "third");
+        Assert.True(await SameForEveryMember(bob, conversation, after: 3));
+
+        var removed = await alice.Http.DeleteAsync($"/api/v1/conversations/{conversation}/members/{bob.UserId}");
+        Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
+        Assert.False(await SameForEveryMember(bob, conversation, after: 3));
+        Assert.True(await SameForEveryMember(alice, conversation, after: 3));
+    }
+
+    private static async Task<bool> SameForEveryMember(ChatClient reader, Guid conversation, long after)
+    {
+        using var response = await reader.Http.GetAsync($"/api/v1/conversations/{conversation}/events?after={after}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return response.Headers.TryGetValues(Platform.Contracts.Messaging.ConversationLogHeaders.SameForEveryMember, out var values) && values.Single() == "true";
+    }
+
+    [Fact]
     public async Task SendMessage_20ConcurrentDuplicates_YieldOneMessageAndTheSameResponse()
     {
         var alice = host.Client();

@@ -565,8 +565,10 @@ internal static class Faults
             var ids = Enumerable.Range(0, perConversation).Select(_ => Guid.CreateVersion7()).ToList();
             var conversation = (await sender.Client.CreateConversationAsync("group", ids, $"room {c}")).Id;
             // WebSockets without the negotiate request: one socket per client, so 10,000 fit under the 20,000 open files a
-            // process may have here (with negotiate, its pooled HTTP connection made two).
-            members.AddRange(ids.Select(id => (conversation, platform.MintedClient(id, platform.Gateway1.BaseAddress, skipNegotiation: true))));
+            // process may have here (with negotiate, its pooled HTTP connection made two). The SDK's default reconnect
+            // delay (at most 10 s, full jitter), as apps have it: with 2 s, 10,000 clients retrying against the dead
+            // Gateway kept this process (and so the sender of the news) busy for minutes.
+            members.AddRange(ids.Select(id => (conversation, platform.MintedClient(id, platform.Gateway1.BaseAddress, DefaultReconnectDelay, skipNegotiation: true))));
         }
         var connecting = Stopwatch.StartNew();
         await Parallel.ForEachAsync(members, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (m, ct) => await m.Client.Realtime.StartAsync(cancellationToken: ct));
@@ -588,9 +590,24 @@ internal static class Faults
         }
         await platform.Gateway1.StartAsync();
         var restarted = Stopwatch.GetTimestamp();
+        // What each process spent from the restart until every connection had its news: what limits the figure.
+        var usage = new ProcessUsage();
+        foreach (var (name, process) in platform.Processes.Services)
+            if (process.ProcessId is { } pid)
+                usage.Track(name, () => [pid]);
+        usage.Track("postgres", () => ProcessUsage.Tree(Path.Combine(servers.Folder, "postgres", "data")));
+        usage.Track("rabbitmq", () => ProcessUsage.Tree(Path.Combine(servers.Folder, "rabbitmq")));
+        usage.Track("campaign (the clients)", () => [Environment.ProcessId]);
+        usage.Begin();
         var caughtUp = await WaitAsync(() => members.Count(m => m.Client.Realtime.Positions.GetValueOrDefault(m.Conversation) >= news[m.Conversation]),
             members.Count, TimeSpan.FromMinutes(5));
         var allNews = Stopwatch.GetTimestamp();
+        var cpu = usage.End();
+        result.Notes.Add("CPU seconds from the restart until every connection had the news: " +
+                         string.Join(", ", cpu.OrderByDescending(p => p.Value.CpuSeconds).Select(p => $"{p.Key} {p.Value.CpuSeconds:0.0}")) +
+                         $" ({DeliveryTally.Seconds(restarted, allNews):0.0} s of two cores: {2 * DeliveryTally.Seconds(restarted, allNews):0.0} CPU seconds)");
+        foreach (var (name, (cpuSeconds, _)) in cpu)
+            result.Figures[$"cpuSeconds.{name}"] = cpuSeconds;
         await Task.Delay(TimeSpan.FromSeconds(10)); // a reconnect loop would show up as more reads meanwhile
         var joined = await platform.MessagingRequestsAsync("/api/v1/conversations/joined") - joinedBefore;
         var logReads = await platform.MessagingRequestsAsync("/api/v1/conversations/{id:guid}/events") - logBefore;
@@ -610,6 +627,8 @@ internal static class Faults
                          $"({logReads / (double)members.Count:0.00} per connection) for {members.Count} connections; the SDK counted {reconnects} reconnects");
         return result;
     }
+
+    private static readonly TimeSpan DefaultReconnectDelay = new PlatformClientOptions { GatewayUrl = new Uri("http://localhost/") }.MaxReconnectDelay;
 
     private static async Task<int> WaitAsync(Func<int> count, int target, TimeSpan timeout)
     {

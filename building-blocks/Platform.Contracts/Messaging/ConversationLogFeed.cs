@@ -31,3 +31,17 @@ public static class ConversationLogFeed
 
     public const string Path = "/internal/v1/conversation-events";
 }
+
+/// <summary>
+/// Response headers of a page of one conversation's log (<c>GET /api/v1/conversations/{id}/events</c>) that the Gateway
+/// relies on.
+/// </summary>
+public static class ConversationLogHeaders
+{
+    /// <summary>
+    /// <c>true</c> when the page is exactly what every active member of the conversation would read from the same
+    /// position (nothing in it depends on who reads: no edited message, whose earlier versions only some may see, and
+    /// a reader who has not left): the Gateway hands one such read to every connection replaying from there.
+    /// </summary>
+    public const string SameForEveryMember = "Platform-Same-For-Every-Member";
+}

@@ -28,6 +28,8 @@ public sealed class ConnectionRegistry(
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<string, RealtimeConnection>> _watchers = new();
     private readonly ConcurrentDictionary<Guid, long> _presenceVersions = new();
     private readonly SemaphoreSlim _replaySlots = new(options.Value.MaxConcurrentReplays);
+    // Reads of the log that replays of one conversation from one seq may share (see ReadLogAsync).
+    private readonly Dictionary<(Guid ConversationId, long After), SharedLogRead> _sharedReads = [];
     // Connections being set up: they see every conversation event delivered meanwhile (see BeginSetup).
     private readonly ConcurrentDictionary<string, RealtimeConnection> _settingUp = new();
 
@@ -454,17 +456,15 @@ public sealed class ConnectionRegistry(
                 lock (connection)
                 {
                     connection.Cursors.TryGetValue(conversationId, out var cursor);
-                    foreach (var item in page.Value.Items)
+                    foreach (var (seq, message) in page.Messages)
                     {
-                        var seq = item.GetProperty("seq").GetInt64();
                         position = seq;
                         if (cursor is not null && (seq <= cursor.LastSentSeq || seq > cursor.EndSeq))
                             continue;
-                        var message = new SerializedHubMessage(new InvocationMessage(EventMethod, [HubEnvelopes.FromLog(item)]));
                         if (cursor is null ? !Send(connection, message) : !SendInOrder(connection, conversationId, cursor, seq, message, null))
                             return;
                     }
-                    if (page.Value.More)
+                    if (page.More)
                         continue;
                     if (cursor is null)
                         return;
@@ -536,10 +536,68 @@ public sealed class ConnectionRegistry(
     // One page of the log, within the instance's bound on concurrent reads. A read that fails (Messaging restarting,
     // overloaded, unreachable) is tried again with backoff for as long as the connection lives: disconnecting instead
     // would make the client reconnect and replay again, a loop that feeds the overload.
-    private Task<(IReadOnlyList<System.Text.Json.JsonElement> Items, bool More)?> ReadLogAsync(
-        MessagingClient messaging, RealtimeConnection connection, Guid conversationId, long after, CancellationToken cancellationToken) =>
-        WithMessagingSlotAsync(() => messaging.EventsAsync(connection.AccessToken, conversationId, after, cancellationToken),
-            $"conversation {conversationId} after {after}", connection, cancellationToken);
+    //
+    // Connections replaying one conversation from one seq share a read (after a Gateway restart, every member of a
+    // conversation with news asks for the same page): whoever asks first waits for a slot and reads; whoever asks for
+    // the same page before that read starts waits for it and takes it, if Messaging said any active member reads the
+    // same and the connection is a live member here. A read that started before a connection asked is never handed to
+    // it: what was committed before the connection asked is in the page, what comes after reaches it live or is held.
+    private async Task<LogPage?> ReadLogAsync(
+        MessagingClient messaging, RealtimeConnection connection, Guid conversationId, long after, CancellationToken cancellationToken)
+    {
+        var key = (conversationId, after);
+        SharedLogRead? read;
+        bool first;
+        lock (_sharedReads)
+        {
+            first = !_sharedReads.TryGetValue(key, out read);
+            if (first)
+                _sharedReads[key] = read = new SharedLogRead();
+        }
+        if (!first)
+        {
+            var shared = await read!.Page.Task.WaitAsync(cancellationToken);
+            if (shared is { SameForEveryMember: true } && IsLiveMember(connection, conversationId))
+            {
+                metrics.ReplayRead("shared");
+                return shared;
+            }
+            return await WithMessagingSlotAsync(() => messaging.EventsAsync(connection.AccessToken, conversationId, after, cancellationToken),
+                $"conversation {conversationId} after {after}", connection, cancellationToken);
+        }
+        try
+        {
+            var page = await WithMessagingSlotAsync(() =>
+            {
+                // From here on, whoever asks for this page waits for the next read of it, not this one.
+                lock (_sharedReads)
+                    if (_sharedReads.TryGetValue(key, out var current) && ReferenceEquals(current, read))
+                        _sharedReads.Remove(key);
+                return messaging.EventsAsync(connection.AccessToken, conversationId, after, cancellationToken);
+            }, $"conversation {conversationId} after {after}", connection, cancellationToken);
+            read!.Page.TrySetResult(page);
+            return page;
+        }
+        finally
+        {
+            lock (_sharedReads)
+                if (_sharedReads.TryGetValue(key, out var current) && ReferenceEquals(current, read))
+                    _sharedReads.Remove(key);
+            // This connection went away (or its read failed for good): the others read for themselves.
+            read!.Page.TrySetResult(null);
+        }
+    }
+
+    private bool IsLiveMember(RealtimeConnection connection, Guid conversationId)
+    {
+        lock (connection)
+            return connection.Cursors.TryGetValue(conversationId, out var cursor) && cursor.EndSeq is null;
+    }
+
+    private sealed class SharedLogRead
+    {
+        public TaskCompletionSource<LogPage?> Page { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
     private async Task<T> WithMessagingSlotAsync<T>(Func<Task<T>> read, string what, RealtimeConnection connection, CancellationToken cancellationToken)
     {

@@ -2,6 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Platform.Contracts.Messaging;
 
 namespace Platform.Gateway.Realtime;
 
@@ -39,10 +42,18 @@ public sealed class MessagingClient(HttpClient http)
         GetAsync<CallParticipants>(token, $"api/v1/calls/{callId}", cancellationToken);
 
     /// <summary>A page of the log after <paramref name="after"/>; null when the user may not read it.</summary>
-    public async Task<(IReadOnlyList<JsonElement> Items, bool More)?> EventsAsync(string token, Guid conversationId, long after, CancellationToken cancellationToken)
+    public async Task<LogPage?> EventsAsync(string token, Guid conversationId, long after, CancellationToken cancellationToken)
     {
-        var page = await GetAsync<Page<JsonElement>>(token, $"api/v1/conversations/{conversationId}/events?after={after}&limit=500", cancellationToken);
-        return page is null ? null : (page.Items, page.Next is not null);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/conversations/{conversationId}/events?after={after}&limit=500");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request, cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+            return null;
+        response.EnsureSuccessStatusCode();
+        var page = await response.Content.ReadFromJsonAsync<Page<JsonElement>>(JsonSerializerOptions.Web, cancellationToken)
+            ?? throw new InvalidOperationException("Messaging answered an empty page.");
+        var sameForEveryMember = response.Headers.TryGetValues(ConversationLogHeaders.SameForEveryMember, out var values) && values.Contains("true");
+        return new LogPage(page.Items, page.Next is not null, sameForEveryMember);
     }
 
     public async Task PostDeliveredAsync(string token, Guid conversationId, long delivered, CancellationToken cancellationToken)
@@ -68,4 +79,18 @@ public sealed class MessagingClient(HttpClient http)
         response.EnsureSuccessStatusCode();
         return await response.Content.ReadFromJsonAsync<T>(JsonSerializerOptions.Web, cancellationToken);
     }
+}
+
+/// <summary>
+/// A page of a conversation's log as Messaging answered it; <see cref="SameForEveryMember"/> when any active member
+/// would have read the same (see <see cref="ConversationLogHeaders.SameForEveryMember"/>).
+/// </summary>
+public sealed record LogPage(IReadOnlyList<JsonElement> Items, bool More, bool SameForEveryMember)
+{
+    private IReadOnlyList<(long Seq, SerializedHubMessage Message)>? _messages;
+
+    /// <summary>The items as hub <c>event</c> messages, each serialized once however many connections the page goes to.</summary>
+    public IReadOnlyList<(long Seq, SerializedHubMessage Message)> Messages => _messages ??= Items
+        .Select(item => (item.GetProperty("seq").GetInt64(), new SerializedHubMessage(new InvocationMessage(ConnectionRegistry.EventMethod, [HubEnvelopes.FromLog(item)]))))
+        .ToList();
 }

@@ -1,6 +1,7 @@
 using Marten;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Platform.Contracts.Messaging;
 using Platform.Messaging.Domain;
 using Platform.ServiceDefaults;
 
@@ -58,8 +59,15 @@ public static class ReadLog
                 data = edited with { Text = latest.Text, Mentions = latest.Mentions, Urls = latest.Urls };
             return Envelopes.From(id, e.Version, data, asPosted);
         }).ToList();
+        if (SameForEveryMember(member, messages.Values))
+            http.Response.Headers[ConversationLogHeaders.SameForEveryMember] = "true";
         return TypedResults.Ok(new Page<EventEnvelope>(items, events.Count > size ? page[^1].Version.ToString() : null));
     }
+
+    // Whether every active member reading from the same position gets this very page, so the Gateway may share it among
+    // their connections. Anything added above that depends on the reader (who may see what) must make this false.
+    private static bool SameForEveryMember(Membership member, IEnumerable<MessageView> messages) =>
+        member.Active && !messages.Any(m => m.Edited);
 
     private static bool CanSeeEarlierVersions(MessageView message, Guid userId, Membership member, ConversationKind kind) =>
         message.SenderId == userId || member.Moderates(kind);
