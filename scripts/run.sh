@@ -104,6 +104,7 @@ ASPIRE_DASHBOARD_OTLP_HTTP_ENDPOINT_URL="${PLATFORM_OTLP_URL:-http://localhost:1
 ConnectionStrings__Postgres="$postgres" \
 ConnectionStrings__RabbitMq="$PLATFORM_RABBITMQ_URI" \
 Platform__GatewayUrl="$gateway_url" \
+Platform__TraceSampleRatio="${PLATFORM_TRACE_SAMPLE_RATIO:-0.1}" \
 Platform__TurnAddress="$turn_ip:$turn_port" \
 Parameters__turnsecret="$turn_secret" \
 Parameters__mediaclientsecret="$(cat "$work/client-secret-media")" \

@@ -37,7 +37,8 @@ public static class Telemetry
                     !context.Request.Path.StartsWithSegments("/health") && !context.Request.Path.StartsWithSegments("/metrics") &&
                     !(context.Request.Path.StartsWithSegments("/hubs") && !context.Request.Path.Value!.EndsWith("/negotiate", StringComparison.Ordinal)))
                 .AddHttpClientInstrumentation()
-                .AddNpgsql())
+                .AddNpgsql()
+                .ConfigureSampler(builder.Configuration))
             .WithMetrics(metrics => metrics
                 .AddMeter(SourcePrefix + "*")
                 .AddMeter("MassTransit")
@@ -50,9 +51,36 @@ public static class Telemetry
                 .AddRuntimeInstrumentation()
                 .AddPrometheusExporter());
 
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        if (Exporting(builder.Configuration))
             otel.UseOtlpExporter();
 
         return builder;
+    }
+
+    /// <summary>The share of traces that start in a service and are recorded (<c>Platform:Telemetry:TraceSampleRatio</c>, 0 to 1).</summary>
+    public const string TraceSampleRatioKey = "Platform:Telemetry:TraceSampleRatio";
+
+    private static bool Exporting(Microsoft.Extensions.Configuration.IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+
+    // Which traces are recorded. OTEL_TRACES_SAMPLER when it is set (the SDK reads it). Otherwise parent-based: a request
+    // that arrives in a sampled trace is recorded, so a trace is whole or absent; of the traces that start here,
+    // TraceSampleRatio when configured, else all of them when they are exported and none when they are not (nothing
+    // would ever read them; recording them costs CPU on every request and database command).
+    private static TracerProviderBuilder ConfigureSampler(this TracerProviderBuilder tracing, Microsoft.Extensions.Configuration.IConfiguration configuration)
+    {
+        if (!string.IsNullOrWhiteSpace(configuration["OTEL_TRACES_SAMPLER"]))
+            return tracing;
+        var ratio = configuration[TraceSampleRatioKey] is { Length: > 0 } configured
+            ? double.TryParse(configured, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) && value is >= 0 and <= 1
+                ? value
+                : throw new InvalidOperationException($"{TraceSampleRatioKey} must be a number from 0 to 1; it is '{configured}'.")
+            : Exporting(configuration) ? 1.0 : 0.0;
+        return tracing.SetSampler(new ParentBasedSampler(ratio switch
+        {
+            >= 1 => new AlwaysOnSampler(),
+            <= 0 => new AlwaysOffSampler(),
+            _ => new TraceIdRatioBasedSampler(ratio),
+        }));
     }
 }

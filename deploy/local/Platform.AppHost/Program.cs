@@ -6,6 +6,9 @@ var builder = DistributedApplication.CreateBuilder(args);
 var postgres = builder.AddConnectionString("Postgres");
 var rabbitMq = builder.AddConnectionString("RabbitMq");
 var gatewayUrl = builder.Configuration["Platform:GatewayUrl"] ?? "http://localhost:5080/";
+// The share of traces recorded (PLATFORM_TRACE_SAMPLE_RATIO in ./platform run, 0.1 there): all of them would keep the
+// services and the dashboard busy with telemetry under load on a small machine.
+var traceSampleRatio = builder.Configuration["Platform:TraceSampleRatio"] ?? "1";
 
 IResourceBuilder<ProjectResource> Service<TProject>(string name) where TProject : IProjectMetadata, new() =>
     builder.AddProject<TProject>(name)
@@ -13,6 +16,7 @@ IResourceBuilder<ProjectResource> Service<TProject>(string name) where TProject 
         .WithReference(postgres)
         .WithReference(rabbitMq)
         .WithEnvironment("Auth__Issuer", gatewayUrl)
+        .WithEnvironment("Platform__Telemetry__TraceSampleRatio", traceSampleRatio)
         .WithHttpHealthCheck("/health/ready");
 
 var identity = Service<Projects.Identity>("identity");
@@ -45,6 +49,7 @@ var gateway = builder.AddProject<Projects.Gateway>("gateway")
     .WithReference(rabbitMq)
     .WithEnvironment("Gateway__WebRoot", webRoot)
     .WithEnvironment("Auth__Issuer", gatewayUrl)
+    .WithEnvironment("Platform__Telemetry__TraceSampleRatio", traceSampleRatio)
     .WithEnvironment("Auth__MetadataAddress", identity.GetEndpoint("http"))
     .WithHttpHealthCheck("/health/ready");
 

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Platform.ServiceDefaults;
+
+namespace Platform.BuildingBlocks.Tests;
+
+/// <summary>Which traces a service records: unexported spans cost CPU on every request, so none are recorded without an exporter.</summary>
+public sealed class TelemetrySamplingTests
+{
+    private static readonly ActivitySource Source = new(Telemetry.SourcePrefix + "SamplingTests");
+
+    [Theory]
+    [InlineData(null, null, 0)]       // nothing exports the spans: none recorded
+    [InlineData("http://127.0.0.1:9/", null, 100)] // exported: every trace
+    [InlineData("http://127.0.0.1:9/", "0.25", 25)]
+    [InlineData(null, "1", 100)]
+    public async Task TracesThatStartHere_AreRecordedAsConfigured(string? exporter, string? ratio, int expectedPercent)
+    {
+        using var host = await StartAsync(exporter, ratio);
+
+        var recorded = Enumerable.Range(0, 2000).Count(_ =>
+        {
+            using var activity = Source.StartActivity("probe");
+            return activity is { Recorded: true };
+        });
+
+        Assert.InRange(recorded / 20.0, expectedPercent - 5, expectedPercent + 5);
+    }
+
+    [Fact]
+    public async Task ATraceThatArrivesSampled_IsRecorded_EvenWhereNoneStartsSampled()
+    {
+        using var host = await StartAsync(exporter: "http://127.0.0.1:9/", ratio: "0");
+        var sampledParent = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
+
+        using (var activity = Source.StartActivity("probe", ActivityKind.Server, sampledParent))
+            Assert.True(activity is { Recorded: true });
+
+        Assert.Null(Activity.Current);
+        using var root = Source.StartActivity("root");
+        Assert.False(root is { Recorded: true });
+    }
+
+    [Fact]
+    public void ARatioOutsideZeroToOne_StopsTheServiceAtStartup()
+    {
+        var builder = Builder(exporter: null, ratio: "10%");
+        var exception = Assert.ThrowsAny<Exception>(() =>
+        {
+            builder.AddServiceDefaults();
+            builder.Build().Services.GetService(typeof(OpenTelemetry.Trace.TracerProvider));
+        });
+        Assert.Contains(Telemetry.TraceSampleRatioKey, exception.ToString());
+    }
+
+    private static async Task<IHost> StartAsync(string? exporter, string? ratio)
+    {
+        var builder = Builder(exporter, ratio);
+        builder.AddServiceDefaults();
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    private static HostApplicationBuilder Builder(string? exporter, string? ratio)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Testing" });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = exporter,
+            [Telemetry.TraceSampleRatioKey] = ratio,
+        });
+        return builder;
+    }
+}
