@@ -51,10 +51,6 @@ public sealed class ReconnectTests(RealtimePlatform platform) : IClassFixture<Re
             async () => (await MessagingRequests(platform, "/api/v1/conversations/joined") - joinedBefore,
                 await MessagingRequests(platform, "/api/v1/conversations/{id:guid}/events") - logBefore),
             counts => counts.Item1 >= members.Count && counts.Item2 >= conversations, TimeSpan.FromSeconds(15), "Messaging counted the reads");
-        // A read still to be counted would hide in a snapshot taken too early: once more, after the next snapshot.
-        await Task.Delay(TimeSpan.FromSeconds(2));
-        (joined, logReads) = (await MessagingRequests(platform, "/api/v1/conversations/joined") - joinedBefore,
-            await MessagingRequests(platform, "/api/v1/conversations/{id:guid}/events") - logBefore);
 
         // One read of the positions per connection, so no client reconnected twice. At most one read of the log per
         // connection with news, and at most one more for a connection that came back before the restarted instance's

@@ -29,12 +29,13 @@ if (options.Scenario == "send-to-publish")
     return 0;
 }
 var known = new[] { "all", "baselines", "capacity", "latency", "fanout", "idle", "history" };
-if (!known.Contains(options.Scenario))
+var scenarios = options.Scenario.Split(',', StringSplitOptions.RemoveEmptyEntries);
+if (scenarios.Length == 0 || !scenarios.All(known.Contains))
 {
-    Console.Error.WriteLine($"usage: Platform.Benchmarks [{string.Join('|', known)}|send-to-publish] [--option value ...]; see BENCHMARKS.md");
+    Console.Error.WriteLine($"usage: Platform.Benchmarks [{string.Join('|', known)}|send-to-publish][,...] [--option value ...]; see BENCHMARKS.md");
     return 2;
 }
-bool Runs(string scenario) => options.Scenario == "all" || options.Scenario == scenario;
+bool Runs(string scenario) => scenarios.Contains("all") || scenarios.Contains(scenario);
 
 IdleConnections.RaiseFileLimit(200_000);
 await using var infrastructure = await LocalInfrastructure.StartAsync();
@@ -146,8 +147,11 @@ await File.WriteAllTextAsync(Path.Combine(bench, $"report-{stamp}.md"), markdown
 await File.WriteAllTextAsync(Path.Combine(bench, $"report-{stamp}.json"), report.Json());
 if (report.TraceTrees is { } trees)
     await File.WriteAllTextAsync(Path.Combine(bench, $"traces-{stamp}.txt"), trees);
+var charts = Charts.Write(report, bench, stamp);
 Console.WriteLine(markdown);
 Console.WriteLine($"Reports: {Path.Combine(bench, $"report-{stamp}.md")} and .json");
+foreach (var chart in charts)
+    Console.WriteLine($"Chart: {chart}");
 return 0;
 
 // At most 50 messages/s into one room: below what one conversation sustains here, so the fan-out is what is measured.
