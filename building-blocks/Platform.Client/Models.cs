@@ -32,6 +32,15 @@ public sealed record Message(
     IReadOnlyList<Reaction> Reactions, IReadOnlyList<Attachment> Attachments, DateTimeOffset CreatedAt,
     IReadOnlyList<LinkPreview>? LinkPreviews = null);
 
+/// <summary>A search result: the message, its conversation, and the parts of its text that matched.</summary>
+public sealed record SearchHit(Guid ConversationId, Message Message, IReadOnlyList<SearchHighlight> Highlights);
+
+/// <summary>A fragment of a message's text; <see cref="Matches"/> are the matched words, as UTF-16 ranges of <see cref="Text"/>.</summary>
+public sealed record SearchHighlight(string Text, IReadOnlyList<HighlightRange> Matches);
+
+/// <summary>A range of a text: <see cref="Length"/> characters from <see cref="Start"/>.</summary>
+public sealed record HighlightRange(int Start, int Length);
+
 /// <summary>A preview of a web page: on a message (attached by Media), or from <c>GET /link-previews</c> with the page's final URL.</summary>
 public sealed record LinkPreview(
     string Url, string? Title, string? Description, string? ImageUrl, string? SiteName, string? FinalUrl = null, string? Type = null, DateTimeOffset? FetchedAt = null);

@@ -121,6 +121,29 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task<Page<ConversationEvent>> GetEventsAsync(Guid conversationId, long after, int limit = 500, CancellationToken cancellationToken = default) =>
         SendAsync<Page<ConversationEvent>>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/events?after={after}&limit={limit}", null, cancellationToken);
 
+    /// <summary>
+    /// Full-text search over the messages of my conversations, best match first. Words match stemmed (English) and as
+    /// written; <c>"a phrase"</c>, <c>or</c> and <c>-word</c> work as in web search engines. Pass the previous page's
+    /// <c>Next</c> as <paramref name="cursor"/>.
+    /// </summary>
+    public Task<Page<SearchHit>> SearchMessagesAsync(
+        string q, Guid? conversationId = null, Guid? senderId = null, DateTimeOffset? after = null, DateTimeOffset? before = null, string? cursor = null,
+        int limit = 20, CancellationToken cancellationToken = default)
+    {
+        var query = new List<string> { "q=" + Uri.EscapeDataString(q), "limit=" + limit };
+        if (conversationId is not null)
+            query.Add("conversationId=" + conversationId);
+        if (senderId is not null)
+            query.Add("senderId=" + senderId);
+        if (after is not null)
+            query.Add("after=" + Uri.EscapeDataString(after.Value.ToString("O")));
+        if (before is not null)
+            query.Add("before=" + Uri.EscapeDataString(before.Value.ToString("O")));
+        if (cursor is not null)
+            query.Add("cursor=" + Uri.EscapeDataString(cursor));
+        return SendAsync<Page<SearchHit>>(HttpMethod.Get, "api/v1/search/messages?" + string.Join('&', query), null, cancellationToken);
+    }
+
     /// <summary>The presence of up to 500 users, as I may see them (<c>unknown</c> for users I share nothing with).</summary>
     public async Task<IReadOnlyList<PresenceInfo>> GetPresenceAsync(IEnumerable<Guid> userIds, CancellationToken cancellationToken = default) =>
         (await SendAsync<Page<PresenceInfo>>(HttpMethod.Post, "api/v1/presence/query", new { userIds }, cancellationToken)).Items;

@@ -10,7 +10,7 @@ import type { paths as PresencePaths } from "./generated/presence.js";
 import type { ConversationEvent } from "./handwritten.js";
 import type {
   Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
-  MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts,
+  MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts, SearchHit,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
 import type { PositionStore } from "./positions.js";
@@ -47,6 +47,20 @@ export interface PlatformClientOptions {
   deviceKind?: "web" | "mobile" | "desktop" | "other";
   /** For tests and proxies: the fetch under the SDK's HTTP calls. */
   fetch?: typeof fetch;
+}
+
+export interface SearchMessagesQuery {
+  /** Only this conversation (404 if I am not a member). */
+  conversationId?: string;
+  /** Only messages this user sent. */
+  senderId?: string;
+  /** Only messages sent after / before these ISO 8601 times. */
+  after?: string;
+  before?: string;
+  /** The previous page's `next`. */
+  cursor?: string;
+  /** Page size, default 20, at most 100. */
+  limit?: number;
 }
 
 export interface SendMessageOptions {
@@ -246,6 +260,14 @@ export class PlatformClient {
   /** The log after `after`, in order. */
   async getEvents(conversationId: string, after: number, limit = 500, signal?: AbortSignal): Promise<Page<ConversationEvent>> {
     return data(await this.api.GET("/api/v1/conversations/{id}/events", { params: { path: { id: conversationId }, query: { after, limit } }, ...(signal ? { signal } : {}) }));
+  }
+
+  /**
+   * Full-text search over the messages of my conversations, best match first: words are matched stemmed (English) and
+   * as written; `"a phrase"`, `or` and `-word` work as in web search engines.
+   */
+  async searchMessages(q: string, query: SearchMessagesQuery = {}): Promise<Page<SearchHit>> {
+    return data(await this.api.GET("/api/v1/search/messages", { params: { query: { q, ...query } } }));
   }
 
   /** The presence of up to 500 users, as I may see them (`unknown` for users I share nothing with). */

@@ -22,6 +22,9 @@ export type MessagePreview = Messaging["schemas"]["MessagePreview"];
 export type Reaction = Messaging["schemas"]["ReactionDto"];
 export type Receipts = Messaging["schemas"]["ReceiptsDto"];
 export type Call = Messaging["schemas"]["CallDto"];
+/** A search result: the message, its conversation, and fragments of its text with the matched words as UTF-16 ranges. */
+export type SearchHit = Messaging["schemas"]["SearchHit"];
+export type SearchHighlight = Messaging["schemas"]["SearchHighlight"];
 export type IceServers = Messaging["schemas"]["IceServersResponse"];
 /** One event of a conversation's log, as the log endpoint and the hub's `event` send it; `data` depends on `type`. */
 export type EventEnvelope = Messaging["schemas"]["EventEnvelope"];

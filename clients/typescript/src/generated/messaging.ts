@@ -449,6 +449,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/search/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["SearchMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -564,6 +580,12 @@ export interface components {
             /** Format: int64 */
             seq: number;
             type: string;
+        };
+        HighlightRange: {
+            /** Format: int32 */
+            length: number;
+            /** Format: int32 */
+            start: number;
         };
         IceServerDto: {
             credential?: null | string;
@@ -724,6 +746,10 @@ export interface components {
             items: components["schemas"]["SavedMessageDto"][];
             next: null | string;
         };
+        PageOfSearchHit: {
+            items: components["schemas"]["SearchHit"][];
+            next: null | string;
+        };
         ReactionDto: {
             /** Format: int32 */
             count: number;
@@ -750,6 +776,16 @@ export interface components {
             message: components["schemas"]["MessageDto"];
             /** Format: date-time */
             savedAt: string;
+        };
+        SearchHighlight: {
+            matches: components["schemas"]["HighlightRange"][];
+            text: string;
+        };
+        SearchHit: {
+            /** Format: uuid */
+            conversationId: string;
+            highlights: components["schemas"]["SearchHighlight"][];
+            message: components["schemas"]["MessageDto"];
         };
         SendMessageRequest: {
             attachments: null | string[];
@@ -1770,6 +1806,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    SearchMessages: {
+        parameters: {
+            query?: {
+                after?: string;
+                before?: string;
+                conversationId?: string;
+                cursor?: string;
+                limit?: number;
+                q?: string;
+                senderId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfSearchHit"];
+                };
             };
         };
     };

@@ -1,0 +1,45 @@
+using System.Net;
+using System.Text.Json;
+
+namespace Platform.Tests;
+
+/// <summary>Conversation depth through the Gateway: message search.</summary>
+[Collection(WholePlatformCollection.Name)]
+public sealed class ConversationDepthTests(WholePlatform platform)
+{
+    private static List<Guid> Found(JsonElement page) =>
+        page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("message").GetProperty("id").GetGuid()).ToList();
+
+    [Fact]
+    public async Task Search_ThroughTheGateway_FindsAMembersMessages_AndNothingForANonMember()
+    {
+        var alice = await platform.SignUpAsync("Alice Searches");
+        var bob = await platform.SignUpAsync("Bob Searches", platform.Gateway2);
+        var mallory = await platform.SignUpAsync("Mallory Searches");
+        var group = (await platform.CreateConversationAsync(alice, "group", [bob], "search")).GetProperty("id").GetGuid();
+        var word = "capybara" + Guid.NewGuid().ToString("N")[..6];
+        var message = await platform.SendAsync(alice, group, $"Our {word} meetings moved to Friday");
+        await platform.SendAsync(alice, group, "unrelated chatter");
+
+        var path = $"api/v1/search/messages?q={Uri.EscapeDataString(word + " meeting")}";
+        var page = await platform.ReadAsync(await bob.Http.GetAsync(path), HttpStatusCode.OK, "Bob searches", platform.Messaging);
+        Assert.Equal([message.GetProperty("id").GetGuid()], Found(page));
+        var hit = page.GetProperty("items")[0];
+        Assert.Equal(group, hit.GetProperty("conversationId").GetGuid());
+        Assert.NotEmpty(hit.GetProperty("highlights").EnumerateArray());
+
+        var nothing = await platform.ReadAsync(await mallory.Http.GetAsync(path), HttpStatusCode.OK, "Mallory searches", platform.Messaging);
+        Assert.Empty(Found(nothing));
+        await platform.ReadAsync(await mallory.Http.GetAsync(path + $"&conversationId={group}"), HttpStatusCode.NotFound, "Mallory names the group", platform.Messaging);
+        var bad = await mallory.Http.GetAsync("api/v1/search/messages?q=");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
+        using var anonymous = platform.Anonymous(platform.Gateway1);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync(path)).StatusCode);
+
+        // Deleted text is gone from search at once.
+        await platform.ReadAsync(await alice.Http.DeleteAsync($"api/v1/conversations/{group}/messages/{message.GetProperty("id").GetGuid()}"),
+            HttpStatusCode.NoContent, "Alice deletes her message", platform.Messaging);
+        Assert.Empty(Found(await platform.ReadAsync(await bob.Http.GetAsync(path), HttpStatusCode.OK, "Bob searches again", platform.Messaging)));
+    }
+}
