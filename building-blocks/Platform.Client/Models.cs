@@ -32,6 +32,16 @@ public sealed record Message(
     IReadOnlyList<Reaction> Reactions, IReadOnlyList<Attachment> Attachments, DateTimeOffset CreatedAt,
     IReadOnlyList<LinkPreview>? LinkPreviews = null);
 
+/// <summary>A thread: its root, a page of replies (<see cref="Next"/> continues), whether I follow it and how far I read it.</summary>
+public sealed record MessageThread(Message Root, IReadOnlyList<Message> Items, string? Next, bool Following, long ReadSeq);
+
+/// <summary>A thread I follow (<see cref="Id"/> is its root's id), with my unread replies and those mentioning me.</summary>
+public sealed record FollowedThread(
+    Guid Id, Guid ConversationId, Message Root, int ReplyCount, DateTimeOffset? LastReplyAt, int UnreadCount, int MentionCount, long ReadSeq);
+
+/// <summary>My read marker of a thread.</summary>
+public sealed record ThreadRead(Guid Id, Guid ConversationId, bool Following, long ReadSeq);
+
 /// <summary>A search result: the message, its conversation, and the parts of its text that matched.</summary>
 public sealed record SearchHit(Guid ConversationId, Message Message, IReadOnlyList<SearchHighlight> Highlights);
 

@@ -144,6 +144,27 @@ public sealed class PlatformClient : IAsyncDisposable
         return SendAsync<Page<SearchHit>>(HttpMethod.Get, "api/v1/search/messages?" + string.Join('&', query), null, cancellationToken);
     }
 
+    /// <summary>A thread: its root and its replies in seq order after <paramref name="after"/> (a reply's id shows its root's thread).</summary>
+    public Task<MessageThread> GetThreadAsync(Guid conversationId, Guid messageId, long? after = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<MessageThread>(HttpMethod.Get,
+            $"api/v1/conversations/{conversationId}/messages/{messageId}/thread?limit={limit}{(after is null ? "" : "&after=" + after)}", null, cancellationToken);
+
+    /// <summary>Follows a thread (what it holds now counts as read). Replying in a thread follows it too.</summary>
+    public Task FollowThreadAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Put, $"api/v1/conversations/{conversationId}/messages/{messageId}/follow", null, cancellationToken);
+
+    /// <summary>Stops following a thread; being its root's author does not follow it again (replying does).</summary>
+    public Task UnfollowThreadAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/messages/{messageId}/follow", null, cancellationToken);
+
+    /// <summary>Moves my read marker of a thread forward: to <paramref name="seq"/>, or to its end.</summary>
+    public Task<ThreadRead> MarkThreadReadAsync(Guid conversationId, Guid messageId, long? seq = null, CancellationToken cancellationToken = default) =>
+        SendAsync<ThreadRead>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/messages/{messageId}/thread/read", new { seq }, cancellationToken);
+
+    /// <summary>The threads I follow, newest reply first, with my unread and mention counts in each.</summary>
+    public Task<Page<FollowedThread>> GetFollowedThreadsAsync(string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<FollowedThread>>(HttpMethod.Get, $"api/v1/threads?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
+
     /// <summary>The presence of up to 500 users, as I may see them (<c>unknown</c> for users I share nothing with).</summary>
     public async Task<IReadOnlyList<PresenceInfo>> GetPresenceAsync(IEnumerable<Guid> userIds, CancellationToken cancellationToken = default) =>
         (await SendAsync<Page<PresenceInfo>>(HttpMethod.Post, "api/v1/presence/query", new { userIds }, cancellationToken)).Items;

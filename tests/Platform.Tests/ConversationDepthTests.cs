@@ -1,9 +1,10 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace Platform.Tests;
 
-/// <summary>Conversation depth through the Gateway: message search.</summary>
+/// <summary>Conversation depth through the Gateway: message search, threads.</summary>
 [Collection(WholePlatformCollection.Name)]
 public sealed class ConversationDepthTests(WholePlatform platform)
 {
@@ -41,5 +42,40 @@ public sealed class ConversationDepthTests(WholePlatform platform)
         await platform.ReadAsync(await alice.Http.DeleteAsync($"api/v1/conversations/{group}/messages/{message.GetProperty("id").GetGuid()}"),
             HttpStatusCode.NoContent, "Alice deletes her message", platform.Messaging);
         Assert.Empty(Found(await platform.ReadAsync(await bob.Http.GetAsync(path), HttpStatusCode.OK, "Bob searches again", platform.Messaging)));
+    }
+
+    [Fact]
+    public async Task Threads_ThroughTheGateway_ReplyFollowUnreadAndNothingForANonMember()
+    {
+        var alice = await platform.SignUpAsync("Alice Threads");
+        var bob = await platform.SignUpAsync("Bob Threads", platform.Gateway2);
+        var mallory = await platform.SignUpAsync("Mallory Threads");
+        var group = (await platform.CreateConversationAsync(alice, "group", [bob], "threads")).GetProperty("id").GetGuid();
+        var root = (await platform.SendAsync(alice, group, "release on Monday?")).GetProperty("id").GetGuid();
+        var reply = await platform.ReadAsync(await bob.Http.PostAsJsonAsync($"api/v1/conversations/{group}/messages",
+            new { clientMessageId = Guid.NewGuid().ToString("N"), text = "yes", replyTo = root }), HttpStatusCode.Created, "Bob replies", platform.Messaging);
+
+        var thread = await platform.ReadAsync(await alice.Http.GetAsync($"api/v1/conversations/{group}/messages/{root}/thread"), HttpStatusCode.OK,
+            "Alice opens the thread", platform.Messaging);
+        Assert.Equal(root, thread.GetProperty("root").GetProperty("id").GetGuid());
+        Assert.Equal([reply.GetProperty("id").GetGuid()], thread.GetProperty("items").EnumerateArray().Select(m => m.GetProperty("id").GetGuid()));
+        var threads = await platform.ReadAsync(await alice.Http.GetAsync("api/v1/threads"), HttpStatusCode.OK, "Alice's threads", platform.Messaging);
+        var row = threads.GetProperty("items").EnumerateArray().Single();
+        Assert.Equal((root, 1), (row.GetProperty("id").GetGuid(), row.GetProperty("unreadCount").GetInt32()));
+        var bobs = await platform.ReadAsync(await bob.Http.GetAsync("api/v1/threads"), HttpStatusCode.OK, "Bob's threads", platform.Messaging);
+        Assert.Equal(0, bobs.GetProperty("items").EnumerateArray().Single().GetProperty("unreadCount").GetInt32());
+
+        await platform.ReadAsync(await bob.Http.DeleteAsync($"api/v1/conversations/{group}/messages/{root}/follow"), HttpStatusCode.NoContent, "Bob unfollows", platform.Messaging);
+        Assert.Empty((await platform.ReadAsync(await bob.Http.GetAsync("api/v1/threads"), HttpStatusCode.OK, "Bob's threads", platform.Messaging))
+            .GetProperty("items").EnumerateArray());
+
+        await platform.ReadAsync(await mallory.Http.GetAsync($"api/v1/conversations/{group}/messages/{root}/thread"), HttpStatusCode.NotFound,
+            "Mallory opens the thread", platform.Messaging);
+        await platform.ReadAsync(await mallory.Http.PutAsync($"api/v1/conversations/{group}/messages/{root}/follow", null), HttpStatusCode.NotFound,
+            "Mallory follows the thread", platform.Messaging);
+        Assert.Empty((await platform.ReadAsync(await mallory.Http.GetAsync("api/v1/threads"), HttpStatusCode.OK, "Mallory's threads", platform.Messaging))
+            .GetProperty("items").EnumerateArray());
+        await platform.ReadAsync(await alice.Http.GetAsync($"api/v1/conversations/{group}/messages/{root}/thread?after=-5"), HttpStatusCode.BadRequest,
+            "a negative after", platform.Messaging);
     }
 }

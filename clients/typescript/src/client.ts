@@ -10,7 +10,7 @@ import type { paths as PresencePaths } from "./generated/presence.js";
 import type { ConversationEvent } from "./handwritten.js";
 import type {
   Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
-  MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts, SearchHit,
+  FollowedThread, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts, SearchHit, Thread, ThreadRead,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
 import type { PositionStore } from "./positions.js";
@@ -268,6 +268,35 @@ export class PlatformClient {
    */
   async searchMessages(q: string, query: SearchMessagesQuery = {}): Promise<Page<SearchHit>> {
     return data(await this.api.GET("/api/v1/search/messages", { params: { query: { q, ...query } } }));
+  }
+
+  /** A thread: its root and replies in seq order after `after` (a reply's id shows its root's thread). */
+  async getThread(conversationId: string, messageId: string, query: { after?: number; limit?: number } = {}): Promise<Thread> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/messages/{messageId}/thread", {
+      params: { path: { id: conversationId, messageId }, query },
+    }));
+  }
+
+  /** Follows a thread (what it holds now counts as read); replying in a thread follows it too. */
+  async followThread(conversationId: string, messageId: string): Promise<void> {
+    await this.api.PUT("/api/v1/conversations/{id}/messages/{messageId}/follow", { params: { path: { id: conversationId, messageId } } });
+  }
+
+  /** Stops following a thread (being its root's author does not follow it again; replying does). */
+  async unfollowThread(conversationId: string, messageId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/conversations/{id}/messages/{messageId}/follow", { params: { path: { id: conversationId, messageId } } });
+  }
+
+  /** Moves my read marker of a thread forward: to `seq`, or to its end. */
+  async markThreadRead(conversationId: string, messageId: string, seq?: number): Promise<ThreadRead> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/messages/{messageId}/thread/read", {
+      params: { path: { id: conversationId, messageId } }, body: { seq: seq ?? null },
+    }));
+  }
+
+  /** The threads I follow, newest reply first, with my unread and mention counts in each. */
+  async getFollowedThreads(cursor?: string, limit = 50): Promise<Page<FollowedThread>> {
+    return data(await this.api.GET("/api/v1/threads", { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
   }
 
   /** The presence of up to 500 users, as I may see them (`unknown` for users I share nothing with). */

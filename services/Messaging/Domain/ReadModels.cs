@@ -142,6 +142,31 @@ public sealed record SavedMessage
     public static string KeyOf(Guid userId, Guid messageId) => $"{userId:N}:{messageId:N}";
 }
 
+/// <summary>
+/// One user's relation to one thread (a root message and its replies): whether they follow it, and how far they have
+/// read it. Kept in the same transaction as the replies, so unread counts never miss one.
+/// </summary>
+public sealed record ThreadFollow
+{
+    public string Id { get; init; } = "";
+    public Guid UserId { get; init; }
+    public Guid ConversationId { get; init; }
+    public Guid RootId { get; init; }
+    public bool Following { get; init; }
+    /// <summary>Replies up to this seq are read.</summary>
+    public long ReadSeq { get; init; }
+    /// <summary>Set when the user unfollowed: being the root's author no longer follows them again (replying does).</summary>
+    public DateTimeOffset? UnfollowedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    public static string KeyOf(Guid userId, Guid rootId) => $"{userId:N}:{rootId:N}";
+
+    public static ThreadFollow For(Guid userId, MessageView root, long readSeq, DateTimeOffset at) => new()
+    {
+        Id = KeyOf(userId, root.Id), UserId = userId, ConversationId = root.ConversationId, RootId = root.Id, ReadSeq = readSeq, UpdatedAt = at,
+    };
+}
+
 public sealed record ReactionView(string Emoji, IReadOnlyList<Guid> UserIds);
 
 public sealed record LinkPreviewView(string Url, string? Title, string? Description, string? ImageUrl, string? SiteName);

@@ -257,6 +257,22 @@ export interface paths {
         patch: operations["EditMessage"];
         trace?: never;
     };
+    "/api/v1/conversations/{id}/messages/{messageId}/follow": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["FollowThread"];
+        post?: never;
+        delete: operations["UnfollowThread"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/messages/{messageId}/reactions/{emoji}": {
         parameters: {
             query?: never;
@@ -283,6 +299,38 @@ export interface paths {
         get: operations["GetMessageReceipts"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/messages/{messageId}/thread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["GetThread"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/messages/{messageId}/thread/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["MarkThreadRead"];
         delete?: never;
         options?: never;
         head?: never;
@@ -457,6 +505,22 @@ export interface paths {
             cookie?: never;
         };
         get: operations["SearchMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/threads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ListFollowedThreads"];
         put?: never;
         post?: never;
         delete?: never;
@@ -750,6 +814,10 @@ export interface components {
             items: components["schemas"]["SearchHit"][];
             next: null | string;
         };
+        PageOfThreadRow: {
+            items: components["schemas"]["ThreadRow"][];
+            next: null | string;
+        };
         ReactionDto: {
             /** Format: int32 */
             count: number;
@@ -800,6 +868,44 @@ export interface components {
         };
         StartCallRequest: {
             kind: null | string;
+        };
+        ThreadDto: {
+            following: boolean;
+            items: components["schemas"]["MessageDto"][];
+            next: null | string;
+            /** Format: int64 */
+            readSeq: number;
+            root: components["schemas"]["MessageDto"];
+        };
+        ThreadReadDto: {
+            /** Format: uuid */
+            conversationId: string;
+            following: boolean;
+            /** Format: uuid */
+            id: string;
+            /** Format: int64 */
+            readSeq: number;
+        };
+        ThreadReadRequest: {
+            /** Format: int64 */
+            seq: null | number;
+        };
+        ThreadRow: {
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            lastReplyAt: null | string;
+            /** Format: int32 */
+            mentionCount: number;
+            /** Format: int64 */
+            readSeq: number;
+            /** Format: int32 */
+            replyCount: number;
+            root: components["schemas"]["MessageDto"];
+            /** Format: int32 */
+            unreadCount: number;
         };
         TimeoutDto: {
             /** Format: date-time */
@@ -1439,6 +1545,48 @@ export interface operations {
             };
         };
     };
+    FollowThread: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    UnfollowThread: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     AddReaction: {
         parameters: {
             query?: never;
@@ -1506,6 +1654,59 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MessageReceiptsDto"];
+                };
+            };
+        };
+    };
+    GetThread: {
+        parameters: {
+            query?: {
+                after?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThreadDto"];
+                };
+            };
+        };
+    };
+    MarkThreadRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["ThreadReadRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThreadReadDto"];
                 };
             };
         };
@@ -1833,6 +2034,29 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PageOfSearchHit"];
+                };
+            };
+        };
+    };
+    ListFollowedThreads: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfThreadRow"];
                 };
             };
         };
