@@ -30,7 +30,10 @@ public sealed record Message(
     Guid Id, Guid ConversationId, long Seq, Guid SenderId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls,
     Guid? ReplyTo, int ReplyCount, DateTimeOffset? LastReplyAt, bool Edited, DateTimeOffset? EditedAt, bool Deleted,
     IReadOnlyList<Reaction> Reactions, IReadOnlyList<Attachment> Attachments, DateTimeOffset CreatedAt,
-    IReadOnlyList<LinkPreview>? LinkPreviews = null);
+    IReadOnlyList<LinkPreview>? LinkPreviews = null, ForwardReference? ForwardedFrom = null);
+
+/// <summary>The message a forward was made from; opening it needs membership of its conversation.</summary>
+public sealed record ForwardReference(Guid ConversationId, Guid MessageId);
 
 /// <summary>A thread: its root, a page of replies (<see cref="Next"/> continues), whether I follow it and how far I read it.</summary>
 public sealed record MessageThread(Message Root, IReadOnlyList<Message> Items, string? Next, bool Following, long ReadSeq);

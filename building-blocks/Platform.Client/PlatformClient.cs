@@ -77,6 +77,20 @@ public sealed class PlatformClient : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         var body = new { clientMessageId = clientMessageId ?? Guid.NewGuid().ToString("N"), text, replyTo, attachments };
+        return await SendWithRetriesAsync(conversationId, body, cancellationToken);
+    }
+
+    /// <summary>
+    /// Forwards a message I can read into another conversation (or the same): the forward carries its text (or
+    /// <paramref name="text"/> instead) and attachments, and <c>ForwardedFrom</c>, a reference that only the origin's
+    /// members can open. Retried like <see cref="SendMessageAsync"/>.
+    /// </summary>
+    public Task<Message> ForwardMessageAsync(
+        Guid conversationId, ForwardReference from, string? text = null, string? clientMessageId = null, CancellationToken cancellationToken = default) =>
+        SendWithRetriesAsync(conversationId, new { clientMessageId = clientMessageId ?? Guid.NewGuid().ToString("N"), text, forwardedFrom = from }, cancellationToken);
+
+    private async Task<Message> SendWithRetriesAsync(Guid conversationId, object body, CancellationToken cancellationToken)
+    {
         for (var attempt = 0; ; attempt++)
         {
             try

@@ -4,7 +4,7 @@ using System.Text.Json;
 
 namespace Platform.Tests;
 
-/// <summary>Conversation depth through the Gateway: message search, threads.</summary>
+/// <summary>Conversation depth through the Gateway: message search, threads, forwarding.</summary>
 [Collection(WholePlatformCollection.Name)]
 public sealed class ConversationDepthTests(WholePlatform platform)
 {
@@ -77,5 +77,31 @@ public sealed class ConversationDepthTests(WholePlatform platform)
             .GetProperty("items").EnumerateArray());
         await platform.ReadAsync(await alice.Http.GetAsync($"api/v1/conversations/{group}/messages/{root}/thread?after=-5"), HttpStatusCode.BadRequest,
             "a negative after", platform.Messaging);
+    }
+
+    [Fact]
+    public async Task Forward_ThroughTheGateway_CarriesAReferenceOnlyTheOriginsMembersOpen_AndNeedsTheOriginReadable()
+    {
+        var alice = await platform.SignUpAsync("Alice Forwards");
+        var bob = await platform.SignUpAsync("Bob Forwards");
+        var carol = await platform.SignUpAsync("Carol Forwards", platform.Gateway2);
+        var origin = (await platform.CreateConversationAsync(alice, "group", [bob], "origin")).GetProperty("id").GetGuid();
+        var target = (await platform.CreateConversationAsync(alice, "group", [carol], "target")).GetProperty("id").GetGuid();
+        var original = (await platform.SendAsync(bob, origin, "numbers for Q3")).GetProperty("id").GetGuid();
+
+        var forward = await platform.ReadAsync(await alice.Http.PostAsJsonAsync($"api/v1/conversations/{target}/messages",
+            new { clientMessageId = Guid.NewGuid().ToString("N"), forwardedFrom = new { conversationId = origin, messageId = original } }),
+            HttpStatusCode.Created, "Alice forwards Bob's message", platform.Messaging);
+        var seen = (await platform.ReadAsync(await carol.Http.GetAsync($"api/v1/conversations/{target}/messages"), HttpStatusCode.OK, "Carol reads", platform.Messaging))
+            .GetProperty("items").EnumerateArray().Single(m => m.GetProperty("id").GetGuid() == forward.GetProperty("id").GetGuid());
+        Assert.Equal("numbers for Q3", seen.GetProperty("text").GetString());
+        Assert.Equal(original, seen.GetProperty("forwardedFrom").GetProperty("messageId").GetGuid());
+        await platform.ReadAsync(await carol.Http.GetAsync($"api/v1/conversations/{origin}/messages/{original}"), HttpStatusCode.NotFound,
+            "Carol opens the origin", platform.Messaging);
+
+        // Carol cannot read the origin, so she cannot forward it either.
+        await platform.ReadAsync(await carol.Http.PostAsJsonAsync($"api/v1/conversations/{target}/messages",
+            new { clientMessageId = Guid.NewGuid().ToString("N"), forwardedFrom = new { conversationId = origin, messageId = original } }),
+            HttpStatusCode.BadRequest, "Carol forwards from a conversation she is not in", platform.Messaging);
     }
 }

@@ -225,6 +225,24 @@ export class PlatformClient {
     }));
   }
 
+  /**
+   * Forwards a message I can read into a conversation: the forward carries its text (or `text` instead) and attachments,
+   * and `forwardedFrom`, a reference only the origin's members can open. Retried like {@link sendMessage}.
+   */
+  async forwardMessage(conversationId: string, from: { conversationId: string; messageId: string }, text?: string, clientMessageId?: string): Promise<Message> {
+    const body = { clientMessageId: clientMessageId ?? randomId(), text: text ?? null, replyTo: null, attachments: null, forwardedFrom: from };
+    const retries = this.options.sendRetries ?? 5;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return data(await this.api.POST("/api/v1/conversations/{id}/messages", { params: { path: { id: conversationId } }, body }));
+      } catch (error) {
+        if (attempt >= retries || !isTransient(error)) throw error;
+        const retryAfter = error instanceof PlatformError && error.retryAfter !== undefined ? error.retryAfter * 1000 : 0;
+        await delay(Math.max(retryAfter, backoffDelay(attempt, 5000)));
+      }
+    }
+  }
+
   /** History in seq order: the newest page, or the page before `before` / after `after`. */
   async getMessages(conversationId: string, query: { before?: number; after?: number; limit?: number } = {}): Promise<Page<Message>> {
     return data(await this.api.GET("/api/v1/conversations/{id}/messages", { params: { path: { id: conversationId }, query: { limit: 50, ...query } } }));

@@ -197,6 +197,7 @@ public sealed record MessageView
     public IReadOnlyList<long> PreviewSeqs { get; init; } = [];
     public DateTimeOffset CreatedAt { get; init; }
     public bool Pinned { get; init; }
+    public ForwardReference? ForwardedFrom { get; init; }
 
     public static MessageView Create(Guid conversationId, long seq, MessagePosted e) => new()
     {
@@ -212,6 +213,7 @@ public sealed record MessageView
         TextSeqs = [seq],
         Attachments = e.Attachments,
         CreatedAt = e.PostedAt,
+        ForwardedFrom = e.ForwardedFrom,
     };
 
     public MessageView Apply(long seq, object e) => e switch

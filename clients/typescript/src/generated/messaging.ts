@@ -645,6 +645,12 @@ export interface components {
             seq: number;
             type: string;
         };
+        ForwardReference: {
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: uuid */
+            messageId: string;
+        };
         HighlightRange: {
             /** Format: int32 */
             length: number;
@@ -723,6 +729,7 @@ export interface components {
             edited: boolean;
             /** Format: date-time */
             editedAt: null | string;
+            forwardedFrom: null | components["schemas"]["ForwardReference"];
             /** Format: uuid */
             id: string;
             /** Format: date-time */
@@ -858,6 +865,7 @@ export interface components {
         SendMessageRequest: {
             attachments: null | string[];
             clientMessageId: null | string;
+            forwardedFrom?: null | components["schemas"]["ForwardReference"];
             /** Format: uuid */
             replyTo: null | string;
             text: null | string;
