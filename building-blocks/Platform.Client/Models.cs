@@ -45,6 +45,9 @@ public sealed record FollowedThread(
 /// <summary>My read marker of a thread.</summary>
 public sealed record ThreadRead(Guid Id, Guid ConversationId, bool Following, long ReadSeq);
 
+/// <summary>A public channel in the directory, with whether I am a member of it.</summary>
+public sealed record DirectoryChannel(Guid Id, string? Title, string? Topic, int MemberCount, DateTimeOffset CreatedAt, DateTimeOffset LastActivityAt, bool IsMember);
+
 /// <summary>A search result: the message, its conversation, and the parts of its text that matched.</summary>
 public sealed record SearchHit(Guid ConversationId, Message Message, IReadOnlyList<SearchHighlight> Highlights);
 

@@ -179,6 +179,11 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task<Page<FollowedThread>> GetFollowedThreadsAsync(string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
         SendAsync<Page<FollowedThread>>(HttpMethod.Get, $"api/v1/threads?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
 
+    /// <summary>The public channels, newest first; <paramref name="q"/> matches their title or topic. Join one with <see cref="AddMembersAsync"/> and my own id.</summary>
+    public Task<Page<DirectoryChannel>> GetPublicChannelsAsync(string? q = null, string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<DirectoryChannel>>(HttpMethod.Get,
+            $"api/v1/channels?limit={limit}{(q is null ? "" : "&q=" + Uri.EscapeDataString(q))}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
+
     /// <summary>The presence of up to 500 users, as I may see them (<c>unknown</c> for users I share nothing with).</summary>
     public async Task<IReadOnlyList<PresenceInfo>> GetPresenceAsync(IEnumerable<Guid> userIds, CancellationToken cancellationToken = default) =>
         (await SendAsync<Page<PresenceInfo>>(HttpMethod.Post, "api/v1/presence/query", new { userIds }, cancellationToken)).Items;

@@ -112,6 +112,7 @@ public static class MessagingServiceExtensions
         conversations.MapCallHistory();
 
         app.MapGroup("/api/v1/saved-messages").RequireAuthorization().WithTags("Saved messages").MapSavedMessages();
+        app.MapGroup("/api/v1/channels").RequireAuthorization().WithTags("Channels").MapChannelDirectory();
         app.MapGroup("/api/v1/threads").RequireAuthorization().WithTags("Threads").MapFollowedThreads();
         app.MapGroup("/api/v1/search").RequireAuthorization().WithTags("Search").MapSearch();
 

@@ -4,7 +4,7 @@ using System.Text.Json;
 
 namespace Platform.Tests;
 
-/// <summary>Conversation depth through the Gateway: message search, threads, forwarding.</summary>
+/// <summary>Conversation depth through the Gateway: message search, threads, forwarding, the channel directory.</summary>
 [Collection(WholePlatformCollection.Name)]
 public sealed class ConversationDepthTests(WholePlatform platform)
 {
@@ -103,5 +103,24 @@ public sealed class ConversationDepthTests(WholePlatform platform)
         await platform.ReadAsync(await carol.Http.PostAsJsonAsync($"api/v1/conversations/{target}/messages",
             new { clientMessageId = Guid.NewGuid().ToString("N"), forwardedFrom = new { conversationId = origin, messageId = original } }),
             HttpStatusCode.BadRequest, "Carol forwards from a conversation she is not in", platform.Messaging);
+    }
+
+    [Fact]
+    public async Task ChannelDirectory_ThroughTheGateway_ListsPublicChannelsToAnyone_WhoCanThenJoin()
+    {
+        var owner = await platform.SignUpAsync("Owner Lists");
+        var visitor = await platform.SignUpAsync("Visitor Finds", platform.Gateway2);
+        var tag = "dir" + Guid.NewGuid().ToString("N")[..8];
+        var open = (await platform.CreateConversationAsync(owner, "channel", [], $"{tag} open")).GetProperty("id").GetGuid();
+        var closed = (await platform.ReadAsync(await owner.Http.PostAsJsonAsync("api/v1/conversations",
+            new { kind = "channel", title = $"{tag} closed", isPublic = false, memberIds = Array.Empty<Guid>() }), HttpStatusCode.Created, "a private channel", platform.Messaging))
+            .GetProperty("id").GetGuid();
+
+        var found = await platform.ReadAsync(await visitor.Http.GetAsync($"api/v1/channels?q={tag}"), HttpStatusCode.OK, "the visitor looks", platform.Messaging);
+        Assert.Equal([open], found.GetProperty("items").EnumerateArray().Select(c => c.GetProperty("id").GetGuid()));
+        Assert.NotEqual(open, closed);
+        await platform.ReadAsync(await visitor.Http.PostAsJsonAsync($"api/v1/conversations/{open}/members", new { userIds = new[] { visitor.Id } }),
+            HttpStatusCode.OK, "the visitor joins", platform.Messaging);
+        await platform.ReadAsync(await visitor.Http.GetAsync("api/v1/channels?cursor=bad"), HttpStatusCode.BadRequest, "a bad cursor", platform.Messaging);
     }
 }

@@ -10,7 +10,7 @@ import type { paths as PresencePaths } from "./generated/presence.js";
 import type { ConversationEvent } from "./handwritten.js";
 import type {
   Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
-  FollowedThread, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts, SearchHit, Thread, ThreadRead,
+  DirectoryChannel, FollowedThread, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts, SearchHit, Thread, ThreadRead,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
 import type { PositionStore } from "./positions.js";
@@ -315,6 +315,11 @@ export class PlatformClient {
   /** The threads I follow, newest reply first, with my unread and mention counts in each. */
   async getFollowedThreads(cursor?: string, limit = 50): Promise<Page<FollowedThread>> {
     return data(await this.api.GET("/api/v1/threads", { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
+  }
+
+  /** The public channels, newest first; `q` matches their title or topic. Join one with {@link addMembers} and my own id. */
+  async getPublicChannels(q?: string, cursor?: string, limit = 50): Promise<Page<DirectoryChannel>> {
+    return data(await this.api.GET("/api/v1/channels", { params: { query: { limit, ...(q ? { q } : {}), ...(cursor ? { cursor } : {}) } } }));
   }
 
   /** The presence of up to 500 users, as I may see them (`unknown` for users I share nothing with). */

@@ -97,6 +97,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ListPublicChannels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations": {
         parameters: {
             query?: never;
@@ -596,6 +612,19 @@ export interface components {
         ChangeRoleRequest: {
             role: null | string;
         };
+        ChannelDirectoryRow: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            isMember: boolean;
+            /** Format: date-time */
+            lastActivityAt: string;
+            /** Format: int32 */
+            memberCount: number;
+            title: null | string;
+            topic: null | string;
+        };
         ConversationDto: {
             /** Format: date-time */
             createdAt: string;
@@ -787,6 +816,10 @@ export interface components {
         };
         PageOfCallDto: {
             items: components["schemas"]["CallDto"][];
+            next: null | string;
+        };
+        PageOfChannelDirectoryRow: {
+            items: components["schemas"]["ChannelDirectoryRow"][];
             next: null | string;
         };
         PageOfEventEnvelope: {
@@ -1068,6 +1101,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IceServersResponse"];
+                };
+            };
+        };
+    };
+    ListPublicChannels: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfChannelDirectoryRow"];
                 };
             };
         };
