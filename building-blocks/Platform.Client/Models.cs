@@ -48,6 +48,12 @@ public sealed record ThreadRead(Guid Id, Guid ConversationId, bool Following, lo
 /// <summary>A public channel in the directory, with whether I am a member of it.</summary>
 public sealed record DirectoryChannel(Guid Id, string? Title, string? Topic, int MemberCount, DateTimeOffset CreatedAt, DateTimeOffset LastActivityAt, bool IsMember);
 
+/// <summary>An invite link: <see cref="Url"/> (at the Gateway) holds <see cref="Token"/>.</summary>
+public sealed record InviteLink(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId);
+
+/// <summary>What an invite link leads to.</summary>
+public sealed record InvitePreview(Guid ConversationId, string Kind, string? Title, string? Topic, int MemberCount, DateTimeOffset ExpiresAt);
+
 /// <summary>A search result: the message, its conversation, and the parts of its text that matched.</summary>
 public sealed record SearchHit(Guid ConversationId, Message Message, IReadOnlyList<SearchHighlight> Highlights);
 

@@ -184,6 +184,18 @@ public sealed class PlatformClient : IAsyncDisposable
         SendAsync<Page<DirectoryChannel>>(HttpMethod.Get,
             $"api/v1/channels?limit={limit}{(q is null ? "" : "&q=" + Uri.EscapeDataString(q))}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
 
+    /// <summary>Makes an invite link to a group or channel I own or administer (default: valid 7 days, at most 30).</summary>
+    public Task<InviteLink> CreateInviteLinkAsync(Guid conversationId, DateTimeOffset? expiresAt = null, CancellationToken cancellationToken = default) =>
+        SendAsync<InviteLink>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/invite-links", new { expiresAt }, cancellationToken);
+
+    /// <summary>What an invite link leads to.</summary>
+    public Task<InvitePreview> GetInviteLinkAsync(string token, CancellationToken cancellationToken = default) =>
+        SendAsync<InvitePreview>(HttpMethod.Get, $"api/v1/invite-links/{Uri.EscapeDataString(token)}", null, cancellationToken);
+
+    /// <summary>Joins the conversation an invite link leads to, as a member.</summary>
+    public Task<Conversation> JoinByInviteLinkAsync(string token, CancellationToken cancellationToken = default) =>
+        SendAsync<Conversation>(HttpMethod.Post, $"api/v1/invite-links/{Uri.EscapeDataString(token)}/join", null, cancellationToken);
+
     /// <summary>The presence of up to 500 users, as I may see them (<c>unknown</c> for users I share nothing with).</summary>
     public async Task<IReadOnlyList<PresenceInfo>> GetPresenceAsync(IEnumerable<Guid> userIds, CancellationToken cancellationToken = default) =>
         (await SendAsync<Page<PresenceInfo>>(HttpMethod.Post, "api/v1/presence/query", new { userIds }, cancellationToken)).Items;

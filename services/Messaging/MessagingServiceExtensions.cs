@@ -71,6 +71,7 @@ public static class MessagingServiceExtensions
         // Threads: a root's replies by computed index on replyTo (an expression index covers rows stored before it).
         options.Schema.For<MessageView>().Index(m => m.ReplyTo!, index => index.Name = Threads.ReplyToIndex);
         options.Schema.For<ThreadFollow>().DocumentAlias("thread_follow").Duplicate(f => f.UserId);
+        options.Schema.For<InviteLink>().DocumentAlias("invite_link");
         options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
         options.Schema.For<ConversationBan>().DocumentAlias("conversation_ban").Duplicate(b => b.ConversationId);
         options.Schema.For<SavedMessage>().DocumentAlias("saved_message").Duplicate(m => m.UserId).Duplicate(m => m.SavedAt);
@@ -100,6 +101,7 @@ public static class MessagingServiceExtensions
         conversations.MapModeration();
         conversations.MapPins();
         conversations.MapThreads();
+        conversations.MapCreateInviteLink();
         conversations.MapSendMessage();
         conversations.MapListMessages();
         conversations.MapEditMessage();
@@ -112,6 +114,7 @@ public static class MessagingServiceExtensions
         conversations.MapCallHistory();
 
         app.MapGroup("/api/v1/saved-messages").RequireAuthorization().WithTags("Saved messages").MapSavedMessages();
+        app.MapGroup("/api/v1/invite-links").RequireAuthorization().WithTags("Invite links").MapInviteLinks();
         app.MapGroup("/api/v1/channels").RequireAuthorization().WithTags("Channels").MapChannelDirectory();
         app.MapGroup("/api/v1/threads").RequireAuthorization().WithTags("Threads").MapFollowedThreads();
         app.MapGroup("/api/v1/search").RequireAuthorization().WithTags("Search").MapSearch();

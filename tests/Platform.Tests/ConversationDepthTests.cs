@@ -4,7 +4,7 @@ using System.Text.Json;
 
 namespace Platform.Tests;
 
-/// <summary>Conversation depth through the Gateway: message search, threads, forwarding, the channel directory.</summary>
+/// <summary>Conversation depth through the Gateway: message search, threads, forwarding, the channel directory, invite links.</summary>
 [Collection(WholePlatformCollection.Name)]
 public sealed class ConversationDepthTests(WholePlatform platform)
 {
@@ -122,5 +122,26 @@ public sealed class ConversationDepthTests(WholePlatform platform)
         await platform.ReadAsync(await visitor.Http.PostAsJsonAsync($"api/v1/conversations/{open}/members", new { userIds = new[] { visitor.Id } }),
             HttpStatusCode.OK, "the visitor joins", platform.Messaging);
         await platform.ReadAsync(await visitor.Http.GetAsync("api/v1/channels?cursor=bad"), HttpStatusCode.BadRequest, "a bad cursor", platform.Messaging);
+    }
+
+    [Fact]
+    public async Task InviteLink_ThroughTheGateway_PointsAtTheGateway_AndLetsItsHolderJoin_ButNotAMemberMakeOne()
+    {
+        var owner = await platform.SignUpAsync("Owner Invites");
+        var member = await platform.SignUpAsync("Member Cannot Invite");
+        var guest = await platform.SignUpAsync("Guest Joins", platform.Gateway2);
+        var group = (await platform.CreateConversationAsync(owner, "group", [member], "invites")).GetProperty("id").GetGuid();
+        await platform.ReadAsync(await member.Http.PostAsJsonAsync($"api/v1/conversations/{group}/invite-links", new { }), HttpStatusCode.Forbidden,
+            "a plain member makes a link", platform.Messaging);
+        var link = await platform.ReadAsync(await owner.Http.PostAsJsonAsync($"api/v1/conversations/{group}/invite-links", new { }), HttpStatusCode.Created,
+            "the owner makes a link", platform.Messaging);
+        var url = new Uri(link.GetProperty("url").GetString()!);
+        Assert.Equal(platform.Gateway1.BaseAddress.Authority, url.Authority);
+
+        await platform.ReadAsync(await guest.Http.GetAsync($"api/v1/conversations/{group}"), HttpStatusCode.NotFound, "the guest before joining", platform.Messaging);
+        var preview = await platform.ReadAsync(await guest.Http.GetAsync(url.PathAndQuery.TrimStart('/')), HttpStatusCode.OK, "the guest opens the link", platform.Messaging);
+        Assert.Equal(group, preview.GetProperty("conversationId").GetGuid());
+        await platform.ReadAsync(await guest.Http.PostAsync(url.PathAndQuery.TrimStart('/') + "/join", null), HttpStatusCode.OK, "the guest joins", platform.Messaging);
+        await platform.ReadAsync(await guest.Http.GetAsync($"api/v1/conversations/{group}"), HttpStatusCode.OK, "the guest after joining", platform.Messaging);
     }
 }

@@ -10,7 +10,7 @@ import type { paths as PresencePaths } from "./generated/presence.js";
 import type { ConversationEvent } from "./handwritten.js";
 import type {
   Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
-  DirectoryChannel, FollowedThread, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts, SearchHit, Thread, ThreadRead,
+  DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts, SearchHit, Thread, ThreadRead,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
 import type { PositionStore } from "./positions.js";
@@ -320,6 +320,21 @@ export class PlatformClient {
   /** The public channels, newest first; `q` matches their title or topic. Join one with {@link addMembers} and my own id. */
   async getPublicChannels(q?: string, cursor?: string, limit = 50): Promise<Page<DirectoryChannel>> {
     return data(await this.api.GET("/api/v1/channels", { params: { query: { limit, ...(q ? { q } : {}), ...(cursor ? { cursor } : {}) } } }));
+  }
+
+  /** Makes an invite link to a group or channel I own or administer (default: valid 7 days, at most 30). */
+  async createInviteLink(conversationId: string, expiresAt?: string): Promise<InviteLink> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/invite-links", { params: { path: { id: conversationId } }, body: { expiresAt: expiresAt ?? null } }));
+  }
+
+  /** What an invite link leads to. */
+  async getInviteLink(token: string): Promise<InvitePreview> {
+    return data(await this.api.GET("/api/v1/invite-links/{token}", { params: { path: { token } } }));
+  }
+
+  /** Joins the conversation an invite link leads to, as a member. */
+  async joinByInviteLink(token: string): Promise<Conversation> {
+    return data(await this.api.POST("/api/v1/invite-links/{token}/join", { params: { path: { token } } }));
   }
 
   /** The presence of up to 500 users, as I may see them (`unknown` for users I share nothing with). */

@@ -32,6 +32,8 @@ export type FollowedThread = Messaging["schemas"]["ThreadRow"];
 export type ThreadRead = Messaging["schemas"]["ThreadReadDto"];
 /** A public channel in the directory, with whether I am a member. */
 export type DirectoryChannel = Messaging["schemas"]["ChannelDirectoryRow"];
+export type InviteLink = Messaging["schemas"]["InviteLinkDto"];
+export type InvitePreview = Messaging["schemas"]["InvitePreviewDto"];
 export type IceServers = Messaging["schemas"]["IceServersResponse"];
 /** One event of a conversation's log, as the log endpoint and the hub's `event` send it; `data` depends on `type`. */
 export type EventEnvelope = Messaging["schemas"]["EventEnvelope"];

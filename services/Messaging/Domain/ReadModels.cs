@@ -167,6 +167,16 @@ public sealed record ThreadFollow
     };
 }
 
+/// <summary>An invite link to a conversation; <see cref="Id"/> is the SHA-256 of its token (the token itself is not stored).</summary>
+public sealed record InviteLink
+{
+    public string Id { get; init; } = "";
+    public Guid ConversationId { get; init; }
+    public Guid CreatedBy { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset ExpiresAt { get; init; }
+}
+
 public sealed record ReactionView(string Emoji, IReadOnlyList<Guid> UserIds);
 
 public sealed record LinkPreviewView(string Url, string? Title, string? Description, string? ImageUrl, string? SiteName);

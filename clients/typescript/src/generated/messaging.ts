@@ -209,6 +209,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/invite-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["CreateInviteLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/members": {
         parameters: {
             query?: never;
@@ -481,6 +497,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invite-links/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["PreviewInviteLink"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invite-links/{token}/join": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["JoinByInviteLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/saved-messages": {
         parameters: {
             query?: never;
@@ -659,6 +707,10 @@ export interface components {
             title: null | string;
             topic: null | string;
         };
+        CreateInviteLinkRequest: {
+            /** Format: date-time */
+            expiresAt: null | string;
+        };
         EditMessageRequest: {
             text: null | string;
         };
@@ -717,6 +769,25 @@ export interface components {
             title: null | string;
             /** Format: int32 */
             unreadCount: number;
+        };
+        InviteLinkDto: {
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: date-time */
+            expiresAt: string;
+            token: string;
+            url: string;
+        };
+        InvitePreviewDto: {
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: date-time */
+            expiresAt: string;
+            kind: components["schemas"]["ConversationKind"];
+            /** Format: int32 */
+            memberCount: number;
+            title: null | string;
+            topic: null | string;
         };
         JoinedConversation: {
             /** Format: uuid */
@@ -1388,6 +1459,32 @@ export interface operations {
             };
         };
     };
+    CreateInviteLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["CreateInviteLinkRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InviteLinkDto"];
+                };
+            };
+        };
+    };
     ListMembers: {
         parameters: {
             query?: {
@@ -2006,6 +2103,50 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PageOfJoinedConversation"];
+                };
+            };
+        };
+    };
+    PreviewInviteLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitePreviewDto"];
+                };
+            };
+        };
+    };
+    JoinByInviteLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationDto"];
                 };
             };
         };
