@@ -30,7 +30,38 @@ public sealed record Message(
     Guid Id, Guid ConversationId, long Seq, Guid SenderId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls,
     Guid? ReplyTo, int ReplyCount, DateTimeOffset? LastReplyAt, bool Edited, DateTimeOffset? EditedAt, bool Deleted,
     IReadOnlyList<Reaction> Reactions, IReadOnlyList<Attachment> Attachments, DateTimeOffset CreatedAt,
-    IReadOnlyList<LinkPreview>? LinkPreviews = null);
+    IReadOnlyList<LinkPreview>? LinkPreviews = null, ForwardReference? ForwardedFrom = null);
+
+/// <summary>The message a forward was made from; opening it needs membership of its conversation.</summary>
+public sealed record ForwardReference(Guid ConversationId, Guid MessageId);
+
+/// <summary>A thread: its root, a page of replies (<see cref="Next"/> continues), whether I follow it and how far I read it.</summary>
+public sealed record MessageThread(Message Root, IReadOnlyList<Message> Items, string? Next, bool Following, long ReadSeq);
+
+/// <summary>A thread I follow (<see cref="Id"/> is its root's id), with my unread replies and those mentioning me.</summary>
+public sealed record FollowedThread(
+    Guid Id, Guid ConversationId, Message Root, int ReplyCount, DateTimeOffset? LastReplyAt, int UnreadCount, int MentionCount, long ReadSeq);
+
+/// <summary>My read marker of a thread.</summary>
+public sealed record ThreadRead(Guid Id, Guid ConversationId, bool Following, long ReadSeq);
+
+/// <summary>A public channel in the directory, with whether I am a member of it.</summary>
+public sealed record DirectoryChannel(Guid Id, string? Title, string? Topic, int MemberCount, DateTimeOffset CreatedAt, DateTimeOffset LastActivityAt, bool IsMember);
+
+/// <summary>An invite link: <see cref="Url"/> (at the Gateway) holds <see cref="Token"/>.</summary>
+public sealed record InviteLink(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId);
+
+/// <summary>What an invite link leads to.</summary>
+public sealed record InvitePreview(Guid ConversationId, string Kind, string? Title, string? Topic, int MemberCount, DateTimeOffset ExpiresAt);
+
+/// <summary>A search result: the message, its conversation, and the parts of its text that matched.</summary>
+public sealed record SearchHit(Guid ConversationId, Message Message, IReadOnlyList<SearchHighlight> Highlights);
+
+/// <summary>A fragment of a message's text; <see cref="Matches"/> are the matched words, as UTF-16 ranges of <see cref="Text"/>.</summary>
+public sealed record SearchHighlight(string Text, IReadOnlyList<HighlightRange> Matches);
+
+/// <summary>A range of a text: <see cref="Length"/> characters from <see cref="Start"/>.</summary>
+public sealed record HighlightRange(int Start, int Length);
 
 /// <summary>A preview of a web page: on a message (attached by Media), or from <c>GET /link-previews</c> with the page's final URL.</summary>
 public sealed record LinkPreview(

@@ -77,6 +77,20 @@ public sealed class PlatformClient : IAsyncDisposable
         CancellationToken cancellationToken = default)
     {
         var body = new { clientMessageId = clientMessageId ?? Guid.NewGuid().ToString("N"), text, replyTo, attachments };
+        return await SendWithRetriesAsync(conversationId, body, cancellationToken);
+    }
+
+    /// <summary>
+    /// Forwards a message I can read into another conversation (or the same): the forward carries its text (or
+    /// <paramref name="text"/> instead) and attachments, and <c>ForwardedFrom</c>, a reference that only the origin's
+    /// members can open. Retried like <see cref="SendMessageAsync"/>.
+    /// </summary>
+    public Task<Message> ForwardMessageAsync(
+        Guid conversationId, ForwardReference from, string? text = null, string? clientMessageId = null, CancellationToken cancellationToken = default) =>
+        SendWithRetriesAsync(conversationId, new { clientMessageId = clientMessageId ?? Guid.NewGuid().ToString("N"), text, forwardedFrom = from }, cancellationToken);
+
+    private async Task<Message> SendWithRetriesAsync(Guid conversationId, object body, CancellationToken cancellationToken)
+    {
         for (var attempt = 0; ; attempt++)
         {
             try
@@ -120,6 +134,67 @@ public sealed class PlatformClient : IAsyncDisposable
     /// <summary>The log after <paramref name="after"/>, in order.</summary>
     public Task<Page<ConversationEvent>> GetEventsAsync(Guid conversationId, long after, int limit = 500, CancellationToken cancellationToken = default) =>
         SendAsync<Page<ConversationEvent>>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/events?after={after}&limit={limit}", null, cancellationToken);
+
+    /// <summary>
+    /// Full-text search over the messages of my conversations, best match first. Words match stemmed (English) and as
+    /// written; <c>"a phrase"</c>, <c>or</c> and <c>-word</c> work as in web search engines. Pass the previous page's
+    /// <c>Next</c> as <paramref name="cursor"/>.
+    /// </summary>
+    public Task<Page<SearchHit>> SearchMessagesAsync(
+        string q, Guid? conversationId = null, Guid? senderId = null, DateTimeOffset? after = null, DateTimeOffset? before = null, string? cursor = null,
+        int limit = 20, CancellationToken cancellationToken = default)
+    {
+        var query = new List<string> { "q=" + Uri.EscapeDataString(q), "limit=" + limit };
+        if (conversationId is not null)
+            query.Add("conversationId=" + conversationId);
+        if (senderId is not null)
+            query.Add("senderId=" + senderId);
+        if (after is not null)
+            query.Add("after=" + Uri.EscapeDataString(after.Value.ToString("O")));
+        if (before is not null)
+            query.Add("before=" + Uri.EscapeDataString(before.Value.ToString("O")));
+        if (cursor is not null)
+            query.Add("cursor=" + Uri.EscapeDataString(cursor));
+        return SendAsync<Page<SearchHit>>(HttpMethod.Get, "api/v1/search/messages?" + string.Join('&', query), null, cancellationToken);
+    }
+
+    /// <summary>A thread: its root and its replies in seq order after <paramref name="after"/> (a reply's id shows its root's thread).</summary>
+    public Task<MessageThread> GetThreadAsync(Guid conversationId, Guid messageId, long? after = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<MessageThread>(HttpMethod.Get,
+            $"api/v1/conversations/{conversationId}/messages/{messageId}/thread?limit={limit}{(after is null ? "" : "&after=" + after)}", null, cancellationToken);
+
+    /// <summary>Follows a thread (what it holds now counts as read). Replying in a thread follows it too.</summary>
+    public Task FollowThreadAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Put, $"api/v1/conversations/{conversationId}/messages/{messageId}/follow", null, cancellationToken);
+
+    /// <summary>Stops following a thread; being its root's author does not follow it again (replying does).</summary>
+    public Task UnfollowThreadAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/messages/{messageId}/follow", null, cancellationToken);
+
+    /// <summary>Moves my read marker of a thread forward: to <paramref name="seq"/>, or to its end.</summary>
+    public Task<ThreadRead> MarkThreadReadAsync(Guid conversationId, Guid messageId, long? seq = null, CancellationToken cancellationToken = default) =>
+        SendAsync<ThreadRead>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/messages/{messageId}/thread/read", new { seq }, cancellationToken);
+
+    /// <summary>The threads I follow, newest reply first, with my unread and mention counts in each.</summary>
+    public Task<Page<FollowedThread>> GetFollowedThreadsAsync(string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<FollowedThread>>(HttpMethod.Get, $"api/v1/threads?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
+
+    /// <summary>The public channels, newest first; <paramref name="q"/> matches their title or topic. Join one with <see cref="AddMembersAsync"/> and my own id.</summary>
+    public Task<Page<DirectoryChannel>> GetPublicChannelsAsync(string? q = null, string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<DirectoryChannel>>(HttpMethod.Get,
+            $"api/v1/channels?limit={limit}{(q is null ? "" : "&q=" + Uri.EscapeDataString(q))}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
+
+    /// <summary>Makes an invite link to a group or channel I own or administer (default: valid 7 days, at most 30).</summary>
+    public Task<InviteLink> CreateInviteLinkAsync(Guid conversationId, DateTimeOffset? expiresAt = null, CancellationToken cancellationToken = default) =>
+        SendAsync<InviteLink>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/invite-links", new { expiresAt }, cancellationToken);
+
+    /// <summary>What an invite link leads to.</summary>
+    public Task<InvitePreview> GetInviteLinkAsync(string token, CancellationToken cancellationToken = default) =>
+        SendAsync<InvitePreview>(HttpMethod.Get, $"api/v1/invite-links/{Uri.EscapeDataString(token)}", null, cancellationToken);
+
+    /// <summary>Joins the conversation an invite link leads to, as a member.</summary>
+    public Task<Conversation> JoinByInviteLinkAsync(string token, CancellationToken cancellationToken = default) =>
+        SendAsync<Conversation>(HttpMethod.Post, $"api/v1/invite-links/{Uri.EscapeDataString(token)}/join", null, cancellationToken);
 
     /// <summary>The presence of up to 500 users, as I may see them (<c>unknown</c> for users I share nothing with).</summary>
     public async Task<IReadOnlyList<PresenceInfo>> GetPresenceAsync(IEnumerable<Guid> userIds, CancellationToken cancellationToken = default) =>

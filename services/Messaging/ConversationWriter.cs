@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Marten;
 using Microsoft.Extensions.Options;
 using Platform.Messaging.Domain;
+using Platform.Messaging.Features;
 using Platform.Messaging.Outbox;
 
 namespace Platform.Messaging;
@@ -17,6 +18,8 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
     private readonly Dictionary<Guid, MessageView?> _messages = [];
     private readonly Dictionary<string, ClientMessageKey?> _clientKeys = [];
     private readonly Dictionary<Guid, CallView?> _calls = [];
+    private readonly Dictionary<string, ThreadFollow?> _follows = [];
+    private readonly HashSet<string> _changedFollows = [];
     // Only what the events changed is written back: a document merely read (a mentioned member, a reply's root)
     // must not overwrite a concurrent change to it, such as a receipt moving that member's cursors.
     private readonly HashSet<Guid> _changedMembers = [];
@@ -84,7 +87,25 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
 
     internal IEnumerable<CallView> ChangedCalls => _changedCalls.Select(id => _calls[id]!);
 
-    internal bool HasDocumentChanges => _changedCalls.Count > 0;
+    /// <summary>A user's follow of a thread of this conversation, if they ever followed or read it.</summary>
+    public async Task<ThreadFollow?> Follow(Guid userId, Guid rootId, CancellationToken cancellationToken = default)
+    {
+        var key = ThreadFollow.KeyOf(userId, rootId);
+        if (!_follows.TryGetValue(key, out var follow))
+            _follows[key] = follow = await session.LoadAsync<ThreadFollow>(key, cancellationToken);
+        return follow;
+    }
+
+    /// <summary>A thread follow's new state; stored with the write even when no event is appended.</summary>
+    public void Set(ThreadFollow follow)
+    {
+        _follows[follow.Id] = follow;
+        _changedFollows.Add(follow.Id);
+    }
+
+    internal IEnumerable<ThreadFollow> ChangedFollows => _changedFollows.Select(id => _follows[id]!);
+
+    internal bool HasDocumentChanges => _changedCalls.Count > 0 || _changedFollows.Count > 0;
 
     internal void Set(Membership member)
     {
@@ -328,6 +349,8 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
             session.Store(message);
         foreach (var call in context.ChangedCalls)
             session.Store(call);
+        foreach (var follow in context.ChangedFollows)
+            session.Store(follow);
         foreach (var (seq, @event) in appended)
             session.Store(OutboxEntry.For(context.Conversation.Id, seq, @event, context));
     }
@@ -370,7 +393,10 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
                 // A retry in the same batch finds it.
                 context.Set(key);
                 if (posted.ReplyTo is { } root && await context.Message(root, cancellationToken) is { } rootMessage)
+                {
                     context.Set(rootMessage.Apply(seq, posted));
+                    await Threads.FollowOnReplyAsync(context, rootMessage, posted, seq, cancellationToken);
+                }
                 // Senders have read what they wrote.
                 if (await context.Member(posted.SenderId, cancellationToken) is { } sender)
                     context.Set(sender with { DeliveredSeq = seq, ReadSeq = seq, LastPostedAt = posted.PostedAt });

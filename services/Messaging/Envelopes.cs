@@ -30,7 +30,8 @@ public sealed record MessageDto(
     IReadOnlyList<AttachmentDto> Attachments,
     DateTimeOffset CreatedAt,
     IReadOnlyList<LinkPreviewDto> LinkPreviews,
-    bool Pinned)
+    bool Pinned,
+    ForwardReference? ForwardedFrom)
 {
     public static MessageDto From(MessageView m) => new(
         m.Id, m.ConversationId, m.Seq, m.SenderId, m.ClientMessageId, m.Text, m.Mentions, m.Urls, m.ReplyTo, m.ReplyCount,
@@ -39,7 +40,8 @@ public sealed record MessageDto(
         m.Attachments.Select(id => new AttachmentDto(id)).ToList(),
         m.CreatedAt,
         m.LinkPreviews.Select(p => new LinkPreviewDto(p.Url, p.Title, p.Description, p.ImageUrl, p.SiteName)).ToList(),
-        m.Pinned);
+        m.Pinned,
+        m.ForwardedFrom);
 }
 
 /// <summary>One event of the log as clients see it, on the hub and from <c>GET /events</c>.</summary>

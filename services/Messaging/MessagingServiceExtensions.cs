@@ -64,7 +64,14 @@ public static class MessagingServiceExtensions
         // History and the log page by keyset on (conversation, seq).
         options.Schema.For<MessageView>().DocumentAlias("message")
             .Duplicate(m => m.ConversationId).Duplicate(m => m.Seq)
-            .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_message_uidx_conversation_seq", m => m.ConversationId, m => m.Seq);
+            .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_message_uidx_conversation_seq", m => m.ConversationId, m => m.Seq)
+            // Search (Features/Search.cs): the current text, stemmed (english) and word for word (simple).
+            .FullTextIndex(index => { index.Name = Search.EnglishIndex; index.RegConfig = "english"; }, m => m.Text)
+            .FullTextIndex(index => { index.Name = Search.SimpleIndex; index.RegConfig = "simple"; }, m => m.Text);
+        // Threads: a root's replies by computed index on replyTo (an expression index covers rows stored before it).
+        options.Schema.For<MessageView>().Index(m => m.ReplyTo!, index => index.Name = Threads.ReplyToIndex);
+        options.Schema.For<ThreadFollow>().DocumentAlias("thread_follow").Duplicate(f => f.UserId);
+        options.Schema.For<InviteLink>().DocumentAlias("invite_link");
         options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
         options.Schema.For<ConversationBan>().DocumentAlias("conversation_ban").Duplicate(b => b.ConversationId);
         options.Schema.For<SavedMessage>().DocumentAlias("saved_message").Duplicate(m => m.UserId).Duplicate(m => m.SavedAt);
@@ -93,6 +100,8 @@ public static class MessagingServiceExtensions
         conversations.MapMembers();
         conversations.MapModeration();
         conversations.MapPins();
+        conversations.MapThreads();
+        conversations.MapCreateInviteLink();
         conversations.MapSendMessage();
         conversations.MapListMessages();
         conversations.MapEditMessage();
@@ -105,6 +114,10 @@ public static class MessagingServiceExtensions
         conversations.MapCallHistory();
 
         app.MapGroup("/api/v1/saved-messages").RequireAuthorization().WithTags("Saved messages").MapSavedMessages();
+        app.MapGroup("/api/v1/invite-links").RequireAuthorization().WithTags("Invite links").MapInviteLinks();
+        app.MapGroup("/api/v1/channels").RequireAuthorization().WithTags("Channels").MapChannelDirectory();
+        app.MapGroup("/api/v1/threads").RequireAuthorization().WithTags("Threads").MapFollowedThreads();
+        app.MapGroup("/api/v1/search").RequireAuthorization().WithTags("Search").MapSearch();
 
         var calls = app.MapGroup("/api/v1/calls").RequireAuthorization().WithTags("Calls");
         calls.MapIceServers();

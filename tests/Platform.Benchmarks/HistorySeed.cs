@@ -33,10 +33,16 @@ internal sealed class HistorySeed(DocumentStore store, string connectionString) 
     }), connectionString);
 
     /// <summary>Posts messages from <paramref name="senderId"/> until the conversation's last seq is <paramref name="lastSeq"/>.</summary>
-    public async Task GrowAsync(Guid conversationId, Guid senderId, long lastSeq, string text)
+    public Task GrowAsync(Guid conversationId, Guid senderId, long lastSeq, string text)
     {
         text = MessageText.Normalize(text);
         var urls = MessageText.Urls(text);
+        return GrowAsync(conversationId, senderId, lastSeq, _ => (text, urls));
+    }
+
+    /// <summary>Same, each message with the text <paramref name="textOf"/> gives for its seq (normalised, with its URLs).</summary>
+    public async Task GrowAsync(Guid conversationId, Guid senderId, long lastSeq, Func<long, (string Text, IReadOnlyList<string> Urls)> textOf)
+    {
         while (true)
         {
             await using var session = store.LightweightSession();
@@ -53,6 +59,7 @@ internal sealed class HistorySeed(DocumentStore store, string connectionString) 
             for (var i = 0; i < count; i++)
             {
                 var seq = conversation.LastSeq + 1;
+                var (text, urls) = textOf(seq);
                 var posted = new MessagePosted(Guid.CreateVersion7(), $"seed-{++_posted}", senderId, text, [], urls, null, [], DateTimeOffset.UtcNow);
                 events[i] = posted;
                 documents.Add(MessageView.Create(conversationId, seq, posted));

@@ -1,10 +1,11 @@
 // The benchmark harness: one command that starts PostgreSQL (durability on) and RabbitMQ, Messaging and a Gateway,
 // measures the baselines and the platform in the same run, and writes a Markdown and a JSON report to .local/bench/.
-//   dotnet run -c Release --project tests/Platform.Benchmarks -- [all|baselines|capacity|latency|fanout|idle|history|send-to-publish] [options]
+//   dotnet run -c Release --project tests/Platform.Benchmarks -- [all|baselines|capacity|latency|fanout|idle|history|search|send-to-publish] [options]
 //   dotnet run -c Release --project tests/Platform.Benchmarks -- faults [--only NAME[,NAME]] [--long] (the fault campaign; RELIABILITY.md)
 //   dotnet run -c Release --project tests/Platform.Benchmarks -- password-hash [iterations ...] (Identity's hashing cost per sign-in)
 // Options: --users 40 --conversations 8 --members 5 --size 100 --duration 15 --warmup 3 --protocol json|msgpack
 //          --rate R (latency without capacity) --rooms 10,100,1000 --fanout-deliveries 20000 --idle 15000 --history-max 1000000
+//          --search-messages 1000000 --search-conversations 100
 //          --trace-every 4 (1 in N sends of the latency step traced through the services; 0: none)
 using System.Diagnostics;
 using System.Text;
@@ -28,7 +29,7 @@ if (options.Scenario == "send-to-publish")
     Console.WriteLine(legacy);
     return 0;
 }
-var known = new[] { "all", "baselines", "capacity", "latency", "fanout", "idle", "history" };
+var known = new[] { "all", "baselines", "capacity", "latency", "fanout", "idle", "history", "search" };
 var scenarios = options.Scenario.Split(',', StringSplitOptions.RemoveEmptyEntries);
 if (scenarios.Length == 0 || !scenarios.All(known.Contains))
 {
@@ -134,6 +135,15 @@ if (options.Scenario != "baselines")
         report.Usage["history"] = usage.End();
     }
 
+    // Not part of "all": seeding a million messages takes minutes of its own.
+    if (scenarios.Contains("search"))
+    {
+        Console.WriteLine($"bench: search over {options.SearchMessages} messages in {options.SearchConversations} conversations");
+        usage.Begin();
+        report.Search = await SearchBench.RunAsync(platform, options.SearchMessages, options.SearchConversations);
+        report.Usage["search"] = usage.End();
+    }
+
     if (Runs("idle"))
     {
         Console.WriteLine($"bench: {options.Idle} idle connections");
@@ -161,7 +171,8 @@ namespace Platform.Benchmarks
 {
     internal sealed record BenchOptions(
         string Scenario, int Users, int Conversations, int Members, int Size, int Duration, int Warmup, string Protocol, double? Rate,
-        int[] RoomSizes, int FanoutDeliveries, int Idle, long HistoryMax, int Messages, int WarmupMessages, int TraceEvery)
+        int[] RoomSizes, int FanoutDeliveries, int Idle, long HistoryMax, int Messages, int WarmupMessages, int TraceEvery,
+        long SearchMessages, int SearchConversations)
     {
         public static BenchOptions Parse(string[] args)
         {
@@ -176,7 +187,8 @@ namespace Platform.Benchmarks
                 Option("--rate", "") is { Length: > 0 } rate ? double.Parse(rate, System.Globalization.CultureInfo.InvariantCulture) : null,
                 Option("--rooms", "10,100,1000").Split(',').Select(int.Parse).ToArray(), int.Parse(Option("--fanout-deliveries", "20000")),
                 int.Parse(Option("--idle", "15000")), long.Parse(Option("--history-max", "1000000")),
-                int.Parse(Option("--messages", "2000")), int.Parse(Option("--warmup-messages", "200")), int.Parse(Option("--trace-every", "4")));
+                int.Parse(Option("--messages", "2000")), int.Parse(Option("--warmup-messages", "200")), int.Parse(Option("--trace-every", "4")),
+                long.Parse(Option("--search-messages", "1000000")), int.Parse(Option("--search-conversations", "100")));
         }
     }
 
@@ -194,6 +206,7 @@ namespace Platform.Benchmarks
         public string? TraceTrees { get; set; }
         public Dictionary<int, Step> Fanout { get; } = [];
         public List<HistoryRow> History { get; set; } = [];
+        public SearchRow? Search { get; set; }
         public IdleResult? Idle { get; set; }
         public IdleResult? IdleBare { get; set; }
         public Dictionary<string, Dictionary<string, (double CpuSeconds, double PeakRssMiB)>> Usage { get; } = [];
@@ -282,6 +295,17 @@ namespace Platform.Benchmarks
                 foreach (var h in History)
                     md.AppendLine($"| {h.Events} | {h.SeedSeconds:0.0} s | {h.EventsMiB:0.0} MiB | {h.MessagesMiB:0.0} MiB | {h.Append.Ms(50):0.0} | {h.Append.Ms(99):0.0} | {h.Newest.Ms(50):0.0} | {h.Newest.Ms(99):0.0} | {h.Middle.Ms(50):0.0} | {h.Middle.Ms(99):0.0} |");
             }
+            if (Search is { } search)
+            {
+                md.AppendLine();
+                md.AppendLine("## (f) Message search latency");
+                md.AppendLine($"{search.Messages} messages stored ({search.MessagesMiB:0.0} MiB with indexes), {search.Searchable} of them in the searcher's conversations; " +
+                              $"seeded in {search.SeedSeconds:0.0} s, then VACUUM (ANALYZE). 100 requests per kind through the Gateway, open loop at 20/s.");
+                md.AppendLine("| query | q | hits (first page) | p50 | p90 | p99 | max |");
+                md.AppendLine("|---|---|---|---|---|---|---|");
+                foreach (var (kind, q, latency, hits) in search.Kinds)
+                    md.AppendLine($"| {kind} | `{q}` | {hits} | {latency.Ms(50):0.0} | {latency.Ms(90):0.0} | {latency.Ms(99):0.0} | {latency.MaxMs:0.0} |");
+            }
             if (Usage.Count > 0)
             {
                 md.AppendLine();
@@ -320,6 +344,9 @@ namespace Platform.Benchmarks
             ["idle"] = Idle,
             ["idleBareHub"] = IdleBare,
             ["history"] = History.Select(h => new { h.Events, h.SeedSeconds, h.EventsMiB, h.MessagesMiB, append = h.Append.Summary(), newest = h.Newest.Summary(), middle = h.Middle.Summary() }).ToList(),
+            ["search"] = Search is { } found
+                ? new { found.Messages, found.Searchable, found.SeedSeconds, found.MessagesMiB, kinds = found.Kinds.Select(k => new { k.Kind, k.Query, k.Hits, latency = k.Latency.Summary() }).ToList() }
+                : null,
             ["usage"] = Usage.ToDictionary(u => u.Key, u => u.Value.ToDictionary(v => v.Key, v => new { cpuSeconds = v.Value.CpuSeconds, peakRssMiB = v.Value.PeakRssMiB })),
         }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
 

@@ -10,7 +10,7 @@ import type { paths as PresencePaths } from "./generated/presence.js";
 import type { ConversationEvent } from "./handwritten.js";
 import type {
   Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
-  MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts,
+  DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts, SearchHit, Thread, ThreadRead,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
 import type { PositionStore } from "./positions.js";
@@ -47,6 +47,20 @@ export interface PlatformClientOptions {
   deviceKind?: "web" | "mobile" | "desktop" | "other";
   /** For tests and proxies: the fetch under the SDK's HTTP calls. */
   fetch?: typeof fetch;
+}
+
+export interface SearchMessagesQuery {
+  /** Only this conversation (404 if I am not a member). */
+  conversationId?: string;
+  /** Only messages this user sent. */
+  senderId?: string;
+  /** Only messages sent after / before these ISO 8601 times. */
+  after?: string;
+  before?: string;
+  /** The previous page's `next`. */
+  cursor?: string;
+  /** Page size, default 20, at most 100. */
+  limit?: number;
 }
 
 export interface SendMessageOptions {
@@ -211,6 +225,24 @@ export class PlatformClient {
     }));
   }
 
+  /**
+   * Forwards a message I can read into a conversation: the forward carries its text (or `text` instead) and attachments,
+   * and `forwardedFrom`, a reference only the origin's members can open. Retried like {@link sendMessage}.
+   */
+  async forwardMessage(conversationId: string, from: { conversationId: string; messageId: string }, text?: string, clientMessageId?: string): Promise<Message> {
+    const body = { clientMessageId: clientMessageId ?? randomId(), text: text ?? null, replyTo: null, attachments: null, forwardedFrom: from };
+    const retries = this.options.sendRetries ?? 5;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return data(await this.api.POST("/api/v1/conversations/{id}/messages", { params: { path: { id: conversationId } }, body }));
+      } catch (error) {
+        if (attempt >= retries || !isTransient(error)) throw error;
+        const retryAfter = error instanceof PlatformError && error.retryAfter !== undefined ? error.retryAfter * 1000 : 0;
+        await delay(Math.max(retryAfter, backoffDelay(attempt, 5000)));
+      }
+    }
+  }
+
   /** History in seq order: the newest page, or the page before `before` / after `after`. */
   async getMessages(conversationId: string, query: { before?: number; after?: number; limit?: number } = {}): Promise<Page<Message>> {
     return data(await this.api.GET("/api/v1/conversations/{id}/messages", { params: { path: { id: conversationId }, query: { limit: 50, ...query } } }));
@@ -246,6 +278,63 @@ export class PlatformClient {
   /** The log after `after`, in order. */
   async getEvents(conversationId: string, after: number, limit = 500, signal?: AbortSignal): Promise<Page<ConversationEvent>> {
     return data(await this.api.GET("/api/v1/conversations/{id}/events", { params: { path: { id: conversationId }, query: { after, limit } }, ...(signal ? { signal } : {}) }));
+  }
+
+  /**
+   * Full-text search over the messages of my conversations, best match first: words are matched stemmed (English) and
+   * as written; `"a phrase"`, `or` and `-word` work as in web search engines.
+   */
+  async searchMessages(q: string, query: SearchMessagesQuery = {}): Promise<Page<SearchHit>> {
+    return data(await this.api.GET("/api/v1/search/messages", { params: { query: { q, ...query } } }));
+  }
+
+  /** A thread: its root and replies in seq order after `after` (a reply's id shows its root's thread). */
+  async getThread(conversationId: string, messageId: string, query: { after?: number; limit?: number } = {}): Promise<Thread> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/messages/{messageId}/thread", {
+      params: { path: { id: conversationId, messageId }, query },
+    }));
+  }
+
+  /** Follows a thread (what it holds now counts as read); replying in a thread follows it too. */
+  async followThread(conversationId: string, messageId: string): Promise<void> {
+    await this.api.PUT("/api/v1/conversations/{id}/messages/{messageId}/follow", { params: { path: { id: conversationId, messageId } } });
+  }
+
+  /** Stops following a thread (being its root's author does not follow it again; replying does). */
+  async unfollowThread(conversationId: string, messageId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/conversations/{id}/messages/{messageId}/follow", { params: { path: { id: conversationId, messageId } } });
+  }
+
+  /** Moves my read marker of a thread forward: to `seq`, or to its end. */
+  async markThreadRead(conversationId: string, messageId: string, seq?: number): Promise<ThreadRead> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/messages/{messageId}/thread/read", {
+      params: { path: { id: conversationId, messageId } }, body: { seq: seq ?? null },
+    }));
+  }
+
+  /** The threads I follow, newest reply first, with my unread and mention counts in each. */
+  async getFollowedThreads(cursor?: string, limit = 50): Promise<Page<FollowedThread>> {
+    return data(await this.api.GET("/api/v1/threads", { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
+  }
+
+  /** The public channels, newest first; `q` matches their title or topic. Join one with {@link addMembers} and my own id. */
+  async getPublicChannels(q?: string, cursor?: string, limit = 50): Promise<Page<DirectoryChannel>> {
+    return data(await this.api.GET("/api/v1/channels", { params: { query: { limit, ...(q ? { q } : {}), ...(cursor ? { cursor } : {}) } } }));
+  }
+
+  /** Makes an invite link to a group or channel I own or administer (default: valid 7 days, at most 30). */
+  async createInviteLink(conversationId: string, expiresAt?: string): Promise<InviteLink> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/invite-links", { params: { path: { id: conversationId } }, body: { expiresAt: expiresAt ?? null } }));
+  }
+
+  /** What an invite link leads to. */
+  async getInviteLink(token: string): Promise<InvitePreview> {
+    return data(await this.api.GET("/api/v1/invite-links/{token}", { params: { path: { token } } }));
+  }
+
+  /** Joins the conversation an invite link leads to, as a member. */
+  async joinByInviteLink(token: string): Promise<Conversation> {
+    return data(await this.api.POST("/api/v1/invite-links/{token}/join", { params: { path: { token } } }));
   }
 
   /** The presence of up to 500 users, as I may see them (`unknown` for users I share nothing with). */

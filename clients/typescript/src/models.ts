@@ -22,6 +22,18 @@ export type MessagePreview = Messaging["schemas"]["MessagePreview"];
 export type Reaction = Messaging["schemas"]["ReactionDto"];
 export type Receipts = Messaging["schemas"]["ReceiptsDto"];
 export type Call = Messaging["schemas"]["CallDto"];
+/** A search result: the message, its conversation, and fragments of its text with the matched words as UTF-16 ranges. */
+export type SearchHit = Messaging["schemas"]["SearchHit"];
+export type SearchHighlight = Messaging["schemas"]["SearchHighlight"];
+/** A thread: its root, a page of replies, whether I follow it and how far I read it. */
+export type Thread = Messaging["schemas"]["ThreadDto"];
+/** A thread I follow, with my unread and mention counts in it. */
+export type FollowedThread = Messaging["schemas"]["ThreadRow"];
+export type ThreadRead = Messaging["schemas"]["ThreadReadDto"];
+/** A public channel in the directory, with whether I am a member. */
+export type DirectoryChannel = Messaging["schemas"]["ChannelDirectoryRow"];
+export type InviteLink = Messaging["schemas"]["InviteLinkDto"];
+export type InvitePreview = Messaging["schemas"]["InvitePreviewDto"];
 export type IceServers = Messaging["schemas"]["IceServersResponse"];
 /** One event of a conversation's log, as the log endpoint and the hub's `event` send it; `data` depends on `type`. */
 export type EventEnvelope = Messaging["schemas"]["EventEnvelope"];

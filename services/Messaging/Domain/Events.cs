@@ -44,6 +44,7 @@ public record MemberUnbanned(Guid UserId, Guid UnbannedBy, DateTimeOffset Unbann
 /// <summary>A moderator stopped a member from posting and reacting until <see cref="Until"/>; null lifts it.</summary>
 public record MemberTimedOut(Guid UserId, DateTimeOffset? Until, Guid TimedOutBy, DateTimeOffset At);
 
+/// <summary>A message was posted. <see cref="ForwardedFrom"/> came later: events stored before it have none (not a forward).</summary>
 public record MessagePosted(
     Guid MessageId,
     string ClientMessageId,
@@ -53,7 +54,11 @@ public record MessagePosted(
     IReadOnlyList<string> Urls,
     Guid? ReplyTo,
     IReadOnlyList<Guid> Attachments,
-    DateTimeOffset PostedAt);
+    DateTimeOffset PostedAt,
+    ForwardReference? ForwardedFrom = null);
+
+/// <summary>The message a forward was made from: a reference its readers may or may not be able to open.</summary>
+public record ForwardReference(Guid ConversationId, Guid MessageId);
 
 public record MessageEdited(Guid MessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls, Guid EditedBy, DateTimeOffset EditedAt);
 

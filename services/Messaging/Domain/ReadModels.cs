@@ -142,6 +142,41 @@ public sealed record SavedMessage
     public static string KeyOf(Guid userId, Guid messageId) => $"{userId:N}:{messageId:N}";
 }
 
+/// <summary>
+/// One user's relation to one thread (a root message and its replies): whether they follow it, and how far they have
+/// read it. Kept in the same transaction as the replies, so unread counts never miss one.
+/// </summary>
+public sealed record ThreadFollow
+{
+    public string Id { get; init; } = "";
+    public Guid UserId { get; init; }
+    public Guid ConversationId { get; init; }
+    public Guid RootId { get; init; }
+    public bool Following { get; init; }
+    /// <summary>Replies up to this seq are read.</summary>
+    public long ReadSeq { get; init; }
+    /// <summary>Set when the user unfollowed: being the root's author no longer follows them again (replying does).</summary>
+    public DateTimeOffset? UnfollowedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    public static string KeyOf(Guid userId, Guid rootId) => $"{userId:N}:{rootId:N}";
+
+    public static ThreadFollow For(Guid userId, MessageView root, long readSeq, DateTimeOffset at) => new()
+    {
+        Id = KeyOf(userId, root.Id), UserId = userId, ConversationId = root.ConversationId, RootId = root.Id, ReadSeq = readSeq, UpdatedAt = at,
+    };
+}
+
+/// <summary>An invite link to a conversation; <see cref="Id"/> is the SHA-256 of its token (the token itself is not stored).</summary>
+public sealed record InviteLink
+{
+    public string Id { get; init; } = "";
+    public Guid ConversationId { get; init; }
+    public Guid CreatedBy { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset ExpiresAt { get; init; }
+}
+
 public sealed record ReactionView(string Emoji, IReadOnlyList<Guid> UserIds);
 
 public sealed record LinkPreviewView(string Url, string? Title, string? Description, string? ImageUrl, string? SiteName);
@@ -172,6 +207,7 @@ public sealed record MessageView
     public IReadOnlyList<long> PreviewSeqs { get; init; } = [];
     public DateTimeOffset CreatedAt { get; init; }
     public bool Pinned { get; init; }
+    public ForwardReference? ForwardedFrom { get; init; }
 
     public static MessageView Create(Guid conversationId, long seq, MessagePosted e) => new()
     {
@@ -187,6 +223,7 @@ public sealed record MessageView
         TextSeqs = [seq],
         Attachments = e.Attachments,
         CreatedAt = e.PostedAt,
+        ForwardedFrom = e.ForwardedFrom,
     };
 
     public MessageView Apply(long seq, object e) => e switch

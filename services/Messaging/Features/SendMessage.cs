@@ -6,13 +6,15 @@ using Platform.ServiceDefaults;
 
 namespace Platform.Messaging.Features;
 
-public sealed record SendMessageRequest(string? ClientMessageId, string? Text, Guid[]? Attachments, Guid? ReplyTo);
+public sealed record SendMessageRequest(string? ClientMessageId, string? Text, Guid[]? Attachments, Guid? ReplyTo, ForwardReference? ForwardedFrom = null);
 
 public static class SendMessage
 {
     public const int MaxClientMessageIdLength = 100;
 
-    public sealed record Command(Guid MessageId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, Guid? ReplyTo, IReadOnlyList<Guid> Attachments, DateTimeOffset Now);
+    public sealed record Command(
+        Guid MessageId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, Guid? ReplyTo, IReadOnlyList<Guid> Attachments, DateTimeOffset Now,
+        ForwardReference? ForwardedFrom = null);
 
     /// <summary>Checks the request's shape and normalises its text; null when it is fine.</summary>
     public static DomainError? Validate(SendMessageRequest request, MessagingOptions options, out string text)
@@ -45,7 +47,7 @@ public static class SendMessage
         if (root is { Deleted: true })
             return DomainError.Conflict("The message you reply to was deleted.");
         return Decision.Of(new MessagePosted(command.MessageId, command.ClientMessageId, senderId, command.Text, command.Mentions,
-            MessageText.Urls(command.Text), root?.ReplyTo ?? root?.Id, command.Attachments, command.Now));
+            MessageText.Urls(command.Text), root?.ReplyTo ?? root?.Id, command.Attachments, command.Now, command.ForwardedFrom));
     }
 
     /// <summary>The ids of the conversation's active members named as <c>@username</c> in the text.</summary>
@@ -67,9 +69,21 @@ public static class SendMessage
 
     private static async Task<Results<Created<MessageDto>, ProblemHttpResult>> Handle(
         Guid id, SendMessageRequest request, HttpContext http, ConversationWriter writer,
-        IOptions<MessagingOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        IOptions<MessagingOptions> options, TimeProvider time, IQuerySession session, CancellationToken cancellationToken)
     {
         var senderId = http.User.UserId();
+        if (request.ForwardedFrom is { } forwarded)
+        {
+            // The forwarder must be able to read the origin now; the forward carries its content (text, and attachments
+            // unless the request has its own), so readers see it whether or not they can open the origin.
+            if (await ForwardableAsync(session, senderId, forwarded, cancellationToken) is not { } origin)
+                return Http.Problem(DomainError.Invalid("forwardedFrom is not a message you can read (it does not exist, was deleted, or is in a conversation you are not in)."));
+            request = request with
+            {
+                Text = string.IsNullOrWhiteSpace(request.Text) ? origin.Text : request.Text,
+                Attachments = request.Attachments is { Length: > 0 } ? request.Attachments : origin.Attachments.ToArray(),
+            };
+        }
         if (Validate(request, options.Value, out var text) is { } invalid)
             return Http.Problem(invalid);
         var key = ClientMessageKey.KeyOf(id, senderId, request.ClientMessageId!);
@@ -91,7 +105,7 @@ public static class SendMessage
             var root = request.ReplyTo is { } replyTo ? await context.Message(replyTo, cancellationToken) : null;
             var mentions = sender is { Active: true } ? await ResolveMentionsAsync(context, text, cancellationToken) : [];
             return Decide(context.Conversation, sender, senderId, root, new Command(messageId, request.ClientMessageId!, text, mentions, request.ReplyTo,
-                (request.Attachments ?? []).Distinct().ToList(), time.GetUtcNow()));
+                (request.Attachments ?? []).Distinct().ToList(), time.GetUtcNow(), request.ForwardedFrom));
         }, cancellationToken);
 
         if (result.Error is not null)
@@ -100,6 +114,18 @@ public static class SendMessage
             return Created(again);
         var message = await result.Context!.Message(messageId, cancellationToken);
         return Created(message!);
+    }
+
+    /// <summary>The origin of a forward, if the forwarder may read it: a member's (a former member's: from before leaving), not deleted.</summary>
+    private static async Task<MessageView?> ForwardableAsync(IQuerySession session, Guid userId, ForwardReference origin, CancellationToken cancellationToken)
+    {
+        if (origin.ConversationId == Guid.Empty || origin.MessageId == Guid.Empty)
+            return null;
+        var message = await session.LoadAsync<MessageView>(origin.MessageId, cancellationToken);
+        if (message is null || message.ConversationId != origin.ConversationId || message.Deleted)
+            return null;
+        var member = await session.MembershipAsync(origin.ConversationId, userId, cancellationToken);
+        return member is not null && message.Seq <= member.VisibleUpTo(long.MaxValue) ? message : null;
     }
 
     private static Created<MessageDto> Created(MessageView message) =>

@@ -97,6 +97,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ListPublicChannels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations": {
         parameters: {
             query?: never;
@@ -193,6 +209,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/invite-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["CreateInviteLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/members": {
         parameters: {
             query?: never;
@@ -257,6 +289,22 @@ export interface paths {
         patch: operations["EditMessage"];
         trace?: never;
     };
+    "/api/v1/conversations/{id}/messages/{messageId}/follow": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["FollowThread"];
+        post?: never;
+        delete: operations["UnfollowThread"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/messages/{messageId}/reactions/{emoji}": {
         parameters: {
             query?: never;
@@ -283,6 +331,38 @@ export interface paths {
         get: operations["GetMessageReceipts"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/messages/{messageId}/thread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["GetThread"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/messages/{messageId}/thread/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["MarkThreadRead"];
         delete?: never;
         options?: never;
         head?: never;
@@ -417,6 +497,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invite-links/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["PreviewInviteLink"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invite-links/{token}/join": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["JoinByInviteLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/saved-messages": {
         parameters: {
             query?: never;
@@ -444,6 +556,38 @@ export interface paths {
         put: operations["SaveMessage"];
         post?: never;
         delete: operations["ForgetSavedMessage"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/search/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["SearchMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/threads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ListFollowedThreads"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -516,6 +660,19 @@ export interface components {
         ChangeRoleRequest: {
             role: null | string;
         };
+        ChannelDirectoryRow: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            isMember: boolean;
+            /** Format: date-time */
+            lastActivityAt: string;
+            /** Format: int32 */
+            memberCount: number;
+            title: null | string;
+            topic: null | string;
+        };
         ConversationDto: {
             /** Format: date-time */
             createdAt: string;
@@ -550,6 +707,10 @@ export interface components {
             title: null | string;
             topic: null | string;
         };
+        CreateInviteLinkRequest: {
+            /** Format: date-time */
+            expiresAt: null | string;
+        };
         EditMessageRequest: {
             text: null | string;
         };
@@ -564,6 +725,18 @@ export interface components {
             /** Format: int64 */
             seq: number;
             type: string;
+        };
+        ForwardReference: {
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: uuid */
+            messageId: string;
+        };
+        HighlightRange: {
+            /** Format: int32 */
+            length: number;
+            /** Format: int32 */
+            start: number;
         };
         IceServerDto: {
             credential?: null | string;
@@ -596,6 +769,25 @@ export interface components {
             title: null | string;
             /** Format: int32 */
             unreadCount: number;
+        };
+        InviteLinkDto: {
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: date-time */
+            expiresAt: string;
+            token: string;
+            url: string;
+        };
+        InvitePreviewDto: {
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: date-time */
+            expiresAt: string;
+            kind: components["schemas"]["ConversationKind"];
+            /** Format: int32 */
+            memberCount: number;
+            title: null | string;
+            topic: null | string;
         };
         JoinedConversation: {
             /** Format: uuid */
@@ -637,6 +829,7 @@ export interface components {
             edited: boolean;
             /** Format: date-time */
             editedAt: null | string;
+            forwardedFrom: null | components["schemas"]["ForwardReference"];
             /** Format: uuid */
             id: string;
             /** Format: date-time */
@@ -696,6 +889,10 @@ export interface components {
             items: components["schemas"]["CallDto"][];
             next: null | string;
         };
+        PageOfChannelDirectoryRow: {
+            items: components["schemas"]["ChannelDirectoryRow"][];
+            next: null | string;
+        };
         PageOfEventEnvelope: {
             items: components["schemas"]["EventEnvelope"][];
             next: null | string;
@@ -722,6 +919,14 @@ export interface components {
         };
         PageOfSavedMessageDto: {
             items: components["schemas"]["SavedMessageDto"][];
+            next: null | string;
+        };
+        PageOfSearchHit: {
+            items: components["schemas"]["SearchHit"][];
+            next: null | string;
+        };
+        PageOfThreadRow: {
+            items: components["schemas"]["ThreadRow"][];
             next: null | string;
         };
         ReactionDto: {
@@ -751,9 +956,20 @@ export interface components {
             /** Format: date-time */
             savedAt: string;
         };
+        SearchHighlight: {
+            matches: components["schemas"]["HighlightRange"][];
+            text: string;
+        };
+        SearchHit: {
+            /** Format: uuid */
+            conversationId: string;
+            highlights: components["schemas"]["SearchHighlight"][];
+            message: components["schemas"]["MessageDto"];
+        };
         SendMessageRequest: {
             attachments: null | string[];
             clientMessageId: null | string;
+            forwardedFrom?: null | components["schemas"]["ForwardReference"];
             /** Format: uuid */
             replyTo: null | string;
             text: null | string;
@@ -764,6 +980,44 @@ export interface components {
         };
         StartCallRequest: {
             kind: null | string;
+        };
+        ThreadDto: {
+            following: boolean;
+            items: components["schemas"]["MessageDto"][];
+            next: null | string;
+            /** Format: int64 */
+            readSeq: number;
+            root: components["schemas"]["MessageDto"];
+        };
+        ThreadReadDto: {
+            /** Format: uuid */
+            conversationId: string;
+            following: boolean;
+            /** Format: uuid */
+            id: string;
+            /** Format: int64 */
+            readSeq: number;
+        };
+        ThreadReadRequest: {
+            /** Format: int64 */
+            seq: null | number;
+        };
+        ThreadRow: {
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            lastReplyAt: null | string;
+            /** Format: int32 */
+            mentionCount: number;
+            /** Format: int64 */
+            readSeq: number;
+            /** Format: int32 */
+            replyCount: number;
+            root: components["schemas"]["MessageDto"];
+            /** Format: int32 */
+            unreadCount: number;
         };
         TimeoutDto: {
             /** Format: date-time */
@@ -918,6 +1172,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IceServersResponse"];
+                };
+            };
+        };
+    };
+    ListPublicChannels: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfChannelDirectoryRow"];
                 };
             };
         };
@@ -1181,6 +1459,32 @@ export interface operations {
             };
         };
     };
+    CreateInviteLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["CreateInviteLinkRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InviteLinkDto"];
+                };
+            };
+        };
+    };
     ListMembers: {
         parameters: {
             query?: {
@@ -1403,6 +1707,48 @@ export interface operations {
             };
         };
     };
+    FollowThread: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    UnfollowThread: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     AddReaction: {
         parameters: {
             query?: never;
@@ -1470,6 +1816,59 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MessageReceiptsDto"];
+                };
+            };
+        };
+    };
+    GetThread: {
+        parameters: {
+            query?: {
+                after?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThreadDto"];
+                };
+            };
+        };
+    };
+    MarkThreadRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["ThreadReadRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThreadReadDto"];
                 };
             };
         };
@@ -1708,6 +2107,50 @@ export interface operations {
             };
         };
     };
+    PreviewInviteLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitePreviewDto"];
+                };
+            };
+        };
+    };
+    JoinByInviteLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationDto"];
+                };
+            };
+        };
+    };
     ListSavedMessages: {
         parameters: {
             query?: {
@@ -1770,6 +2213,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    SearchMessages: {
+        parameters: {
+            query?: {
+                after?: string;
+                before?: string;
+                conversationId?: string;
+                cursor?: string;
+                limit?: number;
+                q?: string;
+                senderId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfSearchHit"];
+                };
+            };
+        };
+    };
+    ListFollowedThreads: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfThreadRow"];
+                };
             };
         };
     };

@@ -1,0 +1,105 @@
+using System.Security.Cryptography;
+using System.Text;
+using Marten;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Platform.Messaging.Domain;
+using Platform.ServiceDefaults;
+
+namespace Platform.Messaging.Features;
+
+public sealed record CreateInviteLinkRequest(DateTimeOffset? ExpiresAt);
+
+public sealed record InviteLinkDto(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId);
+
+public sealed record InvitePreviewDto(Guid ConversationId, ConversationKind Kind, string? Title, string? Topic, int MemberCount, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// Invite links: an owner or admin of a group or channel makes a link; anyone signed in who has it sees what it leads to
+/// and joins as a member, until it expires or its creator is no longer an owner or admin there. Only the token's
+/// SHA-256 is stored, so the database does not hold working links.
+/// </summary>
+public static class InviteLinks
+{
+    public static readonly TimeSpan DefaultLifetime = TimeSpan.FromDays(7);
+    public static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(30);
+
+    public static void MapCreateInviteLink(this RouteGroupBuilder conversations) =>
+        conversations.MapPost("/{id:guid}/invite-links", Create).WithName("CreateInviteLink");
+
+    public static void MapInviteLinks(this RouteGroupBuilder group)
+    {
+        group.MapGet("/{token}", Preview).WithName("PreviewInviteLink");
+        group.MapPost("/{token}/join", Join).WithName("JoinByInviteLink");
+    }
+
+    public static string KeyOf(string token) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    private static async Task<Results<Created<InviteLinkDto>, ProblemHttpResult>> Create(
+        Guid id, CreateInviteLinkRequest? request, HttpContext http, IDocumentSession session, IOptions<AuthOptions> auth, TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var userId = http.User.UserId();
+        if (await session.MembershipAsync(id, userId, cancellationToken) is not { Active: true } member)
+            return Http.Problem(DomainError.ConversationNotFound);
+        var conversation = (await session.LoadAsync<ConversationView>(id, cancellationToken))!;
+        if (conversation.Kind == ConversationKind.Direct)
+            return Http.Problem(DomainError.Conflict("A direct conversation's members cannot change."));
+        if (!member.IsAdmin)
+            return Http.Problem(DomainError.Forbidden("Only owners and admins make invite links."));
+        var now = time.GetUtcNow();
+        var expiresAt = request?.ExpiresAt ?? now + DefaultLifetime;
+        if (expiresAt <= now || expiresAt > now + MaxLifetime)
+            return Http.Invalid($"expiresAt must be in the future and at most {MaxLifetime.TotalDays:0} days away.");
+
+        var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(24)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        session.Store(new InviteLink { Id = KeyOf(token), ConversationId = id, CreatedBy = userId, CreatedAt = now, ExpiresAt = expiresAt });
+        await session.SaveChangesAsync(cancellationToken);
+        var url = $"{auth.Value.Issuer.TrimEnd('/')}/api/v1/invite-links/{token}";
+        return TypedResults.Created(url, new InviteLinkDto(token, url, expiresAt, id));
+    }
+
+    private static async Task<InviteLink?> ValidAsync(IQuerySession session, string token, DateTimeOffset now, CancellationToken cancellationToken) =>
+        token.Length is > 0 and <= 100 && await session.LoadAsync<InviteLink>(KeyOf(token), cancellationToken) is { } link && link.ExpiresAt > now ? link : null;
+
+    private static readonly DomainError LinkNotFound = new(StatusCodes.Status404NotFound, "Invite link not found", "There is no such invite link, or it expired.");
+
+    /// <summary>What the link leads to, for anyone signed in who has it.</summary>
+    private static async Task<Results<Ok<InvitePreviewDto>, ProblemHttpResult>> Preview(
+        string token, IQuerySession session, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (await ValidAsync(session, token, time.GetUtcNow(), cancellationToken) is not { } link
+            || await session.LoadAsync<ConversationView>(link.ConversationId, cancellationToken) is not { } conversation
+            || await session.MembershipAsync(link.ConversationId, link.CreatedBy, cancellationToken) is not { IsAdmin: true })
+            return Http.Problem(LinkNotFound);
+        return TypedResults.Ok(new InvitePreviewDto(conversation.Id, conversation.Kind, conversation.Title, conversation.Topic, conversation.MemberCount, link.ExpiresAt));
+    }
+
+    /// <summary>Joins as a member, added by the link's creator (who must still be an owner or admin); a member already is answered the conversation.</summary>
+    private static async Task<Results<Ok<ConversationDto>, ProblemHttpResult>> Join(
+        string token, HttpContext http, IQuerySession session, ConversationWriter writer, IOptions<MessagingOptions> options, TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var userId = http.User.UserId();
+        if (await ValidAsync(session, token, time.GetUtcNow(), cancellationToken) is not { } link)
+            return Http.Problem(LinkNotFound);
+        var result = await writer.WriteAsync(link.ConversationId, new Preload([userId, link.CreatedBy]), async context =>
+        {
+            var creator = await context.Member(link.CreatedBy, cancellationToken);
+            if (creator is not { IsAdmin: true })
+                return LinkNotFound;
+            var current = await context.Member(userId, cancellationToken);
+            if (current is { Active: true })
+                return Decision.Nothing;
+            var now = time.GetUtcNow();
+            var ban = await context.Session.LoadAsync<ConversationBan>(ConversationBan.KeyOf(link.ConversationId, userId), cancellationToken);
+            if (ban is not null && ban.InForce(now))
+                return DomainError.Forbidden("You are banned from this conversation.");
+            return Members.DecideAdd(context.Conversation, creator, link.CreatedBy, [(userId, current)], MemberRole.Member, options.Value, now);
+        }, cancellationToken);
+        if (result.Error is not null)
+            return Http.Problem(result.Error);
+        var member = (await result.Context!.Member(userId, cancellationToken))!;
+        return TypedResults.Ok(ConversationDto.From(result.Context.Conversation, member.Role));
+    }
+}

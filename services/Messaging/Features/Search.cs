@@ -1,0 +1,211 @@
+using System.Globalization;
+using System.Text;
+using Marten;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Platform.Messaging.Domain;
+using Platform.ServiceDefaults;
+
+namespace Platform.Messaging.Features;
+
+/// <summary>A part of the message's text around what matched; <see cref="Matches"/> are UTF-16 ranges of <see cref="Text"/>.</summary>
+public sealed record SearchHighlight(string Text, IReadOnlyList<HighlightRange> Matches);
+
+public sealed record HighlightRange(int Start, int Length);
+
+public sealed record SearchHit(Guid ConversationId, MessageDto Message, IReadOnlyList<SearchHighlight> Highlights);
+
+/// <summary>
+/// <c>GET /api/v1/search/messages</c>: full-text search over the messages of the caller's conversations, best match
+/// first.
+/// <para>
+/// The index is on the message read model itself (<c>mt_doc_message</c>): two GIN expression indexes over its current
+/// text, one with the <c>english</c> configuration (stemmed: "meeting" finds "meetings") and one with <c>simple</c>
+/// (every word as written, whatever the language, stop words included: "the who" still finds something). A message
+/// matches if either matches; the rank adds both, so an exact word ranks above a stem. Because the read model is
+/// written in the same transaction as every edit, delete and retention erasure (deleted text is blanked), the index can
+/// never hold text that is gone.
+/// </para>
+/// </summary>
+public static class Search
+{
+    public const int MaxQueryLength = 256;
+    public const int DefaultPageSize = 20;
+    public const int MaxPageSize = 100;
+
+    // Index names, also what the query-plan test looks for.
+    public const string EnglishIndex = "mt_doc_message_idx_text_english";
+    public const string SimpleIndex = "mt_doc_message_idx_text_simple";
+
+    // Marks ts_headline puts around matches: control characters, which message text never holds (MessageText.Normalize).
+    private const char Start = '\u0002';
+    private const char Stop = '\u0003';
+    private const char Between = '\u0001';
+
+    private sealed record Row(MessageView Message, float Rank, string? Headline);
+
+    public static void MapSearch(this RouteGroupBuilder group) =>
+        group.MapGet("/messages", Handle).WithName("SearchMessages");
+
+    private static async Task<Results<Ok<Page<SearchHit>>, ProblemHttpResult>> Handle(
+        string? q, Guid? conversationId, Guid? senderId, DateTimeOffset? after, DateTimeOffset? before, string? cursor, int? limit,
+        HttpContext http, IQuerySession session, CancellationToken cancellationToken)
+    {
+        var query = MessageText.Normalize(q ?? "").Trim();
+        if (query.Length == 0)
+            return Http.Invalid("q is required: the words to look for.");
+        if (query.Length > MaxQueryLength)
+            return Http.Invalid($"q is longer than {MaxQueryLength} characters.");
+        if (after is not null && before is not null && after >= before)
+            return Http.Invalid("after must be earlier than before.");
+        (float Rank, Guid Id)? from = null;
+        if (cursor is not null)
+        {
+            if (!TryReadCursor(cursor, out var rank, out var id))
+                return Http.Invalid("cursor is not one this endpoint returned.");
+            from = (rank, id);
+        }
+        var size = Math.Clamp(limit ?? DefaultPageSize, 1, MaxPageSize);
+        var userId = http.User.UserId();
+        if (conversationId is { } only && await session.MembershipAsync(only, userId, cancellationToken) is not { Active: true })
+            return Http.Problem(DomainError.ConversationNotFound);
+
+        await session.Database.EnsureStorageExistsAsync(typeof(MessageView), cancellationToken);
+        await session.Database.EnsureStorageExistsAsync(typeof(Membership), cancellationToken);
+        if (!await HasWordsAsync(session, query, cancellationToken))
+            return Http.Invalid("q holds no word to search for.");
+
+        var (sql, parameters) = BuildQuery(query, userId, conversationId, senderId, after, before, from, size + 1);
+        var rows = await session.QueryAsync<Row>(sql, cancellationToken, parameters);
+        var page = rows.Take(size).ToList();
+        var items = page.Select(r => new SearchHit(r.Message.ConversationId, MessageDto.From(r.Message), Highlights(r.Headline))).ToList();
+        return TypedResults.Ok(new Page<SearchHit>(items, rows.Count > size ? WriteCursor(page[^1].Rank, page[^1].Message.Id) : null));
+    }
+
+    /// <summary>The SQL (Marten's <c>?</c> placeholders) and its parameters; the query-plan test explains the same statement.</summary>
+    public static (string Sql, object[] Parameters) BuildQuery(
+        string query, Guid userId, Guid? conversationId, Guid? senderId, DateTimeOffset? after, DateTimeOffset? before, (float Rank, Guid Id)? from, int take)
+    {
+        const string schema = MessagingServiceExtensions.Schema;
+        var parameters = new List<object>();
+        // The two expressions are exactly the indexed ones, so the planner can use the indexes.
+        const string english = "to_tsvector('english'::regconfig, (x.data ->> 'text'))";
+        const string simple = "to_tsvector('simple'::regconfig, (x.data ->> 'text'))";
+        var where = new StringBuilder();
+        where.Append($"({english} @@ websearch_to_tsquery('english'::regconfig, ?) or {simple} @@ websearch_to_tsquery('simple'::regconfig, ?))");
+        parameters.Add(query);
+        parameters.Add(query);
+        // Only conversations the caller belongs to now; a former member's old conversations are out of search.
+        where.Append($" and x.conversation_id in (select m.conversation_id from {schema}.mt_doc_membership m where m.user_id = ? and (m.data ->> 'active')::boolean)");
+        parameters.Add(userId);
+        where.Append(" and not (x.data ->> 'deleted')::boolean");
+        if (conversationId is { } conversation)
+        {
+            where.Append(" and x.conversation_id = ?");
+            parameters.Add(conversation);
+        }
+        if (senderId is { } sender)
+        {
+            where.Append(" and x.data ->> 'senderId' = ?");
+            parameters.Add(sender.ToString("D"));
+        }
+        if (after is { } since)
+        {
+            where.Append(" and (x.data ->> 'createdAt')::timestamptz > ?");
+            parameters.Add(since.ToUniversalTime());
+        }
+        if (before is { } until)
+        {
+            where.Append(" and (x.data ->> 'createdAt')::timestamptz < ?");
+            parameters.Add(until.ToUniversalTime());
+        }
+        var rank = $"(ts_rank({english}, websearch_to_tsquery('english'::regconfig, ?)) + ts_rank({simple}, websearch_to_tsquery('simple'::regconfig, ?)))::float4";
+        var keyset = "";
+        var rankParameters = new List<object> { query, query };
+        if (from is { } start)
+        {
+            keyset = "where (h.rank, h.id) < (?::float4, ?)";
+            rankParameters.Add(start.Rank);
+            rankParameters.Add(start.Id);
+        }
+        // Highlights only for the page: ts_headline re-reads the text, so it runs on at most `take` rows. It uses the
+        // english configuration unless the query has no english word (only stop words), then simple.
+        var sql = $"""
+            select jsonb_build_object('message', h.data, 'rank', h.rank, 'headline',
+                ts_headline(case when numnode(websearch_to_tsquery('english'::regconfig, ?)) > 0 then 'english' else 'simple' end::regconfig,
+                  h.data ->> 'text',
+                  case when numnode(websearch_to_tsquery('english'::regconfig, ?)) > 0 then websearch_to_tsquery('english'::regconfig, ?) else websearch_to_tsquery('simple'::regconfig, ?) end,
+                  'StartSel={Start}, StopSel={Stop}, FragmentDelimiter={Between}, MaxFragments=3, MaxWords=24, MinWords=8, HighlightAll=false'))
+            from (select x.id, x.data, {rank} as rank from {schema}.mt_doc_message x where {where}) h
+            {keyset}
+            order by h.rank desc, h.id desc
+            limit ?
+            """;
+        object[] all = [query, query, query, query, .. rankParameters[..2], .. parameters, .. rankParameters[2..], take];
+        return (sql, all);
+    }
+
+    // websearch_to_tsquery never fails on syntax; a query of punctuation alone yields an empty query under both
+    // configurations, which matches nothing: say so instead of answering an empty page.
+    private static async Task<bool> HasWordsAsync(IQuerySession session, string query, CancellationToken cancellationToken) =>
+        (await session.QueryAsync<bool>(
+            "select numnode(websearch_to_tsquery('english'::regconfig, ?)) > 0 or numnode(websearch_to_tsquery('simple'::regconfig, ?)) > 0",
+            cancellationToken, query, query)).Single();
+
+    /// <summary>Splits ts_headline's output into fragments and the ranges it marked.</summary>
+    public static IReadOnlyList<SearchHighlight> Highlights(string? headline)
+    {
+        if (string.IsNullOrEmpty(headline))
+            return [];
+        var fragments = new List<SearchHighlight>();
+        foreach (var fragment in headline.Split(Between))
+        {
+            var text = new StringBuilder();
+            var matches = new List<HighlightRange>();
+            var open = -1;
+            foreach (var c in fragment)
+            {
+                if (c == Start)
+                    open = text.Length;
+                else if (c == Stop && open >= 0)
+                {
+                    if (text.Length > open)
+                        matches.Add(new HighlightRange(open, text.Length - open));
+                    open = -1;
+                }
+                else
+                    text.Append(c);
+            }
+            var trimmed = text.ToString();
+            if (trimmed.Trim().Length > 0)
+                fragments.Add(new SearchHighlight(trimmed, matches));
+        }
+        return fragments;
+    }
+
+    private static string WriteCursor(float rank, Guid id) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(
+            $"{BitConverter.SingleToInt32Bits(rank).ToString(CultureInfo.InvariantCulture)}:{id:N}")).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static bool TryReadCursor(string cursor, out float rank, out Guid id)
+    {
+        rank = 0;
+        id = Guid.Empty;
+        if (cursor.Length > 100)
+            return false;
+        try
+        {
+            var base64 = cursor.Replace('-', '+').Replace('_', '/');
+            var parts = Encoding.UTF8.GetString(Convert.FromBase64String(base64.PadRight(base64.Length + (4 - base64.Length % 4) % 4, '='))).Split(':');
+            if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var bits)
+                || !Guid.TryParseExact(parts[1], "N", out id))
+                return false;
+            rank = BitConverter.Int32BitsToSingle(bits);
+            return float.IsFinite(rank) && rank >= 0;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.Net;
+using System.Net.Http.Json;
+
+namespace Platform.Messaging.Tests;
+
+/// <summary>Invite links: made by owners and admins, previewed and used by anyone signed in who has one, until they expire.</summary>
+public sealed class InviteLinkTests(MessagingHost host) : IClassFixture<MessagingHost>
+{
+    [Fact]
+    public async Task AnInviteLink_ShowsTheConversation_AndLetsAnyoneWithItJoinOnceAsAMember()
+    {
+        var owner = host.Client();
+        var member = host.Client();
+        var group = await owner.CreateGroup(member.UserId);
+        Assert.Equal(HttpStatusCode.Forbidden, (await member.Post($"/api/v1/conversations/{group}/invite-links", new { })).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await host.Client().Post($"/api/v1/conversations/{group}/invite-links", new { })).StatusCode);
+        var link = await owner.Json200(await owner.Post($"/api/v1/conversations/{group}/invite-links", new { }));
+        var token = link.GetProperty("token").GetString()!;
+        Assert.EndsWith($"/api/v1/invite-links/{token}", link.GetProperty("url").GetString());
+        Assert.True(link.GetProperty("expiresAt").GetDateTimeOffset() > host.Clock.GetUtcNow().AddDays(6));
+
+        var guest = host.Client();
+        var preview = await guest.Get($"/api/v1/invite-links/{token}");
+        Assert.Equal((group, 2), (preview.GetProperty("conversationId").GetGuid(), preview.GetProperty("memberCount").GetInt32()));
+        var joined = await guest.Json200(await guest.Http.PostAsync($"/api/v1/invite-links/{token}/join", null));
+        Assert.Equal(("member", 3), (joined.GetProperty("role").GetString()!.ToLowerInvariant(), joined.GetProperty("memberCount").GetInt32()));
+        await guest.Json200(await guest.Http.PostAsync($"/api/v1/invite-links/{token}/join", null));
+        Assert.Equal(3, (await guest.Get($"/api/v1/conversations/{group}")).GetProperty("memberCount").GetInt32());
+        var log = (await guest.Get($"/api/v1/conversations/{group}/events")).GetProperty("items").EnumerateArray().ToList();
+        var joinedEvent = log.Single(e => e.GetProperty("type").GetString() == "member.joined" && e.GetProperty("data").GetProperty("userId").GetGuid() == guest.UserId);
+        Assert.Equal(owner.UserId, joinedEvent.GetProperty("actorId").GetGuid());
+    }
+
+    [Fact]
+    public async Task InviteLinks_Expire_FailForBannedUsersAndUnknownTokens_AndAreNotForDirectConversations()
+    {
+        var owner = host.Client();
+        var group = await owner.CreateGroup(Guid.CreateVersion7());
+        var soon = host.Clock.GetUtcNow().AddHours(1);
+        var token = (await owner.Json200(await owner.Post($"/api/v1/conversations/{group}/invite-links", new { expiresAt = soon }))).GetProperty("token").GetString();
+        var banned = host.Client();
+        await owner.Json200(await owner.Http.PutAsJsonAsync($"/api/v1/conversations/{group}/bans/{banned.UserId}", new { reason = "spam" }));
+        Assert.Equal(HttpStatusCode.Forbidden, (await banned.Http.PostAsync($"/api/v1/invite-links/{token}/join", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await banned.Http.PostAsync("/api/v1/invite-links/not-a-token/join", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await banned.Http.GetAsync("/api/v1/invite-links/not-a-token")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await owner.Post($"/api/v1/conversations/{group}/invite-links", new { expiresAt = soon.AddDays(-1) })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await owner.Post($"/api/v1/conversations/{group}/invite-links", new { expiresAt = soon.AddDays(60) })).StatusCode);
+
+        host.Clock.Advance(TimeSpan.FromHours(2));
+        Assert.Equal(HttpStatusCode.NotFound, (await host.Client().Http.PostAsync($"/api/v1/invite-links/{token}/join", null)).StatusCode);
+
+        var other = host.Client();
+        var direct = (await owner.Json200(await owner.Post("/api/v1/conversations", new { kind = "direct", memberIds = new[] { other.UserId } }))).GetProperty("id").GetGuid();
+        Assert.Equal(HttpStatusCode.Conflict, (await owner.Post($"/api/v1/conversations/{direct}/invite-links", new { })).StatusCode);
+    }
+}

@@ -1,0 +1,241 @@
+using System.Net;
+using System.Text.Json;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Platform.Messaging.Domain;
+using Platform.Messaging.Features;
+using Platform.Testing;
+
+namespace Platform.Messaging.Tests;
+
+/// <summary>Full-text message search: ranked, highlighted, filtered, and only over what the caller may read now.</summary>
+public sealed class SearchTests(MessagingHost host) : IClassFixture<MessagingHost>
+{
+    private static string Path(string q, string extra = "") => $"/api/v1/search/messages?q={Uri.EscapeDataString(q)}{extra}";
+
+    private static List<JsonElement> Items(JsonElement page) => page.GetProperty("items").EnumerateArray().ToList();
+
+    private static List<Guid> Ids(JsonElement page) => Items(page).Select(i => i.GetProperty("message").GetProperty("id").GetGuid()).ToList();
+
+    private static Guid Id(JsonElement message) => message.GetProperty("id").GetGuid();
+
+    [Fact]
+    public async Task Search_FindsStemsAndExactWords_BestMatchFirst_WithHighlightedFragments()
+    {
+        var alice = host.Client();
+        var group = await alice.CreateGroup(Guid.CreateVersion7());
+        var word = "zephyr" + Guid.NewGuid().ToString("N")[..6];
+        var once = await alice.Send(group, $"The {word} arrives at noon, bring coats");
+        var twice = await alice.Send(group, $"{word} {word}: the {word} is the windiest of all");
+        var stemmed = await alice.Send(group, "We are planning the launches for Tuesday");
+        await alice.Send(group, "nothing to see here");
+
+        var page = await alice.Get(Path(word));
+        Assert.Equal([Id(twice), Id(once)], Ids(page));
+        Assert.True(page.GetProperty("next").ValueKind == JsonValueKind.Null);
+        var hit = Items(page)[1];
+        Assert.Equal(group, hit.GetProperty("conversationId").GetGuid());
+        var fragment = hit.GetProperty("highlights").EnumerateArray().First();
+        var text = fragment.GetProperty("text").GetString()!;
+        var match = fragment.GetProperty("matches").EnumerateArray().Single();
+        Assert.Equal(word, text.Substring(match.GetProperty("start").GetInt32(), match.GetProperty("length").GetInt32()));
+
+        // english stems: "launch" and "plan" find "launches" and "planning"; simple keeps stop words searchable.
+        Assert.Contains(Id(stemmed), Ids(await alice.Get(Path("launch plan"))));
+        Assert.Contains(Id(once), Ids(await alice.Get(Path($"the {word}"))));
+        // web-style syntax: a phrase, and a word excluded.
+        Assert.Equal([Id(once)], Ids(await alice.Get(Path($"\"{word} arrives\""))));
+        Assert.Equal([Id(twice)], Ids(await alice.Get(Path($"{word} -coats"))));
+    }
+
+    [Fact]
+    public async Task Search_SeesOnlyConversationsTheCallerIsAMemberOfNow()
+    {
+        var alice = host.Client();
+        var bob = host.Client();
+        var carol = host.Client();
+        var word = "quokka" + Guid.NewGuid().ToString("N")[..6];
+        var shared = await alice.CreateGroup(bob.UserId, carol.UserId);
+        var alicesOwn = await alice.CreateGroup(Guid.CreateVersion7());
+        var inShared = await alice.Send(shared, $"{word} in the shared room");
+        var inOwn = await alice.Send(alicesOwn, $"{word} in alice's room");
+
+        Assert.Equal([Id(inShared), Id(inOwn)], Ids(await alice.Get(Path(word))).OrderBy(id => id == Id(inOwn)).ToList());
+        Assert.Equal([Id(inShared)], Ids(await bob.Get(Path(word))));
+        Assert.Empty(Ids(await host.Client().Get(Path(word))));
+        // Naming a conversation one is not a member of reveals nothing: the same 404 as everywhere.
+        Assert.Equal(HttpStatusCode.NotFound, (await bob.Http.GetAsync(Path(word, $"&conversationId={alicesOwn}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await bob.Http.GetAsync(Path(word, $"&conversationId={Guid.CreateVersion7()}"))).StatusCode);
+
+        // After leaving, the conversation is out of search.
+        Assert.Equal(HttpStatusCode.NoContent, (await carol.Http.DeleteAsync($"/api/v1/conversations/{shared}/members/{carol.UserId}")).StatusCode);
+        Assert.Empty(Ids(await carol.Get(Path(word))));
+    }
+
+    [Fact]
+    public async Task Search_FiltersByConversationSenderAndTime()
+    {
+        var alice = host.Client();
+        var bob = host.Client();
+        var word = "narwhal" + Guid.NewGuid().ToString("N")[..6];
+        var first = await alice.CreateGroup(bob.UserId);
+        var second = await alice.CreateGroup(bob.UserId);
+        var early = await alice.Send(first, $"{word} early");
+        var middle = DateTimeOffset.Parse(early.GetProperty("createdAt").GetString()!).AddMilliseconds(1);
+        host.Clock.Advance(TimeSpan.FromSeconds(1));
+        var byBob = await bob.Send(first, $"{word} from bob");
+        var elsewhere = await alice.Send(second, $"{word} elsewhere");
+
+        Assert.Equal(3, Ids(await bob.Get(Path(word))).Count);
+        Assert.Equal([Id(elsewhere)], Ids(await bob.Get(Path(word, $"&conversationId={second}"))));
+        Assert.Equal([Id(byBob)], Ids(await bob.Get(Path(word, $"&senderId={bob.UserId}"))));
+        Assert.Equal([Id(early)], Ids(await bob.Get(Path(word, $"&before={Uri.EscapeDataString(middle.ToString("O"))}"))));
+        Assert.Equal(new[] { Id(byBob), Id(elsewhere) }.Order(),
+            Ids(await bob.Get(Path(word, $"&after={Uri.EscapeDataString(middle.ToString("O"))}"))).Order());
+        Assert.Equal([Id(byBob)], Ids(await bob.Get(Path(word, $"&after={Uri.EscapeDataString(middle.ToString("O"))}&conversationId={first}"))));
+    }
+
+    [Fact]
+    public async Task Search_EditedAwayAndDeletedText_NeverMatches()
+    {
+        var alice = host.Client();
+        var group = await alice.CreateGroup(Guid.CreateVersion7());
+        var word = "ocelot" + Guid.NewGuid().ToString("N")[..6];
+        var other = "lynx" + Guid.NewGuid().ToString("N")[..6];
+        var edited = await alice.Send(group, $"the {word} sleeps");
+        var deleted = await alice.Send(group, $"the {word} hunts");
+        Assert.Equal(2, Ids(await alice.Get(Path(word))).Count);
+
+        await alice.Json200(await alice.Patch($"/api/v1/conversations/{group}/messages/{Id(edited)}", new { text = $"the {other} sleeps" }));
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.Http.DeleteAsync($"/api/v1/conversations/{group}/messages/{Id(deleted)}")).StatusCode);
+
+        Assert.Empty(Ids(await alice.Get(Path(word))));
+        var found = Items(await alice.Get(Path(other)));
+        Assert.Equal(Id(edited), found.Single().GetProperty("message").GetProperty("id").GetGuid());
+        Assert.Equal($"the {other} sleeps", found[0].GetProperty("message").GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task Search_PagesByCursor_WithoutRepeatsOrGaps()
+    {
+        var alice = host.Client();
+        var group = await alice.CreateGroup(Guid.CreateVersion7());
+        var word = "wombat" + Guid.NewGuid().ToString("N")[..6];
+        var sent = new List<Guid>();
+        for (var i = 0; i < 7; i++)
+            sent.Add(Id(await alice.Send(group, string.Join(' ', Enumerable.Repeat(word, 1 + i % 3)) + $" number {i}")));
+
+        var seen = new List<Guid>();
+        string? cursor = null;
+        var pages = 0;
+        do
+        {
+            var page = await alice.Get(Path(word, "&limit=3" + (cursor is null ? "" : "&cursor=" + cursor)));
+            seen.AddRange(Ids(page));
+            cursor = page.GetProperty("next").GetString();
+            pages++;
+        }
+        while (cursor is not null);
+        Assert.Equal(3, pages);
+        Assert.Equal(sent.Order(), seen.Order());
+        Assert.Equal(seen.Distinct().Count(), seen.Count);
+    }
+
+    public static TheoryData<string, string> BadQueries => new()
+    {
+        { "no q", "/api/v1/search/messages" },
+        { "blank q", "/api/v1/search/messages?q=%20%20" },
+        { "q too long", "/api/v1/search/messages?q=" + new string('a', Search.MaxQueryLength + 1) },
+        { "punctuation only", "/api/v1/search/messages?q=%21%21%3F" },
+        { "bad cursor", "/api/v1/search/messages?q=hello&cursor=not-a-cursor" },
+        { "cursor of another shape", "/api/v1/search/messages?q=hello&cursor=" + Convert.ToBase64String("1:2:3"u8.ToArray()) },
+        { "bad time", "/api/v1/search/messages?q=hello&after=yesterday" },
+        { "after not before before", "/api/v1/search/messages?q=hello&after=2026-01-02T00:00:00Z&before=2026-01-01T00:00:00Z" },
+        { "bad sender", "/api/v1/search/messages?q=hello&senderId=bob" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadQueries))]
+    public async Task Search_BadQuery_Returns400ProblemDetails(string why, string path)
+    {
+        var response = await host.Client().Http.GetAsync(path);
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{why}: {(int)response.StatusCode}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Search_WithoutAToken_Returns401()
+    {
+        using var anonymous = host.Factory.CreateClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync(Path("hello"))).StatusCode);
+    }
+
+    [Fact]
+    public async Task SearchQuery_UsesTheFullTextIndexes()
+    {
+        // A realistic shape: a long conversation where the word is rare. (On a nearly empty table any plan is cheap and
+        // the planner rightly reads the caller's few messages instead.)
+        var alice = host.Client();
+        var group = await alice.CreateGroup(Guid.CreateVersion7());
+        var word = "pangolin" + Guid.NewGuid().ToString("N")[..6];
+        await alice.Send(group, $"the {word} message");
+        var store = host.Factory.Services.GetRequiredService<IDocumentStore>();
+        var words = new[] { "lunch", "deploy", "review", "coffee", "budget", "meeting", "release", "weekend", "ticket", "design" };
+        await store.BulkInsertAsync(Enumerable.Range(0, 5000).Select(i => new MessageView
+        {
+            Id = Guid.CreateVersion7(), ConversationId = group, Seq = 1000 + i, SenderId = alice.UserId, ClientMessageId = $"bulk-{i}",
+            Text = $"{words[i % 10]} {words[i * 7 % 10]} {words[i * 3 % 10]} number {i}", CreatedAt = DateTimeOffset.UtcNow,
+        }).ToList());
+        await using (var analyze = new NpgsqlConnection(host.Infrastructure.Database.ConnectionString))
+        {
+            await analyze.OpenAsync();
+            await using var analyzeCommand = new NpgsqlCommand($"analyze {MessagingServiceExtensions.Schema}.mt_doc_message", analyze);
+            await analyzeCommand.ExecuteNonQueryAsync();
+        }
+        Assert.Single((await alice.Get($"/api/v1/search/messages?q={word}")).GetProperty("items").EnumerateArray());
+        var (sql, parameters) = Search.BuildQuery(word, alice.UserId, null, null, null, null, (0.5f, Guid.CreateVersion7()), 21);
+
+        await using var connection = new NpgsqlConnection(host.Infrastructure.Database.ConnectionString);
+        await connection.OpenAsync();
+        var parts = sql.Split('?');
+        Assert.Equal(parameters.Length + 1, parts.Length);
+        await using var command = new NpgsqlCommand { Connection = connection };
+        var text = new System.Text.StringBuilder("explain ").Append(parts[0]);
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameters[i] });
+            text.Append('$').Append(i + 1).Append(parts[i + 1]);
+        }
+        command.CommandText = text.ToString();
+        var plan = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+            while (await reader.ReadAsync())
+                plan.Add(reader.GetString(0));
+        var joined = string.Join("\n", plan);
+        Assert.True(joined.Contains(Search.EnglishIndex) && joined.Contains(Search.SimpleIndex), joined);
+        Assert.DoesNotContain("Seq Scan on mt_doc_message", joined);
+    }
+}
+
+/// <summary>Retention moves the clock: its own database.</summary>
+public sealed class SearchRetentionTests(MessagingHost host) : IClassFixture<MessagingHost>
+{
+    [Fact]
+    public async Task Search_ExpiredText_NeverMatches()
+    {
+        var alice = host.Client();
+        var conversation = (await alice.Json200(await alice.Post("/api/v1/conversations",
+            new { kind = "group", title = "Ephemeral", memberIds = new[] { Guid.CreateVersion7() }, retentionDays = 1 }))).GetProperty("id").GetGuid();
+        var old = await alice.Send(conversation, "the heron expires");
+        host.Clock.Advance(TimeSpan.FromHours(25));
+        var fresh = await alice.Send(conversation, "the heron stays");
+
+        await Eventually.Returns(
+            () => alice.Get($"/api/v1/conversations/{conversation}/messages/{old.GetProperty("id")}"),
+            m => m.GetProperty("deleted").GetBoolean(), TimeSpan.FromSeconds(20), "the expired message is erased");
+        var found = (await alice.Get("/api/v1/search/messages?q=heron")).GetProperty("items").EnumerateArray()
+            .Select(i => i.GetProperty("message").GetProperty("id").GetGuid()).ToList();
+        Assert.Equal([fresh.GetProperty("id").GetGuid()], found);
+    }
+}
