@@ -135,4 +135,24 @@ public sealed class RateLimitTests(WholePlatform platform)
         Assert.NotNull(refused);
         await AssertTooManyRequestsAsync(refused, "link-preview");
     }
+
+    [Fact]
+    public async Task ASearchFlood_IsRefusedAtTheGateway_BeforeItReachesTheDatabase()
+    {
+        // A full-text query over a user's whole history is the most expensive read there is: 40 at once would hold
+        // Messaging's database (at a million messages a frequent word takes Messaging seconds; see BENCHMARKS.md).
+        var alice = await platform.SignUpAsync("Alice Searches");
+        var address = NewClientAddress();
+        HttpResponseMessage? refused = null;
+        for (var i = 0; i < 40 && refused is null; i++)
+        {
+            var response = await alice.Http.SendAsync(From(address, HttpMethod.Get, $"api/v1/search/messages?q=word{i}"));
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                refused = response;
+            else
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        Assert.NotNull(refused);
+        await AssertTooManyRequestsAsync(refused, "search");
+    }
 }
