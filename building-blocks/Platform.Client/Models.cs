@@ -11,6 +11,9 @@ public sealed record Conversation(
     Guid Id, string Kind, string? Title, string? Topic, bool IsPublic, int? RetentionDays, string Role, int MemberCount, long LastSeq,
     Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset LastActivityAt);
 
+/// <summary>A user I blocked.</summary>
+public sealed record BlockedUser(Guid UserId, string Username, string DisplayName, DateTimeOffset BlockedAt);
+
 /// <summary>A row of the inbox.</summary>
 public sealed record InboxRow(
     Guid Id, string Kind, string? Title, string Role, int UnreadCount, int MentionCount, MessagePreview? LastMessage, DateTimeOffset LastActivityAt,

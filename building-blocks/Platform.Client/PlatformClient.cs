@@ -33,6 +33,18 @@ public sealed class PlatformClient : IAsyncDisposable
     /// <summary>A current access token (signing in or refreshing as needed).</summary>
     public Task<string> GetAccessTokenAsync(CancellationToken cancellationToken = default) => _tokens.GetAsync(cancellationToken);
 
+    /// <summary>The users I blocked.</summary>
+    public Task<Page<BlockedUser>> GetBlocksAsync(string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<BlockedUser>>(HttpMethod.Get, $"api/v1/users/me/blocks?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
+
+    /// <summary>Blocks a user: no direct messages, adds, calls, presence or typing between us, either way.</summary>
+    public Task<BlockedUser> BlockUserAsync(Guid userId, CancellationToken cancellationToken = default) =>
+        SendAsync<BlockedUser>(HttpMethod.Put, $"api/v1/users/me/blocks/{userId}", null, cancellationToken);
+
+    /// <summary>Lifts my block of a user (nothing happens if there was none).</summary>
+    public Task UnblockUserAsync(Guid userId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/users/me/blocks/{userId}", null, cancellationToken);
+
     /// <summary>Creates a conversation: <paramref name="kind"/> is direct, group or channel.</summary>
     public Task<Conversation> CreateConversationAsync(string kind, IEnumerable<Guid> memberIds, string? title = null, CancellationToken cancellationToken = default) =>
         SendAsync<Conversation>(HttpMethod.Post, "api/v1/conversations", new { kind, title, memberIds }, cancellationToken);

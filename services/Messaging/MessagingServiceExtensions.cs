@@ -40,6 +40,13 @@ public static class MessagingServiceExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<RetentionJob>());
         builder.Services.AddSingleton<CallSweep>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CallSweep>());
+        // Identity's relations (users, blocks, contacts, who may add whom): at Identity's internal address, Auth:MetadataAddress.
+        builder.Services.AddHttpClient<UserRelations>((services, http) =>
+        {
+            var auth = services.GetRequiredService<IOptions<AuthOptions>>().Value;
+            http.BaseAddress = new Uri((auth.MetadataAddress ?? auth.Issuer).TrimEnd('/') + "/");
+            http.Timeout = TimeSpan.FromSeconds(10);
+        });
         builder.Services.AddSingleton<ReceiptPublisher>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ReceiptPublisher>());
         return builder;

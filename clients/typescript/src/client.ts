@@ -9,7 +9,7 @@ import type { paths as NotificationsPaths } from "./generated/notifications.js";
 import type { paths as PresencePaths } from "./generated/presence.js";
 import type { ConversationEvent } from "./handwritten.js";
 import type {
-  Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
+  BlockedUser, Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
   MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
@@ -130,6 +130,21 @@ export class PlatformClient {
   /** My profile. */
   async getMe(): Promise<MyProfile> {
     return data(await this.api.GET("/api/v1/users/me"));
+  }
+
+  /** The users I blocked. */
+  async getBlocks(cursor?: string, limit = 50): Promise<Page<BlockedUser>> {
+    return data(await this.api.GET("/api/v1/users/me/blocks", { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
+  }
+
+  /** Blocks a user: no direct messages, adds, calls, presence or typing between us, either way. */
+  async blockUser(userId: string): Promise<BlockedUser> {
+    return data(await this.api.PUT("/api/v1/users/me/blocks/{userId}", { params: { path: { userId } } }));
+  }
+
+  /** Lifts my block of a user (nothing happens if there was none). */
+  async unblockUser(userId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/users/me/blocks/{userId}", { params: { path: { userId } } });
   }
 
   /** Creates a conversation: `kind` is direct, group or channel. */

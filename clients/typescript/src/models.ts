@@ -31,6 +31,7 @@ export type PublicProfile = Identity["schemas"]["PublicProfile"];
 export type RegisterRequest = Identity["schemas"]["RegisterRequest"];
 export type Contact = Identity["schemas"]["ContactView"];
 export type ContactMatches = Identity["schemas"]["ImportContactsResponse"];
+export type BlockedUser = Identity["schemas"]["BlockView"];
 
 export type PresenceInfo = Presence["schemas"]["PresenceView"];
 export type MyPresence = Presence["schemas"]["OwnPresence"];

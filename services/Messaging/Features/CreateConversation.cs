@@ -20,6 +20,8 @@ public static class CreateConversation
     {
         if (!ConversationRules.TryParseKind(request.Kind, out var kind))
             return (null, DomainError.Invalid("kind must be one of: direct, group, channel."));
+        if (request.MemberIds is { Length: > Members.MaxAddedAtOnce })
+            return (null, DomainError.Invalid($"memberIds names at most {Members.MaxAddedAtOnce} users; add more afterwards."));
         var others = (request.MemberIds ?? []).Where(id => id != creator).Distinct().ToList();
         if (others.Contains(Guid.Empty))
             return (null, DomainError.Invalid("memberIds holds an empty id."));
@@ -59,15 +61,19 @@ public static class CreateConversation
         group.MapPost("/", Handle).WithName("CreateConversation");
 
     private static async Task<Results<Created<ConversationDto>, Ok<ConversationDto>, ProblemHttpResult>> Handle(
-        CreateConversationRequest request, HttpContext http, ConversationWriter writer, IQuerySession session,
+        CreateConversationRequest request, HttpContext http, ConversationWriter writer, IQuerySession session, UserRelations relations,
         IOptions<MessagingOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var userId = http.User.UserId();
         var (created, error) = Decide(userId, request, options.Value, time.GetUtcNow(), Guid.CreateVersion7());
         if (error is not null)
             return Http.Problem(error);
+        // Every member must be a user, with no block between them and the creator, who may add them (Identity decides).
+        var others = created!.Members.Select(m => m.UserId).Where(id => id != userId).ToList();
+        if (await relations.CheckAsync(http, others, adding: created.Kind != ConversationKind.Direct, cancellationToken) is { } refused)
+            return Http.Problem(refused);
 
-        if (created!.Kind == ConversationKind.Direct && await session.LoadAsync<ConversationView>(created.ConversationId, cancellationToken) is { } existing)
+        if (created.Kind == ConversationKind.Direct && await session.LoadAsync<ConversationView>(created.ConversationId, cancellationToken) is { } existing)
             return TypedResults.Ok(ConversationDto.From(existing, MemberRole.Owner));
         try
         {

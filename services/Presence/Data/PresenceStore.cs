@@ -156,6 +156,20 @@ public sealed class PresenceStore(NpgsqlDataSource dataSource, PresenceSchema sc
                     Bool(active), Time(changed.ChangedAt.ToUniversalTime()));
     }
 
+    public async Task ApplyBlocksAsync(BlocksChanged changed, CancellationToken cancellationToken)
+    {
+        await schema.EnsureCreatedAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        foreach (var (ids, active) in new[] { (changed.Added, true), (changed.Removed, false) })
+            if (ids.Count > 0)
+                await ExecuteAsync(connection, null, """
+                    INSERT INTO presence.blocks AS b (owner_id, blocked_id, active, changed_at) SELECT $1, u, $3, $4 FROM unnest($2::uuid[]) AS u
+                    ON CONFLICT (owner_id, blocked_id) DO UPDATE SET active = excluded.active, changed_at = excluded.changed_at
+                    WHERE b.changed_at <= excluded.changed_at
+                    """, cancellationToken, Id(changed.OwnerId), new NpgsqlParameter { Value = ids.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid },
+                    Bool(active), Time(changed.ChangedAt.ToUniversalTime()));
+    }
+
     /// <summary>
     /// Instances silent for the TTL (or stopped) are given up for dead, once, by whichever replica gets there first;
     /// their users become due for evaluation in the same statement.
@@ -227,7 +241,8 @@ public sealed class PresenceStore(NpgsqlDataSource dataSource, PresenceSchema sc
 
     /// <summary>
     /// The presence of <paramref name="userIds"/> as <paramref name="viewer"/> may see it: users who share a
-    /// conversation or a contact relation with the viewer (and the viewer), others <c>unknown</c>.
+    /// conversation or a contact relation with the viewer (and the viewer), unless a block stands between them either
+    /// way; others <c>unknown</c>.
     /// </summary>
     public async Task<IReadOnlyList<PresenceView>> ReadAsync(Guid viewer, IReadOnlyList<Guid> userIds, CancellationToken cancellationToken)
     {
@@ -236,11 +251,13 @@ public sealed class PresenceStore(NpgsqlDataSource dataSource, PresenceSchema sc
         await using var command = Command(connection, null, """
             SELECT t.id, t.n, u.shown_status, u.shown_availability, u.shown_text, u.visible_last_active_at,
                    t.id = $1
-                   OR EXISTS (SELECT 1 FROM presence.members mine JOIN presence.members theirs
-                              ON theirs.conversation_id = mine.conversation_id AND theirs.user_id = t.id AND theirs.active
-                              WHERE mine.user_id = $1 AND mine.active)
-                   OR EXISTS (SELECT 1 FROM presence.contacts c
-                              WHERE c.active AND ((c.owner_id = $1 AND c.contact_id = t.id) OR (c.owner_id = t.id AND c.contact_id = $1)))
+                   OR ((EXISTS (SELECT 1 FROM presence.members mine JOIN presence.members theirs
+                                ON theirs.conversation_id = mine.conversation_id AND theirs.user_id = t.id AND theirs.active
+                                WHERE mine.user_id = $1 AND mine.active)
+                        OR EXISTS (SELECT 1 FROM presence.contacts c
+                                   WHERE c.active AND ((c.owner_id = $1 AND c.contact_id = t.id) OR (c.owner_id = t.id AND c.contact_id = $1))))
+                       AND NOT EXISTS (SELECT 1 FROM presence.blocks b
+                                       WHERE b.active AND ((b.owner_id = $1 AND b.blocked_id = t.id) OR (b.owner_id = t.id AND b.blocked_id = $1))))
             FROM unnest($2::uuid[]) WITH ORDINALITY AS t(id, n)
             LEFT JOIN presence.users u ON u.user_id = t.id
             ORDER BY t.n

@@ -1,0 +1,85 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Platform.Tests;
+
+/// <summary>Consent through the Gateway: blocks, member ids checked against Identity, privacy, message requests, reports.</summary>
+[Collection(WholePlatformCollection.Name)]
+public sealed class ConsentTests(WholePlatform platform)
+{
+    [Fact]
+    public async Task ABlock_RefusesDirectMessagesAddsCallsAndPresence_EitherWay_AndEndsALiveWatch()
+    {
+        var alice = await platform.SignUpAsync("Alice Blocks");
+        var bob = await platform.SignUpAsync("Bob Is Blocked");
+        var carol = await platform.SignUpAsync("Carol Watches");
+        var direct = (await platform.ReadAsync(await bob.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { alice.Id } }),
+            HttpStatusCode.Created, "Bob opens a DM with Alice", platform.Messaging)).GetProperty("id").GetGuid();
+        var group = (await platform.CreateConversationAsync(alice, "group", [carol], "alice's group")).GetProperty("id").GetGuid();
+
+        await using var aliceClient = await platform.ConnectAsync(alice, platform.Gateway1);
+        await using var bobClient = await platform.ConnectAsync(bob, platform.Gateway2);
+        await using var carolClient = await platform.ConnectAsync(carol, platform.Gateway2);
+        foreach (var (client, who) in new[] { (bobClient, "Bob"), (carolClient, "Carol") })
+            await platform.EventuallyAsync(() => client.InvokeAsync("WatchPresence", (object)new[] { alice.Id.ToString() }),
+                now => now[0].GetProperty("status").GetString() == "online", $"{who} sees Alice online", platform.Presence, platform.Gateway2);
+
+        var blocked = await platform.ReadAsync(await alice.Http.PutAsync($"api/v1/users/me/blocks/{bob.Id}", null),
+            HttpStatusCode.OK, "Alice blocks Bob", platform.Identity);
+        Assert.Equal(bob.Id, blocked.GetProperty("userId").GetGuid());
+        var list = await platform.ReadAsync(await alice.Http.GetAsync("api/v1/users/me/blocks"), HttpStatusCode.OK, "Alice's blocks", platform.Identity);
+        Assert.Equal([bob.Id], list.GetProperty("items").EnumerateArray().Select(b => b.GetProperty("userId").GetGuid()));
+
+        // Bob's live watch ends (he is told Alice is unknown now); Carol's goes on.
+        await bobClient.NextAsync("presence", p => p.GetProperty("userId").GetGuid() == alice.Id && p.GetProperty("status").GetString() == "unknown",
+            "Bob's watch of Alice is revoked");
+        await platform.ReadAsync(await alice.Http.PutAsJsonAsync("api/v1/presence/me", new { status = "dnd" }), HttpStatusCode.OK, "Alice goes dnd", platform.Presence);
+        await carolClient.NextAsync("presence", p => p.GetProperty("userId").GetGuid() == alice.Id && p.GetProperty("availability").ValueKind == JsonValueKind.String
+            && p.GetProperty("availability").GetString() == "dnd", "Carol sees Alice's dnd");
+        Assert.DoesNotContain(bobClient.Calls("presence"), p => p.GetProperty("userId").GetGuid() == alice.Id && p.TryGetProperty("availability", out var a)
+            && a.ValueKind == JsonValueKind.String && a.GetString() == "dnd");
+        var seen = await platform.ReadAsync(await bob.Http.GetAsync($"api/v1/presence?userIds={alice.Id}"), HttpStatusCode.OK, "Bob asks for Alice's presence", platform.Presence);
+        Assert.Equal("unknown", seen.GetProperty("items")[0].GetProperty("status").GetString());
+        var theOtherWay = await platform.ReadAsync(await alice.Http.GetAsync($"api/v1/presence?userIds={bob.Id}"), HttpStatusCode.OK, "Alice asks for Bob's presence", platform.Presence);
+        Assert.Equal("unknown", theOtherWay.GetProperty("items")[0].GetProperty("status").GetString());
+
+        // Neither opens a DM with the other, adds the other, or rings the other.
+        await RefusedAsync(await bob.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { alice.Id } }), HttpStatusCode.Forbidden, "Bob's new DM");
+        await RefusedAsync(await alice.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { bob.Id } }), HttpStatusCode.Forbidden, "Alice's new DM");
+        await RefusedAsync(await alice.Http.PostAsJsonAsync($"api/v1/conversations/{group}/members", new { userIds = new[] { bob.Id } }), HttpStatusCode.Forbidden, "Alice adding Bob");
+        await RefusedAsync(await bob.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "group", title = "with alice", memberIds = new[] { alice.Id, carol.Id } }),
+            HttpStatusCode.Forbidden, "Bob's group with Alice");
+        await RefusedAsync(await bob.Http.PostAsJsonAsync($"api/v1/conversations/{direct}/calls", new { kind = "audio" }), HttpStatusCode.Forbidden, "Bob ringing Alice");
+
+        // Unblocked, all of it works again.
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.Http.DeleteAsync($"api/v1/users/me/blocks/{bob.Id}")).StatusCode);
+        await platform.ReadAsync(await alice.Http.PostAsJsonAsync($"api/v1/conversations/{group}/members", new { userIds = new[] { bob.Id } }),
+            HttpStatusCode.OK, "Alice adds Bob after unblocking", platform.Messaging);
+    }
+
+    [Fact]
+    public async Task Blocks_RefuseBadInput()
+    {
+        var alice = await platform.SignUpAsync("Alice Blocks Badly");
+        await RefusedAsync(await alice.Http.PutAsync($"api/v1/users/me/blocks/{Guid.NewGuid()}", null), HttpStatusCode.NotFound, "blocking nobody");
+        await RefusedAsync(await alice.Http.PutAsync($"api/v1/users/me/blocks/{alice.Id}", null), HttpStatusCode.BadRequest, "blocking oneself");
+        await RefusedAsync(await alice.Http.GetAsync("api/v1/users/me/blocks?limit=0"), HttpStatusCode.BadRequest, "a zero limit");
+        using var anonymous = platform.Anonymous(platform.Gateway1);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("api/v1/users/me/blocks")).StatusCode);
+    }
+
+    /// <summary>A refusal with the expected status, as problem details.</summary>
+    private static async Task<JsonElement> RefusedAsync(HttpResponseMessage response, HttpStatusCode expected, string what)
+    {
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == expected, $"{what}: {(int)response.StatusCode} instead of {(int)expected}: {body}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var problem = JsonDocument.Parse(body).RootElement.Clone();
+            Assert.True(problem.TryGetProperty("title", out _), body);
+            return problem;
+        }
+    }
+}
