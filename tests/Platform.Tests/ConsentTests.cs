@@ -69,6 +69,31 @@ public sealed class ConsentTests(WholePlatform platform)
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("api/v1/users/me/blocks")).StatusCode);
     }
 
+    [Fact]
+    public async Task MemberIds_AreCheckedAgainstIdentity_AndListsAreBounded()
+    {
+        var alice = await platform.SignUpAsync("Alice Names Ghosts");
+        var bob = await platform.SignUpAsync("Bob Is Real");
+        var ghost = Guid.NewGuid();
+        var problem = await RefusedAsync(await alice.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "channel", title = "ghosts", memberIds = new[] { bob.Id, ghost } }),
+            HttpStatusCode.BadRequest, "a channel with a made-up member");
+        Assert.Contains(ghost.ToString(), problem.GetProperty("detail").GetString());
+        await RefusedAsync(await alice.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { ghost } }), HttpStatusCode.BadRequest, "a DM with nobody");
+        var twoThousand = Enumerable.Range(0, 2000).Select(_ => Guid.NewGuid()).ToArray();
+        await RefusedAsync(await alice.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "channel", title = "huge", memberIds = twoThousand }),
+            HttpStatusCode.BadRequest, "a channel with 2,000 member ids");
+
+        // A user registered a moment ago is a user at once (Messaging asks Identity; no event to wait for).
+        var group = (await platform.CreateConversationAsync(alice, "group", [bob], "real")).GetProperty("id").GetGuid();
+        var carol = await platform.SignUpAsync("Carol Just Registered");
+        await platform.ReadAsync(await alice.Http.PostAsJsonAsync($"api/v1/conversations/{group}/members", new { userIds = new[] { carol.Id } }),
+            HttpStatusCode.OK, "adding a brand-new user", platform.Messaging);
+        await RefusedAsync(await alice.Http.PostAsJsonAsync($"api/v1/conversations/{group}/members", new { userIds = new[] { ghost } }), HttpStatusCode.BadRequest, "adding nobody");
+        await RefusedAsync(await alice.Http.PostAsJsonAsync($"api/v1/conversations/{group}/members", new { userIds = twoThousand }), HttpStatusCode.BadRequest, "adding 2,000");
+        var inbox = await platform.ReadAsync(await alice.Http.GetAsync("api/v1/conversations"), HttpStatusCode.OK, "Alice's inbox", platform.Messaging);
+        Assert.Single(inbox.GetProperty("items").EnumerateArray());
+    }
+
     /// <summary>A refusal with the expected status, as problem details.</summary>
     private static async Task<JsonElement> RefusedAsync(HttpResponseMessage response, HttpStatusCode expected, string what)
     {
