@@ -14,6 +14,9 @@ public sealed record Conversation(
 /// <summary>A user I blocked.</summary>
 public sealed record BlockedUser(Guid UserId, string Username, string DisplayName, DateTimeOffset BlockedAt);
 
+/// <summary>My privacy settings: <c>lastSeen</c> everyone, contacts or nobody; <c>whoCanAdd</c> everyone or contacts.</summary>
+public sealed record PrivacySettings(string LastSeen, bool ReadReceipts, string WhoCanAdd);
+
 /// <summary>A row of the inbox.</summary>
 public sealed record InboxRow(
     Guid Id, string Kind, string? Title, string Role, int UnreadCount, int MentionCount, MessagePreview? LastMessage, DateTimeOffset LastActivityAt,

@@ -45,6 +45,17 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task UnblockUserAsync(Guid userId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/users/me/blocks/{userId}", null, cancellationToken);
 
+    /// <summary>My privacy settings.</summary>
+    public Task<PrivacySettings> GetPrivacyAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<PrivacySettings>(HttpMethod.Get, "api/v1/users/me/privacy", null, cancellationToken);
+
+    /// <summary>
+    /// Changes some of my privacy settings (null leaves one as it is): who sees my presence (<paramref name="lastSeen"/>:
+    /// everyone, contacts, nobody), whether others see my read positions, who may add me to groups (everyone, contacts).
+    /// </summary>
+    public Task<PrivacySettings> SetPrivacyAsync(string? lastSeen = null, bool? readReceipts = null, string? whoCanAdd = null, CancellationToken cancellationToken = default) =>
+        SendAsync<PrivacySettings>(HttpMethod.Put, "api/v1/users/me/privacy", new { lastSeen, readReceipts, whoCanAdd }, cancellationToken);
+
     /// <summary>Creates a conversation: <paramref name="kind"/> is direct, group or channel.</summary>
     public Task<Conversation> CreateConversationAsync(string kind, IEnumerable<Guid> memberIds, string? title = null, CancellationToken cancellationToken = default) =>
         SendAsync<Conversation>(HttpMethod.Post, "api/v1/conversations", new { kind, title, memberIds }, cancellationToken);

@@ -76,6 +76,7 @@ public static class MessagingServiceExtensions
         options.Schema.For<ConversationBan>().DocumentAlias("conversation_ban").Duplicate(b => b.ConversationId);
         options.Schema.For<SavedMessage>().DocumentAlias("saved_message").Duplicate(m => m.UserId).Duplicate(m => m.SavedAt);
         options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
+        options.Schema.For<UserPrivacy>().DocumentAlias("user_privacy");
         options.Schema.For<CallView>().DocumentAlias("call")
             .Duplicate(c => c.ConversationId).Duplicate(c => c.StartedSeq).Duplicate(c => c.State);
         options.Schema.For<OutboxEntry>().DocumentAlias("outbox")

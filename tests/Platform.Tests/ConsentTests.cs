@@ -94,6 +94,67 @@ public sealed class ConsentTests(WholePlatform platform)
         Assert.Single(inbox.GetProperty("items").EnumerateArray());
     }
 
+    [Fact]
+    public async Task PrivacySettings_HideLastSeenAndReadPositions_AndLimitWhoAdds()
+    {
+        var alice = await platform.SignUpAsync("Alice Shares A DM");
+        var bob = await platform.SignUpAsync("Bob Is Private");
+        var dave = await platform.SignUpAsync("Dave Is Bob's Contact");
+        await platform.ReadAsync(await bob.Http.PostAsJsonAsync("api/v1/contacts/import", new { emails = new[] { dave.Email } }), HttpStatusCode.OK, "Bob imports Dave", platform.Identity);
+        var direct = (await platform.ReadAsync(await bob.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { alice.Id } }),
+            HttpStatusCode.Created, "Bob opens a DM with Alice", platform.Messaging)).GetProperty("id").GetGuid();
+
+        var defaults = await platform.ReadAsync(await bob.Http.GetAsync("api/v1/users/me/privacy"), HttpStatusCode.OK, "Bob's settings", platform.Identity);
+        Assert.Equal(("everyone", true, "everyone"), (defaults.GetProperty("lastSeen").GetString(), defaults.GetProperty("readReceipts").GetBoolean(), defaults.GetProperty("whoCanAdd").GetString()));
+        await RefusedAsync(await bob.Http.PutAsJsonAsync("api/v1/users/me/privacy", new { lastSeen = "friends" }), HttpStatusCode.BadRequest, "an unknown lastSeen");
+        await RefusedAsync(await bob.Http.PutAsJsonAsync("api/v1/users/me/privacy", new { whoCanAdd = "nobody" }), HttpStatusCode.BadRequest, "an unknown whoCanAdd");
+
+        await using var aliceClient = await platform.ConnectAsync(alice, platform.Gateway1);
+        await platform.EventuallyAsync(() => aliceClient.InvokeAsync("WatchPresence", (object)new[] { bob.Id.ToString() }),
+            now => now[0].GetProperty("status").GetString() != "unknown", "Alice sees Bob's presence", platform.Presence, platform.Gateway1);
+
+        // lastSeen: contacts. Alice (no contact of Bob's) loses sight of him, live too; Dave (Bob's contact) keeps it.
+        var contactsOnly = await platform.ReadAsync(await bob.Http.PutAsJsonAsync("api/v1/users/me/privacy", new { lastSeen = "contacts" }),
+            HttpStatusCode.OK, "Bob shows his presence to contacts only", platform.Identity);
+        Assert.Equal("contacts", contactsOnly.GetProperty("lastSeen").GetString());
+        await aliceClient.NextAsync("presence", p => p.GetProperty("userId").GetGuid() == bob.Id && p.GetProperty("status").GetString() == "unknown", "Alice's watch of Bob ends");
+        Assert.Equal("unknown", await PresenceOfAsync(alice, bob));
+        await platform.EventuallyAsync(() => PresenceOfAsync(dave, bob), status => status != "unknown", "Dave still sees Bob", platform.Presence);
+        await platform.ReadAsync(await bob.Http.PutAsJsonAsync("api/v1/users/me/privacy", new { lastSeen = "nobody" }), HttpStatusCode.OK, "Bob hides from everyone", platform.Identity);
+        await platform.EventuallyAsync(() => PresenceOfAsync(dave, bob), status => status == "unknown", "Dave no longer sees Bob", platform.Presence);
+
+        // readReceipts off: Alice learns Bob got her messages, not that he read them.
+        await platform.ReadAsync(await bob.Http.PutAsJsonAsync("api/v1/users/me/privacy", new { readReceipts = false }), HttpStatusCode.OK, "Bob turns read receipts off", platform.Identity);
+        var first = await platform.SendAsync(alice, direct, "did you read this?");
+        await platform.ReadAsync(await bob.Http.PostAsJsonAsync($"api/v1/conversations/{direct}/receipts", new { read = first.GetProperty("seq").GetInt64() }),
+            HttpStatusCode.OK, "Bob reads", platform.Messaging);
+        var receipts = await platform.EventuallyAsync(
+            async () => await platform.ReadAsync(await alice.Http.GetAsync($"api/v1/conversations/{direct}/messages/{first.GetProperty("id").GetGuid()}/receipts"),
+                HttpStatusCode.OK, "Alice's message receipts", platform.Messaging),
+            r => r.GetProperty("readBy").GetInt32() == 0, "Bob's read is not counted", platform.Messaging);
+        Assert.Equal(1, receipts.GetProperty("deliveredTo").GetInt32());
+        var second = await platform.SendAsync(alice, direct, "and this?");
+        var seq = second.GetProperty("seq").GetInt64();
+        await platform.ReadAsync(await bob.Http.PostAsJsonAsync($"api/v1/conversations/{direct}/receipts", new { read = seq }), HttpStatusCode.OK, "Bob reads again", platform.Messaging);
+        var receipt = await aliceClient.NextAsync("receipt", r => r.GetProperty("userId").GetGuid() == bob.Id && r.GetProperty("delivered").GetInt64() == seq,
+            "Alice is told Bob got it");
+        Assert.Equal(JsonValueKind.Null, receipt.GetProperty("read").ValueKind);
+        // (The first read may have gone out before Messaging had the setting; the second one came after it did.)
+        Assert.DoesNotContain(aliceClient.Calls("receipt"), r => r.GetProperty("userId").GetGuid() == bob.Id && r.GetProperty("read").ValueKind == JsonValueKind.Number
+            && r.GetProperty("read").GetInt64() >= seq);
+
+        // whoCanAdd: contacts. Alice may not put Bob in a group; Dave may.
+        await platform.ReadAsync(await bob.Http.PutAsJsonAsync("api/v1/users/me/privacy", new { whoCanAdd = "contacts" }), HttpStatusCode.OK, "Bob limits adds", platform.Identity);
+        await RefusedAsync(await alice.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "group", title = "no", memberIds = new[] { bob.Id } }), HttpStatusCode.Forbidden, "Alice adding Bob");
+        await platform.CreateConversationAsync(dave, "group", [bob], "yes");
+        var settings = await platform.ReadAsync(await bob.Http.GetAsync("api/v1/users/me/privacy"), HttpStatusCode.OK, "Bob's settings now", platform.Identity);
+        Assert.Equal(("nobody", false, "contacts"), (settings.GetProperty("lastSeen").GetString(), settings.GetProperty("readReceipts").GetBoolean(), settings.GetProperty("whoCanAdd").GetString()));
+    }
+
+    private async Task<string?> PresenceOfAsync(User viewer, User subject) =>
+        (await platform.ReadAsync(await viewer.Http.GetAsync($"api/v1/presence?userIds={subject.Id}"), HttpStatusCode.OK, "a presence query", platform.Presence))
+        .GetProperty("items")[0].GetProperty("status").GetString();
+
     /// <summary>A refusal with the expected status, as problem details.</summary>
     private static async Task<JsonElement> RefusedAsync(HttpResponseMessage response, HttpStatusCode expected, string what)
     {

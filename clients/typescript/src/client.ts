@@ -9,7 +9,7 @@ import type { paths as NotificationsPaths } from "./generated/notifications.js";
 import type { paths as PresencePaths } from "./generated/presence.js";
 import type { ConversationEvent } from "./handwritten.js";
 import type {
-  BlockedUser, Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
+  BlockedUser, Call, PrivacySettings, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
   MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
@@ -145,6 +145,21 @@ export class PlatformClient {
   /** Lifts my block of a user (nothing happens if there was none). */
   async unblockUser(userId: string): Promise<void> {
     await this.api.DELETE("/api/v1/users/me/blocks/{userId}", { params: { path: { userId } } });
+  }
+
+  /** My privacy settings. */
+  async getPrivacy(): Promise<PrivacySettings> {
+    return data(await this.api.GET("/api/v1/users/me/privacy"));
+  }
+
+  /**
+   * Changes some of my privacy settings (what is left out stays): who sees my presence (`lastSeen`), whether others see
+   * my read positions (`readReceipts`), who may add me to groups (`whoCanAdd`).
+   */
+  async setPrivacy(settings: { lastSeen?: "everyone" | "contacts" | "nobody"; readReceipts?: boolean; whoCanAdd?: "everyone" | "contacts" }): Promise<PrivacySettings> {
+    return data(await this.api.PUT("/api/v1/users/me/privacy", {
+      body: { lastSeen: settings.lastSeen ?? null, readReceipts: settings.readReceipts ?? null, whoCanAdd: settings.whoCanAdd ?? null },
+    }));
   }
 
   /** Creates a conversation: `kind` is direct, group or channel. */

@@ -5,9 +5,21 @@ using Platform.Messaging.Domain;
 
 namespace Platform.Messaging.Consumers;
 
-/// <summary>Keeps the usernames Messaging resolves @mentions against. Upserts, so redelivery changes nothing.</summary>
-public sealed class UserDirectoryConsumer(IDocumentSession session) : IConsumer<UserRegistered>, IConsumer<UserProfileChanged>
+/// <summary>
+/// Keeps the usernames Messaging resolves @mentions against, and each user's read-receipt setting. Upserts (the newest
+/// setting by its time), so redelivery changes nothing.
+/// </summary>
+public sealed class UserDirectoryConsumer(IDocumentSession session) : IConsumer<UserRegistered>, IConsumer<UserProfileChanged>, IConsumer<PrivacyChanged>
 {
+    public async Task Consume(ConsumeContext<PrivacyChanged> context)
+    {
+        var changed = context.Message;
+        if (await session.LoadAsync<UserPrivacy>(changed.UserId, context.CancellationToken) is { } known && known.ChangedAt > changed.ChangedAt)
+            return;
+        session.Store(new UserPrivacy { Id = changed.UserId, ReadReceipts = changed.ReadReceipts, ChangedAt = changed.ChangedAt });
+        await session.SaveChangesAsync(context.CancellationToken);
+    }
+
     public Task Consume(ConsumeContext<UserRegistered> context) =>
         Upsert(context.Message.UserId, context.Message.Username, context.Message.DisplayName, context.CancellationToken);
 

@@ -248,6 +248,15 @@ public sealed record UserDirectoryEntry
     public string DisplayName { get; init; } = "";
 }
 
+/// <summary>A user's privacy setting that Messaging applies (from Identity's <c>PrivacyChanged</c>); no document: receipts on.</summary>
+public sealed record UserPrivacy
+{
+    public Guid Id { get; init; }
+    /// <summary>False: the user's read positions are shown only to the user.</summary>
+    public bool ReadReceipts { get; init; } = true;
+    public DateTimeOffset ChangedAt { get; init; }
+}
+
 public enum CallState { Ringing, Active, Ended }
 
 /// <summary>

@@ -55,7 +55,18 @@ public static class Receipts
         await session.SaveChangesAsync(cancellationToken);
         var moved = (await session.LoadAsync<Membership>(key, cancellationToken))!;
         if (moved.DeliveredSeq != member.DeliveredSeq || moved.ReadSeq != member.ReadSeq)
-            receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: conversation.Kind == ConversationKind.Channel);
+        {
+            if (conversation.Kind == ConversationKind.Channel)
+                receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
+            else if (await session.LoadAsync<UserPrivacy>(userId, cancellationToken) is { ReadReceipts: false })
+            {
+                // Read receipts off: others learn of delivery only; the reader's own devices learn both.
+                receipts.Changed(id, userId, moved.DeliveredSeq, null, ownDevicesOnly: false);
+                receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
+            }
+            else
+                receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: false);
+        }
         return TypedResults.Ok(new ReceiptsDto(id, moved.DeliveredSeq, moved.ReadSeq));
     }
 
@@ -102,9 +113,13 @@ public static class Receipts
 
         var others = await session.Query<Membership>()
             .Where(m => m.ConversationId == id && m.Active && m.UserId != message.SenderId)
-            .Select(m => new { m.DeliveredSeq, m.ReadSeq })
+            .Select(m => new { m.UserId, m.DeliveredSeq, m.ReadSeq })
             .ToListAsync(cancellationToken);
+        // Readers whose read receipts are off are not counted as having read (they still count as delivered to).
+        var readers = others.Where(m => m.ReadSeq >= message.Seq).Select(m => m.UserId).ToArray();
+        var hidden = readers.Length == 0 ? [] : (await session.LoadManyAsync<UserPrivacy>(cancellationToken, readers))
+            .Where(p => !p.ReadReceipts).Select(p => p.Id).ToHashSet();
         return TypedResults.Ok(new MessageReceiptsDto(message.Id, message.Seq, true,
-            others.Count(m => m.DeliveredSeq >= message.Seq), others.Count(m => m.ReadSeq >= message.Seq), others.Count));
+            others.Count(m => m.DeliveredSeq >= message.Seq), readers.Count(reader => !hidden.Contains(reader)), others.Count));
     }
 }

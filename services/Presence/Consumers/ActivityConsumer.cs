@@ -9,12 +9,12 @@ namespace Platform.Presence.Consumers;
 
 /// <summary>
 /// What Presence learns from the other services: activity (a message sent, typing) moves the last-active time, and
-/// memberships, contacts and blocks decide who may see whose presence. All idempotent (seq and time order each pair).
+/// memberships, contacts, blocks and each user's <c>lastSeen</c> setting decide who may see whose presence. All idempotent (seq and time order each pair).
 /// When fewer may see someone (a block, a contact removed), <see cref="PresenceVisibilityNarrowed"/> tells the Gateways
 /// to check their live watches again.
 /// </summary>
 public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
-    : IConsumer<ConversationEvent>, IConsumer<TypingChanged>, IConsumer<ContactsChanged>, IConsumer<BlocksChanged>
+    : IConsumer<ConversationEvent>, IConsumer<TypingChanged>, IConsumer<ContactsChanged>, IConsumer<BlocksChanged>, IConsumer<PrivacyChanged>
 {
     public Task Consume(ConsumeContext<ConversationEvent> context) => ApplyAsync(context.Message, context.CancellationToken);
 
@@ -50,6 +50,13 @@ public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
         await store.ApplyContactsAsync(context.Message, context.CancellationToken);
         if (context.Message.Removed.Count > 0)
             await context.Publish(new PresenceVisibilityNarrowed { UserIds = [context.Message.OwnerId, .. context.Message.Removed], ChangedAt = time.GetUtcNow() });
+    }
+
+    public async Task Consume(ConsumeContext<PrivacyChanged> context)
+    {
+        await store.ApplyPrivacyAsync(context.Message, context.CancellationToken);
+        if (context.Message.LastSeen != "everyone")
+            await context.Publish(new PresenceVisibilityNarrowed { UserIds = [context.Message.UserId], ChangedAt = time.GetUtcNow() });
     }
 
     public async Task Consume(ConsumeContext<BlocksChanged> context)
