@@ -17,10 +17,10 @@ public sealed record BlockedUser(Guid UserId, string Username, string DisplayNam
 /// <summary>My privacy settings: <c>lastSeen</c> everyone, contacts or nobody; <c>whoCanAdd</c> everyone or contacts.</summary>
 public sealed record PrivacySettings(string LastSeen, bool ReadReceipts, string WhoCanAdd);
 
-/// <summary>A row of the inbox.</summary>
+/// <summary>A row of the inbox; <see cref="State"/> is <c>requested</c> for a message request not yet accepted, else <c>active</c>.</summary>
 public sealed record InboxRow(
     Guid Id, string Kind, string? Title, string Role, int UnreadCount, int MentionCount, MessagePreview? LastMessage, DateTimeOffset LastActivityAt,
-    long LastSeq, long ReadSeq, int MemberCount);
+    long LastSeq, long ReadSeq, int MemberCount, string State = "active");
 
 /// <summary>The newest message of a conversation, shortened.</summary>
 public sealed record MessagePreview(Guid Id, long Seq, Guid SenderId, string Text, bool Deleted, DateTimeOffset CreatedAt);

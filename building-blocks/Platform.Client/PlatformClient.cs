@@ -87,6 +87,18 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task<Conversation> AddMembersAsync(Guid conversationId, IEnumerable<Guid> userIds, CancellationToken cancellationToken = default) =>
         SendAsync<Conversation>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/members", new { userIds }, cancellationToken);
 
+    /// <summary>Accepts a message request (an inbox row with <c>State</c> <c>requested</c>): the sender sees my presence and receipts from now on.</summary>
+    public Task AcceptRequestAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/accept", null, cancellationToken);
+
+    /// <summary>Declines a message request: I leave the conversation, and it takes no more messages.</summary>
+    public Task DeclineRequestAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/decline", null, cancellationToken);
+
+    /// <summary>Leaves a conversation of any kind (a direct one takes no more messages until I open it again).</summary>
+    public Task LeaveConversationAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/leave", null, cancellationToken);
+
     /// <summary>Removes a member, or leaves when it is my own id.</summary>
     public Task RemoveMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/members/{userId}", null, cancellationToken);

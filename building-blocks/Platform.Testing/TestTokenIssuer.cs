@@ -136,7 +136,8 @@ public sealed class TestTokenIssuer : IAsyncDisposable
 
 /// <summary>
 /// The relations Identity would answer (its <c>Features/Relations.cs</c>), set by a test: users that do not exist,
-/// blocks (either way), contacts (owner has contact), users who let only contacts add them.
+/// blocks (either way), strangers (the owner does not have the other as a contact; everyone else is a contact here, so
+/// direct conversations are no message requests unless a test says so), users who let only contacts add them.
 /// </summary>
 public sealed class RelationsStandIn
 {
@@ -146,13 +147,13 @@ public sealed class RelationsStandIn
 
     public void Block(Guid owner, Guid blocked) => _facts[("block", owner, blocked)] = true;
 
-    public void Contact(Guid owner, Guid contact) => _facts[("contact", owner, contact)] = true;
+    public void Stranger(Guid owner, Guid other) => _facts[("stranger", owner, other)] = true;
 
     public void OnlyContactsAdd(Guid userId) => _facts[("contacts-add", userId, Guid.Empty)] = true;
 
     internal object Answer(Guid caller, Guid other)
     {
-        var contact = _facts.ContainsKey(("contact", other, caller));
+        var contact = !_facts.ContainsKey(("stranger", other, caller));
         return new
         {
             userId = other,

@@ -60,12 +60,13 @@ public static class Envelopes
             ConversationCreated e => (ConversationEventTypes.ConversationCreated, e.CreatedBy, e.CreatedAt, (object)new
             {
                 id = e.ConversationId, e.Kind, e.Title, e.Topic, e.IsPublic, e.RetentionDays,
-                members = e.Members.Select(m => new { m.UserId, m.Role }), e.CreatedBy, e.CreatedAt,
+                members = e.Members.Select(m => new { m.UserId, m.Role, m.Requested }), e.CreatedBy, e.CreatedAt,
             }),
             ConversationUpdated e => (ConversationEventTypes.ConversationUpdated, e.UpdatedBy, e.UpdatedAt,
                 new { e.Title, e.Topic, e.RetentionDays, SlowModeSeconds = e.SlowModeSeconds ?? 0 }),
             MemberJoined e => (ConversationEventTypes.MemberJoined, e.AddedBy, e.JoinedAt, new { e.UserId, e.Role, e.AddedBy }),
             MemberLeft e => (ConversationEventTypes.MemberLeft, e.RemovedBy, e.LeftAt, new { e.UserId, e.RemovedBy }),
+            RequestAccepted e => (ConversationEventTypes.RequestAccepted, e.UserId, e.AcceptedAt, new { e.UserId }),
             MemberRoleChanged e => (ConversationEventTypes.MemberRoleChanged, e.ChangedBy, e.ChangedAt, new { e.UserId, e.Role }),
             MemberBanned e => (ConversationEventTypes.MemberBanned, e.BannedBy, e.BannedAt, new { e.UserId, e.Reason, e.Until, e.BannedBy }),
             MemberUnbanned e => (ConversationEventTypes.MemberUnbanned, e.UnbannedBy, e.UnbannedAt, new { e.UserId, e.UnbannedBy }),

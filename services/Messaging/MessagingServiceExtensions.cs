@@ -100,6 +100,7 @@ public static class MessagingServiceExtensions
         conversations.MapUpdateConversation();
         conversations.MapMembers();
         conversations.MapModeration();
+        conversations.MapRequests();
         conversations.MapPins();
         conversations.MapSendMessage();
         conversations.MapListMessages();

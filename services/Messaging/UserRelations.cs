@@ -39,11 +39,19 @@ public sealed class UserRelations(HttpClient http)
     /// Why the caller may not bring <paramref name="userIds"/> into a conversation, if they may not: ids that are not
     /// users (400), a block either way (403), or, when <paramref name="adding"/>, a user who lets only contacts add them (403).
     /// </summary>
-    public async Task<DomainError?> CheckAsync(HttpContext caller, IReadOnlyCollection<Guid> userIds, bool adding, CancellationToken cancellationToken)
+    public async Task<DomainError?> CheckAsync(HttpContext caller, IReadOnlyCollection<Guid> userIds, bool adding, CancellationToken cancellationToken) =>
+        (await CheckWithRelationsAsync(caller, userIds, adding, cancellationToken)).Error;
+
+    /// <summary>As <see cref="CheckAsync"/>, with the relations when nothing is refused.</summary>
+    public async Task<(DomainError? Error, IReadOnlyDictionary<Guid, UserRelation> Relations)> CheckWithRelationsAsync(
+        HttpContext caller, IReadOnlyCollection<Guid> userIds, bool adding, CancellationToken cancellationToken)
     {
         var relations = await GetAsync(caller, userIds, cancellationToken);
-        if (relations is null)
-            return DomainError.Forbidden("Your account cannot do this.");
+        return (relations is null ? DomainError.Forbidden("Your account cannot do this.") : Refusal(relations, userIds, adding), relations ?? new Dictionary<Guid, UserRelation>());
+    }
+
+    private static DomainError? Refusal(IReadOnlyDictionary<Guid, UserRelation> relations, IReadOnlyCollection<Guid> userIds, bool adding)
+    {
         var unknown = userIds.Where(id => !relations.TryGetValue(id, out var r) || !r.Exists).ToList();
         if (unknown.Count > 0)
             return new DomainError(StatusCodes.Status400BadRequest, "Unknown users",

@@ -73,7 +73,7 @@ public sealed class ConsentTests(MessagingHost host) : IClassFixture<MessagingHo
         var friend = host.Client();
         var picky = host.Client();
         host.Issuer.Relations.OnlyContactsAdd(picky.UserId);
-        host.Issuer.Relations.Contact(picky.UserId, friend.UserId);
+        host.Issuer.Relations.Stranger(picky.UserId, stranger.UserId);
 
         await AssertProblem(await stranger.Post("/api/v1/conversations", new { kind = "group", title = "g", memberIds = new[] { picky.UserId } }), HttpStatusCode.Forbidden);
         var group = (await stranger.Json200(await stranger.Post("/api/v1/conversations", new { kind = "group", title = "g", memberIds = new[] { friend.UserId } })))

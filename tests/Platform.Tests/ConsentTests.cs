@@ -16,6 +16,7 @@ public sealed class ConsentTests(WholePlatform platform)
         var carol = await platform.SignUpAsync("Carol Watches");
         var direct = (await platform.ReadAsync(await bob.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { alice.Id } }),
             HttpStatusCode.Created, "Bob opens a DM with Alice", platform.Messaging)).GetProperty("id").GetGuid();
+        await platform.ReadAsync(await alice.Http.PostAsync($"api/v1/conversations/{direct}/accept", null), HttpStatusCode.NoContent, "Alice accepts", platform.Messaging);
         var group = (await platform.CreateConversationAsync(alice, "group", [carol], "alice's group")).GetProperty("id").GetGuid();
 
         await using var aliceClient = await platform.ConnectAsync(alice, platform.Gateway1);
@@ -103,6 +104,7 @@ public sealed class ConsentTests(WholePlatform platform)
         await platform.ReadAsync(await bob.Http.PostAsJsonAsync("api/v1/contacts/import", new { emails = new[] { dave.Email } }), HttpStatusCode.OK, "Bob imports Dave", platform.Identity);
         var direct = (await platform.ReadAsync(await bob.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { alice.Id } }),
             HttpStatusCode.Created, "Bob opens a DM with Alice", platform.Messaging)).GetProperty("id").GetGuid();
+        await platform.ReadAsync(await alice.Http.PostAsync($"api/v1/conversations/{direct}/accept", null), HttpStatusCode.NoContent, "Alice accepts", platform.Messaging);
 
         var defaults = await platform.ReadAsync(await bob.Http.GetAsync("api/v1/users/me/privacy"), HttpStatusCode.OK, "Bob's settings", platform.Identity);
         Assert.Equal(("everyone", true, "everyone"), (defaults.GetProperty("lastSeen").GetString(), defaults.GetProperty("readReceipts").GetBoolean(), defaults.GetProperty("whoCanAdd").GetString()));
@@ -149,6 +151,78 @@ public sealed class ConsentTests(WholePlatform platform)
         await platform.CreateConversationAsync(dave, "group", [bob], "yes");
         var settings = await platform.ReadAsync(await bob.Http.GetAsync("api/v1/users/me/privacy"), HttpStatusCode.OK, "Bob's settings now", platform.Identity);
         Assert.Equal(("nobody", false, "contacts"), (settings.GetProperty("lastSeen").GetString(), settings.GetProperty("readReceipts").GetBoolean(), settings.GetProperty("whoCanAdd").GetString()));
+    }
+
+    [Fact]
+    public async Task ADirectMessageFromAStranger_IsARequest_ThatHidesPresenceAndReceipts_UntilAccepted()
+    {
+        var victim = await platform.SignUpAsync("Vic Gets Requests");
+        var mallory = await platform.SignUpAsync("Mallory Is A Stranger");
+        var friend = await platform.SignUpAsync("Fred Is A Contact");
+        await platform.ReadAsync(await victim.Http.PostAsJsonAsync("api/v1/contacts/import", new { emails = new[] { friend.Email } }), HttpStatusCode.OK, "Vic imports Fred", platform.Identity);
+
+        var request = (await platform.ReadAsync(await mallory.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { victim.Id } }),
+            HttpStatusCode.Created, "Mallory writes to Vic", platform.Messaging)).GetProperty("id").GetGuid();
+        var fromFriend = (await platform.ReadAsync(await friend.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { victim.Id } }),
+            HttpStatusCode.Created, "Fred writes to Vic", platform.Messaging)).GetProperty("id").GetGuid();
+        Assert.Equal("requested", await StateAsync(victim, request));
+        Assert.Equal("active", await StateAsync(mallory, request));
+        Assert.Equal("active", await StateAsync(victim, fromFriend));
+
+        // Before Vic accepts, Mallory sees neither his receipts nor his presence.
+        var hello = await platform.SendAsync(mallory, request, "hello there");
+        await platform.ReadAsync(await victim.Http.PostAsJsonAsync($"api/v1/conversations/{request}/receipts", new { read = hello.GetProperty("seq").GetInt64() }),
+            HttpStatusCode.OK, "Vic reads the request", platform.Messaging);
+        var hidden = await platform.ReadAsync(await mallory.Http.GetAsync($"api/v1/conversations/{request}/messages/{hello.GetProperty("id").GetGuid()}/receipts"),
+            HttpStatusCode.OK, "Mallory's receipts", platform.Messaging);
+        Assert.Equal((0, 0), (hidden.GetProperty("deliveredTo").GetInt32(), hidden.GetProperty("readBy").GetInt32()));
+        await platform.EventuallyAsync(() => PresenceOfAsync(friend, victim), status => status != "unknown", "Fred, whose DM is no request, sees Vic", platform.Presence);
+        Assert.Equal("unknown", await PresenceOfAsync(mallory, victim));
+
+        await RefusedAsync(await victim.Http.PostAsync($"api/v1/conversations/{fromFriend}/decline", null), HttpStatusCode.Conflict, "declining what is no request");
+        await RefusedAsync(await friend.Http.PostAsync($"api/v1/conversations/{request}/accept", null), HttpStatusCode.NotFound, "a non-member accepting");
+        await platform.ReadAsync(await victim.Http.PostAsync($"api/v1/conversations/{request}/accept", null), HttpStatusCode.NoContent, "Vic accepts", platform.Messaging);
+        Assert.Equal("active", await StateAsync(victim, request));
+        await platform.EventuallyAsync(() => PresenceOfAsync(mallory, victim), status => status != "unknown", "Mallory sees Vic once accepted", platform.Presence);
+        await platform.ReadAsync(await victim.Http.PostAsJsonAsync($"api/v1/conversations/{request}/receipts", new { read = hello.GetProperty("seq").GetInt64() + 1 }),
+            HttpStatusCode.OK, "Vic reads on", platform.Messaging);
+        var shown = await platform.ReadAsync(await mallory.Http.GetAsync($"api/v1/conversations/{request}/messages/{hello.GetProperty("id").GetGuid()}/receipts"),
+            HttpStatusCode.OK, "Mallory's receipts now", platform.Messaging);
+        Assert.Equal(1, shown.GetProperty("readBy").GetInt32());
+
+        // Leaving a DM: it takes no more messages until the leaver opens it again.
+        await platform.ReadAsync(await victim.Http.PostAsync($"api/v1/conversations/{request}/leave", null), HttpStatusCode.NoContent, "Vic leaves", platform.Messaging);
+        await RefusedAsync(await mallory.Http.PostAsJsonAsync($"api/v1/conversations/{request}/messages", new { clientMessageId = "after-leave", text = "hey?" }),
+            HttpStatusCode.Conflict, "Mallory writing to a DM Vic left");
+        await platform.ReadAsync(await mallory.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { victim.Id } }),
+            HttpStatusCode.OK, "Mallory opening it again does not bring Vic back", platform.Messaging);
+        await RefusedAsync(await mallory.Http.PostAsJsonAsync($"api/v1/conversations/{request}/messages", new { clientMessageId = "after-reopen", text = "hey??" }),
+            HttpStatusCode.Conflict, "still no messages");
+        await platform.ReadAsync(await victim.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { mallory.Id } }),
+            HttpStatusCode.OK, "Vic opens it again", platform.Messaging);
+        await platform.SendAsync(mallory, request, "welcome back");
+
+        // Declining a request: Vic leaves it, and it takes no more messages.
+        var eve = await platform.SignUpAsync("Eve Is Declined");
+        var declined = (await platform.ReadAsync(await eve.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { victim.Id } }),
+            HttpStatusCode.Created, "Eve writes to Vic", platform.Messaging)).GetProperty("id").GetGuid();
+        await platform.ReadAsync(await victim.Http.PostAsync($"api/v1/conversations/{declined}/decline", null), HttpStatusCode.NoContent, "Vic declines", platform.Messaging);
+        Assert.Null(await StateAsync(victim, declined));
+        await RefusedAsync(await eve.Http.PostAsJsonAsync($"api/v1/conversations/{declined}/messages", new { clientMessageId = "pls", text = "please" }),
+            HttpStatusCode.Conflict, "Eve writing after the decline");
+
+        // Leaving a group works as removing oneself.
+        var group = (await platform.CreateConversationAsync(friend, "group", [victim], "fred's")).GetProperty("id").GetGuid();
+        await platform.ReadAsync(await victim.Http.PostAsync($"api/v1/conversations/{group}/leave", null), HttpStatusCode.NoContent, "Vic leaves the group", platform.Messaging);
+        await RefusedAsync(await victim.Http.PostAsync($"api/v1/conversations/{group}/leave", null), HttpStatusCode.NotFound, "leaving twice");
+    }
+
+    /// <summary>The inbox row's state, or null when the conversation is not in the user's inbox.</summary>
+    private async Task<string?> StateAsync(User user, Guid conversationId)
+    {
+        var inbox = await platform.ReadAsync(await user.Http.GetAsync("api/v1/conversations?limit=100"), HttpStatusCode.OK, "an inbox", platform.Messaging);
+        return inbox.GetProperty("items").EnumerateArray().Where(row => row.GetProperty("id").GetGuid() == conversationId)
+            .Select(row => row.GetProperty("state").GetString()).SingleOrDefault();
     }
 
     private async Task<string?> PresenceOfAsync(User viewer, User subject) =>

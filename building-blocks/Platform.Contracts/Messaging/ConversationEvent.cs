@@ -42,6 +42,8 @@ public static class ConversationEventTypes
     public const string MemberUnbanned = "member.unbanned";
     public const string MemberTimedOut = "member.timed-out";
     public const string MemberRoleChanged = "member.role-changed";
+    /// <summary>A direct conversation's recipient accepted its message request (<c>data: { userId }</c>).</summary>
+    public const string RequestAccepted = "request.accepted";
     public const string MessagePosted = "message.posted";
     public const string MessageEdited = "message.edited";
     public const string MessageDeleted = "message.deleted";

@@ -198,6 +198,21 @@ export class PlatformClient {
     return data(await this.api.POST("/api/v1/conversations/{id}/members", { params: { path: { id: conversationId } }, body: { userIds, role: null } }));
   }
 
+  /** Accepts a message request (an inbox row with `state: "requested"`): the sender sees my presence and receipts from now on. */
+  async acceptRequest(conversationId: string): Promise<void> {
+    await this.api.POST("/api/v1/conversations/{id}/accept", { params: { path: { id: conversationId } } });
+  }
+
+  /** Declines a message request: I leave the conversation, and it takes no more messages. */
+  async declineRequest(conversationId: string): Promise<void> {
+    await this.api.POST("/api/v1/conversations/{id}/decline", { params: { path: { id: conversationId } } });
+  }
+
+  /** Leaves a conversation of any kind (a direct one takes no more messages until I open it again). */
+  async leaveConversation(conversationId: string): Promise<void> {
+    await this.api.POST("/api/v1/conversations/{id}/leave", { params: { path: { id: conversationId } } });
+  }
+
   /** Removes a member, or leaves when it is my own id. */
   async removeMember(conversationId: string, userId: string): Promise<void> {
     await this.api.DELETE("/api/v1/conversations/{id}/members/{userId}", { params: { path: { id: conversationId, userId } } });

@@ -7,7 +7,14 @@ public enum ConversationKind { Direct, Group, Channel }
 
 public enum MemberRole { Member, Admin, Owner }
 
-public record InitialMember(Guid UserId, MemberRole Role);
+/// <param name="Requested">
+/// A direct conversation opened by someone not in this member's contacts: a message request the member accepts
+/// (<see cref="RequestAccepted"/>) or declines (leaving). Came later: events stored before it have none (false).
+/// </param>
+public record InitialMember(Guid UserId, MemberRole Role, bool Requested = false);
+
+/// <summary>The member accepted the message request: the conversation is theirs like any other from now on.</summary>
+public record RequestAccepted(Guid UserId, DateTimeOffset AcceptedAt);
 
 public record ConversationCreated(
     Guid ConversationId,

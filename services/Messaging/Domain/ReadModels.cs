@@ -85,6 +85,8 @@ public sealed record Membership
     public DateTimeOffset? TimedOutUntil { get; init; }
     /// <summary>When the member last posted, for slow mode.</summary>
     public DateTimeOffset? LastPostedAt { get; init; }
+    /// <summary>A message request not yet accepted: others see none of this member's receipts meanwhile.</summary>
+    public bool Requested { get; init; }
 
     public static string KeyOf(Guid conversationId, Guid userId) => $"{conversationId:N}:{userId:N}";
 

@@ -40,6 +40,8 @@ public static class SendMessage
             return DomainError.ConversationNotFound;
         if ((Moderation.Muted(sender, command.Now) ?? Moderation.TooSoon(conversation, sender, command.Now)) is { } refused)
             return refused;
+        if (conversation.Kind == ConversationKind.Direct && conversation.MemberCount < 2)
+            return DomainError.Conflict("The other member left this conversation (or declined it): it takes no more messages.");
         if (command.ReplyTo is not null && root is null)
             return DomainError.Invalid("replyTo is not a message of this conversation.");
         if (root is { Deleted: true })

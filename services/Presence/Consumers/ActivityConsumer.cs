@@ -27,10 +27,14 @@ public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
         switch (e.Type)
         {
             case ConversationEventTypes.ConversationCreated:
-                var members = e.Data.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("userId").GetGuid()).ToList();
+                // A message request's recipient shares nothing with the sender until they accept (request.accepted).
+                var members = e.Data.GetProperty("members").EnumerateArray()
+                    .Where(m => !(m.TryGetProperty("requested", out var requested) && requested.ValueKind == System.Text.Json.JsonValueKind.True))
+                    .Select(m => m.GetProperty("userId").GetGuid()).ToList();
                 await store.ApplyMembershipAsync(e.ConversationId, members, e.Seq, active: true, cancellationToken);
                 break;
             case ConversationEventTypes.MemberJoined:
+            case ConversationEventTypes.RequestAccepted:
                 await store.ApplyMembershipAsync(e.ConversationId, [e.Data.GetProperty("userId").GetGuid()], e.Seq, active: true, cancellationToken);
                 break;
             case ConversationEventTypes.MemberLeft:

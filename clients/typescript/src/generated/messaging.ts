@@ -129,6 +129,22 @@ export interface paths {
         patch: operations["UpdateConversation"];
         trace?: never;
     };
+    "/api/v1/conversations/{id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["AcceptRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/bans": {
         parameters: {
             query?: never;
@@ -177,6 +193,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["DeclineRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/events": {
         parameters: {
             query?: never;
@@ -187,6 +219,22 @@ export interface paths {
         get: operations["ReadConversationLog"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/leave": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["LeaveConversation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -593,6 +641,7 @@ export interface components {
             /** Format: int64 */
             readSeq: number;
             role: components["schemas"]["MemberRole"];
+            state: string;
             title: null | string;
             /** Format: int32 */
             unreadCount: number;
@@ -1026,6 +1075,26 @@ export interface operations {
             };
         };
     };
+    AcceptRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     ListBans: {
         parameters: {
             query?: never;
@@ -1156,6 +1225,26 @@ export interface operations {
             };
         };
     };
+    DeclineRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     ReadConversationLog: {
         parameters: {
             query?: {
@@ -1178,6 +1267,26 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["PageOfEventEnvelope"];
                 };
+            };
+        };
+    };
+    LeaveConversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
