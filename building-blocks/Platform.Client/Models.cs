@@ -14,6 +14,11 @@ public sealed record Conversation(
 /// <summary>A user I blocked.</summary>
 public sealed record BlockedUser(Guid UserId, string Username, string DisplayName, DateTimeOffset BlockedAt);
 
+/// <summary>A report of a message: <see cref="Status"/> is open or resolved.</summary>
+public sealed record MessageReport(
+    Guid Id, Guid ConversationId, Guid MessageId, long MessageSeq, Guid ReportedBy, string Reason, string Status, DateTimeOffset ReportedAt, long Seq,
+    Guid? ResolvedBy, DateTimeOffset? ResolvedAt, string? Resolution);
+
 /// <summary>My privacy settings: <c>lastSeen</c> everyone, contacts or nobody; <c>whoCanAdd</c> everyone or contacts.</summary>
 public sealed record PrivacySettings(string LastSeen, bool ReadReceipts, string WhoCanAdd);
 

@@ -99,6 +99,19 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task LeaveConversationAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement?>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/leave", null, cancellationToken);
 
+    /// <summary>Reports a message to the conversation's moderators and the platform admins (reporting it again answers the first report).</summary>
+    public Task<MessageReport> ReportMessageAsync(Guid conversationId, Guid messageId, string reason, CancellationToken cancellationToken = default) =>
+        SendAsync<MessageReport>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/messages/{messageId}/reports", new { reason }, cancellationToken);
+
+    /// <summary>The review queue: reports in conversations I moderate (all of them for platform admins), oldest first; <paramref name="status"/> open or resolved.</summary>
+    public Task<Page<MessageReport>> GetReportsAsync(string? status = "open", Guid? after = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<MessageReport>>(HttpMethod.Get,
+            $"api/v1/moderation/reports?limit={limit}{(status is null ? "" : "&status=" + status)}{(after is null ? "" : "&after=" + after)}", null, cancellationToken);
+
+    /// <summary>Closes a report, with an optional note of what was done.</summary>
+    public Task<MessageReport> ResolveReportAsync(Guid reportId, string? resolution = null, CancellationToken cancellationToken = default) =>
+        SendAsync<MessageReport>(HttpMethod.Post, $"api/v1/moderation/reports/{reportId}/resolve", new { resolution }, cancellationToken);
+
     /// <summary>Removes a member, or leaves when it is my own id.</summary>
     public Task RemoveMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/members/{userId}", null, cancellationToken);

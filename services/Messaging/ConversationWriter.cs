@@ -356,6 +356,14 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
                     Reason = banned.Reason, Until = banned.Until, BannedBy = banned.BannedBy, BannedAt = banned.BannedAt,
                 });
                 break;
+            case MessageReported reported:
+                session.Store(new MessageReport
+                {
+                    Id = reported.ReportId, ConversationId = conversationId, MessageId = reported.MessageId,
+                    MessageSeq = (await context.Message(reported.MessageId, cancellationToken))?.Seq ?? 0,
+                    ReportedBy = reported.ReportedBy, Reason = reported.Reason, ReportedAt = reported.ReportedAt, Seq = seq,
+                });
+                break;
             case MemberUnbanned unbanned:
                 session.Delete<ConversationBan>(ConversationBan.KeyOf(conversationId, unbanned.UserId));
                 break;

@@ -53,7 +53,11 @@ public static class Envelopes
     };
 
     /// <param name="message">For <see cref="MessagePosted"/>: the message as it is now (the live path) or as the event holds it (the log).</param>
-    public static EventEnvelope From(Guid conversationId, long seq, object @event, MessageView? message = null)
+    /// <param name="moderator">
+    /// The reader moderates the conversation: they see who reported a message and why (<see cref="MessageReported"/>);
+    /// everyone else, and the bus, only that a report was made.
+    /// </param>
+    public static EventEnvelope From(Guid conversationId, long seq, object @event, MessageView? message = null, bool moderator = false)
     {
         var (type, actor, at, data) = @event switch
         {
@@ -75,6 +79,9 @@ public static class Envelopes
                 MessageDto.From(message ?? MessageView.Create(conversationId, seq, e))),
             MessageEdited e => (ConversationEventTypes.MessageEdited, e.EditedBy, e.EditedAt, new { e.MessageId, e.Text, e.Mentions, e.Urls, e.EditedAt }),
             MessageDeleted e => (ConversationEventTypes.MessageDeleted, e.DeletedBy, e.DeletedAt, new { e.MessageId, e.Reason }),
+            MessageReported e when moderator => (ConversationEventTypes.MessageReported, e.ReportedBy, e.ReportedAt,
+                new { e.ReportId, e.MessageId, e.ReportedBy, e.Reason }),
+            MessageReported e => (ConversationEventTypes.MessageReported, Guid.Empty, e.ReportedAt, new { e.ReportId }),
             MessagePinned e => (ConversationEventTypes.MessagePinned, e.PinnedBy, e.PinnedAt, new { e.MessageId, e.PinnedBy }),
             MessageUnpinned e => (ConversationEventTypes.MessageUnpinned, e.UnpinnedBy, e.UnpinnedAt, new { e.MessageId, e.UnpinnedBy }),
             ReactionAdded e => (ConversationEventTypes.ReactionAdded, e.UserId, e.AddedAt, new { e.MessageId, e.Emoji, e.UserId }),

@@ -77,6 +77,8 @@ public static class MessagingServiceExtensions
         options.Schema.For<SavedMessage>().DocumentAlias("saved_message").Duplicate(m => m.UserId).Duplicate(m => m.SavedAt);
         options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
         options.Schema.For<UserPrivacy>().DocumentAlias("user_privacy");
+        options.Schema.For<MessageReport>().DocumentAlias("message_report")
+            .Duplicate(r => r.ConversationId).Duplicate(r => r.Status).Duplicate(r => r.MessageId);
         options.Schema.For<CallView>().DocumentAlias("call")
             .Duplicate(c => c.ConversationId).Duplicate(c => c.StartedSeq).Duplicate(c => c.State);
         options.Schema.For<OutboxEntry>().DocumentAlias("outbox")
@@ -101,6 +103,7 @@ public static class MessagingServiceExtensions
         conversations.MapMembers();
         conversations.MapModeration();
         conversations.MapRequests();
+        conversations.MapReports();
         conversations.MapPins();
         conversations.MapSendMessage();
         conversations.MapListMessages();
@@ -113,6 +116,7 @@ public static class MessagingServiceExtensions
         conversations.MapStartCall();
         conversations.MapCallHistory();
 
+        app.MapGroup("/api/v1/moderation/reports").RequireAuthorization().WithTags("Moderation").MapReportQueue();
         app.MapGroup("/api/v1/saved-messages").RequireAuthorization().WithTags("Saved messages").MapSavedMessages();
 
         var calls = app.MapGroup("/api/v1/calls").RequireAuthorization().WithTags("Calls");

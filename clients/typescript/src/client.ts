@@ -9,7 +9,7 @@ import type { paths as NotificationsPaths } from "./generated/notifications.js";
 import type { paths as PresencePaths } from "./generated/presence.js";
 import type { ConversationEvent } from "./handwritten.js";
 import type {
-  BlockedUser, Call, PrivacySettings, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
+  BlockedUser, Call, MessageReport, PrivacySettings, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
   MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
@@ -211,6 +211,27 @@ export class PlatformClient {
   /** Leaves a conversation of any kind (a direct one takes no more messages until I open it again). */
   async leaveConversation(conversationId: string): Promise<void> {
     await this.api.POST("/api/v1/conversations/{id}/leave", { params: { path: { id: conversationId } } });
+  }
+
+  /** Reports a message to the conversation's moderators and the platform admins (reporting it again answers the first report). */
+  async reportMessage(conversationId: string, messageId: string, reason: string): Promise<MessageReport> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/messages/{messageId}/reports", {
+      params: { path: { id: conversationId, messageId } }, body: { reason },
+    }));
+  }
+
+  /** The review queue: reports in conversations I moderate (all of them for platform admins), oldest first. */
+  async getReports(status?: "open" | "resolved", after?: string, limit = 50): Promise<Page<MessageReport>> {
+    return data(await this.api.GET("/api/v1/moderation/reports", {
+      params: { query: { limit, ...(status ? { status } : {}), ...(after ? { after } : {}) } },
+    }));
+  }
+
+  /** Closes a report, with an optional note of what was done. */
+  async resolveReport(reportId: string, resolution?: string): Promise<MessageReport> {
+    return data(await this.api.POST("/api/v1/moderation/reports/{reportId}/resolve", {
+      params: { path: { reportId } }, body: { resolution: resolution ?? null },
+    }));
   }
 
   /** Removes a member, or leaves when it is my own id. */

@@ -22,6 +22,7 @@ export type MessagePreview = Messaging["schemas"]["MessagePreview"];
 export type Reaction = Messaging["schemas"]["ReactionDto"];
 export type Receipts = Messaging["schemas"]["ReceiptsDto"];
 export type Call = Messaging["schemas"]["CallDto"];
+export type MessageReport = Messaging["schemas"]["ReportDto"];
 export type IceServers = Messaging["schemas"]["IceServersResponse"];
 /** One event of a conversation's log, as the log endpoint and the hub's `event` send it; `data` depends on `type`. */
 export type EventEnvelope = Messaging["schemas"]["EventEnvelope"];

@@ -67,6 +67,12 @@ public record MessageEdited(Guid MessageId, string Text, IReadOnlyList<Guid> Men
 /// <summary>A tombstone: the message's text is erased from read models and from the stored events.</summary>
 public record MessageDeleted(Guid MessageId, Guid DeletedBy, DateTimeOffset DeletedAt, string Reason);
 
+/// <summary>
+/// A member reported a message to the conversation's moderators and the platform admins (the review queue is
+/// <c>MessageReport</c> documents). In the log only moderators see who reported and why.
+/// </summary>
+public record MessageReported(Guid ReportId, Guid MessageId, Guid ReportedBy, string Reason, DateTimeOffset ReportedAt);
+
 /// <summary>A member pinned a message to the conversation (at most <c>Pins.MaxPins</c> at a time).</summary>
 public record MessagePinned(Guid MessageId, Guid PinnedBy, DateTimeOffset PinnedAt);
 

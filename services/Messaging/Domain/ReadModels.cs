@@ -132,6 +132,27 @@ public sealed record ConversationBan
     public bool InForce(DateTimeOffset now) => Until is null || Until > now;
 }
 
+/// <summary>A report of a message, in the review queue of the conversation's moderators and the platform admins.</summary>
+public sealed record MessageReport
+{
+    public Guid Id { get; init; }
+    public Guid ConversationId { get; init; }
+    public Guid MessageId { get; init; }
+    public long MessageSeq { get; init; }
+    public Guid ReportedBy { get; init; }
+    public string Reason { get; init; } = "";
+    /// <summary><c>open</c> or <c>resolved</c>.</summary>
+    public string Status { get; init; } = MessageReport.Open;
+    public DateTimeOffset ReportedAt { get; init; }
+    public long Seq { get; init; }
+    public Guid? ResolvedBy { get; init; }
+    public DateTimeOffset? ResolvedAt { get; init; }
+    public string? Resolution { get; init; }
+
+    public const string Open = "open";
+    public const string Resolved = "resolved";
+}
+
 /// <summary>A message a user saved for later (private to them).</summary>
 public sealed record SavedMessage
 {

@@ -41,7 +41,7 @@ public static class ReadLog
             : (await session.LoadManyAsync<MessageView>(cancellationToken, messageIds)).ToDictionary(m => m.Id);
 
         // Only a moderator's view depends on the kind (a direct conversation has none): read it only for them.
-        var kind = member.IsAdmin && messages.Values.Any(m => m.Edited)
+        var kind = member.IsAdmin && (messages.Values.Any(m => m.Edited) || page.Any(e => e.Data is MessageReported))
             ? (await session.LoadAsync<ConversationView>(id, cancellationToken))?.Kind ?? ConversationKind.Direct
             : ConversationKind.Direct;
         var items = page.Select(e =>
@@ -56,7 +56,7 @@ public static class ReadLog
             }
             else if (data is MessageEdited edited && messages.TryGetValue(edited.MessageId, out var latest) && !CanSeeEarlierVersions(latest, userId, member, kind))
                 data = edited with { Text = latest.Text, Mentions = latest.Mentions, Urls = latest.Urls };
-            return Envelopes.From(id, e.Version, data, asPosted);
+            return Envelopes.From(id, e.Version, data, asPosted, moderator: member.Active && member.Moderates(kind));
         }).ToList();
         return TypedResults.Ok(new Page<EventEnvelope>(items, events.Count > size ? page[^1].Version.ToString() : null));
     }

@@ -337,6 +337,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/messages/{messageId}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["ReportMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/messages/{messageId}/versions": {
         parameters: {
             query?: never;
@@ -459,6 +475,38 @@ export interface paths {
         get: operations["ListJoinedConversations"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moderation/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ListReports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moderation/reports/{reportId}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["ResolveReport"];
         delete?: never;
         options?: never;
         head?: never;
@@ -769,6 +817,10 @@ export interface components {
             items: components["schemas"]["MessageVersionDto"][];
             next: null | string;
         };
+        PageOfReportDto: {
+            items: components["schemas"]["ReportDto"][];
+            next: null | string;
+        };
         PageOfSavedMessageDto: {
             items: components["schemas"]["SavedMessageDto"][];
             next: null | string;
@@ -792,6 +844,35 @@ export interface components {
             delivered: null | number;
             /** Format: int64 */
             read: null | number;
+        };
+        ReportDto: {
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            messageId: string;
+            /** Format: int64 */
+            messageSeq: number;
+            reason: string;
+            /** Format: date-time */
+            reportedAt: string;
+            /** Format: uuid */
+            reportedBy: string;
+            resolution: null | string;
+            /** Format: date-time */
+            resolvedAt: null | string;
+            /** Format: uuid */
+            resolvedBy: null | string;
+            /** Format: int64 */
+            seq: number;
+            status: string;
+        };
+        ReportRequest: {
+            reason: null | string;
+        };
+        ResolveReportRequest: {
+            resolution: null | string;
         };
         SavedMessageDto: {
             /** Format: uuid */
@@ -1583,6 +1664,42 @@ export interface operations {
             };
         };
     };
+    ReportMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportDto"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportDto"];
+                };
+            };
+        };
+    };
     ListMessageVersions: {
         parameters: {
             query?: never;
@@ -1813,6 +1930,56 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PageOfJoinedConversation"];
+                };
+            };
+        };
+    };
+    ListReports: {
+        parameters: {
+            query?: {
+                after?: string;
+                limit?: number;
+                status?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfReportDto"];
+                };
+            };
+        };
+    };
+    ResolveReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reportId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["ResolveReportRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportDto"];
                 };
             };
         };
