@@ -82,3 +82,57 @@ public sealed class ConsentTests(MessagingHost host) : IClassFixture<MessagingHo
         await friend.Json200(await friend.Post("/api/v1/conversations", new { kind = "group", title = "friends", memberIds = new[] { picky.UserId } }));
     }
 }
+
+/// <summary>The pure decisions of message requests, leaving and reports.</summary>
+public sealed class ConsentDecisionTests
+{
+    private static readonly DateTimeOffset Now = DateTimeOffset.Parse("2026-12-06T01:00:00Z");
+    private static readonly Guid Conversation = Guid.CreateVersion7();
+    private static readonly Guid Me = Guid.CreateVersion7();
+
+    private static Platform.Messaging.Domain.Membership Member(bool requested = false, bool active = true,
+        Platform.Messaging.Domain.MemberRole role = Platform.Messaging.Domain.MemberRole.Member) =>
+        Platform.Messaging.Domain.Membership.Joined(Conversation, Me, role, 1, Now) with { Requested = requested, Active = active };
+
+    [Fact]
+    public void Accept_OnlyMovesARequest_AndTellsANonMemberNothing()
+    {
+        Assert.IsType<Platform.Messaging.Domain.RequestAccepted>(Assert.Single(Platform.Messaging.Features.Requests.DecideAccept(Member(requested: true), Me, Now).Events));
+        Assert.Empty(Platform.Messaging.Features.Requests.DecideAccept(Member(), Me, Now).Events);
+        Assert.Equal(404, Platform.Messaging.Features.Requests.DecideAccept(null, Me, Now).Error?.Status);
+    }
+
+    [Fact]
+    public void Decline_LeavesARequest_AndRefusesWhatIsNoRequest()
+    {
+        var left = Assert.IsType<Platform.Messaging.Domain.MemberLeft>(Assert.Single(Platform.Messaging.Features.Requests.DecideDecline(Member(requested: true), Me, Now).Events));
+        Assert.Equal((Me, Me), (left.UserId, left.RemovedBy));
+        Assert.Equal(409, Platform.Messaging.Features.Requests.DecideDecline(Member(), Me, Now).Error?.Status);
+        Assert.Equal(404, Platform.Messaging.Features.Requests.DecideDecline(Member(active: false), Me, Now).Error?.Status);
+    }
+
+    [Fact]
+    public void Leave_WorksInADirectConversation_AndKeepsAGroupsLastOwner()
+    {
+        var direct = new Platform.Messaging.Domain.ConversationView { Id = Conversation, Kind = Platform.Messaging.Domain.ConversationKind.Direct, MemberCount = 2 };
+        Assert.Single(Platform.Messaging.Features.Requests.DecideLeave(direct, Member(role: Platform.Messaging.Domain.MemberRole.Owner), Me, 2, Now).Events);
+        var group = direct with { Kind = Platform.Messaging.Domain.ConversationKind.Group, MemberCount = 3 };
+        Assert.Equal(409, Platform.Messaging.Features.Requests.DecideLeave(group, Member(role: Platform.Messaging.Domain.MemberRole.Owner), Me, 1, Now).Error?.Status);
+        Assert.Single(Platform.Messaging.Features.Requests.DecideLeave(group, Member(), Me, 1, Now).Events);
+    }
+
+    [Fact]
+    public void Report_NeedsAMemberAnotherOnesLiveMessageAndAReason()
+    {
+        var other = Guid.CreateVersion7();
+        var message = new Platform.Messaging.Domain.MessageView { Id = Guid.CreateVersion7(), ConversationId = Conversation, SenderId = other, Seq = 2 };
+        var reported = Assert.IsType<Platform.Messaging.Domain.MessageReported>(Assert.Single(
+            Platform.Messaging.Features.Reports.DecideReport(Member(), Me, message, Conversation, "  spam ", Guid.CreateVersion7(), Now).Events));
+        Assert.Equal("spam", reported.Reason);
+        Assert.Equal(400, Platform.Messaging.Features.Reports.DecideReport(Member(), Me, message, Conversation, " ", Guid.CreateVersion7(), Now).Error?.Status);
+        Assert.Equal(400, Platform.Messaging.Features.Reports.DecideReport(Member(), Me, message, Conversation, new string('x', 501), Guid.CreateVersion7(), Now).Error?.Status);
+        Assert.Equal(400, Platform.Messaging.Features.Reports.DecideReport(Member(), Me, message with { SenderId = Me }, Conversation, "me", Guid.CreateVersion7(), Now).Error?.Status);
+        Assert.Equal(404, Platform.Messaging.Features.Reports.DecideReport(Member(), Me, message with { Deleted = true }, Conversation, "spam", Guid.CreateVersion7(), Now).Error?.Status);
+        Assert.Equal(404, Platform.Messaging.Features.Reports.DecideReport(null, Me, message, Conversation, "spam", Guid.CreateVersion7(), Now).Error?.Status);
+    }
+}
