@@ -77,6 +77,7 @@ public static class MessagingServiceExtensions
         options.Schema.For<SavedMessage>().DocumentAlias("saved_message").Duplicate(m => m.UserId).Duplicate(m => m.SavedAt);
         options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
         options.Schema.For<UserPrivacy>().DocumentAlias("user_privacy");
+        options.Schema.For<UserBlock>().DocumentAlias("user_block").Duplicate(b => b.OwnerId).Duplicate(b => b.BlockedUserId);
         options.Schema.For<MessageReport>().DocumentAlias("message_report")
             .Duplicate(r => r.ConversationId).Duplicate(r => r.Status).Duplicate(r => r.MessageId);
         options.Schema.For<CallView>().DocumentAlias("call")

@@ -53,6 +53,13 @@ public sealed class ConsentTests(WholePlatform platform)
             HttpStatusCode.Forbidden, "Bob's group with Alice");
         await RefusedAsync(await bob.Http.PostAsJsonAsync($"api/v1/conversations/{direct}/calls", new { kind = "audio" }), HttpStatusCode.Forbidden, "Bob ringing Alice");
 
+        // Nor do they write in the DM they already share (Messaging learns the block from the bus: within moments).
+        await platform.EventuallyAsync(async () => (await bob.Http.PostAsJsonAsync($"api/v1/conversations/{direct}/messages",
+                new { clientMessageId = Guid.NewGuid().ToString("N"), text = "hello?" })).StatusCode,
+            status => status == HttpStatusCode.Forbidden, "Bob's sends to Alice are refused", platform.Messaging);
+        await RefusedAsync(await alice.Http.PostAsJsonAsync($"api/v1/conversations/{direct}/messages", new { clientMessageId = "a", text = "go away" }),
+            HttpStatusCode.Forbidden, "Alice writing to Bob");
+
         // Unblocked, all of it works again.
         Assert.Equal(HttpStatusCode.NoContent, (await alice.Http.DeleteAsync($"api/v1/users/me/blocks/{bob.Id}")).StatusCode);
         await platform.ReadAsync(await alice.Http.PostAsJsonAsync($"api/v1/conversations/{group}/members", new { userIds = new[] { bob.Id } }),

@@ -271,6 +271,21 @@ public sealed record UserDirectoryEntry
     public string DisplayName { get; init; } = "";
 }
 
+/// <summary>
+/// A block between two users (from Identity's <c>BlocksChanged</c>), kept only to refuse sends in a direct conversation
+/// they already share; opening, adding and ringing ask Identity itself.
+/// </summary>
+public sealed record UserBlock
+{
+    public string Id { get; init; } = "";
+    public Guid OwnerId { get; init; }
+    public Guid BlockedUserId { get; init; }
+    public bool Active { get; init; }
+    public DateTimeOffset ChangedAt { get; init; }
+
+    public static string KeyOf(Guid ownerId, Guid blockedUserId) => $"{ownerId:N}:{blockedUserId:N}";
+}
+
 /// <summary>A user's privacy setting that Messaging applies (from Identity's <c>PrivacyChanged</c>); no document: receipts on.</summary>
 public sealed record UserPrivacy
 {
