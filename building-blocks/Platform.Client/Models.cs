@@ -11,10 +11,21 @@ public sealed record Conversation(
     Guid Id, string Kind, string? Title, string? Topic, bool IsPublic, int? RetentionDays, string Role, int MemberCount, long LastSeq,
     Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset LastActivityAt);
 
-/// <summary>A row of the inbox.</summary>
+/// <summary>A user I blocked.</summary>
+public sealed record BlockedUser(Guid UserId, string Username, string DisplayName, DateTimeOffset BlockedAt);
+
+/// <summary>A report of a message: <see cref="Status"/> is open or resolved.</summary>
+public sealed record MessageReport(
+    Guid Id, Guid ConversationId, Guid MessageId, long MessageSeq, Guid ReportedBy, string Reason, string Status, DateTimeOffset ReportedAt, long Seq,
+    Guid? ResolvedBy, DateTimeOffset? ResolvedAt, string? Resolution);
+
+/// <summary>My privacy settings: <c>lastSeen</c> everyone, contacts or nobody; <c>whoCanAdd</c> everyone or contacts.</summary>
+public sealed record PrivacySettings(string LastSeen, bool ReadReceipts, string WhoCanAdd);
+
+/// <summary>A row of the inbox; <see cref="State"/> is <c>requested</c> for a message request not yet accepted, else <c>active</c>.</summary>
 public sealed record InboxRow(
     Guid Id, string Kind, string? Title, string Role, int UnreadCount, int MentionCount, MessagePreview? LastMessage, DateTimeOffset LastActivityAt,
-    long LastSeq, long ReadSeq, int MemberCount);
+    long LastSeq, long ReadSeq, int MemberCount, string State = "active");
 
 /// <summary>The newest message of a conversation, shortened.</summary>
 public sealed record MessagePreview(Guid Id, long Seq, Guid SenderId, string Text, bool Deleted, DateTimeOffset CreatedAt);

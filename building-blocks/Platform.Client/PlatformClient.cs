@@ -33,6 +33,29 @@ public sealed class PlatformClient : IAsyncDisposable
     /// <summary>A current access token (signing in or refreshing as needed).</summary>
     public Task<string> GetAccessTokenAsync(CancellationToken cancellationToken = default) => _tokens.GetAsync(cancellationToken);
 
+    /// <summary>The users I blocked.</summary>
+    public Task<Page<BlockedUser>> GetBlocksAsync(string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<BlockedUser>>(HttpMethod.Get, $"api/v1/users/me/blocks?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
+
+    /// <summary>Blocks a user: no direct messages, adds, calls, presence or typing between us, either way.</summary>
+    public Task<BlockedUser> BlockUserAsync(Guid userId, CancellationToken cancellationToken = default) =>
+        SendAsync<BlockedUser>(HttpMethod.Put, $"api/v1/users/me/blocks/{userId}", null, cancellationToken);
+
+    /// <summary>Lifts my block of a user (nothing happens if there was none).</summary>
+    public Task UnblockUserAsync(Guid userId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/users/me/blocks/{userId}", null, cancellationToken);
+
+    /// <summary>My privacy settings.</summary>
+    public Task<PrivacySettings> GetPrivacyAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<PrivacySettings>(HttpMethod.Get, "api/v1/users/me/privacy", null, cancellationToken);
+
+    /// <summary>
+    /// Changes some of my privacy settings (null leaves one as it is): who sees my presence (<paramref name="lastSeen"/>:
+    /// everyone, contacts, nobody), whether others see my read positions, who may add me to groups (everyone, contacts).
+    /// </summary>
+    public Task<PrivacySettings> SetPrivacyAsync(string? lastSeen = null, bool? readReceipts = null, string? whoCanAdd = null, CancellationToken cancellationToken = default) =>
+        SendAsync<PrivacySettings>(HttpMethod.Put, "api/v1/users/me/privacy", new { lastSeen, readReceipts, whoCanAdd }, cancellationToken);
+
     /// <summary>Creates a conversation: <paramref name="kind"/> is direct, group or channel.</summary>
     public Task<Conversation> CreateConversationAsync(string kind, IEnumerable<Guid> memberIds, string? title = null, CancellationToken cancellationToken = default) =>
         SendAsync<Conversation>(HttpMethod.Post, "api/v1/conversations", new { kind, title, memberIds }, cancellationToken);
@@ -63,6 +86,31 @@ public sealed class PlatformClient : IAsyncDisposable
     /// <summary>Adds members (owners and admins), or joins a public channel with my own id.</summary>
     public Task<Conversation> AddMembersAsync(Guid conversationId, IEnumerable<Guid> userIds, CancellationToken cancellationToken = default) =>
         SendAsync<Conversation>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/members", new { userIds }, cancellationToken);
+
+    /// <summary>Accepts a message request (an inbox row with <c>State</c> <c>requested</c>): the sender sees my presence and receipts from now on.</summary>
+    public Task AcceptRequestAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/accept", null, cancellationToken);
+
+    /// <summary>Declines a message request: I leave the conversation, and it takes no more messages.</summary>
+    public Task DeclineRequestAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/decline", null, cancellationToken);
+
+    /// <summary>Leaves a conversation of any kind (a direct one takes no more messages until I open it again).</summary>
+    public Task LeaveConversationAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/leave", null, cancellationToken);
+
+    /// <summary>Reports a message to the conversation's moderators and the platform admins (reporting it again answers the first report).</summary>
+    public Task<MessageReport> ReportMessageAsync(Guid conversationId, Guid messageId, string reason, CancellationToken cancellationToken = default) =>
+        SendAsync<MessageReport>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/messages/{messageId}/reports", new { reason }, cancellationToken);
+
+    /// <summary>The review queue: reports in conversations I moderate (all of them for platform admins), oldest first; <paramref name="status"/> open or resolved.</summary>
+    public Task<Page<MessageReport>> GetReportsAsync(string? status = "open", Guid? after = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<MessageReport>>(HttpMethod.Get,
+            $"api/v1/moderation/reports?limit={limit}{(status is null ? "" : "&status=" + status)}{(after is null ? "" : "&after=" + after)}", null, cancellationToken);
+
+    /// <summary>Closes a report, with an optional note of what was done.</summary>
+    public Task<MessageReport> ResolveReportAsync(Guid reportId, string? resolution = null, CancellationToken cancellationToken = default) =>
+        SendAsync<MessageReport>(HttpMethod.Post, $"api/v1/moderation/reports/{reportId}/resolve", new { resolution }, cancellationToken);
 
     /// <summary>Removes a member, or leaves when it is my own id.</summary>
     public Task RemoveMemberAsync(Guid conversationId, Guid userId, CancellationToken cancellationToken = default) =>

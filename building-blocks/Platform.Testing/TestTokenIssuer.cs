@@ -24,12 +24,16 @@ public sealed class TestTokenIssuer : IAsyncDisposable
 
     public string Url { get; }
 
-    private TestTokenIssuer(WebApplication server, RsaSecurityKey key, string issuer, string url)
+    /// <summary>What Identity's <c>POST /internal/v1/relations</c> answers here: every user exists and nothing stands between users, unless set.</summary>
+    public RelationsStandIn Relations { get; }
+
+    private TestTokenIssuer(WebApplication server, RsaSecurityKey key, string issuer, string url, RelationsStandIn relations)
     {
         _server = server;
         _key = key;
         Issuer = issuer;
         Url = url;
+        Relations = relations;
     }
 
     public static async Task<TestTokenIssuer> StartAsync(string issuer = DefaultIssuer)
@@ -39,8 +43,19 @@ public sealed class TestTokenIssuer : IAsyncDisposable
         jwk.Use = "sig";
         jwk.Alg = SecurityAlgorithms.RsaSha256;
 
+        var relations = new RelationsStandIn();
         var (server, address) = await LoopbackServer.StartAsync(app =>
         {
+            app.MapPost("/internal/v1/relations", async (HttpContext context) =>
+            {
+                var bearer = context.Request.Headers.Authorization.ToString();
+                if (!bearer.StartsWith("Bearer ", StringComparison.Ordinal))
+                    return Results.StatusCode(401);
+                var caller = Guid.Parse(new JsonWebToken(bearer["Bearer ".Length..]).Subject);
+                var body = await System.Text.Json.JsonDocument.ParseAsync(context.Request.Body);
+                var ids = body.RootElement.GetProperty("userIds").EnumerateArray().Select(e => e.GetGuid()).ToList();
+                return Results.Json(new { items = ids.Select(id => relations.Answer(caller, id)).ToList(), next = (string?)null });
+            });
             app.MapGet("/.well-known/openid-configuration", (HttpContext context) => Results.Json(new
             {
                 issuer,
@@ -67,7 +82,7 @@ public sealed class TestTokenIssuer : IAsyncDisposable
                 new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase }));
         });
         var url = address.ToString();
-        return new TestTokenIssuer(server, key, issuer, url);
+        return new TestTokenIssuer(server, key, issuer, url, relations);
     }
 
     /// <summary>An access token as Identity issues it: <c>sub</c>, <c>name</c>, <c>role</c>, audience <c>api</c>.</summary>
@@ -117,4 +132,35 @@ public sealed class TestTokenIssuer : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+}
+
+/// <summary>
+/// The relations Identity would answer (its <c>Features/Relations.cs</c>), set by a test: users that do not exist,
+/// blocks (either way), strangers (the owner does not have the other as a contact; everyone else is a contact here, so
+/// direct conversations are no message requests unless a test says so), users who let only contacts add them.
+/// </summary>
+public sealed class RelationsStandIn
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Kind, Guid A, Guid B), bool> _facts = new();
+
+    public void NoSuchUser(Guid userId) => _facts[("missing", userId, Guid.Empty)] = true;
+
+    public void Block(Guid owner, Guid blocked) => _facts[("block", owner, blocked)] = true;
+
+    public void Stranger(Guid owner, Guid other) => _facts[("stranger", owner, other)] = true;
+
+    public void OnlyContactsAdd(Guid userId) => _facts[("contacts-add", userId, Guid.Empty)] = true;
+
+    internal object Answer(Guid caller, Guid other)
+    {
+        var contact = !_facts.ContainsKey(("stranger", other, caller));
+        return new
+        {
+            userId = other,
+            exists = !_facts.ContainsKey(("missing", other, Guid.Empty)),
+            blocked = _facts.ContainsKey(("block", caller, other)) || _facts.ContainsKey(("block", other, caller)),
+            contact,
+            allowsAdd = contact || !_facts.ContainsKey(("contacts-add", other, Guid.Empty)),
+        };
+    }
 }

@@ -68,10 +68,11 @@ public static class IdentityServiceExtensions
         app.UseRateLimiter();
 
         var api = app.MapGroup("/api/v1");
-        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapSessions().MapUsers().MapAdminUsers();
+        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapSessions().MapBlocks().MapPrivacy().MapUsers().MapAdminUsers();
         api.MapGroup("/contacts").RequireAuthorization().MapImportContacts().MapContacts();
         api.MapGroup("/invites").RequireAuthorization().MapCreateInvite();
         api.MapPasswordReset();
+        app.MapRelations();
 
         app.MapAuthorizeEndpoint();
         app.MapTokenEndpoint();

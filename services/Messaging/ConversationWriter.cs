@@ -316,7 +316,7 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
 
         var context = new WriteContext(session, ConversationView.Create(created));
         foreach (var member in created.Members)
-            context.Set(Membership.Joined(created.ConversationId, member.UserId, member.Role, 1, created.CreatedAt));
+            context.Set(Membership.Joined(created.ConversationId, member.UserId, member.Role, 1, created.CreatedAt) with { Requested = member.Requested });
         var appended = events.Select((e, i) => ((long)i + 1, e)).ToList();
         await ProjectAndCommit(session, context, appended, cancellationToken, skipFirst: true);
         Publish(created.ConversationId);
@@ -366,6 +366,9 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
             case MemberLeft left when await context.Member(left.UserId, cancellationToken) is { } member:
                 context.Set(member with { Active = false, LeftSeq = seq });
                 break;
+            case RequestAccepted accepted when await context.Member(accepted.UserId, cancellationToken) is { } member:
+                context.Set(member with { Requested = false });
+                break;
             case MemberRoleChanged changed when await context.Member(changed.UserId, cancellationToken) is { } member:
                 context.Set(member with { Role = changed.Role });
                 break;
@@ -374,6 +377,14 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
                 {
                     Id = ConversationBan.KeyOf(conversationId, banned.UserId), ConversationId = conversationId, UserId = banned.UserId,
                     Reason = banned.Reason, Until = banned.Until, BannedBy = banned.BannedBy, BannedAt = banned.BannedAt,
+                });
+                break;
+            case MessageReported reported:
+                session.Store(new MessageReport
+                {
+                    Id = reported.ReportId, ConversationId = conversationId, MessageId = reported.MessageId,
+                    MessageSeq = (await context.Message(reported.MessageId, cancellationToken))?.Seq ?? 0,
+                    ReportedBy = reported.ReportedBy, Reason = reported.Reason, ReportedAt = reported.ReportedAt, Seq = seq,
                 });
                 break;
             case MemberUnbanned unbanned:

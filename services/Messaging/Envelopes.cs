@@ -55,19 +55,24 @@ public static class Envelopes
     };
 
     /// <param name="message">For <see cref="MessagePosted"/>: the message as it is now (the live path) or as the event holds it (the log).</param>
-    public static EventEnvelope From(Guid conversationId, long seq, object @event, MessageView? message = null)
+    /// <param name="moderator">
+    /// The reader moderates the conversation: they see who reported a message and why (<see cref="MessageReported"/>);
+    /// everyone else, and the bus, only that a report was made.
+    /// </param>
+    public static EventEnvelope From(Guid conversationId, long seq, object @event, MessageView? message = null, bool moderator = false)
     {
         var (type, actor, at, data) = @event switch
         {
             ConversationCreated e => (ConversationEventTypes.ConversationCreated, e.CreatedBy, e.CreatedAt, (object)new
             {
                 id = e.ConversationId, e.Kind, e.Title, e.Topic, e.IsPublic, e.RetentionDays,
-                members = e.Members.Select(m => new { m.UserId, m.Role }), e.CreatedBy, e.CreatedAt,
+                members = e.Members.Select(m => new { m.UserId, m.Role, m.Requested }), e.CreatedBy, e.CreatedAt,
             }),
             ConversationUpdated e => (ConversationEventTypes.ConversationUpdated, e.UpdatedBy, e.UpdatedAt,
                 new { e.Title, e.Topic, e.RetentionDays, SlowModeSeconds = e.SlowModeSeconds ?? 0 }),
             MemberJoined e => (ConversationEventTypes.MemberJoined, e.AddedBy, e.JoinedAt, new { e.UserId, e.Role, e.AddedBy }),
             MemberLeft e => (ConversationEventTypes.MemberLeft, e.RemovedBy, e.LeftAt, new { e.UserId, e.RemovedBy }),
+            RequestAccepted e => (ConversationEventTypes.RequestAccepted, e.UserId, e.AcceptedAt, new { e.UserId }),
             MemberRoleChanged e => (ConversationEventTypes.MemberRoleChanged, e.ChangedBy, e.ChangedAt, new { e.UserId, e.Role }),
             MemberBanned e => (ConversationEventTypes.MemberBanned, e.BannedBy, e.BannedAt, new { e.UserId, e.Reason, e.Until, e.BannedBy }),
             MemberUnbanned e => (ConversationEventTypes.MemberUnbanned, e.UnbannedBy, e.UnbannedAt, new { e.UserId, e.UnbannedBy }),
@@ -76,6 +81,9 @@ public static class Envelopes
                 MessageDto.From(message ?? MessageView.Create(conversationId, seq, e))),
             MessageEdited e => (ConversationEventTypes.MessageEdited, e.EditedBy, e.EditedAt, new { e.MessageId, e.Text, e.Mentions, e.Urls, e.EditedAt }),
             MessageDeleted e => (ConversationEventTypes.MessageDeleted, e.DeletedBy, e.DeletedAt, new { e.MessageId, e.Reason }),
+            MessageReported e when moderator => (ConversationEventTypes.MessageReported, e.ReportedBy, e.ReportedAt,
+                new { e.ReportId, e.MessageId, e.ReportedBy, e.Reason }),
+            MessageReported e => (ConversationEventTypes.MessageReported, Guid.Empty, e.ReportedAt, new { e.ReportId }),
             MessagePinned e => (ConversationEventTypes.MessagePinned, e.PinnedBy, e.PinnedAt, new { e.MessageId, e.PinnedBy }),
             MessageUnpinned e => (ConversationEventTypes.MessageUnpinned, e.UnpinnedBy, e.UnpinnedAt, new { e.MessageId, e.UnpinnedBy }),
             ReactionAdded e => (ConversationEventTypes.ReactionAdded, e.UserId, e.AddedAt, new { e.MessageId, e.Emoji, e.UserId }),

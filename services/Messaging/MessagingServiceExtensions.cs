@@ -40,6 +40,13 @@ public static class MessagingServiceExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<RetentionJob>());
         builder.Services.AddSingleton<CallSweep>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CallSweep>());
+        // Identity's relations (users, blocks, contacts, who may add whom): at Identity's internal address, Auth:MetadataAddress.
+        builder.Services.AddHttpClient<UserRelations>((services, http) =>
+        {
+            var auth = services.GetRequiredService<IOptions<AuthOptions>>().Value;
+            http.BaseAddress = new Uri((auth.MetadataAddress ?? auth.Issuer).TrimEnd('/') + "/");
+            http.Timeout = TimeSpan.FromSeconds(10);
+        });
         builder.Services.AddSingleton<ReceiptPublisher>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ReceiptPublisher>());
         return builder;
@@ -76,6 +83,10 @@ public static class MessagingServiceExtensions
         options.Schema.For<ConversationBan>().DocumentAlias("conversation_ban").Duplicate(b => b.ConversationId);
         options.Schema.For<SavedMessage>().DocumentAlias("saved_message").Duplicate(m => m.UserId).Duplicate(m => m.SavedAt);
         options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
+        options.Schema.For<UserPrivacy>().DocumentAlias("user_privacy");
+        options.Schema.For<UserBlock>().DocumentAlias("user_block").Duplicate(b => b.OwnerId).Duplicate(b => b.BlockedUserId);
+        options.Schema.For<MessageReport>().DocumentAlias("message_report")
+            .Duplicate(r => r.ConversationId).Duplicate(r => r.Status).Duplicate(r => r.MessageId);
         options.Schema.For<CallView>().DocumentAlias("call")
             .Duplicate(c => c.ConversationId).Duplicate(c => c.StartedSeq).Duplicate(c => c.State);
         options.Schema.For<OutboxEntry>().DocumentAlias("outbox")
@@ -99,6 +110,8 @@ public static class MessagingServiceExtensions
         conversations.MapUpdateConversation();
         conversations.MapMembers();
         conversations.MapModeration();
+        conversations.MapRequests();
+        conversations.MapReports();
         conversations.MapPins();
         conversations.MapThreads();
         conversations.MapCreateInviteLink();
@@ -113,6 +126,7 @@ public static class MessagingServiceExtensions
         conversations.MapStartCall();
         conversations.MapCallHistory();
 
+        app.MapGroup("/api/v1/moderation/reports").RequireAuthorization().WithTags("Moderation").MapReportQueue();
         app.MapGroup("/api/v1/saved-messages").RequireAuthorization().WithTags("Saved messages").MapSavedMessages();
         app.MapGroup("/api/v1/invite-links").RequireAuthorization().WithTags("Invite links").MapInviteLinks();
         app.MapGroup("/api/v1/channels").RequireAuthorization().WithTags("Channels").MapChannelDirectory();

@@ -45,13 +45,18 @@ public sealed class MessageFlowTests(MessagingHost host) : IClassFixture<Messagi
         await alice.Json200(await alice.Patch($"/api/v1/conversations/{conversation}/messages/{message}", new { text = "second" }));
         Assert.False(await SameForEveryMember(bob, conversation, after: 0));
         Assert.False(await SameForEveryMember(alice, conversation, after: 2));
-        await alice.Send(conversation, "third");
+        var third = (await alice.Send(conversation, "third")).GetProperty("id").GetGuid();
         Assert.True(await SameForEveryMember(bob, conversation, after: 3));
+        // Who reported and why show only to moderators.
+        var reported = await bob.Post($"/api/v1/conversations/{conversation}/messages/{third}/reports", new { reason = "spam" });
+        Assert.Equal(HttpStatusCode.Created, reported.StatusCode);
+        Assert.False(await SameForEveryMember(bob, conversation, after: 3));
+        Assert.True(await SameForEveryMember(bob, conversation, after: 5));
 
         var removed = await alice.Http.DeleteAsync($"/api/v1/conversations/{conversation}/members/{bob.UserId}");
         Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
-        Assert.False(await SameForEveryMember(bob, conversation, after: 3));
-        Assert.True(await SameForEveryMember(alice, conversation, after: 3));
+        Assert.False(await SameForEveryMember(bob, conversation, after: 5));
+        Assert.True(await SameForEveryMember(alice, conversation, after: 5));
     }
 
     private static async Task<bool> SameForEveryMember(ChatClient reader, Guid conversation, long after)

@@ -138,10 +138,21 @@ public sealed class WholePlatform : IAsyncLifetime
     /// <summary>An HTTP client of the Gateway without a token; redirects are not followed, so tests see them.</summary>
     public HttpClient Anonymous(ServiceProcess gateway) => new(_handler, disposeHandler: false) { BaseAddress = gateway.BaseAddress };
 
-    /// <summary><c>POST /api/v1/conversations</c>: a conversation of <paramref name="creator"/> with <paramref name="members"/>.</summary>
-    public async Task<JsonElement> CreateConversationAsync(User creator, string kind, IEnumerable<User> members, string? title = null) =>
-        await ReadAsync(await creator.Http.PostAsJsonAsync("api/v1/conversations",
+    /// <summary>
+    /// <c>POST /api/v1/conversations</c>: a conversation of <paramref name="creator"/> with <paramref name="members"/>. A
+    /// direct one between strangers is a message request: the other member accepts it here, as most tests want two members
+    /// who talk (ConsentTests opens requests itself).
+    /// </summary>
+    public async Task<JsonElement> CreateConversationAsync(User creator, string kind, IEnumerable<User> members, string? title = null)
+    {
+        var created = await ReadAsync(await creator.Http.PostAsJsonAsync("api/v1/conversations",
             new { kind, title, memberIds = members.Select(member => member.Id) }), HttpStatusCode.Created, "creating a conversation", Messaging);
+        if (kind == "direct")
+            foreach (var member in members)
+                await ReadAsync(await member.Http.PostAsync($"api/v1/conversations/{created.GetProperty("id").GetGuid()}/accept", null),
+                    HttpStatusCode.NoContent, "accepting the message request", Messaging);
+        return created;
+    }
 
     /// <summary><c>POST /api/v1/conversations/{id}/messages</c>: answers the message, with its <c>seq</c>.</summary>
     public async Task<JsonElement> SendAsync(User sender, Guid conversationId, string text, params Guid[] attachments) =>

@@ -42,10 +42,14 @@ public static class ConversationEventTypes
     public const string MemberUnbanned = "member.unbanned";
     public const string MemberTimedOut = "member.timed-out";
     public const string MemberRoleChanged = "member.role-changed";
+    /// <summary>A direct conversation's recipient accepted its message request (<c>data: { userId }</c>).</summary>
+    public const string RequestAccepted = "request.accepted";
     public const string MessagePosted = "message.posted";
     public const string MessageEdited = "message.edited";
     public const string MessageDeleted = "message.deleted";
     public const string MessagePinned = "message.pinned";
+    /// <summary>A message was reported; on the bus and for members <c>data</c> is only <c>{ reportId }</c> and the actor is empty.</summary>
+    public const string MessageReported = "message.reported";
     public const string MessageUnpinned = "message.unpinned";
     public const string ReactionAdded = "reaction.added";
     public const string ReactionRemoved = "reaction.removed";

@@ -9,8 +9,9 @@ import type { paths as NotificationsPaths } from "./generated/notifications.js";
 import type { paths as PresencePaths } from "./generated/presence.js";
 import type { ConversationEvent } from "./handwritten.js";
 import type {
-  Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MyPresence,
-  DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, Receipts, SearchHit, Thread, ThreadRead,
+  BlockedUser, Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MessageReport, MyPresence,
+  DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, PrivacySettings, Receipts,
+  SearchHit, Thread, ThreadRead,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
 import type { PositionStore } from "./positions.js";
@@ -146,6 +147,36 @@ export class PlatformClient {
     return data(await this.api.GET("/api/v1/users/me"));
   }
 
+  /** The users I blocked. */
+  async getBlocks(cursor?: string, limit = 50): Promise<Page<BlockedUser>> {
+    return data(await this.api.GET("/api/v1/users/me/blocks", { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
+  }
+
+  /** Blocks a user: no direct messages, adds, calls, presence or typing between us, either way. */
+  async blockUser(userId: string): Promise<BlockedUser> {
+    return data(await this.api.PUT("/api/v1/users/me/blocks/{userId}", { params: { path: { userId } } }));
+  }
+
+  /** Lifts my block of a user (nothing happens if there was none). */
+  async unblockUser(userId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/users/me/blocks/{userId}", { params: { path: { userId } } });
+  }
+
+  /** My privacy settings. */
+  async getPrivacy(): Promise<PrivacySettings> {
+    return data(await this.api.GET("/api/v1/users/me/privacy"));
+  }
+
+  /**
+   * Changes some of my privacy settings (what is left out stays): who sees my presence (`lastSeen`), whether others see
+   * my read positions (`readReceipts`), who may add me to groups (`whoCanAdd`).
+   */
+  async setPrivacy(settings: { lastSeen?: "everyone" | "contacts" | "nobody"; readReceipts?: boolean; whoCanAdd?: "everyone" | "contacts" }): Promise<PrivacySettings> {
+    return data(await this.api.PUT("/api/v1/users/me/privacy", {
+      body: { lastSeen: settings.lastSeen ?? null, readReceipts: settings.readReceipts ?? null, whoCanAdd: settings.whoCanAdd ?? null },
+    }));
+  }
+
   /** Creates a conversation: `kind` is direct, group or channel. */
   async createConversation(kind: "direct" | "group" | "channel", memberIds: string[], title?: string): Promise<Conversation> {
     return data(await this.api.POST("/api/v1/conversations", {
@@ -180,6 +211,42 @@ export class PlatformClient {
   /** Adds members (owners and admins), or joins a public channel with my own id. */
   async addMembers(conversationId: string, userIds: string[]): Promise<Conversation> {
     return data(await this.api.POST("/api/v1/conversations/{id}/members", { params: { path: { id: conversationId } }, body: { userIds, role: null } }));
+  }
+
+  /** Accepts a message request (an inbox row with `state: "requested"`): the sender sees my presence and receipts from now on. */
+  async acceptRequest(conversationId: string): Promise<void> {
+    await this.api.POST("/api/v1/conversations/{id}/accept", { params: { path: { id: conversationId } } });
+  }
+
+  /** Declines a message request: I leave the conversation, and it takes no more messages. */
+  async declineRequest(conversationId: string): Promise<void> {
+    await this.api.POST("/api/v1/conversations/{id}/decline", { params: { path: { id: conversationId } } });
+  }
+
+  /** Leaves a conversation of any kind (a direct one takes no more messages until I open it again). */
+  async leaveConversation(conversationId: string): Promise<void> {
+    await this.api.POST("/api/v1/conversations/{id}/leave", { params: { path: { id: conversationId } } });
+  }
+
+  /** Reports a message to the conversation's moderators and the platform admins (reporting it again answers the first report). */
+  async reportMessage(conversationId: string, messageId: string, reason: string): Promise<MessageReport> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/messages/{messageId}/reports", {
+      params: { path: { id: conversationId, messageId } }, body: { reason },
+    }));
+  }
+
+  /** The review queue: reports in conversations I moderate (all of them for platform admins), oldest first. */
+  async getReports(status?: "open" | "resolved", after?: string, limit = 50): Promise<Page<MessageReport>> {
+    return data(await this.api.GET("/api/v1/moderation/reports", {
+      params: { query: { limit, ...(status ? { status } : {}), ...(after ? { after } : {}) } },
+    }));
+  }
+
+  /** Closes a report, with an optional note of what was done. */
+  async resolveReport(reportId: string, resolution?: string): Promise<MessageReport> {
+    return data(await this.api.POST("/api/v1/moderation/reports/{reportId}/resolve", {
+      params: { path: { reportId } }, body: { resolution: resolution ?? null },
+    }));
   }
 
   /** Removes a member, or leaves when it is my own id. */

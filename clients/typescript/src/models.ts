@@ -34,6 +34,7 @@ export type ThreadRead = Messaging["schemas"]["ThreadReadDto"];
 export type DirectoryChannel = Messaging["schemas"]["ChannelDirectoryRow"];
 export type InviteLink = Messaging["schemas"]["InviteLinkDto"];
 export type InvitePreview = Messaging["schemas"]["InvitePreviewDto"];
+export type MessageReport = Messaging["schemas"]["ReportDto"];
 export type IceServers = Messaging["schemas"]["IceServersResponse"];
 /** One event of a conversation's log, as the log endpoint and the hub's `event` send it; `data` depends on `type`. */
 export type EventEnvelope = Messaging["schemas"]["EventEnvelope"];
@@ -43,6 +44,8 @@ export type PublicProfile = Identity["schemas"]["PublicProfile"];
 export type RegisterRequest = Identity["schemas"]["RegisterRequest"];
 export type Contact = Identity["schemas"]["ContactView"];
 export type ContactMatches = Identity["schemas"]["ImportContactsResponse"];
+export type BlockedUser = Identity["schemas"]["BlockView"];
+export type PrivacySettings = Identity["schemas"]["PrivacyView"];
 
 export type PresenceInfo = Presence["schemas"]["PresenceView"];
 export type MyPresence = Presence["schemas"]["OwnPresence"];

@@ -115,6 +115,46 @@ public sealed class ConnectionRegistry(
         }
     }
 
+    /// <summary>The connections on this instance that watch any of <paramref name="userIds"/>, each with the ones it watches.</summary>
+    public IReadOnlyList<(RealtimeConnection Connection, IReadOnlyList<Guid> Watched)> WatchersOf(IReadOnlyCollection<Guid> userIds)
+    {
+        var found = new Dictionary<string, (RealtimeConnection Connection, List<Guid> Watched)>();
+        foreach (var userId in userIds.Distinct())
+            if (_watchers.TryGetValue(userId, out var watchers))
+                foreach (var connection in watchers.Values)
+                {
+                    if (!found.TryGetValue(connection.Id, out var entry))
+                        found[connection.Id] = entry = (connection, []);
+                    entry.Watched.Add(userId);
+                }
+        return found.Values.Select(entry => (entry.Connection, (IReadOnlyList<Guid>)entry.Watched)).ToList();
+    }
+
+    /// <summary>
+    /// Stops passing on the presence of <paramref name="userIds"/> to the connection and returns them; each comes back
+    /// with <see cref="RestoreWatching"/> if the connection may still see it.
+    /// </summary>
+    public void StopWatching(RealtimeConnection connection, IReadOnlyCollection<Guid> userIds)
+    {
+        List<Guid> keep;
+        lock (connection.Watching)
+            keep = connection.Watching.Where(userId => !userIds.Contains(userId)).ToList();
+        Watch(connection, keep);
+    }
+
+    /// <summary>Passes on the presence of <paramref name="userIds"/> to the connection again, besides what it watches now.</summary>
+    public void RestoreWatching(RealtimeConnection connection, IReadOnlyCollection<Guid> userIds)
+    {
+        List<Guid> all;
+        lock (connection.Watching)
+            all = connection.Watching.Union(userIds).ToList();
+        Watch(connection, all);
+    }
+
+    /// <summary>To one connection; not ordered, not stored.</summary>
+    public void SendTo(RealtimeConnection connection, string method, object payload) =>
+        Send(connection, new SerializedHubMessage(new InvocationMessage(method, [payload])));
+
     /// <summary>To every connection of the user on this instance; not ordered, not stored.</summary>
     public void SendToUser(Guid userId, string method, object payload)
     {

@@ -61,9 +61,40 @@ public sealed class ReceiptConsumer(ConnectionRegistry registry) : IConsumer<Rec
     }
 }
 
-/// <summary>Presence changes, for the connections watching the user (<c>WatchPresence</c>).</summary>
-public sealed class PresenceConsumer(ConnectionRegistry registry) : IConsumer<PresenceChanged>
+/// <summary>
+/// Presence changes, for the connections watching the user (<c>WatchPresence</c>). When fewer may see a user
+/// (<see cref="PresenceVisibilityNarrowed"/>: a block, a contact removed, a privacy setting), each local watcher stops
+/// receiving them at once, is asked about again with its own token, and gets back (with their presence now) only the
+/// users Presence still shows it; for the others it gets <c>presence</c> <c>{ userId, status: "unknown" }</c> and nothing
+/// more. If Presence cannot answer, the watches stay revoked: doubt hides presence.
+/// </summary>
+public sealed class PresenceConsumer(ConnectionRegistry registry, PresenceClient presence, ILogger<PresenceConsumer> logger)
+    : IConsumer<PresenceChanged>, IConsumer<PresenceVisibilityNarrowed>
 {
+    public async Task Consume(ConsumeContext<PresenceVisibilityNarrowed> context)
+    {
+        foreach (var (connection, watched) in registry.WatchersOf(context.Message.UserIds))
+        {
+            registry.StopWatching(connection, watched);
+            IReadOnlyList<System.Text.Json.JsonElement> now;
+            try
+            {
+                now = await presence.GetAsync(connection.AccessToken, watched, context.CancellationToken);
+            }
+            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !context.CancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning(exception, "Presence did not answer for a watcher; its watches of {Count} users end", watched.Count);
+                now = [];
+            }
+            var visible = now.Where(item => item.GetProperty("status").GetString() != "unknown").ToList();
+            registry.RestoreWatching(connection, visible.Select(item => item.GetProperty("userId").GetGuid()).ToList());
+            foreach (var item in visible)
+                registry.SendTo(connection, ConnectionRegistry.PresenceMethod, HubEnvelopes.ToPlain(item)!);
+            foreach (var hidden in watched.Except(visible.Select(item => item.GetProperty("userId").GetGuid())))
+                registry.SendTo(connection, ConnectionRegistry.PresenceMethod, new Dictionary<string, object?> { ["userId"] = hidden.ToString(), ["status"] = "unknown" });
+        }
+    }
+
     public Task Consume(ConsumeContext<PresenceChanged> context)
     {
         var change = context.Message;

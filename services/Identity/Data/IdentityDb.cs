@@ -18,6 +18,10 @@ public sealed class IdentityDb(DbContextOptions<IdentityDb> options)
 
     public DbSet<Invite> Invites => Set<Invite>();
 
+    public DbSet<Block> Blocks => Set<Block>();
+
+    public DbSet<PrivacySetting> PrivacySettings => Set<PrivacySetting>();
+
     public DbSet<OutboxMessage> Outbox => Set<OutboxMessage>();
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
@@ -62,6 +66,25 @@ public sealed class IdentityDb(DbContextOptions<IdentityDb> options)
             contact.Property(c => c.Source).HasMaxLength(16);
             contact.HasOne<User>().WithMany().HasForeignKey(c => c.OwnerId).OnDelete(DeleteBehavior.Cascade);
             contact.HasOne<User>().WithMany().HasForeignKey(c => c.ContactUserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        builder.Entity<Block>(block =>
+        {
+            block.ToTable("blocks");
+            block.HasKey(b => new { b.OwnerId, b.BlockedUserId });
+            // "Who blocked me" is asked as often as "whom did I block": a block works both ways.
+            block.HasIndex(b => b.BlockedUserId).HasDatabaseName("ix_blocks_blocked_user");
+            block.HasOne<User>().WithMany().HasForeignKey(b => b.OwnerId).OnDelete(DeleteBehavior.Cascade);
+            block.HasOne<User>().WithMany().HasForeignKey(b => b.BlockedUserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        builder.Entity<PrivacySetting>(privacy =>
+        {
+            privacy.ToTable("privacy_settings");
+            privacy.HasKey(p => p.UserId);
+            privacy.Property(p => p.LastSeen).HasMaxLength(16);
+            privacy.Property(p => p.WhoCanAdd).HasMaxLength(16);
+            privacy.HasOne<User>().WithMany().HasForeignKey(p => p.UserId).OnDelete(DeleteBehavior.Cascade);
         });
 
         builder.Entity<Invite>(invite =>
@@ -152,6 +175,39 @@ public sealed class Contact
     public string Source { get; set; } = "";
 
     public DateTimeOffset AddedAt { get; set; }
+}
+
+/// <summary><see cref="OwnerId"/> blocked <see cref="BlockedUserId"/>; the block works both ways.</summary>
+public sealed class Block
+{
+    public Guid OwnerId { get; set; }
+
+    public Guid BlockedUserId { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A user's privacy settings; a user without a row has the defaults (<see cref="Default"/>).</summary>
+public sealed class PrivacySetting
+{
+    public const string Everyone = "everyone";
+    public const string Contacts = "contacts";
+    public const string Nobody = "nobody";
+
+    public Guid UserId { get; set; }
+
+    /// <summary>Who sees my online state and last-active time: <c>everyone</c> (whom presence allows), <c>contacts</c>, <c>nobody</c>.</summary>
+    public string LastSeen { get; set; } = Everyone;
+
+    /// <summary>False: my read positions are not shown to others.</summary>
+    public bool ReadReceipts { get; set; } = true;
+
+    /// <summary>Who may add me to groups and channels: <c>everyone</c> or <c>contacts</c>.</summary>
+    public string WhoCanAdd { get; set; } = Everyone;
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public static PrivacySetting Default(Guid userId) => new() { UserId = userId };
 }
 
 public sealed class Invite

@@ -7,7 +7,14 @@ public enum ConversationKind { Direct, Group, Channel }
 
 public enum MemberRole { Member, Admin, Owner }
 
-public record InitialMember(Guid UserId, MemberRole Role);
+/// <param name="Requested">
+/// A direct conversation opened by someone not in this member's contacts: a message request the member accepts
+/// (<see cref="RequestAccepted"/>) or declines (leaving). Came later: events stored before it have none (false).
+/// </param>
+public record InitialMember(Guid UserId, MemberRole Role, bool Requested = false);
+
+/// <summary>The member accepted the message request: the conversation is theirs like any other from now on.</summary>
+public record RequestAccepted(Guid UserId, DateTimeOffset AcceptedAt);
 
 public record ConversationCreated(
     Guid ConversationId,
@@ -64,6 +71,12 @@ public record MessageEdited(Guid MessageId, string Text, IReadOnlyList<Guid> Men
 
 /// <summary>A tombstone: the message's text is erased from read models and from the stored events.</summary>
 public record MessageDeleted(Guid MessageId, Guid DeletedBy, DateTimeOffset DeletedAt, string Reason);
+
+/// <summary>
+/// A member reported a message to the conversation's moderators and the platform admins (the review queue is
+/// <c>MessageReport</c> documents). In the log only moderators see who reported and why.
+/// </summary>
+public record MessageReported(Guid ReportId, Guid MessageId, Guid ReportedBy, string Reason, DateTimeOffset ReportedAt);
 
 /// <summary>A member pinned a message to the conversation (at most <c>Pins.MaxPins</c> at a time).</summary>
 public record MessagePinned(Guid MessageId, Guid PinnedBy, DateTimeOffset PinnedAt);

@@ -85,6 +85,8 @@ public sealed record Membership
     public DateTimeOffset? TimedOutUntil { get; init; }
     /// <summary>When the member last posted, for slow mode.</summary>
     public DateTimeOffset? LastPostedAt { get; init; }
+    /// <summary>A message request not yet accepted: others see none of this member's receipts meanwhile.</summary>
+    public bool Requested { get; init; }
 
     public static string KeyOf(Guid conversationId, Guid userId) => $"{conversationId:N}:{userId:N}";
 
@@ -128,6 +130,27 @@ public sealed record ConversationBan
     public static string KeyOf(Guid conversationId, Guid userId) => $"{conversationId:N}:{userId:N}";
 
     public bool InForce(DateTimeOffset now) => Until is null || Until > now;
+}
+
+/// <summary>A report of a message, in the review queue of the conversation's moderators and the platform admins.</summary>
+public sealed record MessageReport
+{
+    public Guid Id { get; init; }
+    public Guid ConversationId { get; init; }
+    public Guid MessageId { get; init; }
+    public long MessageSeq { get; init; }
+    public Guid ReportedBy { get; init; }
+    public string Reason { get; init; } = "";
+    /// <summary><c>open</c> or <c>resolved</c>.</summary>
+    public string Status { get; init; } = MessageReport.Open;
+    public DateTimeOffset ReportedAt { get; init; }
+    public long Seq { get; init; }
+    public Guid? ResolvedBy { get; init; }
+    public DateTimeOffset? ResolvedAt { get; init; }
+    public string? Resolution { get; init; }
+
+    public const string Open = "open";
+    public const string Resolved = "resolved";
 }
 
 /// <summary>A message a user saved for later (private to them).</summary>
@@ -283,6 +306,30 @@ public sealed record UserDirectoryEntry
     public Guid Id { get; init; }
     public string Username { get; init; } = "";
     public string DisplayName { get; init; } = "";
+}
+
+/// <summary>
+/// A block between two users (from Identity's <c>BlocksChanged</c>), kept only to refuse sends in a direct conversation
+/// they already share; opening, adding and ringing ask Identity itself.
+/// </summary>
+public sealed record UserBlock
+{
+    public string Id { get; init; } = "";
+    public Guid OwnerId { get; init; }
+    public Guid BlockedUserId { get; init; }
+    public bool Active { get; init; }
+    public DateTimeOffset ChangedAt { get; init; }
+
+    public static string KeyOf(Guid ownerId, Guid blockedUserId) => $"{ownerId:N}:{blockedUserId:N}";
+}
+
+/// <summary>A user's privacy setting that Messaging applies (from Identity's <c>PrivacyChanged</c>); no document: receipts on.</summary>
+public sealed record UserPrivacy
+{
+    public Guid Id { get; init; }
+    /// <summary>False: the user's read positions are shown only to the user.</summary>
+    public bool ReadReceipts { get; init; } = true;
+    public DateTimeOffset ChangedAt { get; init; }
 }
 
 public enum CallState { Ringing, Active, Ended }

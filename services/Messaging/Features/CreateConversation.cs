@@ -20,6 +20,8 @@ public static class CreateConversation
     {
         if (!ConversationRules.TryParseKind(request.Kind, out var kind))
             return (null, DomainError.Invalid("kind must be one of: direct, group, channel."));
+        if (request.MemberIds is { Length: > Members.MaxAddedAtOnce })
+            return (null, DomainError.Invalid($"memberIds names at most {Members.MaxAddedAtOnce} users; add more afterwards."));
         var others = (request.MemberIds ?? []).Where(id => id != creator).Distinct().ToList();
         if (others.Contains(Guid.Empty))
             return (null, DomainError.Invalid("memberIds holds an empty id."));
@@ -59,16 +61,33 @@ public static class CreateConversation
         group.MapPost("/", Handle).WithName("CreateConversation");
 
     private static async Task<Results<Created<ConversationDto>, Ok<ConversationDto>, ProblemHttpResult>> Handle(
-        CreateConversationRequest request, HttpContext http, ConversationWriter writer, IQuerySession session,
+        CreateConversationRequest request, HttpContext http, ConversationWriter writer, IQuerySession session, UserRelations relations,
         IOptions<MessagingOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var userId = http.User.UserId();
         var (created, error) = Decide(userId, request, options.Value, time.GetUtcNow(), Guid.CreateVersion7());
         if (error is not null)
             return Http.Problem(error);
+        // Every member must be a user, with no block between them and the creator, who may add them (Identity decides).
+        var others = created!.Members.Select(m => m.UserId).Where(id => id != userId).ToList();
+        var (refused, known) = await relations.CheckWithRelationsAsync(http, others, adding: created.Kind != ConversationKind.Direct, cancellationToken);
+        if (refused is not null)
+            return Http.Problem(refused);
+        // A direct message from someone not in the recipient's contacts is a request the recipient accepts or declines.
+        if (created.Kind == ConversationKind.Direct)
+            created = created with { Members = created.Members.Select(m => m.UserId == userId ? m : m with { Requested = !known[m.UserId].Contact }).ToList() };
 
-        if (created!.Kind == ConversationKind.Direct && await session.LoadAsync<ConversationView>(created.ConversationId, cancellationToken) is { } existing)
-            return TypedResults.Ok(ConversationDto.From(existing, MemberRole.Owner));
+        if (created.Kind == ConversationKind.Direct && await session.LoadAsync<ConversationView>(created.ConversationId, cancellationToken) is { } existing)
+        {
+            if (await session.MembershipAsync(existing.Id, userId, cancellationToken) is { Active: true })
+                return TypedResults.Ok(ConversationDto.From(existing, MemberRole.Owner));
+            // The creator left (or declined) it before: opening it again brings them back; the other member's choice stands.
+            var rejoined = await writer.WriteAsync(existing.Id, new Preload([userId]), async context =>
+                await context.Member(userId, cancellationToken) is { Active: true }
+                    ? Decision.Nothing
+                    : Decision.Of(new MemberJoined(userId, MemberRole.Owner, userId, time.GetUtcNow())), cancellationToken);
+            return rejoined.Error is not null ? Http.Problem(rejoined.Error) : TypedResults.Ok(ConversationDto.From(rejoined.Context!.Conversation, MemberRole.Owner));
+        }
         try
         {
             var result = await writer.StartAsync(created, [], cancellationToken);

@@ -18,7 +18,8 @@ public sealed record InboxRow(
     DateTimeOffset LastActivityAt,
     long LastSeq,
     long ReadSeq,
-    int MemberCount);
+    int MemberCount,
+    string State);
 
 public static class ListConversations
 {
@@ -67,7 +68,8 @@ public static class ListConversations
 
         var items = rows.Take(size).Select(r => new InboxRow(
             r.Conversation.Id, r.Conversation.Kind, r.Conversation.Title, r.Membership.Role, r.Unread, r.Mentions,
-            r.Conversation.LastMessage, r.Conversation.LastActivityAt, r.Conversation.LastSeq, r.Membership.ReadSeq, r.Conversation.MemberCount)).ToList();
+            r.Conversation.LastMessage, r.Conversation.LastActivityAt, r.Conversation.LastSeq, r.Membership.ReadSeq, r.Conversation.MemberCount,
+            r.Membership.Requested ? "requested" : "active")).ToList();
         var next = rows.Count > size ? WriteCursor(items[^1].LastActivityAt, items[^1].Id) : null;
         return TypedResults.Ok(new Page<InboxRow>(items, next));
     }

@@ -14,6 +14,8 @@ public sealed record MemberDto(Guid UserId, MemberRole Role, long JoinedSeq, Dat
 
 public static class Members
 {
+    public const int MaxAddedAtOnce = 1000;
+
     /// <summary>
     /// Owners and admins add members (admins only as plain members); anyone may join a public channel
     /// themselves. Direct conversations never change members. Nobody banned (<paramref name="banned"/>) joins or is added.
@@ -109,15 +111,22 @@ public static class Members
     }
 
     private static async Task<Results<Ok<ConversationDto>, ProblemHttpResult>> Add(
-        Guid id, AddMembersRequest request, HttpContext http, ConversationWriter writer, IOptions<MessagingOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        Guid id, AddMembersRequest request, HttpContext http, ConversationWriter writer, IQuerySession session, UserRelations relations,
+        IOptions<MessagingOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var actorId = http.User.UserId();
         var role = MemberRole.Member;
         if (request.Role is not null && !ConversationRules.TryParseRole(request.Role, out role))
             return Http.Invalid("role must be one of: member, admin, owner.");
         var userIds = (request.UserIds ?? []).Distinct().ToList();
-        if (userIds.Count > 1000)
-            return Http.Invalid("Add at most 1000 members at a time.");
+        if (userIds.Count > MaxAddedAtOnce)
+            return Http.Invalid($"Add at most {MaxAddedAtOnce} members at a time.");
+        // Only a member learns anything about the users named (the decision below answers a non-member 404); a member's
+        // users must exist, with no block between them and the adder, and let the adder add them.
+        var others = userIds.Where(userId => userId != actorId && userId != Guid.Empty).ToList();
+        if (others.Count > 0 && await session.MembershipAsync(id, actorId, cancellationToken) is { Active: true }
+            && await relations.CheckAsync(http, others, adding: true, cancellationToken) is { } refused)
+            return Http.Problem(refused);
 
         var result = await writer.WriteAsync(id, new Preload([actorId, .. userIds]), async context =>
         {

@@ -42,7 +42,7 @@ public static class ReadLog
             : (await session.LoadManyAsync<MessageView>(cancellationToken, messageIds)).ToDictionary(m => m.Id);
 
         // Only a moderator's view depends on the kind (a direct conversation has none): read it only for them.
-        var kind = member.IsAdmin && messages.Values.Any(m => m.Edited)
+        var kind = member.IsAdmin && (messages.Values.Any(m => m.Edited) || page.Any(e => e.Data is MessageReported))
             ? (await session.LoadAsync<ConversationView>(id, cancellationToken))?.Kind ?? ConversationKind.Direct
             : ConversationKind.Direct;
         var items = page.Select(e =>
@@ -57,17 +57,18 @@ public static class ReadLog
             }
             else if (data is MessageEdited edited && messages.TryGetValue(edited.MessageId, out var latest) && !CanSeeEarlierVersions(latest, userId, member, kind))
                 data = edited with { Text = latest.Text, Mentions = latest.Mentions, Urls = latest.Urls };
-            return Envelopes.From(id, e.Version, data, asPosted);
+            return Envelopes.From(id, e.Version, data, asPosted, moderator: member.Active && member.Moderates(kind));
         }).ToList();
-        if (SameForEveryMember(member, messages.Values))
+        if (SameForEveryMember(member, messages.Values, page))
             http.Response.Headers[ConversationLogHeaders.SameForEveryMember] = "true";
         return TypedResults.Ok(new Page<EventEnvelope>(items, events.Count > size ? page[^1].Version.ToString() : null));
     }
 
     // Whether every active member reading from the same position gets this very page, so the Gateway may share it among
-    // their connections. Anything added above that depends on the reader (who may see what) must make this false.
-    private static bool SameForEveryMember(Membership member, IEnumerable<MessageView> messages) =>
-        member.Active && !messages.Any(m => m.Edited);
+    // their connections: not with an edited message (earlier versions show to the author and moderators) or a report
+    // (who reported and why show to moderators). Anything added above that depends on the reader must make this false.
+    private static bool SameForEveryMember(Membership member, IEnumerable<MessageView> messages, IEnumerable<JasperFx.Events.IEvent> page) =>
+        member.Active && !messages.Any(m => m.Edited) && !page.Any(e => e.Data is MessageReported);
 
     private static bool CanSeeEarlierVersions(MessageView message, Guid userId, Membership member, ConversationKind kind) =>
         message.SenderId == userId || member.Moderates(kind);

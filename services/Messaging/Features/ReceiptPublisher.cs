@@ -15,7 +15,8 @@ public sealed class ReceiptPublisher(IServiceScopeFactory scopes, TimeProvider t
     private readonly Channel<ReceiptsChanged> _changes = Channel.CreateBounded<ReceiptsChanged>(
         new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
 
-    public void Changed(Guid conversationId, Guid userId, long delivered, long read, bool ownDevicesOnly) =>
+    /// <param name="read">Null when the read cursor is not for others to see (the reader's read receipts are off).</param>
+    public void Changed(Guid conversationId, Guid userId, long delivered, long? read, bool ownDevicesOnly) =>
         _changes.Writer.TryWrite(new ReceiptsChanged
         {
             ConversationId = conversationId, UserId = userId, DeliveredSeq = delivered, ReadSeq = read, ChangedAt = time.GetUtcNow(),
@@ -35,7 +36,11 @@ public sealed class ReceiptPublisher(IServiceScopeFactory scopes, TimeProvider t
                 var key = (change.ConversationId, change.UserId, change.OwnDevicesOnly);
                 pending[key] = !pending.TryGetValue(key, out var earlier) || change.OwnDevicesOnly && change.ReadSeq < earlier.ReadSeq
                     ? change
-                    : change with { DeliveredSeq = Math.Max(earlier.DeliveredSeq ?? 0, change.DeliveredSeq ?? 0), ReadSeq = Math.Max(earlier.ReadSeq ?? 0, change.ReadSeq ?? 0) };
+                    : change with
+                    {
+                        DeliveredSeq = Math.Max(earlier.DeliveredSeq ?? 0, change.DeliveredSeq ?? 0),
+                        ReadSeq = earlier.ReadSeq is null && change.ReadSeq is null ? null : Math.Max(earlier.ReadSeq ?? 0, change.ReadSeq ?? 0),
+                    };
             }
             try
             {

@@ -55,7 +55,19 @@ public static class Receipts
         await session.SaveChangesAsync(cancellationToken);
         var moved = (await session.LoadAsync<Membership>(key, cancellationToken))!;
         if (moved.DeliveredSeq != member.DeliveredSeq || moved.ReadSeq != member.ReadSeq)
-            receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: conversation.Kind == ConversationKind.Channel);
+        {
+            // Channels, and a message request not yet accepted: nobody else's business.
+            if (conversation.Kind == ConversationKind.Channel || moved.Requested)
+                receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
+            else if (await session.LoadAsync<UserPrivacy>(userId, cancellationToken) is { ReadReceipts: false })
+            {
+                // Read receipts off: others learn of delivery only; the reader's own devices learn both.
+                receipts.Changed(id, userId, moved.DeliveredSeq, null, ownDevicesOnly: false);
+                receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
+            }
+            else
+                receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: false);
+        }
         return TypedResults.Ok(new ReceiptsDto(id, moved.DeliveredSeq, moved.ReadSeq));
     }
 
@@ -102,9 +114,15 @@ public static class Receipts
 
         var others = await session.Query<Membership>()
             .Where(m => m.ConversationId == id && m.Active && m.UserId != message.SenderId)
-            .Select(m => new { m.DeliveredSeq, m.ReadSeq })
+            .Select(m => new { m.UserId, m.DeliveredSeq, m.ReadSeq, m.Requested })
             .ToListAsync(cancellationToken);
+        // A recipient who has not accepted a message request shows nothing: counted as a recipient only.
+        others = others.Select(m => m.Requested ? m with { DeliveredSeq = 0, ReadSeq = 0 } : m).ToList();
+        // Readers whose read receipts are off are not counted as having read (they still count as delivered to).
+        var readers = others.Where(m => m.ReadSeq >= message.Seq).Select(m => m.UserId).ToArray();
+        var hidden = readers.Length == 0 ? [] : (await session.LoadManyAsync<UserPrivacy>(cancellationToken, readers))
+            .Where(p => !p.ReadReceipts).Select(p => p.Id).ToHashSet();
         return TypedResults.Ok(new MessageReceiptsDto(message.Id, message.Seq, true,
-            others.Count(m => m.DeliveredSeq >= message.Seq), others.Count(m => m.ReadSeq >= message.Seq), others.Count));
+            others.Count(m => m.DeliveredSeq >= message.Seq), readers.Count(reader => !hidden.Contains(reader)), others.Count));
     }
 }

@@ -42,6 +42,8 @@ public static class SendMessage
             return DomainError.ConversationNotFound;
         if ((Moderation.Muted(sender, command.Now) ?? Moderation.TooSoon(conversation, sender, command.Now)) is { } refused)
             return refused;
+        if (conversation.Kind == ConversationKind.Direct && conversation.MemberCount < 2)
+            return DomainError.Conflict("The other member left this conversation (or declined it): it takes no more messages.");
         if (command.ReplyTo is not null && root is null)
             return DomainError.Invalid("replyTo is not a message of this conversation.");
         if (root is { Deleted: true })
@@ -103,6 +105,8 @@ public static class SendMessage
             }
             var sender = await context.Member(senderId, cancellationToken);
             var root = request.ReplyTo is { } replyTo ? await context.Message(replyTo, cancellationToken) : null;
+            if (sender is { Active: true } && context.Conversation.Kind == ConversationKind.Direct && await BlockedAsync(context, senderId, cancellationToken))
+                return DomainError.Forbidden("A block stands between you and the other member: this conversation takes no messages.");
             var mentions = sender is { Active: true } ? await ResolveMentionsAsync(context, text, cancellationToken) : [];
             return Decide(context.Conversation, sender, senderId, root, new Command(messageId, request.ClientMessageId!, text, mentions, request.ReplyTo,
                 (request.Attachments ?? []).Distinct().ToList(), time.GetUtcNow(), request.ForwardedFrom));
@@ -126,6 +130,19 @@ public static class SendMessage
             return null;
         var member = await session.MembershipAsync(origin.ConversationId, userId, cancellationToken);
         return member is not null && message.Seq <= member.VisibleUpTo(long.MaxValue) ? message : null;
+    }
+
+    /// <summary>
+    /// Whether a block (either way) stands between the sender and the other member of this direct conversation: a direct
+    /// conversation's id follows from its two members, so the sender's blocks name it. Usually no row at all.
+    /// </summary>
+    private static async Task<bool> BlockedAsync(WriteContext context, Guid senderId, CancellationToken cancellationToken)
+    {
+        var blocks = await context.Session.Query<UserBlock>()
+            .Where(b => b.Active && (b.OwnerId == senderId || b.BlockedUserId == senderId))
+            .Select(b => new { b.OwnerId, b.BlockedUserId })
+            .ToListAsync(cancellationToken);
+        return blocks.Any(b => ConversationRules.DirectConversationId(senderId, b.OwnerId == senderId ? b.BlockedUserId : b.OwnerId) == context.Conversation.Id);
     }
 
     private static Created<MessageDto> Created(MessageView message) =>

@@ -15,12 +15,21 @@ public static class StartCall
 
     /// <summary>201 with the new call; 200 with the call already ringing or going on in the conversation.</summary>
     private static async Task<Results<Created<CallDto>, Ok<CallDto>, ProblemHttpResult>> Handle(
-        Guid id, StartCallRequest request, HttpContext http, ConversationWriter writer, IOptions<CallsOptions> options, TimeProvider time,
-        CancellationToken cancellationToken)
+        Guid id, StartCallRequest request, HttpContext http, ConversationWriter writer, IQuerySession session, UserRelations relations,
+        IOptions<CallsOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!CallRules.TryParseKind(request.Kind, out var kind))
             return Http.Invalid("kind must be audio or video.");
         var callerId = http.User.UserId();
+        // No calls across a block: in a direct conversation, the other member must not be blocked either way.
+        if (await session.LoadAsync<ConversationView>(id, cancellationToken) is { Kind: ConversationKind.Direct }
+            && await session.MembershipAsync(id, callerId, cancellationToken) is { Active: true })
+        {
+            var other = await session.Query<Membership>().Where(m => m.ConversationId == id && m.UserId != callerId).Select(m => m.UserId)
+                .ToListAsync(cancellationToken);
+            if (await relations.CheckAsync(http, other, adding: false, cancellationToken) is { } refused)
+                return Http.Problem(refused.Status == StatusCodes.Status400BadRequest ? DomainError.Forbidden("The other member's account is gone.") : refused);
+        }
         var callId = Guid.CreateVersion7();
         CallView? call = null;
         var result = await writer.WriteAsync(id, new Preload([callerId]), async context =>

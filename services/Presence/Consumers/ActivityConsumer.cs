@@ -2,16 +2,19 @@ using MassTransit;
 using Platform.Contracts.Gateway;
 using Platform.Contracts.Identity;
 using Platform.Contracts.Messaging;
+using Platform.Contracts.Presence;
 using Platform.Presence.Data;
 
 namespace Platform.Presence.Consumers;
 
 /// <summary>
 /// What Presence learns from the other services: activity (a message sent, typing) moves the last-active time, and
-/// memberships and contacts decide who may see whose presence. All idempotent (seq and time order each pair).
+/// memberships, contacts, blocks and each user's <c>lastSeen</c> setting decide who may see whose presence. All idempotent (seq and time order each pair).
+/// When fewer may see someone (a block, a contact removed), <see cref="PresenceVisibilityNarrowed"/> tells the Gateways
+/// to check their live watches again.
 /// </summary>
-public sealed class ActivityConsumer(PresenceStore store)
-    : IConsumer<ConversationEvent>, IConsumer<TypingChanged>, IConsumer<ContactsChanged>
+public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
+    : IConsumer<ConversationEvent>, IConsumer<TypingChanged>, IConsumer<ContactsChanged>, IConsumer<BlocksChanged>, IConsumer<PrivacyChanged>
 {
     public Task Consume(ConsumeContext<ConversationEvent> context) => ApplyAsync(context.Message, context.CancellationToken);
 
@@ -24,10 +27,14 @@ public sealed class ActivityConsumer(PresenceStore store)
         switch (e.Type)
         {
             case ConversationEventTypes.ConversationCreated:
-                var members = e.Data.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("userId").GetGuid()).ToList();
+                // A message request's recipient shares nothing with the sender until they accept (request.accepted).
+                var members = e.Data.GetProperty("members").EnumerateArray()
+                    .Where(m => !(m.TryGetProperty("requested", out var requested) && requested.ValueKind == System.Text.Json.JsonValueKind.True))
+                    .Select(m => m.GetProperty("userId").GetGuid()).ToList();
                 await store.ApplyMembershipAsync(e.ConversationId, members, e.Seq, active: true, cancellationToken);
                 break;
             case ConversationEventTypes.MemberJoined:
+            case ConversationEventTypes.RequestAccepted:
                 await store.ApplyMembershipAsync(e.ConversationId, [e.Data.GetProperty("userId").GetGuid()], e.Seq, active: true, cancellationToken);
                 break;
             case ConversationEventTypes.MemberLeft:
@@ -42,5 +49,24 @@ public sealed class ActivityConsumer(PresenceStore store)
     public Task Consume(ConsumeContext<TypingChanged> context) =>
         store.TouchAsync(context.Message.UserId, context.Message.StartedAt, context.CancellationToken);
 
-    public Task Consume(ConsumeContext<ContactsChanged> context) => store.ApplyContactsAsync(context.Message, context.CancellationToken);
+    public async Task Consume(ConsumeContext<ContactsChanged> context)
+    {
+        await store.ApplyContactsAsync(context.Message, context.CancellationToken);
+        if (context.Message.Removed.Count > 0)
+            await context.Publish(new PresenceVisibilityNarrowed { UserIds = [context.Message.OwnerId, .. context.Message.Removed], ChangedAt = time.GetUtcNow() });
+    }
+
+    public async Task Consume(ConsumeContext<PrivacyChanged> context)
+    {
+        await store.ApplyPrivacyAsync(context.Message, context.CancellationToken);
+        if (context.Message.LastSeen != "everyone")
+            await context.Publish(new PresenceVisibilityNarrowed { UserIds = [context.Message.UserId], ChangedAt = time.GetUtcNow() });
+    }
+
+    public async Task Consume(ConsumeContext<BlocksChanged> context)
+    {
+        await store.ApplyBlocksAsync(context.Message, context.CancellationToken);
+        if (context.Message.Added.Count > 0)
+            await context.Publish(new PresenceVisibilityNarrowed { UserIds = [context.Message.OwnerId, .. context.Message.Added], ChangedAt = time.GetUtcNow() });
+    }
 }

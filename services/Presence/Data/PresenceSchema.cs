@@ -71,6 +71,21 @@ public sealed class PresenceSchema(NpgsqlDataSource dataSource, ILogger<Presence
             PRIMARY KEY (owner_id, contact_id));
         CREATE INDEX IF NOT EXISTS contacts_contact ON presence.contacts (contact_id) WHERE active;
 
+        -- Blocks, learnt from Identity (changed_at orders a pair's blocks and unblocks); a block hides presence both ways.
+        CREATE TABLE IF NOT EXISTS presence.blocks (
+            owner_id   uuid NOT NULL,
+            blocked_id uuid NOT NULL,
+            active     boolean NOT NULL,
+            changed_at timestamptz NOT NULL,
+            PRIMARY KEY (owner_id, blocked_id));
+        CREATE INDEX IF NOT EXISTS blocks_blocked ON presence.blocks (blocked_id) WHERE active;
+
+        -- Who may see a user's presence (Identity's lastSeen: everyone, contacts, nobody); no row is everyone.
+        CREATE TABLE IF NOT EXISTS presence.privacy (
+            user_id    uuid PRIMARY KEY,
+            last_seen  text NOT NULL,
+            changed_at timestamptz NOT NULL);
+
         -- How far a backfill has read another service's log (conversation-log: Messaging's global position).
         CREATE TABLE IF NOT EXISTS presence.checkpoints (
             name     text PRIMARY KEY,

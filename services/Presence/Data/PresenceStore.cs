@@ -156,6 +156,51 @@ public sealed class PresenceStore(NpgsqlDataSource dataSource, PresenceSchema sc
                     Bool(active), Time(changed.ChangedAt.ToUniversalTime()));
     }
 
+    public async Task ApplyBlocksAsync(BlocksChanged changed, CancellationToken cancellationToken)
+    {
+        await schema.EnsureCreatedAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        foreach (var (ids, active) in new[] { (changed.Added, true), (changed.Removed, false) })
+            if (ids.Count > 0)
+                await ExecuteAsync(connection, null, """
+                    INSERT INTO presence.blocks AS b (owner_id, blocked_id, active, changed_at) SELECT $1, u, $3, $4 FROM unnest($2::uuid[]) AS u
+                    ON CONFLICT (owner_id, blocked_id) DO UPDATE SET active = excluded.active, changed_at = excluded.changed_at
+                    WHERE b.changed_at <= excluded.changed_at
+                    """, cancellationToken, Id(changed.OwnerId), new NpgsqlParameter { Value = ids.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid },
+                    Bool(active), Time(changed.ChangedAt.ToUniversalTime()));
+    }
+
+    public async Task ApplyPrivacyAsync(PrivacyChanged changed, CancellationToken cancellationToken)
+    {
+        await schema.EnsureCreatedAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await ExecuteAsync(connection, null, """
+            INSERT INTO presence.privacy AS p (user_id, last_seen, changed_at) VALUES ($1, $2, $3)
+            ON CONFLICT (user_id) DO UPDATE SET last_seen = excluded.last_seen, changed_at = excluded.changed_at
+            WHERE p.changed_at <= excluded.changed_at
+            """, cancellationToken, Id(changed.UserId), Text(changed.LastSeen), Time(changed.ChangedAt.ToUniversalTime()));
+    }
+
+    /// <summary>
+    /// Whether viewer <c>$1</c> may see user <c>t.id</c> (SQL over <c>t</c>, with <c>p</c> the user's privacy row): their
+    /// <c>lastSeen</c> allows it (everyone: a shared conversation or a contact either way; contacts: the user has the viewer
+    /// as a contact; nobody: no one), and no block stands between them.
+    /// </summary>
+    private const string VisibleToViewer = """
+        (t.id = $1
+         OR (NOT EXISTS (SELECT 1 FROM presence.blocks b
+                         WHERE b.active AND ((b.owner_id = $1 AND b.blocked_id = t.id) OR (b.owner_id = t.id AND b.blocked_id = $1)))
+             AND CASE COALESCE(p.last_seen, 'everyone')
+                 WHEN 'nobody' THEN false
+                 WHEN 'contacts' THEN EXISTS (SELECT 1 FROM presence.contacts c WHERE c.active AND c.owner_id = t.id AND c.contact_id = $1)
+                 ELSE EXISTS (SELECT 1 FROM presence.members mine JOIN presence.members theirs
+                              ON theirs.conversation_id = mine.conversation_id AND theirs.user_id = t.id AND theirs.active
+                              WHERE mine.user_id = $1 AND mine.active)
+                      OR EXISTS (SELECT 1 FROM presence.contacts c
+                                 WHERE c.active AND ((c.owner_id = $1 AND c.contact_id = t.id) OR (c.owner_id = t.id AND c.contact_id = $1)))
+                 END))
+        """;
+
     /// <summary>
     /// Instances silent for the TTL (or stopped) are given up for dead, once, by whichever replica gets there first;
     /// their users become due for evaluation in the same statement.
@@ -227,22 +272,19 @@ public sealed class PresenceStore(NpgsqlDataSource dataSource, PresenceSchema sc
 
     /// <summary>
     /// The presence of <paramref name="userIds"/> as <paramref name="viewer"/> may see it: users who share a
-    /// conversation or a contact relation with the viewer (and the viewer), others <c>unknown</c>.
+    /// conversation or a contact relation with the viewer (and the viewer), as their <c>lastSeen</c> setting allows and
+    /// unless a block stands between them either way; others <c>unknown</c>.
     /// </summary>
     public async Task<IReadOnlyList<PresenceView>> ReadAsync(Guid viewer, IReadOnlyList<Guid> userIds, CancellationToken cancellationToken)
     {
         await schema.EnsureCreatedAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = Command(connection, null, """
+        await using var command = Command(connection, null, $$"""
             SELECT t.id, t.n, u.shown_status, u.shown_availability, u.shown_text, u.visible_last_active_at,
-                   t.id = $1
-                   OR EXISTS (SELECT 1 FROM presence.members mine JOIN presence.members theirs
-                              ON theirs.conversation_id = mine.conversation_id AND theirs.user_id = t.id AND theirs.active
-                              WHERE mine.user_id = $1 AND mine.active)
-                   OR EXISTS (SELECT 1 FROM presence.contacts c
-                              WHERE c.active AND ((c.owner_id = $1 AND c.contact_id = t.id) OR (c.owner_id = t.id AND c.contact_id = $1)))
+            {{VisibleToViewer}}
             FROM unnest($2::uuid[]) WITH ORDINALITY AS t(id, n)
             LEFT JOIN presence.users u ON u.user_id = t.id
+            LEFT JOIN presence.privacy p ON p.user_id = t.id
             ORDER BY t.n
             """, Id(viewer), new NpgsqlParameter { Value = userIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
         return await ReadAllAsync(command, reader =>
@@ -286,17 +328,21 @@ public sealed class PresenceStore(NpgsqlDataSource dataSource, PresenceSchema sc
     {
         await schema.EnsureCreatedAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = Command(connection, null, """
-            SELECT m.user_id, u.shown_status, u.shown_availability, u.shown_text, u.visible_last_active_at
-            FROM presence.members m LEFT JOIN presence.users u ON u.user_id = m.user_id
-            WHERE m.conversation_id = $1 AND m.active
-            """, Id(conversationId));
-        var members = await ReadAllAsync(command, reader => new PresenceView(reader.GetGuid(0),
+        await using var command = Command(connection, null, $$"""
+            SELECT t.id, u.shown_status, u.shown_availability, u.shown_text, u.visible_last_active_at, {{VisibleToViewer}}
+            FROM presence.members m CROSS JOIN LATERAL (SELECT m.user_id AS id) t
+            LEFT JOIN presence.users u ON u.user_id = t.id
+            LEFT JOIN presence.privacy p ON p.user_id = t.id
+            WHERE m.conversation_id = $2 AND m.active
+            """, Id(viewer), Id(conversationId));
+        var members = await ReadAllAsync(command, reader => (View: new PresenceView(reader.GetGuid(0),
             reader.IsDBNull(1) ? Shown.Offline : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
-            reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(3) ? null : reader.GetString(3)), cancellationToken);
-        if (!members.Any(m => m.UserId == viewer))
+            reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(3) ? null : reader.GetString(3)), Visible: reader.GetBoolean(5)),
+            cancellationToken);
+        if (!members.Any(m => m.View.UserId == viewer))
             return null;
-        return (members.Count, members.Where(m => m.Status == Shown.Online).OrderBy(m => m.UserId).ToList());
+        // Members whose settings hide them from the viewer count as members, never as online.
+        return (members.Count, members.Where(m => m.Visible && m.View.Status == Shown.Online).Select(m => m.View).OrderBy(m => m.UserId).ToList());
     }
 
     private async Task<PresenceChanged?> ChangeAsync(

@@ -145,6 +145,22 @@ export interface paths {
         patch: operations["UpdateConversation"];
         trace?: never;
     };
+    "/api/v1/conversations/{id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["AcceptRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/bans": {
         parameters: {
             query?: never;
@@ -193,6 +209,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["DeclineRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/events": {
         parameters: {
             query?: never;
@@ -219,6 +251,22 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["CreateInviteLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/leave": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["LeaveConversation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -331,6 +379,22 @@ export interface paths {
         get: operations["GetMessageReceipts"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/messages/{messageId}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["ReportMessage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -523,6 +587,38 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["JoinByInviteLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moderation/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ListReports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moderation/reports/{reportId}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["ResolveReport"];
         delete?: never;
         options?: never;
         head?: never;
@@ -766,6 +862,7 @@ export interface components {
             /** Format: int64 */
             readSeq: number;
             role: components["schemas"]["MemberRole"];
+            state: string;
             title: null | string;
             /** Format: int32 */
             unreadCount: number;
@@ -917,6 +1014,10 @@ export interface components {
             items: components["schemas"]["MessageVersionDto"][];
             next: null | string;
         };
+        PageOfReportDto: {
+            items: components["schemas"]["ReportDto"][];
+            next: null | string;
+        };
         PageOfSavedMessageDto: {
             items: components["schemas"]["SavedMessageDto"][];
             next: null | string;
@@ -948,6 +1049,35 @@ export interface components {
             delivered: null | number;
             /** Format: int64 */
             read: null | number;
+        };
+        ReportDto: {
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            messageId: string;
+            /** Format: int64 */
+            messageSeq: number;
+            reason: string;
+            /** Format: date-time */
+            reportedAt: string;
+            /** Format: uuid */
+            reportedBy: string;
+            resolution: null | string;
+            /** Format: date-time */
+            resolvedAt: null | string;
+            /** Format: uuid */
+            resolvedBy: null | string;
+            /** Format: int64 */
+            seq: number;
+            status: string;
+        };
+        ReportRequest: {
+            reason: null | string;
+        };
+        ResolveReportRequest: {
+            resolution: null | string;
         };
         SavedMessageDto: {
             /** Format: uuid */
@@ -1304,6 +1434,26 @@ export interface operations {
             };
         };
     };
+    AcceptRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     ListBans: {
         parameters: {
             query?: never;
@@ -1434,6 +1584,26 @@ export interface operations {
             };
         };
     };
+    DeclineRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     ReadConversationLog: {
         parameters: {
             query?: {
@@ -1482,6 +1652,26 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["InviteLinkDto"];
                 };
+            };
+        };
+    };
+    LeaveConversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -1820,6 +2010,42 @@ export interface operations {
             };
         };
     };
+    ReportMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportDto"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportDto"];
+                };
+            };
+        };
+    };
     GetThread: {
         parameters: {
             query?: {
@@ -2147,6 +2373,56 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConversationDto"];
+                };
+            };
+        };
+    };
+    ListReports: {
+        parameters: {
+            query?: {
+                after?: string;
+                limit?: number;
+                status?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfReportDto"];
+                };
+            };
+        };
+    };
+    ResolveReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                reportId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["ResolveReportRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportDto"];
                 };
             };
         };

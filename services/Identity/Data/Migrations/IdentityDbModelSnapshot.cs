@@ -380,6 +380,25 @@ namespace Platform.Identity.Data.Migrations
                     b.ToTable("OpenIddictTokens", "identity");
                 });
 
+            modelBuilder.Entity("Platform.Identity.Data.Block", b =>
+                {
+                    b.Property<Guid>("OwnerId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("BlockedUserId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("OwnerId", "BlockedUserId");
+
+                    b.HasIndex("BlockedUserId")
+                        .HasDatabaseName("ix_blocks_blocked_user");
+
+                    b.ToTable("blocks", "identity");
+                });
+
             modelBuilder.Entity("Platform.Identity.Data.Contact", b =>
                 {
                     b.Property<Guid>("OwnerId")
@@ -502,6 +521,32 @@ namespace Platform.Identity.Data.Migrations
                     b.HasKey("UserId");
 
                     b.ToTable("password_reset_codes", "identity");
+                });
+
+            modelBuilder.Entity("Platform.Identity.Data.PrivacySetting", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("LastSeen")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<bool>("ReadReceipts")
+                        .HasColumnType("boolean");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("WhoCanAdd")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.HasKey("UserId");
+
+                    b.ToTable("privacy_settings", "identity");
                 });
 
             modelBuilder.Entity("Platform.Identity.Data.SignInAddress", b =>
@@ -730,6 +775,21 @@ namespace Platform.Identity.Data.Migrations
                     b.Navigation("Authorization");
                 });
 
+            modelBuilder.Entity("Platform.Identity.Data.Block", b =>
+                {
+                    b.HasOne("Platform.Identity.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("BlockedUserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("Platform.Identity.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("OwnerId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Platform.Identity.Data.Contact", b =>
                 {
                     b.HasOne("Platform.Identity.Data.User", null)
@@ -755,6 +815,15 @@ namespace Platform.Identity.Data.Migrations
                 });
 
             modelBuilder.Entity("Platform.Identity.Data.PasswordResetCode", b =>
+                {
+                    b.HasOne("Platform.Identity.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Platform.Identity.Data.PrivacySetting", b =>
                 {
                     b.HasOne("Platform.Identity.Data.User", null)
                         .WithMany()
