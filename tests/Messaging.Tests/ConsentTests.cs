@@ -103,6 +103,20 @@ public sealed class ConsentDecisionTests
     }
 
     [Fact]
+    public void Replying_ToAMessageRequest_AcceptsIt_BeforeTheReply()
+    {
+        var conversation = new Platform.Messaging.Domain.ConversationView { Id = Conversation, Kind = Platform.Messaging.Domain.ConversationKind.Direct, MemberCount = 2 };
+        var command = new Platform.Messaging.Features.SendMessage.Command(Guid.CreateVersion7(), "reply", "hi", [], null, [], Now, null);
+
+        var events = Platform.Messaging.Features.SendMessage.Decide(conversation, Member(requested: true), Me, null, command).Events;
+        Assert.Collection(events,
+            e => Assert.Equal(Me, Assert.IsType<Platform.Messaging.Domain.RequestAccepted>(e).UserId),
+            e => Assert.IsType<Platform.Messaging.Domain.MessagePosted>(e));
+        Assert.IsType<Platform.Messaging.Domain.MessagePosted>(Assert.Single(
+            Platform.Messaging.Features.SendMessage.Decide(conversation, Member(), Me, null, command).Events));
+    }
+
+    [Fact]
     public void Decline_LeavesARequest_AndRefusesWhatIsNoRequest()
     {
         var left = Assert.IsType<Platform.Messaging.Domain.MemberLeft>(Assert.Single(Platform.Messaging.Features.Requests.DecideDecline(Member(requested: true), Me, Now).Events));

@@ -155,4 +155,21 @@ public sealed class RateLimitTests(WholePlatform platform)
         Assert.NotNull(refused);
         await AssertTooManyRequestsAsync(refused, "search");
     }
+
+    [Fact]
+    public async Task HubConnections_AreLimitedPerUser_WithOrWithoutNegotiation()
+    {
+        // A client may skip SignalR's negotiate request (WebSockets straight away): the connection request itself counts.
+        var alice = await platform.SignUpAsync("Alice Reconnects");
+        var address = NewClientAddress();
+        HttpResponseMessage? refused = null;
+        for (var i = 0; i < 60 && refused is null; i++)
+        {
+            var response = await alice.Http.SendAsync(From(address, HttpMethod.Get, "hubs/chat"));
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                refused = response;
+        }
+        Assert.NotNull(refused);
+        await AssertTooManyRequestsAsync(refused, "connect");
+    }
 }

@@ -95,6 +95,10 @@ async function chat() {
   await row.click();
   await message(a.page, "hello Alice").waitFor();
   log("a message reached the other side");
+  // Bob is not in Alice's contacts: his first message is a request, which she accepts (or answering would).
+  await a.page.getByTestId("message-request").getByRole("button", { name: "Accept" }).click();
+  await a.page.getByTestId("message-request").waitFor({ state: "detached" });
+  log("Alice accepted the message request");
 
   // Typing shows on the other side, and clears.
   await a.page.locator("#composer-text").pressSequentially("typing…", { delay: 30 });

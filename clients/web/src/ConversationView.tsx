@@ -88,6 +88,7 @@ export function ConversationView({ store, conversationId, onBack }: { store: Cha
           )}
         </div>
       </header>
+      {store.isRequest(conversationId) && <MessageRequest store={store} conversationId={conversationId} from={title} onDeclined={onBack} />}
       {state.error && <p role="alert" className="error">{state.error}</p>}
       <ol ref={list} className="messages" role="log" aria-label="Messages" aria-live="polite" tabIndex={0} onScroll={onScroll}>
         <li ref={top} className="top-sentinel" aria-hidden="true" />
@@ -476,5 +477,35 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }
         <button type="submit" className="primary">Send</button>
       </div>
     </form>
+  );
+}
+
+// A direct message from someone not in my contacts: they see neither my presence nor my read receipts until I accept
+// (or reply, which accepts too); declining leaves the conversation.
+function MessageRequest({ store, conversationId, from, onDeclined }: { store: ChatStore; conversationId: string; from: string; onDeclined: () => void }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+  const answer = async (accept: boolean) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      if (accept) await store.acceptRequest(conversationId);
+      else {
+        await store.declineRequest(conversationId);
+        onDeclined();
+      }
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="message-request" role="region" aria-label="Message request" data-testid="message-request">
+      <p>{from} is not in your contacts. Until you accept (or reply), they see neither your presence nor your read receipts.</p>
+      <button type="button" onClick={() => void answer(true)} disabled={busy}>Accept</button>
+      <button type="button" onClick={() => void answer(false)} disabled={busy}>Decline</button>
+      {error && <p role="alert" className="error">{error}</p>}
+    </div>
   );
 }

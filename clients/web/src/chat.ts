@@ -280,6 +280,23 @@ export class ChatStore {
     return [...this.conversation(id).typing].filter(([userId, until]) => userId !== this.me && until > now).map(([userId]) => this.displayName(userId));
   }
 
+  /** Whether this conversation is a message request to me (a DM from someone not in my contacts) not answered yet. */
+  isRequest(id: string): boolean {
+    return this.#inbox.some((row) => row.id === id && row.state === "requested");
+  }
+
+  /** Accepts a message request: the sender sees my presence and read receipts from now on. */
+  async acceptRequest(id: string): Promise<void> {
+    await this.client.acceptRequest(id);
+    await this.refreshInbox();
+  }
+
+  /** Declines a message request: I leave the conversation. */
+  async declineRequest(id: string): Promise<void> {
+    await this.client.declineRequest(id);
+    await this.refreshInbox();
+  }
+
   /** Tells the server I read up to the newest message shown (only forward, only when it moved). */
   async markRead(id: string): Promise<void> {
     const state = this.conversation(id);
@@ -343,6 +360,18 @@ export class ChatStore {
     }, () => (this.#watched = ""));
   }
 
+  // A message request was accepted: the two may now see each other's presence, which the hub answered "unknown" and
+  // did not watch before. Watch again once Presence has learned it (it hears of the acceptance on its own queue).
+  #watchAgain(): void {
+    for (const delay of [500, 2000]) {
+      setTimeout(() => {
+        const watched = this.#watched;
+        this.#watched = "";
+        if (watched) this.watchPresence(watched.split(","));
+      }, delay);
+    }
+  }
+
   presence(userId: string): PresenceNotice | undefined {
     return this.#presence.get(userId);
   }
@@ -389,6 +418,7 @@ export class ChatStore {
       this.profile(message.senderId);
       state?.typing.delete(message.senderId);
     }
+    if (event.type === "request.accepted") this.#watchAgain();
     this.#refreshInboxSoon();
     this.#changed();
   }

@@ -48,8 +48,10 @@ public static class SendMessage
             return DomainError.Invalid("replyTo is not a message of this conversation.");
         if (root is { Deleted: true })
             return DomainError.Conflict("The message you reply to was deleted.");
-        return Decision.Of(new MessagePosted(command.MessageId, command.ClientMessageId, senderId, command.Text, command.Mentions,
-            MessageText.Urls(command.Text), root?.ReplyTo ?? root?.Id, command.Attachments, command.Now, command.ForwardedFrom));
+        var posted = new MessagePosted(command.MessageId, command.ClientMessageId, senderId, command.Text, command.Mentions,
+            MessageText.Urls(command.Text), root?.ReplyTo ?? root?.Id, command.Attachments, command.Now, command.ForwardedFrom);
+        // Answering a message request accepts it, as in the chat apps people know: whoever replies has chosen to talk.
+        return sender.Requested ? Decision.Of(new RequestAccepted(senderId, command.Now), posted) : Decision.Of(posted);
     }
 
     /// <summary>The ids of the conversation's active members named as <c>@username</c> in the text.</summary>
