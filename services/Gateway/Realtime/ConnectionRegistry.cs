@@ -586,6 +586,15 @@ public sealed class ConnectionRegistry(
         MessagingClient messaging, RealtimeConnection connection, Guid conversationId, long after, CancellationToken cancellationToken)
     {
         var key = (conversationId, after);
+        Task<LogPage?> Read(Action? starting = null) => WithMessagingSlotAsync(() =>
+        {
+            starting?.Invoke();
+            return messaging.EventsAsync(connection.AccessToken, conversationId, after, cancellationToken);
+        }, $"conversation {conversationId} after {after}", connection, cancellationToken);
+
+        // Only a live member's connection may take another's read; anyone else reads for themselves at once.
+        if (!IsLiveMember(connection, conversationId))
+            return await Read();
         SharedLogRead? read;
         bool first;
         lock (_sharedReads)
@@ -602,27 +611,25 @@ public sealed class ConnectionRegistry(
                 metrics.ReplayRead("shared");
                 return shared;
             }
-            return await WithMessagingSlotAsync(() => messaging.EventsAsync(connection.AccessToken, conversationId, after, cancellationToken),
-                $"conversation {conversationId} after {after}", connection, cancellationToken);
+            return await Read();
+        }
+
+        // From the read's start on, whoever asks for this page waits for the next read of it, not this one.
+        void Forget()
+        {
+            lock (_sharedReads)
+                if (_sharedReads.TryGetValue(key, out var current) && ReferenceEquals(current, read))
+                    _sharedReads.Remove(key);
         }
         try
         {
-            var page = await WithMessagingSlotAsync(() =>
-            {
-                // From here on, whoever asks for this page waits for the next read of it, not this one.
-                lock (_sharedReads)
-                    if (_sharedReads.TryGetValue(key, out var current) && ReferenceEquals(current, read))
-                        _sharedReads.Remove(key);
-                return messaging.EventsAsync(connection.AccessToken, conversationId, after, cancellationToken);
-            }, $"conversation {conversationId} after {after}", connection, cancellationToken);
+            var page = await Read(starting: Forget);
             read!.Page.TrySetResult(page);
             return page;
         }
         finally
         {
-            lock (_sharedReads)
-                if (_sharedReads.TryGetValue(key, out var current) && ReferenceEquals(current, read))
-                    _sharedReads.Remove(key);
+            Forget();
             // This connection went away (or its read failed for good): the others read for themselves.
             read!.Page.TrySetResult(null);
         }
