@@ -14,7 +14,8 @@ namespace Platform.EndToEnd.Tests;
 /// <summary>Messaging, Presence and two Gateways as processes, with short presence timings so the tests stay quick.</summary>
 public sealed class PresencePlatform : RealtimePlatform
 {
-    public static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
+    // Long enough for a reconnect's report to reach Presence through the broker on a loaded 2-core CI machine.
+    public static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan Ttl = TimeSpan.FromSeconds(4);
 
     public ServiceProcess Presence { get; private set; } = null!;
