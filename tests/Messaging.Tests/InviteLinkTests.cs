@@ -16,7 +16,7 @@ public sealed class InviteLinkTests(MessagingHost host) : IClassFixture<Messagin
         Assert.Equal(HttpStatusCode.NotFound, (await host.Client().Post($"/api/v1/conversations/{group}/invite-links", new { })).StatusCode);
         var link = await owner.Json200(await owner.Post($"/api/v1/conversations/{group}/invite-links", new { }));
         var token = link.GetProperty("token").GetString()!;
-        Assert.EndsWith($"/api/v1/invite-links/{token}", link.GetProperty("url").GetString());
+        Assert.EndsWith($"/join/{token}", link.GetProperty("url").GetString());
         Assert.True(link.GetProperty("expiresAt").GetDateTimeOffset() > host.Clock.GetUtcNow().AddDays(6));
 
         var guest = host.Client();

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Platform.Testing;
 using Xunit.Abstractions;
@@ -124,6 +125,43 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
 
         Assert.Equal(0, result.GetProperty("executed").GetInt32());
         Assert.Equal(200 + 3 + names.Length, result.GetProperty("vectors").GetInt32());
+    }
+
+    /// <summary>
+    /// The pages around the chat, in the browser for Carol while Dave acts through the API: a mention reaches the
+    /// notification feed live and opening it reads it, "Mark all read" reads the rest; the Web Push opt-in registers the
+    /// service worker and says what the browser's push service answered; settings (status, notification level, quiet
+    /// hours, privacy) are saved where the services keep them; contacts import finds Dave and opens a conversation; an
+    /// invite link's page shows its group and joins it; and a new user registers through an invite's page and has the
+    /// inviter as a contact.
+    /// </summary>
+    [Fact]
+    public async Task Pages_NotificationFeedPushSettingsContactsInviteLinkAndInvitePage()
+    {
+        var users = await Task.WhenAll(platform.SignUpAsync("Carol Pages"), platform.SignUpAsync("Dave Pages"), platform.SignUpAsync("Erin Pages"));
+        var (carol, dave, erin) = (users[0], users[1], users[2]);
+        var group = await platform.CreateConversationAsync(dave, "group", [carol], title: "Reports");
+        var group2 = await platform.CreateConversationAsync(dave, "group", [carol], title: "Budget");
+        var linkTitle = $"Open channel {Guid.NewGuid():N}"[..24];
+        var channel = await platform.CreateConversationAsync(dave, "group", [erin], title: linkTitle);
+        var link = await platform.ReadAsync(await dave.Http.PostAsJsonAsync($"api/v1/conversations/{channel.GetProperty("id").GetGuid()}/invite-links", new { }),
+            HttpStatusCode.Created, "creating an invite link", platform.Messaging);
+        Assert.EndsWith($"/join/{link.GetProperty("token").GetString()}", link.GetProperty("url").GetString());
+        var newbie = $"newbie-{Guid.NewGuid():N}@example.com";
+        // The inviter's answer carries the token the invite email links with (this platform sends no mail).
+        var invite = await platform.ReadAsync(await dave.Http.PostAsJsonAsync("api/v1/invites", new { email = newbie }), HttpStatusCode.Created, "inviting", platform.Identity);
+
+        var result = await RunAsync("pages", new Dictionary<string, string>
+        {
+            ["CAROL_EMAIL"] = carol.Email, ["CAROL_TOKEN"] = carol.Token, ["CAROL_USERNAME"] = carol.Username,
+            ["DAVE_TOKEN"] = dave.Token, ["DAVE_EMAIL"] = dave.Email, ["DAVE_NAME"] = "Dave Pages",
+            ["GROUP_ID"] = group.GetProperty("id").GetString()!, ["GROUP2_ID"] = group2.GetProperty("id").GetString()!,
+            ["LINK_TOKEN"] = link.GetProperty("token").GetString()!, ["LINK_TITLE"] = linkTitle,
+            ["LINK_CONVERSATION_ID"] = channel.GetProperty("id").GetString()!,
+            ["INVITE_TOKEN"] = invite.GetProperty("token").GetString()!, ["NEWBIE_EMAIL"] = newbie,
+        });
+
+        Assert.True(result.GetProperty("ok").GetBoolean());
     }
 
     private async Task<JsonElement> RunAsync(string scenario, Dictionary<string, string> environment)

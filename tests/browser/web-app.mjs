@@ -140,24 +140,67 @@ async function chat() {
     && ![...document.querySelectorAll("li.message .text")].some((t) => t.textContent === "this one goes away"));
   log("reaction, reply, edit and delete propagated");
 
-  // An image Bob sends shows its thumbnail to Alice (made by Media, read through a signed URL).
+  // A thread: "hi Bob" has Bob's reply; Alice opens the thread from the reply count, answers there, and Bob sees the
+  // answer in place (as a reply) while the root counts two replies on both sides.
+  await message(a.page, "hi Bob").getByTestId("thread-link").filter({ hasText: "1 reply" }).click();
+  const thread = a.page.getByTestId("thread");
+  await thread.locator("li.message", { hasText: "a reply to you" }).waitFor();
+  await thread.getByLabel("Reply in thread").fill("answered in the thread");
+  await thread.getByLabel("Reply in thread").press("Enter");
+  await thread.locator("li.message", { hasText: "answered in the thread" }).waitFor();
+  await message(b.page, "answered in the thread").locator(".reply-quote", { hasText: "hi Bob" }).waitFor();
+  await message(b.page, "hi Bob").getByTestId("thread-link").filter({ hasText: "2 replies" }).waitFor();
+  await thread.getByRole("button", { name: "Follow" }).click();
+  await thread.getByRole("button", { name: "Following" }).waitFor();
+  await thread.getByRole("button", { name: /^Back to / }).click();
+  await message(a.page, "hi Bob").getByTestId("thread-link").filter({ hasText: "2 replies" }).waitFor();
+  log("a thread opened, was answered and followed");
+
+  // An image Bob sends shows its thumbnail to Alice (made by Media, read through a signed URL). It is big enough to go
+  // up in several chunks of the resumable upload, and the composer shows the progress.
   const png = await b.page.evaluate(() => {
     const canvas = document.createElement("canvas");
-    canvas.width = 120;
-    canvas.height = 80;
+    canvas.width = 640;
+    canvas.height = 480;
     const g = canvas.getContext("2d");
-    for (let x = 0; x < 120; x += 8) for (let y = 0; y < 80; y += 8) {
-      g.fillStyle = `hsl(${Math.floor(Math.random() * 360)}, 70%, 50%)`; // new pixels each run: no stored twin
-      g.fillRect(x, y, 8, 8);
-    }
+    const pixels = g.createImageData(640, 480);
+    // Noise compresses badly: about a megabyte of PNG, new pixels each run (no stored twin).
+    for (let i = 0; i < pixels.data.length; i++) pixels.data[i] = i % 4 === 3 ? 255 : Math.floor(Math.random() * 256);
+    g.putImageData(pixels, 0, 0);
     return canvas.toDataURL("image/png").split(",")[1];
+  });
+  await b.page.evaluate(() => {
+    window.__progress = [];
+    const watch = () => {
+      const bar = document.querySelector("#upload-progress");
+      if (bar && !window.__progress.includes(bar.value)) window.__progress.push(bar.value);
+      window.__progressFrame = requestAnimationFrame(watch);
+    };
+    watch();
   });
   await b.page.locator("#composer-text").fill("a photo");
   await b.page.locator("#composer-file").setInputFiles({ name: "photo.png", mimeType: "image/png", buffer: Buffer.from(png, "base64") });
   await message(a.page, "a photo").waitFor();
+  const progress = await b.page.evaluate(() => {
+    cancelAnimationFrame(window.__progressFrame);
+    return window.__progress;
+  });
+  if (Buffer.from(png, "base64").length < 600_000) throw new Error("the test image is too small to go up in several chunks");
+  if (!progress.some((value) => value > 0)) throw new Error(`no upload progress shown: ${JSON.stringify(progress)}`);
   await until(a.page, "the photo's thumbnail loaded on the other side", () => [...document.querySelectorAll("li.message [data-testid=attachment] img")]
     .some((img) => img.complete && img.naturalWidth > 0));
-  log("an image's thumbnail reached the other side");
+  log(`an image's thumbnail reached the other side (progress shown: ${progress.join(", ")})`);
+
+  // The image viewer: a click on the thumbnail opens the image in a dialog; Escape closes it.
+  await message(a.page, "a photo").getByTestId("attachment").click();
+  const viewer = a.page.getByTestId("image-viewer");
+  await until(a.page, "the viewer shows the image", () => {
+    const img = document.querySelector("[data-testid=image-viewer] img");
+    return img?.complete && img.naturalWidth > 0 && document.querySelector("[data-testid=image-viewer]").open;
+  });
+  await a.page.keyboard.press("Escape");
+  await viewer.waitFor({ state: "detached" });
+  log("the image viewer opened and closed");
 
   // @mention autocomplete: Alice types "@" and the start of Bob's username, picks him with the keyboard.
   await a.page.locator("#composer-text").pressSequentially(`@${bob.username.slice(0, 3)}`, { delay: 30 });
@@ -328,7 +371,118 @@ async function xss() {
   return { vectors: vectors.length + linked.length + names.length, executed: executed.length };
 }
 
-const scenarios = { chat, offline, xss };
+/**
+ * The pages around the chat, for Carol (signed in in the browser) with Dave (through the API): the notification feed
+ * (a mention arrives live, opens its conversation, is marked read), Web Push opt-in, settings (status, quiet hours,
+ * privacy, checked through the API), contacts import, an invite link to a group, and the invite page a new user
+ * registers through.
+ */
+async function pages() {
+  const carolToken = env("CAROL_TOKEN");
+  const dave = { token: env("DAVE_TOKEN"), email: env("DAVE_EMAIL"), name: env("DAVE_NAME") };
+  const groupId = env("GROUP_ID");
+  const c = await newPage({ width: 1100, height: 800 });
+  await signIn(c.page, env("CAROL_EMAIL"));
+
+  // A mention from Dave: the badge counts it live; the feed lists it and opens its conversation, which reads it.
+  await send(dave.token, groupId, `@${env("CAROL_USERNAME")} the report is ready`);
+  await c.page.getByTestId("notification-badge").waitFor();
+  await c.page.getByTestId("notifications-link").click();
+  await c.page.waitForURL(/\/notifications$/);
+  await c.page.getByTestId("notification").filter({ hasText: "the report is ready" }).click();
+  await c.page.waitForURL(new RegExp(`/c/${groupId}$`));
+  await message(c.page, "the report is ready").waitFor();
+  await c.page.getByTestId("notification-badge").waitFor({ state: "detached" });
+  // Another, in a conversation Carol does not open: "Mark all read" clears it.
+  await send(dave.token, env("GROUP2_ID"), `@${env("CAROL_USERNAME")} and the budget too`);
+  await c.page.getByTestId("notification-badge").waitFor();
+  await c.page.getByTestId("notifications-link").click();
+  await c.page.getByTestId("notification").filter({ hasText: "and the budget too" }).waitFor();
+  await c.page.getByRole("button", { name: "Mark all read" }).click();
+  await c.page.getByTestId("notification-badge").waitFor({ state: "detached" });
+  await until(c.page, "the feed shows everything read", () => document.querySelectorAll("[data-testid=notification].unread").length === 0);
+  const unread = (await api(carolToken, "GET", "/api/v1/notifications")).unreadCount;
+  if (unread !== 0) throw new Error(`${unread} notifications still unread after "Mark all read"`);
+  log("mentions reached the feed live; opening one read it; \"Mark all read\" read the rest");
+
+  // Web Push: the service worker registers; this offline machine has no push service, so the browser may refuse the
+  // subscription, which the page must say rather than fail silently.
+  await c.context.grantPermissions(["notifications"], { origin: gateway });
+  await c.page.getByRole("button", { name: "Notify me on this device" }).click();
+  await until(c.page, "the push opt-in's outcome", () => [...document.querySelectorAll(".page [role=status], .page [role=alert]")]
+    .some((line) => /Notifications are on|push service|blocked/.test(line.textContent ?? "")));
+  const worker = await c.page.evaluate(async () => (await navigator.serviceWorker.getRegistration("/"))?.active?.scriptURL ?? null);
+  if (!worker?.endsWith("/sw.js")) throw new Error(`the service worker is not active: ${worker}`);
+  const pushOutcome = await c.page.locator(".page [role=status], .page [role=alert]").allTextContents();
+  log(`web push opt-in: ${pushOutcome.join(" | ")}`);
+
+  // Settings: status, quiet hours and privacy are saved where the services keep them.
+  await c.page.getByRole("link", { name: "Settings" }).click();
+  await c.page.getByLabel("Availability").selectOption("dnd");
+  await c.page.getByLabel("Status message").fill("In a meeting");
+  await c.page.getByRole("button", { name: "Save status" }).click();
+  await c.page.getByText("Status saved.").waitFor();
+  const presence = await api(carolToken, "GET", "/api/v1/presence/me");
+  if (presence.availability !== "dnd" || presence.statusText !== "In a meeting") throw new Error(`status not saved: ${JSON.stringify(presence)}`);
+  await c.page.getByLabel("Notify me about").selectOption("mentions");
+  await c.page.getByLabel(/Quiet hours/).check();
+  await c.page.getByLabel("From", { exact: true }).fill("22:30");
+  await c.page.getByLabel("To", { exact: true }).fill("07:15");
+  await c.page.getByRole("button", { name: "Save notification settings" }).click();
+  await c.page.getByText("Notification settings saved.").waitFor();
+  const preferences = await api(carolToken, "GET", "/api/v1/notifications/preferences");
+  if (preferences.default !== "mentions" || preferences.quietHours?.start !== "22:30" || preferences.quietHours?.end !== "07:15")
+    throw new Error(`notification settings not saved: ${JSON.stringify(preferences)}`);
+  await c.page.getByLabel(/Who sees when I am online/).selectOption("nobody");
+  await c.page.getByLabel("Send read receipts").uncheck();
+  await c.page.getByRole("button", { name: "Save privacy settings" }).click();
+  await c.page.getByText("Privacy settings saved.").waitFor();
+  const privacy = await api(carolToken, "GET", "/api/v1/users/me/privacy");
+  if (privacy.lastSeen !== "nobody" || privacy.readReceipts !== false) throw new Error(`privacy not saved: ${JSON.stringify(privacy)}`);
+  log("settings saved: status, notifications, privacy");
+
+  // Contacts: importing Dave's address finds him; "Message" opens a conversation with him.
+  await c.page.getByRole("link", { name: "Contacts" }).click();
+  await c.page.getByLabel(/Email addresses or phone numbers/).fill(`${dave.email}\nnobody-${Date.now()}@example.com`);
+  await c.page.getByRole("button", { name: "Find and add" }).click();
+  await c.page.getByText("1 of 2 found and added.").waitFor();
+  await c.page.getByTestId("contact").filter({ hasText: dave.name }).getByRole("button", { name: /^Message/ }).click();
+  await c.page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+  log("contacts import found Dave, and a conversation with him opened");
+
+  // An invite link to Dave's channel: the page shows where it leads; Join makes Carol a member and opens it.
+  await c.page.goto(`${gateway}/join/${env("LINK_TOKEN")}`);
+  await c.page.getByTestId("invite-preview").filter({ hasText: env("LINK_TITLE") }).waitFor();
+  await c.page.getByRole("button", { name: "Join" }).click();
+  await c.page.waitForURL(new RegExp(`/c/${env("LINK_CONVERSATION_ID")}$`));
+  await c.page.locator("#conversation-title", { hasText: env("LINK_TITLE") }).waitFor();
+  await c.page.goto(`${gateway}/join/${"x".repeat(32)}`);
+  await c.page.getByText("This invite link is not valid").waitFor();
+  log("joined through an invite link; a bad link says so");
+
+  // The invite page: signed out, the invite email's link opens the account form; the new account has Dave as a contact.
+  const n = await newPage({ width: 390, height: 844 });
+  await n.page.goto(`${gateway}/invite?invite=${encodeURIComponent(env("INVITE_TOKEN"))}`);
+  await n.page.getByText("You were invited").waitFor();
+  const newbie = env("NEWBIE_EMAIL");
+  await n.page.getByLabel("Display name").fill("Newbie Invited");
+  await n.page.getByLabel("Email", { exact: true }).fill(newbie);
+  await n.page.getByLabel("Password", { exact: true }).fill(password);
+  await n.page.getByRole("button", { name: "Create account" }).click();
+  await n.page.getByText("Account created").waitFor();
+  await n.page.getByRole("button", { name: "Sign in" }).click();
+  await n.page.waitForURL(/\/account\/login/);
+  await n.page.locator("#username").fill(newbie);
+  await n.page.locator("#password").fill(password);
+  await n.page.getByRole("button", { name: "Sign in" }).click();
+  await n.page.getByTestId("me").waitFor();
+  await n.page.getByRole("link", { name: "Contacts" }).click();
+  await n.page.getByTestId("contact").filter({ hasText: dave.name }).waitFor();
+  log("a new user registered through the invite page and has the inviter as a contact");
+  return { pushOutcome: pushOutcome.join(" | ") };
+}
+
+const scenarios = { chat, offline, xss, pages };
 let exitCode = 0;
 try {
   const scenario = scenarios[env("SCENARIO")];

@@ -11,7 +11,7 @@ import type { ConversationEvent } from "./handwritten.js";
 import type {
   BlockedUser, Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MessageReport, MyPresence,
   DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, PrivacySettings, Receipts,
-  SearchHit, Thread, ThreadRead,
+  SearchHit, Thread, ThreadRead, Contact, ContactMatches, Invite, NotificationPreferences, PushSubscriptionInfo,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
 import type { PositionStore } from "./positions.js";
@@ -62,6 +62,16 @@ export interface SearchMessagesQuery {
   cursor?: string;
   /** Page size, default 20, at most 100. */
   limit?: number;
+}
+
+export interface UploadOptions {
+  /** Bytes per request; default 1 MiB. */
+  chunkSize?: number;
+  /** Called with the bytes Media has received so far and the file's size, after each chunk. */
+  onProgress?: (sent: number, total: number) => void;
+  /** How many times a failing chunk is tried again before the upload gives up; default 5. */
+  retries?: number;
+  signal?: AbortSignal;
 }
 
 export interface SendMessageOptions {
@@ -466,6 +476,106 @@ export class PlatformClient {
     form.append("file", file, fileName);
     // The body is not in Media's OpenAPI document (multipart): sent as the form it is.
     return data(await this.api.POST("/api/v1/media", { body: form as never, bodySerializer: (body: unknown) => body as FormData }));
+  }
+
+  /**
+   * Uploads a file as a resumable upload (`POST /api/v1/media/uploads`, then `PATCH` chunks with `Upload-Offset`),
+   * reporting progress after each chunk. A chunk that fails on the way is sent again from the offset Media recorded,
+   * so a flaky network costs at most one chunk. Works in browsers and Node (no XMLHttpRequest needed).
+   */
+  async uploadMediaResumable(file: Blob, fileName: string, options: UploadOptions = {}): Promise<MediaFile> {
+    const chunkSize = options.chunkSize ?? 1024 * 1024;
+    if (!(chunkSize > 0)) throw new RangeError("chunkSize must be positive.");
+    const retries = options.retries ?? 5;
+    const session = data(await this.api.POST("/api/v1/media/uploads", { body: { fileName, length: file.size }, ...(options.signal ? { signal: options.signal } : {}) }));
+    let offset = session.offset;
+    options.onProgress?.(offset, file.size);
+    for (let failures = 0; ;) {
+      options.signal?.throwIfAborted();
+      let response: Response | undefined;
+      let failure: unknown;
+      try {
+        response = await this.#fetch(new URL(`api/v1/media/uploads/${session.id}`, this.#gateway), {
+          method: "PATCH",
+          headers: { authorization: `Bearer ${await this.#tokens()}`, "content-type": "application/offset+octet-stream", "upload-offset": String(offset) },
+          body: file.slice(offset, Math.min(offset + chunkSize, file.size)),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+        failure = error;
+      }
+      if (response?.status === 201) {
+        options.onProgress?.(file.size, file.size);
+        return (await response.json()) as MediaFile;
+      }
+      if (response?.ok) {
+        offset = ((await response.json()) as { offset: number }).offset;
+        failures = 0;
+        options.onProgress?.(offset, file.size);
+        continue;
+      }
+      if (response) {
+        failure = await PlatformError.fromResponse(response);
+        // 409: the chunk did not start where Media is (an earlier answer was lost): ask where it is and go on from there.
+        if (response.status !== 409 && !isTransient(failure)) throw failure;
+      }
+      if (++failures > retries) throw failure;
+      await delay(backoffDelay(failures, 5000), options.signal);
+      try {
+        const status = data(await this.api.GET("/api/v1/media/uploads/{id}", { params: { path: { id: session.id } } }));
+        if (status.status === "ready" && status.mediaId) return (await this.getMedia(status.mediaId)).media;
+        if (status.status === "failed") throw new PlatformError(422, "Upload failed", status.failureReason ?? "Media could not process the file.");
+        offset = status.offset;
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+      }
+    }
+  }
+
+  /** My contacts: people I imported or invited, or who imported me. */
+  async getContacts(cursor?: string, limit = 100): Promise<Page<Contact>> {
+    return data(await this.api.GET("/api/v1/contacts", { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
+  }
+
+  /** Finds which of these addresses (or SHA-256 hashes of their normalised form) belong to users, and adds them as contacts. */
+  async importContacts(addresses: { emails?: string[]; phones?: string[]; hashes?: string[] }): Promise<ContactMatches> {
+    return data(await this.api.POST("/api/v1/contacts/import", { body: { emails: addresses.emails ?? null, phones: addresses.phones ?? null, hashes: addresses.hashes ?? null } }));
+  }
+
+  async removeContact(userId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/contacts/{userId}", { params: { path: { userId } } });
+  }
+
+  /** Invites someone by email or SMS to register; they become my contact when they do. */
+  async invite(to: { email?: string; phone?: string }): Promise<Invite> {
+    return data(await this.api.POST("/api/v1/invites", { body: { email: to.email ?? null, phone: to.phone ?? null } }));
+  }
+
+  /** Marks notifications of my feed read: these ids, or every one up to a time. Answers how many are still unread. */
+  async markNotificationsRead(which: { ids?: string[]; upTo?: string }): Promise<number> {
+    return data(await this.api.POST("/api/v1/notifications/read", { body: { ids: which.ids ?? null, upTo: which.upTo ?? null } })).unreadCount;
+  }
+
+  async getNotificationPreferences(): Promise<NotificationPreferences> {
+    return data(await this.api.GET("/api/v1/notifications/preferences"));
+  }
+
+  /** Replaces my notification preferences (default level, per-conversation levels and mutes, quiet hours). */
+  async setNotificationPreferences(preferences: NotificationPreferences): Promise<NotificationPreferences> {
+    return data(await this.api.PUT("/api/v1/notifications/preferences", { body: preferences }));
+  }
+
+  /** The VAPID public key a browser subscribes to Web Push with (`applicationServerKey`). */
+  async getVapidPublicKey(): Promise<string> {
+    return data(await this.api.GET("/api/v1/push-subscriptions/vapid-public-key")).publicKey;
+  }
+
+  /** Registers a browser's `PushSubscription` (its `toJSON()`), so notifications reach this device while no page is open. */
+  async subscribeToPush(subscription: { endpoint: string; expirationTime?: number | null; keys: { p256dh: string; auth: string } }): Promise<PushSubscriptionInfo> {
+    return data(await this.api.POST("/api/v1/push-subscriptions", {
+      body: { endpoint: subscription.endpoint, expirationTime: subscription.expirationTime ?? null, keys: subscription.keys, platform: "web", token: null },
+    }));
   }
 
   /** A file I uploaded or that was shared in one of my conversations, with signed URLs. */

@@ -1,6 +1,6 @@
 export { type AccessTokenFactory, PasswordTokenSource, type PasswordSignInOptions } from "./auth.js";
 export { backoffDelay } from "./backoff.js";
-export { PlatformClient, type PlatformClientOptions, type PlatformPaths, type SearchMessagesQuery, type SendMessageOptions } from "./client.js";
+export { PlatformClient, type PlatformClientOptions, type PlatformPaths, type SearchMessagesQuery, type SendMessageOptions, type UploadOptions } from "./client.js";
 export { isTransient, parseRetryAfter, PlatformError, type ProblemDetails } from "./errors.js";
 export * from "./handwritten.js";
 export type * from "./models.js";

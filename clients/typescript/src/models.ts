@@ -46,6 +46,7 @@ export type Contact = Identity["schemas"]["ContactView"];
 export type ContactMatches = Identity["schemas"]["ImportContactsResponse"];
 export type BlockedUser = Identity["schemas"]["BlockView"];
 export type PrivacySettings = Identity["schemas"]["PrivacyView"];
+export type Invite = Identity["schemas"]["InviteView"];
 
 export type PresenceInfo = Presence["schemas"]["PresenceView"];
 export type MyPresence = Presence["schemas"]["OwnPresence"];
@@ -54,6 +55,7 @@ export type Occupancy = Presence["schemas"]["Occupancy"];
 export type NotificationItem = Notifications["schemas"]["NotificationDto"];
 export type NotificationPage = Notifications["schemas"]["FeedPage"];
 export type NotificationPreferences = Notifications["schemas"]["PreferencesDto"];
+export type PushSubscriptionInfo = Notifications["schemas"]["SubscriptionDto"];
 
 export type MediaFile = Media["schemas"]["MediaDto"];
 export type MediaDetails = Media["schemas"]["MediaDetailsDto"];

@@ -2,43 +2,94 @@ import { type FormEvent, useCallback, useEffect, useState, useSyncExternalStore 
 import type { PublicProfile } from "@platform/client";
 import type { ChatStore } from "./chat";
 import { ConversationView } from "./ConversationView";
+import { ContactsPage, JoinPage, NotificationsPage, SettingsPage } from "./Pages";
+import { onNotificationClick } from "./push";
 import { signIn } from "./session";
 
-function selectedFromPath(): string | undefined {
-  const match = /^\/c\/([0-9a-f-]{36})$/i.exec(window.location.pathname);
-  return match?.[1];
+/** The app's pages, one per path, so links, reloads and the back button work. */
+type Route =
+  | { page: "inbox" }
+  | { page: "conversation"; id: string }
+  | { page: "contacts" | "notifications" | "settings" | "invited" }
+  | { page: "join"; token: string };
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function routeOf(path: string): Route {
+  const conversation = /^\/c\/([0-9a-f-]{36})$/i.exec(path);
+  if (conversation && uuid.test(conversation[1]!)) return { page: "conversation", id: conversation[1]! };
+  const join = /^\/join\/([A-Za-z0-9_-]{16,128})$/.exec(path);
+  if (join) return { page: "join", token: join[1]! };
+  if (path === "/contacts" || path === "/notifications" || path === "/settings") return { page: path.slice(1) as "contacts" | "notifications" | "settings" };
+  if (path === "/invite") return { page: "invited" };
+  return { page: "inbox" };
+}
+
+function pathOf(route: Route): string {
+  switch (route.page) {
+    case "inbox": return "/";
+    case "conversation": return `/c/${route.id}`;
+    case "join": return `/join/${route.token}`;
+    case "invited": return "/invite";
+    default: return `/${route.page}`;
+  }
 }
 
 export function App({ store, name }: { store: ChatStore; name: string }) {
   useSyncExternalStore(store.subscribe, store.getVersion);
-  const [selected, setSelected] = useState<string | undefined>(selectedFromPath);
+  const [route, setRoute] = useState<Route>(() => routeOf(window.location.pathname));
   const [online, setOnline] = useState(navigator.onLine);
 
+  const go = useCallback((next: Route) => {
+    window.history.pushState(null, "", pathOf(next));
+    setRoute(next);
+  }, []);
+  const open = useCallback((id: string | undefined) => go(id ? { page: "conversation", id } : { page: "inbox" }), [go]);
+
   useEffect(() => {
-    const onPop = () => setSelected(selectedFromPath());
+    const onPop = () => setRoute(routeOf(window.location.pathname));
     const onOnline = () => setOnline(true);
     const onOffline = () => setOnline(false);
     window.addEventListener("popstate", onPop);
     window.addEventListener("online", onOnline);
     window.addEventListener("offline", onOffline);
+    const offClick = onNotificationClick((id) => uuid.test(id) && open(id));
     return () => {
       window.removeEventListener("popstate", onPop);
       window.removeEventListener("online", onOnline);
       window.removeEventListener("offline", onOffline);
+      offClick();
     };
-  }, []);
-
-  const open = useCallback((id: string | undefined) => {
-    window.history.pushState(null, "", id ? `/c/${id}` : "/");
-    setSelected(id);
-  }, []);
+  }, [open]);
 
   const status = !online ? "Offline: messages you write are sent when you are back online." : store.connection === "offline" ? "Reconnecting…" : undefined;
+  const selected = route.page === "conversation" ? route.id : undefined;
+  const unread = store.unreadNotifications;
+  const back = () => open(undefined);
 
   return (
-    <div className="app" data-view={selected ? "conversation" : "inbox"}>
+    <div className="app" data-view={route.page === "inbox" ? "inbox" : "conversation"}>
       <header className="top">
-        <span className="brand">Platform chat</span>
+        <a className="brand" href="/" onClick={(e) => {
+          e.preventDefault();
+          open(undefined);
+        }}>Platform chat</a>
+        <nav className="tabs" aria-label="Pages">
+          <a href="/notifications" aria-current={route.page === "notifications" ? "page" : undefined} data-testid="notifications-link" onClick={(e) => {
+            e.preventDefault();
+            go({ page: "notifications" });
+          }}>
+            Notifications{unread > 0 && <span className="badge" data-testid="notification-badge" aria-label={`${unread} unread`}>{unread}</span>}
+          </a>
+          <a href="/contacts" aria-current={route.page === "contacts" ? "page" : undefined} onClick={(e) => {
+            e.preventDefault();
+            go({ page: "contacts" });
+          }}>Contacts</a>
+          <a href="/settings" aria-current={route.page === "settings" ? "page" : undefined} onClick={(e) => {
+            e.preventDefault();
+            go({ page: "settings" });
+          }}>Settings</a>
+        </nav>
         <span className="me" data-testid="me">{name}</span>
         <button type="button" onClick={() => void signIn.signOut()}>Sign out</button>
       </header>
@@ -53,11 +104,13 @@ export function App({ store, name }: { store: ChatStore; name: string }) {
         <Inbox store={store} selected={selected} onOpen={open} />
       </nav>
       <main className="main">
-        {selected ? (
-          <ConversationView key={selected} store={store} conversationId={selected} onBack={() => open(undefined)} />
-        ) : (
-          <p className="empty">Choose a conversation, or start one with a username.</p>
-        )}
+        {route.page === "conversation" && <ConversationView key={route.id} store={store} conversationId={route.id} onBack={back} />}
+        {route.page === "inbox" && <p className="empty">Choose a conversation, or start one with a username.</p>}
+        {route.page === "notifications" && <NotificationsPage store={store} onOpen={open} onBack={back} />}
+        {route.page === "contacts" && <ContactsPage store={store} onOpen={open} onBack={back} />}
+        {route.page === "settings" && <SettingsPage store={store} onBack={back} />}
+        {route.page === "join" && <JoinPage key={route.token} store={store} token={route.token} onJoined={open} onBack={back} />}
+        {route.page === "invited" && <p className="empty">You already have an account and are signed in: the invite is for someone new.</p>}
       </main>
     </div>
   );

@@ -15,6 +15,7 @@ export function ConversationView({ store, conversationId, onBack }: { store: Cha
   const pending = store.pending(conversationId);
   const typing = store.typingNames(conversationId);
   const [replyTo, setReplyTo] = useState<Message | undefined>();
+  const [threadOf, setThreadOf] = useState<string | undefined>();
   const list = useRef<HTMLOListElement>(null);
   const top = useRef<HTMLLIElement>(null);
   const stickToBottom = useRef(true);
@@ -75,6 +76,8 @@ export function ConversationView({ store, conversationId, onBack }: { store: Cha
   }, [store, othersKey]);
   const byId = state.messages;
 
+  if (threadOf) return <ThreadView store={store} conversationId={conversationId} rootId={threadOf} title={title} onClose={() => setThreadOf(undefined)} />;
+
   return (
     <section className="conversation" aria-labelledby="conversation-title">
       <header className="conversation-header">
@@ -111,6 +114,7 @@ export function ConversationView({ store, conversationId, onBack }: { store: Cha
               setReplyTo(message);
               composer.current?.focus();
             }}
+            onOpenThread={() => setThreadOf(message.id)}
           />
         ))}
         {pending.map((entry) => <PendingItem key={entry.clientMessageId} entry={entry} />)}
@@ -167,8 +171,8 @@ function PendingItem({ entry }: { entry: OutboxEntry }) {
   );
 }
 
-function MessageItem({ store, conversationId, message, repliedTo, onReply }: {
-  store: ChatStore; conversationId: string; message: Message; repliedTo: Message | undefined; onReply: () => void;
+function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpenThread }: {
+  store: ChatStore; conversationId: string; message: Message; repliedTo: Message | undefined; onReply: () => void; onOpenThread?: (() => void) | undefined;
 }) {
   const mine = message.senderId === store.me;
   const [editing, setEditing] = useState(false);
@@ -233,9 +237,15 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply }: {
             })}
           </ul>
         )}
+        {onOpenThread && message.replyCount > 0 && (
+          <button type="button" className="link thread-link" onClick={onOpenThread} data-testid="thread-link">
+            {message.replyCount === 1 ? "1 reply" : `${message.replyCount} replies`}
+          </button>
+        )}
         {!message.deleted && !editing && (
           <div className="actions" role="group" aria-label="Message actions">
             <button type="button" onClick={onReply}>Reply</button>
+            {onOpenThread && <button type="button" onClick={onOpenThread}>Thread</button>}
             {quickReactions.map((emoji) => (
               <button key={emoji} type="button" aria-label={`React ${emoji}`} onClick={() => run(() => store.toggleReaction(conversationId, message, emoji))}>{emoji}</button>
             ))}
@@ -263,6 +273,7 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply }: {
 function Attachment({ store, mediaId }: { store: ChatStore; mediaId: string }) {
   const [details, setDetails] = useState<MediaDetails | undefined>();
   const [gaveUp, setGaveUp] = useState(false);
+  const [viewing, setViewing] = useState(false);
   useEffect(() => {
     let stopped = false;
     void (async () => {
@@ -288,9 +299,18 @@ function Attachment({ store, mediaId }: { store: ChatStore; mediaId: string }) {
   const name = details?.media.fileName ?? "attachment";
   if (details?.smallThumbnail) {
     return (
-      <a className="attachment" href={details.download.url} target="_blank" rel="noopener noreferrer" data-testid="attachment">
-        <img src={details.smallThumbnail.url} alt={`Image: ${name}`} width={details.media.width ?? undefined} height={details.media.height ?? undefined} />
-      </a>
+      <>
+        <a className="attachment" href={details.download.url} target="_blank" rel="noopener noreferrer" data-testid="attachment"
+          onClick={(event) => {
+            // A plain click opens the viewer; a modified click (new tab, download) does what the browser does.
+            if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+            event.preventDefault();
+            setViewing(true);
+          }}>
+          <img src={details.smallThumbnail.url} alt={`Image: ${name}`} width={details.media.width ?? undefined} height={details.media.height ?? undefined} />
+        </a>
+        {viewing && <ImageViewer details={details} name={name} onClose={() => setViewing(false)} />}
+      </>
     );
   }
   if (details && !details.media.contentType.startsWith("image/")) {
@@ -336,9 +356,13 @@ function EditForm({ initial, onSave, onCancel }: { initial: string; onSave: (tex
   );
 }
 
-function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }: {
+function percent(sent: number, total: number): number {
+  return total > 0 ? Math.floor((sent / total) * 100) : 100;
+}
+
+function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent, label = "Message", inThread = false }: {
   ref: React.RefObject<HTMLTextAreaElement | null>; store: ChatStore; conversationId: string; replyTo: Message | undefined;
-  onCancelReply: () => void; onSent: () => void;
+  onCancelReply: () => void; onSent: () => void; label?: string; inThread?: boolean;
 }) {
   const [text, setText] = useState("");
   const [caret, setCaret] = useState(0);
@@ -361,25 +385,25 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }
       ref.current?.setSelectionRange(before.length, before.length);
     });
   };
-  const [upload, setUpload] = useState<{ name: string; error?: string } | undefined>();
+  const [upload, setUpload] = useState<{ name: string; sent: number; total: number; error?: string } | undefined>();
   const lastTyping = useRef(0);
 
   const attach = async (file: File | undefined) => {
-    if (!file) return;
-    setUpload({ name: file.name });
+    if (!file || (inThread && !replyTo)) return;
+    setUpload({ name: file.name, sent: 0, total: file.size });
     try {
-      await store.sendFile(conversationId, file, text.trim(), replyTo?.id);
+      await store.sendFile(conversationId, file, text.trim(), replyTo?.id, (sent, total) => setUpload({ name: file.name, sent, total }));
       setText("");
       setUpload(undefined);
       onSent();
     } catch (e) {
-      setUpload({ name: file.name, error: e instanceof Error ? e.message : String(e) });
+      setUpload({ name: file.name, sent: 0, total: file.size, error: e instanceof Error ? e.message : String(e) });
     }
   };
 
   const send = () => {
     const body = text.trim();
-    if (!body) return;
+    if (!body || (inThread && !replyTo)) return;
     store.send(conversationId, body, replyTo?.id);
     setText("");
     onSent();
@@ -398,7 +422,7 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }
     } else if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
       event.preventDefault();
       send();
-    } else if (event.key === "Escape" && replyTo) onCancelReply();
+    } else if (event.key === "Escape" && replyTo && !inThread) onCancelReply();
   };
 
   return (
@@ -406,17 +430,20 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }
       e.preventDefault();
       send();
     }}>
-      {replyTo && (
+      {replyTo && !inThread && (
         <div className="replying" role="status">
           <span>Replying to {store.displayName(replyTo.senderId)}: <span className="muted">{replyTo.text.slice(0, 80)}</span></span>
           <button type="button" onClick={onCancelReply} aria-label="Cancel reply">✕</button>
         </div>
       )}
-      {upload && (
-        <p className={upload.error ? "error" : "muted"} role={upload.error ? "alert" : "status"}>
-          {upload.error ? `Could not send ${upload.name}: ${upload.error}` : `Uploading ${upload.name}…`}
-        </p>
-      )}
+      {upload && (upload.error ? (
+        <p className="error" role="alert">Could not send {upload.name}: {upload.error}</p>
+      ) : (
+        <div className="upload" role="status" data-testid="upload-progress">
+          <label htmlFor="upload-progress">Uploading {upload.name}: {percent(upload.sent, upload.total)}%</label>
+          <progress id="upload-progress" max={upload.total || 1} value={upload.sent} />
+        </div>
+      ))}
       {listOpen && (
         <ul id="mention-list" role="listbox" aria-label="People to mention" className="mentions-list">
           {candidates.map((candidate, index) => (
@@ -435,7 +462,7 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent }
           ))}
         </ul>
       )}
-      <label htmlFor="composer-text" className="visually-hidden">Message</label>
+      <label htmlFor="composer-text" className="visually-hidden">{label}</label>
       <div className="row">
         <span className="attach">
           <input
@@ -507,5 +534,96 @@ function MessageRequest({ store, conversationId, from, onDeclined }: { store: Ch
       <button type="button" onClick={() => void answer(false)} disabled={busy}>Decline</button>
       {error && <p role="alert" className="error">{error}</p>}
     </div>
+  );
+}
+
+/**
+ * A thread: its root and every reply in order, live (replies arriving on the stream show at once), with its own
+ * composer that answers the root. Opening it reads the whole thread and marks it read; follow to hear of new replies.
+ */
+function ThreadView({ store, conversationId, rootId, title, onClose }: {
+  store: ChatStore; conversationId: string; rootId: string; title: string; onClose: () => void;
+}) {
+  useSyncExternalStore(store.subscribe, store.getVersion);
+  const thread = store.thread(conversationId, rootId);
+  const { root, replies } = store.threadMessages(conversationId, rootId);
+  const composer = useRef<HTMLTextAreaElement>(null);
+  const list = useRef<HTMLOListElement>(null);
+  const [error, setError] = useState<string | undefined>();
+  const newest = replies.at(-1)?.seq ?? 0;
+
+  useEffect(() => {
+    void store.openThread(conversationId, rootId);
+  }, [store, conversationId, rootId]);
+  useEffect(() => {
+    if (thread.loaded && newest > 0) void store.client.markThreadRead(conversationId, rootId, newest).catch(() => undefined);
+  }, [store, conversationId, rootId, thread.loaded, newest]);
+  useLayoutEffect(() => {
+    if (list.current) list.current.scrollTop = list.current.scrollHeight;
+  }, [replies.length]);
+
+  const follow = (value: boolean) => {
+    setError(undefined);
+    store.setFollowing(conversationId, rootId, value).catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+  };
+
+  return (
+    <section className="conversation thread" aria-labelledby="thread-title" data-testid="thread">
+      <header className="conversation-header">
+        <button type="button" onClick={onClose} aria-label={`Back to ${title}`}>←</button>
+        <div className="conversation-heading">
+          <h2 id="thread-title">Thread</h2>
+          <p className="presence-line">in {title} · {replies.length === 1 ? "1 reply" : `${replies.length} replies`}</p>
+        </div>
+        {thread.loaded && (
+          <button type="button" className="follow" aria-pressed={thread.following} onClick={() => follow(!thread.following)}>
+            {thread.following ? "Following" : "Follow"}
+          </button>
+        )}
+      </header>
+      {(thread.error ?? error) && <p role="alert" className="error">{thread.error ?? error}</p>}
+      <ol ref={list} className="messages" role="log" aria-label="Thread messages" aria-live="polite" tabIndex={0}>
+        {!root && !thread.error && <li role="status">Loading the thread…</li>}
+        {root && <MessageItem store={store} conversationId={conversationId} message={root} repliedTo={undefined} onReply={() => composer.current?.focus()} />}
+        {root && <li className="start thread-divider" aria-hidden="true">{replies.length === 0 ? "No replies yet" : ""}</li>}
+        {replies.map((reply) => (
+          <MessageItem key={reply.id} store={store} conversationId={conversationId} message={reply} repliedTo={undefined} onReply={() => composer.current?.focus()} />
+        ))}
+      </ol>
+      <Composer
+        ref={composer}
+        store={store}
+        conversationId={conversationId}
+        replyTo={root}
+        inThread
+        label="Reply in thread"
+        onCancelReply={() => undefined}
+        onSent={() => undefined}
+      />
+    </section>
+  );
+}
+
+/** The image at its large size in a modal dialog: Escape, the close button or a click outside closes it; focus returns. */
+function ImageViewer({ details, name, onClose }: { details: MediaDetails; name: string; onClose: () => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const element = dialog.current;
+    if (!element) return;
+    const opener = document.activeElement as HTMLElement | null;
+    element.showModal();
+    return () => opener?.focus();
+  }, []);
+  const source = details.largeThumbnail?.url ?? details.download.url;
+  return (
+    <dialog ref={dialog} className="viewer" aria-label={`Image: ${name}`} data-testid="image-viewer" onClose={onClose}
+      onClick={(event) => event.target === dialog.current && dialog.current?.close()}>
+      <div className="viewer-bar">
+        <span className="viewer-name">{name}</span>
+        <a href={details.download.url} target="_blank" rel="noopener noreferrer" download={name}>Download</a>
+        <button type="button" onClick={() => dialog.current?.close()} autoFocus>Close</button>
+      </div>
+      <img src={source} alt={`Image: ${name}`} />
+    </dialog>
   );
 }

@@ -1,15 +1,27 @@
 import { type FormEvent, useState } from "react";
 import { register, signIn } from "./session";
 
-/** Signed out: sign in on Identity's login page (code + PKCE), or create an account first. */
+/** The token of an invite link (`/invite?invite=...`, as invite emails and texts link to it), if this page is one. */
+function inviteToken(): string | undefined {
+  if (window.location.pathname !== "/invite") return undefined;
+  const token = new URLSearchParams(window.location.search).get("invite");
+  return token && /^[A-Za-z0-9_-]{8,256}$/.test(token) ? token : undefined;
+}
+
+/**
+ * Signed out: sign in on Identity's login page (code + PKCE), or create an account first. An invite link opens the
+ * account form with the invite, so the new account and its inviter become contacts.
+ */
 export function SignInScreen({ error }: { error?: string | undefined }) {
-  const [creating, setCreating] = useState(false);
-  const [message, setMessage] = useState<string | undefined>(error);
+  const [invite] = useState(inviteToken);
+  const [creating, setCreating] = useState(invite !== undefined);
+  const [message, setMessage] = useState<string | undefined>(error ?? (invite ? "You were invited. Create your account to start chatting." : undefined));
   const [busy, setBusy] = useState(false);
 
   const start = () => {
     setBusy(true);
-    signIn.signIn(window.location.pathname === "/callback" ? "/" : window.location.pathname).catch((e: unknown) => {
+    const path = window.location.pathname;
+    signIn.signIn(path === "/callback" || path === "/invite" ? "/" : path).catch((e: unknown) => {
       setBusy(false);
       setMessage(e instanceof Error ? e.message : String(e));
     });
@@ -20,7 +32,10 @@ export function SignInScreen({ error }: { error?: string | undefined }) {
     const form = new FormData(event.currentTarget);
     setBusy(true);
     try {
-      await register({ displayName: String(form.get("displayName")), email: String(form.get("email")), password: String(form.get("password")) });
+      await register({
+        displayName: String(form.get("displayName")), email: String(form.get("email")), password: String(form.get("password")),
+        ...(invite ? { inviteToken: invite } : {}),
+      });
       setMessage("Account created. Sign in with your email and password.");
       setCreating(false);
     } catch (e) {

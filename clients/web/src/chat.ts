@@ -1,6 +1,6 @@
 import {
-  type Conversation, type ConversationEvent, EventTypes, type InboxRow, type Message, type OutboxEntry, type PlatformClient,
-  type PresenceNotice, type PublicProfile, type ReceiptNotice, type TypingNotice,
+  type Conversation, type ConversationEvent, EventTypes, type InboxRow, type Message, type NotificationItem, type NotificationNotice,
+  type OutboxEntry, type PlatformClient, type PresenceNotice, type PublicProfile, type ReceiptNotice, type Thread, type TypingNotice,
 } from "@platform/client";
 
 /** What the page shows of one conversation: its messages by id, in seq order when listed. */
@@ -22,6 +22,16 @@ export interface ConversationState {
   baseline: { seq: number; deliveredTo: number; readBy: number; recipients: number } | undefined;
   /** The highest seq I reported as read. */
   readSent: number;
+  /** Threads opened on this page: their replies by id (older ones than the main list holds come from the thread endpoint). */
+  threads: Map<string, ThreadState>;
+}
+
+export interface ThreadState {
+  rootId: string;
+  replies: Map<string, Message>;
+  loaded: boolean;
+  following: boolean;
+  error: string | undefined;
 }
 
 export type Tick = "pending" | "sent" | "delivered" | "read";
@@ -42,6 +52,9 @@ export class ChatStore {
   #watched = "";
   readonly #off: Array<() => void> = [];
   #inbox: InboxRow[] = [];
+  #notifications: NotificationItem[] = [];
+  #notificationsLoaded = false;
+  #unreadNotifications = 0;
   #inboxLoaded = false;
   #inboxTimer: ReturnType<typeof setTimeout> | undefined;
   #typingTimer: ReturnType<typeof setInterval> | undefined;
@@ -69,6 +82,19 @@ export class ChatStore {
     return this.#inboxLoaded;
   }
 
+  /** My notification feed, newest first (the first page, and what arrived live since). */
+  get notifications(): readonly NotificationItem[] {
+    return this.#notifications;
+  }
+
+  get notificationsLoaded(): boolean {
+    return this.#notificationsLoaded;
+  }
+
+  get unreadNotifications(): number {
+    return this.#unreadNotifications;
+  }
+
   get connection(): "connecting" | "online" | "offline" | "failed" {
     return this.#connection;
   }
@@ -90,9 +116,11 @@ export class ChatStore {
         this.#presence.set(notice.userId, notice);
         this.#changed();
       }),
+      realtime.on("notification", (notice) => this.#onNotification(notice)),
       realtime.on("reconnected", () => {
         this.#connection = "online";
         this.#refreshInboxSoon();
+        void this.refreshNotifications();
         this.#changed();
       }),
       realtime.on("error", () => {
@@ -104,7 +132,7 @@ export class ChatStore {
       this.client.outbox.on({ sent: () => this.#changed(), failed: () => this.#changed() }),
     );
     this.#typingTimer = setInterval(() => this.#expireTyping(), 1000);
-    await this.refreshInbox();
+    await Promise.all([this.refreshInbox(), this.refreshNotifications()]);
     try {
       await realtime.start();
       this.#connection = "online";
@@ -133,6 +161,44 @@ export class ChatStore {
     } catch {
       // Offline or refused: the next event or reconnect refreshes it.
     }
+  }
+
+  async refreshNotifications(): Promise<void> {
+    try {
+      const page = await this.client.getNotifications(undefined, 50);
+      // What arrived live while the page was read stays (the feed has it too, or will).
+      const live = this.#notifications.filter((item) => !page.items.some((fetched) => fetched.id === item.id) && item.createdAt > (page.items[0]?.createdAt ?? ""));
+      this.#notifications = [...live, ...page.items];
+      this.#unreadNotifications = page.unreadCount + live.filter((item) => !item.read).length;
+      this.#notificationsLoaded = true;
+      for (const item of this.#notifications) if (item.actorId) this.profile(item.actorId);
+      this.#changed();
+    } catch {
+      // Offline: the next reconnect reads it again.
+    }
+  }
+
+  /** Marks my whole feed read, up to its newest notification. */
+  async markNotificationsRead(): Promise<void> {
+    const newest = this.#notifications[0];
+    if (!newest || this.#unreadNotifications === 0) return;
+    const unread = await this.client.markNotificationsRead({ upTo: newest.createdAt });
+    this.#notifications = this.#notifications.map((item) => (item.createdAt <= newest.createdAt ? { ...item, read: true } : item));
+    this.#unreadNotifications = unread;
+    this.#changed();
+  }
+
+  #onNotification(notice: NotificationNotice): void {
+    if (this.#notifications.some((item) => item.id === notice.id)) return;
+    const item: NotificationItem = {
+      id: notice.id, kind: notice.kind, conversationId: notice.conversationId, seq: notice.seq, title: notice.title, body: notice.body,
+      createdAt: notice.createdAt, read: false, actorId: typeof notice.actorId === "string" ? notice.actorId : null,
+      messageId: typeof notice.messageId === "string" ? notice.messageId : null,
+    };
+    this.#notifications = [item, ...this.#notifications];
+    this.#unreadNotifications++;
+    if (item.actorId) this.profile(item.actorId);
+    this.#changed();
   }
 
   /** A user's public profile (fetched once, in the background); undefined until it is there. */
@@ -185,7 +251,7 @@ export class ChatStore {
     if (!state) {
       state = {
         id, conversation: undefined, messages: new Map(), loaded: false, loadingOlder: false, reachedStart: false, error: undefined,
-        typing: new Map(), cursors: new Map(), baseline: undefined, readSent: 0,
+        typing: new Map(), cursors: new Map(), baseline: undefined, readSent: 0, threads: new Map(),
       };
       this.#conversations.set(id, state);
     }
@@ -252,7 +318,7 @@ export class ChatStore {
     this.#changed();
     sent.then((message) => {
       const state = this.conversation(id);
-      if (state.loaded) this.#put(state, message);
+      if (state.loaded) this.#add(state, message);
       this.#changed();
     }, () => this.#changed());
   }
@@ -306,6 +372,14 @@ export class ChatStore {
     try {
       await this.client.sendReceipts(id, { read: newest.seq });
       this.#refreshInboxSoon();
+      // Notifications marks the conversation's notifications read too; the badge follows without asking.
+      const readNow = (item: NotificationItem) => !item.read && item.conversationId === id && (item.seq ?? 0) <= newest.seq;
+      const count = this.#notifications.filter(readNow).length;
+      if (count > 0) {
+        this.#notifications = this.#notifications.map((item) => (readNow(item) ? { ...item, read: true } : item));
+        this.#unreadNotifications = Math.max(0, this.#unreadNotifications - count);
+        this.#changed();
+      }
     } catch {
       state.readSent = 0; // Tried again with the next message or focus.
     }
@@ -314,19 +388,19 @@ export class ChatStore {
   async toggleReaction(id: string, message: Message, emoji: string): Promise<void> {
     const mine = message.reactions.some((r) => r.emoji === emoji && r.userIds.includes(this.me));
     const updated = mine ? await this.client.removeReaction(id, message.id, emoji) : await this.client.addReaction(id, message.id, emoji);
-    this.#put(this.conversation(id), updated);
+    this.#update(this.conversation(id), updated);
     this.#changed();
   }
 
   async edit(id: string, messageId: string, text: string): Promise<void> {
-    this.#put(this.conversation(id), await this.client.editMessage(id, messageId, text));
+    this.#update(this.conversation(id), await this.client.editMessage(id, messageId, text));
     this.#changed();
   }
 
   async remove(id: string, messageId: string): Promise<void> {
     await this.client.deleteMessage(id, messageId);
-    const message = this.conversation(id).messages.get(messageId);
-    if (message) this.#put(this.conversation(id), { ...message, deleted: true, text: "", reactions: [], attachments: [] });
+    const message = this.#find(this.conversation(id), messageId);
+    if (message) this.#update(this.conversation(id), { ...message, deleted: true, text: "", reactions: [], attachments: [] });
     this.#changed();
   }
 
@@ -376,10 +450,58 @@ export class ChatStore {
     return this.#presence.get(userId);
   }
 
-  /** Uploads a file and sends it, with `caption` as the text. */
-  async sendFile(id: string, file: File, caption: string, replyTo?: string): Promise<void> {
-    const media = await this.client.uploadMedia(file, file.name);
+  /** Uploads a file in chunks (resumable: a dropped chunk is sent again), reporting progress, then sends it as a message. */
+  async sendFile(id: string, file: File, caption: string, replyTo?: string, onProgress?: (sent: number, total: number) => void): Promise<void> {
+    const media = await this.client.uploadMediaResumable(file, file.name, { chunkSize: 256 * 1024, ...(onProgress ? { onProgress } : {}) });
     this.send(id, caption, replyTo, [media.id]);
+  }
+
+  /** A thread of a conversation: its replies, read from the thread endpoint once and kept current by the stream. */
+  thread(conversationId: string, rootId: string): ThreadState {
+    const state = this.conversation(conversationId);
+    let thread = state.threads.get(rootId);
+    if (!thread) {
+      thread = { rootId, replies: new Map(), loaded: false, following: false, error: undefined };
+      state.threads.set(rootId, thread);
+    }
+    return thread;
+  }
+
+  /** The root (from the main list or the thread endpoint) and every reply, in seq order. */
+  threadMessages(conversationId: string, rootId: string): { root: Message | undefined; replies: Message[] } {
+    const state = this.conversation(conversationId);
+    const thread = this.thread(conversationId, rootId);
+    const replies = new Map(thread.replies);
+    for (const message of state.messages.values()) if (message.replyTo === rootId) replies.set(message.id, message);
+    return { root: state.messages.get(rootId) ?? thread.replies.get(rootId), replies: [...replies.values()].filter((m) => m.id !== rootId).sort((a, b) => a.seq - b.seq) };
+  }
+
+  async openThread(conversationId: string, rootId: string): Promise<void> {
+    const thread = this.thread(conversationId, rootId);
+    try {
+      await this.#connected;
+      let page: Thread | undefined;
+      let after: number | undefined;
+      do {
+        page = await this.client.getThread(conversationId, rootId, { limit: 100, ...(after !== undefined ? { after } : {}) });
+        thread.replies.set(page.root.id, page.root);
+        for (const reply of page.items) thread.replies.set(reply.id, reply);
+        after = page.items.at(-1)?.seq;
+      } while (page.next && after !== undefined);
+      thread.following = page.following;
+      thread.loaded = true;
+      thread.error = undefined;
+    } catch (error) {
+      thread.error = error instanceof Error ? error.message : String(error);
+    }
+    this.#changed();
+  }
+
+  async setFollowing(conversationId: string, rootId: string, follow: boolean): Promise<void> {
+    if (follow) await this.client.followThread(conversationId, rootId);
+    else await this.client.unfollowThread(conversationId, rootId);
+    this.thread(conversationId, rootId).following = follow;
+    this.#changed();
   }
 
   /** Finds users by username or display name, or one by its id. */
@@ -403,6 +525,31 @@ export class ChatStore {
 
   #put(state: ConversationState, message: Message): void {
     state.messages.set(message.id, message);
+    for (const thread of state.threads.values()) if (thread.replies.has(message.id)) thread.replies.set(message.id, message);
+  }
+
+  /** A new message (live or just sent): a reply seen for the first time counts on its root, whose replyCount was read before it. */
+  #add(state: ConversationState, message: Message): void {
+    const root = message.replyTo ? this.#find(state, message.replyTo) : undefined;
+    if (root && !this.#find(state, message.id)) this.#update(state, { ...root, replyCount: root.replyCount + 1 });
+    this.#put(state, message);
+  }
+
+  /** A change to a message, wherever the page holds it: the main list, open threads, or both. */
+  #update(state: ConversationState, message: Message): void {
+    if (state.messages.has(message.id)) state.messages.set(message.id, message);
+    for (const thread of state.threads.values()) if (thread.replies.has(message.id)) thread.replies.set(message.id, message);
+  }
+
+  /** The message as the main list or an open thread holds it. */
+  #find(state: ConversationState, id: string): Message | undefined {
+    const held = state.messages.get(id);
+    if (held) return held;
+    for (const thread of state.threads.values()) {
+      const reply = thread.replies.get(id);
+      if (reply) return reply;
+    }
+    return undefined;
   }
 
   #onEvent(event: ConversationEvent): void {
@@ -426,20 +573,20 @@ export class ChatStore {
   // Every change is applied as the event says, so applying one twice (history already held it) changes nothing.
   #apply(state: ConversationState, event: ConversationEvent): void {
     const data = event.data as Record<string, unknown>;
-    const target = typeof data.messageId === "string" ? state.messages.get(data.messageId) : undefined;
+    const target = typeof data.messageId === "string" ? this.#find(state, data.messageId) : undefined;
     switch (event.type) {
       case EventTypes.MessagePosted:
-        this.#put(state, event.data as Message);
+        this.#add(state, event.data as Message);
         break;
       case EventTypes.MessageEdited:
-        if (target) this.#put(state, { ...target, text: String(data.text ?? ""), edited: true, editedAt: (data.editedAt as string) ?? event.occurredAt });
+        if (target) this.#update(state, { ...target, text: String(data.text ?? ""), edited: true, editedAt: (data.editedAt as string) ?? event.occurredAt });
         break;
       case EventTypes.MessageDeleted:
-        if (target) this.#put(state, { ...target, deleted: true, text: "", reactions: [], attachments: [] });
+        if (target) this.#update(state, { ...target, deleted: true, text: "", reactions: [], attachments: [] });
         break;
       case EventTypes.ReactionAdded:
       case EventTypes.ReactionRemoved:
-        if (target) this.#put(state, { ...target, reactions: react(target.reactions, String(data.emoji), String(data.userId), event.type === EventTypes.ReactionAdded) });
+        if (target) this.#update(state, { ...target, reactions: react(target.reactions, String(data.emoji), String(data.userId), event.type === EventTypes.ReactionAdded) });
         break;
       case EventTypes.LinkPreviewAttached:
         if (target) {
@@ -447,7 +594,7 @@ export class ChatStore {
             url: String(data.url ?? ""), title: (data.title as string | null) ?? null, description: (data.description as string | null) ?? null,
             imageUrl: (data.imageUrl as string | null) ?? null, siteName: (data.siteName as string | null) ?? null,
           };
-          this.#put(state, { ...target, linkPreviews: [...(target.linkPreviews ?? []).filter((p) => p.url !== preview.url), preview] });
+          this.#update(state, { ...target, linkPreviews: [...(target.linkPreviews ?? []).filter((p) => p.url !== preview.url), preview] });
         }
         break;
       case EventTypes.ConversationUpdated:

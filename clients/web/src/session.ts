@@ -33,7 +33,7 @@ export function openSession(user: User): Session {
 }
 
 /** Registers an account (anonymous `POST /api/v1/users`); the user then signs in on Identity's login page. */
-export async function register(account: { email: string; password: string; displayName: string }): Promise<void> {
+export async function register(account: { email: string; password: string; displayName: string; inviteToken?: string }): Promise<void> {
   const response = await fetch(new URL("api/v1/users", gatewayUrl), {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json" },

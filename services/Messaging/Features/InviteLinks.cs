@@ -55,8 +55,10 @@ public static class InviteLinks
         var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(24)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         session.Store(new InviteLink { Id = KeyOf(token), ConversationId = id, CreatedBy = userId, CreatedAt = now, ExpiresAt = expiresAt });
         await session.SaveChangesAsync(cancellationToken);
-        var url = $"{auth.Value.Issuer.TrimEnd('/')}/api/v1/invite-links/{token}";
-        return TypedResults.Created(url, new InviteLinkDto(token, url, expiresAt, id));
+        // The link people share opens the web app's join page (served by the Gateway at the issuer's URL); the API resource
+        // it reads and joins through is /api/v1/invite-links/{token}.
+        var url = $"{auth.Value.Issuer.TrimEnd('/')}/join/{token}";
+        return TypedResults.Created($"{auth.Value.Issuer.TrimEnd('/')}/api/v1/invite-links/{token}", new InviteLinkDto(token, url, expiresAt, id));
     }
 
     private static async Task<InviteLink?> ValidAsync(IQuerySession session, string token, DateTimeOffset now, CancellationToken cancellationToken) =>

@@ -1,0 +1,49 @@
+import type { PlatformClient } from "@platform/client";
+
+/** Whether this browser can receive Web Push through a service worker. */
+export function pushSupported(): boolean {
+  return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+}
+
+/**
+ * Turns on Web Push for this browser: asks for permission, registers the app's service worker (`/sw.js`, which shows
+ * the notifications and opens their conversation on a click), subscribes with the platform's VAPID key and registers
+ * the subscription with Notifications. Doing it again re-registers the same subscription.
+ */
+export async function turnOnPush(client: PlatformClient): Promise<void> {
+  const permission = await Notification.requestPermission();
+  if (permission !== "granted") throw new Error("Notifications are blocked for this site: allow them in the browser's site settings.");
+  const registration = await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+  await navigator.serviceWorker.ready;
+  let subscription = await registration.pushManager.getSubscription();
+  if (!subscription) {
+    const key = await client.getVapidPublicKey();
+    try {
+      subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64Url(key) });
+    } catch (error) {
+      throw new Error(`The browser's push service refused the subscription (${error instanceof Error ? error.message : String(error)}).`);
+    }
+  }
+  const json = subscription.toJSON();
+  if (!json.endpoint || !json.keys?.p256dh || !json.keys.auth) throw new Error("The browser gave a push subscription without its keys.");
+  await client.subscribeToPush({ endpoint: json.endpoint, expirationTime: json.expirationTime ?? null, keys: { p256dh: json.keys.p256dh, auth: json.keys.auth } });
+}
+
+/** A click on a notification while a page of the app is open: the service worker asks that page to open the conversation. */
+export function onNotificationClick(open: (conversationId: string) => void): () => void {
+  if (!("serviceWorker" in navigator)) return () => undefined;
+  const listener = (event: MessageEvent) => {
+    const data = event.data as { type?: unknown; conversationId?: unknown } | null;
+    if (data?.type === "open-conversation" && typeof data.conversationId === "string") open(data.conversationId);
+  };
+  navigator.serviceWorker.addEventListener("message", listener);
+  return () => navigator.serviceWorker.removeEventListener("message", listener);
+}
+
+function fromBase64Url(value: string): Uint8Array<ArrayBuffer> {
+  const base64 = value.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(value.length / 4) * 4, "=");
+  const binary = atob(base64);
+  const bytes = new Uint8Array(new ArrayBuffer(binary.length));
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
