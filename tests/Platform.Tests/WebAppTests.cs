@@ -164,6 +164,27 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
         Assert.True(result.GetProperty("ok").GetBoolean());
     }
 
+    /// <summary>
+    /// A video call in two browsers (Chromium's fake camera and microphone): the caller starts it from the conversation,
+    /// the callee's page rings and joins, each sees the other's camera playing over a WebRTC connection signaled through
+    /// the hub, and hanging up ends it for both, recorded as completed.
+    /// </summary>
+    [Fact]
+    public async Task VideoCall_RingsJoinsShowsBothCamerasAndHangsUp()
+    {
+        var users = await Task.WhenAll(platform.SignUpAsync("Caller Web"), platform.SignUpAsync("Callee Web"));
+        var (caller, callee) = (users[0], users[1]);
+        var conversation = await platform.CreateConversationAsync(caller, "direct", [callee]);
+
+        var result = await RunAsync("call", new Dictionary<string, string>
+        {
+            ["CALLER_EMAIL"] = caller.Email, ["CALLER_TOKEN"] = caller.Token, ["CALLEE_EMAIL"] = callee.Email,
+            ["CONVERSATION_ID"] = conversation.GetProperty("id").GetString()!,
+        });
+
+        Assert.True(result.GetProperty("ok").GetBoolean());
+    }
+
     private async Task<JsonElement> RunAsync(string scenario, Dictionary<string, string> environment)
     {
         RequireBuiltApp();

@@ -19,7 +19,13 @@ const mark = (step) => (timings[step] = Date.now() - started);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+  args: [
+    "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+    // Calls: a fake camera and microphone (a test pattern and a tone), no permission prompt, host candidates with
+    // their addresses (not mDNS names, which nothing resolves here), and media that plays without a click.
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--autoplay-policy=no-user-gesture-required",
+  ],
 });
 
 async function newPage(viewport) {
@@ -482,7 +488,43 @@ async function pages() {
   return { pushOutcome: pushOutcome.join(" | ") };
 }
 
-const scenarios = { chat, offline, xss, pages };
+/**
+ * A video call between two browsers: the caller starts it from the conversation, the callee's page rings and joins,
+ * each sees the other's camera playing (WebRTC peer to peer, signaled through the hub), and hanging up ends the call
+ * for both, recorded as completed.
+ */
+async function call() {
+  const conversationId = env("CONVERSATION_ID");
+  const a = await newPage({ width: 1000, height: 800 });
+  const b = await newPage({ width: 1000, height: 800 });
+  for (const side of [a, b]) await side.context.grantPermissions(["camera", "microphone"], { origin: gateway });
+  await Promise.all([signIn(a.page, env("CALLER_EMAIL")), signIn(b.page, env("CALLEE_EMAIL"))]);
+  await a.page.goto(`${gateway}/c/${conversationId}`);
+  await a.page.getByRole("button", { name: "Video call" }).click();
+  await a.page.getByTestId("call-panel").waitFor();
+  await b.page.getByTestId("incoming-call").waitFor();
+  log("the callee's page rings");
+  await b.page.getByTestId("incoming-call").getByRole("button", { name: "Join" }).click();
+  const playing = (page, who) => until(page, `${who} sees the other side's camera playing`, () => {
+    const video = document.querySelector("[data-testid=video-tile]:not([data-user-id=me]) video");
+    return video !== null && video.videoWidth > 0 && video.currentTime > 0.5 && !video.paused;
+  });
+  await Promise.all([playing(a.page, "the caller"), playing(b.page, "the callee")]);
+  const connected = await a.page.evaluate(() => document.querySelector("[data-testid=video-tile]:not([data-user-id=me]) video").videoWidth);
+  log(`both sides see each other (remote video ${connected} px wide)`);
+
+  await a.page.getByRole("button", { name: "Hang up" }).click();
+  await a.page.getByTestId("call-panel").waitFor({ state: "detached" });
+  await b.page.getByTestId("call-panel").waitFor({ state: "detached" });
+  const calls = await api(env("CALLER_TOKEN"), "GET", `/api/v1/conversations/${conversationId}/calls?limit=1`);
+  const last = calls.items[0];
+  if (last?.state !== "ended" || last.endReason !== "completed" || last.participants.length !== 2)
+    throw new Error(`the call is not recorded as completed by both: ${JSON.stringify(last)}`);
+  log("hanging up ended the call for both");
+  return { callId: last.id, durationSeconds: last.durationSeconds };
+}
+
+const scenarios = { chat, offline, xss, pages, call };
 let exitCode = 0;
 try {
   const scenario = scenarios[env("SCENARIO")];

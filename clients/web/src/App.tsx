@@ -1,6 +1,7 @@
 import { type FormEvent, useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import type { PublicProfile } from "@platform/client";
 import type { ChatStore } from "./chat";
+import { CallPanel } from "./CallPanel";
 import { ConversationView } from "./ConversationView";
 import { ContactsPage, JoinPage, NotificationsPage, SettingsPage } from "./Pages";
 import { onNotificationClick } from "./push";
@@ -99,6 +100,7 @@ export function App({ store, name }: { store: ChatStore; name: string }) {
           Could not connect to the server. <button type="button" onClick={() => window.location.reload()}>Reload</button>
         </p>
       )}
+      <CallPanel store={store} onOpen={open} />
       <nav className="sidebar" aria-label="Conversations">
         <NewConversation store={store} onCreated={open} />
         <Inbox store={store} selected={selected} onOpen={open} />

@@ -90,6 +90,12 @@ export function ConversationView({ store, conversationId, onBack }: { store: Cha
             </p>
           )}
         </div>
+        {state.conversation && state.conversation.kind !== "channel" && !store.isRequest(conversationId) && (
+          <span className="call-buttons">
+            <button type="button" disabled={store.calls.call !== undefined} onClick={() => void store.calls.start(conversationId, "audio")}>Audio call</button>
+            <button type="button" disabled={store.calls.call !== undefined} onClick={() => void store.calls.start(conversationId, "video")}>Video call</button>
+          </span>
+        )}
       </header>
       {store.isRequest(conversationId) && <MessageRequest store={store} conversationId={conversationId} from={title} onDeclined={onBack} />}
       {state.error && <p role="alert" className="error">{state.error}</p>}

@@ -2,6 +2,7 @@ import {
   type Conversation, type ConversationEvent, EventTypes, type InboxRow, type Message, type NotificationItem, type NotificationNotice,
   type OutboxEntry, type PlatformClient, type PresenceNotice, type PublicProfile, type ReceiptNotice, type Thread, type TypingNotice,
 } from "@platform/client";
+import { CallController } from "./calls";
 
 /** What the page shows of one conversation: its messages by id, in seq order when listed. */
 export interface ConversationState {
@@ -66,8 +67,12 @@ export class ChatStore {
   readonly #connected: Promise<void>;
   #markConnected: () => void = () => undefined;
 
+  /** Calls: ringing, in a call, its peers and streams. */
+  readonly calls: CallController;
+
   constructor(readonly client: PlatformClient, readonly me: string) {
     this.#connected = new Promise((resolve) => (this.#markConnected = resolve));
+    this.calls = new CallController(client, me);
   }
 
   get version(): number {
@@ -130,6 +135,7 @@ export class ChatStore {
         }
       }),
       this.client.outbox.on({ sent: () => this.#changed(), failed: () => this.#changed() }),
+      this.calls.attach(),
     );
     this.#typingTimer = setInterval(() => this.#expireTyping(), 1000);
     await Promise.all([this.refreshInbox(), this.refreshNotifications()]);
