@@ -2,6 +2,7 @@
 // the whole platform (tests/Platform.Tests/WebAppTests.cs starts it and runs one SCENARIO of this script per test).
 // Every wait is for a condition in the page, with a timeout that fails the scenario; nothing sleeps to assert.
 // The last line on stdout is a JSON summary; a failure exits 1 with the reason on stderr.
+import AxeBuilder from "@axe-core/playwright";
 import { chromium } from "playwright-core";
 
 const env = (name) => {
@@ -35,6 +36,19 @@ async function newPage(viewport) {
   page.on("pageerror", (error) => log("page error:", error.message));
   return { context, page };
 }
+
+/**
+ * axe-core's WCAG 2.1 A and AA rules on the page as it is: any serious or critical violation fails the scenario, with
+ * the rule, its help text and the first elements it names.
+ */
+async function accessible(page, where) {
+  const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  const serious = violations.filter((violation) => violation.impact === "serious" || violation.impact === "critical");
+  if (serious.length > 0)
+    throw new Error(`accessibility of ${where}: ${serious.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`).join("; ")}`);
+  accessibility[where] = violations.length;
+}
+const accessibility = {};
 
 /** Through the app's "Sign in", Identity's login page (authorization code + PKCE) and back to the app. */
 async function signIn(page, email) {
@@ -235,11 +249,13 @@ async function chat() {
 
   // Alice's inbox follows live: its row's preview is the newest message.
   await a.page.locator(".inbox-preview", { hasText: "after the reload" }).waitFor();
+  await accessible(a.page, "a conversation with replies, reactions, an image and a link preview");
+  await accessible(b.page, "a conversation on a phone");
   if (process.env.SCREENSHOT) {
     await message(a.page, "after the reload").locator('[data-tick="read"]').waitFor();
     await a.page.screenshot({ path: process.env.SCREENSHOT });
   }
-  return { conversationId, messagesAfterReload: after.length };
+  return { conversationId, messagesAfterReload: after.length, accessibility };
 }
 
 async function offline() {
@@ -388,7 +404,11 @@ async function pages() {
   const dave = { token: env("DAVE_TOKEN"), email: env("DAVE_EMAIL"), name: env("DAVE_NAME") };
   const groupId = env("GROUP_ID");
   const c = await newPage({ width: 1100, height: 800 });
+  await c.page.goto(`${gateway}/`);
+  await c.page.getByRole("button", { name: "Sign in" }).waitFor();
+  await accessible(c.page, "the sign-in screen");
   await signIn(c.page, env("CAROL_EMAIL"));
+  await accessible(c.page, "the inbox");
 
   // A mention from Dave: the badge counts it live; the feed lists it and opens its conversation, which reads it.
   await send(dave.token, groupId, `@${env("CAROL_USERNAME")} the report is ready`);
@@ -404,6 +424,7 @@ async function pages() {
   await c.page.getByTestId("notification-badge").waitFor();
   await c.page.getByTestId("notifications-link").click();
   await c.page.getByTestId("notification").filter({ hasText: "and the budget too" }).waitFor();
+  await accessible(c.page, "the notification feed");
   await c.page.getByRole("button", { name: "Mark all read" }).click();
   await c.page.getByTestId("notification-badge").waitFor({ state: "detached" });
   await until(c.page, "the feed shows everything read", () => document.querySelectorAll("[data-testid=notification].unread").length === 0);
@@ -424,6 +445,9 @@ async function pages() {
 
   // Settings: status, quiet hours and privacy are saved where the services keep them.
   await c.page.getByRole("link", { name: "Settings" }).click();
+  await c.page.getByLabel("Availability").waitFor();
+  await c.page.getByRole("button", { name: "Save privacy settings" }).waitFor();
+  await accessible(c.page, "the settings");
   await c.page.getByLabel("Availability").selectOption("dnd");
   await c.page.getByLabel("Status message").fill("In a meeting");
   await c.page.getByRole("button", { name: "Save status" }).click();
@@ -452,6 +476,7 @@ async function pages() {
   await c.page.getByLabel(/Email addresses or phone numbers/).fill(`${dave.email}\nnobody-${Date.now()}@example.com`);
   await c.page.getByRole("button", { name: "Find and add" }).click();
   await c.page.getByText("1 of 2 found and added.").waitFor();
+  await accessible(c.page, "the contacts");
   await c.page.getByTestId("contact").filter({ hasText: dave.name }).getByRole("button", { name: /^Message/ }).click();
   await c.page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
   log("contacts import found Dave, and a conversation with him opened");
@@ -459,6 +484,7 @@ async function pages() {
   // An invite link to Dave's channel: the page shows where it leads; Join makes Carol a member and opens it.
   await c.page.goto(`${gateway}/join/${env("LINK_TOKEN")}`);
   await c.page.getByTestId("invite-preview").filter({ hasText: env("LINK_TITLE") }).waitFor();
+  await accessible(c.page, "an invite link's page");
   await c.page.getByRole("button", { name: "Join" }).click();
   await c.page.waitForURL(new RegExp(`/c/${env("LINK_CONVERSATION_ID")}$`));
   await c.page.locator("#conversation-title", { hasText: env("LINK_TITLE") }).waitFor();
@@ -470,6 +496,7 @@ async function pages() {
   const n = await newPage({ width: 390, height: 844 });
   await n.page.goto(`${gateway}/invite?invite=${encodeURIComponent(env("INVITE_TOKEN"))}`);
   await n.page.getByText("You were invited").waitFor();
+  await accessible(n.page, "the invite page on a phone");
   const newbie = env("NEWBIE_EMAIL");
   await n.page.getByLabel("Display name").fill("Newbie Invited");
   await n.page.getByLabel("Email", { exact: true }).fill(newbie);
@@ -485,7 +512,7 @@ async function pages() {
   await n.page.getByRole("link", { name: "Contacts" }).click();
   await n.page.getByTestId("contact").filter({ hasText: dave.name }).waitFor();
   log("a new user registered through the invite page and has the inviter as a contact");
-  return { pushOutcome: pushOutcome.join(" | ") };
+  return { pushOutcome: pushOutcome.join(" | "), accessibility };
 }
 
 /**
@@ -510,6 +537,7 @@ async function call() {
     return video !== null && video.videoWidth > 0 && video.currentTime > 0.5 && !video.paused;
   });
   await Promise.all([playing(a.page, "the caller"), playing(b.page, "the callee")]);
+  await accessible(a.page, "a call");
   const connected = await a.page.evaluate(() => document.querySelector("[data-testid=video-tile]:not([data-user-id=me]) video").videoWidth);
   log(`both sides see each other (remote video ${connected} px wide)`);
 
@@ -521,7 +549,7 @@ async function call() {
   if (last?.state !== "ended" || last.endReason !== "completed" || last.participants.length !== 2)
     throw new Error(`the call is not recorded as completed by both: ${JSON.stringify(last)}`);
   log("hanging up ended the call for both");
-  return { callId: last.id, durationSeconds: last.durationSeconds };
+  return { callId: last.id, durationSeconds: last.durationSeconds, accessibility };
 }
 
 const scenarios = { chat, offline, xss, pages, call };

@@ -99,7 +99,7 @@ export function ConversationView({ store, conversationId, onBack }: { store: Cha
       </header>
       {store.isRequest(conversationId) && <MessageRequest store={store} conversationId={conversationId} from={title} onDeclined={onBack} />}
       {state.error && <p role="alert" className="error">{state.error}</p>}
-      <ol ref={list} className="messages" role="log" aria-label="Messages" aria-live="polite" tabIndex={0} onScroll={onScroll}>
+      <ol ref={list} className="messages" aria-label="Messages" aria-live="polite" aria-relevant="additions" tabIndex={0} onScroll={onScroll}>
         <li ref={top} className="top-sentinel" aria-hidden="true" />
         {state.loaded && (state.reachedStart ? (
           <li className="start" data-testid="conversation-start">This is the beginning of the conversation.</li>
@@ -588,7 +588,7 @@ function ThreadView({ store, conversationId, rootId, title, onClose }: {
         )}
       </header>
       {(thread.error ?? error) && <p role="alert" className="error">{thread.error ?? error}</p>}
-      <ol ref={list} className="messages" role="log" aria-label="Thread messages" aria-live="polite" tabIndex={0}>
+      <ol ref={list} className="messages" aria-label="Thread messages" aria-live="polite" aria-relevant="additions" tabIndex={0}>
         {!root && !thread.error && <li role="status">Loading the thread…</li>}
         {root && <MessageItem store={store} conversationId={conversationId} message={root} repliedTo={undefined} onReply={() => composer.current?.focus()} />}
         {root && <li className="start thread-divider" aria-hidden="true">{replies.length === 0 ? "No replies yet" : ""}</li>}
