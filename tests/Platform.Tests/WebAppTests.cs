@@ -132,11 +132,12 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
     /// notification feed live and opening it reads it, "Mark all read" reads the rest; the Web Push opt-in registers the
     /// service worker and says what the browser's push service answered; settings (status, notification level, quiet
     /// hours, privacy) are saved where the services keep them; contacts import finds Dave and opens a conversation; an
-    /// invite link's page shows its group and joins it; and a new user registers through an invite's page and has the
-    /// inviter as a contact.
+    /// invite link's page shows its group and joins it; an access token about to expire is renewed with the refresh token
+    /// on the next call; and a new user registers through an invite's page and has the inviter as a contact. axe-core
+    /// checks every page for WCAG 2.1 AA violations.
     /// </summary>
     [Fact]
-    public async Task Pages_NotificationFeedPushSettingsContactsInviteLinkAndInvitePage()
+    public async Task Pages_NotificationFeedPushSettingsContactsInviteLinkTokenRefreshAndInvitePage()
     {
         var users = await Task.WhenAll(platform.SignUpAsync("Carol Pages"), platform.SignUpAsync("Dave Pages"), platform.SignUpAsync("Erin Pages"));
         var (carol, dave, erin) = (users[0], users[1], users[2]);

@@ -492,6 +492,25 @@ async function pages() {
   await c.page.getByText("This invite link is not valid").waitFor();
   log("joined through an invite link; a bad link says so");
 
+  // Token refresh: with the access token about to expire, the next call renews it with the refresh token (a token
+  // request to Identity through the Gateway, no iframe) and goes through with the new one.
+  const userKey = await c.page.evaluate(() => Object.keys(localStorage).find((key) => key.startsWith("oidc.user:")));
+  const oldToken = await c.page.evaluate((key) => {
+    const user = JSON.parse(localStorage.getItem(key));
+    user.expires_at = Math.floor(Date.now() / 1000) + 30;
+    localStorage.setItem(key, JSON.stringify(user));
+    return user.access_token;
+  }, userKey);
+  await c.page.getByRole("link", { name: "Contacts" }).click();
+  await c.page.getByTestId("contact").filter({ hasText: dave.name }).waitFor();
+  await until(c.page, "the access token renewed with the refresh token", ([key, old]) => {
+    const user = JSON.parse(localStorage.getItem(key));
+    return user.access_token !== old && user.expires_at > Date.now() / 1000 + 120;
+  }, [userKey, oldToken]);
+  const renewed = await c.page.evaluate((key) => JSON.parse(localStorage.getItem(key)).access_token, userKey);
+  if ((await fetch(`${gateway}/api/v1/users/me`, { headers: { authorization: `Bearer ${renewed}` } })).status !== 200) throw new Error("the renewed token is refused");
+  log("the access token was renewed with the refresh token before it expired");
+
   // The invite page: signed out, the invite email's link opens the account form; the new account has Dave as a contact.
   const n = await newPage({ width: 390, height: 844 });
   await n.page.goto(`${gateway}/invite?invite=${encodeURIComponent(env("INVITE_TOKEN"))}`);
