@@ -442,6 +442,24 @@ async function pages() {
   if (!worker?.endsWith("/sw.js")) throw new Error(`the service worker is not active: ${worker}`);
   const pushOutcome = await c.page.locator(".page [role=status], .page [role=alert]").allTextContents();
   log(`web push opt-in: ${pushOutcome.join(" | ")}`);
+  // The service worker shows a push as Notifications sends it (the DevTools protocol delivers one, as a push service
+  // would): one notification, titled and tagged by its conversation.
+  const cdp = await c.context.newCDPSession(c.page);
+  const registration = new Promise((resolve) => cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
+    const found = registrations.find((r) => r.scopeURL === `${gateway}/` && !r.isDeleted);
+    if (found) resolve(found.registrationId);
+  }));
+  await cdp.send("ServiceWorker.enable");
+  const registrationId = await registration;
+  await cdp.send("ServiceWorker.deliverPushMessage", {
+    origin: gateway, registrationId,
+    data: JSON.stringify({ title: "Dave Pages in Reports", body: "a pushed message", kind: "mention", conversationId: groupId, count: 2, notificationIds: [] }),
+  });
+  await until(c.page, "the service worker shows the push", async (id) => {
+    const shown = await (await navigator.serviceWorker.getRegistration("/")).getNotifications();
+    return shown.some((n) => n.title === "Dave Pages in Reports (2)" && n.body === "a pushed message" && n.tag === id);
+  }, groupId);
+  log("the service worker showed a pushed notification");
 
   // Settings: status, quiet hours and privacy are saved where the services keep them.
   await c.page.getByRole("link", { name: "Settings" }).click();
