@@ -84,8 +84,14 @@ public sealed class MediaOptions
     /// <summary>Where uploads are staged while they arrive (and resumable uploads between chunks).</summary>
     public string StagingPath { get; set; } = Path.Combine(Path.GetTempPath(), "platform-media", "staging");
 
-    /// <summary>Resumable upload sessions left unfinished this long are discarded.</summary>
+    /// <summary>A resumable upload session is discarded this long after it started, finished or not.</summary>
     public TimeSpan UploadSessionLifetime { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>A resumable upload session that receives no chunk for this long is discarded, with its staged bytes.</summary>
+    public TimeSpan UploadSessionIdleTimeout { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Resumable uploads a user may have in progress at once; each reserves its declared length of the quota.</summary>
+    public int MaxOpenUploads { get; set; } = 5;
 
     /// <summary>The ffmpeg and ffprobe executables (found on PATH by default). Video and audio are accepted without them, unprocessed.</summary>
     public string FfmpegPath { get; set; } = "ffmpeg";

@@ -107,7 +107,7 @@ public sealed class UploadSweeper(IDocumentStore store, IOptions<MediaOptions> o
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(10), time);
+        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), time);
         do
         {
             try

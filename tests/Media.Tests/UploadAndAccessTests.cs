@@ -282,7 +282,7 @@ public sealed class UploadAndAccessTests(MediaHost host) : IClassFixture<MediaHo
         Assert.Empty(host.StagedFiles());
     }
 
-    private static Task<HttpResponseMessage> Patch(MediaClient client, string path, long offset, byte[] chunk)
+    internal static Task<HttpResponseMessage> Patch(MediaClient client, string path, long offset, byte[] chunk)
     {
         var content = new ByteArrayContent(chunk);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/offset+octet-stream");

@@ -42,13 +42,18 @@ public static class ResumableUpload
             return Http.Problem(badName);
         if (request.Length > options.Value.MaxFileBytes)
             return Http.Problem(MediaRejectedException.TooLarge($"Files may have at most {options.Value.MaxFileBytes} bytes."));
+        var now = time.GetUtcNow();
+        var open = await session.Query<UploadSession>()
+            .CountAsync(u => u.OwnerId == userId && u.Status == UploadStatus.Receiving && u.ExpiresAt >= now, cancellationToken);
+        if (open >= options.Value.MaxOpenUploads)
+            return Http.Problem(StatusCodes.Status409Conflict, "Too many uploads in progress",
+                $"At most {options.Value.MaxOpenUploads} resumable uploads may be in progress at once: finish or cancel one.");
         if (request.Length > await ingest.RemainingQuotaAsync(userId, cancellationToken))
             return Http.Problem(StatusCodes.Status413PayloadTooLarge, "Quota exceeded", "This file would take you over your storage quota.");
-        var now = time.GetUtcNow();
         var upload = new UploadSession
         {
             Id = Guid.CreateVersion7(), OwnerId = userId, FileName = request.FileName, Length = request.Length.Value,
-            CreatedAt = now, ExpiresAt = now + options.Value.UploadSessionLifetime,
+            CreatedAt = now, ExpiresAt = ExpiresAt(options.Value, now, now),
         };
         Directory.CreateDirectory(options.Value.StagingPath);
         await File.WriteAllBytesAsync(StagedPath(options.Value, upload.Id), [], cancellationToken);
@@ -113,7 +118,8 @@ public static class ResumableUpload
                 return Http.Problem(rejected);
             }
         }
-        upload = upload with { Offset = upload.Offset + written };
+        // Each chunk keeps the session alive for the idle timeout more (never past its lifetime).
+        upload = upload with { Offset = upload.Offset + written, ExpiresAt = ExpiresAt(settings, upload.CreatedAt, time.GetUtcNow()) };
 
         try
         {
@@ -134,7 +140,7 @@ public static class ResumableUpload
                 http.Response.Headers[OffsetHeader] = upload.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 return TypedResults.Ok(Dto(upload));
             }
-            var item = await ingest.IngestAsync(upload.OwnerId, upload.FileName, staged, cancellationToken);
+            var item = await ingest.IngestAsync(upload.OwnerId, upload.FileName, staged, cancellationToken, upload.Id);
             await FinishAsync(session, settings, upload with { Status = UploadStatus.Ready, MediaId = item.Id });
             return TypedResults.Created($"{MediaUrls.Base}/{item.Id}", MediaDto.From(item));
         }
@@ -168,6 +174,13 @@ public static class ResumableUpload
         session.Delete<UploadSession>(id);
         await session.SaveChangesAsync(cancellationToken);
         File.Delete(StagedPath(options, id));
+    }
+
+    private static DateTimeOffset ExpiresAt(MediaOptions options, DateTimeOffset createdAt, DateTimeOffset lastActivity)
+    {
+        var idle = lastActivity + options.UploadSessionIdleTimeout;
+        var end = createdAt + options.UploadSessionLifetime;
+        return idle < end ? idle : end;
     }
 
     private static string StagedPath(MediaOptions options, Guid id) => Path.Combine(options.StagingPath, "upload-" + id.ToString("N"));

@@ -52,14 +52,23 @@ public sealed class MediaIngest(
     }
 
     /// <summary>Bytes the user may still upload.</summary>
-    public async Task<long> RemainingQuotaAsync(Guid ownerId, CancellationToken cancellationToken)
+    /// <summary>
+    /// What is left of the user's quota: their files, and the declared length of each resumable upload still in
+    /// progress (reserved, so staged bytes never exceed the quota), except <paramref name="exceptUpload"/>'s own.
+    /// </summary>
+    public async Task<long> RemainingQuotaAsync(Guid ownerId, CancellationToken cancellationToken, Guid? exceptUpload = null)
     {
         await using var session = store.QuerySession();
         var used = await session.Query<MediaItem>().Where(m => m.OwnerId == ownerId).SumAsync(m => m.Size, cancellationToken);
-        return Math.Max(0, options.Value.UserQuotaBytes - used);
+        var now = time.GetUtcNow();
+        var except = exceptUpload ?? Guid.Empty;
+        var reserved = await session.Query<UploadSession>()
+            .Where(u => u.OwnerId == ownerId && u.Status == UploadStatus.Receiving && u.ExpiresAt >= now && u.Id != except)
+            .SumAsync(u => u.Length, cancellationToken);
+        return Math.Max(0, options.Value.UserQuotaBytes - used - reserved);
     }
 
-    public async Task<MediaItem> IngestAsync(Guid ownerId, string? fileName, string stagedPath, CancellationToken cancellationToken)
+    public async Task<MediaItem> IngestAsync(Guid ownerId, string? fileName, string stagedPath, CancellationToken cancellationToken, Guid? uploadId = null)
     {
         var size = new FileInfo(stagedPath).Length;
         if (size == 0)
@@ -75,7 +84,7 @@ public sealed class MediaIngest(
             throw MediaRejectedException.Unsupported($"Files of type {type.ContentType} are not accepted.");
         if (size > LimitFor(type))
             throw MediaRejectedException.TooLarge($"Files of type {type.ContentType} may have at most {LimitFor(type)} bytes; this one has {size}.");
-        if (size > await RemainingQuotaAsync(ownerId, cancellationToken))
+        if (size > await RemainingQuotaAsync(ownerId, cancellationToken, uploadId))
             throw new MediaRejectedException(StatusCodes.Status413PayloadTooLarge, "Quota exceeded",
                 $"This file would take you over your storage quota of {options.Value.UserQuotaBytes} bytes.");
 
@@ -91,8 +100,10 @@ public sealed class MediaIngest(
         };
 
         await using var session = store.LightweightSession();
+        // Only among the uploader's own files: a twin among everyone's would answer in a fraction of the time a new file
+        // takes, and so tell anyone whether somebody has stored these bytes. (Identical processed bytes still share a blob.)
         var twin = await session.Query<MediaItem>()
-            .Where(m => m.OriginalSha256 == sha && m.Status == MediaStatus.Ready)
+            .Where(m => m.OwnerId == ownerId && m.OriginalSha256 == sha && m.Status == MediaStatus.Ready)
             .FirstOrDefaultAsync(cancellationToken);
         if (twin is not null)
         {
