@@ -16,6 +16,8 @@ type Signal = { type: "offer" | "answer"; sdp: string } | { type: "candidate"; c
 
 interface Peer {
   connection: RTCPeerConnection;
+  /** I sent the first offer: I am the one who restarts ICE, so two restarts never cross. */
+  initiator: boolean;
   stream: MediaStream;
   /** Candidates that came before the remote description. */
   early: RTCIceCandidateInit[];
@@ -35,6 +37,7 @@ export class CallController {
   #incoming: CallState | undefined;
   #local: MediaStream | undefined;
   #iceServers: RTCIceServer[] | undefined;
+  #iceRefresh: ReturnType<typeof setTimeout> | undefined;
   #version = 0;
   #muted = false;
   #cameraOff = false;
@@ -160,15 +163,45 @@ export class CallController {
     } catch (error) {
       throw new Error(`No ${kind === "video" ? "camera or microphone" : "microphone"}: ${error instanceof Error ? error.message : String(error)}`);
     }
-    this.#iceServers ??= (await this.client.getIceServers()).iceServers as RTCIceServer[];
+    await this.#loadIceServers();
     this.#changed();
+  }
+
+  /**
+   * TURN credentials live minutes (Messaging's `Calls:Ice:CredentialLifetime`), and a TURN server refuses to keep a
+   * relay alive on expired ones: before they expire, fetch new ones, hand them to every connection, and restart ICE on
+   * the connections this page started.
+   */
+  async #loadIceServers(): Promise<void> {
+    const answer = await this.client.getIceServers();
+    this.#iceServers = answer.iceServers as RTCIceServer[];
+    if (this.#iceRefresh !== undefined) clearTimeout(this.#iceRefresh);
+    const lifetimeMs = (answer.ttl ?? 0) * 1000;
+    if (lifetimeMs <= 0) return;
+    this.#iceRefresh = setTimeout(() => void this.#refreshIce(), Math.max(lifetimeMs * 0.8, 30_000));
+  }
+
+  async #refreshIce(): Promise<void> {
+    if (!this.#call) return;
+    try {
+      await this.#loadIceServers();
+      for (const [userId, peer] of this.#peers) {
+        peer.connection.setConfiguration({ ...peer.connection.getConfiguration(), iceServers: this.#iceServers ?? [] });
+        if (peer.initiator && peer.connection.signalingState === "stable") {
+          await peer.connection.setLocalDescription(await peer.connection.createOffer({ iceRestart: true }));
+          await this.#send(userId, { type: "offer", sdp: peer.connection.localDescription!.sdp });
+        }
+      }
+    } catch (error) {
+      this.#fail(error, false);
+    }
   }
 
   #peer(userId: string): Peer {
     let peer = this.#peers.get(userId);
     if (peer) return peer;
     const connection = new RTCPeerConnection({ iceServers: this.#iceServers ?? [] });
-    peer = { connection, stream: new MediaStream(), early: [] };
+    peer = { connection, initiator: false, stream: new MediaStream(), early: [] };
     const created = peer;
     for (const track of this.#local?.getTracks() ?? []) connection.addTrack(track, this.#local!);
     connection.ontrack = (event) => {
@@ -185,7 +218,9 @@ export class CallController {
   }
 
   async #offer(userId: string): Promise<void> {
-    const { connection } = this.#peer(userId);
+    const peer = this.#peer(userId);
+    peer.initiator = true;
+    const { connection } = peer;
     await connection.setLocalDescription(await connection.createOffer());
     await this.#send(userId, { type: "offer", sdp: connection.localDescription!.sdp });
   }
@@ -278,6 +313,8 @@ export class CallController {
   }
 
   #close(): void {
+    if (this.#iceRefresh !== undefined) clearTimeout(this.#iceRefresh);
+    this.#iceRefresh = undefined;
     for (const peer of this.#peers.values()) peer.connection.close();
     this.#peers.clear();
     for (const track of this.#local?.getTracks() ?? []) track.stop();

@@ -26,7 +26,7 @@ public sealed class IceServerOptions
     public string? TurnSecret { get; set; }
 
     /// <summary>How long handed-out TURN credentials stay valid.</summary>
-    public TimeSpan CredentialLifetime { get; set; } = TimeSpan.FromHours(24);
+    public TimeSpan CredentialLifetime { get; set; } = TimeSpan.FromMinutes(10);
 
     public const int MinSecretLength = 16;
 
