@@ -68,7 +68,7 @@ public static class IdentityServiceExtensions
         app.UseRateLimiter();
 
         var api = app.MapGroup("/api/v1");
-        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapSessions().MapBlocks().MapPrivacy().MapUsers().MapAdminUsers();
+        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapVerification().MapSessions().MapBlocks().MapPrivacy().MapUsers().MapAdminUsers();
         api.MapGroup("/contacts").RequireAuthorization().MapImportContacts().MapContacts();
         api.MapGroup("/invites").RequireAuthorization().MapCreateInvite();
         api.MapPasswordReset();
@@ -144,7 +144,7 @@ public static class IdentityServiceExtensions
                 server.AllowPasswordFlow();
                 server.AllowRefreshTokenFlow();
                 server.AllowClientCredentialsFlow();
-                server.RegisterScopes(Scopes.Email, Scopes.Profile, Scopes.Roles, Scopes.OfflineAccess, ClientSeeder.ApiScope,
+                server.RegisterScopes(Scopes.Email, Scopes.Phone, Scopes.Profile, Scopes.Roles, Scopes.OfflineAccess, ClientSeeder.ApiScope,
                     Platform.Contracts.Messaging.ConversationLogFeed.Scope);
                 // Every service validates access tokens offline from the JWKS, so they are signed, not encrypted.
                 server.DisableAccessTokenEncryption();

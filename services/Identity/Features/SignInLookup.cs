@@ -65,10 +65,13 @@ public sealed class SignInLookup(
     /// <summary>The account, and the name in the form it is looked up by (what unknown names are throttled under).</summary>
     private async Task<(User? User, string Normalised)> FindAsync(string name)
     {
+        // An address held by several unverified accounts names none of them (sign in by username then).
         if (name.Contains('@'))
-            return ContactAddresses.NormaliseEmail(name) is { } email ? (await users.FindByEmailAsync(email), email) : (null, name.ToLowerInvariant());
+            return ContactAddresses.NormaliseEmail(name) is { } email
+                ? (await AddressOwnership.ResolveAsync(db, AddressOwnership.Email, email), email)
+                : (null, name.ToLowerInvariant());
         if (ContactAddresses.NormalisePhone(name, options.Value.DefaultPhoneRegion) is { } phone
-            && await db.Users.SingleOrDefaultAsync(u => u.PhoneNumber == phone) is { } byPhone)
+            && await AddressOwnership.ResolveAsync(db, AddressOwnership.Phone, phone) is { } byPhone)
             return (byPhone, phone);
         var username = Usernames.Normalise(name);
         return (await users.FindByNameAsync(username), username);
