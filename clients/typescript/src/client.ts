@@ -147,6 +147,16 @@ export class PlatformClient {
     return data(await this.api.GET("/api/v1/users/me"));
   }
 
+  /** Sends a verification code to my email or phone; at most one a minute (a 429 {@link PlatformError} says when to retry). */
+  async requestVerification(channel: "email" | "phone"): Promise<void> {
+    await this.api.POST("/api/v1/users/me/verification", { body: { channel } });
+  }
+
+  /** Verifies my email or phone with the code sent to it; the address is then mine alone (other accounts holding it lose it). */
+  async confirmVerification(channel: "email" | "phone", code: string): Promise<void> {
+    await this.api.POST("/api/v1/users/me/verification/confirm", { body: { channel, code } });
+  }
+
   /** The users I blocked. */
   async getBlocks(cursor?: string, limit = 50): Promise<Page<BlockedUser>> {
     return data(await this.api.GET("/api/v1/users/me/blocks", { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
