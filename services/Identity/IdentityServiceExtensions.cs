@@ -68,7 +68,7 @@ public static class IdentityServiceExtensions
         app.UseRateLimiter();
 
         var api = app.MapGroup("/api/v1");
-        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapVerification().MapSessions().MapBlocks().MapPrivacy().MapUsers().MapAdminUsers();
+        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapVerification().MapTwoFactor().MapSessions().MapBlocks().MapPrivacy().MapUsers().MapAdminUsers();
         api.MapGroup("/contacts").RequireAuthorization().MapImportContacts().MapContacts();
         api.MapGroup("/invites").RequireAuthorization().MapCreateInvite();
         api.MapPasswordReset();
@@ -88,7 +88,9 @@ public static class IdentityServiceExtensions
             .AddRoles<IdentityRole<Guid>>()
             .AddEntityFrameworkStores<IdentityDb>()
             .AddSignInManager()
-            .AddPasswordValidator<CommonPasswordValidator>();
+            .AddPasswordValidator<CommonPasswordValidator>()
+            // TOTP codes of an authenticator app for two-factor sign-in (Features/TwoFactor.cs).
+            .AddTokenProvider<AuthenticatorTokenProvider<User>>(TokenOptions.DefaultAuthenticatorProvider);
         services.AddOptions<IdentityOptions>().Configure<IOptions<IdentityServiceOptions>>((identity, settings) =>
         {
             identity.User.AllowedUserNameCharacters = Usernames.AllowedCharacters;

@@ -8,7 +8,7 @@ using Platform.Identity.Domain;
 
 namespace Platform.Identity.Features;
 
-public enum SignInOutcome { Succeeded, Invalid, Throttled, Disabled }
+public enum SignInOutcome { Succeeded, Invalid, Throttled, Disabled, SecondFactorRequired, WrongSecondFactor }
 
 public sealed record PasswordCheck(SignInOutcome Outcome, User? User, TimeSpan RetryAfter = default);
 
@@ -58,7 +58,35 @@ public sealed class SignInLookup(
             await throttle.RecordFailureAsync(account, address);
             return new(SignInOutcome.Invalid, null);
         }
-        await throttle.RecordSuccessAsync(account, user!.Id, address);
+        if (user!.IsDisabled)
+        {
+            await throttle.RecordSuccessAsync(account, user.Id, address);
+            return new(SignInOutcome.Disabled, null);
+        }
+        // The password alone does not sign a two-factor account in, nor clear its failures: the code must follow
+        // (CompleteSecondFactorAsync), and wrong codes count like wrong passwords.
+        if (user.TwoFactorEnabled)
+            return new(SignInOutcome.SecondFactorRequired, user);
+        await throttle.RecordSuccessAsync(account, user.Id, address);
+        return new(SignInOutcome.Succeeded, user);
+    }
+
+    /// <summary>
+    /// The second step of a two-factor sign-in (after <see cref="SignInOutcome.SecondFactorRequired"/>): the TOTP code or
+    /// a recovery code, throttled and counted under the account like a password.
+    /// </summary>
+    public async Task<PasswordCheck> CompleteSecondFactorAsync(User user, string? code, string address)
+    {
+        var account = user.Id.ToString();
+        var wait = await throttle.WaitAsync(account, user.Id, address);
+        if (wait > TimeSpan.Zero)
+            return new(SignInOutcome.Throttled, null, wait);
+        if (!await TwoFactorCodes.VerifyAsync(users, user, code))
+        {
+            await throttle.RecordFailureAsync(account, address);
+            return new(SignInOutcome.WrongSecondFactor, null);
+        }
+        await throttle.RecordSuccessAsync(account, user.Id, address);
         return user.IsDisabled ? new(SignInOutcome.Disabled, null) : new(SignInOutcome.Succeeded, user);
     }
 
@@ -81,6 +109,8 @@ public sealed class SignInLookup(
     {
         SignInOutcome.Throttled => $"Too many failed sign-ins. Try again in {RetryAfterSeconds(result)} s.",
         SignInOutcome.Disabled => "The account is disabled.",
+        SignInOutcome.WrongSecondFactor => "The two-factor code is wrong or was used already.",
+        SignInOutcome.SecondFactorRequired => "A two-factor code is required: send the authenticator's code or a recovery code as the otp parameter.",
         _ => "The sign-in name or password is wrong.",
     };
 
