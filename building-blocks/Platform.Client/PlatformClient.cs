@@ -48,6 +48,26 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task ConfirmVerificationAsync(string channel, string code, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement?>(HttpMethod.Post, "api/v1/users/me/verification/confirm", new { channel, code }, cancellationToken);
 
+    /// <summary>Whether two-factor sign-in is on, and how many recovery codes are left.</summary>
+    public Task<TwoFactorStatus> GetTwoFactorAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<TwoFactorStatus>(HttpMethod.Get, "api/v1/users/me/two-factor", null, cancellationToken);
+
+    /// <summary>A new authenticator key (while two-factor sign-in is off); turn it on with <see cref="EnableTwoFactorAsync"/>.</summary>
+    public Task<AuthenticatorSetup> SetUpAuthenticatorAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<AuthenticatorSetup>(HttpMethod.Post, "api/v1/users/me/two-factor/authenticator", null, cancellationToken);
+
+    /// <summary>Turns two-factor sign-in on with the authenticator's current code; answers 10 recovery codes to keep.</summary>
+    public Task<RecoveryCodeList> EnableTwoFactorAsync(string code, CancellationToken cancellationToken = default) =>
+        SendAsync<RecoveryCodeList>(HttpMethod.Post, "api/v1/users/me/two-factor/enable", new { code }, cancellationToken);
+
+    /// <summary>Turns two-factor sign-in off (the authenticator and recovery codes stop working).</summary>
+    public Task DisableTwoFactorAsync(string password, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Post, "api/v1/users/me/two-factor/disable", new { password }, cancellationToken);
+
+    /// <summary>10 new recovery codes; the earlier ones stop working.</summary>
+    public Task<RecoveryCodeList> NewRecoveryCodesAsync(string password, CancellationToken cancellationToken = default) =>
+        SendAsync<RecoveryCodeList>(HttpMethod.Post, "api/v1/users/me/two-factor/recovery-codes", new { password }, cancellationToken);
+
     /// <summary>The users I blocked.</summary>
     public Task<Page<BlockedUser>> GetBlocksAsync(string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
         SendAsync<Page<BlockedUser>>(HttpMethod.Get, $"api/v1/users/me/blocks?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
