@@ -19,29 +19,30 @@ public static class TwoFactorCodes
     private static readonly TimeSpan ReplayWindow = TimeSpan.FromMinutes(5);
 
     /// <summary>True for a valid, unused code of an account with two-factor sign-in on (a recovery code is used up).</summary>
-    public static async Task<bool> VerifyAsync(UserManager<User> users, User user, string? code)
+    public static async Task<bool> VerifyAsync(UserManager<User> users, User user, string? code, TimeProvider time)
     {
         if (!user.TwoFactorEnabled || string.IsNullOrWhiteSpace(code) || code.Length > 64)
             return false;
         var trimmed = code.Trim();
         var digits = trimmed.Replace(" ", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
         if (digits.Length == 6 && digits.All(char.IsAsciiDigit))
-            return await VerifyAuthenticatorCodeAsync(users, user, digits);
+            return await VerifyAuthenticatorCodeAsync(users, user, digits, time);
         return (await users.RedeemTwoFactorRecoveryCodeAsync(user, trimmed)).Succeeded;
     }
 
     /// <summary>A TOTP code of the account's current authenticator key, refused when it was accepted before.</summary>
-    public static async Task<bool> VerifyAuthenticatorCodeAsync(UserManager<User> users, User user, string code)
+    public static async Task<bool> VerifyAuthenticatorCodeAsync(UserManager<User> users, User user, string code, TimeProvider time)
     {
+        var now = time.GetUtcNow();
         var last = await users.GetAuthenticationTokenAsync(user, LoginProvider, LastCodeName);
         if (last?.Split('|') is [var lastCode, var at] && lastCode == code
             && long.TryParse(at, CultureInfo.InvariantCulture, out var seconds)
-            && DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeSeconds(seconds) < ReplayWindow)
+            && now - DateTimeOffset.FromUnixTimeSeconds(seconds) < ReplayWindow)
             return false;
         if (!await users.VerifyTwoFactorTokenAsync(user, users.Options.Tokens.AuthenticatorTokenProvider, code))
             return false;
         await users.SetAuthenticationTokenAsync(user, LoginProvider, LastCodeName,
-            $"{code}|{DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)}");
+            $"{code}|{now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)}");
         return true;
     }
 

@@ -22,7 +22,8 @@ public sealed class SignInLookup(
     UserManager<User> users,
     IdentityDb db,
     SignInThrottle throttle,
-    IOptions<IdentityServiceOptions> options)
+    IOptions<IdentityServiceOptions> options,
+    TimeProvider time)
 {
     // Verifying against a throw-away hash (made with the configured iterations) when the name is unknown keeps
     // the answer's timing the same as for a wrong password.
@@ -81,7 +82,7 @@ public sealed class SignInLookup(
         var wait = await throttle.WaitAsync(account, user.Id, address);
         if (wait > TimeSpan.Zero)
             return new(SignInOutcome.Throttled, null, wait);
-        if (!await TwoFactorCodes.VerifyAsync(users, user, code))
+        if (!await TwoFactorCodes.VerifyAsync(users, user, code, time))
         {
             await throttle.RecordFailureAsync(account, address);
             return new(SignInOutcome.WrongSecondFactor, null);

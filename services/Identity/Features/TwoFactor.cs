@@ -58,7 +58,7 @@ public static class TwoFactor
     }
 
     private static async Task<Results<Ok<RecoveryCodeList>, ValidationProblem, ProblemHttpResult>> EnableAsync(
-        EnableTwoFactorRequest request, ClaimsPrincipal principal, UserManager<User> users)
+        EnableTwoFactorRequest request, ClaimsPrincipal principal, UserManager<User> users, TimeProvider time)
     {
         if (await Me.FindAsync(principal, users) is not { } user)
             return Me.NoAccount();
@@ -71,7 +71,7 @@ public static class TwoFactor
                 ["code"] = ["Set up an authenticator first (POST /api/v1/users/me/two-factor/authenticator)."],
             });
         var code = request.Code?.Trim().Replace(" ", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal);
-        if (code is not { Length: 6 } || !code.All(char.IsAsciiDigit) || !await TwoFactorCodes.VerifyAuthenticatorCodeAsync(users, user, code))
+        if (code is not { Length: 6 } || !code.All(char.IsAsciiDigit) || !await TwoFactorCodes.VerifyAuthenticatorCodeAsync(users, user, code, time))
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["code"] = ["Not the authenticator's current 6-digit code."] });
 
         await users.SetTwoFactorEnabledAsync(user, true);
