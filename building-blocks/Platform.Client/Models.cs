@@ -20,6 +20,20 @@ public sealed record MessageReport(
     Guid? ResolvedBy, DateTimeOffset? ResolvedAt, string? Resolution);
 
 /// <summary>My privacy settings: <c>lastSeen</c> everyone, contacts or nobody; <c>whoCanAdd</c> everyone or contacts.</summary>
+/// <summary>My own profile (<c>GET /api/v1/users/me</c>): email and phone with whether each is verified.</summary>
+public sealed record MyProfile(
+    Guid Id, string Username, string DisplayName, string? Email, bool EmailVerified, string? Phone, bool PhoneVerified,
+    Guid? AvatarMediaId, string? StatusText, IReadOnlyList<string> Roles, DateTimeOffset CreatedAt);
+
+/// <summary>Whether two-factor sign-in is on, and how many unused recovery codes are left.</summary>
+public sealed record TwoFactorStatus(bool Enabled, int RecoveryCodesLeft);
+
+/// <summary>A new authenticator: the key to type in, or the <c>otpauth://</c> URI to show as a QR code.</summary>
+public sealed record AuthenticatorSetup(string SharedKey, string AuthenticatorUri);
+
+/// <summary>Recovery codes, each good for one sign-in instead of an authenticator code.</summary>
+public sealed record RecoveryCodeList(IReadOnlyList<string> RecoveryCodes);
+
 public sealed record PrivacySettings(string LastSeen, bool ReadReceipts, string WhoCanAdd);
 
 /// <summary>A row of the inbox; <see cref="State"/> is <c>requested</c> for a message request not yet accepted, else <c>active</c>.</summary>

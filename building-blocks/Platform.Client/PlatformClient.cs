@@ -33,6 +33,41 @@ public sealed class PlatformClient : IAsyncDisposable
     /// <summary>A current access token (signing in or refreshing as needed).</summary>
     public Task<string> GetAccessTokenAsync(CancellationToken cancellationToken = default) => _tokens.GetAsync(cancellationToken);
 
+    /// <summary>My profile, with whether my email and phone are verified.</summary>
+    public Task<MyProfile> GetMeAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<MyProfile>(HttpMethod.Get, "api/v1/users/me", null, cancellationToken);
+
+    /// <summary>
+    /// Sends a verification code to my email (<paramref name="channel"/> <c>email</c>) or phone (<c>phone</c>); at most one
+    /// a minute (a 429 <see cref="PlatformException"/> says when to try again).
+    /// </summary>
+    public Task RequestVerificationAsync(string channel, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Post, "api/v1/users/me/verification", new { channel }, cancellationToken);
+
+    /// <summary>Verifies my email or phone with the code sent to it; the address is then mine alone (other accounts holding it lose it).</summary>
+    public Task ConfirmVerificationAsync(string channel, string code, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Post, "api/v1/users/me/verification/confirm", new { channel, code }, cancellationToken);
+
+    /// <summary>Whether two-factor sign-in is on, and how many recovery codes are left.</summary>
+    public Task<TwoFactorStatus> GetTwoFactorAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<TwoFactorStatus>(HttpMethod.Get, "api/v1/users/me/two-factor", null, cancellationToken);
+
+    /// <summary>A new authenticator key (while two-factor sign-in is off); turn it on with <see cref="EnableTwoFactorAsync"/>.</summary>
+    public Task<AuthenticatorSetup> SetUpAuthenticatorAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<AuthenticatorSetup>(HttpMethod.Post, "api/v1/users/me/two-factor/authenticator", null, cancellationToken);
+
+    /// <summary>Turns two-factor sign-in on with the authenticator's current code; answers 10 recovery codes to keep.</summary>
+    public Task<RecoveryCodeList> EnableTwoFactorAsync(string code, CancellationToken cancellationToken = default) =>
+        SendAsync<RecoveryCodeList>(HttpMethod.Post, "api/v1/users/me/two-factor/enable", new { code }, cancellationToken);
+
+    /// <summary>Turns two-factor sign-in off (the authenticator and recovery codes stop working).</summary>
+    public Task DisableTwoFactorAsync(string password, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Post, "api/v1/users/me/two-factor/disable", new { password }, cancellationToken);
+
+    /// <summary>10 new recovery codes; the earlier ones stop working.</summary>
+    public Task<RecoveryCodeList> NewRecoveryCodesAsync(string password, CancellationToken cancellationToken = default) =>
+        SendAsync<RecoveryCodeList>(HttpMethod.Post, "api/v1/users/me/two-factor/recovery-codes", new { password }, cancellationToken);
+
     /// <summary>The users I blocked.</summary>
     public Task<Page<BlockedUser>> GetBlocksAsync(string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
         SendAsync<Page<BlockedUser>>(HttpMethod.Get, $"api/v1/users/me/blocks?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
@@ -376,7 +411,8 @@ public sealed class PlatformClient : IAsyncDisposable
                     : null,
             };
         }
-        if (response.StatusCode == HttpStatusCode.NoContent)
+        // 204, and a 202 without a body (a code was sent).
+        if (response.StatusCode == HttpStatusCode.NoContent || response.Content.Headers.ContentLength == 0)
             return default!;
         return (await response.Content.ReadFromJsonAsync<T>(PlatformJson.Options, cancellationToken))!;
     }

@@ -12,6 +12,12 @@ public sealed class PlatformClientOptions
     /// <summary>The password for <see cref="Username"/>.</summary>
     public string? Password { get; init; }
 
+    /// <summary>
+    /// For an account with two-factor sign-in on: gives the authenticator's current code (or a recovery code) each time
+    /// the client signs in with the password (sent as the password grant's <c>otp</c> parameter).
+    /// </summary>
+    public Func<CancellationToken, Task<string>>? TwoFactorCodeProvider { get; init; }
+
     /// <summary>The OAuth client used for the password grant.</summary>
     public string ClientId { get; init; } = "platform-cli";
 

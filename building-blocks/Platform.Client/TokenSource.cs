@@ -42,6 +42,9 @@ internal sealed class TokenSource(PlatformClientOptions options, HttpClient http
                     Address = _tokenEndpoint, ClientId = options.ClientId, Scope = options.Scope,
                     UserName = options.Username ?? throw new InvalidOperationException("Set Username and Password, or an AccessTokenProvider."),
                     Password = options.Password,
+                    Parameters = options.TwoFactorCodeProvider is { } twoFactor
+                        ? new Parameters { { "otp", await twoFactor(cancellationToken) } }
+                        : [],
                 }, cancellationToken);
             if (response.IsError)
                 throw new PlatformException(401, "Sign-in failed", response.ErrorDescription ?? response.Error);

@@ -68,7 +68,7 @@ public static class IdentityServiceExtensions
         app.UseRateLimiter();
 
         var api = app.MapGroup("/api/v1");
-        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapSessions().MapBlocks().MapPrivacy().MapUsers().MapAdminUsers();
+        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapVerification().MapTwoFactor().MapSessions().MapBlocks().MapPrivacy().MapUsers().MapAdminUsers();
         api.MapGroup("/contacts").RequireAuthorization().MapImportContacts().MapContacts();
         api.MapGroup("/invites").RequireAuthorization().MapCreateInvite();
         api.MapPasswordReset();
@@ -88,7 +88,9 @@ public static class IdentityServiceExtensions
             .AddRoles<IdentityRole<Guid>>()
             .AddEntityFrameworkStores<IdentityDb>()
             .AddSignInManager()
-            .AddPasswordValidator<CommonPasswordValidator>();
+            .AddPasswordValidator<CommonPasswordValidator>()
+            // TOTP codes of an authenticator app for two-factor sign-in (Features/TwoFactor.cs).
+            .AddTokenProvider<AuthenticatorTokenProvider<User>>(TokenOptions.DefaultAuthenticatorProvider);
         services.AddOptions<IdentityOptions>().Configure<IOptions<IdentityServiceOptions>>((identity, settings) =>
         {
             identity.User.AllowedUserNameCharacters = Usernames.AllowedCharacters;
@@ -144,7 +146,7 @@ public static class IdentityServiceExtensions
                 server.AllowPasswordFlow();
                 server.AllowRefreshTokenFlow();
                 server.AllowClientCredentialsFlow();
-                server.RegisterScopes(Scopes.Email, Scopes.Profile, Scopes.Roles, Scopes.OfflineAccess, ClientSeeder.ApiScope,
+                server.RegisterScopes(Scopes.Email, Scopes.Phone, Scopes.Profile, Scopes.Roles, Scopes.OfflineAccess, ClientSeeder.ApiScope,
                     Platform.Contracts.Messaging.ConversationLogFeed.Scope);
                 // Every service validates access tokens offline from the JWKS, so they are signed, not encrypted.
                 server.DisableAccessTokenEncryption();

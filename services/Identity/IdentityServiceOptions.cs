@@ -63,6 +63,18 @@ public sealed class IdentityServiceOptions
     [Range(1, 20)]
     public int PasswordResetMaxAttempts { get; set; } = 5;
 
+    /// <summary>How long an email or phone verification code works.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
+    public TimeSpan VerificationLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Wrong codes that void a verification code (6 digits: 5 tries leave a 1 in 200,000 chance).</summary>
+    [Range(1, 20)]
+    public int VerificationMaxAttempts { get; set; } = 5;
+
+    /// <summary>The shortest time between two codes sent for one account and channel.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan VerificationResendInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     public sealed class TokenOptions
     {
         [Range(typeof(TimeSpan), "00:00:30", "1.00:00:00")]

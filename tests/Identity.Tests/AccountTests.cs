@@ -43,11 +43,15 @@ public sealed class AccountTests(PlatformInfrastructure infrastructure) : IClass
     }
 
     [Fact]
-    public async Task Register_WithDuplicateEmail_Returns409()
+    public async Task Register_WithAVerifiedAccountsEmail_Returns409_ButAnUnverifiedOneDoesNotBlockIt()
     {
         var existing = await _http.RegisterAsync();
-        var before = await _identity.CountUsersAsync();
 
+        var squatter = await _http.RegisterAsync(email: existing.Email!.ToUpperInvariant());
+        Assert.Equal(existing.Email, squatter.Email);
+
+        await _identity.VerifyAsync(existing);
+        var before = await _identity.CountUsersAsync();
         var response = await _http.PostAsJsonAsync("/api/v1/users", new { email = existing.Email!.ToUpperInvariant(), password = Api.Password, displayName = "Copy" });
 
         await Api.AssertProblemAsync(response, HttpStatusCode.Conflict);
@@ -56,11 +60,13 @@ public sealed class AccountTests(PlatformInfrastructure infrastructure) : IClass
     }
 
     [Fact]
-    public async Task Register_WithDuplicatePhoneInAnotherNotation_Returns409()
+    public async Task Register_WithAVerifiedPhoneInAnotherNotation_Returns409()
     {
         var phone = Api.UniquePhone();
-        await _http.RegisterAsync(phone: phone);
+        var owner = await _http.RegisterAsync(phone: phone);
         var national = $"({phone[2..5]}) {phone[5..8]}-{phone[8..]}";
+        await _http.RegisterAsync(phone: national);
+        await _identity.VerifyAsync(owner);
 
         var response = await _http.PostAsJsonAsync("/api/v1/users", new { phone = national, password = Api.Password, displayName = "Copy" });
 

@@ -28,6 +28,7 @@ public sealed class ContactTests(PlatformInfrastructure infrastructure) : IClass
     {
         var byEmail = await _http.RegisterAsync(email: Api.UniqueEmail("friend"));
         var byPhone = await _http.RegisterAsync(phone: Api.UniquePhone());
+        await _identity.VerifyAsync(byEmail, byPhone);
         var me = await _http.RegisterAsync();
         var token = await _http.TokenAsync(me);
         var emails = Enumerable.Range(0, 599).Select(i => $"stranger{i}-{Guid.NewGuid():N}@example.com").Append(byEmail.Email!.ToUpperInvariant()).ToArray();
@@ -49,6 +50,7 @@ public sealed class ContactTests(PlatformInfrastructure infrastructure) : IClass
     {
         var byEmail = await _http.RegisterAsync(email: Api.UniqueEmail("hashed"));
         var byPhone = await _http.RegisterAsync(phone: Api.UniquePhone());
+        await _identity.VerifyAsync(byEmail, byPhone);
         var me = await _http.RegisterAsync();
         var token = await _http.TokenAsync(me);
         var hashes = Enumerable.Range(0, 998).Select(i => Sha256($"nobody{i}-{Guid.NewGuid():N}@example.com"))
@@ -98,6 +100,7 @@ public sealed class ContactTests(PlatformInfrastructure infrastructure) : IClass
     public async Task DeleteContact_RemovesItFromMyList_AndUnknownOnesAre404()
     {
         var friend = await _http.RegisterAsync();
+        await _identity.VerifyAsync(friend);
         var token = await _http.TokenAsync(await _http.RegisterAsync());
         await _http.SendAsync(HttpMethod.Post, "/api/v1/contacts/import", token, new { emails = new[] { friend.Email } });
 
@@ -167,6 +170,7 @@ public sealed class ContactTests(PlatformInfrastructure infrastructure) : IClass
     {
         await using var events = await EventRecorder.StartAsync<ContactsChanged, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
         var friend = await _http.RegisterAsync(email: Api.UniqueEmail("friend"));
+        await _identity.VerifyAsync(friend);
         var me = await _http.RegisterAsync();
         var token = await _http.TokenAsync(me);
 

@@ -296,6 +296,23 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
         Assert.Contains("15 minutes", mail.TextBody);
     }
 
+    [Fact]
+    public async Task AnEmailVerificationCode_IsEmailedOverSmtp()
+    {
+        var email = $"verify-{Guid.NewGuid():N}@example.com";
+        await host.Bus.PublishAsync(new VerificationCodeRequested
+        {
+            RequestId = Guid.CreateVersion7(), UserId = Guid.CreateVersion7(), Channel = "email", Address = email, Code = "012345",
+            ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(15), RequestedAt = DateTimeOffset.UtcNow,
+        });
+
+        var mail = await Eventually.Returns(() => Task.FromResult(host.Smtp.Messages.FirstOrDefault(m => m.To.ToString().Contains(email))),
+            m => m is not null, TimeSpan.FromSeconds(15), "the verification email arrives");
+        Assert.Equal("Your verification code", mail!.Subject);
+        Assert.Contains("012345", mail.TextBody);
+        Assert.Contains("15 minutes", mail.TextBody);
+    }
+
     [Theory]
     [InlineData("""{"endpoint":"http://push.example.com/abc","keys":{"p256dh":"BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM","auth":"tBHItJI5svbpez7KI4CCXg"}}""")]
     [InlineData("""{"endpoint":"https://10.0.0.7/push","keys":{"p256dh":"BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM","auth":"tBHItJI5svbpez7KI4CCXg"}}""")]

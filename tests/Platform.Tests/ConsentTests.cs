@@ -108,6 +108,7 @@ public sealed class ConsentTests(WholePlatform platform)
         var alice = await platform.SignUpAsync("Alice Shares A DM");
         var bob = await platform.SignUpAsync("Bob Is Private");
         var dave = await platform.SignUpAsync("Dave Is Bob's Contact");
+        await platform.VerifyEmailAsync(dave);
         await platform.ReadAsync(await bob.Http.PostAsJsonAsync("api/v1/contacts/import", new { emails = new[] { dave.Email } }), HttpStatusCode.OK, "Bob imports Dave", platform.Identity);
         var direct = (await platform.ReadAsync(await bob.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { alice.Id } }),
             HttpStatusCode.Created, "Bob opens a DM with Alice", platform.Messaging)).GetProperty("id").GetGuid();
@@ -166,6 +167,7 @@ public sealed class ConsentTests(WholePlatform platform)
         var victim = await platform.SignUpAsync("Vic Gets Requests");
         var mallory = await platform.SignUpAsync("Mallory Is A Stranger");
         var friend = await platform.SignUpAsync("Fred Is A Contact");
+        await platform.VerifyEmailAsync(friend);
         await platform.ReadAsync(await victim.Http.PostAsJsonAsync("api/v1/contacts/import", new { emails = new[] { friend.Email } }), HttpStatusCode.OK, "Vic imports Fred", platform.Identity);
 
         var request = (await platform.ReadAsync(await mallory.Http.PostAsJsonAsync("api/v1/conversations", new { kind = "direct", memberIds = new[] { victim.Id } }),

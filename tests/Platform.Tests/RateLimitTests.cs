@@ -121,6 +121,22 @@ public sealed class RateLimitTests(WholePlatform platform)
     }
 
     [Fact]
+    public async Task VerificationRequests_AreLimitedPerUser_WhateverTheAddress()
+    {
+        // Codes by mail or SMS cost money and annoy their recipient; guessing a code is bounded by Identity too.
+        var alice = await platform.SignUpAsync("Alice Asks For Codes");
+        var answers = new List<HttpResponseMessage>();
+        for (var i = 0; i < 7; i++)
+            answers.Add(await alice.Http.SendAsync(From(NewClientAddress(), HttpMethod.Post, "api/v1/users/me/verification/confirm", new { channel = "email", code = "000000" })));
+
+        Assert.Equal(5, answers.Count(answer => answer.StatusCode == HttpStatusCode.BadRequest));
+        await AssertTooManyRequestsAsync(answers.Last(), "verification");
+        var bob = await platform.SignUpAsync("Bob Asks Once");
+        var other = await bob.Http.SendAsync(From(NewClientAddress(), HttpMethod.Post, "api/v1/users/me/verification", new { channel = "email" }));
+        Assert.Equal(HttpStatusCode.Accepted, other.StatusCode);
+    }
+
+    [Fact]
     public async Task ALinkPreviewFlood_IsRefusedAtTheGateway()
     {
         var alice = await platform.SignUpAsync("Alice Previews");

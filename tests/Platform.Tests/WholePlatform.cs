@@ -54,6 +54,12 @@ public sealed class WholePlatform : IAsyncLifetime
 
     public ServiceProcess Gateway2 { get; private set; } = null!;
 
+    /// <summary>The SMTP server Notifications sends mail to (password reset and verification codes, invites).</summary>
+    public SmtpReceiver Smtp { get; } = SmtpReceiver.Start();
+
+    /// <summary>The text messages Notifications sent through the SMS gateway.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<SmsMessage> Sms { get; } = new();
+
     /// <summary>A local web site whose pages Media may preview (see the LinkPreviews:AllowedEndpoints deviation below).</summary>
     public Uri Site { get; private set; } = null!;
 
@@ -79,8 +85,13 @@ public sealed class WholePlatform : IAsyncLifetime
 
     private async Task StartAsync()
     {
-        (_site, Site) = await LoopbackServer.StartAsync(app => app.MapGet("/articles/{slug}", (string slug) => Results.Content(
-            $"<html><head><title>{slug}</title><meta property=\"og:title\" content=\"Article {slug}\"></head><body></body></html>", "text/html")));
+        (_site, Site) = await LoopbackServer.StartAsync(app =>
+        {
+            app.MapGet("/articles/{slug}", (string slug) => Results.Content(
+                $"<html><head><title>{slug}</title><meta property=\"og:title\" content=\"Article {slug}\"></head><body></body></html>", "text/html"));
+            // The SMS gateway Notifications posts text messages to.
+            app.MapPost("/sms", (SmsMessage message) => Sms.Enqueue(message));
+        });
         await Task.WhenAll(Database.InitializeAsync(), VirtualHost.InitializeAsync());
         _platform = await PlatformProcesses.StartAsync(new PlatformProcessOptions
         {
@@ -91,6 +102,14 @@ public sealed class WholePlatform : IAsyncLifetime
                 // Deviation: link previews never fetch loopback addresses; this test's own site is the one exception.
                 if (name == "media")
                     settings["LinkPreviews:AllowedEndpoints:0"] = $"127.0.0.1:{Site.Port}";
+                // Mail and SMS go to this fixture's SMTP server and SMS gateway.
+                if (name.StartsWith("notifications", StringComparison.Ordinal))
+                {
+                    settings["Notifications:Invites:Smtp:Host"] = "127.0.0.1";
+                    settings["Notifications:Invites:Smtp:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    settings["Notifications:Invites:Smtp:Security"] = "none";
+                    settings["Notifications:Invites:Sms:Url"] = new Uri(Site, "sms").ToString();
+                }
             },
         });
         (Identity, Messaging, Presence, Notifications, Media, Gateway1, Gateway2) = (_platform["identity"], _platform["messaging"],
@@ -113,19 +132,22 @@ public sealed class WholePlatform : IAsyncLifetime
     public Task<ServiceProcess> StartGatewayAsync(string name, IReadOnlyDictionary<string, string?> overrides, bool waitForBroker = true) =>
         _platform!.StartGatewayAsync(name, overrides, waitForBroker);
 
-    /// <summary>Registers a user with <c>POST /api/v1/users</c> and signs in with the password grant of <c>platform-cli</c>, both through <paramref name="gateway"/> (Gateway 1 by default).</summary>
-    public async Task<User> SignUpAsync(string displayName, ServiceProcess? gateway = null)
+    /// <summary>
+    /// Registers a user with <c>POST /api/v1/users</c> (with <paramref name="email"/> or a new address, unverified) and signs
+    /// in by username with the password grant of <c>platform-cli</c>, both through <paramref name="gateway"/> (Gateway 1 by default).
+    /// </summary>
+    public async Task<User> SignUpAsync(string displayName, ServiceProcess? gateway = null, string? email = null)
     {
         gateway ??= Gateway1;
         using var anonymous = Anonymous(gateway);
-        var email = $"{Guid.NewGuid():N}@example.com";
+        email ??= $"{Guid.NewGuid():N}@example.com";
         var registered = await ReadAsync(await anonymous.PostAsJsonAsync("api/v1/users", new { email, password = UserPassword, displayName }),
             HttpStatusCode.Created, "registration", Identity);
         var signedIn = await ReadAsync(await anonymous.PostAsync("connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["grant_type"] = "password",
             ["client_id"] = "platform-cli",
-            ["username"] = email,
+            ["username"] = registered.GetProperty("username").GetString()!,
             ["password"] = UserPassword,
             ["scope"] = "openid profile email offline_access api",
         })), HttpStatusCode.OK, "sign-in", Identity);
@@ -133,6 +155,23 @@ public sealed class WholePlatform : IAsyncLifetime
         var http = Anonymous(gateway);
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return new User(registered.GetProperty("id").GetGuid(), registered.GetProperty("username").GetString()!, token, http) { Email = email };
+    }
+
+    /// <summary>The 6-digit code in the newest mail to <paramref name="email"/> after <paramref name="seen"/> mails to it, within <see cref="Soon"/>.</summary>
+    public async Task<string> MailedCodeAsync(string email, int seen = 0)
+    {
+        var mails = await EventuallyAsync(() => Task.FromResult(Smtp.Messages.Where(m => m.To.Mailboxes.Any(to => string.Equals(to.Address, email, StringComparison.OrdinalIgnoreCase))).ToList()),
+            found => found.Count > seen, $"a mail to {email} arrives", Notifications);
+        return System.Text.RegularExpressions.Regex.Match(mails[^1].TextBody ?? "", @"\b[0-9]{6}\b").Value;
+    }
+
+    /// <summary>Verifies <paramref name="user"/>'s email with the mailed code (<c>POST /api/v1/users/me/verification</c>, <c>.../confirm</c>).</summary>
+    public async Task VerifyEmailAsync(User user)
+    {
+        var seen = Smtp.Messages.Count(m => m.To.Mailboxes.Any(to => string.Equals(to.Address, user.Email, StringComparison.OrdinalIgnoreCase)));
+        await ReadAsync(await user.Http.PostAsJsonAsync("api/v1/users/me/verification", new { channel = "email" }), HttpStatusCode.Accepted, "asking for a code", Identity);
+        var code = await MailedCodeAsync(user.Email, seen);
+        await ReadAsync(await user.Http.PostAsJsonAsync("api/v1/users/me/verification/confirm", new { channel = "email", code }), HttpStatusCode.NoContent, "confirming the code", Identity);
     }
 
     /// <summary>An HTTP client of the Gateway without a token; redirects are not followed, so tests see them.</summary>
@@ -211,6 +250,10 @@ public sealed class WholePlatform : IAsyncLifetime
         _handler.Dispose();
         if (_site is not null)
             await _site.DisposeAsync();
+        Smtp.Dispose();
         await Task.WhenAll(Database.DisposeAsync(), VirtualHost.DisposeAsync());
     }
 }
+
+/// <summary>A text message as the SMS gateway receives it.</summary>
+public sealed record SmsMessage(string To, string Text);

@@ -88,3 +88,27 @@ public sealed record PasswordResetRequested
 
     public required DateTimeOffset RequestedAt { get; init; }
 }
+
+/// <summary>
+/// A user asked to verify their email or phone number: Notifications sends <see cref="Code"/> to <see cref="Address"/>
+/// (by email for <c>email</c>, by SMS for <c>phone</c>); the user presents it to
+/// <c>POST /api/v1/users/me/verification/confirm</c> before <see cref="ExpiresAt"/>.
+/// </summary>
+public sealed record VerificationCodeRequested
+{
+    public required Guid RequestId { get; init; }
+
+    public required Guid UserId { get; init; }
+
+    /// <summary><c>email</c> or <c>phone</c>.</summary>
+    public required string Channel { get; init; }
+
+    /// <summary>The normalised email address or E.164 phone number.</summary>
+    public required string Address { get; init; }
+
+    public required string Code { get; init; }
+
+    public required DateTimeOffset ExpiresAt { get; init; }
+
+    public required DateTimeOffset RequestedAt { get; init; }
+}

@@ -8,6 +8,11 @@ export interface PasswordSignInOptions {
   gatewayUrl: string | URL;
   username: string;
   password: string;
+  /**
+   * For an account with two-factor sign-in on: gives the authenticator's current code (or a recovery code) each time the
+   * SDK signs in with the password (the password grant's `otp` parameter).
+   */
+  twoFactorCode?: () => string | Promise<string>;
   /** The OAuth client of the password grant (default `platform-cli`). */
   clientId?: string;
   /** Default `openid profile email offline_access api`. */
@@ -69,6 +74,7 @@ export class PasswordTokenSource {
       username: this.options.username,
       password: this.options.password,
       scope: this.options.scope ?? "openid profile email offline_access api",
+      ...(this.options.twoFactorCode ? { otp: await this.options.twoFactorCode() } : {}),
     });
     this.#accessToken = response.access_token;
     this.#refreshToken = response.refresh_token ?? this.#refreshToken;

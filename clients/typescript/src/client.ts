@@ -10,7 +10,7 @@ import type { paths as PresencePaths } from "./generated/presence.js";
 import type { ConversationEvent } from "./handwritten.js";
 import type {
   BlockedUser, Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MessageReport, MyPresence,
-  DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, PrivacySettings, Receipts,
+  DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, PrivacySettings, Receipts, TwoFactorStatus, AuthenticatorSetup, RecoveryCodeList,
   SearchHit, Thread, ThreadRead, Contact, ContactMatches, Invite, NotificationPreferences, PushSubscriptionInfo,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
@@ -155,6 +155,41 @@ export class PlatformClient {
   /** My profile. */
   async getMe(): Promise<MyProfile> {
     return data(await this.api.GET("/api/v1/users/me"));
+  }
+
+  /** Sends a verification code to my email or phone; at most one a minute (a 429 {@link PlatformError} says when to retry). */
+  async requestVerification(channel: "email" | "phone"): Promise<void> {
+    await this.api.POST("/api/v1/users/me/verification", { body: { channel } });
+  }
+
+  /** Verifies my email or phone with the code sent to it; the address is then mine alone (other accounts holding it lose it). */
+  async confirmVerification(channel: "email" | "phone", code: string): Promise<void> {
+    await this.api.POST("/api/v1/users/me/verification/confirm", { body: { channel, code } });
+  }
+
+  /** Whether two-factor sign-in is on, and how many recovery codes are left. */
+  async getTwoFactor(): Promise<TwoFactorStatus> {
+    return data(await this.api.GET("/api/v1/users/me/two-factor"));
+  }
+
+  /** A new authenticator key (while two-factor sign-in is off): `sharedKey` to type in, `authenticatorUri` for a QR code. */
+  async setUpAuthenticator(): Promise<AuthenticatorSetup> {
+    return data(await this.api.POST("/api/v1/users/me/two-factor/authenticator"));
+  }
+
+  /** Turns two-factor sign-in on with the authenticator's current code; answers 10 recovery codes to keep. */
+  async enableTwoFactor(code: string): Promise<RecoveryCodeList> {
+    return data(await this.api.POST("/api/v1/users/me/two-factor/enable", { body: { code } }));
+  }
+
+  /** Turns two-factor sign-in off (the authenticator and the recovery codes stop working). */
+  async disableTwoFactor(password: string): Promise<void> {
+    await this.api.POST("/api/v1/users/me/two-factor/disable", { body: { password } });
+  }
+
+  /** 10 new recovery codes; the earlier ones stop working. */
+  async newRecoveryCodes(password: string): Promise<RecoveryCodeList> {
+    return data(await this.api.POST("/api/v1/users/me/two-factor/recovery-codes", { body: { password } }));
   }
 
   /** The users I blocked. */

@@ -40,6 +40,9 @@ export type IceServers = Messaging["schemas"]["IceServersResponse"];
 export type EventEnvelope = Messaging["schemas"]["EventEnvelope"];
 
 export type MyProfile = Identity["schemas"]["MyProfile"];
+export type TwoFactorStatus = Identity["schemas"]["TwoFactorStatus"];
+export type AuthenticatorSetup = Identity["schemas"]["AuthenticatorSetup"];
+export type RecoveryCodeList = Identity["schemas"]["RecoveryCodeList"];
 export type PublicProfile = Identity["schemas"]["PublicProfile"];
 export type RegisterRequest = Identity["schemas"]["RegisterRequest"];
 export type Contact = Identity["schemas"]["ContactView"];

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
+using Platform.Identity.Domain;
 
 namespace Platform.Identity.Data;
 
@@ -32,6 +33,8 @@ public sealed class IdentityDb(DbContextOptions<IdentityDb> options)
 
     public DbSet<PasswordResetCode> PasswordResetCodes => Set<PasswordResetCode>();
 
+    public DbSet<VerificationCode> VerificationCodes => Set<VerificationCode>();
+
     protected override void OnModelCreating(ModelBuilder builder)
     {
         base.OnModelCreating(builder);
@@ -46,9 +49,10 @@ public sealed class IdentityDb(DbContextOptions<IdentityDb> options)
             user.Property(u => u.PhoneNumber).HasMaxLength(20);
             user.Property(u => u.EmailHash).HasMaxLength(64);
             user.Property(u => u.PhoneHash).HasMaxLength(64);
-            // Identity only checks these in code; the indexes make a concurrent duplicate fail too.
-            user.HasIndex(u => u.NormalizedEmail).IsUnique().HasFilter("\"NormalizedEmail\" IS NOT NULL").HasDatabaseName("ix_users_email");
-            user.HasIndex(u => u.PhoneNumber).IsUnique().HasFilter("\"PhoneNumber\" IS NOT NULL").HasDatabaseName("ix_users_phone");
+            // A verified address has one owner (a concurrent second verification fails here too); unverified ones may be
+            // held by several accounts, so that nobody can block an address by registering it first.
+            user.HasIndex(u => u.NormalizedEmail).IsUnique().HasFilter("\"NormalizedEmail\" IS NOT NULL AND \"EmailConfirmed\"").HasDatabaseName("ix_users_email");
+            user.HasIndex(u => u.PhoneNumber).IsUnique().HasFilter("\"PhoneNumber\" IS NOT NULL AND \"PhoneNumberConfirmed\"").HasDatabaseName("ix_users_phone");
             user.HasIndex(u => u.EmailHash).HasDatabaseName("ix_users_email_hash");
             user.HasIndex(u => u.PhoneHash).HasDatabaseName("ix_users_phone_hash");
         });
@@ -121,6 +125,16 @@ public sealed class IdentityDb(DbContextOptions<IdentityDb> options)
         {
             code.ToTable("password_reset_codes");
             code.HasKey(c => c.UserId);
+            code.Property(c => c.CodeHash).HasMaxLength(64);
+            code.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        builder.Entity<VerificationCode>(code =>
+        {
+            code.ToTable("verification_codes");
+            code.HasKey(c => new { c.UserId, c.Channel });
+            code.Property(c => c.Channel).HasMaxLength(8);
+            code.Property(c => c.Address).HasMaxLength(ContactAddresses.EmailMaxLength);
             code.Property(c => c.CodeHash).HasMaxLength(64);
             code.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
         });
@@ -253,6 +267,29 @@ public sealed class SignInCounter
 public sealed class PasswordResetCode
 {
     public Guid UserId { get; set; }
+
+    public string CodeHash { get; set; } = "";
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    /// <summary>Wrong codes presented; at the limit the code is void.</summary>
+    public int Attempts { get; set; }
+}
+
+/// <summary>
+/// The one outstanding verification code of an account for one channel (<c>email</c> or <c>phone</c>), stored only as a
+/// hash, for the address it was sent to: it works only while the account still holds that address.
+/// </summary>
+public sealed class VerificationCode
+{
+    public Guid UserId { get; set; }
+
+    public string Channel { get; set; } = "";
+
+    /// <summary>The normalised email or E.164 phone number the code was sent to.</summary>
+    public string Address { get; set; } = "";
 
     public string CodeHash { get; set; } = "";
 

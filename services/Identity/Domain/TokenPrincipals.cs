@@ -10,8 +10,9 @@ namespace Platform.Identity.Domain;
 
 /// <summary>
 /// The identities OpenIddict turns into tokens. Access tokens carry <c>sub</c>, <c>name</c>, <c>preferred_username</c>
-/// and <c>role</c> for audience <c>api</c>; identity tokens carry what the granted scopes allow. Email and phone
-/// never go into access tokens (they travel to every service).
+/// and <c>role</c> for audience <c>api</c>; identity tokens carry what the granted scopes allow (<c>email</c>,
+/// <c>email_verified</c>; <c>phone_number</c>, <c>phone_number_verified</c>). Email and phone never go into access
+/// tokens (they travel to every service).
 /// </summary>
 public static class TokenPrincipals
 {
@@ -27,6 +28,9 @@ public static class TokenPrincipals
             .SetClaim(Claims.Name, user.DisplayName)
             .SetClaim(Claims.PreferredUsername, user.UserName)
             .SetClaim(Claims.Email, user.Email)
+            .SetClaim(Claims.EmailVerified, user.Email is null ? null : user.EmailConfirmed)
+            .SetClaim(Claims.PhoneNumber, user.PhoneNumber)
+            .SetClaim(Claims.PhoneNumberVerified, user.PhoneNumber is null ? null : user.PhoneNumberConfirmed)
             .SetClaims(Claims.Role, [.. roles]);
         identity.SetScopes(scopes);
         identity.SetResources(Audience);
@@ -36,7 +40,8 @@ public static class TokenPrincipals
             TokenRevocations.IssuedAtMillisecondsClaim => [Destinations.AccessToken],
             Claims.Name or Claims.PreferredUsername when identity.HasScope(Scopes.Profile) => [Destinations.AccessToken, Destinations.IdentityToken],
             Claims.Name or Claims.PreferredUsername => [Destinations.AccessToken],
-            Claims.Email when identity.HasScope(Scopes.Email) => [Destinations.IdentityToken],
+            Claims.Email or Claims.EmailVerified when identity.HasScope(Scopes.Email) => [Destinations.IdentityToken],
+            Claims.PhoneNumber or Claims.PhoneNumberVerified when identity.HasScope(Scopes.Phone) => [Destinations.IdentityToken],
             Claims.Role when identity.HasScope(Scopes.Roles) => [Destinations.AccessToken, Destinations.IdentityToken],
             Claims.Role => [Destinations.AccessToken],
             _ => [],

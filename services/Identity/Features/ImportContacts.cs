@@ -19,7 +19,7 @@ public sealed record ImportContactsResponse(IReadOnlyList<ContactMatch> Matches)
 
 /// <summary>
 /// <c>POST /api/v1/contacts/import</c>: which of up to 1,000 emails, phone numbers or SHA-256 hashes of their
-/// normalised forms belong to active accounts. The answer lists matches only, each with the entry exactly as sent;
+/// normalised forms are the verified addresses of active accounts. The answer lists matches only, each with the entry exactly as sent;
 /// nothing is said about the rest. Matched users are added to the caller's contacts. Rate-limited per user.
 /// </summary>
 public static class ImportContacts
@@ -77,15 +77,17 @@ public static class ImportContacts
 
         var wanted = entries.Select(e => e.Hash).Distinct().ToList();
         var found = await db.Users.AsNoTracking()
-            .Where(u => u.DisabledAt == null && u.Id != me && (wanted.Contains(u.EmailHash!) || wanted.Contains(u.PhoneHash!)))
-            .Select(u => new { u.Id, u.EmailHash, u.PhoneHash })
+            .Where(u => u.DisabledAt == null && u.Id != me
+                && ((u.EmailConfirmed && wanted.Contains(u.EmailHash!)) || (u.PhoneNumberConfirmed && wanted.Contains(u.PhoneHash!))))
+            .Select(u => new { u.Id, u.EmailHash, u.EmailConfirmed, u.PhoneHash, u.PhoneNumberConfirmed })
             .ToListAsync(cancellationToken);
+        // Verified addresses only: anyone can register anyone's address, only its owner can verify it.
         var owners = new Dictionary<string, Guid>();
         foreach (var user in found)
         {
-            if (user.EmailHash is not null)
+            if (user is { EmailHash: not null, EmailConfirmed: true })
                 owners[user.EmailHash] = user.Id;
-            if (user.PhoneHash is not null)
+            if (user is { PhoneHash: not null, PhoneNumberConfirmed: true })
                 owners[user.PhoneHash] = user.Id;
         }
         var matches = entries

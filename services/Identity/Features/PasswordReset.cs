@@ -35,7 +35,6 @@ public static class PasswordReset
 
     private static async Task<Results<Accepted, ValidationProblem>> RequestAsync(
         PasswordResetRequest request,
-        UserManager<User> users,
         IdentityDb db,
         OutboxSignal outbox,
         TimeProvider time,
@@ -46,7 +45,7 @@ public static class PasswordReset
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["email"] = ["Not a valid email address."] });
 
         var now = time.GetUtcNow();
-        if (await users.FindByEmailAsync(email) is { IsDisabled: false } user)
+        if (await AddressOwnership.ResolveAsync(db, AddressOwnership.Email, email, cancellationToken) is { IsDisabled: false } user)
         {
             var existing = await db.PasswordResetCodes.SingleOrDefaultAsync(c => c.UserId == user.Id, cancellationToken);
             // One email a minute at most, whoever keeps asking.
@@ -89,7 +88,7 @@ public static class PasswordReset
             return wrong;
 
         var now = time.GetUtcNow();
-        if (await users.FindByEmailAsync(email) is not { IsDisabled: false } user
+        if (await AddressOwnership.ResolveAsync(db, AddressOwnership.Email, email, cancellationToken) is not { IsDisabled: false } user
             || await db.PasswordResetCodes.SingleOrDefaultAsync(c => c.UserId == user.Id, cancellationToken) is not { } stored
             || stored.ExpiresAt <= now || stored.Attempts >= options.Value.PasswordResetMaxAttempts)
             return wrong;

@@ -122,9 +122,11 @@ public sealed class Registration(
         if (errors.Count > 0)
             return new Invalid(errors);
 
-        if (email is not null && await users.FindByEmailAsync(email) is not null)
+        // Only a verified address is taken: an unverified one may be anyone's typo or squat, and the first account to
+        // verify it owns it (AddressOwnership).
+        if (email is not null && await AddressOwnership.IsOwnedAsync(db, AddressOwnership.Email, email, except: null, cancellationToken))
             return new Conflict("email", "An account with this email address exists.");
-        if (phone is not null && await db.Users.AnyAsync(u => u.PhoneNumber == phone, cancellationToken))
+        if (phone is not null && await AddressOwnership.IsOwnedAsync(db, AddressOwnership.Phone, phone, except: null, cancellationToken))
             return new Conflict("phone", "An account with this phone number exists.");
         if (username is not null && await users.FindByNameAsync(username) is not null)
             return new Conflict("username", "This username is taken.");

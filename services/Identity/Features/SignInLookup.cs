@@ -8,7 +8,7 @@ using Platform.Identity.Domain;
 
 namespace Platform.Identity.Features;
 
-public enum SignInOutcome { Succeeded, Invalid, Throttled, Disabled }
+public enum SignInOutcome { Succeeded, Invalid, Throttled, Disabled, SecondFactorRequired, WrongSecondFactor }
 
 public sealed record PasswordCheck(SignInOutcome Outcome, User? User, TimeSpan RetryAfter = default);
 
@@ -22,7 +22,8 @@ public sealed class SignInLookup(
     UserManager<User> users,
     IdentityDb db,
     SignInThrottle throttle,
-    IOptions<IdentityServiceOptions> options)
+    IOptions<IdentityServiceOptions> options,
+    TimeProvider time)
 {
     // Verifying against a throw-away hash (made with the configured iterations) when the name is unknown keeps
     // the answer's timing the same as for a wrong password.
@@ -58,17 +59,48 @@ public sealed class SignInLookup(
             await throttle.RecordFailureAsync(account, address);
             return new(SignInOutcome.Invalid, null);
         }
-        await throttle.RecordSuccessAsync(account, user!.Id, address);
+        if (user!.IsDisabled)
+        {
+            await throttle.RecordSuccessAsync(account, user.Id, address);
+            return new(SignInOutcome.Disabled, null);
+        }
+        // The password alone does not sign a two-factor account in, nor clear its failures: the code must follow
+        // (CompleteSecondFactorAsync), and wrong codes count like wrong passwords.
+        if (user.TwoFactorEnabled)
+            return new(SignInOutcome.SecondFactorRequired, user);
+        await throttle.RecordSuccessAsync(account, user.Id, address);
+        return new(SignInOutcome.Succeeded, user);
+    }
+
+    /// <summary>
+    /// The second step of a two-factor sign-in (after <see cref="SignInOutcome.SecondFactorRequired"/>): the TOTP code or
+    /// a recovery code, throttled and counted under the account like a password.
+    /// </summary>
+    public async Task<PasswordCheck> CompleteSecondFactorAsync(User user, string? code, string address)
+    {
+        var account = user.Id.ToString();
+        var wait = await throttle.WaitAsync(account, user.Id, address);
+        if (wait > TimeSpan.Zero)
+            return new(SignInOutcome.Throttled, null, wait);
+        if (!await TwoFactorCodes.VerifyAsync(users, user, code, time))
+        {
+            await throttle.RecordFailureAsync(account, address);
+            return new(SignInOutcome.WrongSecondFactor, null);
+        }
+        await throttle.RecordSuccessAsync(account, user.Id, address);
         return user.IsDisabled ? new(SignInOutcome.Disabled, null) : new(SignInOutcome.Succeeded, user);
     }
 
     /// <summary>The account, and the name in the form it is looked up by (what unknown names are throttled under).</summary>
     private async Task<(User? User, string Normalised)> FindAsync(string name)
     {
+        // An address held by several unverified accounts names none of them (sign in by username then).
         if (name.Contains('@'))
-            return ContactAddresses.NormaliseEmail(name) is { } email ? (await users.FindByEmailAsync(email), email) : (null, name.ToLowerInvariant());
+            return ContactAddresses.NormaliseEmail(name) is { } email
+                ? (await AddressOwnership.ResolveAsync(db, AddressOwnership.Email, email), email)
+                : (null, name.ToLowerInvariant());
         if (ContactAddresses.NormalisePhone(name, options.Value.DefaultPhoneRegion) is { } phone
-            && await db.Users.SingleOrDefaultAsync(u => u.PhoneNumber == phone) is { } byPhone)
+            && await AddressOwnership.ResolveAsync(db, AddressOwnership.Phone, phone) is { } byPhone)
             return (byPhone, phone);
         var username = Usernames.Normalise(name);
         return (await users.FindByNameAsync(username), username);
@@ -78,6 +110,8 @@ public sealed class SignInLookup(
     {
         SignInOutcome.Throttled => $"Too many failed sign-ins. Try again in {RetryAfterSeconds(result)} s.",
         SignInOutcome.Disabled => "The account is disabled.",
+        SignInOutcome.WrongSecondFactor => "The two-factor code is wrong or was used already.",
+        SignInOutcome.SecondFactorRequired => "A two-factor code is required: send the authenticator's code or a recovery code as the otp parameter.",
         _ => "The sign-in name or password is wrong.",
     };
 

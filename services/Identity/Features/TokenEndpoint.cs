@@ -16,6 +16,9 @@ namespace Platform.Identity.Features;
 /// </summary>
 public static class TokenEndpoint
 {
+    /// <summary>The password grant's extra parameter with the two-factor code of an account that has two-factor sign-in on.</summary>
+    public const string OtpParameter = "otp";
+
     public static IEndpointRouteBuilder MapTokenEndpoint(this IEndpointRouteBuilder app)
     {
         app.MapPost("/connect/token", HandleAsync).AllowAnonymous().ExcludeFromDescription();
@@ -34,7 +37,13 @@ public static class TokenEndpoint
 
         if (request.IsPasswordGrantType())
         {
-            var check = await signIn.CheckAsync(request.Username, request.Password, SignInThrottle.AddressOf(context));
+            var address = SignInThrottle.AddressOf(context);
+            var check = await signIn.CheckAsync(request.Username, request.Password, address);
+            // A two-factor account needs its code (or a recovery code) in the otp parameter as well.
+            if (check.Outcome == SignInOutcome.SecondFactorRequired)
+                check = (string?)request.GetParameter(OtpParameter) is { Length: > 0 } otp
+                    ? await signIn.CompleteSecondFactorAsync(check.User!, otp, address)
+                    : check with { User = null };
             if (check.User is null)
             {
                 // Still invalid_grant (what OAuth clients understand), with the wait as a hint.

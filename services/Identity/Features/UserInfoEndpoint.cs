@@ -40,6 +40,11 @@ public static class UserInfoEndpoint
             claims[Claims.Email] = user.Email;
             claims[Claims.EmailVerified] = user.EmailConfirmed;
         }
+        if (principal.HasScope(Scopes.Phone) && user.PhoneNumber is not null)
+        {
+            claims[Claims.PhoneNumber] = user.PhoneNumber;
+            claims[Claims.PhoneNumberVerified] = user.PhoneNumberConfirmed;
+        }
         if (principal.HasScope(Scopes.Roles))
             claims[Claims.Role] = await users.GetRolesAsync(user);
         return Results.Ok(claims);

@@ -4,11 +4,12 @@ namespace Platform.Identity.Features;
 
 /// <summary>What the owner of an account sees about it.</summary>
 public sealed record MyProfile(
-    Guid Id, string Username, string DisplayName, string? Email, string? Phone,
+    Guid Id, string Username, string DisplayName, string? Email, bool EmailVerified, string? Phone, bool PhoneVerified,
     Guid? AvatarMediaId, string? StatusText, IReadOnlyList<string> Roles, DateTimeOffset CreatedAt)
 {
     public static MyProfile From(User user, IEnumerable<string> roles) => new(
-        user.Id, user.UserName!, user.DisplayName, user.Email, user.PhoneNumber,
+        user.Id, user.UserName!, user.DisplayName, user.Email, user.Email is not null && user.EmailConfirmed,
+        user.PhoneNumber, user.PhoneNumber is not null && user.PhoneNumberConfirmed,
         user.AvatarMediaId, user.StatusText, roles.Order().ToList(), user.CreatedAt);
 }
 

@@ -2,13 +2,14 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Platform.Identity.Data;
+using Platform.Identity.Domain;
 using Platform.Identity.Features;
 
 namespace Platform.Identity.Hosting;
 
 /// <summary>
 /// Development seed (<c>Identity:SeedDemoUsers=true</c>): a handful of users with the known password
-/// <c>Identity:DemoUserPassword</c>; alice is an admin, alice and bob are contacts. Existing users are left alone.
+/// <c>Identity:DemoUserPassword</c> and verified addresses; alice is an admin, alice and bob are contacts. Existing users are left alone.
 /// </summary>
 public sealed class DemoUserSeeder(
     IOptions<IdentityServiceOptions> options,
@@ -27,6 +28,20 @@ public sealed class DemoUserSeeder(
         ("erin", "Erin Evans", "erin@example.com", "+12025550105"),
     ];
 
+    private async Task VerifyAsync(User user, CancellationToken cancellationToken)
+    {
+        var changed = false;
+        foreach (var channel in new[] { AddressOwnership.Email, AddressOwnership.Phone })
+            if (AddressOwnership.AddressOf(user, channel) is { } address && !AddressOwnership.IsVerified(user, channel)
+                && !await AddressOwnership.IsOwnedAsync(db, channel, address, user.Id, cancellationToken))
+            {
+                await AddressOwnership.ClaimAsync(db, user, channel, cancellationToken);
+                changed = true;
+            }
+        if (changed)
+            await db.SaveChangesAsync(cancellationToken);
+    }
+
     public async Task SeedAsync(CancellationToken cancellationToken)
     {
         if (!options.Value.SeedDemoUsers)
@@ -34,12 +49,19 @@ public sealed class DemoUserSeeder(
 
         foreach (var (username, displayName, email, phone) in DemoUsers)
         {
-            if (await users.FindByNameAsync(username) is not null)
-                continue;
-            var outcome = await registration.RegisterAsync(
-                new RegisterRequest(email, phone, options.Value.DemoUserPassword, displayName, username, InviteToken: null), cancellationToken);
-            if (outcome is not Registration.Registered)
-                logger.LogWarning("Demo user {Username} was not created: {Outcome}", username, outcome);
+            var user = await users.FindByNameAsync(username);
+            if (user is null)
+            {
+                var outcome = await registration.RegisterAsync(
+                    new RegisterRequest(email, phone, options.Value.DemoUserPassword, displayName, username, InviteToken: null), cancellationToken);
+                if (outcome is Registration.Registered registered)
+                    user = registered.User;
+                else
+                    logger.LogWarning("Demo user {Username} was not created: {Outcome}", username, outcome);
+            }
+            // Demo addresses are verified (also those of demo users from before verification), unless someone else verified one.
+            if (user is not null)
+                await VerifyAsync(user, cancellationToken);
         }
 
         if (await users.FindByNameAsync("alice") is { } alice && !await users.IsInRoleAsync(alice, DatabaseInitializer.AdminRole))

@@ -17,7 +17,7 @@ public static class Outbox
     internal static readonly Dictionary<string, Type> EventTypes = new[]
     {
         typeof(UserRegistered), typeof(UserProfileChanged), typeof(UserDisabled), typeof(InviteCreated), typeof(ContactsChanged),
-        typeof(UserSessionsRevoked), typeof(PasswordResetRequested), typeof(BlocksChanged), typeof(PrivacyChanged),
+        typeof(UserSessionsRevoked), typeof(PasswordResetRequested), typeof(VerificationCodeRequested), typeof(BlocksChanged), typeof(PrivacyChanged),
     }.ToDictionary(type => type.FullName!);
 
     public static void Add<T>(this IdentityDb db, T message, DateTimeOffset now) where T : class

@@ -683,7 +683,7 @@ namespace Platform.Identity.Data.Migrations
                     b.HasIndex("NormalizedEmail")
                         .IsUnique()
                         .HasDatabaseName("ix_users_email")
-                        .HasFilter("\"NormalizedEmail\" IS NOT NULL");
+                        .HasFilter("\"NormalizedEmail\" IS NOT NULL AND \"EmailConfirmed\"");
 
                     b.HasIndex("NormalizedUserName")
                         .IsUnique()
@@ -695,9 +695,42 @@ namespace Platform.Identity.Data.Migrations
                     b.HasIndex("PhoneNumber")
                         .IsUnique()
                         .HasDatabaseName("ix_users_phone")
-                        .HasFilter("\"PhoneNumber\" IS NOT NULL");
+                        .HasFilter("\"PhoneNumber\" IS NOT NULL AND \"PhoneNumberConfirmed\"");
 
                     b.ToTable("users", "identity");
+                });
+
+            modelBuilder.Entity("Platform.Identity.Data.VerificationCode", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Channel")
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)");
+
+                    b.Property<string>("Address")
+                        .IsRequired()
+                        .HasMaxLength(254)
+                        .HasColumnType("character varying(254)");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("CodeHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("UserId", "Channel");
+
+                    b.ToTable("verification_codes", "identity");
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRoleClaim<System.Guid>", b =>
@@ -833,6 +866,15 @@ namespace Platform.Identity.Data.Migrations
                 });
 
             modelBuilder.Entity("Platform.Identity.Data.SignInAddress", b =>
+                {
+                    b.HasOne("Platform.Identity.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Platform.Identity.Data.VerificationCode", b =>
                 {
                     b.HasOne("Platform.Identity.Data.User", null)
                         .WithMany()

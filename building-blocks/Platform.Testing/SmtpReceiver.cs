@@ -7,7 +7,7 @@ using SmtpServer;
 using SmtpServer.Protocol;
 using SmtpServer.Storage;
 
-namespace Platform.Notifications.Tests;
+namespace Platform.Testing;
 
 /// <summary>A real SMTP server on a free loopback port that keeps every message it is given.</summary>
 public sealed class SmtpReceiver : IDisposable
