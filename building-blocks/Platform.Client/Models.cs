@@ -34,6 +34,7 @@ public sealed record AuthenticatorSetup(string SharedKey, string AuthenticatorUr
 /// <summary>Recovery codes, each good for one sign-in instead of an authenticator code.</summary>
 public sealed record RecoveryCodeList(IReadOnlyList<string> RecoveryCodes);
 
+/// <summary>Who sees my presence and last seen (<c>everyone</c>, <c>contacts</c>, <c>nobody</c>), whether I send read receipts, who may add me to groups.</summary>
 public sealed record PrivacySettings(string LastSeen, bool ReadReceipts, string WhoCanAdd);
 
 /// <summary>A row of the inbox; <see cref="State"/> is <c>requested</c> for a message request not yet accepted, else <c>active</c>.</summary>

@@ -155,7 +155,7 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
         // The link in the invite email, as the invitee gets it.
         var mail = await platform.EventuallyAsync(() => Task.FromResult(platform.Smtp.Messages.FirstOrDefault(m => m.To.Mailboxes.Any(to => to.Address == newbie))),
             found => found is not null, "the invite email arrives", platform.Notifications);
-        var invited = System.Text.RegularExpressions.Regex.Match(mail!.TextBody, @"https?://\S+/invite\?invite=([A-Za-z0-9_%-]+)");
+        var invited = System.Text.RegularExpressions.Regex.Match(mail!.TextBody ?? "", @"https?://\S+/invite\?invite=([A-Za-z0-9_%-]+)");
         Assert.True(invited.Success, mail.TextBody);
 
         var result = await RunAsync("pages", new Dictionary<string, string>
