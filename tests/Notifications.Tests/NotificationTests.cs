@@ -215,6 +215,34 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
     }
 
     [Fact]
+    public async Task AnotherAccountsPushEndpoint_IsNotMoved_UnlessTheRequestHoldsThatBrowsersSecret()
+    {
+        var (alice, bob) = (Guid.CreateVersion7(), Guid.CreateVersion7());
+        using var aliceHttp = host.Client(alice);
+        using var bobHttp = host.Client(bob);
+        const string p256dh = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM";
+        var endpoint = "https://fcm.googleapis.com/fcm/send/taken-" + Guid.NewGuid().ToString("N");
+        Assert.Equal(HttpStatusCode.Created, (await aliceHttp.PostAsJsonAsync("/api/v1/push-subscriptions", new { endpoint, keys = new { p256dh, auth = "tBHItJI5svbpez7KI4CCXg" } })).StatusCode);
+
+        // Bob learnt the URL, not the browser's secret: refused, and Alice keeps her device.
+        var stolen = await bobHttp.PostAsJsonAsync("/api/v1/push-subscriptions", new { endpoint, keys = new { p256dh, auth = "AAAAAAAAAAAAAAAAAAAAAA" } });
+        Assert.Equal(HttpStatusCode.Conflict, stolen.StatusCode);
+        Assert.Equal("application/problem+json", stolen.Content.Headers.ContentType?.MediaType);
+        Assert.Single((await aliceHttp.GetFromJsonAsync<JsonElement>("/api/v1/push-subscriptions")).GetProperty("items").EnumerateArray());
+        Assert.Empty((await bobHttp.GetFromJsonAsync<JsonElement>("/api/v1/push-subscriptions")).GetProperty("items").EnumerateArray());
+
+        // The same browser, now signed in as Bob, has the secret: the device moves to him.
+        Assert.Equal(HttpStatusCode.OK, (await bobHttp.PostAsJsonAsync("/api/v1/push-subscriptions", new { endpoint, keys = new { p256dh, auth = "tBHItJI5svbpez7KI4CCXg" } })).StatusCode);
+        Assert.Empty((await aliceHttp.GetFromJsonAsync<JsonElement>("/api/v1/push-subscriptions")).GetProperty("items").EnumerateArray());
+
+        // A native token stays with its account.
+        var token = "apns-" + Guid.NewGuid().ToString("N");
+        Assert.Equal(HttpStatusCode.Created, (await aliceHttp.PostAsJsonAsync("/api/v1/push-subscriptions", new { platform = "apns", token })).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await bobHttp.PostAsJsonAsync("/api/v1/push-subscriptions", new { platform = "apns", token })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await aliceHttp.PostAsJsonAsync("/api/v1/push-subscriptions", new { platform = "apns", token })).StatusCode);
+    }
+
+    [Fact]
     public async Task ABrokenSubscription_DoesNotBlockTheUsersOtherDevices_OrOtherUsers()
     {
         var alice = await host.UserAsync("Alice");

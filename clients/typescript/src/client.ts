@@ -606,6 +606,11 @@ export class PlatformClient {
     return data(await this.api.GET("/api/v1/push-subscriptions/vapid-public-key")).publicKey;
   }
 
+  /** Deletes my registration of this push endpoint (a browser's subscription endpoint, or a native token). */
+  async unsubscribeFromPush(endpoint: string): Promise<void> {
+    await this.api.DELETE("/api/v1/push-subscriptions", { params: { query: { endpoint } } });
+  }
+
   /** Registers a browser's `PushSubscription` (its `toJSON()`), so notifications reach this device while no page is open. */
   async subscribeToPush(subscription: { endpoint: string; expirationTime?: number | null; keys: { p256dh: string; auth: string } }): Promise<PushSubscriptionInfo> {
     return data(await this.api.POST("/api/v1/push-subscriptions", {

@@ -4,7 +4,7 @@ import type { ChatStore } from "./chat";
 import { CallPanel } from "./CallPanel";
 import { ConversationView } from "./ConversationView";
 import { ContactsPage, JoinPage, NotificationsPage, SettingsPage } from "./Pages";
-import { onNotificationClick } from "./push";
+import { onNotificationClick, turnOffPush } from "./push";
 import { signIn } from "./session";
 
 /** The app's pages, one per path, so links, reloads and the back button work. */
@@ -92,7 +92,7 @@ export function App({ store, name }: { store: ChatStore; name: string }) {
           }}>Settings</a>
         </nav>
         <span className="me" data-testid="me">{name}</span>
-        <button type="button" onClick={() => void signIn.signOut()}>Sign out</button>
+        <button type="button" onClick={() => void turnOffPush(store.client).finally(() => signIn.signOut())}>Sign out</button>
       </header>
       {status && <p className="status" role="status">{status}</p>}
       {store.connection === "failed" && (

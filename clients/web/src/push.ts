@@ -29,6 +29,23 @@ export async function turnOnPush(client: PlatformClient): Promise<void> {
   await client.subscribeToPush({ endpoint: json.endpoint, expirationTime: json.expirationTime ?? null, keys: { p256dh: json.keys.p256dh, auth: json.keys.auth } });
 }
 
+/**
+ * Signing out: this browser's push subscription is deleted from the account and unsubscribed, so the next person to use
+ * the browser gets none of this account's notifications. Best effort: sign-out goes on whatever happens.
+ */
+export async function turnOffPush(client: PlatformClient): Promise<void> {
+  if (!pushSupported()) return;
+  try {
+    const registration = await navigator.serviceWorker.getRegistration("/");
+    const subscription = await registration?.pushManager.getSubscription();
+    if (!subscription) return;
+    await client.unsubscribeFromPush(subscription.endpoint).catch(() => undefined);
+    await subscription.unsubscribe();
+  } catch {
+    // Nothing registered, or offline: the push service drops it when it is gone.
+  }
+}
+
 /** A click on a notification while a page of the app is open: the service worker asks that page to open the conversation. */
 export function onNotificationClick(open: (conversationId: string) => void): () => void {
   if (!("serviceWorker" in navigator)) return () => undefined;

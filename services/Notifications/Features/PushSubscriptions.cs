@@ -66,9 +66,15 @@ public static class PushSubscriptions
             return Http.Invalid("platform is web (the default), apns or fcm.");
 
         var existing = await session.Query<PushSubscriptionDoc>().Where(s => s.Endpoint == endpoint).FirstOrDefaultAsync(cancellationToken);
+        // Another account's device is not moved on the endpoint alone (a URL or token someone may have seen): a browser
+        // proves it holds that subscription with its auth secret, which only it and we know. A native token stays with
+        // its account until that account deletes it (the app does on sign-out).
+        if (existing is not null && existing.UserId != me && !SameBrowser(existing, platform, request.Keys?.Auth))
+            return TypedResults.Problem("This push endpoint is registered to another account: sign out there first (which deletes it).",
+                statusCode: StatusCodes.Status409Conflict, title: "Registered to another account");
         if (existing is null && await session.Query<PushSubscriptionDoc>().CountAsync(s => s.UserId == me, cancellationToken) >= MaxPerUser)
             return TypedResults.Problem($"At most {MaxPerUser} push subscriptions per user; delete old ones first.", statusCode: StatusCodes.Status409Conflict, title: "Too many subscriptions");
-        // The same endpoint again (a refreshed key, or a device now signed in as me) replaces the old registration.
+        // The same endpoint again (a refreshed key, or the same browser now signed in as me) replaces the old registration.
         var subscription = existing ?? new PushSubscriptionDoc { Id = Guid.CreateVersion7(time.GetUtcNow()), CreatedAt = time.GetUtcNow() };
         subscription.UserId = me;
         subscription.Platform = platform;
@@ -80,6 +86,10 @@ public static class PushSubscriptions
         var dto = SubscriptionDto.From(subscription);
         return existing is null ? TypedResults.Created($"/api/v1/push-subscriptions/{subscription.Id}", dto) : TypedResults.Ok(dto);
     }
+
+    private static bool SameBrowser(PushSubscriptionDoc existing, string platform, string? auth) =>
+        platform == "web" && existing.Platform == "web" && existing.Auth is { } stored && auth is not null
+        && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(stored), System.Text.Encoding.ASCII.GetBytes(auth));
 
     private static async Task<Ok<Page<SubscriptionDto>>> ListAsync(ClaimsPrincipal principal, IQuerySession session, CancellationToken cancellationToken)
     {
