@@ -67,6 +67,31 @@ public sealed class ConsentTests(WholePlatform platform)
     }
 
     [Fact]
+    public async Task LeavingTheOnlyConversationTwoShare_EndsTheirLiveWatchesOfEachOther()
+    {
+        var alice = await platform.SignUpAsync("Alice Leaves");
+        var bob = await platform.SignUpAsync("Bob Stays");
+        var group = (await platform.CreateConversationAsync(bob, "group", [alice], "for a while")).GetProperty("id").GetGuid();
+        await using var aliceClient = await platform.ConnectAsync(alice, platform.Gateway1);
+        await using var bobClient = await platform.ConnectAsync(bob, platform.Gateway2);
+        foreach (var (client, who, whom) in new[] { (bobClient, "Bob", alice), (aliceClient, "Alice", bob) })
+            await platform.EventuallyAsync(() => client.InvokeAsync("WatchPresence", (object)new[] { whom.Id.ToString() }),
+                now => now[0].GetProperty("status").GetString() == "online", $"{who} sees the other online", platform.Presence, platform.Gateway1, platform.Gateway2);
+
+        await platform.ReadAsync(await alice.Http.PostAsync($"api/v1/conversations/{group}/leave", null), HttpStatusCode.NoContent, "Alice leaves", platform.Messaging);
+
+        // Nothing shared any more: each live watch of the other ends, both ways.
+        await bobClient.NextAsync("presence", p => p.GetProperty("userId").GetGuid() == alice.Id && p.GetProperty("status").GetString() == "unknown",
+            "Bob's watch of Alice ends");
+        await aliceClient.NextAsync("presence", p => p.GetProperty("userId").GetGuid() == bob.Id && p.GetProperty("status").GetString() == "unknown",
+            "Alice's watch of Bob ends");
+        await platform.ReadAsync(await alice.Http.PutAsJsonAsync("api/v1/presence/me", new { status = "dnd" }), HttpStatusCode.OK, "Alice goes dnd", platform.Presence);
+        await Task.Delay(1000);
+        Assert.DoesNotContain(bobClient.Calls("presence"), p => p.GetProperty("userId").GetGuid() == alice.Id && p.TryGetProperty("availability", out var a)
+            && a.ValueKind == JsonValueKind.String && a.GetString() == "dnd");
+    }
+
+    [Fact]
     public async Task Blocks_RefuseBadInput()
     {
         var alice = await platform.SignUpAsync("Alice Blocks Badly");

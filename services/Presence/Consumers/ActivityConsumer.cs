@@ -16,7 +16,24 @@ namespace Platform.Presence.Consumers;
 public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
     : IConsumer<ConversationEvent>, IConsumer<TypingChanged>, IConsumer<ContactsChanged>, IConsumer<BlocksChanged>, IConsumer<PrivacyChanged>
 {
-    public Task Consume(ConsumeContext<ConversationEvent> context) => ApplyAsync(context.Message, context.CancellationToken);
+    /// <summary>Members of a conversation left by someone whose watches are checked again with the leaver's (larger ones: the leaver's only).</summary>
+    public const int NarrowingMembersLimit = 50;
+
+    public async Task Consume(ConsumeContext<ConversationEvent> context)
+    {
+        await ApplyAsync(context.Message, context.CancellationToken);
+        // Leaving may end all that the leaver shares with the other members: the live watches between them are checked
+        // again (those of the leaver's watchers, and, in a conversation small enough, the leaver's of the members).
+        if (context.Message.Type == ConversationEventTypes.MemberLeft)
+        {
+            var leaver = context.Message.Data.GetProperty("userId").GetGuid();
+            var members = await store.ActiveMembersAsync(context.Message.ConversationId, NarrowingMembersLimit + 1, context.CancellationToken);
+            await context.Publish(new PresenceVisibilityNarrowed
+            {
+                UserIds = members.Count <= NarrowingMembersLimit ? [leaver, .. members] : [leaver], ChangedAt = time.GetUtcNow(),
+            });
+        }
+    }
 
     /// <summary>
     /// One conversation event's effect, live and when replayed from Messaging's log (<see cref="ConversationLogReplay"/>):

@@ -122,6 +122,16 @@ public sealed class PresenceStore(NpgsqlDataSource dataSource, PresenceSchema sc
             new NpgsqlParameter { Value = seq, NpgsqlDbType = NpgsqlDbType.Bigint }, Bool(active));
     }
 
+    /// <summary>Up to <paramref name="limit"/> active members of a conversation.</summary>
+    public async Task<IReadOnlyList<Guid>> ActiveMembersAsync(Guid conversationId, int limit, CancellationToken cancellationToken)
+    {
+        await schema.EnsureCreatedAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT user_id FROM presence.members WHERE conversation_id = $1 AND active LIMIT $2",
+            Id(conversationId), new NpgsqlParameter { Value = limit, NpgsqlDbType = NpgsqlDbType.Integer });
+        return await ReadAllAsync(command, reader => reader.GetGuid(0), cancellationToken);
+    }
+
     /// <summary>A backfill's checkpoint; 0 when none is stored.</summary>
     public async Task<long> LoadCheckpointAsync(string name, CancellationToken cancellationToken)
     {
