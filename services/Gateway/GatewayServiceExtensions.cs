@@ -88,6 +88,14 @@ public static class GatewayServiceExtensions
                 ?? throw new InvalidOperationException("ReverseProxy:Clusters:messaging:Destinations:primary:Address is not set."));
             http.Timeout = TimeSpan.FromSeconds(10);
         });
+        builder.Services.AddHttpClient(nameof(TypingBlocks), http =>
+        {
+            http.BaseAddress = new Uri(configuration["ReverseProxy:Clusters:identity:Destinations:primary:Address"]
+                ?? throw new InvalidOperationException("ReverseProxy:Clusters:identity:Destinations:primary:Address is not set."));
+            http.Timeout = TimeSpan.FromSeconds(5);
+        });
+        // One per instance: its cache is what BlocksChanged clears.
+        builder.Services.AddSingleton<TypingBlocks>();
         builder.Services.AddHttpClient<PresenceClient>(http =>
         {
             http.BaseAddress = new Uri(configuration["ReverseProxy:Clusters:presence:Destinations:primary:Address"]
@@ -110,6 +118,11 @@ public static class GatewayServiceExtensions
             endpoint.ConcurrentMessageLimit = 1;
         });
         bus.AddConsumer<TypingConsumer>().Endpoint(endpoint =>
+        {
+            endpoint.InstanceId = instance.Id;
+            endpoint.Temporary = true;
+        });
+        bus.AddConsumer<TypingBlocksConsumer>().Endpoint(endpoint =>
         {
             endpoint.InstanceId = instance.Id;
             endpoint.Temporary = true;

@@ -67,6 +67,29 @@ public sealed class ConsentTests(WholePlatform platform)
     }
 
     [Fact]
+    public async Task TypingInAGroup_IsNotShownAcrossABlock_EitherWay()
+    {
+        var alice = await platform.SignUpAsync("Alice Types");
+        var bob = await platform.SignUpAsync("Bob Types Too");
+        var carol = await platform.SignUpAsync("Carol Sees Both");
+        var group = (await platform.CreateConversationAsync(carol, "group", [alice, bob], "three")).GetProperty("id").GetGuid();
+        await platform.ReadAsync(await alice.Http.PutAsync($"api/v1/users/me/blocks/{bob.Id}", null), HttpStatusCode.OK, "Alice blocks Bob", platform.Identity);
+        // Carol on both instances: the connection beside the blocked side receives the same broadcast it is left out of.
+        await using var aliceClient = await platform.ConnectAsync(alice, platform.Gateway1);
+        await using var carolOnOne = await platform.ConnectAsync(carol, platform.Gateway1);
+        await using var bobClient = await platform.ConnectAsync(bob, platform.Gateway2);
+        await using var carolOnTwo = await platform.ConnectAsync(carol, platform.Gateway2);
+
+        await bobClient.InvokeAsync("Typing", group.ToString());
+        await carolOnOne.NextAsync("typing", t => t.GetProperty("userId").GetGuid() == bob.Id, "Carol sees Bob typing");
+        await aliceClient.InvokeAsync("Typing", group.ToString());
+        await carolOnTwo.NextAsync("typing", t => t.GetProperty("userId").GetGuid() == alice.Id, "Carol sees Alice typing");
+
+        Assert.DoesNotContain(aliceClient.Calls("typing"), t => t.GetProperty("userId").GetGuid() == bob.Id);
+        Assert.DoesNotContain(bobClient.Calls("typing"), t => t.GetProperty("userId").GetGuid() == alice.Id);
+    }
+
+    [Fact]
     public async Task LeavingTheOnlyConversationTwoShare_EndsTheirLiveWatchesOfEachOther()
     {
         var alice = await platform.SignUpAsync("Alice Leaves");

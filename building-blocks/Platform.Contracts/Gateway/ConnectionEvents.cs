@@ -50,4 +50,7 @@ public sealed record TypingChanged
     public required DateTimeOffset StartedAt { get; init; }
 
     public required DateTimeOffset ExpiresAt { get; init; }
+
+    /// <summary>Users who must not see it: those with a block between them and the typist, either way (empty: none).</summary>
+    public IReadOnlyList<Guid> HiddenFrom { get; init; } = [];
 }

@@ -16,7 +16,7 @@ namespace Platform.Gateway.Realtime;
 public sealed class ChatHub(
     ConnectionRegistry registry, MessagingClient messaging, PresenceClient presence, ConnectionReporter reporter, AckBatcher acks,
     IPublishEndpoint bus, GatewayInstance instance, IOptions<RealtimeOptions> options, TimeProvider time, CallAccess calls,
-    TokenRevocations revocations) : Hub
+    TokenRevocations revocations, TypingBlocks blocks) : Hub
 {
     private static readonly ConcurrentDictionary<(Guid User, Guid Conversation), DateTimeOffset> LastTyping = new();
 
@@ -88,6 +88,7 @@ public sealed class ChatHub(
         await bus.Publish(new TypingChanged
         {
             ConversationId = conversationId, UserId = connection.UserId, InstanceId = instance.Id, StartedAt = now, ExpiresAt = now + options.Value.TypingExpiry,
+            HiddenFrom = await blocks.HiddenFromAsync(connection.UserId, connection.AccessToken, Context.ConnectionAborted),
         });
     }
 

@@ -358,13 +358,16 @@ public sealed class ConnectionRegistry(
     }
 
     /// <summary>Sends to the members' connections of this conversation except <paramref name="except"/>'s; not ordered, not stored.</summary>
-    public void Broadcast(Guid conversationId, Guid except, string method, object payload)
+    public void Broadcast(Guid conversationId, Guid except, string method, object payload) => Broadcast(conversationId, except, [], method, payload);
+
+    /// <summary>As <see cref="Broadcast(Guid, Guid, string, object)"/>, and not to the connections of <paramref name="hiddenFrom"/>.</summary>
+    public void Broadcast(Guid conversationId, Guid except, IReadOnlyList<Guid> hiddenFrom, string method, object payload)
     {
         if (!_byConversation.TryGetValue(conversationId, out var connections))
             return;
         var message = new SerializedHubMessage(new InvocationMessage(method, [payload]));
         foreach (var connection in connections.Values)
-            if (connection.UserId != except && !connection.TrySend(message))
+            if (connection.UserId != except && !hiddenFrom.Contains(connection.UserId) && !connection.TrySend(message))
                 Disconnect(connection, "The connection did not keep up with its messages.");
     }
 

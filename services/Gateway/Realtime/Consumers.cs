@@ -30,7 +30,7 @@ public sealed class TypingConsumer(ConnectionRegistry registry, TimeProvider tim
     {
         var typing = context.Message;
         if (typing.ExpiresAt > time.GetUtcNow())
-            registry.Broadcast(typing.ConversationId, typing.UserId, ConnectionRegistry.TypingMethod, new Dictionary<string, object?>
+            registry.Broadcast(typing.ConversationId, typing.UserId, typing.HiddenFrom, ConnectionRegistry.TypingMethod, new Dictionary<string, object?>
             {
                 ["conversationId"] = typing.ConversationId.ToString(),
                 ["userId"] = typing.UserId.ToString(),

@@ -16,6 +16,9 @@ public sealed record RelationsQuery(Guid[]? UserIds);
 /// </summary>
 public sealed record Relation(Guid UserId, bool Exists, bool Blocked, bool Contact, bool AllowsAdd);
 
+/// <summary>The users with a block between them and the caller, either way.</summary>
+public sealed record BlockedEitherWay(IReadOnlyList<Guid> UserIds);
+
 /// <summary>
 /// <c>POST /internal/v1/relations</c> <c>{ userIds }</c> → <c>{ items: [relation] }</c>: what Messaging asks, with the
 /// acting user's own token, before it opens a direct conversation, adds members or rings. Not routed by the Gateway
@@ -28,7 +31,24 @@ public static class Relations
     public static WebApplication MapRelations(this WebApplication app)
     {
         app.MapPost("/internal/v1/relations", QueryAsync).RequireAuthorization().ExcludeFromDescription();
+        app.MapGet("/internal/v1/relations/blocked", BlockedAsync).RequireAuthorization().ExcludeFromDescription();
         return app;
+    }
+
+    /// <summary>
+    /// <c>GET /internal/v1/relations/blocked</c> → <c>{ userIds }</c>: everyone the token's user blocked or is blocked by
+    /// (the Gateway hides the user's typing from them). Nobody learns this about another user: each answer is the caller's.
+    /// </summary>
+    private static async Task<Results<Ok<BlockedEitherWay>, ProblemHttpResult>> BlockedAsync(ClaimsPrincipal principal, IdentityDb db, CancellationToken cancellationToken)
+    {
+        if (principal.UserId() is not { } me)
+            return Me.NoAccount();
+        var ids = await db.Blocks.AsNoTracking()
+            .Where(b => b.OwnerId == me || b.BlockedUserId == me)
+            .Select(b => b.OwnerId == me ? b.BlockedUserId : b.OwnerId)
+            .Distinct()
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(new BlockedEitherWay(ids));
     }
 
     private static async Task<Results<Ok<Page<Relation>>, ValidationProblem, ProblemHttpResult>> QueryAsync(
