@@ -68,7 +68,7 @@ public static class IdentityServiceExtensions
         app.UseRateLimiter();
 
         var api = app.MapGroup("/api/v1");
-        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapSessions().MapBlocks().MapPrivacy().MapUsers().MapAdminUsers();
+        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapDeleteAccount().MapSessions().MapBlocks().MapPrivacy().MapUsers().MapAdminUsers();
         api.MapGroup("/contacts").RequireAuthorization().MapImportContacts().MapContacts();
         api.MapGroup("/invites").RequireAuthorization().MapCreateInvite();
         api.MapPasswordReset();

@@ -98,6 +98,7 @@ public static class MessagingServiceExtensions
     {
         bus.AddConsumer<UserDirectoryConsumer>();
         bus.AddConsumer<LinkPreviewConsumer>();
+        bus.AddConsumer<UserErasureConsumer>();
     }
 
     public static WebApplication MapMessagingEndpoints(this WebApplication app)

@@ -72,6 +72,7 @@ public static class NotificationsServiceExtensions
         bus.AddConsumer<StateConsumer>();
         bus.AddConsumer<InviteConsumer>();
         bus.AddConsumer<PasswordResetConsumer>();
+        bus.AddConsumer<UserErasureConsumer>();
     }
 
     public static WebApplication MapNotificationsEndpoints(this WebApplication app)
