@@ -33,6 +33,15 @@ public sealed class PlatformClient : IAsyncDisposable
     /// <summary>A current access token (signing in or refreshing as needed).</summary>
     public Task<string> GetAccessTokenAsync(CancellationToken cancellationToken = default) => _tokens.GetAsync(cancellationToken);
 
+    /// <summary>
+    /// Deletes my account, confirmed with my password: Identity erases it at once and every service erases what it holds
+    /// of me within seconds (my messages stay as deleted messages). Every token of mine is refused from then on. A wrong
+    /// password throws a <see cref="PlatformException"/> with status 403 (429 with <see cref="PlatformException.RetryAfter"/>
+    /// after too many).
+    /// </summary>
+    public Task DeleteAccountAsync(string password, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, "api/v1/users/me", new { password }, cancellationToken);
+
     /// <summary>The users I blocked.</summary>
     public Task<Page<BlockedUser>> GetBlocksAsync(string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
         SendAsync<Page<BlockedUser>>(HttpMethod.Get, $"api/v1/users/me/blocks?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
@@ -376,7 +385,7 @@ public sealed class PlatformClient : IAsyncDisposable
                     : null,
             };
         }
-        if (response.StatusCode == HttpStatusCode.NoContent)
+        if (response.StatusCode == HttpStatusCode.NoContent || response.Content.Headers.ContentLength == 0)
             return default!;
         return (await response.Content.ReadFromJsonAsync<T>(PlatformJson.Options, cancellationToken))!;
     }

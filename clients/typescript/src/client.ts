@@ -147,6 +147,15 @@ export class PlatformClient {
     return data(await this.api.GET("/api/v1/users/me"));
   }
 
+  /**
+   * Deletes my account, confirmed with my password: Identity erases it at once and every service erases what it holds of
+   * me within seconds (my messages stay as deleted messages). Every token of mine is refused from then on. A wrong password
+   * rejects with a `PlatformError` of status 403 (429 after too many).
+   */
+  async deleteAccount(password: string): Promise<void> {
+    await this.api.DELETE("/api/v1/users/me", { body: { password } });
+  }
+
   /** The users I blocked. */
   async getBlocks(cursor?: string, limit = 50): Promise<Page<BlockedUser>> {
     return data(await this.api.GET("/api/v1/users/me/blocks", { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
