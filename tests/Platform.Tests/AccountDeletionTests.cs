@@ -94,6 +94,32 @@ public sealed class AccountDeletionTests(WholePlatform platform)
         Assert.Equal("Deleted user", profile.GetProperty("displayName").GetString());
     }
 
+    [Fact]
+    public async Task AServiceDownAtTheDeletion_ErasesWhenItIsBack()
+    {
+        var marker = "zq" + Guid.NewGuid().ToString("N")[..14];
+        var erin = await RegisterAsync(marker, $"202{Random.Shared.Next(200, 999)}{Random.Shared.Next(0, 10000):0000}");
+        await UploadAsync(erin, Encoding.UTF8.GetBytes($"kept while Media is down {marker}\n"), "text/plain", "notes.txt");
+        Assert.Contains(await TracesAsync([marker]), trace => trace.StartsWith("the stored file", StringComparison.Ordinal));
+
+        await platform.Media.StopAsync();
+        try
+        {
+            var deleted = await erin.Http.SendAsync(new HttpRequestMessage(HttpMethod.Delete, "api/v1/users/me") { Content = JsonContent.Create(new { password = WholePlatform.UserPassword }) });
+            Assert.Equal(HttpStatusCode.Accepted, deleted.StatusCode);
+            // Everything else is erased meanwhile; Media's queue keeps the event.
+            await platform.EventuallyAsync(() => TracesAsync([marker]), traces => traces.All(t => t.StartsWith("media.", StringComparison.Ordinal) || t.StartsWith("the stored file", StringComparison.Ordinal)),
+                "every service but Media has erased Erin", platform.Identity, platform.Messaging, platform.Notifications, platform.Presence);
+            Assert.Contains(await TracesAsync([marker]), trace => trace.StartsWith("the stored file", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await platform.Media.StartAsync();
+            await platform.ConsumingAsync(platform.Media);
+        }
+        await platform.EventuallyAsync(() => TracesAsync([marker]), traces => traces.Count == 0, "Media erases Erin's file once it is back", platform.Media);
+    }
+
     private async Task<User> RegisterAsync(string marker, string phoneDigits)
     {
         using var anonymous = platform.Anonymous(platform.Gateway1);
