@@ -100,6 +100,7 @@ public static class MediaServiceExtensions
         media.MapUpload();
         media.MapResumableUploads();
         media.MapDownload(signed);
+        app.MapUserExport();
         app.MapGroup("/api/v1/link-previews").RequireAuthorization().RequireRateLimiting(LinkPreviewPolicy).WithTags("Link previews").MapLinkPreviews();
         return app;
     }

@@ -123,6 +123,7 @@ public static class MessagingServiceExtensions
         conversations.MapReactions();
         conversations.MapReadLog();
         conversations.MapSeqAt();
+        app.MapUserExport();
         conversations.MapReceipts();
         conversations.MapStartCall();
         conversations.MapCallHistory();

@@ -81,6 +81,7 @@ public static class NotificationsServiceExtensions
         notifications.MapFeed();
         notifications.MapPreferences();
         app.MapGroup("/api/v1/push-subscriptions").RequireAuthorization().WithTags("Push subscriptions").MapPushSubscriptions();
+        app.MapUserExport();
         return app;
     }
 

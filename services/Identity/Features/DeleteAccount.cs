@@ -84,6 +84,7 @@ public static class DeleteAccount
             await db.PrivacySettings.Where(p => p.UserId == id).ExecuteDeleteAsync(cancellationToken);
             // Invites the user sent (others' addresses) and the one they accepted (their own address).
             await db.Invites.Where(i => i.InvitedBy == id || i.AcceptedBy == id).ExecuteDeleteAsync(cancellationToken);
+            await db.Database.ExecuteSqlInterpolatedAsync($"DELETE FROM identity.data_exports WHERE \"UserId\" = {id}", cancellationToken);
             await db.PasswordResetCodes.Where(c => c.UserId == id).ExecuteDeleteAsync(cancellationToken);
             await db.SignInAddresses.Where(a => a.UserId == id).ExecuteDeleteAsync(cancellationToken);
             // Counters under the account's id (alone and with an address); names never typed right are kept only as hashes.
