@@ -10,7 +10,7 @@ import type { paths as PresencePaths } from "./generated/presence.js";
 import type { ConversationEvent } from "./handwritten.js";
 import type {
   BlockedUser, Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MessageReport, MyPresence,
-  DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, PrivacySettings, Receipts,
+  DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, PrivacySettings, DataExport, Receipts,
   SearchHit, Thread, ThreadRead,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
@@ -154,6 +154,24 @@ export class PlatformClient {
    */
   async deleteAccount(password: string): Promise<void> {
     await this.api.DELETE("/api/v1/users/me", { body: { password } });
+  }
+
+  /**
+   * Asks for an export of my data (a ZIP with JSON from every service and my uploaded files), built in the background;
+   * resolves its id. One at a time (409 while one is pending), a few per hour (429).
+   */
+  async requestExport(): Promise<string> {
+    return data(await this.api.POST("/api/v1/users/me/exports")).id;
+  }
+
+  /** An export's status; once ready, `downloadExport` fetches it until it expires. */
+  async getExport(exportId: string): Promise<DataExport> {
+    return data(await this.api.GET("/api/v1/users/me/exports/{id}", { params: { path: { id: exportId } } }));
+  }
+
+  /** A ready export's ZIP archive. */
+  async downloadExport(exportId: string): Promise<Blob> {
+    return data(await this.api.GET("/api/v1/users/me/exports/{id}/archive", { params: { path: { id: exportId } }, parseAs: "blob" })) as Blob;
   }
 
   /** The users I blocked. */

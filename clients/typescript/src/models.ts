@@ -46,6 +46,7 @@ export type Contact = Identity["schemas"]["ContactView"];
 export type ContactMatches = Identity["schemas"]["ImportContactsResponse"];
 export type BlockedUser = Identity["schemas"]["BlockView"];
 export type PrivacySettings = Identity["schemas"]["PrivacyView"];
+export type DataExport = Identity["schemas"]["ExportView"];
 
 export type PresenceInfo = Presence["schemas"]["PresenceView"];
 export type MyPresence = Presence["schemas"]["OwnPresence"];
