@@ -43,6 +43,10 @@ public sealed class AccountDeletionTests(WholePlatform platform)
         await platform.ReadAsync(await erin.Http.PostAsJsonAsync("api/v1/contacts/import", new { emails = new[] { frank.Email, $"{marker}.friend@example.com" } }),
             HttpStatusCode.OK, "Erin imports contacts", platform.Identity);
         await platform.ReadAsync(await erin.Http.PutAsync($"api/v1/users/me/blocks/{grace.Id}", null), HttpStatusCode.OK, "Erin blocks Grace", platform.Identity);
+        var exportId = (await platform.ReadAsync(await erin.Http.PostAsync("api/v1/users/me/exports", null), HttpStatusCode.Accepted, "Erin exports", platform.Identity))
+            .GetProperty("id").GetGuid();
+        await platform.EventuallyAsync(async () => (await platform.ReadAsync(await erin.Http.GetAsync($"api/v1/users/me/exports/{exportId}"), HttpStatusCode.OK,
+            "the export", platform.Identity)).GetProperty("status").GetString(), status => status == "ready", "Erin's export is ready", platform.Identity);
         await using var live = await platform.ConnectAsync(erin, platform.Gateway2);
         await platform.EventuallyAsync(async () => (await platform.ReadAsync(await frank.Http.GetAsync("api/v1/notifications"), HttpStatusCode.OK, "Frank's feed",
                 platform.Notifications)).GetRawText(), feed => feed.Contains(marker, StringComparison.OrdinalIgnoreCase),
@@ -69,6 +73,13 @@ public sealed class AccountDeletionTests(WholePlatform platform)
         await platform.EventuallyAsync(() => TracesAsync(markers), traces => traces.Count == 0, "no table or stored file holds a trace of Erin",
             platform.Identity, platform.Messaging, platform.Presence, platform.Notifications, platform.Media);
 
+        // The export (which held all of it) is gone with the account.
+        await using (var connection = new NpgsqlConnection(platform.Database.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var exports = new NpgsqlCommand("""SELECT count(*) FROM identity.data_exports WHERE "UserId" = $1""", connection) { Parameters = { new() { Value = erin.Id } } };
+            Assert.Equal(0L, (long)(await exports.ExecuteScalarAsync())!);
+        }
         await platform.EventuallyAsync(async () => (await erin.Http.GetAsync("api/v1/conversations")).StatusCode, status => status == HttpStatusCode.Unauthorized,
             "the Gateway refuses Erin's old token", platform.Messaging);
         Assert.Equal(HttpStatusCode.Unauthorized, (await erin.Http.GetAsync("api/v1/users/me")).StatusCode);
