@@ -36,9 +36,10 @@ public static class DataExports
 
     public static RouteGroupBuilder MapDataExports(this RouteGroupBuilder users)
     {
-        users.MapPost("/me/exports", CreateAsync).RequireRateLimiting(RateLimitPolicy);
+        users.MapPost("/me/exports", CreateAsync).RequireRateLimiting(RateLimitPolicy).ProducesProblem(StatusCodes.Status429TooManyRequests);
         users.MapGet("/me/exports/{id:guid}", GetAsync);
-        users.MapGet("/me/exports/{id:guid}/archive", DownloadAsync).Produces(StatusCodes.Status200OK, contentType: "application/zip");
+        users.MapGet("/me/exports/{id:guid}/archive", DownloadAsync).Produces(StatusCodes.Status200OK, contentType: "application/zip")
+            .Produces(StatusCodes.Status404NotFound);
         return users;
     }
 

@@ -30,7 +30,8 @@ public static class DeleteAccount
 
     public static RouteGroupBuilder MapDeleteAccount(this RouteGroupBuilder users)
     {
-        users.MapDelete("/me", HandleAsync);
+        users.MapDelete("/me", HandleAsync)
+            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status429TooManyRequests);
         return users;
     }
 
