@@ -19,6 +19,9 @@ public sealed record MessageReport(
     Guid Id, Guid ConversationId, Guid MessageId, long MessageSeq, Guid ReportedBy, string Reason, string Status, DateTimeOffset ReportedAt, long Seq,
     Guid? ResolvedBy, DateTimeOffset? ResolvedAt, string? Resolution);
 
+/// <summary>A data export of my account: <see cref="Status"/> is pending, ready (with <see cref="DownloadUrl"/>) or failed.</summary>
+public sealed record DataExport(Guid Id, string Status, Uri? DownloadUrl, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt);
+
 /// <summary>My privacy settings: <c>lastSeen</c> everyone, contacts or nobody; <c>whoCanAdd</c> everyone or contacts.</summary>
 /// <summary>My own profile (<c>GET /api/v1/users/me</c>): email and phone with whether each is verified.</summary>
 public sealed record MyProfile(

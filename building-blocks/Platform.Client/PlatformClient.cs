@@ -68,6 +68,40 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task<RecoveryCodeList> NewRecoveryCodesAsync(string password, CancellationToken cancellationToken = default) =>
         SendAsync<RecoveryCodeList>(HttpMethod.Post, "api/v1/users/me/two-factor/recovery-codes", new { password }, cancellationToken);
 
+    /// <summary>
+    /// Deletes my account, confirmed with my password: Identity erases it at once and every service erases what it holds
+    /// of me within seconds (my messages stay as deleted messages). Every token of mine is refused from then on. A wrong
+    /// password throws a <see cref="PlatformException"/> with status 403 (429 with <see cref="PlatformException.RetryAfter"/>
+    /// after too many).
+    /// </summary>
+    public Task DeleteAccountAsync(string password, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, "api/v1/users/me", new { password }, cancellationToken);
+
+    /// <summary>
+    /// Asks for an export of my data (a ZIP with JSON from every service and my uploaded files), built in the background;
+    /// answers its id. One at a time (409 while one is pending), a few per hour (429).
+    /// </summary>
+    public async Task<Guid> RequestExportAsync(CancellationToken cancellationToken = default) =>
+        (await SendAsync<JsonElement>(HttpMethod.Post, "api/v1/users/me/exports", null, cancellationToken)).GetProperty("id").GetGuid();
+
+    /// <summary>An export's status; once ready, <see cref="DownloadExportAsync"/> fetches it until it expires.</summary>
+    public Task<DataExport> GetExportAsync(Guid exportId, CancellationToken cancellationToken = default) =>
+        SendAsync<DataExport>(HttpMethod.Get, $"api/v1/users/me/exports/{exportId}", null, cancellationToken);
+
+    /// <summary>A ready export's ZIP archive; dispose the stream.</summary>
+    public async Task<Stream> DownloadExportAsync(Guid exportId, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/users/me/exports/{exportId}/archive");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await _tokens.GetAsync(cancellationToken));
+        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            response.Dispose();
+            throw new PlatformException((int)response.StatusCode, response.ReasonPhrase ?? "Error", "The export could not be downloaded.");
+        }
+        return await response.Content.ReadAsStreamAsync(cancellationToken);
+    }
+
     /// <summary>The users I blocked.</summary>
     public Task<Page<BlockedUser>> GetBlocksAsync(string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
         SendAsync<Page<BlockedUser>>(HttpMethod.Get, $"api/v1/users/me/blocks?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);

@@ -11,7 +11,7 @@ namespace Platform.ServiceDefaults;
 /// <summary>
 /// Which users' access tokens this process refuses although they are validly signed and unexpired: a user who signed
 /// out everywhere (tokens issued before then) or who was disabled (every token). Fed by every instance's own copy of
-/// <see cref="UserSessionsRevoked"/> and <see cref="UserDisabled"/>; checked on every token validation.
+/// <see cref="UserSessionsRevoked"/>, <see cref="UserDisabled"/> and <see cref="UserDeleted"/>; checked on every token validation.
 /// </summary>
 public sealed class TokenRevocations(TimeProvider? clock = null)
 {
@@ -79,7 +79,7 @@ public interface IUserSessionsEndedListener
 public sealed class TokenRevocationConsumer(
     TokenRevocations revocations,
     IEnumerable<IUserSessionsEndedListener> listeners,
-    ILogger<TokenRevocationConsumer> logger) : IConsumer<UserSessionsRevoked>, IConsumer<UserDisabled>
+    ILogger<TokenRevocationConsumer> logger) : IConsumer<UserSessionsRevoked>, IConsumer<UserDisabled>, IConsumer<UserDeleted>
 {
     public Task Consume(ConsumeContext<UserSessionsRevoked> context)
     {
@@ -92,6 +92,13 @@ public sealed class TokenRevocationConsumer(
     {
         revocations.RevokeAll(context.Message.UserId);
         Ended(context.Message.UserId, "The account was disabled.");
+        return Task.CompletedTask;
+    }
+
+    public Task Consume(ConsumeContext<UserDeleted> context)
+    {
+        revocations.RevokeAll(context.Message.UserId);
+        Ended(context.Message.UserId, "The account was deleted.");
         return Task.CompletedTask;
     }
 

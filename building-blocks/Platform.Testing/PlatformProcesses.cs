@@ -167,6 +167,11 @@ public sealed class PlatformProcesses : IAsyncDisposable
                     Set("Identity:Keys:SigningKey", _identityKey.ExportPkcs8PrivateKeyPem()), // Development: a generated key file
                     Set("Identity:Clients:WebRedirectUris:0", new Uri(new Uri(Issuer), "callback").ToString()),
                     Set("Identity:Clients:WebPostLogoutRedirectUris:0", Issuer),
+                    // Data exports ask each service for its part, at its internal address.
+                    Set("Identity:Export:Services:messaging", Address("messaging").ToString()),
+                    Set("Identity:Export:Services:notifications", Address("notifications").ToString()),
+                    Set("Identity:Export:Services:presence", Address("presence").ToString()),
+                    Set("Identity:Export:Services:media", Address("media").ToString()),
                 ],
                 clients.IdentitySettings())));
             var messaging = Service(); // No TURN: the AppHost sets Calls:Ice:* only when coturn runs.

@@ -56,6 +56,9 @@ public static class IdentityServiceExtensions
         services.AddScoped<Registration>();
         services.AddScoped<SignInLookup>();
         services.AddScoped<SignInThrottle>();
+        services.AddSingleton<DataExportQueue>();
+        services.AddHostedService<DataExportBuilder>();
+        services.AddHttpClient(DataExportBuilder.HttpClientName, http => http.Timeout = TimeSpan.FromMinutes(2));
 
         services.AddAntiforgery(options => options.Cookie.Name = "platform.antiforgery");
         services.AddRateLimiter(ConfigureRateLimits);
@@ -68,7 +71,7 @@ public static class IdentityServiceExtensions
         app.UseRateLimiter();
 
         var api = app.MapGroup("/api/v1");
-        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapVerification().MapTwoFactor().MapSessions().MapBlocks().MapPrivacy().MapUsers().MapAdminUsers();
+        api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapVerification().MapTwoFactor().MapDeleteAccount().MapDataExports().MapSessions().MapBlocks().MapPrivacy().MapUsers().MapAdminUsers();
         api.MapGroup("/contacts").RequireAuthorization().MapImportContacts().MapContacts();
         api.MapGroup("/invites").RequireAuthorization().MapCreateInvite();
         api.MapPasswordReset();
@@ -204,11 +207,22 @@ public static class IdentityServiceExtensions
                 {
                     Status = StatusCodes.Status429TooManyRequests,
                     Title = "Too many requests",
-                    Detail = "Contact imports are limited per user. Try again later.",
+                    Detail = "Contact imports and data exports are limited per user. Try again later.",
                     Type = "https://tools.ietf.org/html/rfc6585#section-4",
                 },
             });
         };
+        limits.AddPolicy(DataExports.RateLimitPolicy, http =>
+        {
+            var settings = http.RequestServices.GetRequiredService<IOptions<IdentityServiceOptions>>().Value.Export;
+            var partition = http.User.FindFirstValue(Claims.Subject) ?? "ip:" + http.Connection.RemoteIpAddress;
+            return RateLimitPartition.GetFixedWindowLimiter(partition, _ => new FixedWindowRateLimiterOptions
+            {
+                PermitLimit = settings.PermitLimit,
+                Window = settings.Window,
+                QueueLimit = 0,
+            });
+        });
         limits.AddPolicy(ImportContacts.RateLimitPolicy, http =>
         {
             var settings = http.RequestServices.GetRequiredService<IOptions<IdentityServiceOptions>>().Value.ContactImport;

@@ -52,6 +52,34 @@ public sealed class IdentityServiceOptions
     [Required]
     public ContactImportOptions ContactImport { get; set; } = new();
 
+    /// <summary>Data exports (<c>POST /api/v1/users/me/exports</c>).</summary>
+    public ExportOptions Export { get; set; } = new();
+
+    public sealed class ExportOptions
+    {
+        /// <summary>
+        /// The services asked for their part, by name (<c>messaging</c>, <c>notifications</c>, <c>presence</c>, <c>media</c>)
+        /// with their internal base URL; each answers <c>GET /internal/v1/export</c> about the token's user. A service not
+        /// listed is left out of the archive (its manifest says so).
+        /// </summary>
+        public Dictionary<string, string> Services { get; set; } = [];
+
+        /// <summary>How long a ready archive can be downloaded.</summary>
+        [Range(typeof(TimeSpan), "00:01:00", "90.00:00:00")]
+        public TimeSpan Lifetime { get; set; } = TimeSpan.FromDays(7);
+
+        /// <summary>Exports a user may ask for per <see cref="Window"/>.</summary>
+        [Range(1, 1000)]
+        public int PermitLimit { get; set; } = 3;
+
+        [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+        public TimeSpan Window { get; set; } = TimeSpan.FromHours(1);
+
+        /// <summary>An archive larger than this fails (kept in PostgreSQL).</summary>
+        [Range(1024, 4L * 1024 * 1024 * 1024)]
+        public long MaxArchiveBytes { get; set; } = 512L * 1024 * 1024;
+    }
+
     [Range(typeof(TimeSpan), "00:01:00", "90.00:00:00")]
     public TimeSpan InviteLifetime { get; set; } = TimeSpan.FromDays(7);
 

@@ -86,8 +86,11 @@ public static class MediaServiceExtensions
         RateLimitPartition.GetFixedWindowLimiter(context.User.FindFirst("sub")?.Value ?? "anonymous",
             _ => new FixedWindowRateLimiterOptions { PermitLimit = perMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
 
-    public static void AddMediaConsumers(this IBusRegistrationConfigurator bus) =>
+    public static void AddMediaConsumers(this IBusRegistrationConfigurator bus)
+    {
         bus.AddConsumer<ConversationEventConsumer>();
+        bus.AddConsumer<UserErasureConsumer>();
+    }
 
     public static WebApplication MapMediaEndpoints(this WebApplication app)
     {
@@ -97,6 +100,7 @@ public static class MediaServiceExtensions
         media.MapUpload();
         media.MapResumableUploads();
         media.MapDownload(signed);
+        app.MapUserExport();
         app.MapGroup("/api/v1/link-previews").RequireAuthorization().RequireRateLimiting(LinkPreviewPolicy).WithTags("Link previews").MapLinkPreviews();
         return app;
     }

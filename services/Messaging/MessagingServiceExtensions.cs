@@ -98,6 +98,7 @@ public static class MessagingServiceExtensions
     {
         bus.AddConsumer<UserDirectoryConsumer>();
         bus.AddConsumer<LinkPreviewConsumer>();
+        bus.AddConsumer<UserErasureConsumer>();
     }
 
     public static WebApplication MapMessagingEndpoints(this WebApplication app)
@@ -122,6 +123,7 @@ public static class MessagingServiceExtensions
         conversations.MapReactions();
         conversations.MapReadLog();
         conversations.MapSeqAt();
+        app.MapUserExport();
         conversations.MapReceipts();
         conversations.MapStartCall();
         conversations.MapCallHistory();

@@ -73,6 +73,7 @@ public static class NotificationsServiceExtensions
         bus.AddConsumer<InviteConsumer>();
         bus.AddConsumer<PasswordResetConsumer>();
         bus.AddConsumer<VerificationCodeConsumer>();
+        bus.AddConsumer<UserErasureConsumer>();
     }
 
     public static WebApplication MapNotificationsEndpoints(this WebApplication app)
@@ -81,6 +82,7 @@ public static class NotificationsServiceExtensions
         notifications.MapFeed();
         notifications.MapPreferences();
         app.MapGroup("/api/v1/push-subscriptions").RequireAuthorization().WithTags("Push subscriptions").MapPushSubscriptions();
+        app.MapUserExport();
         return app;
     }
 

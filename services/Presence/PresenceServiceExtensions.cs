@@ -24,5 +24,6 @@ public static class PresenceServiceExtensions
     {
         bus.AddConsumer<ConnectionConsumer>();
         bus.AddConsumer<ActivityConsumer>();
+        bus.AddConsumer<UserErasureConsumer>();
     }
 }

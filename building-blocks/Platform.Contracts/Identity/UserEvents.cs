@@ -112,3 +112,15 @@ public sealed record VerificationCodeRequested
 
     public required DateTimeOffset RequestedAt { get; init; }
 }
+
+/// <summary>
+/// The user deleted their account (<c>DELETE /api/v1/users/me</c>): Identity has erased it already, leaving only the id;
+/// every service erases what it holds about the user (idempotently: it may arrive more than once), and every token of the
+/// user is refused from now on and their connections are closed, as for <see cref="UserDisabled"/>.
+/// </summary>
+public sealed record UserDeleted
+{
+    public required Guid UserId { get; init; }
+
+    public required DateTimeOffset DeletedAt { get; init; }
+}

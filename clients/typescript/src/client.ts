@@ -11,7 +11,7 @@ import type { ConversationEvent } from "./handwritten.js";
 import type {
   BlockedUser, Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MessageReport, MyPresence,
   DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, PrivacySettings, Receipts, TwoFactorStatus, AuthenticatorSetup, RecoveryCodeList,
-  SearchHit, Thread, ThreadRead, Contact, ContactMatches, Invite, NotificationPreferences, PushSubscriptionInfo,
+  SearchHit, Thread, ThreadRead, Contact, ContactMatches, Invite, NotificationPreferences, PushSubscriptionInfo, DataExport,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
 import type { PositionStore } from "./positions.js";
@@ -190,6 +190,33 @@ export class PlatformClient {
   /** 10 new recovery codes; the earlier ones stop working. */
   async newRecoveryCodes(password: string): Promise<RecoveryCodeList> {
     return data(await this.api.POST("/api/v1/users/me/two-factor/recovery-codes", { body: { password } }));
+  }
+
+  /**
+   * Deletes my account, confirmed with my password: Identity erases it at once and every service erases what it holds of
+   * me within seconds (my messages stay as deleted messages). Every token of mine is refused from then on. A wrong password
+   * rejects with a `PlatformError` of status 403 (429 after too many).
+   */
+  async deleteAccount(password: string): Promise<void> {
+    await this.api.DELETE("/api/v1/users/me", { body: { password } });
+  }
+
+  /**
+   * Asks for an export of my data (a ZIP with JSON from every service and my uploaded files), built in the background;
+   * resolves its id. One at a time (409 while one is pending), a few per hour (429).
+   */
+  async requestExport(): Promise<string> {
+    return data(await this.api.POST("/api/v1/users/me/exports")).id;
+  }
+
+  /** An export's status; once ready, `downloadExport` fetches it until it expires. */
+  async getExport(exportId: string): Promise<DataExport> {
+    return data(await this.api.GET("/api/v1/users/me/exports/{id}", { params: { path: { id: exportId } } }));
+  }
+
+  /** A ready export's ZIP archive. */
+  async downloadExport(exportId: string): Promise<Blob> {
+    return data(await this.api.GET("/api/v1/users/me/exports/{id}/archive", { params: { path: { id: exportId } }, parseAs: "blob" })) as Blob;
   }
 
   /** The users I blocked. */

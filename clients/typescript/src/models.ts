@@ -50,6 +50,7 @@ export type ContactMatches = Identity["schemas"]["ImportContactsResponse"];
 export type BlockedUser = Identity["schemas"]["BlockView"];
 export type PrivacySettings = Identity["schemas"]["PrivacyView"];
 export type Invite = Identity["schemas"]["InviteView"];
+export type DataExport = Identity["schemas"]["ExportView"];
 
 export type PresenceInfo = Presence["schemas"]["PresenceView"];
 export type MyPresence = Presence["schemas"]["OwnPresence"];

@@ -57,6 +57,9 @@ foreach (var (name, service) in new[] { ("identity", identity), ("messaging", me
 {
     gateway.WithEnvironment($"ReverseProxy__Clusters__{name}__Destinations__primary__Address", service.GetEndpoint("http"));
     service.WithEnvironment("Auth__MetadataAddress", identity.GetEndpoint("http"));
+    // Data exports: Identity asks each service for its part at its internal address.
+    if (name != "identity")
+        identity.WithEnvironment($"Identity__Export__Services__{name}", service.GetEndpoint("http"));
 }
 
 // Media, Notifications and Presence rebuild what they derive from conversation events from Messaging's internal feed,

@@ -91,6 +91,24 @@ public sealed class SignInLookup(
         return user.IsDisabled ? new(SignInOutcome.Disabled, null) : new(SignInOutcome.Succeeded, user);
     }
 
+    /// <summary>
+    /// The password of a signed-in user, asked again before something irreversible (deleting the account): throttled
+    /// under the same keys as a sign-in to that account, so it cannot be used to guess the password faster.
+    /// </summary>
+    public async Task<PasswordCheck> CheckUserAsync(User user, string? password, string address)
+    {
+        var account = user.Id.ToString();
+        var wait = await throttle.WaitAsync(account, user.Id, address);
+        if (wait > TimeSpan.Zero)
+            return new(SignInOutcome.Throttled, null, wait);
+        if (string.IsNullOrEmpty(password) || password.Length > Register.PasswordMaxLength || !await users.CheckPasswordAsync(user, password))
+        {
+            await throttle.RecordFailureAsync(account, address);
+            return new(SignInOutcome.Invalid, null);
+        }
+        return user.IsDisabled ? new(SignInOutcome.Disabled, null) : new(SignInOutcome.Succeeded, user);
+    }
+
     /// <summary>The account, and the name in the form it is looked up by (what unknown names are throttled under).</summary>
     private async Task<(User? User, string Normalised)> FindAsync(string name)
     {

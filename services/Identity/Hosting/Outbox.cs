@@ -18,6 +18,7 @@ public static class Outbox
     {
         typeof(UserRegistered), typeof(UserProfileChanged), typeof(UserDisabled), typeof(InviteCreated), typeof(ContactsChanged),
         typeof(UserSessionsRevoked), typeof(PasswordResetRequested), typeof(VerificationCodeRequested), typeof(BlocksChanged), typeof(PrivacyChanged),
+        typeof(UserDeleted),
     }.ToDictionary(type => type.FullName!);
 
     public static void Add<T>(this IdentityDb db, T message, DateTimeOffset now) where T : class

@@ -43,6 +43,8 @@ public sealed class UserDirectoryConsumer(IDocumentSession session) : IConsumer<
 
     private async Task Upsert(Guid userId, string username, string displayName, CancellationToken cancellationToken)
     {
+        if (await session.LoadAsync<UserDirectoryEntry>(userId, cancellationToken) is { Deleted: true })
+            return;
         session.Store(new UserDirectoryEntry { Id = userId, Username = username.ToLowerInvariant(), DisplayName = displayName });
         await session.SaveChangesAsync(cancellationToken);
     }

@@ -102,6 +102,8 @@ public static class DeleteReasons
 {
     public const string Deleted = "deleted";
     public const string Retention = "retention";
+    /// <summary>The author deleted their account.</summary>
+    public const string AccountDeleted = "account-deleted";
 }
 
 public enum CallKind { Audio, Video }

@@ -306,6 +306,8 @@ public sealed record UserDirectoryEntry
     public Guid Id { get; init; }
     public string Username { get; init; } = "";
     public string DisplayName { get; init; } = "";
+    /// <summary>The account was deleted: a tombstone that a late registration or profile event does not bring back.</summary>
+    public bool Deleted { get; init; }
 }
 
 /// <summary>

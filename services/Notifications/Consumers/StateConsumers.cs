@@ -54,6 +54,8 @@ public sealed class StateConsumer(IDocumentSession session, TimeProvider time)
 
     private async Task NameAsync(Guid userId, string displayName, CancellationToken cancellationToken)
     {
+        if (await session.LoadAsync<UserName>(userId, cancellationToken) is { Deleted: true })
+            return;
         session.Store(new UserName { Id = userId, DisplayName = displayName });
         await session.SaveChangesAsync(cancellationToken);
     }

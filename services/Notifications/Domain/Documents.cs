@@ -86,6 +86,9 @@ public sealed class UserName
 {
     public Guid Id { get; set; }
     public string DisplayName { get; set; } = "";
+
+    /// <summary>The account was deleted: a tombstone that a late registration or profile event does not bring back.</summary>
+    public bool Deleted { get; set; }
 }
 
 public sealed class Preferences

@@ -180,6 +180,27 @@ public sealed class PresenceStore(NpgsqlDataSource dataSource, PresenceSchema sc
                     Bool(active), Time(changed.ChangedAt.ToUniversalTime()));
     }
 
+    /// <summary>
+    /// A deleted account: its connections, its row (status, status text, activity), memberships, contacts, blocks and
+    /// privacy setting go, both ways, in one transaction. Deleting what is already gone changes nothing.
+    /// </summary>
+    public async Task EraseUserAsync(Guid userId, CancellationToken cancellationToken)
+    {
+        await schema.EnsureCreatedAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        foreach (var sql in (string[])[
+            "DELETE FROM presence.connections WHERE user_id = $1",
+            "DELETE FROM presence.users WHERE user_id = $1",
+            "DELETE FROM presence.members WHERE user_id = $1",
+            "DELETE FROM presence.contacts WHERE owner_id = $1 OR contact_id = $1",
+            "DELETE FROM presence.blocks WHERE owner_id = $1 OR blocked_id = $1",
+            "DELETE FROM presence.privacy WHERE user_id = $1",
+        ])
+            await ExecuteAsync(connection, transaction, sql, cancellationToken, Id(userId));
+        await transaction.CommitAsync(cancellationToken);
+    }
+
     public async Task ApplyPrivacyAsync(PrivacyChanged changed, CancellationToken cancellationToken)
     {
         await schema.EnsureCreatedAsync(cancellationToken);

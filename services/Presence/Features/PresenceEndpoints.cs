@@ -32,6 +32,9 @@ public static class PresenceEndpoints
         presence.MapPost("/query", QueryAsync);
         presence.MapGet("/me", GetMineAsync);
         presence.MapPut("/me", SetMineAsync);
+        // Presence's part of the caller's data export (Identity asks with the user's own token; not routed by the Gateway).
+        app.MapGet("/internal/v1/export", async (ClaimsPrincipal principal, PresenceStore store, CancellationToken cancellationToken) =>
+            TypedResults.Ok(new { presence = await store.ReadOwnAsync(principal.UserId(), cancellationToken) })).RequireAuthorization().ExcludeFromDescription();
         app.MapGet("/api/v1/conversations/{conversationId:guid}/occupancy", OccupancyAsync).RequireAuthorization().WithTags("Presence");
         return app;
     }
