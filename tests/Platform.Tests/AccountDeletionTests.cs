@@ -21,6 +21,10 @@ public sealed class AccountDeletionTests(WholePlatform platform)
         var phoneDigits = $"202{Random.Shared.Next(200, 999)}{Random.Shared.Next(0, 10000):0000}";
         string[] markers = [marker, phoneDigits];
         var erin = await RegisterAsync(marker, phoneDigits);
+        // A verified email, and a phone code still pending: both name her addresses.
+        await platform.VerifyEmailAsync(erin);
+        await platform.ReadAsync(await erin.Http.PostAsJsonAsync("api/v1/users/me/verification", new { channel = "phone" }), HttpStatusCode.Accepted,
+            "Erin asks for a phone code", platform.Identity);
         var frank = await platform.SignUpAsync("Frank Remains");
         var grace = await platform.SignUpAsync("Grace Blocked");
 

@@ -87,6 +87,9 @@ public static class DeleteAccount
             await db.Invites.Where(i => i.InvitedBy == id || i.AcceptedBy == id).ExecuteDeleteAsync(cancellationToken);
             await db.Database.ExecuteSqlInterpolatedAsync($"DELETE FROM identity.data_exports WHERE \"UserId\" = {id}", cancellationToken);
             await db.PasswordResetCodes.Where(c => c.UserId == id).ExecuteDeleteAsync(cancellationToken);
+            // Verification codes name the address they went to. (The authenticator key, its last code and the recovery
+            // codes are user tokens, below.)
+            await db.VerificationCodes.Where(c => c.UserId == id).ExecuteDeleteAsync(cancellationToken);
             await db.SignInAddresses.Where(a => a.UserId == id).ExecuteDeleteAsync(cancellationToken);
             // Counters under the account's id (alone and with an address); names never typed right are kept only as hashes.
             await db.SignInCounters.Where(c => c.Key.EndsWith(subject)).ExecuteDeleteAsync(cancellationToken);
