@@ -48,6 +48,8 @@ public static class Authentication
             .ValidateOnStart();
 
         builder.Services.TryAddSingleton<TokenRevocations>();
+        builder.Services.AddHttpClient(TokenRevocationLoader.HttpClientName, http => http.Timeout = TimeSpan.FromSeconds(10));
+        builder.Services.AddHostedService<TokenRevocationLoader>();
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
             .Configure<IOptions<AuthOptions>>((jwt, auth) =>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net.Http.Json;
 using System.Security.Claims;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -107,5 +108,64 @@ public sealed class TokenRevocationConsumer(
         logger.LogInformation("Refusing the earlier tokens of user {UserId}: {Reason}", userId, reason);
         foreach (var listener in listeners)
             listener.SessionsEnded(userId, reason);
+    }
+}
+
+/// <summary>
+/// What an instance that starts late missed: at start it asks Identity for the revocations of the last day (sign-outs
+/// everywhere, disabled and deleted users: <c>GET /internal/v1/token-revocations</c> at <c>Auth:MetadataAddress</c>), so
+/// it refuses those tokens too, not only the ones revoked while it runs. Tried again every few seconds until Identity
+/// answers (for as long as an access token can live: after that nothing it missed still matters); the bus feeds it
+/// meanwhile.
+/// </summary>
+public sealed class TokenRevocationLoader(
+    TokenRevocations revocations,
+    IHttpClientFactory clients,
+    Microsoft.Extensions.Options.IOptions<AuthOptions> auth,
+    ILogger<TokenRevocationLoader> logger) : Microsoft.Extensions.Hosting.BackgroundService
+{
+    public const string HttpClientName = "token-revocations";
+
+    private static readonly TimeSpan GiveUpAfter = TimeSpan.FromDays(1);
+
+    private sealed record Revocation(Guid UserId, DateTimeOffset? NotBefore, bool All);
+
+    private sealed record Answer(List<Revocation> Items);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var address = new Uri((auth.Value.MetadataAddress ?? auth.Value.Issuer).TrimEnd('/') + "/internal/v1/token-revocations");
+        var started = DateTimeOffset.UtcNow;
+        for (var attempt = 1; !stoppingToken.IsCancellationRequested; attempt++)
+        {
+            try
+            {
+                var answer = await clients.CreateClient(HttpClientName).GetFromJsonAsync<Answer>(address, stoppingToken);
+                foreach (var revocation in answer?.Items ?? [])
+                {
+                    if (revocation.All)
+                        revocations.RevokeAll(revocation.UserId);
+                    else if (revocation.NotBefore is { } notBefore)
+                        revocations.Revoke(revocation.UserId, notBefore);
+                }
+                logger.LogInformation("Loaded {Count} token revocations from Identity", answer?.Items.Count ?? 0);
+                return;
+            }
+            catch (Exception exception) when (!stoppingToken.IsCancellationRequested && exception is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or NotSupportedException)
+            {
+                if (DateTimeOffset.UtcNow - started > GiveUpAfter)
+                    return;
+                logger.Log(attempt == 12 ? LogLevel.Warning : LogLevel.Debug, exception,
+                    "Identity did not answer the token revocations at {Address} (attempt {Attempt}); trying again", address, attempt);
+            }
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 10)), stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
     }
 }

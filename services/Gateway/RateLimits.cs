@@ -44,6 +44,12 @@ public sealed class RateLimitRule
     public TimeSpan Every { get; set; } = TimeSpan.FromSeconds(1);
 
     public RateLimitKey By { get; set; } = RateLimitKey.UserOrAddress;
+
+    /// <summary>
+    /// Requests carrying any of these query parameters are not counted: for <c>connect</c>, <c>id</c> marks the later
+    /// requests of a connection already counted when it negotiated (a long-polling client's polls, a WebSocket's upgrade).
+    /// </summary>
+    public List<string> UnlessQuery { get; set; } = [];
 }
 
 /// <summary>Stops the start on a malformed rule or network, instead of failing requests.</summary>
@@ -64,14 +70,14 @@ public sealed class GatewayRateLimits : IDisposable
     private readonly IReadOnlyList<Rule> _rules;
     private readonly Counter<long> _refused;
 
-    private sealed record Rule(string Name, RateLimitKey By, IReadOnlyList<(string Method, TemplateMatcher Path)> Requests, PartitionedRateLimiter<string> Limiter);
+    private sealed record Rule(string Name, RateLimitKey By, IReadOnlyList<(string Method, TemplateMatcher Path)> Requests, IReadOnlyList<string> UnlessQuery, PartitionedRateLimiter<string> Limiter);
 
     public GatewayRateLimits(IOptions<RateLimitOptions> options, IMeterFactory meters)
     {
         var settings = options.Value;
         _enabled = settings.Enabled;
         _exempt = settings.ExemptNetworks.Select(IPNetwork.Parse).ToList();
-        _rules = settings.Rules.Select(entry => new Rule(entry.Key, entry.Value.By, entry.Value.Requests.Select(Parse).ToList(),
+        _rules = settings.Rules.Select(entry => new Rule(entry.Key, entry.Value.By, entry.Value.Requests.Select(Parse).ToList(), entry.Value.UnlessQuery,
             PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
             {
                 TokenLimit = entry.Value.Burst,
@@ -161,6 +167,9 @@ public sealed class GatewayRateLimits : IDisposable
 
     private static bool Matches(Rule rule, HttpRequest request)
     {
+        foreach (var parameter in rule.UnlessQuery)
+            if (request.Query.ContainsKey(parameter))
+                return false;
         var path = request.Path.Value is { Length: > 1 } value ? value.TrimEnd('/') : request.Path.Value ?? "/";
         foreach (var (method, template) in rule.Requests)
             if ((method == "*" || string.Equals(method, request.Method, StringComparison.OrdinalIgnoreCase)) && template.TryMatch(path, []))

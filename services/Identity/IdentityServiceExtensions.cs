@@ -76,6 +76,7 @@ public static class IdentityServiceExtensions
         api.MapGroup("/invites").RequireAuthorization().MapCreateInvite();
         api.MapPasswordReset();
         app.MapRelations();
+        app.MapTokenRevocationList();
 
         app.MapAuthorizeEndpoint();
         app.MapTokenEndpoint();

@@ -135,13 +135,16 @@ public sealed class ConversationDepthTests(WholePlatform platform)
             "a plain member makes a link", platform.Messaging);
         var link = await platform.ReadAsync(await owner.Http.PostAsJsonAsync($"api/v1/conversations/{group}/invite-links", new { }), HttpStatusCode.Created,
             "the owner makes a link", platform.Messaging);
+        // The link people share is the web app's join page at the Gateway; the app reads and joins through the API.
+        var token = link.GetProperty("token").GetString()!;
         var url = new Uri(link.GetProperty("url").GetString()!);
         Assert.Equal(platform.Gateway1.BaseAddress.Authority, url.Authority);
+        Assert.Equal($"/join/{token}", url.AbsolutePath);
 
         await platform.ReadAsync(await guest.Http.GetAsync($"api/v1/conversations/{group}"), HttpStatusCode.NotFound, "the guest before joining", platform.Messaging);
-        var preview = await platform.ReadAsync(await guest.Http.GetAsync(url.PathAndQuery.TrimStart('/')), HttpStatusCode.OK, "the guest opens the link", platform.Messaging);
+        var preview = await platform.ReadAsync(await guest.Http.GetAsync($"api/v1/invite-links/{token}"), HttpStatusCode.OK, "the guest opens the link", platform.Messaging);
         Assert.Equal(group, preview.GetProperty("conversationId").GetGuid());
-        await platform.ReadAsync(await guest.Http.PostAsync(url.PathAndQuery.TrimStart('/') + "/join", null), HttpStatusCode.OK, "the guest joins", platform.Messaging);
+        await platform.ReadAsync(await guest.Http.PostAsync($"api/v1/invite-links/{token}/join", null), HttpStatusCode.OK, "the guest joins", platform.Messaging);
         await platform.ReadAsync(await guest.Http.GetAsync($"api/v1/conversations/{group}"), HttpStatusCode.OK, "the guest after joining", platform.Messaging);
     }
 }

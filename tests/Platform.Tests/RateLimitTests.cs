@@ -187,5 +187,11 @@ public sealed class RateLimitTests(WholePlatform platform)
         }
         Assert.NotNull(refused);
         await AssertTooManyRequestsAsync(refused, "connect");
+
+        // The later requests of a negotiated connection (a long-polling client's polls) were counted when it negotiated.
+        var polls = new List<HttpStatusCode>();
+        for (var i = 0; i < 60; i++)
+            polls.Add((await alice.Http.SendAsync(From(address, HttpMethod.Get, "hubs/chat?id=unknown-connection"))).StatusCode);
+        Assert.DoesNotContain(HttpStatusCode.TooManyRequests, polls);
     }
 }

@@ -36,6 +36,28 @@ public sealed class SessionRevocationTests(WholePlatform platform)
     }
 
     [Fact]
+    public async Task AGatewayStartedAfterASignOutEverywhere_RefusesTheEarlierToken_AsTheOthersDo()
+    {
+        var alice = await platform.SignUpAsync("Alice Signs Out Early");
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.Http.PostAsync("api/v1/users/me/sessions/revoke-all", null)).StatusCode);
+        await RefusedEverywhereAsync(alice.Http, alice.Id);
+
+        // An instance that did not exist when the bus told the others: it asks Identity at start.
+        await using var late = await platform.StartGatewayAsync("gateway-late", new Dictionary<string, string?>());
+        using var stale = platform.Anonymous(late);
+        stale.DefaultRequestHeaders.Authorization = alice.Http.DefaultRequestHeaders.Authorization;
+        await platform.EventuallyAsync(() => stale.PostAsync("hubs/chat/negotiate?negotiateVersion=1", null), response => response.StatusCode == HttpStatusCode.Unauthorized,
+            "the late Gateway refuses the token issued before the sign-out", late, platform.Identity);
+        var reconnect = await Record.ExceptionAsync(async () => await (await platform.ConnectAsync(alice, late)).DisposeAsync());
+        Assert.NotNull(reconnect);
+        // A token issued after it is welcome there.
+        using var again = await SignInAsync(alice.Email);
+        using var fresh = platform.Anonymous(late);
+        fresh.DefaultRequestHeaders.Authorization = again.DefaultRequestHeaders.Authorization;
+        Assert.Equal(HttpStatusCode.OK, (await fresh.PostAsync("hubs/chat/negotiate?negotiateVersion=1", null)).StatusCode);
+    }
+
+    [Fact]
     public async Task DisablingAUser_ClosesTheirConnections_AndEveryServiceRefusesTheirToken()
     {
         var admin = await platform.SignUpAsync("Admin Disables");
