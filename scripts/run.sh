@@ -68,21 +68,13 @@ done
 if [ -s "$work/turn.pid" ] && [ "$(ps -p "$(cat "$work/turn.pid")" -o comm= 2>/dev/null)" = turnserver ]; then
   kill -TERM "$(cat "$work/turn.pid")" 2>/dev/null || true; sleep 0.5
 fi
-# Relayed traffic may reach only the callers' own relays: never private networks, carrier-grade NAT, link-local (cloud
-# metadata) or "this network" addresses. Loopback peers stay allowed only while coturn relays on loopback (the default,
-# one machine: the relays themselves are loopback addresses); with PLATFORM_TURN_IP set to another address they are denied.
-denied_peers=(--denied-peer-ip=0.0.0.0-0.255.255.255 --denied-peer-ip=10.0.0.0-10.255.255.255
-  --denied-peer-ip=100.64.0.0-100.127.255.255 --denied-peer-ip=169.254.0.0-169.254.255.255
-  --denied-peer-ip=172.16.0.0-172.31.255.255 --denied-peer-ip=192.168.0.0-192.168.255.255
-  --denied-peer-ip=fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --denied-peer-ip=fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff)
-case "$turn_ip" in
-  127.*) loopback_peers=(--allow-loopback-peers) ;;
-  *) loopback_peers=(--denied-peer-ip=127.0.0.0-127.255.255.255 --denied-peer-ip=::1) ;;
-esac
+# The peers it may relay to: never private networks, CGNAT, link-local or "this network"; loopback only while it relays
+# on loopback (scripts/turn-peer-policy.sh, which the tests check against a running coturn).
+mapfile -t peer_policy < <(scripts/turn-peer-policy.sh "$turn_ip")
 turnserver -n --listening-ip="$turn_ip" --relay-ip="$turn_ip" --listening-port="$turn_port" \
   --min-port="${TURN_MIN_PORT:-49160}" --max-port="${TURN_MAX_PORT:-49260}" \
   --use-auth-secret --static-auth-secret="$turn_secret" --realm=platform.local --fingerprint \
-  --no-tls --no-dtls --no-cli --no-tcp-relay "${loopback_peers[@]}" "${denied_peers[@]}" \
+  --no-tls --no-dtls --no-cli --no-tcp-relay "${peer_policy[@]}" \
   --pidfile="$work/turn.pid" --log-file="$work/turn.log" --simple-log --no-stdout-log >/dev/null 2>&1 &
 turn_pid=$!
 sleep 0.5
