@@ -34,7 +34,14 @@ public sealed class ModerationTests(WholePlatform platform)
         var log = await platform.ReadAsync(await alice.Http.GetAsync($"api/v1/conversations/{channel}/events?after={left.GetProperty("seq").GetInt64()}"),
             HttpStatusCode.OK, "Alice reads the log", platform.Messaging);
         Assert.Single(log.GetProperty("items").EnumerateArray());
+        // A new connection of Bob's resuming the channel from the start replays it up to his leaving, and nothing after.
+        await using var again = await platform.ConnectAsync(bob, platform.Gateway1);
+        await again.InvokeAsync("Resume", channel, 0);
+        await again.NextAsync("event", e => e.GetProperty("conversationId").GetGuid() == channel && e.GetProperty("seq").GetInt64() == left.GetProperty("seq").GetInt64(),
+            "the banned member's replay reaches his leaving");
+        await platform.SendAsync(alice, channel, "later still");
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.DoesNotContain(bobClient.Calls("event"), e => e.GetProperty("conversationId").GetGuid() == channel && e.GetProperty("seq").GetInt64() > left.GetProperty("seq").GetInt64());
+        Assert.DoesNotContain(again.Calls("event"), e => e.GetProperty("conversationId").GetGuid() == channel && e.GetProperty("seq").GetInt64() > left.GetProperty("seq").GetInt64());
     }
 }
