@@ -78,7 +78,10 @@ public sealed record ThreadRead(Guid Id, Guid ConversationId, bool Following, lo
 public sealed record DirectoryChannel(Guid Id, string? Title, string? Topic, int MemberCount, DateTimeOffset CreatedAt, DateTimeOffset LastActivityAt, bool IsMember);
 
 /// <summary>An invite link: <see cref="Url"/> (at the Gateway) holds <see cref="Token"/>.</summary>
-public sealed record InviteLink(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId);
+public sealed record InviteLink(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId, string Id);
+
+/// <summary>A live invite link as its conversation's owners and admins list it: its id (to revoke it), never the token.</summary>
+public sealed record InviteLinkInfo(string Id, Guid ConversationId, Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
 
 /// <summary>What an invite link leads to.</summary>
 public sealed record InvitePreview(Guid ConversationId, string Kind, string? Title, string? Topic, int MemberCount, DateTimeOffset ExpiresAt);

@@ -305,6 +305,14 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task<InviteLink> CreateInviteLinkAsync(Guid conversationId, DateTimeOffset? expiresAt = null, CancellationToken cancellationToken = default) =>
         SendAsync<InviteLink>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/invite-links", new { expiresAt }, cancellationToken);
 
+    /// <summary>The conversation's unexpired invite links, newest first (owners and admins).</summary>
+    public Task<Page<InviteLinkInfo>> GetInviteLinksAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<InviteLinkInfo>>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/invite-links", null, cancellationToken);
+
+    /// <summary>Revokes an invite link by its id: nobody joins with it any more (owners and admins).</summary>
+    public Task RevokeInviteLinkAsync(Guid conversationId, string linkId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/invite-links/{Uri.EscapeDataString(linkId)}", null, cancellationToken);
+
     /// <summary>What an invite link leads to.</summary>
     public Task<InvitePreview> GetInviteLinkAsync(string token, CancellationToken cancellationToken = default) =>
         SendAsync<InvitePreview>(HttpMethod.Get, $"api/v1/invite-links/{Uri.EscapeDataString(token)}", null, cancellationToken);

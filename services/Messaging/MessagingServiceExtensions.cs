@@ -78,7 +78,7 @@ public static class MessagingServiceExtensions
         // Threads: a root's replies by computed index on replyTo (an expression index covers rows stored before it).
         options.Schema.For<MessageView>().Index(m => m.ReplyTo!, index => index.Name = Threads.ReplyToIndex);
         options.Schema.For<ThreadFollow>().DocumentAlias("thread_follow").Duplicate(f => f.UserId);
-        options.Schema.For<InviteLink>().DocumentAlias("invite_link");
+        options.Schema.For<InviteLink>().DocumentAlias("invite_link").Duplicate(l => l.ConversationId);
         options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
         options.Schema.For<ConversationBan>().DocumentAlias("conversation_ban").Duplicate(b => b.ConversationId);
         options.Schema.For<SavedMessage>().DocumentAlias("saved_message").Duplicate(m => m.UserId).Duplicate(m => m.SavedAt);

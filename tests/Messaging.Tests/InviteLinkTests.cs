@@ -32,6 +32,34 @@ public sealed class InviteLinkTests(MessagingHost host) : IClassFixture<Messagin
     }
 
     [Fact]
+    public async Task InviteLinks_AreListedForOwnersAndAdmins_AndARevokedOneStopsWorkingAtOnce()
+    {
+        var owner = host.Client();
+        var member = host.Client();
+        var group = await owner.CreateGroup(member.UserId);
+        var first = await owner.Json200(await owner.Post($"/api/v1/conversations/{group}/invite-links", new { }));
+        var second = await owner.Json200(await owner.Post($"/api/v1/conversations/{group}/invite-links", new { }));
+
+        var listed = (await owner.Get($"/api/v1/conversations/{group}/invite-links")).GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal([second.GetProperty("id").GetString(), first.GetProperty("id").GetString()], listed.Select(l => l.GetProperty("id").GetString()));
+        Assert.All(listed, l => Assert.False(l.TryGetProperty("token", out _)));
+        Assert.Equal(HttpStatusCode.Forbidden, (await member.Http.GetAsync($"/api/v1/conversations/{group}/invite-links")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await host.Client().Http.GetAsync($"/api/v1/conversations/{group}/invite-links")).StatusCode);
+
+        var firstId = first.GetProperty("id").GetString();
+        Assert.Equal(HttpStatusCode.Forbidden, (await member.Http.DeleteAsync($"/api/v1/conversations/{group}/invite-links/{firstId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await owner.Http.DeleteAsync($"/api/v1/conversations/{group}/invite-links/{firstId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await owner.Http.DeleteAsync($"/api/v1/conversations/{group}/invite-links/{firstId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await owner.Http.DeleteAsync($"/api/v1/conversations/{group}/invite-links/not-a-link")).StatusCode);
+
+        var guest = host.Client();
+        Assert.Equal(HttpStatusCode.NotFound, (await guest.Http.GetAsync($"/api/v1/invite-links/{first.GetProperty("token").GetString()}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await guest.Http.PostAsync($"/api/v1/invite-links/{first.GetProperty("token").GetString()}/join", null)).StatusCode);
+        await guest.Json200(await guest.Http.PostAsync($"/api/v1/invite-links/{second.GetProperty("token").GetString()}/join", null));
+        Assert.Single((await owner.Get($"/api/v1/conversations/{group}/invite-links")).GetProperty("items").EnumerateArray());
+    }
+
+    [Fact]
     public async Task InviteLinks_Expire_FailForBannedUsersAndUnknownTokens_AndAreNotForDirectConversations()
     {
         var owner = host.Client();

@@ -146,5 +146,12 @@ public sealed class ConversationDepthTests(WholePlatform platform)
         Assert.Equal(group, preview.GetProperty("conversationId").GetGuid());
         await platform.ReadAsync(await guest.Http.PostAsync($"api/v1/invite-links/{token}/join", null), HttpStatusCode.OK, "the guest joins", platform.Messaging);
         await platform.ReadAsync(await guest.Http.GetAsync($"api/v1/conversations/{group}"), HttpStatusCode.OK, "the guest after joining", platform.Messaging);
+
+        // Revoked through the Gateway, the link stops working at once.
+        var latecomer = await platform.SignUpAsync("Latecomer");
+        await platform.ReadAsync(await owner.Http.DeleteAsync($"api/v1/conversations/{group}/invite-links/{link.GetProperty("id").GetString()}"),
+            HttpStatusCode.NoContent, "the owner revokes the link", platform.Messaging);
+        await platform.ReadAsync(await latecomer.Http.PostAsync($"api/v1/invite-links/{token}/join", null), HttpStatusCode.NotFound,
+            "joining with a revoked link", platform.Messaging);
     }
 }

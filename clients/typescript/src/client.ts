@@ -11,7 +11,7 @@ import type { ConversationEvent } from "./handwritten.js";
 import type {
   BlockedUser, Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MessageReport, MyPresence,
   DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, PrivacySettings, Receipts, TwoFactorStatus, AuthenticatorSetup, RecoveryCodeList,
-  SearchHit, Thread, ThreadRead, Contact, ContactMatches, Invite, NotificationPreferences, PushSubscriptionInfo, DataExport,
+  SearchHit, Thread, ThreadRead, Contact, ContactMatches, Invite, InviteLinkInfo, NotificationPreferences, PushSubscriptionInfo, DataExport,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
 import type { PositionStore } from "./positions.js";
@@ -469,6 +469,16 @@ export class PlatformClient {
   /** What an invite link leads to. */
   async getInviteLink(token: string): Promise<InvitePreview> {
     return data(await this.api.GET("/api/v1/invite-links/{token}", { params: { path: { token } } }));
+  }
+
+  /** The conversation's unexpired invite links, newest first (owners and admins); ids only, never tokens. */
+  async getInviteLinks(conversationId: string): Promise<Page<InviteLinkInfo>> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/invite-links", { params: { path: { id: conversationId } } }));
+  }
+
+  /** Revokes an invite link by its id: nobody joins with it any more (owners and admins). */
+  async revokeInviteLink(conversationId: string, linkId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/conversations/{id}/invite-links/{linkId}", { params: { path: { id: conversationId, linkId } } });
   }
 
   /** Joins the conversation an invite link leads to, as a member. */

@@ -33,6 +33,7 @@ export type ThreadRead = Messaging["schemas"]["ThreadReadDto"];
 /** A public channel in the directory, with whether I am a member. */
 export type DirectoryChannel = Messaging["schemas"]["ChannelDirectoryRow"];
 export type InviteLink = Messaging["schemas"]["InviteLinkDto"];
+export type InviteLinkInfo = Messaging["schemas"]["InviteLinkInfo"];
 export type InvitePreview = Messaging["schemas"]["InvitePreviewDto"];
 export type MessageReport = Messaging["schemas"]["ReportDto"];
 export type IceServers = Messaging["schemas"]["IceServersResponse"];

@@ -10,7 +10,10 @@ namespace Platform.Messaging.Features;
 
 public sealed record CreateInviteLinkRequest(DateTimeOffset? ExpiresAt);
 
-public sealed record InviteLinkDto(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId);
+public sealed record InviteLinkDto(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId, string Id);
+
+/// <summary>A live invite link as owners and admins list it: its <see cref="Id"/> (the token's SHA-256), never the token.</summary>
+public sealed record InviteLinkInfo(string Id, Guid ConversationId, Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
 
 public sealed record InvitePreviewDto(Guid ConversationId, ConversationKind Kind, string? Title, string? Topic, int MemberCount, DateTimeOffset ExpiresAt);
 
@@ -24,8 +27,12 @@ public static class InviteLinks
     public static readonly TimeSpan DefaultLifetime = TimeSpan.FromDays(7);
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(30);
 
-    public static void MapCreateInviteLink(this RouteGroupBuilder conversations) =>
+    public static void MapCreateInviteLink(this RouteGroupBuilder conversations)
+    {
         conversations.MapPost("/{id:guid}/invite-links", Create).WithName("CreateInviteLink");
+        conversations.MapGet("/{id:guid}/invite-links", List).WithName("ListInviteLinks");
+        conversations.MapDelete("/{id:guid}/invite-links/{linkId}", Revoke).WithName("RevokeInviteLink");
+    }
 
     public static void MapInviteLinks(this RouteGroupBuilder group)
     {
@@ -58,8 +65,42 @@ public static class InviteLinks
         // The link people share opens the web app's join page (served by the Gateway at the issuer's URL); the API resource
         // it reads and joins through is /api/v1/invite-links/{token}.
         var url = $"{auth.Value.Issuer.TrimEnd('/')}/join/{token}";
-        return TypedResults.Created($"{auth.Value.Issuer.TrimEnd('/')}/api/v1/invite-links/{token}", new InviteLinkDto(token, url, expiresAt, id));
+        return TypedResults.Created($"{auth.Value.Issuer.TrimEnd('/')}/api/v1/invite-links/{token}", new InviteLinkDto(token, url, expiresAt, id, KeyOf(token)));
     }
+
+    /// <summary>The conversation's unexpired invite links, newest first, for its owners and admins (tokens are not stored: ids only).</summary>
+    private static async Task<Results<Ok<Page<InviteLinkInfo>>, ProblemHttpResult>> List(
+        Guid id, HttpContext http, IQuerySession session, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (await AdminAsync(session, id, http.User.UserId(), cancellationToken) is { } refused)
+            return Http.Problem(refused);
+        var now = time.GetUtcNow();
+        var links = await session.Query<InviteLink>().Where(l => l.ConversationId == id && l.ExpiresAt > now)
+            .OrderByDescending(l => l.CreatedAt).Take(200).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new Page<InviteLinkInfo>(links.Select(l => new InviteLinkInfo(l.Id, l.ConversationId, l.CreatedBy, l.CreatedAt, l.ExpiresAt)).ToList(), null));
+    }
+
+    /// <summary>Revokes a link at once (by its id): nobody joins with it any more. 404 for a link of another conversation or none.</summary>
+    private static async Task<Results<NoContent, ProblemHttpResult>> Revoke(
+        Guid id, string linkId, HttpContext http, IDocumentSession session, CancellationToken cancellationToken)
+    {
+        if (await AdminAsync(session, id, http.User.UserId(), cancellationToken) is { } refused)
+            return Http.Problem(refused);
+        if (linkId.Length != 64 || await session.LoadAsync<InviteLink>(linkId.ToUpperInvariant(), cancellationToken) is not { } link || link.ConversationId != id)
+            return Http.Problem(LinkNotFound);
+        session.Delete(link);
+        await session.SaveChangesAsync(cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>Null when the user is an active owner or admin of the conversation; else why not (a non-member learns nothing).</summary>
+    private static async Task<DomainError?> AdminAsync(IQuerySession session, Guid conversationId, Guid userId, CancellationToken cancellationToken) =>
+        await session.MembershipAsync(conversationId, userId, cancellationToken) switch
+        {
+            not { Active: true } => DomainError.ConversationNotFound,
+            { IsAdmin: false } => DomainError.Forbidden("Only owners and admins manage invite links."),
+            _ => null,
+        };
 
     private static async Task<InviteLink?> ValidAsync(IQuerySession session, string token, DateTimeOffset now, CancellationToken cancellationToken) =>
         token.Length is > 0 and <= 100 && await session.LoadAsync<InviteLink>(KeyOf(token), cancellationToken) is { } link && link.ExpiresAt > now ? link : null;

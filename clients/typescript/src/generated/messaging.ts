@@ -248,10 +248,26 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        get: operations["ListInviteLinks"];
         put?: never;
         post: operations["CreateInviteLink"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/invite-links/{linkId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["RevokeInviteLink"];
         options?: never;
         head?: never;
         patch?: never;
@@ -872,8 +888,20 @@ export interface components {
             conversationId: string;
             /** Format: date-time */
             expiresAt: string;
+            id: string;
             token: string;
             url: string;
+        };
+        InviteLinkInfo: {
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            createdBy: string;
+            /** Format: date-time */
+            expiresAt: string;
+            id: string;
         };
         InvitePreviewDto: {
             /** Format: uuid */
@@ -996,6 +1024,10 @@ export interface components {
         };
         PageOfInboxRow: {
             items: components["schemas"]["InboxRow"][];
+            next: null | string;
+        };
+        PageOfInviteLinkInfo: {
+            items: components["schemas"]["InviteLinkInfo"][];
             next: null | string;
         };
         PageOfJoinedConversation: {
@@ -1629,6 +1661,28 @@ export interface operations {
             };
         };
     };
+    ListInviteLinks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfInviteLinkInfo"];
+                };
+            };
+        };
+    };
     CreateInviteLink: {
         parameters: {
             query?: never;
@@ -1652,6 +1706,27 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["InviteLinkDto"];
                 };
+            };
+        };
+    };
+    RevokeInviteLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                linkId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
