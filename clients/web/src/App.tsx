@@ -6,6 +6,7 @@ import { ConversationView } from "./ConversationView";
 import { ContactsPage, JoinPage, NotificationsPage, SettingsPage } from "./Pages";
 import { onNotificationClick, turnOffPush } from "./push";
 import { signIn } from "./session";
+import { errorText } from "./format";
 
 /** The app's pages, one per path, so links, reloads and the back button work. */
 type Route =
@@ -165,7 +166,7 @@ function NewConversation({ store, onCreated }: { store: ChatStore; onCreated: (i
     try {
       setResults(await store.findUsers(query));
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(errorText(e));
     }
   };
 
@@ -177,7 +178,7 @@ function NewConversation({ store, onCreated }: { store: ChatStore; onCreated: (i
       setQuery("");
       onCreated(conversation.id);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(errorText(e));
     } finally {
       setBusy(false);
     }

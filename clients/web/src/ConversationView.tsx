@@ -1,7 +1,7 @@
 import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from "react";
 import type { MediaDetails, Message, OutboxEntry } from "@platform/client";
 import type { ChatStore, Tick } from "./chat";
-import { formatText, safeHref, timeOf } from "./format";
+import { formatText, safeHref, timeOf, errorText } from "./format";
 
 const quickReactions = ["👍", "❤️", "😂"];
 const tickLabels: Record<Tick, string> = { pending: "Sending", sent: "Sent", delivered: "Delivered", read: "Read" };
@@ -189,7 +189,7 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpe
 
   const run = (work: () => Promise<void>) => {
     setError(undefined);
-    work().catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+    work().catch((e: unknown) => setError(errorText(e)));
   };
 
   return (
@@ -403,7 +403,7 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent, 
       setUpload(undefined);
       onSent();
     } catch (e) {
-      setUpload({ name: file.name, sent: 0, total: file.size, error: e instanceof Error ? e.message : String(e) });
+      setUpload({ name: file.name, sent: 0, total: file.size, error: errorText(e) });
     }
   };
 
@@ -528,7 +528,7 @@ function MessageRequest({ store, conversationId, from, onDeclined }: { store: Ch
         onDeclined();
       }
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(errorText(e));
     } finally {
       setBusy(false);
     }
@@ -570,7 +570,7 @@ function ThreadView({ store, conversationId, rootId, title, onClose }: {
 
   const follow = (value: boolean) => {
     setError(undefined);
-    store.setFollowing(conversationId, rootId, value).catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)));
+    store.setFollowing(conversationId, rootId, value).catch((e: unknown) => setError(errorText(e)));
   };
 
   return (

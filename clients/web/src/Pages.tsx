@@ -3,13 +3,8 @@ import type {
   BlockedUser, Contact, InvitePreview, MyPresence, NotificationPreferences, PrivacySettings,
 } from "@platform/client";
 import type { ChatStore } from "./chat";
-import { timeOf } from "./format";
+import { timeOf, errorText } from "./format";
 import { pushSupported, turnOnPush } from "./push";
-
-/** What a failed call says, for a role="alert" line. */
-function reason(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** Runs an action with a busy flag and an error line; `done` says what happened, for a role="status" line. */
 function useAction(): [busy: boolean, message: { text: string; error: boolean } | undefined, run: (work: () => Promise<string | void>) => Promise<void>] {
@@ -22,7 +17,7 @@ function useAction(): [busy: boolean, message: { text: string; error: boolean } 
       const done = await work();
       if (done) setMessage({ text: done, error: false });
     } catch (error) {
-      setMessage({ text: reason(error), error: true });
+      setMessage({ text: errorText(error), error: true });
     } finally {
       setBusy(false);
     }
@@ -108,7 +103,7 @@ export function ContactsPage({ store, onOpen, onBack }: { store: ChatStore; onOp
       setContacts((await store.client.getContacts()).items);
       setLoadError(undefined);
     } catch (error) {
-      setLoadError(reason(error));
+      setLoadError(errorText(error));
     }
   };
   useEffect(() => {
@@ -374,7 +369,7 @@ export function JoinPage({ store, token, onJoined, onBack }: { store: ChatStore;
   const [busy, message, run] = useAction();
   useEffect(() => {
     store.client.getInviteLink(token).then(setPreview, (e: unknown) => setError(
-      (e as { status?: number }).status === 404 ? "This invite link is not valid: it may have expired." : reason(e)));
+      (e as { status?: number }).status === 404 ? "This invite link is not valid: it may have expired." : errorText(e)));
   }, [store, token]);
   return (
     <Page title="Invitation" onBack={onBack}>

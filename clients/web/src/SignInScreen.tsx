@@ -1,5 +1,6 @@
 import { type FormEvent, useState } from "react";
 import { register, signIn } from "./session";
+import { errorText } from "./format";
 
 /** The token of an invite link (`/invite?invite=...`, as invite emails and texts link to it), if this page is one. */
 function inviteToken(): string | undefined {
@@ -23,7 +24,7 @@ export function SignInScreen({ error }: { error?: string | undefined }) {
     const path = window.location.pathname;
     signIn.signIn(path === "/callback" || path === "/invite" ? "/" : path).catch((e: unknown) => {
       setBusy(false);
-      setMessage(e instanceof Error ? e.message : String(e));
+      setMessage(errorText(e));
     });
   };
 
@@ -39,7 +40,7 @@ export function SignInScreen({ error }: { error?: string | undefined }) {
       setMessage("Account created. Sign in with your email and password.");
       setCreating(false);
     } catch (e) {
-      setMessage(e instanceof Error ? e.message : String(e));
+      setMessage(errorText(e));
     } finally {
       setBusy(false);
     }

@@ -1,4 +1,5 @@
 import { type CallSignalNotice, type ConversationEvent, EventTypes, type PlatformClient } from "@platform/client";
+import { errorText } from "./format";
 
 /** A call as the page knows it: ringing for me, or one I am in. */
 export interface CallState {
@@ -161,7 +162,7 @@ export class CallController {
     try {
       this.#local = await navigator.mediaDevices.getUserMedia({ audio: true, video: kind === "video" });
     } catch (error) {
-      throw new Error(`No ${kind === "video" ? "camera or microphone" : "microphone"}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`No ${kind === "video" ? "camera or microphone" : "microphone"}: ${errorText(error)}`);
     }
     await this.#loadIceServers();
     this.#changed();
@@ -290,7 +291,7 @@ export class CallController {
   }
 
   #fail(error: unknown, close = true): void {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorText(error);
     if (close) {
       const call = this.#call;
       this.#close();

@@ -3,6 +3,7 @@ import {
   type OutboxEntry, type PlatformClient, type PresenceNotice, type PublicProfile, type ReceiptNotice, type Thread, type TypingNotice,
 } from "@platform/client";
 import { CallController } from "./calls";
+import { errorText } from "./format";
 
 /** What the page shows of one conversation: its messages by id, in seq order when listed. */
 export interface ConversationState {
@@ -281,7 +282,7 @@ export class ChatStore {
       this.#early.delete(id);
       await this.#loadBaseline(state);
     } catch (error) {
-      state.error = error instanceof Error ? error.message : String(error);
+      state.error = errorText(error);
     }
     this.#changed();
   }
@@ -498,7 +499,7 @@ export class ChatStore {
       thread.loaded = true;
       thread.error = undefined;
     } catch (error) {
-      thread.error = error instanceof Error ? error.message : String(error);
+      thread.error = errorText(error);
     }
     this.#changed();
   }

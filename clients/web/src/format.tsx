@@ -49,3 +49,8 @@ export function timeOf(iso: string): string {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
+
+/** What a failed call or action says, for a role="alert" line. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -5,6 +5,7 @@ import { ChatStore } from "./chat";
 import { openSession, signIn } from "./session";
 import { SignInScreen } from "./SignInScreen";
 import "./styles.css";
+import { errorText } from "./format";
 
 type Boot = { kind: "loading" } | { kind: "signed-out"; error?: string } | { kind: "ready"; store: ChatStore; name: string };
 
@@ -31,7 +32,7 @@ const booting: Promise<Boot> = (async (): Promise<Boot> => {
     return { kind: "ready", store, name: String(user.profile.name ?? user.profile.preferred_username ?? "") };
   } catch (error) {
     if (window.location.pathname === "/callback") window.history.replaceState(null, "", "/");
-    return { kind: "signed-out", error: error instanceof Error ? error.message : String(error) };
+    return { kind: "signed-out", error: errorText(error) };
   }
 })();
 

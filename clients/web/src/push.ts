@@ -1,4 +1,5 @@
 import type { PlatformClient } from "@platform/client";
+import { errorText } from "./format";
 
 /** Whether this browser can receive Web Push through a service worker. */
 export function pushSupported(): boolean {
@@ -21,7 +22,7 @@ export async function turnOnPush(client: PlatformClient): Promise<void> {
     try {
       subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64Url(key) });
     } catch (error) {
-      throw new Error(`The browser's push service refused the subscription (${error instanceof Error ? error.message : String(error)}).`);
+      throw new Error(`The browser's push service refused the subscription (${errorText(error)}).`);
     }
   }
   const json = subscription.toJSON();

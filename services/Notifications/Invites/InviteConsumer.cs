@@ -73,7 +73,7 @@ public sealed class InviteConsumer(IDocumentSession session, ISmsSender sms, IOp
         var invite = context.Message;
         var cancellationToken = context.CancellationToken;
         var marker = $"invite:{invite.InviteId:N}";
-        if (await session.LoadAsync<ProcessedEvent>(marker, cancellationToken) is not null)
+        if (await SentOnce.AlreadyAsync(session, marker, cancellationToken))
             return;
         if (invite.ExpiresAt <= time.GetUtcNow())
         {
@@ -103,14 +103,7 @@ public sealed class InviteConsumer(IDocumentSession session, ISmsSender sms, IOp
             NotificationMetrics.InviteSent("sms");
         }
 
-        session.Insert(new ProcessedEvent { Id = marker, At = time.GetUtcNow() });
-        try
-        {
-            await session.SaveChangesAsync(cancellationToken);
-        }
-        catch (JasperFx.DocumentAlreadyExistsException)
-        {
-        }
+        await SentOnce.MarkAsync(session, marker, time, cancellationToken);
     }
 
     private static Task EmailAsync(SmtpOptions smtp, string to, string inviter, string link, DateTimeOffset expiresAt, CancellationToken cancellationToken)

@@ -18,7 +18,7 @@ public sealed class PasswordResetConsumer(IDocumentSession session, IOptions<Not
         var reset = context.Message;
         var cancellationToken = context.CancellationToken;
         var marker = $"password-reset:{reset.RequestId:N}";
-        if (await session.LoadAsync<ProcessedEvent>(marker, cancellationToken) is not null)
+        if (await SentOnce.AlreadyAsync(session, marker, cancellationToken))
             return;
         var smtp = options.Value.Invites.Smtp;
         if (reset.ExpiresAt <= time.GetUtcNow())
@@ -33,13 +33,6 @@ public sealed class PasswordResetConsumer(IDocumentSession session, IOptions<Not
             await SmtpMail.SendAsync(smtp, reset.Email, "Your password reset code", text, html, cancellationToken);
         }
 
-        session.Insert(new ProcessedEvent { Id = marker, At = time.GetUtcNow() });
-        try
-        {
-            await session.SaveChangesAsync(cancellationToken);
-        }
-        catch (JasperFx.DocumentAlreadyExistsException)
-        {
-        }
+        await SentOnce.MarkAsync(session, marker, time, cancellationToken);
     }
 }

@@ -20,7 +20,7 @@ public sealed class VerificationCodeConsumer(
         var request = context.Message;
         var cancellationToken = context.CancellationToken;
         var marker = $"verification:{request.RequestId:N}";
-        if (await session.LoadAsync<ProcessedEvent>(marker, cancellationToken) is not null)
+        if (await SentOnce.AlreadyAsync(session, marker, cancellationToken))
             return;
         var settings = options.Value.Invites;
         var byEmail = request.Channel == "email";
@@ -39,13 +39,6 @@ public sealed class VerificationCodeConsumer(
         else
             await sms.SendAsync(request.Address, $"Your verification code is {request.Code}. It expires in {minutes} minutes.", cancellationToken);
 
-        session.Insert(new ProcessedEvent { Id = marker, At = time.GetUtcNow() });
-        try
-        {
-            await session.SaveChangesAsync(cancellationToken);
-        }
-        catch (JasperFx.DocumentAlreadyExistsException)
-        {
-        }
+        await SentOnce.MarkAsync(session, marker, time, cancellationToken);
     }
 }
