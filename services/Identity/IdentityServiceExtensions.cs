@@ -74,6 +74,7 @@ public static class IdentityServiceExtensions
         api.MapGroup("/users").RequireAuthorization().MapRegister().MapMe().MapVerification().MapTwoFactor().MapDeleteAccount().MapDataExports().MapSessions().MapBlocks().MapPrivacy().MapUsers().MapAdminUsers();
         api.MapGroup("/contacts").RequireAuthorization().MapImportContacts().MapContacts();
         api.MapGroup("/invites").RequireAuthorization().MapCreateInvite();
+        api.MapGroup("/bots").RequireAuthorization(Authentication.AdminPolicy).MapBots();
         api.MapPasswordReset();
         app.MapRelations();
         app.MapTokenRevocationList();

@@ -12,6 +12,9 @@ public sealed record UserRegistered
     public Guid? InvitedBy { get; init; }
 
     public required DateTimeOffset RegisteredAt { get; init; }
+
+    /// <summary>A bot user created by a platform admin (<c>POST /api/v1/bots</c>), shown as a bot.</summary>
+    public bool IsBot { get; init; }
 }
 
 public sealed record UserProfileChanged

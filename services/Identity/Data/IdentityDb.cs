@@ -176,6 +176,9 @@ public sealed class User : IdentityUser<Guid>
     public DateTimeOffset? SessionsRevokedAt { get; set; }
 
     public bool IsDisabled => DisabledAt is not null;
+
+    /// <summary>A bot (<c>POST /api/v1/bots</c>): no password; it signs in with its own client credentials.</summary>
+    public bool IsBot { get; set; }
 }
 
 /// <summary>One direction of a contact relation: <see cref="OwnerId"/> has <see cref="ContactUserId"/> in their list.</summary>

@@ -19,6 +19,9 @@ public static class TokenPrincipals
     public const string Audience = "api";
     public const string ServiceRole = "service";
 
+    /// <summary>The role every bot's access token carries (the Gateway gives bots rate limits of their own by it).</summary>
+    public const string BotRole = "bot";
+
     public static ClaimsPrincipal ForUser(User user, IEnumerable<string> roles, ImmutableArray<string> scopes, DateTimeOffset issuedAt)
     {
         var identity = NewIdentity()
@@ -31,7 +34,7 @@ public static class TokenPrincipals
             .SetClaim(Claims.EmailVerified, user.Email is null ? null : user.EmailConfirmed)
             .SetClaim(Claims.PhoneNumber, user.PhoneNumber)
             .SetClaim(Claims.PhoneNumberVerified, user.PhoneNumber is null ? null : user.PhoneNumberConfirmed)
-            .SetClaims(Claims.Role, [.. roles]);
+            .SetClaims(Claims.Role, user.IsBot ? [.. roles, BotRole] : [.. roles]);
         identity.SetScopes(scopes);
         identity.SetResources(Audience);
         identity.SetDestinations(claim => claim.Type switch

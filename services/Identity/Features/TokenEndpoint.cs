@@ -69,6 +69,13 @@ public static class TokenEndpoint
 
         if (request.IsClientCredentialsGrantType())
         {
+            // A bot's client acts as the bot's user: its tokens carry the bot's user id as subject, like a user's.
+            if (Bots.BotIdOf(request.ClientId!) is { } botId)
+            {
+                if (await users.FindByIdAsync(botId.ToString()) is not { IsBot: true, IsDisabled: false } bot)
+                    return OidcResults.Error(Errors.InvalidGrant, "The bot is disabled or no longer exists.");
+                return SignIn(TokenPrincipals.ForUser(bot, await users.GetRolesAsync(bot), request.GetScopes(), time.GetUtcNow()));
+            }
             var application = await applications.FindByClientIdAsync(request.ClientId!)
                 ?? throw new InvalidOperationException("OpenIddict authenticated a client that does not exist.");
             return SignIn(TokenPrincipals.ForService(request.ClientId!, await applications.GetDisplayNameAsync(application), request.GetScopes()));

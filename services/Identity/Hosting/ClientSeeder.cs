@@ -29,7 +29,8 @@ public sealed class ClientSeeder(IOpenIddictApplicationManager applications, IOp
         await foreach (var application in applications.ListAsync(count: null, offset: null, cancellationToken))
         {
             var clientId = await applications.GetClientIdAsync(application, cancellationToken);
-            if (clientId is not null && !wanted.ContainsKey(clientId))
+            // Bots' clients are made at run time (Features/Bots.cs), not by configuration.
+            if (clientId is not null && !wanted.ContainsKey(clientId) && !Features.Bots.IsBotClient(clientId))
             {
                 logger.LogInformation("Removing the client {ClientId}: configuration no longer names it", clientId);
                 await applications.DeleteAsync(application, cancellationToken);
