@@ -132,6 +132,11 @@ public static class GatewayServiceExtensions
             endpoint.InstanceId = instance.Id;
             endpoint.Temporary = true;
         });
+        bus.AddConsumer<EphemeralMessageConsumer>().Endpoint(endpoint =>
+        {
+            endpoint.InstanceId = instance.Id;
+            endpoint.Temporary = true;
+        });
         bus.AddConsumer<PresenceConsumer>().Endpoint(endpoint =>
         {
             endpoint.InstanceId = instance.Id;

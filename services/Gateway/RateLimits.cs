@@ -30,6 +30,20 @@ public enum RateLimitKey
 
     /// <summary>Per client address (IPv6: per /64), token or not: sign-in, registration, recovery.</summary>
     Address,
+
+    /// <summary>Per request path, whoever calls: an incoming webhook's URL (its secret is its only credential).</summary>
+    Path,
+}
+
+/// <summary>Whose requests a rule counts: bots (tokens with the <c>bot</c> role) have limits of their own.</summary>
+public enum RateLimitCallers
+{
+    All,
+
+    /// <summary>Everyone but bots (people, and requests without a token).</summary>
+    Users,
+
+    Bots,
 }
 
 public sealed class RateLimitRule
@@ -44,6 +58,8 @@ public sealed class RateLimitRule
     public TimeSpan Every { get; set; } = TimeSpan.FromSeconds(1);
 
     public RateLimitKey By { get; set; } = RateLimitKey.UserOrAddress;
+
+    public RateLimitCallers Callers { get; set; } = RateLimitCallers.All;
 
     /// <summary>
     /// Requests carrying any of these query parameters are not counted: for <c>connect</c>, <c>id</c> marks the later
@@ -70,14 +86,14 @@ public sealed class GatewayRateLimits : IDisposable
     private readonly IReadOnlyList<Rule> _rules;
     private readonly Counter<long> _refused;
 
-    private sealed record Rule(string Name, RateLimitKey By, IReadOnlyList<(string Method, TemplateMatcher Path)> Requests, IReadOnlyList<string> UnlessQuery, PartitionedRateLimiter<string> Limiter);
+    private sealed record Rule(string Name, RateLimitKey By, RateLimitCallers Callers, IReadOnlyList<(string Method, TemplateMatcher Path)> Requests, IReadOnlyList<string> UnlessQuery, PartitionedRateLimiter<string> Limiter);
 
     public GatewayRateLimits(IOptions<RateLimitOptions> options, IMeterFactory meters)
     {
         var settings = options.Value;
         _enabled = settings.Enabled;
         _exempt = settings.ExemptNetworks.Select(IPNetwork.Parse).ToList();
-        _rules = settings.Rules.Select(entry => new Rule(entry.Key, entry.Value.By, entry.Value.Requests.Select(Parse).ToList(), entry.Value.UnlessQuery,
+        _rules = settings.Rules.Select(entry => new Rule(entry.Key, entry.Value.By, entry.Value.Callers, entry.Value.Requests.Select(Parse).ToList(), entry.Value.UnlessQuery,
             PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
             {
                 TokenLimit = entry.Value.Burst,
@@ -132,7 +148,7 @@ public sealed class GatewayRateLimits : IDisposable
         {
             foreach (var rule in _rules)
             {
-                if (!Matches(rule, context.Request))
+                if (!Matches(rule, context.Request) || !Counts(rule.Callers, context.User))
                     continue;
                 var lease = rule.Limiter.AttemptAcquire(Key(rule.By, context));
                 (leases ??= []).Add(lease);
@@ -177,8 +193,20 @@ public sealed class GatewayRateLimits : IDisposable
         return false;
     }
 
+    private static bool Counts(RateLimitCallers callers, System.Security.Claims.ClaimsPrincipal user) => callers switch
+    {
+        RateLimitCallers.Bots => IsBot(user),
+        RateLimitCallers.Users => !IsBot(user),
+        _ => true,
+    };
+
+    private static bool IsBot(System.Security.Claims.ClaimsPrincipal user) =>
+        user.Claims.Any(claim => claim.Type is "role" or System.Security.Claims.ClaimTypes.Role && claim.Value == "bot");
+
     private static string Key(RateLimitKey by, HttpContext context)
     {
+        if (by == RateLimitKey.Path)
+            return "path:" + context.Request.Path.Value;
         if (by == RateLimitKey.UserOrAddress && context.User.FindFirst("sub")?.Value is { } userId)
             return "user:" + userId;
         var address = context.Connection.RemoteIpAddress;

@@ -31,7 +31,10 @@ public sealed record MessageDto(
     DateTimeOffset CreatedAt,
     IReadOnlyList<LinkPreviewDto> LinkPreviews,
     bool Pinned,
-    ForwardReference? ForwardedFrom)
+    ForwardReference? ForwardedFrom,
+    bool SenderIsBot = false,
+    string SenderKind = "user",
+    string? SenderName = null)
 {
     public static MessageDto From(MessageView m) => new(
         m.Id, m.ConversationId, m.Seq, m.SenderId, m.ClientMessageId, m.Text, m.Mentions, m.Urls, m.ReplyTo, m.ReplyCount,
@@ -41,7 +44,10 @@ public sealed record MessageDto(
         m.CreatedAt,
         m.LinkPreviews.Select(p => new LinkPreviewDto(p.Url, p.Title, p.Description, p.ImageUrl, p.SiteName)).ToList(),
         m.Pinned,
-        m.ForwardedFrom);
+        m.ForwardedFrom,
+        m.Bot is not null,
+        m.Bot?.Kind ?? "user",
+        m.Bot?.Name);
 }
 
 /// <summary>One event of the log as clients see it, on the hub and from <c>GET /events</c>.</summary>

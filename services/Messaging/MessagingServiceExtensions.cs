@@ -25,6 +25,7 @@ public static class MessagingServiceExtensions
         builder.Services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<CallsOptions>().BindConfiguration(CallsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<IceServerOptions>().BindConfiguration(IceServerOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<BotCommandOptions>().BindConfiguration(BotCommandOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<IceServerOptions>, IceServerOptionsValidation>();
 
         builder.AddConversationLogFeedPolicy();
@@ -47,6 +48,8 @@ public static class MessagingServiceExtensions
             http.BaseAddress = new Uri((auth.MetadataAddress ?? auth.Issuer).TrimEnd('/') + "/");
             http.Timeout = TimeSpan.FromSeconds(10);
         });
+        builder.Services.AddSingleton<CommandDispatcher>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<CommandDispatcher>());
         builder.Services.AddSingleton<ReceiptPublisher>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ReceiptPublisher>());
         return builder;
@@ -84,6 +87,9 @@ public static class MessagingServiceExtensions
         options.Schema.For<SavedMessage>().DocumentAlias("saved_message").Duplicate(m => m.UserId).Duplicate(m => m.SavedAt);
         options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
         options.Schema.For<UserPrivacy>().DocumentAlias("user_privacy");
+        options.Schema.For<IncomingWebhook>().DocumentAlias("incoming_webhook").Duplicate(w => w.ConversationId);
+        options.Schema.For<BotCommand>().DocumentAlias("bot_command").Duplicate(c => c.BotId).Duplicate(c => c.Name);
+        options.Schema.For<CommandInvocation>().DocumentAlias("command_invocation");
         options.Schema.For<UserBlock>().DocumentAlias("user_block").Duplicate(b => b.OwnerId).Duplicate(b => b.BlockedUserId);
         options.Schema.For<MessageReport>().DocumentAlias("message_report")
             .Duplicate(r => r.ConversationId).Duplicate(r => r.Status).Duplicate(r => r.MessageId);
@@ -127,6 +133,8 @@ public static class MessagingServiceExtensions
         conversations.MapReceipts();
         conversations.MapStartCall();
         conversations.MapCallHistory();
+        conversations.MapIncomingWebhooks();
+        conversations.MapConversationCommands();
 
         app.MapGroup("/api/v1/moderation/reports").RequireAuthorization().WithTags("Moderation").MapReportQueue();
         app.MapGroup("/api/v1/saved-messages").RequireAuthorization().WithTags("Saved messages").MapSavedMessages();
@@ -134,6 +142,8 @@ public static class MessagingServiceExtensions
         app.MapGroup("/api/v1/channels").RequireAuthorization().WithTags("Channels").MapChannelDirectory();
         app.MapGroup("/api/v1/threads").RequireAuthorization().WithTags("Threads").MapFollowedThreads();
         app.MapGroup("/api/v1/search").RequireAuthorization().WithTags("Search").MapSearch();
+        app.MapGroup("/api/v1/incoming-webhooks").WithTags("Integrations").MapIncomingWebhookPosts();
+        app.MapGroup("/api/v1/bots").RequireAuthorization().WithTags("Integrations").MapBotCommands();
 
         var calls = app.MapGroup("/api/v1/calls").RequireAuthorization().WithTags("Calls");
         calls.MapIceServers();

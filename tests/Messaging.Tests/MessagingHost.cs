@@ -8,7 +8,7 @@ using Platform.Testing;
 namespace Platform.Messaging.Tests;
 
 /// <summary>Messaging in-process on a fresh database and vhost, with a token issuer standing in for Identity.</summary>
-public sealed class MessagingHost : IAsyncLifetime
+public class MessagingHost : IAsyncLifetime
 {
     public PlatformInfrastructure Infrastructure { get; } = new();
 
@@ -20,6 +20,9 @@ public sealed class MessagingHost : IAsyncLifetime
     public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow) { AutoAdvanceAmount = TimeSpan.FromMilliseconds(1) };
 
     public const string TurnSecret = "test-turn-secret-0123456789";
+
+    /// <summary>For a fixture that needs more settings (or a server of its own started first).</summary>
+    protected virtual Task<ServiceFactory<Program>> ConfigureAsync(ServiceFactory<Program> factory) => Task.FromResult(factory);
 
     public async Task InitializeAsync()
     {
@@ -35,20 +38,21 @@ public sealed class MessagingHost : IAsyncLifetime
             .WithSetting("Calls:Ice:TurnSecret", TurnSecret)
             .WithSetting("Calls:Ice:CredentialLifetime", "01:00:00")
             .WithServices(services => services.AddSingleton<TimeProvider>(Clock));
+        Factory = await ConfigureAsync(Factory);
         // Writes publish at once only while the broker is connected: start the tests once it is.
         using var client = Factory.CreateClient();
         await Readiness.WaitUntilConsumingAsync(client, "Messaging");
     }
 
-    public ChatClient Client(Guid? userId = null, string name = "User")
+    public ChatClient Client(Guid? userId = null, string name = "User", params string[] roles)
     {
         var user = userId ?? Guid.CreateVersion7();
         var http = Factory.CreateClient();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Issuer.CreateToken(user, name));
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Issuer.CreateToken(user, name, roles));
         return new ChatClient(user, http);
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         await Factory.DisposeAsync();
         await Issuer.DisposeAsync();

@@ -20,6 +20,7 @@ public sealed class ConnectionRegistry(
     public const string PresenceMethod = "presence";
     public const string SignalMethod = "signal";
     public const string NotificationMethod = "notification";
+    public const string EphemeralMethod = "ephemeral";
 
     private readonly ConcurrentDictionary<string, RealtimeConnection> _connections = new();
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<string, RealtimeConnection>> _byUser = new();

@@ -61,6 +61,16 @@ public sealed class ReceiptConsumer(ConnectionRegistry registry) : IConsumer<Rec
     }
 }
 
+/// <summary>A bot's answer for one member only: to that user's own connections on this instance, nobody else's.</summary>
+public sealed class EphemeralMessageConsumer(ConnectionRegistry registry) : IConsumer<EphemeralMessage>
+{
+    public Task Consume(ConsumeContext<EphemeralMessage> context)
+    {
+        registry.SendToUser(context.Message.UserId, ConnectionRegistry.EphemeralMethod, HubEnvelopes.ToPlain(context.Message.Message)!);
+        return Task.CompletedTask;
+    }
+}
+
 /// <summary>
 /// Presence changes, for the connections watching the user (<c>WatchPresence</c>). When fewer may see a user
 /// (<see cref="PresenceVisibilityNarrowed"/>: a block, a contact removed, a privacy setting), each local watcher stops

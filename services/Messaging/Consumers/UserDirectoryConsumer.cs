@@ -36,16 +36,18 @@ public sealed class UserDirectoryConsumer(IDocumentSession session) : IConsumer<
     }
 
     public Task Consume(ConsumeContext<UserRegistered> context) =>
-        Upsert(context.Message.UserId, context.Message.Username, context.Message.DisplayName, context.CancellationToken);
+        Upsert(context.Message.UserId, context.Message.Username, context.Message.DisplayName, context.Message.IsBot, context.CancellationToken);
 
     public Task Consume(ConsumeContext<UserProfileChanged> context) =>
-        Upsert(context.Message.UserId, context.Message.Username, context.Message.DisplayName, context.CancellationToken);
+        Upsert(context.Message.UserId, context.Message.Username, context.Message.DisplayName, isBot: null, context.CancellationToken);
 
-    private async Task Upsert(Guid userId, string username, string displayName, CancellationToken cancellationToken)
+    /// <param name="isBot">Null: as known (a profile change does not say).</param>
+    private async Task Upsert(Guid userId, string username, string displayName, bool? isBot, CancellationToken cancellationToken)
     {
-        if (await session.LoadAsync<UserDirectoryEntry>(userId, cancellationToken) is { Deleted: true })
+        var known = await session.LoadAsync<UserDirectoryEntry>(userId, cancellationToken);
+        if (known is { Deleted: true })
             return;
-        session.Store(new UserDirectoryEntry { Id = userId, Username = username.ToLowerInvariant(), DisplayName = displayName });
+        session.Store(new UserDirectoryEntry { Id = userId, Username = username.ToLowerInvariant(), DisplayName = displayName, IsBot = isBot ?? known?.IsBot ?? false });
         await session.SaveChangesAsync(cancellationToken);
     }
 }

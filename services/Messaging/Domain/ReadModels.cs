@@ -231,6 +231,8 @@ public sealed record MessageView
     public DateTimeOffset CreatedAt { get; init; }
     public bool Pinned { get; init; }
     public ForwardReference? ForwardedFrom { get; init; }
+    /// <summary>Posted by a bot or an incoming webhook; null for a person's message.</summary>
+    public BotAuthor? Bot { get; init; }
 
     public static MessageView Create(Guid conversationId, long seq, MessagePosted e) => new()
     {
@@ -247,6 +249,7 @@ public sealed record MessageView
         Attachments = e.Attachments,
         CreatedAt = e.PostedAt,
         ForwardedFrom = e.ForwardedFrom,
+        Bot = e.Bot,
     };
 
     public MessageView Apply(long seq, object e) => e switch
@@ -306,6 +309,8 @@ public sealed record UserDirectoryEntry
     public Guid Id { get; init; }
     public string Username { get; init; } = "";
     public string DisplayName { get; init; } = "";
+    /// <summary>A bot user (Identity's <c>POST /api/v1/bots</c>).</summary>
+    public bool IsBot { get; init; }
     /// <summary>The account was deleted: a tombstone that a late registration or profile event does not bring back.</summary>
     public bool Deleted { get; init; }
 }

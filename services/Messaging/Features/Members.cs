@@ -10,7 +10,7 @@ public sealed record AddMembersRequest(Guid[]? UserIds, string? Role);
 
 public sealed record ChangeRoleRequest(string? Role);
 
-public sealed record MemberDto(Guid UserId, MemberRole Role, long JoinedSeq, DateTimeOffset JoinedAt);
+public sealed record MemberDto(Guid UserId, MemberRole Role, long JoinedSeq, DateTimeOffset JoinedAt, bool IsBot = false);
 
 public static class Members
 {
@@ -106,7 +106,11 @@ public static class Members
             .OrderBy(m => m.UserId)
             .Take(size + 1)
             .ToListAsync(cancellationToken);
-        var items = page.Take(size).Select(m => new MemberDto(m.UserId, m.Role, m.JoinedSeq, m.JoinedAt)).ToList();
+        var shown = page.Take(size).ToList();
+        // Bots are shown as bots (the directory knows them from Identity's UserRegistered).
+        var bots = shown.Count == 0 ? [] : (await session.LoadManyAsync<UserDirectoryEntry>(cancellationToken, shown.Select(m => m.UserId).ToArray()))
+            .Where(u => u.IsBot).Select(u => u.Id).ToHashSet();
+        var items = shown.Select(m => new MemberDto(m.UserId, m.Role, m.JoinedSeq, m.JoinedAt, bots.Contains(m.UserId))).ToList();
         return TypedResults.Ok(new Page<MemberDto>(items, page.Count > size ? items[^1].UserId.ToString() : null));
     }
 

@@ -6,7 +6,9 @@ using Platform.ServiceDefaults;
 
 namespace Platform.Messaging.Features;
 
-public sealed record SendMessageRequest(string? ClientMessageId, string? Text, Guid[]? Attachments, Guid? ReplyTo, ForwardReference? ForwardedFrom = null);
+/// <param name="Ephemeral">A bot's answer for one member only (<paramref name="EphemeralTo"/>, or the caller of the command <paramref name="ResponseId"/> names): not posted, pushed live to that member's connections.</param>
+public sealed record SendMessageRequest(string? ClientMessageId, string? Text, Guid[]? Attachments, Guid? ReplyTo, ForwardReference? ForwardedFrom = null,
+    bool? Ephemeral = null, Guid? EphemeralTo = null, Guid? ResponseId = null);
 
 public static class SendMessage
 {
@@ -14,7 +16,7 @@ public static class SendMessage
 
     public sealed record Command(
         Guid MessageId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, Guid? ReplyTo, IReadOnlyList<Guid> Attachments, DateTimeOffset Now,
-        ForwardReference? ForwardedFrom = null);
+        ForwardReference? ForwardedFrom = null, BotAuthor? Bot = null);
 
     /// <summary>Checks the request's shape and normalises its text; null when it is fine.</summary>
     public static DomainError? Validate(SendMessageRequest request, MessagingOptions options, out string text)
@@ -49,7 +51,7 @@ public static class SendMessage
         if (root is { Deleted: true })
             return DomainError.Conflict("The message you reply to was deleted.");
         var posted = new MessagePosted(command.MessageId, command.ClientMessageId, senderId, command.Text, command.Mentions,
-            MessageText.Urls(command.Text), root?.ReplyTo ?? root?.Id, command.Attachments, command.Now, command.ForwardedFrom);
+            MessageText.Urls(command.Text), root?.ReplyTo ?? root?.Id, command.Attachments, command.Now, command.ForwardedFrom, command.Bot);
         // Answering a message request accepts it, as in the chat apps people know: whoever replies has chosen to talk.
         return sender.Requested ? Decision.Of(new RequestAccepted(senderId, command.Now), posted) : Decision.Of(posted);
     }
@@ -71,11 +73,34 @@ public static class SendMessage
     public static void MapSendMessage(this RouteGroupBuilder group) =>
         group.MapPost("/{id:guid}/messages", Handle).WithName("SendMessage");
 
-    private static async Task<Results<Created<MessageDto>, ProblemHttpResult>> Handle(
+    private static async Task<Results<Created<MessageDto>, Accepted<CommandAccepted>, Accepted<EphemeralMessageDto>, ProblemHttpResult>> Handle(
         Guid id, SendMessageRequest request, HttpContext http, ConversationWriter writer,
-        IOptions<MessagingOptions> options, TimeProvider time, IQuerySession session, CancellationToken cancellationToken)
+        IOptions<MessagingOptions> options, IOptions<BotCommandOptions> commandOptions, CommandDispatcher commands, MassTransit.IPublishEndpoint bus,
+        TimeProvider time, IDocumentSession session, CancellationToken cancellationToken)
     {
         var senderId = http.User.UserId();
+        var bot = http.User.IsInRole(BotCommands.BotRole) ? new BotAuthor(BotAuthor.BotKind, http.User.Identity?.Name ?? "bot") : null;
+        if (request.Ephemeral == true)
+            return await EphemeralMessages.SendAsync(id, request, http, session, bus, options.Value, time, cancellationToken);
+        // A slash command of a member bot is not posted: it goes to the bot, which answers through this same endpoint.
+        if (request.ForwardedFrom is null && request.Text is { } commandText && commandText.StartsWith('/')
+            && await BotCommands.MatchAsync(session, id, MessageText.Normalize(commandText), cancellationToken) is var (command, arguments))
+        {
+            if (await session.MembershipAsync(id, senderId, cancellationToken) is not { Active: true })
+                return Http.Problem(DomainError.ConversationNotFound);
+            var now = time.GetUtcNow();
+            var responseId = Guid.CreateVersion7(now);
+            session.Store(new CommandInvocation
+            {
+                Id = responseId, ConversationId = id, BotId = command.BotId, CallerId = senderId, Name = command.Name,
+                ExpiresAt = now + commandOptions.Value.ResponseLifetime,
+            });
+            await session.SaveChangesAsync(cancellationToken);
+            if (!commands.Enqueue(new CommandDelivery(command, responseId, id, senderId, arguments, MessageText.Normalize(commandText), now)))
+                return Http.Problem(new DomainError(StatusCodes.Status503ServiceUnavailable, "Busy", "Too many commands are waiting for their bots: try again shortly.")
+                    { RetryAfter = TimeSpan.FromSeconds(5) }, http);
+            return TypedResults.Accepted((string?)null, new CommandAccepted(command.Name, command.BotId, responseId, id));
+        }
         if (request.ForwardedFrom is { } forwarded)
         {
             // The forwarder must be able to read the origin now; the forward carries its content (text, and attachments
@@ -111,7 +136,7 @@ public static class SendMessage
                 return DomainError.Forbidden("A block stands between you and the other member: this conversation takes no messages.");
             var mentions = sender is { Active: true } ? await ResolveMentionsAsync(context, text, cancellationToken) : [];
             return Decide(context.Conversation, sender, senderId, root, new Command(messageId, request.ClientMessageId!, text, mentions, request.ReplyTo,
-                (request.Attachments ?? []).Distinct().ToList(), time.GetUtcNow(), request.ForwardedFrom));
+                (request.Attachments ?? []).Distinct().ToList(), time.GetUtcNow(), request.ForwardedFrom, bot));
         }, cancellationToken);
 
         if (result.Error is not null)
