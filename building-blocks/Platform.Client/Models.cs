@@ -26,7 +26,7 @@ public sealed record DataExport(Guid Id, string Status, Uri? DownloadUrl, DateTi
 /// <summary>My own profile (<c>GET /api/v1/users/me</c>): email and phone with whether each is verified.</summary>
 public sealed record MyProfile(
     Guid Id, string Username, string DisplayName, string? Email, bool EmailVerified, string? Phone, bool PhoneVerified,
-    Guid? AvatarMediaId, string? StatusText, IReadOnlyList<string> Roles, DateTimeOffset CreatedAt);
+    Guid? AvatarMediaId, string? StatusText, IReadOnlyList<string> Roles, DateTimeOffset CreatedAt, bool IsBot = false);
 
 /// <summary>Whether two-factor sign-in is on, and how many unused recovery codes are left.</summary>
 public sealed record TwoFactorStatus(bool Enabled, int RecoveryCodesLeft);
@@ -59,7 +59,37 @@ public sealed record Message(
     Guid Id, Guid ConversationId, long Seq, Guid SenderId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls,
     Guid? ReplyTo, int ReplyCount, DateTimeOffset? LastReplyAt, bool Edited, DateTimeOffset? EditedAt, bool Deleted,
     IReadOnlyList<Reaction> Reactions, IReadOnlyList<Attachment> Attachments, DateTimeOffset CreatedAt,
-    IReadOnlyList<LinkPreview>? LinkPreviews = null, ForwardReference? ForwardedFrom = null);
+    IReadOnlyList<LinkPreview>? LinkPreviews = null, ForwardReference? ForwardedFrom = null,
+    bool SenderIsBot = false, string SenderKind = "user", string? SenderName = null);
+
+/// <summary>A bot's answer for one member only (<see cref="EphemeralTo"/>), answering the command <see cref="ResponseId"/> if set.</summary>
+public sealed record EphemeralMessage(
+    Guid Id, Guid ConversationId, Guid SenderId, string Text, DateTimeOffset CreatedAt, Guid EphemeralTo, Guid? ResponseId,
+    bool SenderIsBot = true, string SenderKind = "bot", string? SenderName = null);
+
+/// <summary>A send that was a bot's slash command: it went to the bot (whose answer comes later), not into the log.</summary>
+public sealed record CommandAccepted(string Command, Guid BotId, Guid ResponseId, Guid ConversationId);
+
+/// <summary>What sending a text did: posted a <see cref="Message"/>, or ran a slash command (<see cref="Command"/>).</summary>
+public sealed record SendOutcome(Message? Message, CommandAccepted? Command);
+
+/// <summary>A new bot and its client credentials (the secret is shown once).</summary>
+public sealed record CreatedBot(Guid UserId, string Username, string DisplayName, string ClientId, string ClientSecret);
+
+/// <summary>A bot as platform admins see it.</summary>
+public sealed record BotInfo(Guid UserId, string Username, string DisplayName, string ClientId, bool Disabled, DateTimeOffset CreatedAt);
+
+/// <summary>A registered slash command, with the secret that signs its deliveries (shown to the bot and admins at registration).</summary>
+public sealed record RegisteredBotCommand(Guid BotId, string Name, string Description, string Url, string Secret, DateTimeOffset CreatedAt);
+
+/// <summary>A slash command clients can offer: <c>/name</c>, its bot and what it does.</summary>
+public sealed record BotCommandInfo(Guid BotId, string Name, string Description);
+
+/// <summary>A new incoming webhook: whoever holds <see cref="Url"/> posts to the conversation (shown once).</summary>
+public sealed record CreatedIncomingWebhook(Guid Id, Guid ConversationId, string Name, string Url, Guid CreatedBy, DateTimeOffset CreatedAt);
+
+/// <summary>An incoming webhook as owners and admins see it (without its URL).</summary>
+public sealed record IncomingWebhookInfo(Guid Id, Guid ConversationId, string Name, Guid CreatedBy, DateTimeOffset CreatedAt);
 
 /// <summary>The message a forward was made from; opening it needs membership of its conversation.</summary>
 public sealed record ForwardReference(Guid ConversationId, Guid MessageId);

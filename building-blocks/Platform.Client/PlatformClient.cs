@@ -223,6 +223,79 @@ public sealed class PlatformClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Sends a text that may be a slash command: a <c>/name</c> of a bot in the conversation goes to the bot (the outcome's
+    /// <see cref="SendOutcome.Command"/>; its answer arrives later, maybe as <see cref="RealtimeStream.Ephemeral"/>), any
+    /// other text is posted (<see cref="SendOutcome.Message"/>). Not retried: a command may act twice.
+    /// </summary>
+    public async Task<SendOutcome> SendTextAsync(Guid conversationId, string text, string? clientMessageId = null, CancellationToken cancellationToken = default)
+    {
+        var answer = await SendAsync<JsonElement>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/messages",
+            new { clientMessageId = clientMessageId ?? Guid.NewGuid().ToString("N"), text }, cancellationToken);
+        return answer.TryGetProperty("responseId", out _) && answer.TryGetProperty("command", out _)
+            ? new SendOutcome(null, answer.Deserialize<CommandAccepted>(PlatformJson.Options))
+            : new SendOutcome(answer.Deserialize<Message>(PlatformJson.Options), null);
+    }
+
+    /// <summary>
+    /// As a bot: answers one member only, live on their connections and nowhere else (not in the log). Name the command's
+    /// <paramref name="responseId"/> (its caller is the recipient) or the member, <paramref name="to"/>.
+    /// </summary>
+    public Task<EphemeralMessage> SendEphemeralAsync(Guid conversationId, string text, Guid? responseId = null, Guid? to = null, CancellationToken cancellationToken = default) =>
+        SendAsync<EphemeralMessage>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/messages",
+            new { text, ephemeral = true, responseId, ephemeralTo = to }, cancellationToken);
+
+    /// <summary>Platform admins: creates a bot user and its client credentials (the secret is shown only now).</summary>
+    public Task<CreatedBot> CreateBotAsync(string displayName, string username, CancellationToken cancellationToken = default) =>
+        SendAsync<CreatedBot>(HttpMethod.Post, "api/v1/bots", new { displayName, username }, cancellationToken);
+
+    /// <summary>Platform admins: every bot.</summary>
+    public Task<Page<BotInfo>> GetBotsAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<Page<BotInfo>>(HttpMethod.Get, "api/v1/bots", null, cancellationToken);
+
+    /// <summary>Platform admins: disables a bot and removes its client; its token requests fail at once.</summary>
+    public Task DeleteBotAsync(Guid botId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/bots/{botId}", null, cancellationToken);
+
+    /// <summary>
+    /// The bot itself or a platform admin: registers (or replaces) the slash command <c>/name</c>; commands are POSTed to
+    /// <paramref name="url"/> (public addresses only), signed with the answer's <see cref="RegisteredBotCommand.Secret"/>.
+    /// </summary>
+    public Task<RegisteredBotCommand> RegisterBotCommandAsync(Guid botId, string name, string description, Uri url, CancellationToken cancellationToken = default) =>
+        SendAsync<RegisteredBotCommand>(HttpMethod.Post, $"api/v1/bots/{botId}/commands", new { name, description, url = url.ToString() }, cancellationToken);
+
+    /// <summary>A bot's slash commands.</summary>
+    public Task<Page<BotCommandInfo>> GetBotCommandsAsync(Guid botId, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<BotCommandInfo>>(HttpMethod.Get, $"api/v1/bots/{botId}/commands", null, cancellationToken);
+
+    /// <summary>The bot itself or a platform admin: removes a slash command.</summary>
+    public Task DeleteBotCommandAsync(Guid botId, string name, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/bots/{botId}/commands/{Uri.EscapeDataString(name)}", null, cancellationToken);
+
+    /// <summary>The slash commands of the conversation's bots, to offer as the user types <c>/</c>.</summary>
+    public Task<Page<BotCommandInfo>> GetConversationCommandsAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<BotCommandInfo>>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/commands", null, cancellationToken);
+
+    /// <summary>Owners and admins of a group or channel: a secret URL that posts messages as <paramref name="name"/> (shown only now).</summary>
+    public Task<CreatedIncomingWebhook> CreateIncomingWebhookAsync(Guid conversationId, string? name = null, CancellationToken cancellationToken = default) =>
+        SendAsync<CreatedIncomingWebhook>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/incoming-webhooks", new { name }, cancellationToken);
+
+    /// <summary>Owners and admins: the conversation's incoming webhooks.</summary>
+    public Task<Page<IncomingWebhookInfo>> GetIncomingWebhooksAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<IncomingWebhookInfo>>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/incoming-webhooks", null, cancellationToken);
+
+    /// <summary>Owners and admins: deletes an incoming webhook; its URL stops working at once.</summary>
+    public Task DeleteIncomingWebhookAsync(Guid conversationId, Guid webhookId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/incoming-webhooks/{webhookId}", null, cancellationToken);
+
+    /// <summary>Posts <paramref name="text"/> through an incoming webhook's URL (no token: the URL's secret is the credential).</summary>
+    public static async Task PostToIncomingWebhookAsync(HttpClient http, Uri webhookUrl, string text, CancellationToken cancellationToken = default)
+    {
+        using var response = await http.PostAsJsonAsync(webhookUrl, new { text }, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+            throw new PlatformException((int)response.StatusCode, response.ReasonPhrase ?? "Error", await response.Content.ReadAsStringAsync(cancellationToken));
+    }
+
     /// <summary>History in seq order: the newest page, or the page before <paramref name="before"/> / after <paramref name="after"/>.</summary>
     public Task<Page<Message>> GetMessagesAsync(Guid conversationId, long? before = null, long? after = null, int limit = 50, CancellationToken cancellationToken = default) =>
         SendAsync<Page<Message>>(HttpMethod.Get,

@@ -18,8 +18,14 @@ public sealed class PlatformClientOptions
     /// </summary>
     public Func<CancellationToken, Task<string>>? TwoFactorCodeProvider { get; init; }
 
-    /// <summary>The OAuth client used for the password grant.</summary>
+    /// <summary>The OAuth client used for the password grant (a bot's own client id with <see cref="ClientSecret"/>).</summary>
     public string ClientId { get; init; } = "platform-cli";
+
+    /// <summary>
+    /// A bot signs in with its client credentials (<c>POST /api/v1/bots</c> gave <see cref="ClientId"/> and this secret)
+    /// instead of a username and password; its tokens are the bot user's, for the same API and hub.
+    /// </summary>
+    public string? ClientSecret { get; init; }
 
     /// <summary>Scopes asked for at sign-in.</summary>
     public string Scope { get; init; } = "openid profile email offline_access api";

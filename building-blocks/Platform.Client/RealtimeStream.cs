@@ -56,6 +56,9 @@ public sealed class RealtimeStream : IAsyncDisposable
     /// <summary>A WebRTC signal from another participant of one of my calls (see <see cref="SignalAsync(Guid, Guid, JsonElement, CancellationToken)"/>).</summary>
     public event Action<CallSignalNotice>? Signal;
 
+    /// <summary>A bot's answer meant for me alone (an ephemeral message, e.g. to my slash command): not in the log, not replayed.</summary>
+    public event Action<EphemeralMessage>? Ephemeral;
+
     /// <summary>Something went wrong that the stream recovers from by itself (a failed catch-up, a dropped connection); for logs.</summary>
     public event Action<Exception>? Error;
 
@@ -143,6 +146,12 @@ public sealed class RealtimeStream : IAsyncDisposable
             var presence = ToJson(payload).Deserialize<PresenceInfo>(PlatformJson.Options);
             if (presence is not null)
                 Presence?.Invoke(presence);
+        });
+        _hub.On<Dictionary<string, object?>>("ephemeral", payload =>
+        {
+            var ephemeral = ToJson(payload).Deserialize<EphemeralMessage>(PlatformJson.Options);
+            if (ephemeral is not null)
+                Ephemeral?.Invoke(ephemeral);
         });
         _hub.On<Dictionary<string, object?>>("signal", payload =>
         {

@@ -2,7 +2,10 @@ using Duende.IdentityModel.Client;
 
 namespace Platform.Client;
 
-/// <summary>Keeps a valid access token: signs in with the password grant, refreshes before expiry (refresh tokens rotate).</summary>
+/// <summary>
+/// Keeps a valid access token: signs in with the password grant (or a bot's client credentials), refreshes before
+/// expiry (refresh tokens rotate; client credentials simply ask again).
+/// </summary>
 internal sealed class TokenSource(PlatformClientOptions options, HttpClient http)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -36,7 +39,12 @@ internal sealed class TokenSource(PlatformClientOptions options, HttpClient http
             }
             else
                 response = new TokenResponse();
-            if (_refreshToken is null)
+            if (options.ClientSecret is not null)
+                response = await http.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest
+                {
+                    Address = _tokenEndpoint, ClientId = options.ClientId, ClientSecret = options.ClientSecret, Scope = "api",
+                }, cancellationToken);
+            else if (_refreshToken is null)
                 response = await http.RequestPasswordTokenAsync(new PasswordTokenRequest
                 {
                     Address = _tokenEndpoint, ClientId = options.ClientId, Scope = options.Scope,

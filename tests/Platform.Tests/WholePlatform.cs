@@ -63,6 +63,19 @@ public sealed class WholePlatform : IAsyncLifetime
     /// <summary>A local web site whose pages Media may preview (see the LinkPreviews:AllowedEndpoints deviation below).</summary>
     public Uri Site { get; private set; } = null!;
 
+    /// <summary>
+    /// A loopback port reserved for a test's bot (IntegrationTests starts the sample EchoBot on it): the one loopback
+    /// endpoint Messaging may send slash commands to (BotCommands:AllowedEndpoints, a deviation like the link previews').
+    /// </summary>
+    public int BotPort { get; } = FreePort();
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     /// <summary>The settings both Gateways run with, for tests that start another instance.</summary>
     public IReadOnlyDictionary<string, string?> GatewaySettings { get; private set; } = new Dictionary<string, string?>();
 
@@ -102,6 +115,9 @@ public sealed class WholePlatform : IAsyncLifetime
                 // Deviation: link previews never fetch loopback addresses; this test's own site is the one exception.
                 if (name == "media")
                     settings["LinkPreviews:AllowedEndpoints:0"] = $"127.0.0.1:{Site.Port}";
+                // The same for slash commands: the test's bot is the one loopback endpoint they may go to.
+                if (name.StartsWith("messaging", StringComparison.Ordinal))
+                    settings["BotCommands:AllowedEndpoints:0"] = $"127.0.0.1:{BotPort}";
                 // Mail and SMS go to this fixture's SMTP server and SMS gateway.
                 if (name.StartsWith("notifications", StringComparison.Ordinal))
                 {

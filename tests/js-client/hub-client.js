@@ -14,7 +14,7 @@ const print = value => process.stdout.write(JSON.stringify(value) + "\n");
     .withUrl(`${process.env.GATEWAY.replace(/\/$/, "")}/hubs/chat`, { accessTokenFactory: () => process.env.TOKEN })
     .configureLogging(signalR.LogLevel.Warning)
     .build();
-  for (const method of ["event", "receipt", "typing", "presence", "notification", "signal"])
+  for (const method of ["event", "receipt", "typing", "presence", "notification", "signal", "ephemeral"])
     hub.on(method, arg => print({ on: method, arg }));
   hub.onclose(error => print({ closed: error ? String(error) : "closed" }));
   await hub.start();
