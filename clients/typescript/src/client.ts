@@ -7,11 +7,12 @@ import type { paths as MediaPaths } from "./generated/media.js";
 import type { paths as MessagingPaths } from "./generated/messaging.js";
 import type { paths as NotificationsPaths } from "./generated/notifications.js";
 import type { paths as PresencePaths } from "./generated/presence.js";
-import type { ConversationEvent } from "./handwritten.js";
+import type { CommandAccepted, ConversationEvent } from "./handwritten.js";
 import type {
   BlockedUser, Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MessageReport, MyPresence,
   DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, PrivacySettings, Receipts, TwoFactorStatus, AuthenticatorSetup, RecoveryCodeList,
   SearchHit, Thread, ThreadRead, Contact, ContactMatches, Invite, InviteLinkInfo, NotificationPreferences, PushSubscriptionInfo, DataExport,
+  BotCommandInfo, BotInfo, CreatedBot, CreatedIncomingWebhook, EphemeralMessage, IncomingWebhookInfo, RegisteredBotCommand,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
 import type { PositionStore } from "./positions.js";
@@ -357,11 +358,12 @@ export class PlatformClient {
     body: { clientMessageId: string; text: string; replyTo: string | null; attachments: string[] | null },
     signal?: AbortSignal,
   ): Promise<Message> {
+    // A person's send answers the message (201); the 202 shapes are a slash command's and a bot's ephemeral answer (sendText, sendEphemeral).
     return data(await this.api.POST("/api/v1/conversations/{id}/messages", {
       params: { path: { id: conversationId } },
       body,
       ...(signal ? { signal } : {}),
-    }));
+    })) as Message;
   }
 
   /**
@@ -373,13 +375,86 @@ export class PlatformClient {
     const retries = this.options.sendRetries ?? 5;
     for (let attempt = 0; ; attempt++) {
       try {
-        return data(await this.api.POST("/api/v1/conversations/{id}/messages", { params: { path: { id: conversationId } }, body }));
+        return data(await this.api.POST("/api/v1/conversations/{id}/messages", { params: { path: { id: conversationId } }, body })) as Message;
       } catch (error) {
         if (attempt >= retries || !isTransient(error)) throw error;
         const retryAfter = error instanceof PlatformError && error.retryAfter !== undefined ? error.retryAfter * 1000 : 0;
         await delay(Math.max(retryAfter, backoffDelay(attempt, 5000)));
       }
     }
+  }
+
+  /**
+   * Sends a text that may be a slash command: `/name` of a bot in the conversation goes to the bot (`command`; its answer
+   * comes later, perhaps as the realtime stream's `ephemeral`), any other text is posted (`message`). Not retried.
+   */
+  async sendText(conversationId: string, text: string, clientMessageId?: string): Promise<{ message?: Message; command?: CommandAccepted }> {
+    const answer: unknown = data(await this.api.POST("/api/v1/conversations/{id}/messages", {
+      params: { path: { id: conversationId } },
+      body: { clientMessageId: clientMessageId ?? randomId(), text, replyTo: null, attachments: null },
+    }));
+    return typeof answer === "object" && answer !== null && "responseId" in answer && "command" in answer
+      ? { command: answer as CommandAccepted }
+      : { message: answer as Message };
+  }
+
+  /** As a bot: answers one member only (the caller of command `responseId`, or `to`), live on their connections; not in the log. */
+  async sendEphemeral(conversationId: string, text: string, target: { responseId?: string; to?: string }): Promise<EphemeralMessage> {
+    const answer: unknown = data(await this.api.POST("/api/v1/conversations/{id}/messages", {
+      params: { path: { id: conversationId } },
+      body: { text, ephemeral: true, responseId: target.responseId ?? null, ephemeralTo: target.to ?? null, clientMessageId: null, replyTo: null, attachments: null },
+    }));
+    return answer as EphemeralMessage;
+  }
+
+  /** Platform admins: creates a bot user and its client credentials (the secret is shown only now). */
+  async createBot(displayName: string, username: string): Promise<CreatedBot> {
+    return data(await this.api.POST("/api/v1/bots", { body: { displayName, username } }));
+  }
+
+  /** Platform admins: every bot. */
+  async getBots(): Promise<Page<BotInfo>> {
+    return data(await this.api.GET("/api/v1/bots"));
+  }
+
+  /** Platform admins: disables a bot and removes its client credentials. */
+  async deleteBot(botId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/bots/{userId}", { params: { path: { userId: botId } } });
+  }
+
+  /** The bot itself or a platform admin: registers (or replaces) `/name`; commands are POSTed to `url`, signed with the answer's secret. */
+  async registerBotCommand(botId: string, name: string, description: string, url: string): Promise<RegisteredBotCommand> {
+    return data(await this.api.POST("/api/v1/bots/{userId}/commands", { params: { path: { userId: botId } }, body: { name, description, url } }));
+  }
+
+  /** A bot's slash commands. */
+  async getBotCommands(botId: string): Promise<Page<BotCommandInfo>> {
+    return data(await this.api.GET("/api/v1/bots/{userId}/commands", { params: { path: { userId: botId } } }));
+  }
+
+  /** The bot itself or a platform admin: removes a slash command. */
+  async deleteBotCommand(botId: string, name: string): Promise<void> {
+    await this.api.DELETE("/api/v1/bots/{userId}/commands/{name}", { params: { path: { userId: botId, name } } });
+  }
+
+  /** The slash commands of the conversation's bots, to offer as the user types `/`. */
+  async getConversationCommands(conversationId: string): Promise<Page<BotCommandInfo>> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/commands", { params: { path: { id: conversationId } } }));
+  }
+
+  /** Owners and admins of a group or channel: a secret URL that posts messages as `name` (shown only now). */
+  async createIncomingWebhook(conversationId: string, name?: string): Promise<CreatedIncomingWebhook> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/incoming-webhooks", { params: { path: { id: conversationId } }, body: { name: name ?? null } }));
+  }
+
+  /** Owners and admins: the conversation's incoming webhooks (without their URLs). */
+  async getIncomingWebhooks(conversationId: string): Promise<Page<IncomingWebhookInfo>> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/incoming-webhooks", { params: { path: { id: conversationId } } }));
+  }
+
+  /** Owners and admins: deletes an incoming webhook; its URL stops working at once. */
+  async deleteIncomingWebhook(conversationId: string, webhookId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/conversations/{id}/incoming-webhooks/{webhookId}", { params: { path: { id: conversationId, webhookId } } });
   }
 
   /** History in seq order: the newest page, or the page before `before` / after `after`. */

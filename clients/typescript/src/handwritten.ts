@@ -35,6 +35,17 @@ export function asMessage(event: ConversationEvent): Message | undefined {
   return event.type === EventTypes.MessagePosted ? (event.data as Message) : undefined;
 }
 
+/**
+ * The 202 answer of a send that was a bot's slash command (it went to the bot, not into the log; the answer comes
+ * later). The send's OpenAPI document shows one 202 shape (the bot's ephemeral answer), so this one is typed here.
+ */
+export interface CommandAccepted {
+  command: string;
+  botId: string;
+  responseId: string;
+  conversationId: string;
+}
+
 /** Hub `typing`: someone is typing in a conversation until `expiresAt`. */
 export interface TypingNotice {
   conversationId: string;

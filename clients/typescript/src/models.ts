@@ -36,6 +36,15 @@ export type InviteLink = Messaging["schemas"]["InviteLinkDto"];
 export type InviteLinkInfo = Messaging["schemas"]["InviteLinkInfo"];
 export type InvitePreview = Messaging["schemas"]["InvitePreviewDto"];
 export type MessageReport = Messaging["schemas"]["ReportDto"];
+/** A bot's answer for one member only (hub `ephemeral`, and the answer to the bot's send). */
+export type EphemeralMessage = Messaging["schemas"]["EphemeralMessageDto"];
+/** A registered slash command with the secret that signs its deliveries (shown to the bot and admins at registration). */
+export type RegisteredBotCommand = Messaging["schemas"]["RegisteredBotCommand"];
+/** A slash command clients can offer: `/name`, its bot, what it does. */
+export type BotCommandInfo = Messaging["schemas"]["BotCommandDto"];
+/** A new incoming webhook: whoever holds `url` posts to the conversation (shown once). */
+export type CreatedIncomingWebhook = Messaging["schemas"]["CreatedIncomingWebhook"];
+export type IncomingWebhookInfo = Messaging["schemas"]["IncomingWebhookDto"];
 export type IceServers = Messaging["schemas"]["IceServersResponse"];
 /** One event of a conversation's log, as the log endpoint and the hub's `event` send it; `data` depends on `type`. */
 export type EventEnvelope = Messaging["schemas"]["EventEnvelope"];
@@ -52,6 +61,9 @@ export type BlockedUser = Identity["schemas"]["BlockView"];
 export type PrivacySettings = Identity["schemas"]["PrivacyView"];
 export type Invite = Identity["schemas"]["InviteView"];
 export type DataExport = Identity["schemas"]["ExportView"];
+/** A new bot and its client credentials (the secret is shown once). */
+export type CreatedBot = Identity["schemas"]["CreatedBot"];
+export type BotInfo = Identity["schemas"]["BotView"];
 
 export type PresenceInfo = Presence["schemas"]["PresenceView"];
 export type MyPresence = Presence["schemas"]["OwnPresence"];

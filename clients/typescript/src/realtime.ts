@@ -4,6 +4,7 @@ import type { PlatformClient } from "./client.js";
 import type {
   CallSignalNotice, ConversationEvent, HubPosition, NotificationNotice, PresenceNotice, ReceiptNotice, TypingNotice,
 } from "./handwritten.js";
+import type { EphemeralMessage } from "./models.js";
 import { MemoryPositionStore, type PositionStore } from "./positions.js";
 import { Sequencer } from "./sequencer.js";
 
@@ -21,6 +22,8 @@ export interface RealtimeEventMap {
   presence: PresenceNotice;
   /** A WebRTC signal from another participant of one of my calls. */
   signal: CallSignalNotice;
+  /** A bot's answer meant for me alone (e.g. to my slash command): not in the log, not replayed after a reconnect. */
+  ephemeral: EphemeralMessage;
   /** The connection was re-established after it dropped (the stream then catches up by itself). */
   reconnected: void;
   /** Something went wrong that the stream recovers from by itself (a failed catch-up, a dropped connection); for logs. */
@@ -145,6 +148,7 @@ export class RealtimeStream {
     hub.on("notification", (notification: NotificationNotice) => this.#emit("notification", notification));
     hub.on("presence", (presence: PresenceNotice) => this.#emit("presence", presence));
     hub.on("signal", (signal: CallSignalNotice) => this.#emit("signal", signal));
+    hub.on("ephemeral", (message: EphemeralMessage) => this.#emit("ephemeral", message));
     hub.onreconnecting((error) => error && this.#emit("error", error));
     hub.onreconnected(() => this.#afterReconnect());
     // Automatic reconnect gave up, or the server closed without allowing it (an expired token): keep trying until stopped.
