@@ -112,6 +112,51 @@ public sealed class IntegrationTests(WholePlatform platform)
         await AssertProblemAsync(await anonymous.PostAsJsonAsync(url.PathAndQuery.TrimStart('/'), new { text = "after deletion" }), HttpStatusCode.NotFound, "a deleted webhook");
     }
 
+    [Fact]
+    public async Task ABot_HasRateLimitsOfItsOwn_AtTheGateway()
+    {
+        var alice = await platform.SignUpAsync("Alice Hosts A Bot");
+        using var admin = await AdminAsync();
+        var created = await platform.ReadAsync(await admin.PostAsJsonAsync("api/v1/bots", new { displayName = "Chatty", username = "chatty" + Suffix() }),
+            HttpStatusCode.Created, "creating a bot", platform.Identity);
+        var botId = created.GetProperty("userId").GetGuid();
+        using var anonymous = platform.Anonymous(platform.Gateway1);
+        var token = await platform.ReadAsync(await anonymous.PostAsync("connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["client_id"] = created.GetProperty("clientId").GetString()!,
+            ["client_secret"] = created.GetProperty("clientSecret").GetString()!, ["scope"] = "api",
+        })), HttpStatusCode.OK, "the bot's client credentials", platform.Identity);
+        using var bot = platform.Anonymous(platform.Gateway1);
+        bot.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token.GetProperty("access_token").GetString());
+        var group = (await platform.CreateConversationAsync(alice, "group", [], "Busy")).GetProperty("id").GetGuid();
+        await platform.ReadAsync(await alice.Http.PostAsJsonAsync($"api/v1/conversations/{group}/members", new { userIds = new[] { botId } }), HttpStatusCode.OK, "adding the bot", platform.Messaging);
+
+        // From a public address (the test processes exempt loopback): the bot's bucket is bot-send's, larger than people's.
+        var address = $"203.0.113.{Random.Shared.Next(1, 250)}";
+        var accepted = 0;
+        HttpResponseMessage? refused = null;
+        var started = DateTime.UtcNow;
+        for (var i = 0; i < 90 && refused is null; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"api/v1/conversations/{group}/messages")
+            {
+                Content = JsonContent.Create(new { clientMessageId = $"bot-{i}", text = $"status {i}" }),
+            };
+            request.Headers.Add("X-Forwarded-For", address);
+            var response = await bot.SendAsync(request);
+            if (response.StatusCode == HttpStatusCode.Created)
+                accepted++;
+            else
+                refused = response;
+        }
+        var elapsed = DateTime.UtcNow - started;
+
+        Assert.NotNull(refused);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("bot-send", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rule").GetString());
+        Assert.InRange(accepted, 50, 51 + (int)(elapsed.TotalMilliseconds / 100));
+    }
+
     private static string Suffix() => Guid.NewGuid().ToString("N")[..8];
 
     private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode expected, string what)
