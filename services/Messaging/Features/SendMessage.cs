@@ -83,7 +83,7 @@ public static class SendMessage
         if (request.Ephemeral == true)
             return await EphemeralMessages.SendAsync(id, request, http, session, bus, options.Value, time, cancellationToken);
         // A slash command of a member bot is not posted: it goes to the bot, which answers through this same endpoint.
-        if (request.ForwardedFrom is null && request.Text is { } commandText && commandText.StartsWith('/')
+        if (request.ForwardedFrom is null && request.Text is { } commandText && commandText.StartsWith('/') && commandText.Length <= options.Value.MaxTextLength
             && await BotCommands.MatchAsync(session, id, MessageText.Normalize(commandText), cancellationToken) is var (command, arguments))
         {
             if (await session.MembershipAsync(id, senderId, cancellationToken) is not { Active: true })
