@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Platform.Contracts.Media;
 using Platform.Contracts.Messaging;
 using Platform.Media.LinkPreviews;
+using Platform.ServiceDefaults;
 using Platform.Testing;
 
 namespace Platform.Media.Tests;
@@ -302,7 +303,7 @@ public sealed class AddressPolicyTests
     [Fact]
     public void Allows_AnExplicitEndpoint_OnlyOnItsPort()
     {
-        var policy = new AddressPolicy(new LinkPreviewOptions { AllowedEndpoints = ["127.0.0.1:8081"] });
+        var policy = new AddressPolicy(LinkPreviewOptions.DefaultPorts, ["127.0.0.1:8081"]);
 
         Assert.True(policy.Allows(IPAddress.Loopback, 8081));
         Assert.True(policy.Allows(IPAddress.Parse("::ffff:127.0.0.1"), 8081));

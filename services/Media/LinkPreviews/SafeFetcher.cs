@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using Microsoft.Extensions.Options;
+using Platform.ServiceDefaults;
 
 namespace Platform.Media.LinkPreviews;
 
@@ -33,7 +33,7 @@ public sealed class SafeFetcher : IDisposable
     public SafeFetcher(IOptions<LinkPreviewOptions> options, IHostResolver resolver)
     {
         _options = options.Value;
-        _policy = new AddressPolicy(_options);
+        _policy = new AddressPolicy(_options.EffectivePorts.ToArray(), _options.AllowedEndpoints);
         var handler = new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
@@ -43,7 +43,7 @@ public sealed class SafeFetcher : IDisposable
             ConnectTimeout = _options.ConnectTimeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(1),
             MaxResponseHeadersLength = 64,
-            ConnectCallback = (context, cancellationToken) => ConnectAsync(context.DnsEndPoint, resolver, cancellationToken),
+            ConnectCallback = (context, cancellationToken) => _policy.ConnectAsync(context.DnsEndPoint, resolver, cancellationToken),
         };
         _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _client.DefaultRequestHeaders.UserAgent.ParseAdd(_options.UserAgent);
@@ -75,7 +75,7 @@ public sealed class SafeFetcher : IDisposable
             }
             throw new PreviewFailedException(StatusCodes.Status422UnprocessableEntity, "No preview", $"More than {_options.MaxRedirects} redirects.");
         }
-        catch (HttpRequestException exception) when (Blocked(exception) is { } blocked)
+        catch (HttpRequestException exception) when (AddressPolicy.Blocked(exception) is { } blocked)
         {
             throw new PreviewFailedException(StatusCodes.Status400BadRequest, "URL not allowed", blocked.Message);
         }
@@ -98,47 +98,6 @@ public sealed class SafeFetcher : IDisposable
             throw new PreviewFailedException(StatusCodes.Status400BadRequest, "URL not allowed", "URLs with credentials are not previewed.");
         if (IPAddress.TryParse(url.IdnHost.Trim('[', ']'), out var literal) && !_policy.Allows(literal, url.Port))
             throw new PreviewFailedException(StatusCodes.Status400BadRequest, "URL not allowed", $"{url.Host} is not a public address.");
-    }
-
-    private async ValueTask<Stream> ConnectAsync(DnsEndPoint endpoint, IHostResolver resolver, CancellationToken cancellationToken)
-    {
-        var host = endpoint.Host.Trim('[', ']');
-        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await resolver.ResolveAsync(host, cancellationToken);
-        var allowed = addresses.Where(a => _policy.Allows(a, endpoint.Port)).ToList();
-        if (allowed.Count == 0)
-            throw new BlockedAddressException($"{endpoint.Host}:{endpoint.Port} does not resolve to an address that may be fetched.");
-
-        SocketException? last = null;
-        foreach (var address in allowed)
-        {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(new IPEndPoint(address, endpoint.Port), cancellationToken);
-                if (socket.RemoteEndPoint is not IPEndPoint connected || !_policy.Allows(connected.Address, connected.Port))
-                    throw new BlockedAddressException($"Connected to {socket.RemoteEndPoint}, which may not be fetched.");
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch (SocketException exception)
-            {
-                socket.Dispose();
-                last = exception;
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        }
-        throw last!;
-    }
-
-    private static BlockedAddressException? Blocked(Exception exception)
-    {
-        for (Exception? e = exception; e is not null; e = e.InnerException)
-            if (e is BlockedAddressException blocked)
-                return blocked;
-        return null;
     }
 
     private static async Task<byte[]> ReadCappedAsync(HttpContent content, int maxBytes, CancellationToken cancellationToken)
