@@ -34,15 +34,27 @@ public class WebhookHost : IAsyncLifetime
         await Infrastructure.InitializeAsync();
         Issuer = await TestTokenIssuer.StartAsync();
         Bus = await BusProbe<UserRegistered>.StartAsync(Infrastructure.VirtualHost.ConnectionString);
-        Factory = new ServiceFactory<Program>(Infrastructure)
-            .WithSetting("Auth:MetadataAddress", Issuer.Url)
-            .WithSetting("Webhooks:AllowLoopback", "true")
-            .WithSetting("Webhooks:InitialBackoff", "00:00:00.200")
-            .WithSetting("Webhooks:MaxBackoff", "00:00:01")
-            .WithSetting("Webhooks:RetryFor", RetryFor)
-            .WithSetting("Webhooks:SweepInterval", "00:00:00.100")
-            .WithSetting("Webhooks:Timeout", "00:00:03")
-            .WithServices(services => services.AddSingleton<IHostResolver>(new TestResolver()));
+        Factory = NewReplica();
+        using var client = Factory.CreateClient();
+        await Readiness.WaitUntilConsumingAsync(client, "Notifications");
+    }
+
+    /// <summary>Another Notifications on the same database and vhost (a second replica, or this one after a restart).</summary>
+    public ServiceFactory<Program> NewReplica() => new ServiceFactory<Program>(Infrastructure)
+        .WithSetting("Auth:MetadataAddress", Issuer.Url)
+        .WithSetting("Webhooks:AllowLoopback", "true")
+        .WithSetting("Webhooks:InitialBackoff", "00:00:00.200")
+        .WithSetting("Webhooks:MaxBackoff", "00:00:01")
+        .WithSetting("Webhooks:RetryFor", RetryFor)
+        .WithSetting("Webhooks:SweepInterval", "00:00:00.100")
+        .WithSetting("Webhooks:Timeout", "00:00:03")
+        .WithServices(services => services.AddSingleton<IHostResolver>(new TestResolver()));
+
+    /// <summary>Stops this Notifications and starts it again on the same database and vhost.</summary>
+    public async Task RestartAsync()
+    {
+        await Factory.DisposeAsync();
+        Factory = NewReplica();
         using var client = Factory.CreateClient();
         await Readiness.WaitUntilConsumingAsync(client, "Notifications");
     }
@@ -396,6 +408,39 @@ public sealed class WebhookTests(WebhookHost host) : IClassFixture<WebhookHost>
         await Eventually.Returns(() => Task.FromResult(other.Unique), r => r.Count >= 1, Wait, "the owner's webhook received seq 5");
 
         Assert.Empty(receiver.Received);
+    }
+}
+
+/// <summary>Its own Notifications, which the test restarts.</summary>
+public sealed class RestartedWebhookHost : WebhookHost;
+
+public sealed class WebhookDurabilityTests(RestartedWebhookHost host) : IClassFixture<RestartedWebhookHost>
+{
+    [Fact]
+    public async Task QueuedDeliveries_SurviveARestart_AndTwoReplicasSendEachExactlyOnce_InOrder()
+    {
+        var owner = Guid.CreateVersion7();
+        var conversationId = await host.ConversationAsync(owner);
+        var receiver = await host.ReceiverAsync();
+        var (webhookId, secret) = await host.RegisterAsync(owner, conversationId, receiver.Url, "message.posted");
+        receiver.VerifyWith(secret);
+        await receiver.StopAsync();
+        for (var seq = 2; seq <= 9; seq++)
+            await host.PostAsync(conversationId, seq, owner, $"queued {seq}");
+        await Eventually.Returns(() => host.DeliveriesAsync(owner, webhookId), l => l.GetProperty("items").GetArrayLength() == 8, TimeSpan.FromSeconds(20), "eight queued");
+
+        // Notifications restarts with the receiver still down, and a second replica joins: both dispatch from one queue.
+        await host.RestartAsync();
+        await using var second = host.NewReplica();
+        using (var client = second.CreateClient())
+            await Readiness.WaitUntilConsumingAsync(client, "Notifications");
+        await receiver.RestartAsync();
+
+        var unique = await Eventually.Returns(() => Task.FromResult(receiver.Unique), r => r.Count >= 8, TimeSpan.FromSeconds(20), "every queued event delivered");
+        Assert.Equal(Enumerable.Range(2, 8).Select(i => (long)i), unique.Select(r => r.Json.GetProperty("seq").GetInt64()));
+        // Nothing was being sent when it stopped (the receiver was down), so each event went out exactly once.
+        Assert.Equal(8, receiver.Received.Count);
+        Assert.Empty(receiver.Rejected);
     }
 }
 
