@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 
 namespace Platform.Notifications.Webhooks;
@@ -65,9 +66,23 @@ public sealed class WebhookDispatcher(
             return true;
         }
 
-        List<string> keys = [secrets.Unprotect(webhook.ProtectedSecret)];
-        if (webhook.ProtectedPreviousSecret is { } previous && webhook.PreviousSecretUntil > now)
-            keys.Add(secrets.Unprotect(previous));
+        List<string> keys;
+        try
+        {
+            keys = [secrets.Unprotect(webhook.ProtectedSecret)];
+            if (webhook.ProtectedPreviousSecret is { } previous && webhook.PreviousSecretUntil > now)
+                keys.Add(secrets.Unprotect(previous));
+        }
+        catch (CryptographicException)
+        {
+            // The key ring that protected the secret is gone (a lost data_protection_keys table): nothing can be signed.
+            const string reason = "The webhook's secret can no longer be read; register it again.";
+            await WebhookStore.RecordAsync(connection, transaction, delivery.Id, DeliveryStatus.Failed, delivery.Attempts, null, reason, now, null, cancellationToken);
+            await WebhookStore.DisableAsync(connection, transaction, webhook.Id, reason, now, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            logger.LogError("Webhook {WebhookId} disabled: its secret cannot be unprotected", webhook.Id);
+            return true;
+        }
         var signature = WebhookSecrets.Sign(now.ToUnixTimeSeconds(), body, keys);
         var outcome = await sender.SendAsync(webhook.Url, delivery.EventId, body, signature, cancellationToken);
         var at = time.GetUtcNow();
@@ -89,6 +104,7 @@ public sealed class WebhookDispatcher(
         {
             var next = at + Backoff(attempts);
             await WebhookStore.RecordAsync(connection, transaction, delivery.Id, DeliveryStatus.Pending, attempts, outcome.StatusCode, outcome.Error, at, next, cancellationToken);
+            await WebhookStore.HoldBehindAsync(connection, transaction, delivery, next, cancellationToken);
             NotificationMetrics.WebhookAttempted("retry");
             logger.LogInformation("Webhook {WebhookId}: event {EventId} not delivered (attempt {Attempt}: {Error}); next attempt at {Next}",
                 webhook.Id, delivery.EventId, attempts, outcome.Error, next);

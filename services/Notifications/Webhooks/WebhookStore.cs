@@ -307,6 +307,24 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// The deliveries a failed one holds (later in the same webhook and conversation) are not due before its next attempt:
+    /// the claim then does not step over them again and again while the head waits.
+    /// </summary>
+    public static async Task HoldBehindAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Delivery head, DateTimeOffset until,
+        CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            UPDATE notifications.webhook_deliveries SET next_attempt_at = $4
+            WHERE webhook_id = $1 AND conversation_id = $2 AND seq > $3 AND status = 'pending' AND next_attempt_at < $4
+            """, connection, transaction);
+        command.Parameters.AddWithValue(head.WebhookId);
+        command.Parameters.AddWithValue(head.ConversationId);
+        command.Parameters.AddWithValue(head.Seq);
+        command.Parameters.AddWithValue(until);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     /// <summary>Gives up on a webhook: disabled, and what it still had queued marked failed.</summary>
     public static async Task DisableAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid webhookId, string reason, DateTimeOffset at,
         CancellationToken cancellationToken)
