@@ -233,6 +233,13 @@ public sealed class WebhookTests(WebhookHost host) : IClassFixture<WebhookHost>
         Assert.All(log, i => Assert.Equal("delivered", i.GetProperty("status").GetString()));
         var first = log.Single(i => i.GetProperty("seq").GetInt64() == 3);
         Assert.True(first.GetProperty("attempts").GetInt32() >= 4, first.ToString()); // refused at least once, 500, 503, then delivered
+
+        // Deliveries, retries and the queue's age are exported with the service's other metrics.
+        using var http = host.Factory.CreateClient();
+        var metrics = await Eventually.Returns(() => http.GetStringAsync("/metrics"),
+            text => text.Contains("platform_notifications_webhook_deliveries") && text.Contains("platform_notifications_webhook_queue_age"), Wait, "webhook metrics");
+        Assert.Contains("result=\"retry\"", metrics);
+        Assert.Contains("result=\"delivered\"", metrics);
     }
 
     [Fact]
