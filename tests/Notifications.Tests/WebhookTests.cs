@@ -362,7 +362,13 @@ public sealed class WebhookTests(WebhookHost host) : IClassFixture<WebhookHost>
             Assert.Equal(HttpStatusCode.NotFound, (await http.DeleteAsync($"/api/v1/webhooks/{webhookId}")).StatusCode);
         }
         using (var http = host.Client(outsider, platformAdmin: true))
-            Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/webhooks", Request(null))).StatusCode);
+        {
+            // Every conversation's calls (none happen here: public.test is a real public address), deleted again at once.
+            var everywhere = await http.PostAsJsonAsync("/api/v1/webhooks", new { url = "https://public.test/hook", events = new[] { "call.ended" } });
+            Assert.Equal(HttpStatusCode.Created, everywhere.StatusCode);
+            var id = (await everywhere.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+            Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteAsync($"/api/v1/webhooks/{id}")).StatusCode);
+        }
         Assert.Equal(HttpStatusCode.Unauthorized, (await host.Factory.CreateClient().GetAsync("/api/v1/webhooks")).StatusCode);
     }
 
@@ -415,6 +421,33 @@ public sealed class WebhookTests(WebhookHost host) : IClassFixture<WebhookHost>
         await Eventually.Returns(() => Task.FromResult(other.Unique), r => r.Count >= 1, Wait, "the owner's webhook received seq 5");
 
         Assert.Empty(receiver.Received);
+    }
+
+    [Fact]
+    public async Task AnErasedUser_sWebhooksGo_AndTheirQueuedWordsAreNotSent()
+    {
+        var (owner, admin) = (Guid.CreateVersion7(), Guid.CreateVersion7());
+        var conversationId = await host.ConversationAsync(owner, admin);
+        // (Never sent to: no member joins. public.test is a real public address.)
+        var (ownersHook, _) = await host.RegisterAsync(owner, conversationId, "https://public.test/hook", "member.joined");
+        var receiver = await host.ReceiverAsync();
+        var (adminsHook, secret) = await host.RegisterAsync(admin, conversationId, receiver.Url, "message.posted");
+        receiver.VerifyWith(secret);
+        await receiver.StopAsync();
+        await host.PostAsync(conversationId, 2, owner, "words of someone about to leave");
+        await Eventually.Returns(() => host.DeliveriesAsync(admin, adminsHook), l => l.GetProperty("items").GetArrayLength() == 1, Wait, "queued");
+
+        await host.Bus.PublishAsync(new UserDeleted { UserId = owner, DeletedAt = DateTimeOffset.UtcNow });
+
+        using var http = host.Client(admin);
+        await Eventually.Returns(() => http.GetFromJsonAsync<JsonElement>($"/api/v1/webhooks?conversationId={conversationId}"),
+            l => l.GetProperty("items").GetArrayLength() == 1, Wait, "the erased owner's webhook deleted");
+        Assert.Equal(adminsHook, (await http.GetFromJsonAsync<JsonElement>($"/api/v1/webhooks?conversationId={conversationId}")).GetProperty("items")[0].GetProperty("id").GetGuid());
+        Assert.NotEqual(ownersHook, adminsHook);
+        await receiver.RestartAsync();
+        var delivered = (await Eventually.Returns(() => Task.FromResult(receiver.Unique), r => r.Count >= 1, Wait, "the delivery")).Single();
+        Assert.DoesNotContain("about to leave", delivered.Body);
+        Assert.True(delivered.Json.GetProperty("data").GetProperty("deleted").GetBoolean());
     }
 }
 
