@@ -260,3 +260,17 @@ public sealed record NotificationItem(Guid Id, string Kind, Guid? ConversationId
 
 /// <summary>A page of my notification feed, newest first, with how many are unread in all.</summary>
 public sealed record NotificationPage(IReadOnlyList<NotificationItem> Items, string? Next, int UnreadCount);
+
+/// <summary>A registered webhook and its secret, which is shown only here (and on rotation).</summary>
+public sealed record WebhookCreated(Guid Id, string Secret);
+
+/// <summary>The new secret; the old one keeps signing (a second <c>v1=</c>) until <paramref name="PreviousSecretExpiresAt"/>.</summary>
+public sealed record WebhookSecretRotated(Guid Id, string Secret, DateTimeOffset PreviousSecretExpiresAt);
+
+/// <summary>An outgoing webhook; <paramref name="Disabled"/> once a delivery failed for the whole retry period.</summary>
+public sealed record Webhook(Guid Id, string Url, IReadOnlyList<string> Events, Guid? ConversationId, Guid OwnerId, DateTimeOffset CreatedAt,
+    bool Disabled, DateTimeOffset? DisabledAt, string? DisabledReason);
+
+/// <summary>One event's delivery to a webhook: <c>pending</c> (queued or being retried), <c>delivered</c> or <c>failed</c>.</summary>
+public sealed record WebhookDelivery(string Id, Guid EventId, string Type, Guid ConversationId, long Seq, string Status, int Attempts, int? StatusCode,
+    string? Error, DateTimeOffset CreatedAt, DateTimeOffset? LastAttemptAt, DateTimeOffset? NextAttemptAt, DateTimeOffset? DeliveredAt);

@@ -460,6 +460,31 @@ public sealed class PlatformClient : IAsyncDisposable
             ? new { endpoint = endpointOrToken, keys = new { p256dh, auth } }
             : new { platform, token = endpointOrToken }, cancellationToken);
 
+    /// <summary>
+    /// Registers an outgoing webhook: the conversation's events of <paramref name="events"/> types are posted to
+    /// <paramref name="url"/>, signed with the returned secret (shown only now). A conversation's admins and owners
+    /// register for it; a platform admin may leave <paramref name="conversationId"/> out (every conversation).
+    /// </summary>
+    public Task<WebhookCreated> CreateWebhookAsync(string url, IEnumerable<string> events, Guid? conversationId = null, CancellationToken cancellationToken = default) =>
+        SendAsync<WebhookCreated>(HttpMethod.Post, "api/v1/webhooks", new { url, events = events.ToArray(), conversationId }, cancellationToken);
+
+    /// <summary>My webhooks, or (for its admins and owners) a conversation's.</summary>
+    public Task<Page<Webhook>> GetWebhooksAsync(Guid? conversationId = null, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<Webhook>>(HttpMethod.Get, $"api/v1/webhooks{(conversationId is null ? "" : "?conversationId=" + conversationId)}", null, cancellationToken);
+
+    /// <summary>Deletes a webhook; what it still had queued is not sent.</summary>
+    public Task DeleteWebhookAsync(Guid webhookId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/webhooks/{webhookId}", null, cancellationToken);
+
+    /// <summary>A new secret; until <see cref="WebhookSecretRotated.PreviousSecretExpiresAt"/> deliveries are signed with both.</summary>
+    public Task<WebhookSecretRotated> RotateWebhookSecretAsync(Guid webhookId, CancellationToken cancellationToken = default) =>
+        SendAsync<WebhookSecretRotated>(HttpMethod.Post, $"api/v1/webhooks/{webhookId}/rotate-secret", null, cancellationToken);
+
+    /// <summary>A webhook's delivery log, newest first; pass the previous page's <c>Next</c> as <paramref name="cursor"/>.</summary>
+    public Task<Page<WebhookDelivery>> GetWebhookDeliveriesAsync(Guid webhookId, string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<WebhookDelivery>>(HttpMethod.Get,
+            $"api/v1/webhooks/{webhookId}/deliveries?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
+
     /// <summary>Stops the realtime stream and releases the HTTP client.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -9,6 +9,11 @@ using Platform.Notifications.Features;
 using Platform.Notifications.Invites;
 using Platform.Notifications.Push;
 using Platform.ServiceDefaults;
+using Platform.Notifications.Webhooks;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Npgsql;
 
 namespace Platform.Notifications;
 
@@ -62,7 +67,23 @@ public static class NotificationsServiceExtensions
         builder.Services.AddHostedService<PushDispatcher>();
         builder.Services.AddHttpClient<ISmsSender, HttpSmsSender>(http => http.Timeout = TimeSpan.FromSeconds(15));
         builder.AddConversationLogBackfill<ConversationLogReplay>();
+        builder.AddWebhooks();
         return builder;
+    }
+
+    private static void AddWebhooks(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // Webhook secrets are stored protected; the key ring lives in PostgreSQL so every replica reads what another wrote.
+        builder.Services.AddDataProtection().SetApplicationName("platform-notifications");
+        builder.Services.AddOptions<KeyManagementOptions>().Configure<NpgsqlDataSource>((keys, dataSource) => keys.XmlRepository = new PostgresXmlRepository(dataSource));
+        builder.Services.TryAddSingleton<IHostResolver, DnsHostResolver>();
+        builder.Services.AddSingleton<WebhookStore>();
+        builder.Services.AddSingleton<WebhookSecrets>();
+        builder.Services.AddSingleton<WebhookSignal>();
+        builder.Services.AddSingleton<WebhookQueue>();
+        builder.Services.AddSingleton<WebhookSender>();
+        builder.Services.AddHostedService<WebhookDispatcher>();
     }
 
     public static void AddNotificationsConsumers(this IBusRegistrationConfigurator bus)
@@ -82,6 +103,7 @@ public static class NotificationsServiceExtensions
         notifications.MapFeed();
         notifications.MapPreferences();
         app.MapGroup("/api/v1/push-subscriptions").RequireAuthorization().WithTags("Push subscriptions").MapPushSubscriptions();
+        app.MapGroup("/api/v1/webhooks").RequireAuthorization().WithTags("Webhooks").MapWebhooks();
         app.MapUserExport();
         return app;
     }

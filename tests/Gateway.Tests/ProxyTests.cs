@@ -60,6 +60,8 @@ public sealed class ProxyTests(PlatformInfrastructure infrastructure) : IClassFi
     [InlineData("/api/v1/presence", "GET")]
     [InlineData("/api/v1/notifications/preferences", "PUT")]
     [InlineData("/api/v1/push-subscriptions", "POST")]
+    [InlineData("/api/v1/webhooks", "POST")]
+    [InlineData("/api/v1/webhooks/0195f0a0-0000-7000-8000-000000000000/deliveries", "GET")]
     [InlineData("/api/v1/media", "POST")]
     [InlineData("/api/v1/link-previews", "GET")]
     public async Task EveryPublicPath_IsRoutedToAService(string path, string method)

@@ -125,6 +125,11 @@ public sealed class WholePlatform : IAsyncLifetime
                     settings["Notifications:Invites:Smtp:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     settings["Notifications:Invites:Smtp:Security"] = "none";
                     settings["Notifications:Invites:Sms:Url"] = new Uri(Site, "sms").ToString();
+                    // Deviation: outgoing webhooks never go to loopback; the tests' receivers listen there. Retries in fractions of a second.
+                    settings["Webhooks:AllowLoopback"] = "true";
+                    settings["Webhooks:InitialBackoff"] = "00:00:00.200";
+                    settings["Webhooks:MaxBackoff"] = "00:00:01";
+                    settings["Webhooks:SweepInterval"] = "00:00:00.200";
                 }
             },
         });

@@ -11,7 +11,7 @@ import type { CommandAccepted, ConversationEvent } from "./handwritten.js";
 import type {
   BlockedUser, Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MessageReport, MyPresence,
   DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, PrivacySettings, Receipts, TwoFactorStatus, AuthenticatorSetup, RecoveryCodeList,
-  SearchHit, Thread, ThreadRead, Contact, ContactMatches, Invite, InviteLinkInfo, NotificationPreferences, PushSubscriptionInfo, DataExport,
+  SearchHit, Thread, ThreadRead, Contact, ContactMatches, Invite, InviteLinkInfo, NotificationPreferences, PushSubscriptionInfo, DataExport, Webhook, WebhookCreated, WebhookDelivery, WebhookSecretRotated,
   BotCommandInfo, BotInfo, CreatedBot, CreatedIncomingWebhook, EphemeralMessage, IncomingWebhookInfo, RegisteredBotCommand,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
@@ -728,6 +728,35 @@ export class PlatformClient {
     return data(await this.api.POST("/api/v1/push-subscriptions", {
       body: { endpoint: subscription.endpoint, expirationTime: subscription.expirationTime ?? null, keys: subscription.keys, platform: "web", token: null },
     }));
+  }
+
+  /**
+   * Registers an outgoing webhook: the conversation's events of these types are posted to `url`, signed with the
+   * returned secret (shown only now). A conversation's admins and owners register for it; a platform admin may leave
+   * `conversationId` out (every conversation).
+   */
+  async createWebhook(url: string, events: string[], conversationId?: string): Promise<WebhookCreated> {
+    return data(await this.api.POST("/api/v1/webhooks", { body: { url, events, conversationId: conversationId ?? null } }));
+  }
+
+  /** My webhooks, or (for its admins and owners) a conversation's. */
+  async getWebhooks(conversationId?: string): Promise<Page<Webhook>> {
+    return data(await this.api.GET("/api/v1/webhooks", { params: { query: conversationId ? { conversationId } : {} } }));
+  }
+
+  /** Deletes a webhook; what it still had queued is not sent. */
+  async deleteWebhook(webhookId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/webhooks/{id}", { params: { path: { id: webhookId } } });
+  }
+
+  /** A new secret; until `previousSecretExpiresAt` deliveries are signed with both. */
+  async rotateWebhookSecret(webhookId: string): Promise<WebhookSecretRotated> {
+    return data(await this.api.POST("/api/v1/webhooks/{id}/rotate-secret", { params: { path: { id: webhookId } } }));
+  }
+
+  /** A webhook's delivery log, newest first; pass the previous page's `next` as `cursor`. */
+  async getWebhookDeliveries(webhookId: string, cursor?: string, limit = 50): Promise<Page<WebhookDelivery>> {
+    return data(await this.api.GET("/api/v1/webhooks/{id}/deliveries", { params: { path: { id: webhookId }, query: { limit, ...(cursor ? { cursor } : {}) } } }));
   }
 
   /** A file I uploaded or that was shared in one of my conversations, with signed URLs. */

@@ -73,6 +73,10 @@ export type NotificationItem = Notifications["schemas"]["NotificationDto"];
 export type NotificationPage = Notifications["schemas"]["FeedPage"];
 export type NotificationPreferences = Notifications["schemas"]["PreferencesDto"];
 export type PushSubscriptionInfo = Notifications["schemas"]["SubscriptionDto"];
+export type Webhook = Notifications["schemas"]["WebhookDto"];
+export type WebhookCreated = Notifications["schemas"]["WebhookCreated"];
+export type WebhookSecretRotated = Notifications["schemas"]["WebhookSecretRotated"];
+export type WebhookDelivery = Notifications["schemas"]["WebhookDeliveryDto"];
 
 export type MediaFile = Media["schemas"]["MediaDto"];
 export type MediaDetails = Media["schemas"]["MediaDetailsDto"];

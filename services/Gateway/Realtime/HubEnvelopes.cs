@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Platform.Contracts.Messaging;
 using Platform.Contracts.Presence;
+using Platform.ServiceDefaults;
 
 namespace Platform.Gateway.Realtime;
 
@@ -11,15 +12,8 @@ namespace Platform.Gateway.Realtime;
 /// </summary>
 public static class HubEnvelopes
 {
-    public static Dictionary<string, object?> From(ConversationEvent e) => new()
-    {
-        ["conversationId"] = e.ConversationId.ToString(),
-        ["seq"] = e.Seq,
-        ["type"] = e.Type,
-        ["occurredAt"] = e.OccurredAt.ToString("O", CultureInfo.InvariantCulture),
-        ["actorId"] = e.ActorId.ToString(),
-        ["data"] = ToPlain(e.Data),
-    };
+    /// <summary>The <c>event</c> payload, built where outgoing webhooks build their bodies too.</summary>
+    public static Dictionary<string, object?> From(ConversationEvent e) => ConversationEventEnvelope.From(e);
 
     /// <summary>The <c>presence</c> payload: the same names as the items of <c>GET /api/v1/presence</c>.</summary>
     public static Dictionary<string, object?> From(PresenceChanged change) => new()
@@ -34,14 +28,5 @@ public static class HubEnvelopes
     /// <summary>A log item from Messaging's <c>GET /events</c>, which already has the envelope's shape.</summary>
     public static Dictionary<string, object?> FromLog(JsonElement item) => (Dictionary<string, object?>)ToPlain(item)!;
 
-    public static object? ToPlain(JsonElement element) => element.ValueKind switch
-    {
-        JsonValueKind.Object => element.EnumerateObject().ToDictionary(p => p.Name, p => ToPlain(p.Value)),
-        JsonValueKind.Array => element.EnumerateArray().Select(ToPlain).ToList(),
-        JsonValueKind.String => element.GetString(),
-        JsonValueKind.Number => element.TryGetInt64(out var integer) ? integer : element.GetDouble(),
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        _ => null,
-    };
+    public static object? ToPlain(JsonElement element) => ConversationEventEnvelope.ToPlain(element);
 }

@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using System.Net;
 
 namespace Platform.Media.LinkPreviews;
 
@@ -45,15 +44,4 @@ public sealed class LinkPreviewOptions
     public int FetchesPerSitePerMinute { get; set; } = 60;
 
     public string UserAgent { get; set; } = "PlatformLinkPreview/1.0 (+https://github.com/platform)";
-}
-
-/// <summary>How host names become addresses; replaceable so tests can make a name resolve to loopback.</summary>
-public interface IHostResolver
-{
-    Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken);
-}
-
-public sealed class DnsHostResolver : IHostResolver
-{
-    public Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) => Dns.GetHostAddressesAsync(host, cancellationToken);
 }

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using Platform.ServiceDefaults;
 
@@ -34,7 +33,7 @@ public sealed class SafeFetcher : IDisposable
     public SafeFetcher(IOptions<LinkPreviewOptions> options, IHostResolver resolver)
     {
         _options = options.Value;
-        _policy = new AddressPolicy(_options.EffectivePorts, _options.AllowedEndpoints);
+        _policy = new AddressPolicy(_options.EffectivePorts.ToArray(), _options.AllowedEndpoints);
         var handler = new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
@@ -44,7 +43,7 @@ public sealed class SafeFetcher : IDisposable
             ConnectTimeout = _options.ConnectTimeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(1),
             MaxResponseHeadersLength = 64,
-            ConnectCallback = (context, cancellationToken) => _policy.ConnectAsync(context.DnsEndPoint, resolver.ResolveAsync, cancellationToken),
+            ConnectCallback = (context, cancellationToken) => _policy.ConnectAsync(context.DnsEndPoint, resolver, cancellationToken),
         };
         _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _client.DefaultRequestHeaders.UserAgent.ParseAdd(_options.UserAgent);

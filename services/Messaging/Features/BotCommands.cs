@@ -229,6 +229,8 @@ public sealed class CommandDispatcher : BackgroundService
     public const string CommandIdHeader = "Platform-Command-Id";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    private static readonly DnsHostResolver Resolver = new();
+
     private readonly Channel<CommandDelivery> _deliveries = Channel.CreateBounded<CommandDelivery>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly HttpClient _client;
     private readonly BotCommandOptions _options;
@@ -248,7 +250,7 @@ public sealed class CommandDispatcher : BackgroundService
             UseProxy = false,
             ConnectTimeout = _options.Timeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(1),
-            ConnectCallback = (context, cancellationToken) => policy.ConnectAsync(context.DnsEndPoint, Dns.GetHostAddressesAsync, cancellationToken),
+            ConnectCallback = (context, cancellationToken) => policy.ConnectAsync(context.DnsEndPoint, Resolver, cancellationToken),
         }) { Timeout = _options.Timeout };
     }
 

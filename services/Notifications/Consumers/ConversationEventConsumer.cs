@@ -7,6 +7,7 @@ using Platform.Contracts.Messaging;
 using Platform.Contracts.Notifications;
 using Platform.Notifications.Domain;
 using Platform.Notifications.Push;
+using Platform.Notifications.Webhooks;
 
 namespace Platform.Notifications.Consumers;
 
@@ -16,7 +17,8 @@ namespace Platform.Notifications.Consumers;
 /// handled once: its <see cref="ProcessedEvent"/> is written in the same transaction as its notifications.
 /// </summary>
 public sealed class ConversationEventConsumer(
-    IDocumentSession session, PushScheduler pushes, IOptions<NotificationsOptions> options, TimeProvider time, ILogger<ConversationEventConsumer> logger)
+    IDocumentSession session, PushScheduler pushes, WebhookQueue webhooks, IOptions<NotificationsOptions> options, TimeProvider time,
+    ILogger<ConversationEventConsumer> logger)
     : IConsumer<ConversationEvent>
 {
     public async Task Consume(ConsumeContext<ConversationEvent> context)
@@ -34,6 +36,9 @@ public sealed class ConversationEventConsumer(
                 Body = notification.Body,
                 CreatedAt = notification.CreatedAt,
             }, context.CancellationToken);
+        // After the state the event changes (a departed owner's webhook gets nothing more); idempotent, so a retry after
+        // a failure here queues each delivery once.
+        await webhooks.EnqueueAsync(session, context.Message, context.CancellationToken);
     }
 
     /// <summary>
@@ -56,7 +61,7 @@ public sealed class ConversationEventConsumer(
                 if (info.TitleSeq < e.Seq)
                     (info.Title, info.TitleSeq) = (e.Data.TryGetProperty("title", out var t) ? t.GetString() : null, e.Seq);
                 foreach (var member in e.Data.GetProperty("members").EnumerateArray())
-                    SetMember(info, member.GetProperty("userId").GetGuid(), e.Seq, active: true);
+                    SetMember(info, member.GetProperty("userId").GetGuid(), e.Seq, active: true, RoleOf(member));
                 session.Store(info);
                 break;
             case ConversationEventTypes.ConversationUpdated:
@@ -68,8 +73,17 @@ public sealed class ConversationEventConsumer(
                 break;
             case ConversationEventTypes.MemberJoined:
             case ConversationEventTypes.MemberLeft:
-                await UpdateAsync(e.ConversationId, info => SetMember(info, e.Data.GetProperty("userId").GetGuid(), e.Seq, e.Type == ConversationEventTypes.MemberJoined),
-                    cancellationToken);
+                await UpdateAsync(e.ConversationId, info => SetMember(info, e.Data.GetProperty("userId").GetGuid(), e.Seq, e.Type == ConversationEventTypes.MemberJoined,
+                    RoleOf(e.Data)), cancellationToken);
+                break;
+            case ConversationEventTypes.MemberRoleChanged:
+                // Kept for outgoing webhooks: only a conversation's admins and owners may have its events sent out.
+                await UpdateAsync(e.ConversationId, info =>
+                {
+                    var userId = e.Data.GetProperty("userId").GetGuid();
+                    if (!info.Members.TryGetValue(userId, out var known) || known.Seq < e.Seq)
+                        info.Members[userId] = new MemberState(e.Seq, known?.Active ?? true, RoleOf(e.Data));
+                }, cancellationToken);
                 break;
             case ConversationEventTypes.MessagePosted:
                 created = await NotifyAsync(retryAttempt, e, cancellationToken);
@@ -220,11 +234,14 @@ public sealed class ConversationEventConsumer(
     }
 
     // Joins and leaves of one member apply in seq order, whatever order they arrive in.
-    private static void SetMember(ConversationInfo info, Guid userId, long seq, bool active)
+    private static void SetMember(ConversationInfo info, Guid userId, long seq, bool active, string? role)
     {
         if (!info.Members.TryGetValue(userId, out var known) || known.Seq < seq)
-            info.Members[userId] = new MemberState(seq, active);
+            info.Members[userId] = new MemberState(seq, active, active ? role ?? known?.Role : null);
     }
+
+    private static string? RoleOf(JsonElement member) =>
+        member.TryGetProperty("role", out var role) && role.ValueKind == JsonValueKind.String ? role.GetString() : null;
 
     public static string? Preview(string? text) => text is null ? null : text.Length <= 200 ? text : text[..199] + "…";
 }

@@ -2,6 +2,7 @@ using Marten;
 using MassTransit;
 using Platform.Contracts.Identity;
 using Platform.Notifications.Domain;
+using Platform.Notifications.Webhooks;
 
 namespace Platform.Notifications.Consumers;
 
@@ -9,9 +10,10 @@ namespace Platform.Notifications.Consumers;
 /// A deleted account (<see cref="UserDeleted"/>) is erased from Notifications: the user's feed, pending pushes, push
 /// subscriptions, preferences, read cursors and presence; other users' notifications about the user's messages lose the
 /// text and the user's name (the title names a deleted user, the actor is gone); the name itself stays only as a
-/// tombstone that a late registration or profile event does not overwrite. Idempotent: a second delivery finds nothing.
+/// tombstone that a late registration or profile event does not overwrite; the user's webhooks are deleted, and queued
+/// webhook deliveries of the user's actions lose their content. Idempotent: a second delivery finds nothing.
 /// </summary>
-public sealed class UserErasureConsumer(IDocumentSession session, ILogger<UserErasureConsumer> logger) : IConsumer<UserDeleted>
+public sealed class UserErasureConsumer(IDocumentSession session, WebhookStore webhooks, ILogger<UserErasureConsumer> logger) : IConsumer<UserDeleted>
 {
     public const string DeletedUserName = "Deleted user";
 
@@ -40,6 +42,9 @@ public sealed class UserErasureConsumer(IDocumentSession session, ILogger<UserEr
         session.DeleteWhere<ReadCursor>(c => c.Id.StartsWith(cursorPrefix));
         session.Store(new UserName { Id = userId, DisplayName = DeletedUserName, Deleted = true });
         await session.SaveChangesAsync(cancellationToken);
+        // The user's webhooks go; what is still queued elsewhere loses whatever the user wrote.
+        await webhooks.DeleteOwnedByAsync(userId, cancellationToken);
+        await webhooks.RewritePendingBodiesAsync(userId, byActor: true, WebhookQueue.Redact, cancellationToken);
         logger.LogInformation("Erased deleted user {UserId}: {Count} notifications of others anonymised", userId, quoting.Count);
     }
 }

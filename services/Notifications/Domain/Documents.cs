@@ -53,7 +53,11 @@ public sealed class ConversationInfo
     public IEnumerable<Guid> ActiveMembers => Members.Where(m => m.Value.Active).Select(m => m.Key);
 }
 
-public sealed record MemberState(long Seq, bool Active);
+/// <param name="Role">member, admin or owner as the conversation's events said (null in documents written before roles were kept).</param>
+public sealed record MemberState(long Seq, bool Active, string? Role = null)
+{
+    public bool Manages => Active && Role is "admin" or "owner";
+}
 
 /// <summary>A message's author and its thread's repliers, to notify thread participants.</summary>
 public sealed class MessageRef

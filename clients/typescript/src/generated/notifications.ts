@@ -307,6 +307,199 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: {
+                    conversationId?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PageOfWebhookDto"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateWebhookRequest"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookCreated"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No Content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PageOfWebhookDeliveryDto"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookSecretRotated"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -317,6 +510,12 @@ export interface components {
             level: string;
             /** Format: date-time */
             mutedUntil: null | string;
+        };
+        CreateWebhookRequest: {
+            /** Format: uuid */
+            conversationId: null | string;
+            events: null | string[];
+            url: null | string;
         };
         FeedPage: {
             items: components["schemas"]["NotificationDto"][];
@@ -349,6 +548,14 @@ export interface components {
         };
         PageOfSubscriptionDto: {
             items: components["schemas"]["SubscriptionDto"][];
+            next: null | string;
+        };
+        PageOfWebhookDeliveryDto: {
+            items: components["schemas"]["WebhookDeliveryDto"][];
+            next: null | string;
+        };
+        PageOfWebhookDto: {
+            items: components["schemas"]["WebhookDto"][];
             next: null | string;
         };
         PreferencesDto: {
@@ -387,6 +594,58 @@ export interface components {
         };
         VapidPublicKey: {
             publicKey: string;
+        };
+        WebhookCreated: {
+            /** Format: uuid */
+            id: string;
+            secret: string;
+        };
+        WebhookDeliveryDto: {
+            /** Format: int32 */
+            attempts: number;
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            deliveredAt: null | string;
+            error: null | string;
+            /** Format: uuid */
+            eventId: string;
+            id: string;
+            /** Format: date-time */
+            lastAttemptAt: null | string;
+            /** Format: date-time */
+            nextAttemptAt: null | string;
+            /** Format: int64 */
+            seq: number;
+            status: string;
+            /** Format: int32 */
+            statusCode: null | number;
+            type: string;
+        };
+        WebhookDto: {
+            /** Format: uuid */
+            conversationId: null | string;
+            /** Format: date-time */
+            createdAt: string;
+            disabled: boolean;
+            /** Format: date-time */
+            disabledAt: null | string;
+            disabledReason: null | string;
+            events: string[];
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            ownerId: string;
+            url: string;
+        };
+        WebhookSecretRotated: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            previousSecretExpiresAt: string;
+            secret: string;
         };
     };
     responses: never;

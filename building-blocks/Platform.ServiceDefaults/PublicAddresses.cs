@@ -4,21 +4,22 @@ using System.Net.Sockets;
 namespace Platform.ServiceDefaults;
 
 /// <summary>
-/// The addresses the platform may connect to on behalf of users (link previews, slash commands' bots, webhooks): public
-/// unicast on the allowed ports only, unless an endpoint (<c>ip:port</c>, a test's local server or a known internal site)
-/// is explicitly allowed.
+/// The addresses a service may connect to on a user's behalf (link previews, outgoing webhooks): public unicast only,
+/// unless an endpoint is explicitly allowed, or loopback is (a test's local receiver).
 /// </summary>
-public sealed class AddressPolicy(IEnumerable<int> ports, IEnumerable<string> allowedEndpoints)
+/// <param name="allowedPorts">Ports that public addresses may be reached on; null: any.</param>
+/// <param name="allowedEndpoints">Exceptions as <c>ip:port</c> (<c>127.0.0.1:8080</c>, <c>[::1]:8080</c>).</param>
+/// <param name="allowLoopback">Loopback addresses on any port (off in production; on in tests with a local receiver).</param>
+public sealed class AddressPolicy(IReadOnlyCollection<int>? allowedPorts, IEnumerable<string> allowedEndpoints, bool allowLoopback = false)
 {
     private readonly HashSet<IPEndPoint> _allowed = allowedEndpoints.Select(IPEndPoint.Parse).Select(Normalize).ToHashSet();
-    private readonly HashSet<int> _ports = ports.ToHashSet();
 
     public bool Allows(IPAddress address, int port)
     {
         var endpoint = Normalize(new IPEndPoint(address, port));
-        if (_allowed.Contains(endpoint))
+        if (_allowed.Contains(endpoint) || (allowLoopback && IPAddress.IsLoopback(endpoint.Address)))
             return true;
-        return _ports.Contains(port) && IsPublic(endpoint.Address);
+        return (allowedPorts is null || allowedPorts.Contains(port)) && IsPublic(endpoint.Address);
     }
 
     private static IPEndPoint Normalize(IPEndPoint endpoint) =>
@@ -65,17 +66,17 @@ public sealed class AddressPolicy(IEnumerable<int> ports, IEnumerable<string> al
     }
 
     /// <summary>
-    /// A <see cref="SocketsHttpHandler.ConnectCallback"/> that resolves the name itself, connects only to addresses the
-    /// policy allows, and checks the address actually connected to again (a name re-resolving to an internal address
-    /// between check and use gains nothing).
+    /// A <see cref="SocketsHttpHandler.ConnectCallback"/> body: the name is resolved here, every candidate address is
+    /// checked, and the address actually connected to is checked again, so a name that re-resolves to an internal address
+    /// between a check and its use (DNS rebinding) gains nothing. Throws <see cref="BlockedAddressException"/>.
     /// </summary>
-    public async ValueTask<Stream> ConnectAsync(DnsEndPoint endpoint, Func<string, CancellationToken, Task<IPAddress[]>> resolve, CancellationToken cancellationToken)
+    public async ValueTask<Stream> ConnectAsync(DnsEndPoint endpoint, IHostResolver resolver, CancellationToken cancellationToken)
     {
         var host = endpoint.Host.Trim('[', ']');
-        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await resolve(host, cancellationToken);
+        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await resolver.ResolveAsync(host, cancellationToken);
         var allowed = addresses.Where(a => Allows(a, endpoint.Port)).ToList();
         if (allowed.Count == 0)
-            throw new BlockedAddressException($"{endpoint.Host}:{endpoint.Port} does not resolve to an address that may be fetched.");
+            throw new BlockedAddressException($"{endpoint.Host}:{endpoint.Port} does not resolve to an address that may be reached.");
 
         SocketException? last = null;
         foreach (var address in allowed)
@@ -85,7 +86,7 @@ public sealed class AddressPolicy(IEnumerable<int> ports, IEnumerable<string> al
             {
                 await socket.ConnectAsync(new IPEndPoint(address, endpoint.Port), cancellationToken);
                 if (socket.RemoteEndPoint is not IPEndPoint connected || !Allows(connected.Address, connected.Port))
-                    throw new BlockedAddressException($"Connected to {socket.RemoteEndPoint}, which may not be fetched.");
+                    throw new BlockedAddressException($"Connected to {socket.RemoteEndPoint}, which may not be reached.");
                 return new NetworkStream(socket, ownsSocket: true);
             }
             catch (SocketException exception)
@@ -102,7 +103,7 @@ public sealed class AddressPolicy(IEnumerable<int> ports, IEnumerable<string> al
         throw last!;
     }
 
-    /// <summary>The <see cref="BlockedAddressException"/> somewhere in an HTTP failure, if the policy caused it.</summary>
+    /// <summary>The <see cref="BlockedAddressException"/> somewhere in an exception's chain (an HttpClient wraps it).</summary>
     public static BlockedAddressException? Blocked(Exception exception)
     {
         for (Exception? e = exception; e is not null; e = e.InnerException)
@@ -112,5 +113,16 @@ public sealed class AddressPolicy(IEnumerable<int> ports, IEnumerable<string> al
     }
 }
 
-/// <summary>A URL that resolves or redirects to an address the policy refuses.</summary>
+/// <summary>How host names become addresses; replaceable so tests can make a name resolve to loopback.</summary>
+public interface IHostResolver
+{
+    Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken);
+}
+
+public sealed class DnsHostResolver : IHostResolver
+{
+    public Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) => Dns.GetHostAddressesAsync(host, cancellationToken);
+}
+
+/// <summary>A URL that resolves or redirects to an address that must not be reached.</summary>
 public sealed class BlockedAddressException(string message) : Exception(message);
