@@ -51,8 +51,13 @@ public sealed record MessagePreview(Guid Id, long Seq, Guid SenderId, string Tex
 /// <summary>One emoji's reactions on a message.</summary>
 public sealed record Reaction(string Emoji, int Count, IReadOnlyList<Guid> UserIds);
 
-/// <summary>A file attached to a message.</summary>
-public sealed record Attachment(Guid Id);
+/// <summary>
+/// A file attached to a message: its id at once; its type, size, dimensions, duration, thumbnail, blurhash placeholder and
+/// whether it is animated once Media has processed it (the event <see cref="EventTypes.MessageAttachmentsReady"/>).
+/// </summary>
+public sealed record Attachment(
+    Guid Id, string? ContentType = null, long? Size = null, int? Width = null, int? Height = null, long? DurationMs = null,
+    string? ThumbnailUrl = null, string? BlurHash = null, bool? Animated = null);
 
 /// <summary>A message, with its place in the conversation (<see cref="Seq"/>).</summary>
 public sealed record Message(
@@ -171,6 +176,8 @@ public static class EventTypes
     public const string CallEnded = "call.ended";
     /// <summary>A preview of a URL in a message arrived; <c>data</c> is <c>{messageId, url, title, description, imageUrl, siteName}</c>.</summary>
     public const string LinkPreviewAttached = "link-preview.attached";
+    /// <summary>Media processed files of a message; <c>data</c> is <c>{messageId, attachments}</c> with each file's details (<see cref="Attachment"/>).</summary>
+    public const string MessageAttachmentsReady = "message.attachments-ready";
 }
 
 /// <summary>The JSON settings of the Platform API (camelCase).</summary>

@@ -116,7 +116,7 @@ public sealed class MediaIngest(
                     {
                         ContentType = twin.ContentType, Size = twin.Size, BlobKey = twin.BlobKey, SmallThumbnailKey = twin.SmallThumbnailKey,
                         LargeThumbnailKey = twin.LargeThumbnailKey, Width = twin.Width, Height = twin.Height, DurationMs = twin.DurationMs,
-                        BlurHash = twin.BlurHash, Waveform = twin.Waveform,
+                        BlurHash = twin.BlurHash, Waveform = twin.Waveform, Animated = twin.Animated,
                     };
                     session.Store(item);
                     await session.SaveChangesAsync(cancellationToken);
@@ -267,6 +267,8 @@ public sealed class MediaIngest(
                 Height = item.Height,
                 DurationMs = item.DurationMs,
                 ThumbnailUrl = item.SmallThumbnailKey is null ? null : MediaUrls.Thumbnail(item.Id),
+                BlurHash = item.BlurHash,
+                Animated = item.Animated,
                 ReadyAt = time.GetUtcNow(),
             }, cancellationToken);
         }
