@@ -460,6 +460,23 @@ async function pages() {
     return shown.some((n) => n.title === "Dave Pages in Reports (2)" && n.body === "a pushed message" && n.tag === id);
   }, groupId);
   log("the service worker showed a pushed notification");
+  // A correction (an edit) replaces the shown notification's text under the same tag; a withdrawal (read elsewhere,
+  // deleted, expired) closes it.
+  await cdp.send("ServiceWorker.deliverPushMessage", {
+    origin: gateway, registrationId,
+    data: JSON.stringify({ title: "Dave Pages in Reports", body: "a corrected message", kind: "mention", conversationId: groupId, count: 1, notificationIds: [], action: "update" }),
+  });
+  await until(c.page, "the service worker replaces the shown push", async (id) => {
+    const shown = (await (await navigator.serviceWorker.getRegistration("/")).getNotifications()).filter((n) => n.tag === id);
+    return shown.length === 1 && shown[0].body === "a corrected message";
+  }, groupId);
+  await cdp.send("ServiceWorker.deliverPushMessage", {
+    origin: gateway, registrationId,
+    data: JSON.stringify({ title: "", body: null, kind: "withdraw", conversationId: groupId, count: 0, notificationIds: [], action: "withdraw" }),
+  });
+  await until(c.page, "the service worker withdraws the shown push", async (id) =>
+    (await (await navigator.serviceWorker.getRegistration("/")).getNotifications()).every((n) => n.tag !== id), groupId);
+  log("the service worker replaced, then withdrew, the pushed notification");
 
   // Settings: status, quiet hours and privacy are saved where the services keep them.
   await c.page.getByRole("link", { name: "Settings" }).click();
