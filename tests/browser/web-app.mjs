@@ -149,7 +149,7 @@ async function chat() {
   await message(a.page, "a reply to you").locator(".reply-quote", { hasText: "hi Bob" }).waitFor();
   await message(a.page, "hi Bob").getByRole("button", { name: "Edit" }).click();
   await a.page.locator("#edit-text").fill("hi Bob (edited text)");
-  await a.page.getByRole("button", { name: "Save" }).click();
+  await a.page.getByRole("button", { name: "Save", exact: true }).click();
   await message(b.page, "hi Bob (edited text)").locator(".edited").waitFor();
   await a.page.locator("#composer-text").fill("this one goes away");
   await a.page.locator("#composer-text").press("Enter");
@@ -647,7 +647,7 @@ async function depth() {
   log("pinned, listed and unpinned");
 
   // Saved messages: save from the actions, find it in the saved list, open it from there, unsave it.
-  await found.getByRole("button", { name: "Save", exact: true }).click();
+  await found.getByRole("button", { name: "Save for later", exact: true }).click();
   await found.getByRole("status").filter({ hasText: "Saved." }).waitFor();
   await e.page.getByRole("link", { name: "Saved" }).click();
   const saved = e.page.getByTestId("saved-message").filter({ hasText: `report about ${word}` });

@@ -300,7 +300,7 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpe
             <button type="button" aria-pressed={saved} onClick={() => run(async () => {
               await store.setSaved(message.id, !saved);
               setDone(saved ? "Removed from saved messages." : "Saved.");
-            })}>{saved ? "Unsave" : "Save"}</button>
+            })}>{saved ? "Remove from saved" : "Save for later"}</button>
             {!mine && <button type="button" onClick={() => run(() => store.markUnread(conversationId, message))}>Mark unread</button>}
             <button type="button" aria-expanded={forwarding} onClick={() => setForwarding(!forwarding)}>Forward</button>
             {mine && <button type="button" onClick={() => setEditing(true)}>Edit</button>}
