@@ -64,7 +64,10 @@ public sealed record Message(
     Guid Id, Guid ConversationId, long Seq, Guid SenderId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls,
     Guid? ReplyTo, int ReplyCount, DateTimeOffset? LastReplyAt, bool Edited, DateTimeOffset? EditedAt, bool Deleted,
     IReadOnlyList<Reaction> Reactions, IReadOnlyList<Attachment> Attachments, DateTimeOffset CreatedAt,
-    IReadOnlyList<LinkPreview>? LinkPreviews = null, ForwardReference? ForwardedFrom = null);
+    IReadOnlyList<LinkPreview>? LinkPreviews = null, ForwardReference? ForwardedFrom = null, bool Pinned = false);
+
+/// <summary>A message I saved for later, with its conversation and when I saved it.</summary>
+public sealed record SavedMessage(Guid ConversationId, Message Message, DateTimeOffset SavedAt);
 
 /// <summary>The message a forward was made from; opening it needs membership of its conversation.</summary>
 public sealed record ForwardReference(Guid ConversationId, Guid MessageId);
@@ -106,11 +109,12 @@ public sealed record LinkPreview(
 
 /// <summary>
 /// An uploaded file. <see cref="ThumbnailUrl"/> (images and videos) needs the bearer token and redirects to a signed URL;
-/// <see cref="BlurHash"/> is a placeholder to show meanwhile; <see cref="Waveform"/> (audio) holds 64 peak levels, 0-100.
+/// <see cref="BlurHash"/> is a placeholder to show meanwhile; <see cref="Waveform"/> (audio) holds 64 peak levels, 0-100;
+/// <see cref="Animated"/>: an animated GIF or WebP kept animated (its thumbnail is a still).
 /// </summary>
 public sealed record MediaFile(
     Guid Id, string ContentType, long Size, int? Width, int? Height, long? DurationMs, string? ThumbnailUrl, string Status, string Kind,
-    string? FileName, string? BlurHash, IReadOnlyList<int>? Waveform, DateTimeOffset CreatedAt);
+    string? FileName, string? BlurHash, IReadOnlyList<int>? Waveform, DateTimeOffset CreatedAt, bool Animated = false);
 
 /// <summary>A short-lived download URL that needs no token (for an &lt;img&gt;, a player, or a plain GET).</summary>
 public sealed record SignedUrl(string Url, DateTimeOffset ExpiresAt);
