@@ -51,15 +51,20 @@ public sealed record MessagePreview(Guid Id, long Seq, Guid SenderId, string Tex
 /// <summary>One emoji's reactions on a message.</summary>
 public sealed record Reaction(string Emoji, int Count, IReadOnlyList<Guid> UserIds);
 
-/// <summary>A file attached to a message.</summary>
-public sealed record Attachment(Guid Id);
+/// <summary>
+/// A file attached to a message: its id at once; its type, size, dimensions, duration, thumbnail, blurhash placeholder and
+/// whether it is animated once Media has processed it (the event <see cref="EventTypes.MessageAttachmentsReady"/>).
+/// </summary>
+public sealed record Attachment(
+    Guid Id, string? ContentType = null, long? Size = null, int? Width = null, int? Height = null, long? DurationMs = null,
+    string? ThumbnailUrl = null, string? BlurHash = null, bool? Animated = null);
 
 /// <summary>A message, with its place in the conversation (<see cref="Seq"/>).</summary>
 public sealed record Message(
     Guid Id, Guid ConversationId, long Seq, Guid SenderId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls,
     Guid? ReplyTo, int ReplyCount, DateTimeOffset? LastReplyAt, bool Edited, DateTimeOffset? EditedAt, bool Deleted,
     IReadOnlyList<Reaction> Reactions, IReadOnlyList<Attachment> Attachments, DateTimeOffset CreatedAt,
-    IReadOnlyList<LinkPreview>? LinkPreviews = null, ForwardReference? ForwardedFrom = null,
+    IReadOnlyList<LinkPreview>? LinkPreviews = null, ForwardReference? ForwardedFrom = null, bool Pinned = false,
     bool SenderIsBot = false, string SenderKind = "user", string? SenderName = null);
 
 /// <summary>A bot's answer for one member only (<see cref="EphemeralTo"/>), answering the command <see cref="ResponseId"/> if set.</summary>
@@ -90,6 +95,9 @@ public sealed record CreatedIncomingWebhook(Guid Id, Guid ConversationId, string
 
 /// <summary>An incoming webhook as owners and admins see it (without its URL).</summary>
 public sealed record IncomingWebhookInfo(Guid Id, Guid ConversationId, string Name, Guid CreatedBy, DateTimeOffset CreatedAt);
+
+/// <summary>A message I saved for later, with its conversation and when I saved it.</summary>
+public sealed record SavedMessage(Guid ConversationId, Message Message, DateTimeOffset SavedAt);
 
 /// <summary>The message a forward was made from; opening it needs membership of its conversation.</summary>
 public sealed record ForwardReference(Guid ConversationId, Guid MessageId);
@@ -131,11 +139,12 @@ public sealed record LinkPreview(
 
 /// <summary>
 /// An uploaded file. <see cref="ThumbnailUrl"/> (images and videos) needs the bearer token and redirects to a signed URL;
-/// <see cref="BlurHash"/> is a placeholder to show meanwhile; <see cref="Waveform"/> (audio) holds 64 peak levels, 0-100.
+/// <see cref="BlurHash"/> is a placeholder to show meanwhile; <see cref="Waveform"/> (audio) holds 64 peak levels, 0-100;
+/// <see cref="Animated"/>: an animated GIF or WebP kept animated (its thumbnail is a still).
 /// </summary>
 public sealed record MediaFile(
     Guid Id, string ContentType, long Size, int? Width, int? Height, long? DurationMs, string? ThumbnailUrl, string Status, string Kind,
-    string? FileName, string? BlurHash, IReadOnlyList<int>? Waveform, DateTimeOffset CreatedAt);
+    string? FileName, string? BlurHash, IReadOnlyList<int>? Waveform, DateTimeOffset CreatedAt, bool Animated = false);
 
 /// <summary>A short-lived download URL that needs no token (for an &lt;img&gt;, a player, or a plain GET).</summary>
 public sealed record SignedUrl(string Url, DateTimeOffset ExpiresAt);
@@ -201,6 +210,8 @@ public static class EventTypes
     public const string CallEnded = "call.ended";
     /// <summary>A preview of a URL in a message arrived; <c>data</c> is <c>{messageId, url, title, description, imageUrl, siteName}</c>.</summary>
     public const string LinkPreviewAttached = "link-preview.attached";
+    /// <summary>Media processed files of a message; <c>data</c> is <c>{messageId, attachments}</c> with each file's details (<see cref="Attachment"/>).</summary>
+    public const string MessageAttachmentsReady = "message.attachments-ready";
 }
 
 /// <summary>The JSON settings of the Platform API (camelCase).</summary>

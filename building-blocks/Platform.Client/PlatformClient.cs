@@ -301,6 +301,38 @@ public sealed class PlatformClient : IAsyncDisposable
         SendAsync<Page<Message>>(HttpMethod.Get,
             $"api/v1/conversations/{conversationId}/messages?limit={limit}{(before is null ? "" : "&before=" + before)}{(after is null ? "" : "&after=" + after)}", null, cancellationToken);
 
+    /// <summary>One message of a conversation I am in (for instance a search hit's, to open the conversation at it).</summary>
+    public Task<Message> GetMessageAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken = default) =>
+        SendAsync<Message>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/messages/{messageId}", null, cancellationToken);
+
+    /// <summary>Pins a message to its conversation (members see <c>message.pinned</c>).</summary>
+    public Task PinMessageAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Put, $"api/v1/conversations/{conversationId}/pins/{messageId}", null, cancellationToken);
+
+    /// <summary>Unpins a message (members see <c>message.unpinned</c>).</summary>
+    public Task UnpinMessageAsync(Guid conversationId, Guid messageId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/pins/{messageId}", null, cancellationToken);
+
+    /// <summary>The conversation's pinned messages, newest pin first.</summary>
+    public Task<Page<Message>> GetPinsAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<Message>>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/pins", null, cancellationToken);
+
+    /// <summary>Saves a message for later; only I see my saved messages.</summary>
+    public Task<SavedMessage> SaveMessageAsync(Guid messageId, CancellationToken cancellationToken = default) =>
+        SendAsync<SavedMessage>(HttpMethod.Put, $"api/v1/saved-messages/{messageId}", null, cancellationToken);
+
+    /// <summary>Forgets a saved message.</summary>
+    public Task UnsaveMessageAsync(Guid messageId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/saved-messages/{messageId}", null, cancellationToken);
+
+    /// <summary>My saved messages, newest saved first; pass the previous page's <c>Next</c> as <paramref name="cursor"/>.</summary>
+    public Task<Page<SavedMessage>> GetSavedMessagesAsync(string? cursor = null, int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<SavedMessage>>(HttpMethod.Get, $"api/v1/saved-messages?limit={limit}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
+
+    /// <summary>Marks the conversation unread from <paramref name="fromSeq"/> on: moves only my read marker back, never the delivered one.</summary>
+    public Task<Receipts> MarkUnreadAsync(Guid conversationId, long fromSeq, CancellationToken cancellationToken = default) =>
+        SendAsync<Receipts>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/unread", new { fromSeq }, cancellationToken);
+
     /// <summary>Edits my message.</summary>
     public Task<Message> EditMessageAsync(Guid conversationId, Guid messageId, string text, CancellationToken cancellationToken = default) =>
         SendAsync<Message>(HttpMethod.Patch, $"api/v1/conversations/{conversationId}/messages/{messageId}", new { text }, cancellationToken);

@@ -37,6 +37,9 @@ public sealed class WebPushReceiver : IAsyncDisposable
 
     public ConcurrentQueue<string> Rejected { get; } = new();
 
+    /// <summary>The <c>Topic</c> header of each accepted push, in the order of <see cref="Received"/> (empty when absent).</summary>
+    public ConcurrentQueue<string> Topics { get; } = new();
+
     public int Requests;
 
     private byte[] PublicPoint
@@ -63,7 +66,9 @@ public sealed class WebPushReceiver : IAsyncDisposable
                 receiver.CheckVapid(context.Request.Headers.Authorization.ToString(), context.Request.Headers["TTL"].ToString());
                 if (context.Request.Headers.ContentEncoding.ToString() != "aes128gcm")
                     throw new InvalidOperationException("Content-Encoding is not aes128gcm.");
-                receiver.Received.Enqueue(JsonDocument.Parse(receiver.Decrypt(body.ToArray())).RootElement.Clone());
+                var payload = JsonDocument.Parse(receiver.Decrypt(body.ToArray())).RootElement.Clone();
+                receiver.Topics.Enqueue(context.Request.Headers["Topic"].ToString());
+                receiver.Received.Enqueue(payload);
                 return Results.Created();
             }
             catch (Exception exception)

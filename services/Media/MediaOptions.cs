@@ -94,6 +94,20 @@ public sealed class MediaOptions
     public int MaxOpenUploads { get; set; } = 5;
 
     /// <summary>The ffmpeg and ffprobe executables (found on PATH by default). Video and audio are accepted without them, unprocessed.</summary>
+    /// <summary>
+    /// Animated GIF and WebP are kept animated (re-encoded by ffmpeg) within these limits; beyond any of them only
+    /// the first frame is kept, as a still.
+    /// </summary>
+    [Range(2, 10_000)]
+    public int MaxAnimationFrames { get; set; } = 300;
+
+    [Range(1, long.MaxValue)]
+    public long MaxAnimationDurationMs { get; set; } = 60_000;
+
+    /// <summary>Pixels decoded over all frames (frames x width x height): what re-encoding costs in time and memory.</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxAnimationPixels { get; set; } = 60_000_000;
+
     public string FfmpegPath { get; set; } = "ffmpeg";
 
     public string FfprobePath { get; set; } = "ffprobe";

@@ -403,6 +403,11 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
                 session.Store(key);
                 // A retry in the same batch finds it.
                 context.Set(key);
+                foreach (var mediaId in posted.Attachments.Distinct())
+                    session.Store(new AttachmentUse
+                    {
+                        Id = AttachmentUse.KeyOf(mediaId, posted.MessageId), MediaId = mediaId, ConversationId = conversationId, MessageId = posted.MessageId,
+                    });
                 if (posted.ReplyTo is { } root && await context.Message(root, cancellationToken) is { } rootMessage)
                 {
                     context.Set(rootMessage.Apply(seq, posted));
@@ -419,7 +424,8 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
             case CallEnded ended when await context.Call(ended.CallId, cancellationToken) is { } call:
                 context.Set(call.Apply(seq, ended));
                 break;
-            case MessageEdited or MessageDeleted or ReactionAdded or ReactionRemoved or LinkPreviewAttached or MessagePinned or MessageUnpinned:
+            case MessageEdited or MessageDeleted or ReactionAdded or ReactionRemoved or LinkPreviewAttached or MessagePinned or MessageUnpinned
+                or MessageAttachmentsReady:
                 var messageId = @event switch
                 {
                     MessageEdited e => e.MessageId,
@@ -428,14 +434,15 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
                     MessageDeleted e => e.MessageId,
                     ReactionAdded e => e.MessageId,
                     LinkPreviewAttached e => e.MessageId,
+                    MessageAttachmentsReady e => e.MessageId,
                     _ => ((ReactionRemoved)@event).MessageId,
                 };
                 if (await context.Message(messageId, cancellationToken) is not { } message)
                     break;
                 if (@event is MessageDeleted)
                 {
-                    EraseText(session, conversationId, message.TextSeqs, message.PreviewSeqs);
-                    await EraseUnpublishedAsync(session, conversationId, message.TextSeqs, message.PreviewSeqs, cancellationToken);
+                    EraseText(session, conversationId, message.TextSeqs, message.PreviewSeqs, message.AttachmentSeqs);
+                    await EraseUnpublishedAsync(session, conversationId, message.TextSeqs, message.PreviewSeqs, message.AttachmentSeqs, cancellationToken);
                 }
                 context.Set(message.Apply(seq, @event));
                 break;
@@ -444,7 +451,7 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
 
     // Erasure of the stored event data, in the same transaction as the tombstone: the text, mentions and
     // URLs of the posted event and of every edit are blanked in place; seq and event ids stay.
-    private static void EraseText(IDocumentSession session, Guid conversationId, IReadOnlyList<long> seqs, IReadOnlyList<long> previewSeqs)
+    private static void EraseText(IDocumentSession session, Guid conversationId, IReadOnlyList<long> seqs, IReadOnlyList<long> previewSeqs, IReadOnlyList<long> attachmentSeqs)
     {
         var schema = session.DocumentStore.Options.Events.DatabaseSchemaName;
         foreach (var seq in seqs)
@@ -456,14 +463,20 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
             session.QueueSqlCommand(
                 $"update {schema}.mt_events set data = data || '{{\"url\":\"\",\"title\":null,\"description\":null,\"imageUrl\":null,\"siteName\":null}}'::jsonb where stream_id = ? and version = ?",
                 conversationId, seq);
+        // Attachment details hold a blurhash: a small picture of the file.
+        foreach (var seq in attachmentSeqs)
+            session.QueueSqlCommand(
+                $"update {schema}.mt_events set data = data || '{{\"attachments\":[]}}'::jsonb where stream_id = ? and version = ?",
+                conversationId, seq);
     }
 
     // The same erasure in outbox entries not yet published (the broker was away since): otherwise the text a member
     // deleted would still go out to every consumer (push notifications, other services) once the broker is back.
     private static async Task EraseUnpublishedAsync(
-        IDocumentSession session, Guid conversationId, IReadOnlyList<long> textSeqs, IReadOnlyList<long> previewSeqs, CancellationToken cancellationToken)
+        IDocumentSession session, Guid conversationId, IReadOnlyList<long> textSeqs, IReadOnlyList<long> previewSeqs, IReadOnlyList<long> attachmentSeqs,
+        CancellationToken cancellationToken)
     {
-        var seqs = textSeqs.Concat(previewSeqs).ToArray();
+        var seqs = textSeqs.Concat(previewSeqs).Concat(attachmentSeqs).ToArray();
         if (seqs.Length == 0)
             return;
         var waiting = await session.Query<OutboxEntry>()
@@ -475,7 +488,9 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
                 continue;
             var erased = previewSeqs.Contains(entry.Seq)
                 ? new Dictionary<string, JsonNode?> { ["url"] = "", ["title"] = null, ["description"] = null, ["imageUrl"] = null, ["siteName"] = null }
-                : new Dictionary<string, JsonNode?> { ["text"] = "", ["mentions"] = new JsonArray(), ["urls"] = new JsonArray() };
+                : attachmentSeqs.Contains(entry.Seq)
+                    ? new Dictionary<string, JsonNode?> { ["attachments"] = new JsonArray() }
+                    : new Dictionary<string, JsonNode?> { ["text"] = "", ["mentions"] = new JsonArray(), ["urls"] = new JsonArray() };
             foreach (var (name, value) in erased)
                 if (data.ContainsKey(name))
                     data[name] = value;

@@ -6,7 +6,23 @@ namespace Platform.Messaging;
 
 public sealed record ReactionDto(string Emoji, int Count, IReadOnlyList<Guid> UserIds);
 
-public sealed record AttachmentDto(Guid Id);
+/// <summary>An attached file: its id at once, the rest once Media has processed it (<c>message.attachments-ready</c>).</summary>
+public sealed record AttachmentDto(
+    Guid Id,
+    string? ContentType = null,
+    long? Size = null,
+    int? Width = null,
+    int? Height = null,
+    long? DurationMs = null,
+    string? ThumbnailUrl = null,
+    string? BlurHash = null,
+    bool? Animated = null)
+{
+    public static AttachmentDto From(AttachmentDetails d) => new(d.Id, d.ContentType, d.Size, d.Width, d.Height, d.DurationMs, d.ThumbnailUrl, d.BlurHash, d.Animated);
+
+    public static IReadOnlyList<AttachmentDto> Of(MessageView m) =>
+        m.Attachments.Select(id => m.AttachmentDetails.FirstOrDefault(d => d.Id == id) is { } details ? From(details) : new AttachmentDto(id)).ToList();
+}
 
 public sealed record LinkPreviewDto(string Url, string? Title, string? Description, string? ImageUrl, string? SiteName);
 
@@ -40,7 +56,7 @@ public sealed record MessageDto(
         m.Id, m.ConversationId, m.Seq, m.SenderId, m.ClientMessageId, m.Text, m.Mentions, m.Urls, m.ReplyTo, m.ReplyCount,
         m.LastReplyAt, m.Edited, m.EditedAt, m.Deleted,
         m.Reactions.Select(r => new ReactionDto(r.Emoji, r.UserIds.Count, r.UserIds)).ToList(),
-        m.Attachments.Select(id => new AttachmentDto(id)).ToList(),
+        AttachmentDto.Of(m),
         m.CreatedAt,
         m.LinkPreviews.Select(p => new LinkPreviewDto(p.Url, p.Title, p.Description, p.ImageUrl, p.SiteName)).ToList(),
         m.Pinned,
@@ -101,6 +117,8 @@ public static class Envelopes
             }),
             LinkPreviewAttached e => (ConversationEventTypes.LinkPreviewAttached, Retention.RetentionJob.SystemActor, e.AttachedAt,
                 new { e.MessageId, e.Url, e.Title, e.Description, e.ImageUrl, e.SiteName }),
+            MessageAttachmentsReady e => (ConversationEventTypes.MessageAttachmentsReady, Retention.RetentionJob.SystemActor, e.ReadyAt,
+                new { e.MessageId, Attachments = e.Attachments.Select(AttachmentDto.From).ToList() }),
             _ => throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "Not a conversation event."),
         };
         return new EventEnvelope(conversationId, seq, type, at, actor, JsonSerializer.SerializeToElement(data, data.GetType(), Json));

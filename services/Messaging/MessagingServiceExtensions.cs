@@ -83,6 +83,8 @@ public static class MessagingServiceExtensions
         options.Schema.For<ThreadFollow>().DocumentAlias("thread_follow").Duplicate(f => f.UserId);
         options.Schema.For<InviteLink>().DocumentAlias("invite_link").Duplicate(l => l.ConversationId);
         options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
+        options.Schema.For<MediaDetails>().DocumentAlias("media_details");
+        options.Schema.For<AttachmentUse>().DocumentAlias("attachment_use").Duplicate(u => u.MediaId);
         options.Schema.For<ConversationBan>().DocumentAlias("conversation_ban").Duplicate(b => b.ConversationId);
         options.Schema.For<SavedMessage>().DocumentAlias("saved_message").Duplicate(m => m.UserId).Duplicate(m => m.SavedAt);
         options.Schema.For<UserDirectoryEntry>().DocumentAlias("user_directory").Duplicate(u => u.Username);
@@ -104,6 +106,7 @@ public static class MessagingServiceExtensions
     {
         bus.AddConsumer<UserDirectoryConsumer>();
         bus.AddConsumer<LinkPreviewConsumer>();
+        bus.AddConsumer<MediaReadyConsumer>();
         bus.AddConsumer<UserErasureConsumer>();
     }
 

@@ -95,6 +95,55 @@ public sealed class MediaFlowTests(MediaStack stack) : IClassFixture<MediaStack>
 {
     private static readonly TimeSpan Soon = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// The .NET SDK's conversation-depth calls through the Gateway: an attached file's details reach the message
+    /// (Messaging consumes Media's MediaReady), pins, saved messages and mark unread; a non-member is refused.
+    /// </summary>
+    [Fact]
+    public async Task Sdk_AttachmentDetailsPinsSavedMessagesAndMarkUnread_AndNothingForANonMember()
+    {
+        var alice = await stack.RegisterAsync("Alice Depth");
+        var bob = await stack.RegisterAsync("Bob Depth");
+        var carol = await stack.RegisterAsync("Carol Outside");
+        await using var aliceSdk = alice.Sdk;
+        await using var bobSdk = bob.Sdk;
+        await using var carolSdk = carol.Sdk;
+        var pdf = new byte[4096];
+        "%PDF-1.7\n"u8.CopyTo(pdf);
+        Random.Shared.NextBytes(pdf.AsSpan(16));
+        var file = await aliceSdk.UploadMediaAsync(new MemoryStream(pdf), "notes.pdf");
+        var conversation = await aliceSdk.CreateConversationAsync("group", [bob.Id], "depth");
+        var message = await aliceSdk.SendMessageAsync(conversation.Id, "the notes", attachments: [file.Id]);
+        await aliceSdk.SendMessageAsync(conversation.Id, "and a second message");
+
+        var detailed = await Eventually.Returns(() => bobSdk.GetMessageAsync(conversation.Id, message.Id), m => m.Attachments[0].ContentType is not null, Soon,
+            "the attachment's details reach the message");
+        Assert.Equal(("application/pdf", (long?)pdf.Length, (bool?)false), (detailed.Attachments[0].ContentType, detailed.Attachments[0].Size, detailed.Attachments[0].Animated));
+
+        await bobSdk.PinMessageAsync(conversation.Id, message.Id);
+        Assert.Equal([message.Id], (await aliceSdk.GetPinsAsync(conversation.Id)).Items.Select(m => m.Id));
+        Assert.True((await aliceSdk.GetMessageAsync(conversation.Id, message.Id)).Pinned);
+        await bobSdk.UnpinMessageAsync(conversation.Id, message.Id);
+        Assert.Empty((await aliceSdk.GetPinsAsync(conversation.Id)).Items);
+
+        var saved = await bobSdk.SaveMessageAsync(message.Id);
+        Assert.Equal(conversation.Id, saved.ConversationId);
+        Assert.Equal([message.Id], (await bobSdk.GetSavedMessagesAsync()).Items.Select(s => s.Message.Id));
+        Assert.Empty((await aliceSdk.GetSavedMessagesAsync()).Items);
+        await bobSdk.UnsaveMessageAsync(message.Id);
+        Assert.Empty((await bobSdk.GetSavedMessagesAsync()).Items);
+
+        await bobSdk.SendReceiptsAsync(conversation.Id, read: message.Seq + 1);
+        var unread = await bobSdk.MarkUnreadAsync(conversation.Id, message.Seq);
+        Assert.Equal(message.Seq - 1, unread.Read);
+
+        var refused = await Assert.ThrowsAsync<PlatformException>(() => carolSdk.PinMessageAsync(conversation.Id, message.Id));
+        Assert.Equal(404, refused.Status);
+        await Assert.ThrowsAsync<PlatformException>(() => carolSdk.GetPinsAsync(conversation.Id));
+        await Assert.ThrowsAsync<PlatformException>(() => carolSdk.SaveMessageAsync(message.Id));
+        await Assert.ThrowsAsync<PlatformException>(() => carolSdk.MarkUnreadAsync(conversation.Id, 1));
+    }
+
     [Fact]
     public async Task A40MBFile_UploadedThroughTheGateway_AndAttached_IsReadByMembersOnly_AndGoesWithItsMessage()
     {

@@ -76,7 +76,7 @@ public sealed class AudioVideoTests(MediaHost host) : IClassFixture<MediaHost>
         Assert.Empty(host.StagedFiles());
     }
 
-    private static byte[] Generate(string extension, params string[] arguments)
+    internal static byte[] Generate(string extension, params string[] arguments)
     {
         var output = Path.Combine(Path.GetTempPath(), $"media-test-{Guid.NewGuid():N}.{extension}");
         var start = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true, RedirectStandardOutput = true };

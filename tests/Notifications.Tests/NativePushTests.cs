@@ -52,6 +52,48 @@ public sealed class NativePushTests
     }
 
     [Fact]
+    public async Task Corrections_KeepTheCollapseIdAndTag_AndAWithdrawalIsSilent()
+    {
+        using var ecKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var rsaKey = RSA.Create(2048);
+        var options = Options.Create(new NotificationsOptions
+        {
+            Push =
+            {
+                Apns = { Enabled = true, KeyId = "ABC123DEFG", TeamId = "TEAM123456", BundleId = "com.example.chat", PrivateKeyPem = ecKey.ExportPkcs8PrivateKeyPem() },
+                Fcm = { Enabled = true, ProjectId = "chat-prod", ClientEmail = "push@chat-prod.iam.gserviceaccount.com", PrivateKeyPem = rsaKey.ExportPkcs8PrivateKeyPem() },
+            },
+        });
+        var tag = Payload.ConversationId!.Value.ToString("N");
+        var update = Payload with { Body = "@bob look (edited)", Action = PushActions.Update };
+        var withdrawal = PushPayload.Withdrawal(Payload.ConversationId.Value, Payload.NotificationIds);
+        var apns = new ApnsSender(new HttpClient(), options, Clock);
+        var fcm = new FcmSender(new HttpClient(), options, Clock);
+
+        using var apnsUpdate = apns.BuildRequest(new PushSubscriptionDoc { Platform = "apns", Endpoint = "a1" }, update);
+        Assert.Equal(tag, apnsUpdate.Headers.GetValues("apns-collapse-id").Single());
+        var updateBody = JsonDocument.Parse(await apnsUpdate.Content!.ReadAsStringAsync()).RootElement;
+        Assert.Equal("@bob look (edited)", updateBody.GetProperty("aps").GetProperty("alert").GetProperty("body").GetString());
+        Assert.False(updateBody.GetProperty("aps").TryGetProperty("sound", out _));
+        using var apnsWithdrawal = apns.BuildRequest(new PushSubscriptionDoc { Platform = "apns", Endpoint = "a1" }, withdrawal);
+        Assert.Equal(tag, apnsWithdrawal.Headers.GetValues("apns-collapse-id").Single());
+        Assert.Equal("background", apnsWithdrawal.Headers.GetValues("apns-push-type").Single());
+        var withdrawalBody = JsonDocument.Parse(await apnsWithdrawal.Content!.ReadAsStringAsync()).RootElement;
+        Assert.Equal(1, withdrawalBody.GetProperty("aps").GetProperty("content-available").GetInt32());
+        Assert.Equal("withdraw", withdrawalBody.GetProperty("action").GetString());
+
+        using var fcmUpdate = fcm.BuildRequest(new PushSubscriptionDoc { Platform = "fcm", Endpoint = "t1" }, update, "token");
+        var fcmMessage = JsonDocument.Parse(await fcmUpdate.Content!.ReadAsStringAsync()).RootElement.GetProperty("message");
+        Assert.Equal(tag, fcmMessage.GetProperty("android").GetProperty("notification").GetProperty("tag").GetString());
+        Assert.Equal(tag, fcmMessage.GetProperty("android").GetProperty("collapse_key").GetString());
+        using var fcmWithdrawal = fcm.BuildRequest(new PushSubscriptionDoc { Platform = "fcm", Endpoint = "t1" }, withdrawal, "token");
+        var fcmData = JsonDocument.Parse(await fcmWithdrawal.Content!.ReadAsStringAsync()).RootElement.GetProperty("message");
+        Assert.Equal(JsonValueKind.Null, fcmData.GetProperty("notification").ValueKind);
+        Assert.Equal("withdraw", fcmData.GetProperty("data").GetProperty("action").GetString());
+        Assert.Equal(tag, fcmData.GetProperty("data").GetProperty("tag").GetString());
+    }
+
+    [Fact]
     public async Task Fcm_Requests_AreAServiceAccountAssertion_ThenAV1SendWithTheToken()
     {
         using var key = RSA.Create(2048);

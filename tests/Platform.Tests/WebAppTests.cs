@@ -176,6 +176,31 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
     /// the callee's page rings and joins, each sees the other's camera playing over a WebRTC connection signaled through
     /// the hub, and hanging up ends it for both, recorded as completed.
     /// </summary>
+    /// <summary>
+    /// Conversation depth in the web app: Erin searches a word, the hit (word marked) opens the group at that message;
+    /// she pins it (Frank's API sees the pin), sees the pinned list, unpins; saves it, finds it in the saved list,
+    /// unsaves; and joins a public channel from the directory. axe-core passes on each of those views.
+    /// </summary>
+    [Fact]
+    public async Task Depth_SearchOpensAtTheMessage_PinsAndSavedListsAndTheChannelDirectory()
+    {
+        var users = await Task.WhenAll(platform.SignUpAsync("Erin Depth"), platform.SignUpAsync("Frank Depth"));
+        var (erin, frank) = (users[0], users[1]);
+        var word = new string(Enumerable.Range(0, 10).Select(_ => (char)('a' + Random.Shared.Next(26))).ToArray());
+        var group = (await platform.CreateConversationAsync(frank, "group", [erin], "depth")).GetProperty("id").GetGuid();
+        await platform.SendAsync(frank, group, "good morning");
+        await platform.SendAsync(frank, group, $"the report about {word} is ready");
+        await platform.SendAsync(frank, group, "see you later");
+        var channel = (await platform.CreateConversationAsync(frank, "channel", [], word)).GetProperty("id").GetGuid();
+
+        var result = await RunAsync("depth", new Dictionary<string, string>
+        {
+            ["ERIN_EMAIL"] = erin.Email, ["FRANK_TOKEN"] = frank.Token, ["GROUP_ID"] = group.ToString(), ["CHANNEL_ID"] = channel.ToString(), ["WORD"] = word,
+        });
+
+        Assert.True(result.GetProperty("ok").GetBoolean());
+    }
+
     [Fact]
     public async Task VideoCall_RingsJoinsShowsBothCamerasAndHangsUp()
     {

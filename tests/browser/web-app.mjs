@@ -149,7 +149,7 @@ async function chat() {
   await message(a.page, "a reply to you").locator(".reply-quote", { hasText: "hi Bob" }).waitFor();
   await message(a.page, "hi Bob").getByRole("button", { name: "Edit" }).click();
   await a.page.locator("#edit-text").fill("hi Bob (edited text)");
-  await a.page.getByRole("button", { name: "Save" }).click();
+  await a.page.getByRole("button", { name: "Save", exact: true }).click();
   await message(b.page, "hi Bob (edited text)").locator(".edited").waitFor();
   await a.page.locator("#composer-text").fill("this one goes away");
   await a.page.locator("#composer-text").press("Enter");
@@ -460,6 +460,23 @@ async function pages() {
     return shown.some((n) => n.title === "Dave Pages in Reports (2)" && n.body === "a pushed message" && n.tag === id);
   }, groupId);
   log("the service worker showed a pushed notification");
+  // A correction (an edit) replaces the shown notification's text under the same tag; a withdrawal (read elsewhere,
+  // deleted, expired) closes it.
+  await cdp.send("ServiceWorker.deliverPushMessage", {
+    origin: gateway, registrationId,
+    data: JSON.stringify({ title: "Dave Pages in Reports", body: "a corrected message", kind: "mention", conversationId: groupId, count: 1, notificationIds: [], action: "update" }),
+  });
+  await until(c.page, "the service worker replaces the shown push", async (id) => {
+    const shown = (await (await navigator.serviceWorker.getRegistration("/")).getNotifications()).filter((n) => n.tag === id);
+    return shown.length === 1 && shown[0].body === "a corrected message";
+  }, groupId);
+  await cdp.send("ServiceWorker.deliverPushMessage", {
+    origin: gateway, registrationId,
+    data: JSON.stringify({ title: "", body: null, kind: "withdraw", conversationId: groupId, count: 0, notificationIds: [], action: "withdraw" }),
+  });
+  await until(c.page, "the service worker withdraws the shown push", async (id) =>
+    (await (await navigator.serviceWorker.getRegistration("/")).getNotifications()).every((n) => n.tag !== id), groupId);
+  log("the service worker replaced, then withdrew, the pushed notification");
 
   // Settings: status, quiet hours and privacy are saved where the services keep them.
   await c.page.getByRole("link", { name: "Settings" }).click();
@@ -589,7 +606,70 @@ async function call() {
   return { callId: last.id, durationSeconds: last.durationSeconds, accessibility };
 }
 
-const scenarios = { chat, offline, xss, pages, call };
+/**
+ * Conversation depth where a user looks for it: message search (a result opens the conversation at the message), pins
+ * (pin from the message's actions, the pinned list, unpin), saved messages (save, the saved list, unsave), and the
+ * public channel directory (browse and join); axe-core on each new view.
+ */
+async function depth() {
+  const frankToken = env("FRANK_TOKEN");
+  const groupId = env("GROUP_ID");
+  const channelId = env("CHANNEL_ID");
+  const word = env("WORD");
+  const e = await newPage({ width: 1200, height: 800 });
+  await signIn(e.page, env("ERIN_EMAIL"));
+
+  // Search: the hit shows the matched word marked, and opens its conversation at the message.
+  await e.page.getByRole("link", { name: "Search" }).click();
+  await e.page.getByLabel("Words to find").fill(word);
+  await e.page.getByRole("button", { name: "Search", exact: true }).click();
+  const hit = e.page.getByTestId("search-hit").filter({ hasText: `report about ${word}` });
+  await hit.waitFor();
+  if ((await hit.locator("mark").first().textContent())?.toLowerCase() !== word) throw new Error("the matched word is not marked in the hit");
+  await accessible(e.page, "search results");
+  const hitId = await hit.getAttribute("data-message-id");
+  await hit.getByRole("button").click();
+  await e.page.waitForURL(new RegExp(`/c/${groupId}\\?m=${hitId}$`));
+  await e.page.locator(`li.message.focused[data-message-id="${hitId}"]`).waitFor();
+  log("a search result opened its conversation at the message");
+
+  // Pins: from the message's actions; the pinned list shows it (and the other member's API too); unpinning empties it.
+  const found = e.page.locator(`li.message[data-message-id="${hitId}"]`);
+  await found.getByRole("button", { name: "Pin", exact: true }).click();
+  await found.getByTestId("pinned-mark").waitFor();
+  await e.page.getByRole("button", { name: "Pinned", exact: true }).click();
+  await e.page.getByTestId("pinned-list").filter({ hasText: `report about ${word}` }).waitFor();
+  await accessible(e.page, "a conversation with its pinned list");
+  const pins = await api(frankToken, "GET", `/api/v1/conversations/${groupId}/pins`);
+  if (!pins.items.some((m) => m.id === hitId)) throw new Error("the other member does not see the pin");
+  await found.getByRole("button", { name: "Unpin", exact: true }).click();
+  await e.page.getByText("Nothing is pinned.").waitFor();
+  log("pinned, listed and unpinned");
+
+  // Saved messages: save from the actions, find it in the saved list, open it from there, unsave it.
+  await found.getByRole("button", { name: "Save for later", exact: true }).click();
+  await found.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+  await e.page.getByRole("link", { name: "Saved" }).click();
+  const saved = e.page.getByTestId("saved-message").filter({ hasText: `report about ${word}` });
+  await saved.waitFor();
+  await accessible(e.page, "the saved messages");
+  await saved.getByRole("button", { name: "Unsave" }).click();
+  await e.page.getByText("Nothing saved.", { exact: false }).waitFor();
+  log("saved, listed and unsaved");
+
+  // The channel directory: the public channel is listed; joining opens it.
+  await e.page.getByRole("link", { name: "Channels" }).click();
+  const channel = e.page.locator(`[data-testid=directory-channel][data-conversation-id="${channelId}"]`);
+  await channel.waitFor();
+  await accessible(e.page, "the channel directory");
+  await channel.getByRole("button", { name: /^Join #/ }).click();
+  await e.page.waitForURL(new RegExp(`/c/${channelId}$`));
+  await e.page.locator("#conversation-title").filter({ hasText: word }).waitFor();
+  log("joined a public channel from the directory");
+  return { accessibility };
+}
+
+const scenarios = { chat, offline, xss, pages, call, depth };
 let exitCode = 0;
 try {
   const scenario = scenarios[env("SCENARIO")];

@@ -19,6 +19,12 @@ public sealed record MediaReady
 
     public string? ThumbnailUrl { get; init; }
 
+    /// <summary>A compact placeholder of the picture (https://blurha.sh), for images and videos.</summary>
+    public string? BlurHash { get; init; }
+
+    /// <summary>An animated image (GIF, WebP) kept animated; its thumbnail is a still.</summary>
+    public bool Animated { get; init; }
+
     public required DateTimeOffset ReadyAt { get; init; }
 }
 

@@ -54,6 +54,8 @@ public static class ConversationEventTypes
     public const string ReactionAdded = "reaction.added";
     public const string ReactionRemoved = "reaction.removed";
     public const string LinkPreviewAttached = "link-preview.attached";
+    /// <summary>Media processed files attached to a message: <c>data: { messageId, attachments: [attachment shape] }</c>.</summary>
+    public const string MessageAttachmentsReady = "message.attachments-ready";
     public const string CallStarted = "call.started";
     public const string CallEnded = "call.ended";
 }

@@ -11,7 +11,7 @@ import type { CommandAccepted, ConversationEvent } from "./handwritten.js";
 import type {
   BlockedUser, Call, Conversation, IceServers, InboxRow, JoinedConversation, LinkPreview, MediaDetails, MediaFile, Message, MessageReport, MyPresence,
   DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, PrivacySettings, Receipts, TwoFactorStatus, AuthenticatorSetup, RecoveryCodeList,
-  SearchHit, Thread, ThreadRead, Contact, ContactMatches, Invite, InviteLinkInfo, NotificationPreferences, PushSubscriptionInfo, DataExport, Webhook, WebhookCreated, WebhookDelivery, WebhookSecretRotated,
+  SavedMessage, SearchHit, Thread, ThreadRead, Contact, ContactMatches, Invite, InviteLinkInfo, NotificationPreferences, PushSubscriptionInfo, DataExport, Webhook, WebhookCreated, WebhookDelivery, WebhookSecretRotated,
   BotCommandInfo, BotInfo, CreatedBot, CreatedIncomingWebhook, EphemeralMessage, IncomingWebhookInfo, RegisteredBotCommand,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
@@ -460,6 +460,46 @@ export class PlatformClient {
   /** History in seq order: the newest page, or the page before `before` / after `after`. */
   async getMessages(conversationId: string, query: { before?: number; after?: number; limit?: number } = {}): Promise<Page<Message>> {
     return data(await this.api.GET("/api/v1/conversations/{id}/messages", { params: { path: { id: conversationId }, query: { limit: 50, ...query } } }));
+  }
+
+  /** One message of a conversation I am in (for instance a search hit's, to open the conversation at it). */
+  async getMessage(conversationId: string, messageId: string): Promise<Message> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/messages/{messageId}", { params: { path: { id: conversationId, messageId } } }));
+  }
+
+  /** Pins a message to its conversation (live as `message.pinned`). */
+  async pinMessage(conversationId: string, messageId: string): Promise<void> {
+    await this.api.PUT("/api/v1/conversations/{id}/pins/{messageId}", { params: { path: { id: conversationId, messageId } } });
+  }
+
+  /** Unpins a message (live as `message.unpinned`). */
+  async unpinMessage(conversationId: string, messageId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/conversations/{id}/pins/{messageId}", { params: { path: { id: conversationId, messageId } } });
+  }
+
+  /** The conversation's pinned messages, newest pin first. */
+  async getPins(conversationId: string): Promise<Page<Message>> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/pins", { params: { path: { id: conversationId } } }));
+  }
+
+  /** Saves a message for later (only I see my saved messages). */
+  async saveMessage(messageId: string): Promise<SavedMessage> {
+    return data(await this.api.PUT("/api/v1/saved-messages/{messageId}", { params: { path: { messageId } } }));
+  }
+
+  /** Forgets a saved message. */
+  async unsaveMessage(messageId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/saved-messages/{messageId}", { params: { path: { messageId } } });
+  }
+
+  /** My saved messages, newest saved first. */
+  async getSavedMessages(cursor?: string, limit = 50): Promise<Page<SavedMessage>> {
+    return data(await this.api.GET("/api/v1/saved-messages", { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
+  }
+
+  /** Marks the conversation unread from `fromSeq` on: moves only my read marker back (never the delivered one). */
+  async markUnread(conversationId: string, fromSeq: number): Promise<Receipts> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/unread", { params: { path: { id: conversationId } }, body: { fromSeq } }));
   }
 
   /** Edits my message. */

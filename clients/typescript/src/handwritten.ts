@@ -3,7 +3,7 @@
 // - `data` of an event envelope, which the log endpoint documents as any JSON (JsonElement): per type, from
 //   ARCHITECTURE.md ("for message.posted data is the message shape") and Platform.Client's EventTypes;
 // - the body of POST /api/v1/media (multipart, `file`), which Media's document leaves out.
-import type { EventEnvelope, Message } from "./models.js";
+import type { Attachment, EventEnvelope, Message } from "./models.js";
 
 /** The `type` values of conversation events. */
 export const EventTypes = {
@@ -23,6 +23,8 @@ export const EventTypes = {
   ReactionAdded: "reaction.added",
   ReactionRemoved: "reaction.removed",
   LinkPreviewAttached: "link-preview.attached",
+  /** Media processed files of a message: `data` is {@link AttachmentsReady}. */
+  MessageAttachmentsReady: "message.attachments-ready",
   CallStarted: "call.started",
   CallEnded: "call.ended",
 } as const;
@@ -44,6 +46,17 @@ export interface CommandAccepted {
   botId: string;
   responseId: string;
   conversationId: string;
+}
+
+/** `data` of `message.attachments-ready`: the message's files Media has processed, each with its details. */
+export interface AttachmentsReady {
+  messageId: string;
+  attachments: Attachment[];
+}
+
+/** For `message.attachments-ready`: its data; otherwise undefined. */
+export function asAttachmentsReady(event: ConversationEvent): AttachmentsReady | undefined {
+  return event.type === EventTypes.MessageAttachmentsReady ? (event.data as AttachmentsReady) : undefined;
 }
 
 /** Hub `typing`: someone is typing in a conversation until `expiresAt`. */

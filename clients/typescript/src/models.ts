@@ -20,6 +20,10 @@ export type Member = Messaging["schemas"]["MemberDto"];
 export type Message = Messaging["schemas"]["MessageDto"];
 export type MessagePreview = Messaging["schemas"]["MessagePreview"];
 export type Reaction = Messaging["schemas"]["ReactionDto"];
+/** A file attached to a message: its id at once; type, size, dimensions, thumbnail, blurhash and `animated` once Media processed it. */
+export type Attachment = Messaging["schemas"]["AttachmentDto"];
+/** A message I saved, with its conversation and when I saved it. */
+export type SavedMessage = Messaging["schemas"]["SavedMessageDto"];
 export type Receipts = Messaging["schemas"]["ReceiptsDto"];
 export type Call = Messaging["schemas"]["CallDto"];
 /** A search result: the message, its conversation, and fragments of its text with the matched words as UTF-16 ranges. */

@@ -4,6 +4,7 @@ import type { ChatStore } from "./chat";
 import { CallPanel } from "./CallPanel";
 import { ConversationView } from "./ConversationView";
 import { ContactsPage, JoinPage, NotificationsPage, SettingsPage } from "./Pages";
+import { ChannelsPage, SavedPage, SearchPage } from "./DepthPages";
 import { onNotificationClick, turnOffPush } from "./push";
 import { signIn } from "./session";
 import { errorText } from "./format";
@@ -11,15 +12,22 @@ import { errorText } from "./format";
 /** The app's pages, one per path, so links, reloads and the back button work. */
 type Route =
   | { page: "inbox" }
-  | { page: "conversation"; id: string }
-  | { page: "contacts" | "notifications" | "settings" | "invited" }
+  | { page: "conversation"; id: string; messageId?: string | undefined }
+  | { page: "contacts" | "notifications" | "settings" | "invited" | "saved" | "channels" }
+  | { page: "search"; q: string }
   | { page: "join"; token: string };
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function routeOf(path: string): Route {
+function routeOf(path: string, search = ""): Route {
+  const query = new URLSearchParams(search);
   const conversation = /^\/c\/([0-9a-f-]{36})$/i.exec(path);
-  if (conversation && uuid.test(conversation[1]!)) return { page: "conversation", id: conversation[1]! };
+  if (conversation && uuid.test(conversation[1]!)) {
+    const at = query.get("m");
+    return { page: "conversation", id: conversation[1]!, messageId: at && uuid.test(at) ? at : undefined };
+  }
+  if (path === "/search") return { page: "search", q: query.get("q") ?? "" };
+  if (path === "/saved" || path === "/channels") return { page: path.slice(1) as "saved" | "channels" };
   const join = /^\/join\/([A-Za-z0-9_-]{16,128})$/.exec(path);
   if (join) return { page: "join", token: join[1]! };
   if (path === "/contacts" || path === "/notifications" || path === "/settings") return { page: path.slice(1) as "contacts" | "notifications" | "settings" };
@@ -30,7 +38,8 @@ function routeOf(path: string): Route {
 function pathOf(route: Route): string {
   switch (route.page) {
     case "inbox": return "/";
-    case "conversation": return `/c/${route.id}`;
+    case "conversation": return route.messageId ? `/c/${route.id}?m=${route.messageId}` : `/c/${route.id}`;
+    case "search": return route.q ? `/search?q=${encodeURIComponent(route.q)}` : "/search";
     case "join": return `/join/${route.token}`;
     case "invited": return "/invite";
     default: return `/${route.page}`;
@@ -39,7 +48,7 @@ function pathOf(route: Route): string {
 
 export function App({ store, name }: { store: ChatStore; name: string }) {
   useSyncExternalStore(store.subscribe, store.getVersion);
-  const [route, setRoute] = useState<Route>(() => routeOf(window.location.pathname));
+  const [route, setRoute] = useState<Route>(() => routeOf(window.location.pathname, window.location.search));
   const [online, setOnline] = useState(navigator.onLine);
 
   const go = useCallback((next: Route) => {
@@ -47,9 +56,10 @@ export function App({ store, name }: { store: ChatStore; name: string }) {
     setRoute(next);
   }, []);
   const open = useCallback((id: string | undefined) => go(id ? { page: "conversation", id } : { page: "inbox" }), [go]);
+  const openAt = useCallback((id: string, messageId?: string) => go({ page: "conversation", id, messageId }), [go]);
 
   useEffect(() => {
-    const onPop = () => setRoute(routeOf(window.location.pathname));
+    const onPop = () => setRoute(routeOf(window.location.pathname, window.location.search));
     const onOnline = () => setOnline(true);
     const onOffline = () => setOnline(false);
     window.addEventListener("popstate", onPop);
@@ -83,6 +93,18 @@ export function App({ store, name }: { store: ChatStore; name: string }) {
           }}>
             Notifications{unread > 0 && <span className="badge" data-testid="notification-badge" aria-label={`${unread} unread`}>{unread}</span>}
           </a>
+          <a href="/search" aria-current={route.page === "search" ? "page" : undefined} onClick={(e) => {
+            e.preventDefault();
+            go({ page: "search", q: "" });
+          }}>Search</a>
+          <a href="/saved" aria-current={route.page === "saved" ? "page" : undefined} onClick={(e) => {
+            e.preventDefault();
+            go({ page: "saved" });
+          }}>Saved</a>
+          <a href="/channels" aria-current={route.page === "channels" ? "page" : undefined} onClick={(e) => {
+            e.preventDefault();
+            go({ page: "channels" });
+          }}>Channels</a>
           <a href="/contacts" aria-current={route.page === "contacts" ? "page" : undefined} onClick={(e) => {
             e.preventDefault();
             go({ page: "contacts" });
@@ -107,7 +129,10 @@ export function App({ store, name }: { store: ChatStore; name: string }) {
         <Inbox store={store} selected={selected} onOpen={open} />
       </nav>
       <main className="main">
-        {route.page === "conversation" && <ConversationView key={route.id} store={store} conversationId={route.id} onBack={back} />}
+        {route.page === "conversation" && <ConversationView key={route.id} store={store} conversationId={route.id} onBack={back} focusMessageId={route.messageId} />}
+        {route.page === "search" && <SearchPage key={route.q} store={store} initial={route.q} onOpen={openAt} onBack={back} />}
+        {route.page === "saved" && <SavedPage store={store} onOpen={openAt} onBack={back} />}
+        {route.page === "channels" && <ChannelsPage store={store} onOpen={openAt} onBack={back} />}
         {route.page === "inbox" && <p className="empty">Choose a conversation, or start one with a username.</p>}
         {route.page === "notifications" && <NotificationsPage store={store} onOpen={open} onBack={back} />}
         {route.page === "contacts" && <ContactsPage store={store} onOpen={open} onBack={back} />}

@@ -1,5 +1,6 @@
-import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from "react";
-import type { MediaDetails, Message, OutboxEntry } from "@platform/client";
+import { type KeyboardEvent, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import type { Attachment as AttachmentInfo, MediaDetails, Message, OutboxEntry } from "@platform/client";
+import { blurHashUrl } from "./blurhash";
 import type { ChatStore, Tick } from "./chat";
 import { formatText, safeHref, timeOf, errorText } from "./format";
 
@@ -8,7 +9,9 @@ const tickLabels: Record<Tick, string> = { pending: "Sending", sent: "Sent", del
 // Read differs by more than colour: "Seen" is written out.
 const tickMarks: Record<Tick, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓ Seen" };
 
-export function ConversationView({ store, conversationId, onBack }: { store: ChatStore; conversationId: string; onBack: () => void }) {
+export function ConversationView({ store, conversationId, onBack, focusMessageId }: {
+  store: ChatStore; conversationId: string; onBack: () => void; focusMessageId?: string | undefined;
+}) {
   useSyncExternalStore(store.subscribe, store.getVersion);
   const state = store.conversation(conversationId);
   const messages = store.messages(conversationId);
@@ -22,9 +25,33 @@ export function ConversationView({ store, conversationId, onBack }: { store: Cha
   const heightBeforeOlder = useRef<number | undefined>(undefined);
   const composer = useRef<HTMLTextAreaElement>(null);
 
+  const [showPins, setShowPins] = useState(false);
+  const [found, setFound] = useState<Message | undefined>();
+
   useEffect(() => {
     void store.open(conversationId);
+    return () => store.leave(conversationId);
   }, [store, conversationId]);
+
+  // Opened at a message (a search result, a saved message): shown and highlighted in the list when it is loaded,
+  // otherwise quoted above it.
+  const focusLoaded = focusMessageId !== undefined && state.messages.has(focusMessageId);
+  useEffect(() => {
+    if (!focusMessageId || !state.loaded) return;
+    if (focusLoaded) {
+      stickToBottom.current = false;
+      const element = list.current?.querySelector<HTMLElement>(`[data-message-id="${focusMessageId}"]`);
+      element?.scrollIntoView({ block: "center" });
+      element?.focus();
+      setFound(undefined);
+      return;
+    }
+    let stopped = false;
+    store.client.getMessage(conversationId, focusMessageId).then((message) => !stopped && setFound(message), () => undefined);
+    return () => {
+      stopped = true;
+    };
+  }, [store, conversationId, focusMessageId, focusLoaded, state.loaded]);
 
   // Read receipts: what is on screen while the page is visible.
   const newestSeq = messages.at(-1)?.seq ?? 0;
@@ -90,6 +117,7 @@ export function ConversationView({ store, conversationId, onBack }: { store: Cha
             </p>
           )}
         </div>
+        <button type="button" aria-expanded={showPins} aria-controls="pinned-messages" onClick={() => setShowPins(!showPins)}>Pinned</button>
         {state.conversation && state.conversation.kind !== "channel" && !store.isRequest(conversationId) && (
           <span className="call-buttons">
             <button type="button" disabled={store.calls.call !== undefined} onClick={() => void store.calls.start(conversationId, "audio")}>Audio call</button>
@@ -97,6 +125,13 @@ export function ConversationView({ store, conversationId, onBack }: { store: Cha
           </span>
         )}
       </header>
+      {showPins && <PinnedList store={store} conversationId={conversationId} version={state.pinsVersion} />}
+      {found && (
+        <aside className="found" aria-label="The message you opened" data-testid="found-message">
+          <span className="muted">{store.displayName(found.senderId)}, {timeOf(found.createdAt)}: </span>{found.deleted ? "This message was deleted." : formatText(found.text)}
+        </aside>
+      )}
+      {state.unreadFrom !== undefined && <p role="status" className="muted">Marked unread: it stays unread until you come back to it.</p>}
       {store.isRequest(conversationId) && <MessageRequest store={store} conversationId={conversationId} from={title} onDeclined={onBack} />}
       {state.error && <p role="alert" className="error">{state.error}</p>}
       <ol ref={list} className="messages" aria-label="Messages" aria-live="polite" aria-relevant="additions" tabIndex={0} onScroll={onScroll}>
@@ -115,6 +150,7 @@ export function ConversationView({ store, conversationId, onBack }: { store: Cha
             store={store}
             conversationId={conversationId}
             message={message}
+            focused={message.id === focusMessageId}
             repliedTo={message.replyTo ? byId.get(message.replyTo) : undefined}
             onReply={() => {
               setReplyTo(message);
@@ -177,10 +213,14 @@ function PendingItem({ entry }: { entry: OutboxEntry }) {
   );
 }
 
-function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpenThread }: {
+function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpenThread, focused }: {
   store: ChatStore; conversationId: string; message: Message; repliedTo: Message | undefined; onReply: () => void; onOpenThread?: (() => void) | undefined;
+  focused?: boolean;
 }) {
   const mine = message.senderId === store.me;
+  const [forwarding, setForwarding] = useState(false);
+  const [done, setDone] = useState<string | undefined>();
+  const saved = store.isSaved(message.id);
   const [editing, setEditing] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<string | undefined>();
@@ -193,9 +233,10 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpe
   };
 
   return (
-    <li className={`message${mine ? " mine" : ""}`} data-seq={message.seq} data-message-id={message.id}>
+    <li className={`message${mine ? " mine" : ""}${focused ? " focused" : ""}`} data-seq={message.seq} data-message-id={message.id} tabIndex={focused ? -1 : undefined}>
       <div className="bubble">
-        <div className="sender">{sender}</div>
+        <div className="sender">{sender}{message.pinned && <span className="pin-mark" data-testid="pinned-mark"> · Pinned</span>}</div>
+        {message.forwardedFrom && <div className="muted forwarded">Forwarded</div>}
         {message.replyTo && (
           <blockquote className="reply-quote">
             {repliedTo ? (
@@ -217,7 +258,7 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpe
         ) : (
           <div className="text">{formatText(message.text)}</div>
         )}
-        {!message.deleted && message.attachments.map((attachment) => <Attachment key={attachment.id} store={store} mediaId={attachment.id} />)}
+        {!message.deleted && message.attachments.map((attachment) => <Attachment key={attachment.id} store={store} attachment={attachment} />)}
         {!message.deleted && !editing && (message.linkPreviews ?? []).map((preview) => <LinkPreviewCard key={preview.url} preview={preview} />)}
         <div className="meta">
           <time dateTime={message.createdAt}>{timeOf(message.createdAt)}</time>
@@ -255,6 +296,13 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpe
             {quickReactions.map((emoji) => (
               <button key={emoji} type="button" aria-label={`React ${emoji}`} onClick={() => run(() => store.toggleReaction(conversationId, message, emoji))}>{emoji}</button>
             ))}
+            <button type="button" onClick={() => run(() => store.setPinned(conversationId, message, !message.pinned))}>{message.pinned ? "Unpin" : "Pin"}</button>
+            <button type="button" aria-pressed={saved} onClick={() => run(async () => {
+              await store.setSaved(message.id, !saved);
+              setDone(saved ? "Removed from saved messages." : "Saved.");
+            })}>{saved ? "Remove from saved" : "Save for later"}</button>
+            {!mine && <button type="button" onClick={() => run(() => store.markUnread(conversationId, message))}>Mark unread</button>}
+            <button type="button" aria-expanded={forwarding} onClick={() => setForwarding(!forwarding)}>Forward</button>
             {mine && <button type="button" onClick={() => setEditing(true)}>Edit</button>}
             {mine && !confirming && <button type="button" onClick={() => setConfirming(true)}>Delete</button>}
             {mine && confirming && (
@@ -265,9 +313,69 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpe
             )}
           </div>
         )}
+        {forwarding && (
+          <ForwardForm store={store} from={conversationId} onCancel={() => setForwarding(false)} onForward={(to) => run(async () => {
+            await store.forward(to, { conversationId, messageId: message.id });
+            setForwarding(false);
+            setDone(`Forwarded to ${store.title(store.inbox.find((row) => row.id === to) ?? { id: to, title: null, kind: "group" })}.`);
+          })} />
+        )}
+        {done && <p role="status" className="muted">{done}</p>}
         {error && <p role="alert" className="error">{error}</p>}
       </div>
     </li>
+  );
+}
+
+/** Where to forward a message: one of my other conversations. */
+function ForwardForm({ store, from, onForward, onCancel }: { store: ChatStore; from: string; onForward: (to: string) => void; onCancel: () => void }) {
+  const targets = store.inbox.filter((row) => row.id !== from);
+  const [to, setTo] = useState(targets[0]?.id ?? "");
+  if (targets.length === 0) return <p role="status" className="muted">You have no other conversation to forward to.</p>;
+  return (
+    <form className="forward" onSubmit={(event) => {
+      event.preventDefault();
+      if (to) onForward(to);
+    }}>
+      <label>
+        Forward to
+        <select value={to} onChange={(event) => setTo(event.target.value)}>
+          {targets.map((row) => <option key={row.id} value={row.id}>{store.title(row)}</option>)}
+        </select>
+      </label>
+      <button type="submit">Send forward</button>
+      <button type="button" onClick={onCancel}>Cancel</button>
+    </form>
+  );
+}
+
+/** The conversation's pinned messages, newest pin first; read again when a pin changes. */
+function PinnedList({ store, conversationId, version }: { store: ChatStore; conversationId: string; version: number }) {
+  const [pins, setPins] = useState<Message[] | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  useEffect(() => {
+    let stopped = false;
+    store.client.getPins(conversationId).then((page) => !stopped && setPins(page.items), (e: unknown) => !stopped && setError(errorText(e)));
+    return () => {
+      stopped = true;
+    };
+  }, [store, conversationId, version]);
+  return (
+    <section id="pinned-messages" className="pins" aria-labelledby="pinned-heading">
+      <h3 id="pinned-heading">Pinned messages</h3>
+      {error && <p role="alert" className="error">{error}</p>}
+      {!pins && !error && <p role="status">Loading pinned messages…</p>}
+      {pins && pins.length === 0 && <p className="muted">Nothing is pinned.</p>}
+      {pins && pins.length > 0 && (
+        <ul aria-label="Pinned messages" data-testid="pinned-list">
+          {pins.map((pin) => (
+            <li key={pin.id} data-message-id={pin.id}>
+              <span className="muted">{store.displayName(pin.senderId)}: </span>{formatText(pin.text)}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }
 
@@ -276,7 +384,10 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpe
  * after the upload and lets members read a file once it has seen the message, so details are asked for again until
  * they are there.
  */
-function Attachment({ store, mediaId }: { store: ChatStore; mediaId: string }) {
+function Attachment({ store, attachment }: { store: ChatStore; attachment: AttachmentInfo }) {
+  const mediaId = attachment.id;
+  const placeholder = useMemo(() => blurHashUrl(attachment.blurHash), [attachment.blurHash]);
+  const [loaded, setLoaded] = useState(false);
   const [details, setDetails] = useState<MediaDetails | undefined>();
   const [gaveUp, setGaveUp] = useState(false);
   const [viewing, setViewing] = useState(false);
@@ -313,7 +424,12 @@ function Attachment({ store, mediaId }: { store: ChatStore; mediaId: string }) {
             event.preventDefault();
             setViewing(true);
           }}>
-          <img src={details.smallThumbnail.url} alt={`Image: ${name}`} width={details.media.width ?? undefined} height={details.media.height ?? undefined} />
+          {/* An animated image plays in the message (its original, kept animated by Media); a still shows its thumbnail.
+              The blurhash placeholder shows until the picture has loaded. */}
+          <img src={attachment.animated ? details.download.url : details.smallThumbnail.url} alt={`${attachment.animated ? "Animated image" : "Image"}: ${name}`}
+            width={details.media.width ?? undefined} height={details.media.height ?? undefined} onLoad={() => setLoaded(true)}
+            data-animated={attachment.animated ? "true" : undefined}
+            style={placeholder && !loaded ? { backgroundImage: `url(${placeholder})`, backgroundSize: "cover" } : undefined} />
         </a>
         {viewing && <ImageViewer details={details} name={name} onClose={() => setViewing(false)} />}
       </>
@@ -326,6 +442,8 @@ function Attachment({ store, mediaId }: { store: ChatStore; mediaId: string }) {
       </a>
     );
   }
+  if (placeholder && !gaveUp)
+    return <img className="attachment placeholder" src={placeholder} alt="Image loading" width={attachment.width ?? 96} height={attachment.height ?? 64} data-testid="blurhash" />;
   return <p className="attachment muted" role="status">{gaveUp ? "The attachment is not available." : "Preparing the attachment…"}</p>;
 }
 

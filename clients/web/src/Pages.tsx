@@ -7,7 +7,7 @@ import { timeOf, errorText } from "./format";
 import { pushSupported, turnOnPush } from "./push";
 
 /** Runs an action with a busy flag and an error line; `done` says what happened, for a role="status" line. */
-function useAction(): [busy: boolean, message: { text: string; error: boolean } | undefined, run: (work: () => Promise<string | void>) => Promise<void>] {
+export function useAction(): [busy: boolean, message: { text: string; error: boolean } | undefined, run: (work: () => Promise<string | void>) => Promise<void>] {
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<{ text: string; error: boolean } | undefined>();
   const run = async (work: () => Promise<string | void>) => {
@@ -25,12 +25,12 @@ function useAction(): [busy: boolean, message: { text: string; error: boolean } 
   return [busy, message, run];
 }
 
-function Outcome({ message }: { message: { text: string; error: boolean } | undefined }) {
+export function Outcome({ message }: { message: { text: string; error: boolean } | undefined }) {
   if (!message) return null;
   return message.error ? <p role="alert" className="error">{message.text}</p> : <p role="status" className="notice">{message.text}</p>;
 }
 
-function Page({ title, onBack, children }: { title: string; onBack: () => void; children: ReactNode }) {
+export function Page({ title, onBack, children }: { title: string; onBack: () => void; children: ReactNode }) {
   return (
     <section className="page" aria-labelledby="page-title">
       <header className="conversation-header">

@@ -1,5 +1,5 @@
 import {
-  type Conversation, type ConversationEvent, EventTypes, type InboxRow, type Message, type NotificationItem, type NotificationNotice,
+  type Attachment, type SavedMessage, type Conversation, type ConversationEvent, EventTypes, type InboxRow, type Message, type NotificationItem, type NotificationNotice,
   type OutboxEntry, type PlatformClient, type PresenceNotice, type PublicProfile, type ReceiptNotice, type Thread, type TypingNotice,
 } from "@platform/client";
 import { CallController } from "./calls";
@@ -26,6 +26,10 @@ export interface ConversationState {
   readSent: number;
   /** Threads opened on this page: their replies by id (older ones than the main list holds come from the thread endpoint). */
   threads: Map<string, ThreadState>;
+  /** Moves when a message is pinned or unpinned: the pinned list is read again. */
+  pinsVersion: number;
+  /** I marked the conversation unread from this seq: it is not marked read again until I leave it and come back. */
+  unreadFrom: number | undefined;
 }
 
 export interface ThreadState {
@@ -54,6 +58,7 @@ export class ChatStore {
   #watched = "";
   readonly #off: Array<() => void> = [];
   #inbox: InboxRow[] = [];
+  #saved = new Set<string>();
   #notifications: NotificationItem[] = [];
   #notificationsLoaded = false;
   #unreadNotifications = 0;
@@ -259,6 +264,7 @@ export class ChatStore {
       state = {
         id, conversation: undefined, messages: new Map(), loaded: false, loadingOlder: false, reachedStart: false, error: undefined,
         typing: new Map(), cursors: new Map(), baseline: undefined, readSent: 0, threads: new Map(),
+        pinsVersion: 0, unreadFrom: undefined,
       };
       this.#conversations.set(id, state);
     }
@@ -374,7 +380,7 @@ export class ChatStore {
   async markRead(id: string): Promise<void> {
     const state = this.conversation(id);
     const newest = this.messages(id).at(-1);
-    if (!state.loaded || !newest || newest.seq <= state.readSent) return;
+    if (!state.loaded || !newest || newest.seq <= state.readSent || state.unreadFrom !== undefined) return;
     state.readSent = newest.seq;
     try {
       await this.client.sendReceipts(id, { read: newest.seq });
@@ -512,6 +518,54 @@ export class ChatStore {
   }
 
   /** Finds users by username or display name, or one by its id. */
+  /** Whether I saved the message (known once my saved messages were loaded, and after I save or unsave one). */
+  isSaved(messageId: string): boolean {
+    return this.#saved.has(messageId);
+  }
+
+  async loadSaved(): Promise<SavedMessage[]> {
+    const page = await this.client.getSavedMessages(undefined, 100);
+    this.#saved = new Set(page.items.map((item) => item.message.id));
+    this.#changed();
+    return page.items;
+  }
+
+  async setSaved(messageId: string, save: boolean): Promise<void> {
+    if (save) await this.client.saveMessage(messageId);
+    else await this.client.unsaveMessage(messageId);
+    if (save) this.#saved.add(messageId);
+    else this.#saved.delete(messageId);
+    this.#changed();
+  }
+
+  async setPinned(id: string, message: Message, pin: boolean): Promise<void> {
+    if (pin) await this.client.pinMessage(id, message.id);
+    else await this.client.unpinMessage(id, message.id);
+    const state = this.conversation(id);
+    this.#update(state, { ...message, pinned: pin });
+    state.pinsVersion++;
+    this.#changed();
+  }
+
+  /** Marks the conversation unread from this message on (my read marker only), and stops marking it read until I come back. */
+  async markUnread(id: string, message: Message): Promise<void> {
+    await this.client.markUnread(id, message.seq);
+    const state = this.conversation(id);
+    state.readSent = message.seq - 1;
+    state.unreadFrom = message.seq;
+    await this.refreshInbox();
+    this.#changed();
+  }
+
+  /** Leaving a conversation I marked unread: the next visit marks it read as usual. */
+  leave(id: string): void {
+    this.conversation(id).unreadFrom = undefined;
+  }
+
+  async forward(toConversationId: string, from: { conversationId: string; messageId: string }): Promise<void> {
+    await this.client.forwardMessage(toConversationId, from);
+  }
+
   async findUsers(query: string): Promise<PublicProfile[]> {
     const trimmed = query.trim();
     if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(trimmed)) {
@@ -602,6 +656,17 @@ export class ChatStore {
             imageUrl: (data.imageUrl as string | null) ?? null, siteName: (data.siteName as string | null) ?? null,
           };
           this.#update(state, { ...target, linkPreviews: [...(target.linkPreviews ?? []).filter((p) => p.url !== preview.url), preview] });
+        }
+        break;
+      case EventTypes.MessagePinned:
+      case EventTypes.MessageUnpinned:
+        if (target) this.#update(state, { ...target, pinned: event.type === EventTypes.MessagePinned });
+        state.pinsVersion++;
+        break;
+      case EventTypes.MessageAttachmentsReady:
+        if (target && Array.isArray(data.attachments)) {
+          const ready = new Map((data.attachments as Attachment[]).map((a) => [a.id, a]));
+          this.#update(state, { ...target, attachments: target.attachments.map((a) => ready.get(a.id) ?? a) });
         }
         break;
       case EventTypes.ConversationUpdated:

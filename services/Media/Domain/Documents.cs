@@ -27,6 +27,8 @@ public sealed record MediaItem
     public int? Height { get; init; }
     public long? DurationMs { get; init; }
     public string? BlurHash { get; init; }
+    /// <summary>An animated GIF or WebP kept animated (re-encoded within the limits); its thumbnails are stills.</summary>
+    public bool Animated { get; init; }
     /// <summary>Audio: peak levels (0-100) of equal slices of the sound, for a voice note's waveform.</summary>
     public IReadOnlyList<int>? Waveform { get; init; }
     public DateTimeOffset CreatedAt { get; init; }

@@ -19,11 +19,12 @@ public sealed record MediaDto(
     string? FileName,
     string? BlurHash,
     IReadOnlyList<int>? Waveform,
-    DateTimeOffset CreatedAt)
+    DateTimeOffset CreatedAt,
+    bool Animated = false)
 {
     public static MediaDto From(MediaItem m) => new(
         m.Id, m.ContentType, m.Size, m.Width, m.Height, m.DurationMs, m.SmallThumbnailKey is null ? null : MediaUrls.Thumbnail(m.Id),
-        m.Status, m.Kind, m.FileName, m.BlurHash, m.Waveform, m.CreatedAt);
+        m.Status, m.Kind, m.FileName, m.BlurHash, m.Waveform, m.CreatedAt, m.Animated);
 }
 
 internal static class Http

@@ -56,6 +56,32 @@ public sealed class FfmpegProcessor(MediaOptions options, ILogger<FfmpegProcesso
         return null;
     }
 
+    /// <summary>
+    /// The frames (PNG files, each with its duration) encoded as an animated GIF or WebP that loops forever; null when
+    /// ffmpeg fails. The frames' durations are kept (the concat demuxer's per-file durations, variable frame rate).
+    /// </summary>
+    public async Task<string?> AnimateAsync(IReadOnlyList<(string Path, int DurationMs)> frames, string format, string folder, CancellationToken cancellationToken)
+    {
+        var list = Path.Combine(folder, "frames.txt");
+        var lines = new List<string> { "ffconcat version 1.0" };
+        foreach (var (path, duration) in frames)
+        {
+            lines.Add($"file '{Path.GetFileName(path)}'");
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"duration {duration / 1000.0:0.###}"));
+        }
+        await File.WriteAllLinesAsync(list, lines, cancellationToken);
+        var output = Path.Combine(folder, "animated." + format);
+        string[] encode = format == "gif"
+            ? ["-filter_complex", "[0:v]split[a][b];[a]palettegen=reserve_transparent=1[p];[b][p]paletteuse", "-c:v", "gif", "-loop", "0"]
+            : ["-c:v", "libwebp_anim", "-lossless", "0", "-quality", "80", "-loop", "0", "-pix_fmt", "yuva420p"];
+        var (exit, _, error) = await RunAsync(options.FfmpegPath,
+            ["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", list, "-vsync", "vfr", .. encode, "-f", format == "gif" ? "gif" : "webp", output], cancellationToken);
+        if (exit == 0 && File.Exists(output))
+            return output;
+        logger.LogWarning("The animation could not be re-encoded: {Error}", Trim(error));
+        return null;
+    }
+
     /// <summary>Peak levels (0-100) of <paramref name="buckets"/> equal slices of the first ten minutes of sound.</summary>
     public async Task<IReadOnlyList<int>?> WaveformAsync(string path, long? durationMs, int buckets, CancellationToken cancellationToken)
     {

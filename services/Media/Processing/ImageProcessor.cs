@@ -43,6 +43,80 @@ public sealed class ImageProcessor(MediaOptions options)
         }
     }
 
+    /// <summary>An image's animation: its frames and their total duration; null for a still (one frame).</summary>
+    public static (int Frames, long DurationMs, int Width, int Height)? Animation(string path, string contentType)
+    {
+        using var codec = SKCodec.Create(path);
+        var expected = contentType == "image/gif" ? SKEncodedImageFormat.Gif : SKEncodedImageFormat.Webp;
+        if (codec is null || codec.EncodedFormat != expected || codec.FrameCount < 2)
+            return null;
+        var duration = codec.FrameInfo.Sum(f => (long)Math.Max(f.Duration, 0));
+        return (codec.FrameCount, duration, codec.Info.Width, codec.Info.Height);
+    }
+
+    /// <summary>
+    /// Every frame of an animated image as a PNG in <paramref name="folder"/> with how long it shows, composed as the
+    /// format says (a frame drawn over the one it depends on). The caller checked the limits first.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Path, int DurationMs)>> FramesAsync(string path, string folder, CancellationToken cancellationToken)
+    {
+        await _decoders.WaitAsync(cancellationToken);
+        try
+        {
+            return await Task.Run(() =>
+            {
+                using var codec = SKCodec.Create(path) ?? throw MediaRejectedException.Invalid("The image cannot be read.");
+                var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+                var frames = codec.FrameInfo;
+                var needed = frames.Select(f => f.RequiredFrame).Where(r => r >= 0).ToHashSet();
+                var kept = new Dictionary<int, SKBitmap>();
+                var written = new List<(string, int)>();
+                try
+                {
+                    for (var i = 0; i < frames.Length; i++)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        var bitmap = new SKBitmap(info);
+                        var prior = frames[i].RequiredFrame;
+                        if (prior >= 0 && kept.TryGetValue(prior, out var basis))
+                            basis.CopyTo(bitmap);
+                        else
+                        {
+                            bitmap.Erase(SKColors.Transparent);
+                            prior = -1;
+                        }
+                        var result = codec.GetPixels(info, bitmap.GetPixels(), new SKCodecOptions(i, prior));
+                        if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
+                        {
+                            bitmap.Dispose();
+                            throw MediaRejectedException.Invalid($"Frame {i + 1} of the image is corrupt ({result}).");
+                        }
+                        var file = Path.Combine(folder, $"frame{i:D5}.png");
+                        using (var encoded = bitmap.Encode(SKEncodedImageFormat.Png, 100))
+                        using (var stream = File.Create(file))
+                            encoded.SaveTo(stream);
+                        // Browsers show frames without a delay (0 or 10 ms) for 100 ms; so does the re-encoded file.
+                        written.Add((file, frames[i].Duration <= 10 ? 100 : frames[i].Duration));
+                        if (needed.Contains(i))
+                            kept[i] = bitmap;
+                        else
+                            bitmap.Dispose();
+                    }
+                    return (IReadOnlyList<(string, int)>)written;
+                }
+                finally
+                {
+                    foreach (var bitmap in kept.Values)
+                        bitmap.Dispose();
+                }
+            }, cancellationToken);
+        }
+        finally
+        {
+            _decoders.Release();
+        }
+    }
+
     /// <summary>A frame (a video's poster) made into the two thumbnails and the placeholder.</summary>
     public (byte[] Small, byte[] Large, string BlurHash, int Width, int Height) Thumbnails(string framePath)
     {

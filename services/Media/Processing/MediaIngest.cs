@@ -116,7 +116,7 @@ public sealed class MediaIngest(
                     {
                         ContentType = twin.ContentType, Size = twin.Size, BlobKey = twin.BlobKey, SmallThumbnailKey = twin.SmallThumbnailKey,
                         LargeThumbnailKey = twin.LargeThumbnailKey, Width = twin.Width, Height = twin.Height, DurationMs = twin.DurationMs,
-                        BlurHash = twin.BlurHash, Waveform = twin.Waveform,
+                        BlurHash = twin.BlurHash, Waveform = twin.Waveform, Animated = twin.Animated,
                     };
                     session.Store(item);
                     await session.SaveChangesAsync(cancellationToken);
@@ -150,6 +150,8 @@ public sealed class MediaIngest(
     {
         switch (type.Kind)
         {
+            case MediaKind.Image when !type.IsActive && await AnimateAsync(item, type, path, pending, cancellationToken) is { } animated:
+                return animated;
             case MediaKind.Image when !type.IsActive:
             {
                 var image = await images.ProcessAsync(path, type, cancellationToken);
@@ -170,6 +172,62 @@ public sealed class MediaIngest(
         }
         pending.Add(new PendingBlob(sha, type.ContentType, () => File.OpenRead(path)));
         return item with { ContentType = item.ContentType.Length > 0 ? item.ContentType : type.ContentType, Size = size, BlobKey = sha };
+    }
+
+    /// <summary>
+    /// An animated GIF or WebP within the limits (frames, duration, pixels over all frames), re-encoded by ffmpeg from
+    /// its decoded frames (which drops metadata and anything appended) and kept animated, with still thumbnails of its
+    /// first frame. Null for a still image, an animation over a limit (kept as a still) or without ffmpeg.
+    /// </summary>
+    private async Task<MediaItem?> AnimateAsync(MediaItem item, SniffedType type, string path, List<PendingBlob> pending, CancellationToken cancellationToken)
+    {
+        if (type.ContentType is not ("image/gif" or "image/webp"))
+            return null;
+        var settings = options.Value;
+        (int Frames, long DurationMs, int Width, int Height)? animation;
+        try
+        {
+            animation = ImageProcessor.Animation(path, type.ContentType);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            return null; // The still path reads the file again and says what is wrong with it.
+        }
+        if (animation is not { } a)
+            return null;
+        if (a.Frames > settings.MaxAnimationFrames || a.DurationMs > settings.MaxAnimationDurationMs
+            || a.Width > settings.MaxImageDimension || a.Height > settings.MaxImageDimension || (long)a.Width * a.Height > settings.MaxImagePixels
+            || (long)a.Frames * a.Width * a.Height > settings.MaxAnimationPixels)
+        {
+            logger.LogInformation("An animation of {Frames} frames, {DurationMs} ms, {Width} x {Height} is over the limits: kept as a still", a.Frames, a.DurationMs, a.Width, a.Height);
+            return null;
+        }
+        if (!ffmpeg.Available)
+        {
+            logger.LogInformation("ffmpeg is not installed: the animation is kept as a still");
+            return null;
+        }
+        var folder = Directory.CreateTempSubdirectory("platform-media-animation-").FullName;
+        try
+        {
+            var frames = await images.FramesAsync(path, folder, cancellationToken);
+            var format = type.ContentType == "image/gif" ? "gif" : "webp";
+            if (await ffmpeg.AnimateAsync(frames, format, folder, cancellationToken) is not { } encoded)
+                return null;
+            var bytes = await File.ReadAllBytesAsync(encoded, cancellationToken);
+            var thumbnails = images.Thumbnails(frames[0].Path);
+            return item with
+            {
+                ContentType = type.ContentType, Size = bytes.Length, BlobKey = Pending(pending, bytes, type.ContentType),
+                Width = a.Width, Height = a.Height, DurationMs = frames.Sum(f => (long)f.DurationMs), Animated = true, BlurHash = thumbnails.BlurHash,
+                SmallThumbnailKey = Pending(pending, thumbnails.Small, ImageProcessor.ThumbnailContentType),
+                LargeThumbnailKey = Pending(pending, thumbnails.Large, ImageProcessor.ThumbnailContentType),
+            };
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     private async Task<MediaItem> ProcessAudioVideoAsync(
@@ -267,6 +325,8 @@ public sealed class MediaIngest(
                 Height = item.Height,
                 DurationMs = item.DurationMs,
                 ThumbnailUrl = item.SmallThumbnailKey is null ? null : MediaUrls.Thumbnail(item.Id),
+                BlurHash = item.BlurHash,
+                Animated = item.Animated,
                 ReadyAt = time.GetUtcNow(),
             }, cancellationToken);
         }

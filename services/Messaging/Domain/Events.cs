@@ -112,6 +112,24 @@ public record LinkPreviewAttached(
     DateTimeOffset FetchedAt,
     DateTimeOffset AttachedAt);
 
+/// <summary>What Media found out about an attached file (from <c>MediaReady</c>).</summary>
+public record AttachmentDetails(
+    Guid Id,
+    string ContentType,
+    long Size,
+    int? Width,
+    int? Height,
+    long? DurationMs,
+    string? ThumbnailUrl,
+    string? BlurHash,
+    bool Animated);
+
+/// <summary>
+/// Media processed files attached to the message (from <c>MediaReady</c>, whichever came first: the message or the
+/// processing); each file's details are added once.
+/// </summary>
+public record MessageAttachmentsReady(Guid MessageId, IReadOnlyList<AttachmentDetails> Attachments, DateTimeOffset ReadyAt);
+
 public static class DeleteReasons
 {
     public const string Deleted = "deleted";

@@ -225,6 +225,10 @@ public sealed record MessageView
     public DateTimeOffset? DeletedAt { get; init; }
     public IReadOnlyList<ReactionView> Reactions { get; init; } = [];
     public IReadOnlyList<Guid> Attachments { get; init; } = [];
+    /// <summary>The attachments Media has processed, in the order they became ready.</summary>
+    public IReadOnlyList<AttachmentDetails> AttachmentDetails { get; init; } = [];
+    /// <summary>Seqs of the <see cref="MessageAttachmentsReady"/> events, erased with the text when the message is deleted.</summary>
+    public IReadOnlyList<long> AttachmentSeqs { get; init; } = [];
     public IReadOnlyList<LinkPreviewView> LinkPreviews { get; init; } = [];
     /// <summary>Seqs of the <see cref="LinkPreviewAttached"/> events, erased with the text when the message is deleted.</summary>
     public IReadOnlyList<long> PreviewSeqs { get; init; } = [];
@@ -261,7 +265,7 @@ public sealed record MessageView
         },
         MessageDeleted d => this with
         {
-            Text = "", Mentions = [], Urls = [], Reactions = [], Attachments = [], LinkPreviews = [], Deleted = true, DeletedAt = d.DeletedAt,
+            Text = "", Mentions = [], Urls = [], Reactions = [], Attachments = [], AttachmentDetails = [], LinkPreviews = [], Deleted = true, DeletedAt = d.DeletedAt,
             Pinned = false,
         },
         MessagePinned => this with { Pinned = true },
@@ -270,6 +274,11 @@ public sealed record MessageView
         {
             LinkPreviews = [.. LinkPreviews, new LinkPreviewView(p.Url, p.Title, p.Description, p.ImageUrl, p.SiteName)],
             PreviewSeqs = [.. PreviewSeqs, seq],
+        },
+        MessageAttachmentsReady ready => this with
+        {
+            AttachmentDetails = [.. AttachmentDetails, .. ready.Attachments.Where(a => Attachments.Contains(a.Id) && AttachmentDetails.All(d => d.Id != a.Id))],
+            AttachmentSeqs = [.. AttachmentSeqs, seq],
         },
         ReactionAdded r => this with { Reactions = WithReaction(r.Emoji, r.UserId, add: true) },
         ReactionRemoved r => this with { Reactions = WithReaction(r.Emoji, r.UserId, add: false) },

@@ -135,16 +135,28 @@ public static class SendMessage
             if (sender is { Active: true } && context.Conversation.Kind == ConversationKind.Direct && await BlockedAsync(context, senderId, cancellationToken))
                 return DomainError.Forbidden("A block stands between you and the other member: this conversation takes no messages.");
             var mentions = sender is { Active: true } ? await ResolveMentionsAsync(context, text, cancellationToken) : [];
-            return Decide(context.Conversation, sender, senderId, root, new Command(messageId, request.ClientMessageId!, text, mentions, request.ReplyTo,
-                (request.Attachments ?? []).Distinct().ToList(), time.GetUtcNow(), request.ForwardedFrom, bot));
+            var now = time.GetUtcNow();
+            var decision = Decide(context.Conversation, sender, senderId, root, new Command(messageId, request.ClientMessageId!, text, mentions, request.ReplyTo,
+                (request.Attachments ?? []).Distinct().ToList(), now, request.ForwardedFrom, bot));
+            // Files Media has already processed come with the message, in the same write.
+            if (decision.Error is null && decision.Events.OfType<MessagePosted>().SingleOrDefault() is { Attachments.Count: > 0 } posted)
+            {
+                var ready = await Attachments.DecideAsync(context, MessageView.Create(id, context.Conversation.LastSeq + 1, posted), now, cancellationToken);
+                if (ready.Events.Count > 0)
+                    decision = new Decision([.. decision.Events, .. ready.Events]);
+            }
+            return decision;
         }, cancellationToken);
 
         if (result.Error is not null)
             return Http.Problem(result.Error, http);
         if (again is not null)
             return Created(again);
-        var message = await result.Context!.Message(messageId, cancellationToken);
-        return Created(message!);
+        var message = (await result.Context!.Message(messageId, cancellationToken))!;
+        // Media may have announced a file between that write's look and its commit: looked for again now, so one side sees both.
+        if (message.AttachmentDetails.Count < message.Attachments.Count)
+            await Attachments.FillAsync(writer, id, messageId, time, cancellationToken);
+        return Created(message);
     }
 
     /// <summary>The origin of a forward, if the forwarder may read it: a member's (a former member's: from before leaving), not deleted.</summary>

@@ -91,20 +91,24 @@ public sealed class ConversationEventConsumer(
             case ConversationEventTypes.MessageEdited:
                 var edited = e.Data.GetProperty("messageId").GetGuid();
                 var text = e.Data.GetProperty("text").GetString();
-                foreach (var notification in await session.Query<Notification>().Where(n => n.MessageId == edited).ToListAsync(cancellationToken))
+                var rewritten = await session.Query<Notification>().Where(n => n.MessageId == edited).ToListAsync(cancellationToken);
+                foreach (var notification in rewritten)
                 {
                     notification.Body = Preview(text);
                     session.Store(notification);
                 }
+                await PushCorrections.ScheduleAsync(session, rewritten, time.GetUtcNow(), cancellationToken);
                 break;
             case ConversationEventTypes.MessageDeleted:
                 var deleted = e.Data.GetProperty("messageId").GetGuid();
-                foreach (var notification in await session.Query<Notification>().Where(n => n.MessageId == deleted).ToListAsync(cancellationToken))
+                var cleared = await session.Query<Notification>().Where(n => n.MessageId == deleted).ToListAsync(cancellationToken);
+                foreach (var notification in cleared)
                 {
                     notification.Deleted = true;
                     notification.Body = null;
                     session.Store(notification);
                 }
+                await PushCorrections.ScheduleAsync(session, cleared, time.GetUtcNow(), cancellationToken);
                 break;
         }
 

@@ -25,13 +25,16 @@ public sealed class StateConsumer(IDocumentSession session, TimeProvider time)
             return;
         session.Store(new ReadCursor { Id = key, ReadSeq = read });
         var now = time.GetUtcNow();
-        foreach (var notification in await session.Query<Notification>()
-                     .Where(n => n.UserId == receipt.UserId && n.ConversationId == receipt.ConversationId && n.Seq <= read && n.ReadAt == null)
-                     .ToListAsync(context.CancellationToken))
+        var marked = await session.Query<Notification>()
+            .Where(n => n.UserId == receipt.UserId && n.ConversationId == receipt.ConversationId && n.Seq <= read && n.ReadAt == null)
+            .ToListAsync(context.CancellationToken);
+        foreach (var notification in marked)
         {
             notification.ReadAt = now;
             session.Store(notification);
         }
+        // Read on one device: the push the others still show is withdrawn (or shows only what is still unread).
+        await Push.PushCorrections.ScheduleAsync(session, marked, now, context.CancellationToken);
         await session.SaveChangesAsync(context.CancellationToken);
     }
 

@@ -18,6 +18,9 @@ public sealed class Notification
     public DateTimeOffset? ReadAt { get; set; }
     public bool Deleted { get; set; }
     public DateTimeOffset? PushedAt { get; set; }
+
+    /// <summary>The push that showed it was withdrawn from the user's devices (everything it showed was read or deleted).</summary>
+    public bool PushWithdrawn { get; set; }
 }
 
 /// <summary>Marks an event as handled, written in the same transaction as its effects: a redelivery finds it and does nothing.</summary>
@@ -143,6 +146,12 @@ public sealed class PendingPush
 
     /// <summary>Set after a partial failure: only these subscriptions are tried again.</summary>
     public List<Guid>? RetrySubscriptionIds { get; set; }
+
+    /// <summary>
+    /// Not a new push but a correction of the one the devices show for the conversation (same topic / collapse id / tag):
+    /// its text after an edit or delete, or its withdrawal once nothing it showed is unread.
+    /// </summary>
+    public bool Correction { get; set; }
 }
 
 /// <summary>The VAPID key pair, generated once and shared by every replica when none is configured.</summary>

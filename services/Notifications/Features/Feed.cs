@@ -82,6 +82,7 @@ public static class Feed
             notification.ReadAt = now;
             session.Store(notification);
         }
+        await Push.PushCorrections.ScheduleAsync(session, marking, now, cancellationToken);
         await session.SaveChangesAsync(cancellationToken);
         return TypedResults.Ok(new UnreadTotal(await session.Query<Notification>().CountAsync(n => n.UserId == me && !n.Deleted && n.ReadAt == null, cancellationToken)));
     }

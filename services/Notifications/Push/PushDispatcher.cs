@@ -76,6 +76,11 @@ public sealed class PushDispatcher(
         var pending = await session.LoadAsync<PendingPush>(claimed.Id, cancellationToken);
         if (pending is null || pending.ClaimedUntil != claimed.ClaimedUntil)
             return;
+        if (pending.Correction)
+        {
+            await CorrectAsync(session, pending, cancellationToken);
+            return;
+        }
         var now = time.GetUtcNow();
         var cursor = pending.ConversationId is { } conversationId
             ? await session.LoadAsync<ReadCursor>(ReadCursor.KeyOf(pending.UserId, conversationId), cancellationToken) : null;
@@ -103,10 +108,61 @@ public sealed class PushDispatcher(
             return;
         }
 
+        var payload = await PayloadAsync(session, pending, notifications, cancellationToken);
+        if (await DeliverAsync(session, pending, payload, cancellationToken))
+        {
+            session.Delete(pending);
+            foreach (var notification in notifications)
+            {
+                notification.PushedAt = now;
+                notification.PushWithdrawn = false;
+                session.Store(notification);
+            }
+        }
+        await session.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// A correction of what the user's devices show for the conversation: the notifications pushed there and not
+    /// withdrawn, as they are now. Some still unread: the push is replaced with their current text. None: it is withdrawn.
+    /// Quiet hours and presence do not hold it: it only changes a push already shown.
+    /// </summary>
+    private async Task CorrectAsync(IDocumentSession session, PendingPush pending, CancellationToken cancellationToken)
+    {
+        var shown = await session.Query<Notification>()
+            .Where(n => n.UserId == pending.UserId && n.ConversationId == pending.ConversationId && n.PushedAt != null && !n.PushWithdrawn)
+            .ToListAsync(cancellationToken);
+        if (shown.Count == 0 || pending.ConversationId is not { } conversationId)
+        {
+            session.Delete(pending);
+            await session.SaveChangesAsync(cancellationToken);
+            return;
+        }
+        var cursor = await session.LoadAsync<ReadCursor>(ReadCursor.KeyOf(pending.UserId, conversationId), cancellationToken);
+        var remaining = shown.Where(n => !n.Deleted && n.ReadAt is null && (cursor is null || n.Seq > cursor.ReadSeq)).OrderBy(n => n.CreatedAt).ToList();
+        var payload = remaining.Count == 0
+            ? PushPayload.Withdrawal(conversationId, shown.Select(n => n.Id).ToList())
+            : (await PayloadAsync(session, pending, remaining, cancellationToken)) with { Action = PushActions.Update };
+        if (await DeliverAsync(session, pending, payload, cancellationToken))
+        {
+            session.Delete(pending);
+            if (remaining.Count == 0)
+                foreach (var notification in shown)
+                {
+                    notification.PushWithdrawn = true;
+                    session.Store(notification);
+                }
+        }
+        await session.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>Sends the payload to each of the user's subscriptions; false when some are to be tried again (the pending push is released for then).</summary>
+    private async Task<bool> DeliverAsync(IDocumentSession session, PendingPush pending, PushPayload payload, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
         var subscriptions = await session.Query<PushSubscriptionDoc>().Where(s => s.UserId == pending.UserId).ToListAsync(cancellationToken);
         if (pending.RetrySubscriptionIds is { } retrying)
             subscriptions = subscriptions.Where(s => retrying.Contains(s.Id)).ToList();
-        var payload = await PayloadAsync(session, pending, notifications, cancellationToken);
         var retry = new List<Guid>();
         TimeSpan? retryAfter = null;
         foreach (var subscription in subscriptions)
@@ -151,17 +207,9 @@ public sealed class PushDispatcher(
             pending.RetrySubscriptionIds = retry;
             var backoff = TimeSpan.FromSeconds(Math.Min(300, Math.Pow(2, pending.Attempts)));
             Release(session, pending, now + (retryAfter is { } hint && hint > backoff ? hint : backoff));
+            return false;
         }
-        else
-        {
-            session.Delete(pending);
-            foreach (var notification in notifications)
-            {
-                notification.PushedAt = now;
-                session.Store(notification);
-            }
-        }
-        await session.SaveChangesAsync(cancellationToken);
+        return true;
     }
 
     private static void Release(IDocumentSession session, PendingPush pending, DateTimeOffset dueAt)

@@ -18,7 +18,7 @@ public sealed class PushScheduler(IOptions<NotificationsOptions> options, TimePr
         var presence = await session.LoadAsync<UserPresence>(notification.UserId, cancellationToken);
         var due = now + (presence?.Online == true ? options.Value.UnreadDelay : options.Value.CoalesceWindow);
         var pending = await session.Query<PendingPush>()
-            .Where(p => p.UserId == notification.UserId && p.ConversationId == notification.ConversationId && p.ClaimedUntil == null)
+            .Where(p => p.UserId == notification.UserId && p.ConversationId == notification.ConversationId && p.ClaimedUntil == null && !p.Correction)
             .FirstOrDefaultAsync(cancellationToken);
         if (pending is null)
         {

@@ -12,8 +12,30 @@ using Platform.Notifications.Domain;
 
 namespace Platform.Notifications.Push;
 
-/// <summary>What a push says: one notification, or a burst of them in one conversation.</summary>
-public sealed record PushPayload(string Title, string? Body, string Kind, Guid? ConversationId, int Count, IReadOnlyList<Guid> NotificationIds);
+/// <summary>
+/// What a push says: one notification, or a burst of them in one conversation. <see cref="Action"/> tells the device what
+/// to do with the notification it shows under <see cref="Tag"/> (the conversation): show a new one, replace its text, or
+/// withdraw it.
+/// </summary>
+public sealed record PushPayload(string Title, string? Body, string Kind, Guid? ConversationId, int Count, IReadOnlyList<Guid> NotificationIds)
+{
+    public string Action { get; init; } = PushActions.Show;
+
+    /// <summary>The same for every push about one conversation: the Web Push <c>Topic</c>, APNs collapse id and FCM tag.</summary>
+    public string? Tag => ConversationId?.ToString("N");
+
+    public static PushPayload Withdrawal(Guid conversationId, IReadOnlyList<Guid> notificationIds) =>
+        new("", null, PushActions.Withdraw, conversationId, 0, notificationIds) { Action = PushActions.Withdraw };
+}
+
+public static class PushActions
+{
+    public const string Show = "show";
+    /// <summary>Replace the shown notification's text (after an edit, a delete, or a read of part of it).</summary>
+    public const string Update = "update";
+    /// <summary>Close the shown notification: everything it showed was read or deleted.</summary>
+    public const string Withdraw = "withdraw";
+}
 
 /// <summary>How a push service answered: delivered, the subscription is gone (404/410), try again later (429/5xx), or failed for good.</summary>
 public abstract record PushResult
@@ -61,8 +83,9 @@ public sealed class WebPushSender(PushServiceClient client, VapidKeyStore keys, 
         {
             TimeToLive = options.Value.Push.TimeToLiveSeconds,
             Urgency = payload.Kind is Kinds.Mention or Kinds.DirectMessage ? PushMessageUrgency.High : PushMessageUrgency.Normal,
-            // A newer push about the same conversation replaces one the device has not fetched yet.
-            Topic = payload.ConversationId?.ToString("N")[..32],
+            // A newer push about the same conversation (a new one, a correction, a withdrawal) replaces one the device has
+            // not fetched yet; the service worker replaces or closes the shown one by the payload's tag.
+            Topic = payload.Tag,
         };
         var (publicKey, privateKey) = await keys.GetAsync(cancellationToken);
         using var vapid = new VapidAuthentication(publicKey, privateKey) { Subject = options.Value.Push.VapidSubject };
@@ -173,6 +196,18 @@ public sealed class ApnsSender(HttpClient http, IOptions<NotificationsOptions> o
     public HttpRequestMessage BuildRequest(PushSubscriptionDoc subscription, PushPayload payload)
     {
         var apns = options.Value.Push.Apns;
+        var withdraw = payload.Action == PushActions.Withdraw;
+        var aps = withdraw
+            ? new Dictionary<string, object?> { ["content-available"] = 1, ["badge"] = 0 }
+            : new Dictionary<string, object?>
+            {
+                ["alert"] = new { title = payload.Title, body = payload.Body },
+                ["badge"] = payload.Count,
+                ["thread-id"] = payload.ConversationId?.ToString(),
+            };
+        // A correction replaces the shown notification without sounding again.
+        if (payload.Action == PushActions.Show)
+            aps["sound"] = "default";
         var host = apns.Production ? "https://api.push.apple.com" : "https://api.sandbox.push.apple.com";
         var request = new HttpRequestMessage(HttpMethod.Post, $"{host}/3/device/{Uri.EscapeDataString(subscription.Endpoint)}")
         {
@@ -180,24 +215,20 @@ public sealed class ApnsSender(HttpClient http, IOptions<NotificationsOptions> o
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
             Content = new StringContent(JsonSerializer.Serialize(new Dictionary<string, object?>
             {
-                ["aps"] = new Dictionary<string, object?>
-                {
-                    ["alert"] = new { title = payload.Title, body = payload.Body },
-                    ["badge"] = payload.Count,
-                    ["sound"] = "default",
-                    ["thread-id"] = payload.ConversationId?.ToString(),
-                },
+                // A withdrawal is silent (content-available): the app removes the delivered notification of the collapse id.
+                ["aps"] = aps,
+                ["action"] = payload.Action,
                 ["conversationId"] = payload.ConversationId,
                 ["notificationIds"] = payload.NotificationIds,
             }, JsonSerializerOptions.Web), Encoding.UTF8, "application/json"),
         };
         request.Headers.TryAddWithoutValidation("authorization", "bearer " + ProviderToken());
         request.Headers.TryAddWithoutValidation("apns-topic", apns.BundleId);
-        request.Headers.TryAddWithoutValidation("apns-push-type", "alert");
-        request.Headers.TryAddWithoutValidation("apns-priority", payload.Kind is Kinds.Mention or Kinds.DirectMessage ? "10" : "5");
+        request.Headers.TryAddWithoutValidation("apns-push-type", withdraw ? "background" : "alert");
+        request.Headers.TryAddWithoutValidation("apns-priority", !withdraw && payload.Kind is Kinds.Mention or Kinds.DirectMessage ? "10" : "5");
         request.Headers.TryAddWithoutValidation("apns-expiration", (time.GetUtcNow() + TimeSpan.FromSeconds(options.Value.Push.TimeToLiveSeconds)).ToUnixTimeSeconds().ToString());
-        if (payload.ConversationId is { } conversation)
-            request.Headers.TryAddWithoutValidation("apns-collapse-id", conversation.ToString("N"));
+        if (payload.Tag is { } tag)
+            request.Headers.TryAddWithoutValidation("apns-collapse-id", tag);
         return request;
     }
 
@@ -277,15 +308,23 @@ public sealed class FcmSender(HttpClient http, IOptions<NotificationsOptions> op
                 message = new
                 {
                     token = subscription.Endpoint,
-                    notification = new { title = payload.Title, body = payload.Body },
+                    // A withdrawal is a data message: the app cancels the notification with the tag.
+                    notification = payload.Action == PushActions.Withdraw ? null : new { title = payload.Title, body = payload.Body },
                     data = new Dictionary<string, string>
                     {
                         ["kind"] = payload.Kind,
+                        ["action"] = payload.Action,
+                        ["tag"] = payload.Tag ?? "",
                         ["conversationId"] = payload.ConversationId?.ToString() ?? "",
                         ["count"] = payload.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     },
-                    android = new { priority = payload.Kind is Kinds.Mention or Kinds.DirectMessage ? "high" : "normal", ttl = $"{options.Value.Push.TimeToLiveSeconds}s",
-                        collapse_key = payload.ConversationId?.ToString("N") },
+                    android = new
+                    {
+                        priority = payload.Kind is Kinds.Mention or Kinds.DirectMessage ? "high" : "normal", ttl = $"{options.Value.Push.TimeToLiveSeconds}s",
+                        collapse_key = payload.Tag,
+                        // The same tag replaces the shown notification (a correction of its text).
+                        notification = payload.Action == PushActions.Withdraw ? null : new { tag = payload.Tag },
+                    },
                 },
             }, JsonSerializerOptions.Web), Encoding.UTF8, "application/json"),
         };

@@ -156,6 +156,8 @@ export interface components {
             smallThumbnail: null | components["schemas"]["SignedUrlDto"];
         };
         MediaDto: {
+            /** @default false */
+            animated: boolean;
             blurHash: null | string;
             contentType: string;
             /** Format: date-time */

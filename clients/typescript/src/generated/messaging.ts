@@ -810,8 +810,20 @@ export interface components {
             userIds: null | string[];
         };
         AttachmentDto: {
+            animated?: null | boolean;
+            blurHash?: null | string;
+            contentType?: null | string;
+            /** Format: int64 */
+            durationMs?: null | number;
+            /** Format: int32 */
+            height?: null | number;
             /** Format: uuid */
             id: string;
+            /** Format: int64 */
+            size?: null | number;
+            thumbnailUrl?: null | string;
+            /** Format: int32 */
+            width?: null | number;
         };
         BanDto: {
             /** Format: date-time */
