@@ -11,7 +11,11 @@ namespace Platform.Gateway.Realtime;
 /// </summary>
 public static class HubEnvelopes
 {
-    public static Dictionary<string, object?> From(ConversationEvent e) => new()
+    /// <summary>The client envelope (<see cref="EventEnvelope"/>, built in Platform.Contracts) of a bus event.</summary>
+    public static Dictionary<string, object?> From(ConversationEvent e) => From(EventEnvelope.From(e));
+
+    /// <summary>The client envelope as plain values; the names are <see cref="EventEnvelope"/>'s JSON names.</summary>
+    public static Dictionary<string, object?> From(EventEnvelope e) => new()
     {
         ["conversationId"] = e.ConversationId.ToString(),
         ["seq"] = e.Seq,
@@ -31,7 +35,7 @@ public static class HubEnvelopes
         ["statusText"] = change.StatusText,
     };
 
-    /// <summary>A log item from Messaging's <c>GET /events</c>, which already has the envelope's shape.</summary>
+    /// <summary>A log item from Messaging's <c>GET /events</c>: an <see cref="EventEnvelope"/>'s JSON, taken as it is.</summary>
     public static Dictionary<string, object?> FromLog(JsonElement item) => (Dictionary<string, object?>)ToPlain(item)!;
 
     public static object? ToPlain(JsonElement element) => element.ValueKind switch

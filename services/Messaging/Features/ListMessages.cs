@@ -51,7 +51,7 @@ public static class ListMessages
             next = page.Count > size ? page[size - 1].Seq.ToString() : null;
             page = page.Take(size).Reverse().ToList();
         }
-        return TypedResults.Ok(new Page<MessageDto>(page.Select(MessageDto.From).ToList(), next));
+        return TypedResults.Ok(new Page<MessageDto>(page.Select(MessageDtos.ToDto).ToList(), next));
     }
 
     private static async Task<Results<Ok<MessageDto>, ProblemHttpResult>> Get(
@@ -62,6 +62,6 @@ public static class ListMessages
         var message = await session.LoadAsync<MessageView>(messageId, cancellationToken);
         if (message is null || message.ConversationId != id || !member.Active && message.Seq > (member.LeftSeq ?? 0))
             return Http.Problem(DomainError.MessageNotFound);
-        return TypedResults.Ok(MessageDto.From(message));
+        return TypedResults.Ok(MessageDtos.ToDto(message));
     }
 }
