@@ -633,7 +633,7 @@ public sealed class ConnectionRegistry(
         }
     }
 
-    private bool IsLiveMember(RealtimeConnection connection, Guid conversationId)
+    private static bool IsLiveMember(RealtimeConnection connection, Guid conversationId)
     {
         lock (connection)
             return connection.Cursors.TryGetValue(conversationId, out var cursor) && cursor.EndSeq is null;
