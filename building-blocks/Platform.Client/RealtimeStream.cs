@@ -189,8 +189,9 @@ public sealed class RealtimeStream : IAsyncDisposable
             }
         };
 
-        _loop = Task.Run(ProcessAsync);
-        _ticker = Task.Run(TickAsync);
+        // The loops end when the stream is disposed, not with the caller's token.
+        _loop = Task.Run(ProcessAsync, CancellationToken.None);
+        _ticker = Task.Run(TickAsync, CancellationToken.None);
         await _hub.StartAsync(cancellationToken);
         // Returns once the starting positions are fixed (the hub's Positions, answered after the connection's setup):
         // whatever is committed after StartAsync returns reaches this stream, also when it starts at the current end.

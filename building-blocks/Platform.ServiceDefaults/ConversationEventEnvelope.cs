@@ -7,11 +7,14 @@ namespace Platform.ServiceDefaults;
 /// <summary>
 /// The envelope clients receive for a conversation event, <c>{conversationId, seq, type, occurredAt, actorId, data}</c>,
 /// as plain dictionaries, lists and scalars: the Gateway's hub sends it (JSON and MessagePack write the same names as
-/// the HTTP API), and outgoing webhooks post it as their body. One shape, built here only.
+/// the HTTP API), and outgoing webhooks post it as their body. The shape is <see cref="EventEnvelope"/> (Platform.Contracts);
+/// this is its plain form, built here only.
 /// </summary>
 public static class ConversationEventEnvelope
 {
-    public static Dictionary<string, object?> From(ConversationEvent e) => new()
+    public static Dictionary<string, object?> From(ConversationEvent e) => From(EventEnvelope.From(e));
+
+    public static Dictionary<string, object?> From(EventEnvelope e) => new()
     {
         ["conversationId"] = e.ConversationId.ToString(),
         ["seq"] = e.Seq,

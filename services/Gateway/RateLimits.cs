@@ -82,8 +82,8 @@ public sealed class RateLimitOptionsValidation : IValidateOptions<RateLimitOptio
 public sealed class GatewayRateLimits : IDisposable
 {
     private readonly bool _enabled;
-    private readonly IReadOnlyList<IPNetwork> _exempt;
-    private readonly IReadOnlyList<Rule> _rules;
+    private readonly List<IPNetwork> _exempt;
+    private readonly List<Rule> _rules;
     private readonly Counter<long> _refused;
 
     private sealed record Rule(string Name, RateLimitKey By, RateLimitCallers Callers, IReadOnlyList<(string Method, TemplateMatcher Path)> Requests, IReadOnlyList<string> UnlessQuery, PartitionedRateLimiter<string> Limiter);

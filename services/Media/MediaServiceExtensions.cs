@@ -107,26 +107,21 @@ public static class MediaServiceExtensions
 }
 
 /// <summary>Discards resumable uploads left unfinished past their lifetime, with their staged bytes.</summary>
-public sealed class UploadSweeper(IDocumentStore store, IOptions<MediaOptions> options, TimeProvider time, ILogger<UploadSweeper> logger) : BackgroundService
+public sealed class UploadSweeper(IDocumentStore store, IOptions<MediaOptions> options, TimeProvider time, ILogger<UploadSweeper> logger)
+    : PeriodicJob
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override ILogger Logger => logger;
+
+    protected override TimeProvider Clock => time;
+
+    protected override TimeSpan Interval => TimeSpan.FromMinutes(1);
+
+    protected override async Task RunPassAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), time);
-        do
-        {
-            try
-            {
-                await using var session = store.LightweightSession();
-                var now = time.GetUtcNow();
-                var expired = await session.Query<UploadSession>().Where(u => u.ExpiresAt < now).Select(u => u.Id).ToListAsync(stoppingToken);
-                foreach (var id in expired)
-                    await ResumableUpload.DiscardAsync(session, options.Value, id, stoppingToken);
-            }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(exception, "Sweeping expired uploads failed");
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        await using var session = store.LightweightSession();
+        var now = time.GetUtcNow();
+        var expired = await session.Query<UploadSession>().Where(u => u.ExpiresAt < now).Select(u => u.Id).ToListAsync(cancellationToken);
+        foreach (var id in expired)
+            await ResumableUpload.DiscardAsync(session, options.Value, id, cancellationToken);
     }
 }

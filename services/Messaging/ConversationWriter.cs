@@ -323,7 +323,7 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
         return new WriteResult(null, appended, context);
     }
 
-    private async Task ProjectAndCommit(
+    private static async Task ProjectAndCommit(
         IDocumentSession session, WriteContext context, IReadOnlyList<(long Seq, object Event)> appended, CancellationToken cancellationToken, bool skipFirst = false)
     {
         var conversationId = context.Conversation.Id;

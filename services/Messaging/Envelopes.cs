@@ -4,59 +4,14 @@ using Platform.Messaging.Domain;
 
 namespace Platform.Messaging;
 
-public sealed record ReactionDto(string Emoji, int Count, IReadOnlyList<Guid> UserIds);
-
-/// <summary>An attached file: its id at once, the rest once Media has processed it (<c>message.attachments-ready</c>).</summary>
-public sealed record AttachmentDto(
-    Guid Id,
-    string? ContentType = null,
-    long? Size = null,
-    int? Width = null,
-    int? Height = null,
-    long? DurationMs = null,
-    string? ThumbnailUrl = null,
-    string? BlurHash = null,
-    bool? Animated = null)
+/// <summary>The message shape's factory from the read model (the shape itself is <see cref="MessageDto"/> in Platform.Contracts).</summary>
+public static class MessageDtos
 {
-    public static AttachmentDto From(AttachmentDetails d) => new(d.Id, d.ContentType, d.Size, d.Width, d.Height, d.DurationMs, d.ThumbnailUrl, d.BlurHash, d.Animated);
-
-    public static IReadOnlyList<AttachmentDto> Of(MessageView m) =>
-        m.Attachments.Select(id => m.AttachmentDetails.FirstOrDefault(d => d.Id == id) is { } details ? From(details) : new AttachmentDto(id)).ToList();
-}
-
-public sealed record LinkPreviewDto(string Url, string? Title, string? Description, string? ImageUrl, string? SiteName);
-
-/// <summary>The message shape clients code against (ARCHITECTURE.md).</summary>
-public sealed record MessageDto(
-    Guid Id,
-    Guid ConversationId,
-    long Seq,
-    Guid SenderId,
-    string ClientMessageId,
-    string Text,
-    IReadOnlyList<Guid> Mentions,
-    IReadOnlyList<string> Urls,
-    Guid? ReplyTo,
-    int ReplyCount,
-    DateTimeOffset? LastReplyAt,
-    bool Edited,
-    DateTimeOffset? EditedAt,
-    bool Deleted,
-    IReadOnlyList<ReactionDto> Reactions,
-    IReadOnlyList<AttachmentDto> Attachments,
-    DateTimeOffset CreatedAt,
-    IReadOnlyList<LinkPreviewDto> LinkPreviews,
-    bool Pinned,
-    ForwardReference? ForwardedFrom,
-    bool SenderIsBot = false,
-    string SenderKind = "user",
-    string? SenderName = null)
-{
-    public static MessageDto From(MessageView m) => new(
+    public static MessageDto ToDto(this MessageView m) => new(
         m.Id, m.ConversationId, m.Seq, m.SenderId, m.ClientMessageId, m.Text, m.Mentions, m.Urls, m.ReplyTo, m.ReplyCount,
         m.LastReplyAt, m.Edited, m.EditedAt, m.Deleted,
         m.Reactions.Select(r => new ReactionDto(r.Emoji, r.UserIds.Count, r.UserIds)).ToList(),
-        AttachmentDto.Of(m),
+        m.AttachmentsOf(),
         m.CreatedAt,
         m.LinkPreviews.Select(p => new LinkPreviewDto(p.Url, p.Title, p.Description, p.ImageUrl, p.SiteName)).ToList(),
         m.Pinned,
@@ -64,75 +19,70 @@ public sealed record MessageDto(
         m.Bot is not null,
         m.Bot?.Kind ?? "user",
         m.Bot?.Name);
-}
 
-/// <summary>One event of the log as clients see it, on the hub and from <c>GET /events</c>.</summary>
-public sealed record EventEnvelope(Guid ConversationId, long Seq, string Type, DateTimeOffset OccurredAt, Guid ActorId, JsonElement Data);
+    public static AttachmentDto ToDto(this AttachmentDetails d) =>
+        new(d.Id, d.ContentType, d.Size, d.Width, d.Height, d.DurationMs, d.ThumbnailUrl, d.BlurHash, d.Animated);
+
+    /// <summary>The message's files: each with its details once Media has processed it, else its id alone.</summary>
+    public static IReadOnlyList<AttachmentDto> AttachmentsOf(this MessageView m) =>
+        m.Attachments.Select(id => m.AttachmentDetails.FirstOrDefault(d => d.Id == id) is { } details ? details.ToDto() : new AttachmentDto(id)).ToList();
+}
 
 public static class Envelopes
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-    };
-
+    /// <summary>A stored event's public description: its actor, its time and its typed data.</summary>
     /// <param name="message">For <see cref="MessagePosted"/>: the message as it is now (the live path) or as the event holds it (the log).</param>
     /// <param name="moderator">
     /// The reader moderates the conversation: they see who reported a message and why (<see cref="MessageReported"/>);
     /// everyone else, and the bus, only that a report was made.
     /// </param>
+    public static (Guid Actor, DateTimeOffset At, IConversationEventData Data) Describe(
+        Guid conversationId, long seq, object @event, MessageView? message = null, bool moderator = false) => @event switch
+    {
+        ConversationCreated e => (e.CreatedBy, e.CreatedAt, new ConversationCreatedData(
+            e.ConversationId, Wire(e.Kind), e.Title, e.Topic, e.IsPublic, e.RetentionDays,
+            e.Members.Select(m => new InitialMemberData(m.UserId, Wire(m.Role), m.Requested)).ToList(), e.CreatedBy, e.CreatedAt)),
+        ConversationUpdated e => (e.UpdatedBy, e.UpdatedAt, new ConversationUpdatedData(e.Title, e.Topic, e.RetentionDays, e.SlowModeSeconds ?? 0)),
+        MemberJoined e => (e.AddedBy, e.JoinedAt, new MemberJoinedData(e.UserId, Wire(e.Role), e.AddedBy)),
+        MemberLeft e => (e.RemovedBy, e.LeftAt, new MemberLeftData(e.UserId, e.RemovedBy)),
+        RequestAccepted e => (e.UserId, e.AcceptedAt, new RequestAcceptedData(e.UserId)),
+        MemberRoleChanged e => (e.ChangedBy, e.ChangedAt, new MemberRoleChangedData(e.UserId, Wire(e.Role))),
+        MemberBanned e => (e.BannedBy, e.BannedAt, new MemberBannedData(e.UserId, e.Reason, e.Until, e.BannedBy)),
+        MemberUnbanned e => (e.UnbannedBy, e.UnbannedAt, new MemberUnbannedData(e.UserId, e.UnbannedBy)),
+        MemberTimedOut e => (e.TimedOutBy, e.At, new MemberTimedOutData(e.UserId, e.Until, e.TimedOutBy)),
+        MessagePosted e => (e.SenderId, e.PostedAt, (message ?? MessageView.Create(conversationId, seq, e)).ToDto()),
+        MessageEdited e => (e.EditedBy, e.EditedAt, new MessageEditedData(e.MessageId, e.Text, e.Mentions, e.Urls, e.EditedAt)),
+        MessageDeleted e => (e.DeletedBy, e.DeletedAt, new MessageDeletedData(e.MessageId, e.Reason)),
+        MessageReported e when moderator => (e.ReportedBy, e.ReportedAt, new MessageReportedData(e.ReportId, e.MessageId, e.ReportedBy, e.Reason)),
+        MessageReported e => (Guid.Empty, e.ReportedAt, new MessageReportedData(e.ReportId)),
+        MessagePinned e => (e.PinnedBy, e.PinnedAt, new MessagePinnedData(e.MessageId, e.PinnedBy)),
+        MessageUnpinned e => (e.UnpinnedBy, e.UnpinnedAt, new MessageUnpinnedData(e.MessageId, e.UnpinnedBy)),
+        ReactionAdded e => (e.UserId, e.AddedAt, new ReactionAddedData(e.MessageId, e.Emoji, e.UserId)),
+        ReactionRemoved e => (e.UserId, e.RemovedAt, new ReactionRemovedData(e.MessageId, e.Emoji, e.UserId)),
+        CallStarted e => (e.StartedBy, e.StartedAt, new CallStartedData(e.CallId, Wire(e.Kind), e.StartedBy, e.StartedAt, e.RingsUntil)),
+        CallEnded e => (e.EndedBy, e.EndedAt, new CallEndedData(
+            e.CallId, Wire(e.Kind), Wire(e.Reason), e.EndedBy, e.Participants, e.StartedAt, e.AnsweredAt, e.EndedAt, e.DurationSeconds)),
+        LinkPreviewAttached e => (Retention.RetentionJob.SystemActor, e.AttachedAt,
+            new LinkPreviewAttachedData(e.MessageId, e.Url, e.Title, e.Description, e.ImageUrl, e.SiteName)),
+        MessageAttachmentsReady e => (Retention.RetentionJob.SystemActor, e.ReadyAt,
+            new MessageAttachmentsReadyData(e.MessageId, e.Attachments.Select(MessageDtos.ToDto).ToList())),
+        _ => throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "Not a conversation event."),
+    };
+
+    /// <summary>The event as a reader of the log sees it (see <see cref="Describe"/>).</summary>
     public static EventEnvelope From(Guid conversationId, long seq, object @event, MessageView? message = null, bool moderator = false)
     {
-        var (type, actor, at, data) = @event switch
-        {
-            ConversationCreated e => (ConversationEventTypes.ConversationCreated, e.CreatedBy, e.CreatedAt, (object)new
-            {
-                id = e.ConversationId, e.Kind, e.Title, e.Topic, e.IsPublic, e.RetentionDays,
-                members = e.Members.Select(m => new { m.UserId, m.Role, m.Requested }), e.CreatedBy, e.CreatedAt,
-            }),
-            ConversationUpdated e => (ConversationEventTypes.ConversationUpdated, e.UpdatedBy, e.UpdatedAt,
-                new { e.Title, e.Topic, e.RetentionDays, SlowModeSeconds = e.SlowModeSeconds ?? 0 }),
-            MemberJoined e => (ConversationEventTypes.MemberJoined, e.AddedBy, e.JoinedAt, new { e.UserId, e.Role, e.AddedBy }),
-            MemberLeft e => (ConversationEventTypes.MemberLeft, e.RemovedBy, e.LeftAt, new { e.UserId, e.RemovedBy }),
-            RequestAccepted e => (ConversationEventTypes.RequestAccepted, e.UserId, e.AcceptedAt, new { e.UserId }),
-            MemberRoleChanged e => (ConversationEventTypes.MemberRoleChanged, e.ChangedBy, e.ChangedAt, new { e.UserId, e.Role }),
-            MemberBanned e => (ConversationEventTypes.MemberBanned, e.BannedBy, e.BannedAt, new { e.UserId, e.Reason, e.Until, e.BannedBy }),
-            MemberUnbanned e => (ConversationEventTypes.MemberUnbanned, e.UnbannedBy, e.UnbannedAt, new { e.UserId, e.UnbannedBy }),
-            MemberTimedOut e => (ConversationEventTypes.MemberTimedOut, e.TimedOutBy, e.At, new { e.UserId, e.Until, e.TimedOutBy }),
-            MessagePosted e => (ConversationEventTypes.MessagePosted, e.SenderId, e.PostedAt,
-                MessageDto.From(message ?? MessageView.Create(conversationId, seq, e))),
-            MessageEdited e => (ConversationEventTypes.MessageEdited, e.EditedBy, e.EditedAt, new { e.MessageId, e.Text, e.Mentions, e.Urls, e.EditedAt }),
-            MessageDeleted e => (ConversationEventTypes.MessageDeleted, e.DeletedBy, e.DeletedAt, new { e.MessageId, e.Reason }),
-            MessageReported e when moderator => (ConversationEventTypes.MessageReported, e.ReportedBy, e.ReportedAt,
-                new { e.ReportId, e.MessageId, e.ReportedBy, e.Reason }),
-            MessageReported e => (ConversationEventTypes.MessageReported, Guid.Empty, e.ReportedAt, new { e.ReportId }),
-            MessagePinned e => (ConversationEventTypes.MessagePinned, e.PinnedBy, e.PinnedAt, new { e.MessageId, e.PinnedBy }),
-            MessageUnpinned e => (ConversationEventTypes.MessageUnpinned, e.UnpinnedBy, e.UnpinnedAt, new { e.MessageId, e.UnpinnedBy }),
-            ReactionAdded e => (ConversationEventTypes.ReactionAdded, e.UserId, e.AddedAt, new { e.MessageId, e.Emoji, e.UserId }),
-            ReactionRemoved e => (ConversationEventTypes.ReactionRemoved, e.UserId, e.RemovedAt, new { e.MessageId, e.Emoji, e.UserId }),
-            CallStarted e => (ConversationEventTypes.CallStarted, e.StartedBy, e.StartedAt, new { e.CallId, e.Kind, e.StartedBy, e.StartedAt, e.RingsUntil }),
-            CallEnded e => (ConversationEventTypes.CallEnded, e.EndedBy, e.EndedAt, new
-            {
-                e.CallId, e.Kind, e.Reason, e.EndedBy, e.Participants, e.StartedAt, e.AnsweredAt, e.EndedAt, e.DurationSeconds,
-            }),
-            LinkPreviewAttached e => (ConversationEventTypes.LinkPreviewAttached, Retention.RetentionJob.SystemActor, e.AttachedAt,
-                new { e.MessageId, e.Url, e.Title, e.Description, e.ImageUrl, e.SiteName }),
-            MessageAttachmentsReady e => (ConversationEventTypes.MessageAttachmentsReady, Retention.RetentionJob.SystemActor, e.ReadyAt,
-                new { e.MessageId, Attachments = e.Attachments.Select(AttachmentDto.From).ToList() }),
-            _ => throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "Not a conversation event."),
-        };
-        return new EventEnvelope(conversationId, seq, type, at, actor, JsonSerializer.SerializeToElement(data, data.GetType(), Json));
+        var (actor, at, data) = Describe(conversationId, seq, @event, message, moderator);
+        return EventEnvelope.Create(conversationId, seq, at, actor, data);
     }
 
-    public static ConversationEvent ToContract(EventEnvelope envelope, Guid eventId, DateTimeOffset committedAt) => new()
+    /// <summary>The event as the bus carries it (never the moderators' view).</summary>
+    public static ConversationEvent ToContract(Guid conversationId, long seq, object @event, Guid eventId, DateTimeOffset? committedAt, MessageView? message = null)
     {
-        EventId = eventId,
-        ConversationId = envelope.ConversationId,
-        Seq = envelope.Seq,
-        Type = envelope.Type,
-        OccurredAt = envelope.OccurredAt,
-        ActorId = envelope.ActorId,
-        Data = envelope.Data,
-        CommittedAt = committedAt,
-    };
+        var (actor, at, data) = Describe(conversationId, seq, @event, message);
+        return ConversationEvent.Create(eventId, conversationId, seq, at, actor, data, committedAt ?? at);
+    }
+
+    /// <summary>An enumeration as the wire writes it: its kebab-case name (<c>group</c>, <c>admin</c>, <c>audio</c>).</summary>
+    private static string Wire<TEnum>(TEnum value) where TEnum : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Platform.Presence.Data;
+using Platform.ServiceDefaults;
 
 namespace Platform.Presence;
 
@@ -9,37 +10,33 @@ namespace Platform.Presence;
 /// </summary>
 public sealed class PresenceSweeper(
     PresenceStore store, PresencePublisher publisher, IOptions<PresenceOptions> options, TimeProvider time, ILogger<PresenceSweeper> logger)
-    : BackgroundService
+    : PeriodicJob
 {
+    protected override ILogger Logger => logger;
+
+    protected override TimeProvider Clock => time;
+
     private static readonly TimeSpan PruneInterval = TimeSpan.FromMinutes(10);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private DateTimeOffset _nextPrune = time.GetUtcNow();
+
+    protected override TimeSpan Interval => options.Value.SweepInterval;
+
+    protected override async Task RunPassAsync(CancellationToken cancellationToken)
     {
-        var nextPrune = time.GetUtcNow();
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            try
+            await SweepAsync(cancellationToken);
+            if (time.GetUtcNow() >= _nextPrune)
             {
-                await SweepAsync(stoppingToken);
-                if (time.GetUtcNow() >= nextPrune)
-                {
-                    await store.PruneAsync(stoppingToken);
-                    nextPrune = time.GetUtcNow() + PruneInterval;
-                }
+                await store.PruneAsync(cancellationToken);
+                _nextPrune = time.GetUtcNow() + PruneInterval;
             }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                PresenceMetrics.SweepFailed();
-                logger.LogWarning(exception, "Presence sweep failed; retrying");
-            }
-            try
-            {
-                await Task.Delay(options.Value.SweepInterval, time, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            PresenceMetrics.SweepFailed();
+            throw;
         }
     }
 

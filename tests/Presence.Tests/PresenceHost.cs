@@ -85,6 +85,14 @@ public sealed class PresenceHost : IAsyncLifetime
         }, recorded => recorded, TimeSpan.FromSeconds(10), $"the heartbeat of {instanceId} is recorded");
     }
 
+    /// <summary>
+    /// One pass of the presence sweeper now, at the fake clock's time (the background sweeper runs too; both are
+    /// idempotent): after it, every transition due by now has been made, so a status that should not change can be
+    /// asserted at once instead of after a pause.
+    /// </summary>
+    public Task SweepAsync() =>
+        Factory.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<PresenceSweeper>().Single().SweepAsync(CancellationToken.None);
+
     /// <summary>Publishes a conversation's creation with these members, as Messaging does, and waits until Presence knows it.</summary>
     public async Task<Guid> ShareConversationAsync(params Guid[] members)
     {

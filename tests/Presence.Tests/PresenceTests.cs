@@ -29,13 +29,13 @@ public sealed class PresenceTests(PresenceHost host) : IClassFixture<PresenceHos
         await host.WaitForDevicesAsync(user, 1);
         host.Clock.Advance(PresenceHost.Grace * 2);
         await host.HeartbeatAsync(instance);
-        await Task.Delay(500);
+        await host.SweepAsync();
         Assert.Equal("online", await host.StatusAsync(user, user));
 
         await host.CloseAsync(user, laptop, instance);
         await host.WaitForDevicesAsync(user, 0);
         host.Clock.Advance(PresenceHost.Grace - TimeSpan.FromSeconds(2));
-        await Task.Delay(500);
+        await host.SweepAsync();
         Assert.Equal("online", await host.StatusAsync(user, user));
 
         host.Clock.Advance(TimeSpan.FromSeconds(3));
@@ -61,7 +61,7 @@ public sealed class PresenceTests(PresenceHost host) : IClassFixture<PresenceHos
         await host.WaitForDevicesAsync(user, 1);
         host.Clock.Advance(PresenceHost.Grace * 2);
         await host.HeartbeatAsync(instance);
-        await Task.Delay(500);
+        await host.SweepAsync();
 
         Assert.Equal("online", await host.StatusAsync(user, user));
         Assert.Equal(["online"], (await host.ChangesAsync(user)).Select(c => c.Status));
@@ -80,7 +80,7 @@ public sealed class PresenceTests(PresenceHost host) : IClassFixture<PresenceHos
 
         host.Clock.Advance(PresenceHost.Ttl - TimeSpan.FromSeconds(5));
         await host.HeartbeatAsync(alive);
-        await Task.Delay(500);
+        await host.SweepAsync();
         Assert.Equal("online", await host.StatusAsync(lost, lost));
 
         host.Clock.Advance(TimeSpan.FromSeconds(6));

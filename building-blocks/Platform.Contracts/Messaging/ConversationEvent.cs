@@ -9,6 +9,25 @@ namespace Platform.Contracts.Messaging;
 /// </summary>
 public sealed record ConversationEvent
 {
+    /// <summary>One committed event, its data written from its typed record.</summary>
+    public static ConversationEvent Create(Guid eventId, Guid conversationId, long seq, DateTimeOffset occurredAt, Guid actorId, IConversationEventData data,
+        DateTimeOffset? committedAt = null)
+    {
+        var type = ConversationEventData.TypeOf(data);
+        return new ConversationEvent
+        {
+            EventId = eventId,
+            ConversationId = conversationId,
+            Seq = seq,
+            Type = type.Type,
+            DataVersion = type.Version == 1 ? null : type.Version,
+            OccurredAt = occurredAt,
+            ActorId = actorId,
+            Data = ConversationEventData.Serialize(data),
+            CommittedAt = committedAt,
+        };
+    }
+
     /// <summary>The stored event's id.</summary>
     public required Guid EventId { get; init; }
 
@@ -24,8 +43,14 @@ public sealed record ConversationEvent
 
     public required Guid ActorId { get; init; }
 
-    /// <summary>The event's public payload (for <c>message.posted</c>, the message).</summary>
+    /// <summary>
+    /// The event's public payload: the JSON of the <see cref="IConversationEventData"/> record of <see cref="Type"/>
+    /// (for <c>message.posted</c>, the message). Read it with <see cref="ConversationEventData.Read(ConversationEvent)"/>.
+    /// </summary>
     public required JsonElement Data { get; init; }
+
+    /// <summary>The version of <see cref="Data"/>'s record (<see cref="ConversationEventTypeAttribute.Version"/>); absent means 1.</summary>
+    public int? DataVersion { get; init; }
 
     /// <summary>When the append committed; the start of send-to-deliver latency.</summary>
     public DateTimeOffset? CommittedAt { get; init; }
@@ -58,4 +83,16 @@ public static class ConversationEventTypes
     public const string MessageAttachmentsReady = "message.attachments-ready";
     public const string CallStarted = "call.started";
     public const string CallEnded = "call.ended";
+}
+
+/// <summary>
+/// One event of a conversation's log as clients receive it: on the hub, from <c>GET /conversations/{id}/events</c> and
+/// in webhook deliveries (<c>{conversationId, seq, type, occurredAt, actorId, data}</c>). Built only here.
+/// </summary>
+public sealed record EventEnvelope(Guid ConversationId, long Seq, string Type, DateTimeOffset OccurredAt, Guid ActorId, JsonElement Data)
+{
+    public static EventEnvelope From(ConversationEvent e) => new(e.ConversationId, e.Seq, e.Type, e.OccurredAt, e.ActorId, e.Data);
+
+    public static EventEnvelope Create(Guid conversationId, long seq, DateTimeOffset occurredAt, Guid actorId, IConversationEventData data) =>
+        new(conversationId, seq, ConversationEventData.TypeOf(data).Type, occurredAt, actorId, ConversationEventData.Serialize(data));
 }

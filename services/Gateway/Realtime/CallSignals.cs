@@ -129,11 +129,11 @@ public sealed class SignalRateLimit(IOptions<RealtimeOptions> options) : IHubFil
 {
     private readonly ConcurrentDictionary<string, TokenBucketRateLimiter> _limiters = new();
 
-    public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext context, Func<HubInvocationContext, ValueTask<object?>> next)
+    public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
-        if (context.HubMethodName != nameof(ChatHub.Signal))
-            return await next(context);
-        var limiter = _limiters.GetOrAdd(context.Context.ConnectionId, _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        if (invocationContext.HubMethodName != nameof(ChatHub.Signal))
+            return await next(invocationContext);
+        var limiter = _limiters.GetOrAdd(invocationContext.Context.ConnectionId, _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
             TokenLimit = options.Value.SignalBurst,
             TokensPerPeriod = options.Value.SignalsPerSecond,
@@ -144,7 +144,7 @@ public sealed class SignalRateLimit(IOptions<RealtimeOptions> options) : IHubFil
         using var lease = limiter.AttemptAcquire();
         if (!lease.IsAcquired)
             throw new HubException($"Rate limit: at most {options.Value.SignalsPerSecond} signals per second (bursts of {options.Value.SignalBurst}) per connection.");
-        return await next(context);
+        return await next(invocationContext);
     }
 
     public Task OnDisconnectedAsync(HubLifetimeContext context, Exception? exception, Func<HubLifetimeContext, Exception?, Task> next)

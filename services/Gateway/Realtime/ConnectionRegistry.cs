@@ -317,16 +317,11 @@ public sealed class ConnectionRegistry(
     public void Deliver(ConversationEvent e)
     {
         // Whoever joins receives the event of their joining and what follows; whoever leaves, their leaving and nothing after.
-        switch (e.Type)
-        {
-            case ConversationEventTypes.ConversationCreated:
-                foreach (var member in e.Data.GetProperty("members").EnumerateArray())
-                    SubscribeUser(member.GetProperty("userId").GetGuid(), e.ConversationId, e.Seq - 1);
-                break;
-            case ConversationEventTypes.MemberJoined:
-                SubscribeUser(e.Data.GetProperty("userId").GetGuid(), e.ConversationId, e.Seq - 1);
-                break;
-        }
+        if (e.TryRead<ConversationCreatedData>(out var created))
+            foreach (var member in created.Members)
+                SubscribeUser(member.UserId, e.ConversationId, e.Seq - 1);
+        else if (e.TryRead<MemberJoinedData>(out var joined))
+            SubscribeUser(joined.UserId, e.ConversationId, e.Seq - 1);
 
         SerializedHubMessage? message = null;
         if (!_settingUp.IsEmpty)
@@ -353,7 +348,7 @@ public sealed class ConnectionRegistry(
                 Offer(connection, e.ConversationId, e.Seq, message, e.CommittedAt);
         }
 
-        if (e.Type == ConversationEventTypes.MemberLeft && _byUser.TryGetValue(e.Data.GetProperty("userId").GetGuid(), out var leaving))
+        if (e.TryRead<MemberLeftData>(out var left) && _byUser.TryGetValue(left.UserId, out var leaving))
             foreach (var connection in leaving.Values)
                 EndAt(connection, e.ConversationId, e.Seq);
     }
@@ -639,7 +634,7 @@ public sealed class ConnectionRegistry(
         }
     }
 
-    private bool IsLiveMember(RealtimeConnection connection, Guid conversationId)
+    private static bool IsLiveMember(RealtimeConnection connection, Guid conversationId)
     {
         lock (connection)
             return connection.Cursors.TryGetValue(conversationId, out var cursor) && cursor.EndSeq is null;

@@ -10,9 +10,9 @@ public sealed class HubCallRateLimit(IOptions<RealtimeOptions> options) : IHubFi
 {
     private readonly ConcurrentDictionary<string, TokenBucketRateLimiter> _limiters = new();
 
-    public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext context, Func<HubInvocationContext, ValueTask<object?>> next)
+    public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
-        var limiter = _limiters.GetOrAdd(context.Context.ConnectionId, _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        var limiter = _limiters.GetOrAdd(invocationContext.Context.ConnectionId, _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
             TokenLimit = options.Value.CallsPerSecond,
             TokensPerPeriod = options.Value.CallsPerSecond,
@@ -23,7 +23,7 @@ public sealed class HubCallRateLimit(IOptions<RealtimeOptions> options) : IHubFi
         using var lease = limiter.AttemptAcquire();
         if (!lease.IsAcquired)
             throw new HubException($"Rate limit: at most {options.Value.CallsPerSecond} calls per second per connection.");
-        return await next(context);
+        return await next(invocationContext);
     }
 
     public Task OnDisconnectedAsync(HubLifetimeContext context, Exception? exception, Func<HubLifetimeContext, Exception?, Task> next)

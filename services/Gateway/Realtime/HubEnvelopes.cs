@@ -12,7 +12,7 @@ namespace Platform.Gateway.Realtime;
 /// </summary>
 public static class HubEnvelopes
 {
-    /// <summary>The <c>event</c> payload, built where outgoing webhooks build their bodies too.</summary>
+    /// <summary>The <c>event</c> payload: the client envelope (<see cref="EventEnvelope"/>), built where outgoing webhooks build their bodies too.</summary>
     public static Dictionary<string, object?> From(ConversationEvent e) => ConversationEventEnvelope.From(e);
 
     /// <summary>The <c>presence</c> payload: the same names as the items of <c>GET /api/v1/presence</c>.</summary>
@@ -25,7 +25,7 @@ public static class HubEnvelopes
         ["statusText"] = change.StatusText,
     };
 
-    /// <summary>A log item from Messaging's <c>GET /events</c>, which already has the envelope's shape.</summary>
+    /// <summary>A log item from Messaging's <c>GET /events</c>: an <see cref="EventEnvelope"/>'s JSON, taken as it is.</summary>
     public static Dictionary<string, object?> FromLog(JsonElement item) => (Dictionary<string, object?>)ToPlain(item)!;
 
     public static object? ToPlain(JsonElement element) => ConversationEventEnvelope.ToPlain(element);

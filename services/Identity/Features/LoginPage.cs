@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Antiforgery;
@@ -117,7 +118,7 @@ public static class LoginPage
     private static IResult Refused(HttpContext context, IAntiforgery antiforgery, string? returnUrl, PasswordCheck check, bool codeStep)
     {
         if (check.Outcome == SignInOutcome.Throttled)
-            context.Response.Headers.RetryAfter = SignInLookup.RetryAfterSeconds(check).ToString();
+            context.Response.Headers.RetryAfter = SignInLookup.RetryAfterSeconds(check).ToString(CultureInfo.InvariantCulture);
         return Page(context, antiforgery, returnUrl, SignInLookup.Describe(check),
             check.Outcome == SignInOutcome.Throttled ? StatusCodes.Status429TooManyRequests : StatusCodes.Status400BadRequest, codeStep);
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -51,7 +52,7 @@ public static class PasswordReset
             // One email a minute at most, whoever keeps asking.
             if (existing is null || now - existing.CreatedAt >= MinimumInterval)
             {
-                var code = RandomNumberGenerator.GetInt32(0, 100_000_000).ToString("D8");
+                var code = RandomNumberGenerator.GetInt32(0, 100_000_000).ToString("D8", CultureInfo.InvariantCulture);
                 if (existing is null)
                     db.PasswordResetCodes.Add(existing = new PasswordResetCode { UserId = user.Id });
                 existing.CodeHash = Hash(user.Id, code);

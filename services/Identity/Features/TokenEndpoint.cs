@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -48,7 +49,7 @@ public static class TokenEndpoint
             {
                 // Still invalid_grant (what OAuth clients understand), with the wait as a hint.
                 if (check.Outcome == SignInOutcome.Throttled)
-                    context.Response.Headers.RetryAfter = SignInLookup.RetryAfterSeconds(check).ToString();
+                    context.Response.Headers.RetryAfter = SignInLookup.RetryAfterSeconds(check).ToString(CultureInfo.InvariantCulture);
                 return OidcResults.Error(Errors.InvalidGrant, SignInLookup.Describe(check));
             }
             return SignIn(TokenPrincipals.ForUser(check.User, await users.GetRolesAsync(check.User), request.GetScopes(), time.GetUtcNow()));

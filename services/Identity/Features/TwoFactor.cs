@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -118,7 +119,7 @@ public static class TwoFactor
             return null;
         if (check.Outcome == SignInOutcome.Throttled)
         {
-            http.Response.Headers.RetryAfter = SignInLookup.RetryAfterSeconds(check).ToString();
+            http.Response.Headers.RetryAfter = SignInLookup.RetryAfterSeconds(check).ToString(CultureInfo.InvariantCulture);
             return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests", detail: SignInLookup.Describe(check));
         }
         return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Wrong password",

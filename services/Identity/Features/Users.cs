@@ -42,7 +42,9 @@ public static class Users
         var matches = db.Users.AsNoTracking().Where(u => u.DisabledAt == null
             && (EF.Functions.ILike(u.UserName!, pattern + "%") || EF.Functions.ILike(u.DisplayName, "%" + pattern + "%")));
         if (after is not null)
+#pragma warning disable CA1309 // Translated to SQL by EF Core (UserName > after): the column's collation orders it, as the ORDER BY does.
             matches = matches.Where(u => string.Compare(u.UserName, after) > 0);
+#pragma warning restore CA1309
         var found = await matches.OrderBy(u => u.UserName).Take(take + 1).ToListAsync(cancellationToken);
 
         var items = found.Take(take).Select(PublicProfile.From).ToList();

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -72,7 +73,7 @@ public static class Verification
                 detail: $"A code was sent a moment ago. Try again in {seconds} s.");
         }
 
-        var code = RandomNumberGenerator.GetInt32(0, 1_000_000).ToString("D" + CodeLength);
+        var code = RandomNumberGenerator.GetInt32(0, 1_000_000).ToString("D" + CodeLength, CultureInfo.InvariantCulture);
         if (existing is null)
             db.VerificationCodes.Add(existing = new VerificationCode { UserId = user.Id, Channel = channel });
         existing.Address = address;

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Marten;
 using MassTransit;
 using Platform.Contracts.Messaging;
@@ -24,32 +23,34 @@ public sealed class ConversationEventConsumer(IDocumentSession session, MediaAcc
     /// </summary>
     public async Task ApplyAsync(ConversationEvent e, bool live, CancellationToken cancellationToken)
     {
-        var data = e.Data;
-        switch (e.Type)
+        switch (e.Read())
         {
-            case ConversationEventTypes.ConversationCreated when data.TryGetProperty("members", out var members):
-                foreach (var member in members.EnumerateArray())
-                    if (TryGuid(member, "userId") is { } userId)
-                        await SetMemberAsync(e, userId, active: true, cancellationToken);
+            case ConversationCreatedData created:
+                foreach (var member in created.Members)
+                    await SetMemberAsync(e, member.UserId, active: true, cancellationToken);
                 await session.SaveChangesAsync(cancellationToken);
                 break;
-            case ConversationEventTypes.MemberJoined or ConversationEventTypes.MemberLeft when TryGuid(data, "userId") is { } userId:
-                await SetMemberAsync(e, userId, e.Type == ConversationEventTypes.MemberJoined, cancellationToken);
+            case MemberJoinedData joined:
+                await SetMemberAsync(e, joined.UserId, active: true, cancellationToken);
                 await session.SaveChangesAsync(cancellationToken);
                 break;
-            case ConversationEventTypes.MessagePosted when TryGuid(data, "id") is { } messageId:
-                await AttachAsync(e, messageId, data, cancellationToken);
-                if (live && Urls(data) is { Count: > 0 } posted)
-                    await previews.PreviewMessageAsync(e.ConversationId, messageId, e.ActorId, posted, cancellationToken);
+            case MemberLeftData left:
+                await SetMemberAsync(e, left.UserId, active: false, cancellationToken);
+                await session.SaveChangesAsync(cancellationToken);
+                break;
+            case MessageDto posted:
+                await AttachAsync(e, posted, cancellationToken);
+                if (live && posted.Urls is { Count: > 0 })
+                    await previews.PreviewMessageAsync(e.ConversationId, posted.Id, e.ActorId, posted.Urls, cancellationToken);
                 break;
             // An edit can bring new URLs; Messaging attaches a preview only while the message still holds its URL.
-            case ConversationEventTypes.MessageEdited when live && TryGuid(data, "messageId") is { } messageId && Urls(data) is { Count: > 0 } urls:
-                await previews.PreviewMessageAsync(e.ConversationId, messageId, e.ActorId, urls, cancellationToken);
+            case MessageEditedData edited when live && edited.Urls is { Count: > 0 }:
+                await previews.PreviewMessageAsync(e.ConversationId, edited.MessageId, e.ActorId, edited.Urls, cancellationToken);
                 break;
-            case ConversationEventTypes.MessageDeleted when TryGuid(data, "messageId") is { } messageId:
-                session.Store(new DeletedMessage { Id = messageId, DeletedAt = time.GetUtcNow() });
+            case MessageDeletedData deleted:
+                session.Store(new DeletedMessage { Id = deleted.MessageId, DeletedAt = time.GetUtcNow() });
                 await session.SaveChangesAsync(cancellationToken);
-                await DeleteFilesOfAsync(messageId, cancellationToken);
+                await DeleteFilesOfAsync(deleted.MessageId, cancellationToken);
                 break;
         }
     }
@@ -63,14 +64,10 @@ public sealed class ConversationEventConsumer(IDocumentSession session, MediaAcc
         session.Store(new ConversationMember { Id = key, ConversationId = e.ConversationId, UserId = userId, Active = active, Seq = e.Seq });
     }
 
-    private async Task AttachAsync(ConversationEvent e, Guid messageId, JsonElement data, CancellationToken cancellationToken)
+    private async Task AttachAsync(ConversationEvent e, MessageDto message, CancellationToken cancellationToken)
     {
-        if (!data.TryGetProperty("attachments", out var attachments) || attachments.ValueKind != JsonValueKind.Array)
-            return;
-        var senderId = TryGuid(data, "senderId") ?? e.ActorId;
-        var ids = attachments.EnumerateArray()
-            .Select(a => a.ValueKind == JsonValueKind.Object ? TryGuid(a, "id") : a.TryGetGuid(out var g) ? g : null)
-            .OfType<Guid>().Distinct().ToArray();
+        var (messageId, senderId) = (message.Id, message.SenderId);
+        var ids = (message.Attachments ?? []).Select(a => a.Id).Distinct().ToArray();
         if (ids.Length == 0)
             return;
         // Only the uploader can share a file: a message naming someone else's file id links nothing.
@@ -97,14 +94,4 @@ public sealed class ConversationEventConsumer(IDocumentSession session, MediaAcc
         var items = await session.LoadManyAsync<MediaItem>(cancellationToken, orphans);
         await access.DeleteAsync(session, items.ToList(), cancellationToken);
     }
-
-    private static List<string> Urls(JsonElement data) =>
-        data.TryGetProperty("urls", out var urls) && urls.ValueKind == JsonValueKind.Array
-            ? urls.EnumerateArray().Where(u => u.ValueKind == JsonValueKind.String).Select(u => u.GetString()!).ToList()
-            : [];
-
-    private static Guid? TryGuid(JsonElement element, string property) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String && value.TryGetGuid(out var id)
-            ? id
-            : null;
 }

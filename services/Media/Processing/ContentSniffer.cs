@@ -109,11 +109,11 @@ public static class ContentSniffer
         if (!Utf8.IsValid(text[..end]))
             return null;
         var start = Encoding.UTF8.GetString(text[..Math.Min(end, 512)]).TrimStart().ToLowerInvariant();
-        if (start.StartsWith("<svg") || (start.StartsWith("<?xml") && start.Contains("<svg")))
+        if (start.StartsWith("<svg", StringComparison.Ordinal) || (start.StartsWith("<?xml", StringComparison.Ordinal) && start.Contains("<svg", StringComparison.Ordinal)))
             return new("image/svg+xml", MediaKind.Image, "svg");
-        if (start.StartsWith("<!doctype html") || start.StartsWith("<html") || start.StartsWith("<script") || start.StartsWith("<head") || start.StartsWith("<body"))
+        if (start.StartsWith("<!doctype html", StringComparison.Ordinal) || start.StartsWith("<html", StringComparison.Ordinal) || start.StartsWith("<script", StringComparison.Ordinal) || start.StartsWith("<head", StringComparison.Ordinal) || start.StartsWith("<body", StringComparison.Ordinal))
             return new("text/html", MediaKind.Document, "html");
-        if (start.StartsWith("<?xml"))
+        if (start.StartsWith("<?xml", StringComparison.Ordinal))
             return new("application/xml", MediaKind.Document, "xml");
         foreach (var c in Encoding.UTF8.GetString(text[..end]))
             if (char.IsControl(c) && c is not ('\n' or '\r' or '\t' or '\f'))

@@ -2,6 +2,7 @@ using Marten;
 using Microsoft.Extensions.Options;
 using Platform.Messaging.Domain;
 using Platform.Messaging.Features;
+using Platform.ServiceDefaults;
 
 namespace Platform.Messaging.Calls;
 
@@ -11,23 +12,17 @@ namespace Platform.Messaging.Calls;
 /// so a join racing the timeout wins or loses cleanly. Time comes from <see cref="TimeProvider"/>.
 /// </summary>
 public sealed class CallSweep(IDocumentStore store, ConversationWriter writer, IOptions<CallsOptions> options, TimeProvider time, ILogger<CallSweep> logger)
-    : BackgroundService
+    : PeriodicJob
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.SweepInterval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            try
-            {
-                await RunOnceAsync(stoppingToken);
-            }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(exception, "Call sweep failed; retrying in {Interval}", options.Value.SweepInterval);
-            }
-        }
-    }
+    protected override ILogger Logger => logger;
+
+    protected override TimeProvider Clock => time;
+
+    protected override TimeSpan Interval => options.Value.SweepInterval;
+
+    protected override bool RunsAtStart => false;
+
+    protected override Task RunPassAsync(CancellationToken cancellationToken) => RunOnceAsync(cancellationToken);
 
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {

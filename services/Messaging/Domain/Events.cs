@@ -78,9 +78,6 @@ public record BotAuthor(string Kind, string Name)
     public const string WebhookKind = "webhook";
 }
 
-/// <summary>The message a forward was made from: a reference its readers may or may not be able to open.</summary>
-public record ForwardReference(Guid ConversationId, Guid MessageId);
-
 public record MessageEdited(Guid MessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls, Guid EditedBy, DateTimeOffset EditedAt);
 
 /// <summary>A tombstone: the message's text is erased from read models and from the stored events.</summary>

@@ -288,7 +288,7 @@ public sealed record MessageView
 
     public bool HasReaction(string emoji, Guid userId) => Reactions.Any(r => r.Emoji == emoji && r.UserIds.Contains(userId));
 
-    private IReadOnlyList<ReactionView> WithReaction(string emoji, Guid userId, bool add)
+    private List<ReactionView> WithReaction(string emoji, Guid userId, bool add)
     {
         var reactions = Reactions.ToList();
         var index = reactions.FindIndex(r => r.Emoji == emoji);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Marten;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -27,6 +28,6 @@ public static class CallHistory
             .Take(size + 1)
             .ToListAsync(cancellationToken);
         var page = calls.Take(size).Select(CallDto.From).ToList();
-        return TypedResults.Ok(new Page<CallDto>(page, calls.Count > size ? page[^1].StartedSeq.ToString() : null));
+        return TypedResults.Ok(new Page<CallDto>(page, calls.Count > size ? page[^1].StartedSeq.ToString(CultureInfo.InvariantCulture) : null));
     }
 }

@@ -43,7 +43,7 @@ public static class ConversationLogFeedEndpoint
         var items = events.Select(e => new ConversationLogEntry
         {
             Position = e.Sequence,
-            Event = Envelopes.ToContract(Envelopes.From(e.StreamId, e.Version, e.Data), e.Id, e.Timestamp),
+            Event = Envelopes.ToContract(e.StreamId, e.Version, e.Data, e.Id, e.Timestamp),
         }).ToList();
         var last = items.Count > 0 ? items[^1].Position : from;
         return TypedResults.Ok(new ConversationLogPage { Items = items, Next = items.Count == size && last < head ? last : null, Head = head });

@@ -50,7 +50,7 @@ public static class EditMessage
         }, cancellationToken);
         if (result.Error is not null)
             return Http.Problem(result.Error);
-        return TypedResults.Ok(MessageDto.From((await result.Context!.Message(messageId, cancellationToken))!));
+        return TypedResults.Ok(MessageDtos.ToDto((await result.Context!.Message(messageId, cancellationToken))!));
     }
 
     /// <summary>Earlier versions stay in the log; the author and the conversation's moderators may read them.</summary>

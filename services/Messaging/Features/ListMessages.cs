@@ -1,3 +1,4 @@
+using System.Globalization;
 using Marten;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -39,7 +40,7 @@ public static class ListMessages
             page = (await session.Query<MessageView>()
                 .Where(m => m.ConversationId == id && m.Seq > from && m.Seq <= visibleUpTo)
                 .OrderBy(m => m.Seq).Take(size + 1).ToListAsync(cancellationToken)).ToList();
-            next = page.Count > size ? page[size - 1].Seq.ToString() : null;
+            next = page.Count > size ? page[size - 1].Seq.ToString(CultureInfo.InvariantCulture) : null;
             page = page.Take(size).ToList();
         }
         else
@@ -48,10 +49,10 @@ public static class ListMessages
             page = (await session.Query<MessageView>()
                 .Where(m => m.ConversationId == id && m.Seq < upTo)
                 .OrderByDescending(m => m.Seq).Take(size + 1).ToListAsync(cancellationToken)).ToList();
-            next = page.Count > size ? page[size - 1].Seq.ToString() : null;
+            next = page.Count > size ? page[size - 1].Seq.ToString(CultureInfo.InvariantCulture) : null;
             page = page.Take(size).Reverse().ToList();
         }
-        return TypedResults.Ok(new Page<MessageDto>(page.Select(MessageDto.From).ToList(), next));
+        return TypedResults.Ok(new Page<MessageDto>(page.Select(MessageDtos.ToDto).ToList(), next));
     }
 
     private static async Task<Results<Ok<MessageDto>, ProblemHttpResult>> Get(
@@ -62,6 +63,6 @@ public static class ListMessages
         var message = await session.LoadAsync<MessageView>(messageId, cancellationToken);
         if (message is null || message.ConversationId != id || !member.Active && message.Seq > (member.LeftSeq ?? 0))
             return Http.Problem(DomainError.MessageNotFound);
-        return TypedResults.Ok(MessageDto.From(message));
+        return TypedResults.Ok(MessageDtos.ToDto(message));
     }
 }

@@ -59,7 +59,7 @@ public static class Pins
         var conversation = await session.LoadAsync<ConversationView>(id, cancellationToken);
         var ids = conversation?.PinnedMessageIds.ToArray() ?? [];
         var messages = ids.Length == 0 ? [] : (await session.LoadManyAsync<MessageView>(cancellationToken, ids)).ToDictionary(m => m.Id);
-        var items = ids.Where(messages.ContainsKey).Select(messageId => MessageDto.From(messages[messageId])).ToList();
+        var items = ids.Where(messages.ContainsKey).Select(messageId => MessageDtos.ToDto(messages[messageId])).ToList();
         return TypedResults.Ok(new Page<MessageDto>(items, null));
     }
 }

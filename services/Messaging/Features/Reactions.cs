@@ -41,6 +41,6 @@ public static class Reactions
             cancellationToken);
         if (result.Error is not null)
             return Http.Problem(result.Error);
-        return TypedResults.Ok(MessageDto.From((await result.Context!.Message(messageId, cancellationToken))!));
+        return TypedResults.Ok(MessageDtos.ToDto((await result.Context!.Message(messageId, cancellationToken))!));
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Marten;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -61,7 +62,7 @@ public static class ReadLog
         }).ToList();
         if (SameForEveryMember(member, messages.Values, page))
             http.Response.Headers[ConversationLogHeaders.SameForEveryMember] = "true";
-        return TypedResults.Ok(new Page<EventEnvelope>(items, events.Count > size ? page[^1].Version.ToString() : null));
+        return TypedResults.Ok(new Page<EventEnvelope>(items, events.Count > size ? page[^1].Version.ToString(CultureInfo.InvariantCulture) : null));
     }
 
     // Whether every active member reading from the same position gets this very page, so the Gateway may share it among

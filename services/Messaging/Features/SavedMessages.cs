@@ -32,13 +32,13 @@ public static class SavedMessages
             return Http.Problem(DomainError.MessageNotFound);
         var key = SavedMessage.KeyOf(userId, messageId);
         if (await session.LoadAsync<SavedMessage>(key, cancellationToken) is { } existing)
-            return TypedResults.Ok(new SavedMessageDto(existing.ConversationId, MessageDto.From(message), existing.SavedAt));
+            return TypedResults.Ok(new SavedMessageDto(existing.ConversationId, MessageDtos.ToDto(message), existing.SavedAt));
         if (await session.Query<SavedMessage>().CountAsync(saved => saved.UserId == userId, cancellationToken) >= MaxSaved)
             return Http.Problem(DomainError.Conflict($"At most {MaxSaved} messages can be saved: remove some first."));
         var saved = new SavedMessage { Id = key, UserId = userId, MessageId = messageId, ConversationId = message.ConversationId, SavedAt = time.GetUtcNow() };
         session.Store(saved);
         await session.SaveChangesAsync(cancellationToken);
-        return TypedResults.Ok(new SavedMessageDto(saved.ConversationId, MessageDto.From(message), saved.SavedAt));
+        return TypedResults.Ok(new SavedMessageDto(saved.ConversationId, MessageDtos.ToDto(message), saved.SavedAt));
     }
 
     private static async Task<NoContent> Forget(Guid messageId, HttpContext http, IDocumentSession session, CancellationToken cancellationToken)
@@ -73,7 +73,7 @@ public static class SavedMessages
         var items = shown
             .Where(saved => messages.TryGetValue(saved.MessageId, out var message) && memberships.TryGetValue(saved.ConversationId, out var member)
                 && Readable(message, member))
-            .Select(saved => new SavedMessageDto(saved.ConversationId, MessageDto.From(messages[saved.MessageId]), saved.SavedAt))
+            .Select(saved => new SavedMessageDto(saved.ConversationId, MessageDtos.ToDto(messages[saved.MessageId]), saved.SavedAt))
             .ToList();
         return TypedResults.Ok(new Page<SavedMessageDto>(items,
             page.Count > size ? shown[^1].SavedAt.UtcTicks.ToString(CultureInfo.InvariantCulture) : null));

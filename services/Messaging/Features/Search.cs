@@ -78,7 +78,7 @@ public static class Search
         var (sql, parameters) = BuildQuery(query, userId, conversationId, senderId, after, before, from, size + 1);
         var rows = await session.QueryAsync<Row>(sql, cancellationToken, parameters);
         var page = rows.Take(size).ToList();
-        var items = page.Select(r => new SearchHit(r.Message.ConversationId, MessageDto.From(r.Message), Highlights(r.Headline))).ToList();
+        var items = page.Select(r => new SearchHit(r.Message.ConversationId, MessageDtos.ToDto(r.Message), Highlights(r.Headline))).ToList();
         return TypedResults.Ok(new Page<SearchHit>(items, rows.Count > size ? WriteCursor(page[^1].Rank, page[^1].Message.Id) : null));
     }
 

@@ -185,5 +185,5 @@ public static class SendMessage
     }
 
     private static Created<MessageDto> Created(MessageView message) =>
-        TypedResults.Created($"/api/v1/conversations/{message.ConversationId}/messages/{message.Id}", MessageDto.From(message));
+        TypedResults.Created($"/api/v1/conversations/{message.ConversationId}/messages/{message.Id}", MessageDtos.ToDto(message));
 }

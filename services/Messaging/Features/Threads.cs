@@ -93,7 +93,7 @@ public static class Threads
             .OrderBy(m => m.Seq).Take(size + 1).ToListAsync(cancellationToken);
         var page = replies.Take(size).ToList();
         var follow = await session.LoadAsync<ThreadFollow>(ThreadFollow.KeyOf(userId, root.Id), cancellationToken);
-        return TypedResults.Ok(new ThreadDto(MessageDto.From(root), page.Select(MessageDto.From).ToList(),
+        return TypedResults.Ok(new ThreadDto(MessageDtos.ToDto(root), page.Select(MessageDtos.ToDto).ToList(),
             replies.Count > size ? page[^1].Seq.ToString(CultureInfo.InvariantCulture) : null, follow?.Following ?? false, follow?.ReadSeq ?? 0));
     }
 
@@ -203,7 +203,7 @@ public static class Threads
             limit ?
             """, cancellationToken, cap, userId.ToString(), cap, userId, before, beforeId, size + 1);
 
-        var items = rows.Take(size).Select(r => new ThreadRow(r.Root.Id, r.Root.ConversationId, MessageDto.From(r.Root), r.Root.ReplyCount, r.Root.LastReplyAt,
+        var items = rows.Take(size).Select(r => new ThreadRow(r.Root.Id, r.Root.ConversationId, MessageDtos.ToDto(r.Root), r.Root.ReplyCount, r.Root.LastReplyAt,
             r.Unread, r.Mentions, r.Follow.ReadSeq)).ToList();
         var next = rows.Count > size ? WriteCursor(items[^1].LastReplyAt ?? items[^1].Root.CreatedAt, items[^1].Id) : null;
         return TypedResults.Ok(new Page<ThreadRow>(items, next));

@@ -24,15 +24,15 @@ public sealed record OutboxEntry
     public static OutboxEntry For(Guid conversationId, long seq, object @event, WriteContext context)
     {
         var message = @event is MessagePosted posted ? context.ChangedMessages.FirstOrDefault(m => m.Id == posted.MessageId) : null;
-        var envelope = Envelopes.From(conversationId, seq, @event, message);
         var id = Guid.CreateVersion7();
+        var contract = Envelopes.ToContract(conversationId, seq, @event, id, committedAt: null, message);
         return new OutboxEntry
         {
             Id = id,
             ConversationId = conversationId,
             Seq = seq,
-            CreatedAt = envelope.OccurredAt,
-            Message = Envelopes.ToContract(envelope, id, envelope.OccurredAt),
+            CreatedAt = contract.OccurredAt,
+            Message = contract,
             TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null,
             TraceState = Activity.Current?.TraceStateString,
         };

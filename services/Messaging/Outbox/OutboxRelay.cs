@@ -1,5 +1,6 @@
 using Marten;
 using Microsoft.Extensions.Options;
+using Platform.ServiceDefaults;
 
 namespace Platform.Messaging.Outbox;
 
@@ -9,25 +10,14 @@ namespace Platform.Messaging.Outbox;
 /// the normal path never waits for it.
 /// </summary>
 public sealed class OutboxRelay(IDocumentStore store, OutboxPublisher publisher, IOptions<OutboxOptions> options, TimeProvider time, ILogger<OutboxRelay> logger)
-    : BackgroundService
+    : PeriodicJob
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        // A mechanical interval on the real clock; only the age of entries is business time.
-        using var timer = new PeriodicTimer(options.Value.SweepInterval);
-        do
-        {
-            try
-            {
-                await SweepAsync(stoppingToken);
-            }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(exception, "Outbox sweep failed; retrying in {Interval}", options.Value.SweepInterval);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
+    protected override ILogger Logger => logger;
+
+    protected override TimeSpan Interval => options.Value.SweepInterval;
+
+    // The pause is on the real clock (the default): a mechanical interval; only the age of entries is business time.
+    protected override Task RunPassAsync(CancellationToken cancellationToken) => SweepAsync(cancellationToken);
 
     public async Task SweepAsync(CancellationToken cancellationToken)
     {

@@ -1,6 +1,7 @@
 using Marten;
 using Microsoft.Extensions.Options;
 using Platform.Messaging.Domain;
+using Platform.ServiceDefaults;
 
 namespace Platform.Messaging.Retention;
 
@@ -19,26 +20,20 @@ public sealed class RetentionOptions
 /// event, text gone from read models and stored events). Time comes from <see cref="TimeProvider"/>.
 /// </summary>
 public sealed class RetentionJob(IDocumentStore store, ConversationWriter writer, IOptions<RetentionOptions> options, TimeProvider time, ILogger<RetentionJob> logger)
-    : BackgroundService
+    : PeriodicJob
 {
+    protected override ILogger Logger => logger;
+
+    protected override TimeProvider Clock => time;
+
     /// <summary>The actor of erasures nobody asked for.</summary>
     public static readonly Guid SystemActor = Guid.Empty;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.Interval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            try
-            {
-                await RunOnceAsync(stoppingToken);
-            }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(exception, "Retention pass failed; retrying in {Interval}", options.Value.Interval);
-            }
-        }
-    }
+    protected override TimeSpan Interval => options.Value.Interval;
+
+    protected override bool RunsAtStart => false;
+
+    protected override Task RunPassAsync(CancellationToken cancellationToken) => RunOnceAsync(cancellationToken);
 
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Marten;
 using JasperFx;
 using MassTransit;
@@ -53,55 +52,52 @@ public sealed class ConversationEventConsumer(
         session.Insert(new ProcessedEvent { Id = marker, At = time.GetUtcNow() });
 
         List<Notification> created = [];
-        switch (e.Type)
+        switch (e.Read())
         {
-            case ConversationEventTypes.ConversationCreated:
+            case ConversationCreatedData conversationCreated:
                 var info = await session.LoadAsync<ConversationInfo>(e.ConversationId, cancellationToken) ?? new ConversationInfo { Id = e.ConversationId };
-                info.Kind = e.Data.GetProperty("kind").GetString() ?? "group";
+                info.Kind = conversationCreated.Kind;
                 if (info.TitleSeq < e.Seq)
-                    (info.Title, info.TitleSeq) = (e.Data.TryGetProperty("title", out var t) ? t.GetString() : null, e.Seq);
-                foreach (var member in e.Data.GetProperty("members").EnumerateArray())
-                    SetMember(info, member.GetProperty("userId").GetGuid(), e.Seq, active: true, RoleOf(member));
+                    (info.Title, info.TitleSeq) = (conversationCreated.Title, e.Seq);
+                foreach (var member in conversationCreated.Members)
+                    SetMember(info, member.UserId, e.Seq, active: true, member.Role);
                 session.Store(info);
                 break;
-            case ConversationEventTypes.ConversationUpdated:
+            case ConversationUpdatedData updated:
                 await UpdateAsync(e.ConversationId, info =>
                 {
-                    if (info.TitleSeq < e.Seq && e.Data.TryGetProperty("title", out var title))
-                        (info.Title, info.TitleSeq) = (title.GetString(), e.Seq);
+                    if (info.TitleSeq < e.Seq)
+                        (info.Title, info.TitleSeq) = (updated.Title, e.Seq);
                 }, cancellationToken);
                 break;
-            case ConversationEventTypes.MemberJoined:
-            case ConversationEventTypes.MemberLeft:
-                await UpdateAsync(e.ConversationId, info => SetMember(info, e.Data.GetProperty("userId").GetGuid(), e.Seq, e.Type == ConversationEventTypes.MemberJoined,
-                    RoleOf(e.Data)), cancellationToken);
+            case MemberJoinedData joined:
+                await UpdateAsync(e.ConversationId, info => SetMember(info, joined.UserId, e.Seq, active: true, joined.Role), cancellationToken);
                 break;
-            case ConversationEventTypes.MemberRoleChanged:
+            case MemberLeftData left:
+                await UpdateAsync(e.ConversationId, info => SetMember(info, left.UserId, e.Seq, active: false, role: null), cancellationToken);
+                break;
+            case MemberRoleChangedData roleChanged:
                 // Kept for outgoing webhooks: only a conversation's admins and owners may have its events sent out.
                 await UpdateAsync(e.ConversationId, info =>
                 {
-                    var userId = e.Data.GetProperty("userId").GetGuid();
-                    if (!info.Members.TryGetValue(userId, out var known) || known.Seq < e.Seq)
-                        info.Members[userId] = new MemberState(e.Seq, known?.Active ?? true, RoleOf(e.Data));
+                    if (!info.Members.TryGetValue(roleChanged.UserId, out var known) || known.Seq < e.Seq)
+                        info.Members[roleChanged.UserId] = new MemberState(e.Seq, known?.Active ?? true, roleChanged.Role);
                 }, cancellationToken);
                 break;
-            case ConversationEventTypes.MessagePosted:
-                created = await NotifyAsync(retryAttempt, e, cancellationToken);
+            case MessageDto posted:
+                created = await NotifyAsync(retryAttempt, e, posted, cancellationToken);
                 break;
-            case ConversationEventTypes.MessageEdited:
-                var edited = e.Data.GetProperty("messageId").GetGuid();
-                var text = e.Data.GetProperty("text").GetString();
-                var rewritten = await session.Query<Notification>().Where(n => n.MessageId == edited).ToListAsync(cancellationToken);
+            case MessageEditedData edited:
+                var rewritten = await session.Query<Notification>().Where(n => n.MessageId == edited.MessageId).ToListAsync(cancellationToken);
                 foreach (var notification in rewritten)
                 {
-                    notification.Body = Preview(text);
+                    notification.Body = Preview(edited.Text);
                     session.Store(notification);
                 }
                 await PushCorrections.ScheduleAsync(session, rewritten, time.GetUtcNow(), cancellationToken);
                 break;
-            case ConversationEventTypes.MessageDeleted:
-                var deleted = e.Data.GetProperty("messageId").GetGuid();
-                var cleared = await session.Query<Notification>().Where(n => n.MessageId == deleted).ToListAsync(cancellationToken);
+            case MessageDeletedData deleted:
+                var cleared = await session.Query<Notification>().Where(n => n.MessageId == deleted.MessageId).ToListAsync(cancellationToken);
                 foreach (var notification in cleared)
                 {
                     notification.Deleted = true;
@@ -131,25 +127,19 @@ public sealed class ConversationEventConsumer(
     /// </summary>
     public async Task ReplayAsync(ConversationEvent e, CancellationToken cancellationToken)
     {
-        if (e.Type != ConversationEventTypes.MessagePosted)
+        if (!e.TryRead<MessageDto>(out var posted))
         {
             await ApplyAsync(e, retryAttempt: int.MaxValue, cancellationToken);
             return;
         }
         if (await session.LoadAsync<ProcessedEvent>(ProcessedEvent.KeyOf(e.ConversationId, e.Seq), cancellationToken) is not null)
             return;
-        await RememberMessageAsync(Posted(e), cancellationToken);
+        await RememberMessageAsync(Posted(e, posted), cancellationToken);
         await session.SaveChangesAsync(cancellationToken);
     }
 
-    private static PostedMessage Posted(ConversationEvent e)
-    {
-        var data = e.Data;
-        return new PostedMessage(
-            data.GetProperty("id").GetGuid(), e.ConversationId, e.Seq, data.GetProperty("senderId").GetGuid(),
-            data.TryGetProperty("mentions", out var mentions) && mentions.ValueKind == JsonValueKind.Array ? mentions.EnumerateArray().Select(m => m.GetGuid()).ToHashSet() : [],
-            data.TryGetProperty("replyTo", out var replyTo) && replyTo.ValueKind == JsonValueKind.String ? replyTo.GetGuid() : null);
-    }
+    private static PostedMessage Posted(ConversationEvent e, MessageDto message) =>
+        new(message.Id, e.ConversationId, e.Seq, message.SenderId, (message.Mentions ?? []).ToHashSet(), message.ReplyTo);
 
     /// <summary>The message's author, and its sender among its thread's repliers; returns the thread's participants before it.</summary>
     private async Task<HashSet<Guid>> RememberMessageAsync(PostedMessage message, CancellationToken cancellationToken)
@@ -171,10 +161,9 @@ public sealed class ConversationEventConsumer(
         return threadParticipants;
     }
 
-    private async Task<List<Notification>> NotifyAsync(int retryAttempt, ConversationEvent e, CancellationToken cancellationToken)
+    private async Task<List<Notification>> NotifyAsync(int retryAttempt, ConversationEvent e, MessageDto posted, CancellationToken cancellationToken)
     {
-        var data = e.Data;
-        var message = Posted(e);
+        var message = Posted(e, posted);
 
         var conversation = await session.LoadAsync<ConversationInfo>(e.ConversationId, cancellationToken);
         if (conversation is null)
@@ -220,7 +209,7 @@ public sealed class ConversationEventConsumer(
                     Kinds.Reply => $"{sender} replied in a thread in {where}",
                     _ => $"{sender} in {where}",
                 },
-                Body = Preview(data.TryGetProperty("text", out var text) ? text.GetString() : null),
+                Body = Preview(posted.Text),
                 CreatedAt = now,
             };
             session.Insert(notification);
@@ -243,9 +232,6 @@ public sealed class ConversationEventConsumer(
         if (!info.Members.TryGetValue(userId, out var known) || known.Seq < seq)
             info.Members[userId] = new MemberState(seq, active, active ? role ?? known?.Role : null);
     }
-
-    private static string? RoleOf(JsonElement member) =>
-        member.TryGetProperty("role", out var role) && role.ValueKind == JsonValueKind.String ? role.GetString() : null;
 
     public static string? Preview(string? text) => text is null ? null : text.Length <= 200 ? text : text[..199] + "…";
 }

@@ -1,3 +1,4 @@
+using Platform.ServiceDefaults;
 using Marten;
 using JasperFx;
 using Microsoft.Extensions.Options;
@@ -14,32 +15,17 @@ namespace Platform.Notifications.Push;
 /// </summary>
 public sealed class PushDispatcher(
     IDocumentStore store, IEnumerable<IPushSender> senders, IOptions<NotificationsOptions> options, TimeProvider time, ILogger<PushDispatcher> logger)
-    : BackgroundService
+    : PeriodicJob
 {
+    protected override ILogger Logger => logger;
+
+    protected override TimeProvider Clock => time;
+
     private static readonly TimeSpan ClaimFor = TimeSpan.FromMinutes(1);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await DispatchDueAsync(stoppingToken);
-            }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(exception, "Dispatching pushes failed; retrying");
-            }
-            try
-            {
-                await Task.Delay(options.Value.SweepInterval, time, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
+    protected override TimeSpan Interval => options.Value.SweepInterval;
+
+    protected override Task RunPassAsync(CancellationToken cancellationToken) => DispatchDueAsync(cancellationToken);
 
     public async Task DispatchDueAsync(CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -226,7 +227,7 @@ public sealed class ApnsSender(HttpClient http, IOptions<NotificationsOptions> o
         request.Headers.TryAddWithoutValidation("apns-topic", apns.BundleId);
         request.Headers.TryAddWithoutValidation("apns-push-type", withdraw ? "background" : "alert");
         request.Headers.TryAddWithoutValidation("apns-priority", !withdraw && payload.Kind is Kinds.Mention or Kinds.DirectMessage ? "10" : "5");
-        request.Headers.TryAddWithoutValidation("apns-expiration", (time.GetUtcNow() + TimeSpan.FromSeconds(options.Value.Push.TimeToLiveSeconds)).ToUnixTimeSeconds().ToString());
+        request.Headers.TryAddWithoutValidation("apns-expiration", (time.GetUtcNow() + TimeSpan.FromSeconds(options.Value.Push.TimeToLiveSeconds)).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
         if (payload.Tag is { } tag)
             request.Headers.TryAddWithoutValidation("apns-collapse-id", tag);
         return request;

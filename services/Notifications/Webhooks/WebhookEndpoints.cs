@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Reflection;
 using System.Security.Claims;
 using Marten;
@@ -30,7 +31,7 @@ public sealed record WebhookDeliveryDto(
     string Id, Guid EventId, string Type, Guid ConversationId, long Seq, string Status, int Attempts, int? StatusCode, string? Error,
     DateTimeOffset CreatedAt, DateTimeOffset? LastAttemptAt, DateTimeOffset? NextAttemptAt, DateTimeOffset? DeliveredAt)
 {
-    public static WebhookDeliveryDto From(Delivery d) => new(d.Id.ToString(), d.EventId, d.Type, d.ConversationId, d.Seq, d.Status, d.Attempts,
+    public static WebhookDeliveryDto From(Delivery d) => new(d.Id.ToString(CultureInfo.InvariantCulture), d.EventId, d.Type, d.ConversationId, d.Seq, d.Status, d.Attempts,
         d.LastStatusCode, d.LastError, d.CreatedAt, d.LastAttemptAt, d.NextAttemptAt, d.DeliveredAt);
 }
 
@@ -142,7 +143,7 @@ public static class WebhookEndpoints
             return TypedResults.NotFound();
         var size = limit ?? 50;
         var page = await store.DeliveriesAsync(webhook.Id, before, size + 1, cancellationToken);
-        var next = page.Count > size ? page[size - 1].Id.ToString() : null;
+        var next = page.Count > size ? page[size - 1].Id.ToString(CultureInfo.InvariantCulture) : null;
         return TypedResults.Ok(new Page<WebhookDeliveryDto>(page.Take(size).Select(WebhookDeliveryDto.From).ToList(), next));
     }
 

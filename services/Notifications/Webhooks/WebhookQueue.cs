@@ -15,8 +15,8 @@ public sealed class WebhookQueue(WebhookStore store, WebhookSignal signal, TimeP
 {
     public async Task EnqueueAsync(IQuerySession session, ConversationEvent e, CancellationToken cancellationToken)
     {
-        if (e.Type == ConversationEventTypes.MessageDeleted && e.Data.TryGetProperty("messageId", out var deleted) && deleted.TryGetGuid(out var deletedId))
-            await store.RewritePendingBodiesAsync(deletedId, byActor: false, Redact, cancellationToken);
+        if (e.TryRead<MessageDeletedData>(out var deleted))
+            await store.RewritePendingBodiesAsync(deleted.MessageId, byActor: false, Redact, cancellationToken);
 
         var webhooks = await store.SubscribedAsync(e.ConversationId, e.Type, cancellationToken);
         if (webhooks.Count == 0)
@@ -48,22 +48,21 @@ public sealed class WebhookQueue(WebhookStore store, WebhookSignal signal, TimeP
     public static string Body(ConversationEvent e)
     {
         var envelope = ConversationEventEnvelope.From(e);
-        if (e.Type == ConversationEventTypes.MessageReported)
+        if (e.TryRead<MessageReportedData>(out var report))
         {
             envelope["actorId"] = Guid.Empty.ToString();
-            envelope["data"] = new Dictionary<string, object?> { ["reportId"] = e.Data.TryGetProperty("reportId", out var id) ? id.GetString() : null };
+            envelope["data"] = ConversationEventEnvelope.ToPlain(ConversationEventData.Serialize(new MessageReportedData(report.ReportId)));
         }
         return JsonSerializer.Serialize(envelope);
     }
 
-    private static Guid? MessageIdOf(ConversationEvent e)
+    // A report's delivery is only its id (see Body): nothing of the message to take out later.
+    private static Guid? MessageIdOf(ConversationEvent e) => e.Read() switch
     {
-        // A report's delivery is only its id (see Body): nothing of the message to take out later.
-        if (e.Data.ValueKind != JsonValueKind.Object || e.Type == ConversationEventTypes.MessageReported)
-            return null;
-        var property = e.Type == ConversationEventTypes.MessagePosted ? "id" : "messageId";
-        return e.Data.TryGetProperty(property, out var id) && id.ValueKind == JsonValueKind.String && id.TryGetGuid(out var messageId) ? messageId : null;
-    }
+        MessageDto posted => posted.Id,
+        IMessageEventData about => about.MessageId,
+        _ => null,
+    };
 
     /// <summary>Words kept in a redacted body's <c>data</c>: ids and times, nothing anyone wrote.</summary>
     private static readonly HashSet<string> Kept = ["id", "messageId", "conversationId", "seq", "senderId", "userId", "replyTo", "createdAt", "editedAt", "reportId"];

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -158,7 +159,7 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
         await EnsureSchemaAsync(cancellationToken);
         await using var command = dataSource.CreateCommand("SELECT count(*) FROM notifications.webhooks WHERE conversation_id = $1");
         command.Parameters.AddWithValue(conversationId);
-        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken));
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
     }
 
     /// <summary>Deletes the webhook and its delivery log (queued deliveries go with it).</summary>

@@ -24,9 +24,9 @@ public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
         await ApplyAsync(context.Message, context.CancellationToken);
         // Leaving may end all that the leaver shares with the other members: the live watches between them are checked
         // again (those of the leaver's watchers, and, in a conversation small enough, the leaver's of the members).
-        if (context.Message.Type == ConversationEventTypes.MemberLeft)
+        if (context.Message.TryRead<MemberLeftData>(out var left))
         {
-            var leaver = context.Message.Data.GetProperty("userId").GetGuid();
+            var leaver = left.UserId;
             var members = await store.ActiveMembersAsync(context.Message.ConversationId, NarrowingMembersLimit + 1, context.CancellationToken);
             await context.Publish(new PresenceVisibilityNarrowed
             {
@@ -41,24 +41,27 @@ public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
     /// </summary>
     public async Task ApplyAsync(ConversationEvent e, CancellationToken cancellationToken)
     {
-        switch (e.Type)
+        // The message's data is not read: a posted message only touches its sender.
+        if (e.Is<MessageDto>())
         {
-            case ConversationEventTypes.ConversationCreated:
+            await store.TouchAsync(e.ActorId, e.OccurredAt, cancellationToken);
+            return;
+        }
+        switch (e.Read())
+        {
+            case ConversationCreatedData created:
                 // A message request's recipient shares nothing with the sender until they accept (request.accepted).
-                var members = e.Data.GetProperty("members").EnumerateArray()
-                    .Where(m => !(m.TryGetProperty("requested", out var requested) && requested.ValueKind == System.Text.Json.JsonValueKind.True))
-                    .Select(m => m.GetProperty("userId").GetGuid()).ToList();
+                var members = created.Members.Where(m => !m.Requested).Select(m => m.UserId).ToList();
                 await store.ApplyMembershipAsync(e.ConversationId, members, e.Seq, active: true, cancellationToken);
                 break;
-            case ConversationEventTypes.MemberJoined:
-            case ConversationEventTypes.RequestAccepted:
-                await store.ApplyMembershipAsync(e.ConversationId, [e.Data.GetProperty("userId").GetGuid()], e.Seq, active: true, cancellationToken);
+            case MemberJoinedData joined:
+                await store.ApplyMembershipAsync(e.ConversationId, [joined.UserId], e.Seq, active: true, cancellationToken);
                 break;
-            case ConversationEventTypes.MemberLeft:
-                await store.ApplyMembershipAsync(e.ConversationId, [e.Data.GetProperty("userId").GetGuid()], e.Seq, active: false, cancellationToken);
+            case RequestAcceptedData accepted:
+                await store.ApplyMembershipAsync(e.ConversationId, [accepted.UserId], e.Seq, active: true, cancellationToken);
                 break;
-            case ConversationEventTypes.MessagePosted:
-                await store.TouchAsync(e.ActorId, e.OccurredAt, cancellationToken);
+            case MemberLeftData left:
+                await store.ApplyMembershipAsync(e.ConversationId, [left.UserId], e.Seq, active: false, cancellationToken);
                 break;
         }
     }
