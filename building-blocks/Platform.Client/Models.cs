@@ -77,6 +77,14 @@ public sealed record ThreadRead(Guid Id, Guid ConversationId, bool Following, lo
 /// <summary>A public channel in the directory, with whether I am a member of it.</summary>
 public sealed record DirectoryChannel(Guid Id, string? Title, string? Topic, int MemberCount, DateTimeOffset CreatedAt, DateTimeOffset LastActivityAt, bool IsMember);
 
+/// <summary>
+/// A message of mine waiting for its time: <see cref="State"/> is <c>pending</c>, then <c>sent</c> (<see cref="MessageId"/>)
+/// or <c>failed</c> (<see cref="Error"/>: I could no longer post there).
+/// </summary>
+public sealed record ScheduledMessage(
+    Guid Id, Guid ConversationId, string ClientMessageId, string Text, IReadOnlyList<Guid> Attachments, DateTimeOffset SendAt, string State,
+    Guid? MessageId, string? Error, DateTimeOffset CreatedAt);
+
 /// <summary>An invite link: <see cref="Url"/> (at the Gateway) holds <see cref="Token"/>.</summary>
 public sealed record InviteLink(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId, string Id);
 

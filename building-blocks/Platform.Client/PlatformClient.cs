@@ -301,6 +301,28 @@ public sealed class PlatformClient : IAsyncDisposable
         SendAsync<Page<DirectoryChannel>>(HttpMethod.Get,
             $"api/v1/channels?limit={limit}{(q is null ? "" : "&q=" + Uri.EscapeDataString(q))}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
 
+    /// <summary>
+    /// Schedules a message to be sent at <paramref name="sendAt"/> (at most a year ahead), through the normal send path then:
+    /// if I can no longer post there it is marked failed. The same <paramref name="clientMessageId"/> twice schedules once.
+    /// </summary>
+    public Task<ScheduledMessage> ScheduleMessageAsync(Guid conversationId, string clientMessageId, string text, DateTimeOffset sendAt,
+        IReadOnlyList<Guid>? attachments = null, CancellationToken cancellationToken = default) =>
+        SendAsync<ScheduledMessage>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/scheduled-messages",
+            new { clientMessageId, text, attachments, sendAt }, cancellationToken);
+
+    /// <summary>My scheduled messages of the conversation not yet sent (pending or failed), soonest first.</summary>
+    public Task<Page<ScheduledMessage>> GetScheduledMessagesAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<ScheduledMessage>>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/scheduled-messages", null, cancellationToken);
+
+    /// <summary>Changes a pending scheduled message's text, time or both (409 once it was sent or failed).</summary>
+    public Task<ScheduledMessage> UpdateScheduledMessageAsync(Guid conversationId, Guid scheduledId, string? text = null, DateTimeOffset? sendAt = null,
+        CancellationToken cancellationToken = default) =>
+        SendAsync<ScheduledMessage>(HttpMethod.Patch, $"api/v1/conversations/{conversationId}/scheduled-messages/{scheduledId}", new { text, sendAt }, cancellationToken);
+
+    /// <summary>Cancels a pending scheduled message, or dismisses a failed one.</summary>
+    public Task CancelScheduledMessageAsync(Guid conversationId, Guid scheduledId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/scheduled-messages/{scheduledId}", null, cancellationToken);
+
     /// <summary>Makes an invite link to a group or channel I own or administer (default: valid 7 days, at most 30).</summary>
     public Task<InviteLink> CreateInviteLinkAsync(Guid conversationId, DateTimeOffset? expiresAt = null, CancellationToken cancellationToken = default) =>
         SendAsync<InviteLink>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/invite-links", new { expiresAt }, cancellationToken);

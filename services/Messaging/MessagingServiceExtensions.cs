@@ -38,6 +38,8 @@ public static class MessagingServiceExtensions
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddSingleton<RetentionJob>();
         builder.Services.AddHostedService(services => services.GetRequiredService<RetentionJob>());
+        builder.Services.AddSingleton<ScheduledMessageSender>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ScheduledMessageSender>());
         builder.Services.AddSingleton<CallSweep>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CallSweep>());
         // Identity's relations (users, blocks, contacts, who may add whom): at Identity's internal address, Auth:MetadataAddress.
@@ -79,6 +81,10 @@ public static class MessagingServiceExtensions
         options.Schema.For<MessageView>().Index(m => m.ReplyTo!, index => index.Name = Threads.ReplyToIndex);
         options.Schema.For<ThreadFollow>().DocumentAlias("thread_follow").Duplicate(f => f.UserId);
         options.Schema.For<InviteLink>().DocumentAlias("invite_link").Duplicate(l => l.ConversationId);
+        // Scheduled messages: the senders claim due rows by due_at; a client message id is used once per sender and conversation.
+        options.Schema.For<ScheduledMessage>().DocumentAlias("scheduled_message")
+            .Duplicate(m => m.ConversationId).Duplicate(m => m.SenderId).Duplicate(m => m.DueAt!)
+            .UniqueIndex(UniqueIndexType.Computed, "mt_doc_scheduled_message_uidx_client", m => m.ConversationId, m => m.SenderId, m => m.ClientMessageId);
         options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
         options.Schema.For<ConversationBan>().DocumentAlias("conversation_ban").Duplicate(b => b.ConversationId);
         options.Schema.For<SavedMessage>().DocumentAlias("saved_message").Duplicate(m => m.UserId).Duplicate(m => m.SavedAt);
@@ -117,6 +123,7 @@ public static class MessagingServiceExtensions
         conversations.MapThreads();
         conversations.MapCreateInviteLink();
         conversations.MapSendMessage();
+        conversations.MapScheduledMessages();
         conversations.MapListMessages();
         conversations.MapEditMessage();
         conversations.MapDeleteMessage();

@@ -394,3 +394,25 @@ public sealed record CallView
     public bool IsRinging(Guid userId) =>
         !Ended && Invited.Contains(userId) && !Joined.Contains(userId) && !Declined.Contains(userId) && !Participants.Contains(userId);
 }
+
+public enum ScheduledState { Pending, Sent, Failed }
+
+/// <summary>
+/// A message its author scheduled. <see cref="DueAt"/> is <see cref="SendAt"/> while pending (null once sent or failed):
+/// the sender's claim query reads only that indexed column. A sent one keeps no text (the message holds it).
+/// </summary>
+public sealed record ScheduledMessage
+{
+    public Guid Id { get; init; }
+    public Guid ConversationId { get; init; }
+    public Guid SenderId { get; init; }
+    public string ClientMessageId { get; init; } = "";
+    public string Text { get; init; } = "";
+    public IReadOnlyList<Guid> Attachments { get; init; } = [];
+    public DateTimeOffset SendAt { get; init; }
+    public DateTimeOffset? DueAt { get; init; }
+    public ScheduledState State { get; init; }
+    public Guid? MessageId { get; init; }
+    public string? Error { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+}

@@ -90,8 +90,19 @@ public static class SendMessage
         }
         if (Validate(request, options.Value, out var text) is { } invalid)
             return Http.Problem(invalid);
-        var key = ClientMessageKey.KeyOf(id, senderId, request.ClientMessageId!);
+        var (error, message) = await PostAsync(writer, id, senderId, request, text, time.GetUtcNow(), cancellationToken);
+        return error is null ? Created(message!) : Http.Problem(error, http);
+    }
 
+    /// <summary>
+    /// The send path (validated request, normalised text): membership, bans, timeouts, slow mode and blocks are checked
+    /// under the conversation's lock. The same client message id twice yields one message (the first one).
+    /// Scheduled messages go out through here too.
+    /// </summary>
+    public static async Task<(DomainError? Error, MessageView? Message)> PostAsync(
+        ConversationWriter writer, Guid id, Guid senderId, SendMessageRequest request, string text, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var key = ClientMessageKey.KeyOf(id, senderId, request.ClientMessageId!);
         MessageView? again = null;
         var messageId = Guid.CreateVersion7();
         // The sender's membership, the reply's root and the client message id's use come with the lock, in one round trip.
@@ -111,15 +122,14 @@ public static class SendMessage
                 return DomainError.Forbidden("A block stands between you and the other member: this conversation takes no messages.");
             var mentions = sender is { Active: true } ? await ResolveMentionsAsync(context, text, cancellationToken) : [];
             return Decide(context.Conversation, sender, senderId, root, new Command(messageId, request.ClientMessageId!, text, mentions, request.ReplyTo,
-                (request.Attachments ?? []).Distinct().ToList(), time.GetUtcNow(), request.ForwardedFrom));
+                (request.Attachments ?? []).Distinct().ToList(), now, request.ForwardedFrom));
         }, cancellationToken);
 
         if (result.Error is not null)
-            return Http.Problem(result.Error, http);
+            return (result.Error, null);
         if (again is not null)
-            return Created(again);
-        var message = await result.Context!.Message(messageId, cancellationToken);
-        return Created(message!);
+            return (null, again);
+        return (null, await result.Context!.Message(messageId, cancellationToken));
     }
 
     /// <summary>The origin of a forward, if the forwarder may read it: a member's (a former member's: from before leaving), not deleted.</summary>
