@@ -86,10 +86,10 @@ public sealed record ScheduledMessage(
     Guid? MessageId, string? Error, DateTimeOffset CreatedAt);
 
 /// <summary>An invite link: <see cref="Url"/> (at the Gateway) holds <see cref="Token"/>.</summary>
-public sealed record InviteLink(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId, string Id);
+public sealed record InviteLink(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId, string Id, int? MaxUses = null);
 
 /// <summary>A live invite link as its conversation's owners and admins list it: its id (to revoke it), never the token.</summary>
-public sealed record InviteLinkInfo(string Id, Guid ConversationId, Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
+public sealed record InviteLinkInfo(string Id, Guid ConversationId, Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, int? MaxUses = null, int Uses = 0);
 
 /// <summary>What an invite link leads to.</summary>
 public sealed record InvitePreview(Guid ConversationId, string Kind, string? Title, string? Topic, int MemberCount, DateTimeOffset ExpiresAt);

@@ -323,9 +323,12 @@ public sealed class PlatformClient : IAsyncDisposable
     public Task CancelScheduledMessageAsync(Guid conversationId, Guid scheduledId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/scheduled-messages/{scheduledId}", null, cancellationToken);
 
-    /// <summary>Makes an invite link to a group or channel I own or administer (default: valid 7 days, at most 30).</summary>
-    public Task<InviteLink> CreateInviteLinkAsync(Guid conversationId, DateTimeOffset? expiresAt = null, CancellationToken cancellationToken = default) =>
-        SendAsync<InviteLink>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/invite-links", new { expiresAt }, cancellationToken);
+    /// <summary>
+    /// Makes an invite link to a group or channel I own or administer (default: valid 7 days, at most 30); with
+    /// <paramref name="maxUses"/>, it admits that many new members and no more.
+    /// </summary>
+    public Task<InviteLink> CreateInviteLinkAsync(Guid conversationId, DateTimeOffset? expiresAt = null, int? maxUses = null, CancellationToken cancellationToken = default) =>
+        SendAsync<InviteLink>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/invite-links", new { expiresAt, maxUses }, cancellationToken);
 
     /// <summary>The conversation's unexpired invite links, newest first (owners and admins).</summary>
     public Task<Page<InviteLinkInfo>> GetInviteLinksAsync(Guid conversationId, CancellationToken cancellationToken = default) =>

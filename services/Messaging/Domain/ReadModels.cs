@@ -198,6 +198,12 @@ public sealed record InviteLink
     public Guid CreatedBy { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset ExpiresAt { get; init; }
+    /// <summary>Joins it allows; null: any number until it expires.</summary>
+    public int? MaxUses { get; init; }
+    /// <summary>Joins made with it, counted in the join's transaction under the conversation's lock.</summary>
+    public int Uses { get; init; }
+
+    public bool UsedUp => MaxUses is { } max && Uses >= max;
 }
 
 public sealed record ReactionView(string Emoji, IReadOnlyList<Guid> UserIds);
