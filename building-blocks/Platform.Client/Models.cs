@@ -77,6 +77,9 @@ public sealed record ThreadRead(Guid Id, Guid ConversationId, bool Following, lo
 /// <summary>A public channel in the directory, with whether I am a member of it.</summary>
 public sealed record DirectoryChannel(Guid Id, string? Title, string? Topic, int MemberCount, DateTimeOffset CreatedAt, DateTimeOffset LastActivityAt, bool IsMember);
 
+/// <summary>A member of a conversation: role, and the seq and time of joining.</summary>
+public sealed record Member(Guid UserId, string Role, long JoinedSeq, DateTimeOffset JoinedAt);
+
 /// <summary>
 /// A message of mine waiting for its time: <see cref="State"/> is <c>pending</c>, then <c>sent</c> (<see cref="MessageId"/>)
 /// or <c>failed</c> (<see cref="Error"/>: I could no longer post there).

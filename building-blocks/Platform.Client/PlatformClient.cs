@@ -223,6 +223,26 @@ public sealed class PlatformClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Time travel: the conversation's messages as they were at <paramref name="asOf"/> (a time) or <paramref name="asOfSeq"/>
+    /// (edits, reactions, replies and deletes up to then; text erased since stays erased), paged like <see cref="GetMessagesAsync"/>.
+    /// </summary>
+    public Task<Page<Message>> GetMessagesAsOfAsync(Guid conversationId, DateTimeOffset? asOf = null, long? asOfSeq = null, long? before = null, long? after = null,
+        int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<Message>>(HttpMethod.Get,
+            $"api/v1/conversations/{conversationId}/messages?limit={limit}{AsOfQuery(asOf, asOfSeq)}{(before is null ? "" : "&before=" + before)}{(after is null ? "" : "&after=" + after)}",
+            null, cancellationToken);
+
+    /// <summary>The conversation's members by user id (<paramref name="after"/> continues); with <paramref name="asOf"/> or <paramref name="asOfSeq"/>, as they were then.</summary>
+    public Task<Page<Member>> GetMembersAsync(Guid conversationId, Guid? after = null, int limit = 50, DateTimeOffset? asOf = null, long? asOfSeq = null,
+        CancellationToken cancellationToken = default) =>
+        SendAsync<Page<Member>>(HttpMethod.Get,
+            $"api/v1/conversations/{conversationId}/members?limit={limit}{AsOfQuery(asOf, asOfSeq)}{(after is null ? "" : "&after=" + after)}", null, cancellationToken);
+
+    private static string AsOfQuery(DateTimeOffset? asOf, long? asOfSeq) =>
+        (asOf is { } at ? "&asOf=" + Uri.EscapeDataString(at.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture)) : "")
+        + (asOfSeq is { } seq ? "&asOfSeq=" + seq : "");
+
     /// <summary>History in seq order: the newest page, or the page before <paramref name="before"/> / after <paramref name="after"/>.</summary>
     public Task<Page<Message>> GetMessagesAsync(Guid conversationId, long? before = null, long? after = null, int limit = 50, CancellationToken cancellationToken = default) =>
         SendAsync<Page<Message>>(HttpMethod.Get,
