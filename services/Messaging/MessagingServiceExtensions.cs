@@ -33,6 +33,7 @@ public static class MessagingServiceExtensions
             .UseNpgsqlDataSource()
             .UseLightweightSessions();
 
+        builder.Services.AddHostedService<SearchIndex>();
         builder.Services.AddSingleton<OutboxPublisher>();
         builder.Services.AddSingleton<ConversationWriter>();
         builder.Services.AddHostedService<OutboxRelay>();
@@ -73,10 +74,8 @@ public static class MessagingServiceExtensions
         // History and the log page by keyset on (conversation, seq).
         options.Schema.For<MessageView>().DocumentAlias("message")
             .Duplicate(m => m.ConversationId).Duplicate(m => m.Seq)
-            .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_message_uidx_conversation_seq", m => m.ConversationId, m => m.Seq)
-            // Search (Features/Search.cs): the current text, stemmed (english) and word for word (simple).
-            .FullTextIndex(index => { index.Name = Search.EnglishIndex; index.RegConfig = "english"; }, m => m.Text)
-            .FullTextIndex(index => { index.Name = Search.SimpleIndex; index.RegConfig = "simple"; }, m => m.Text);
+            .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_message_uidx_conversation_seq", m => m.ConversationId, m => m.Seq);
+        // Search has its own table, written by a trigger on this one (Features/SearchIndex.cs).
         // Threads: a root's replies by computed index on replyTo (an expression index covers rows stored before it).
         options.Schema.For<MessageView>().Index(m => m.ReplyTo!, index => index.Name = Threads.ReplyToIndex);
         options.Schema.For<ThreadFollow>().DocumentAlias("thread_follow").Duplicate(f => f.UserId);
