@@ -54,12 +54,12 @@ public sealed record Reaction(string Emoji, int Count, IReadOnlyList<Guid> UserI
 /// <summary>A file attached to a message.</summary>
 public sealed record Attachment(Guid Id);
 
-/// <summary>A message, with its place in the conversation (<see cref="Seq"/>).</summary>
+/// <summary>A message, with its place in the conversation (<see cref="Seq"/>); <see cref="MassMention"/> is <c>channel</c> or <c>here</c> when it called everyone (online).</summary>
 public sealed record Message(
     Guid Id, Guid ConversationId, long Seq, Guid SenderId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls,
     Guid? ReplyTo, int ReplyCount, DateTimeOffset? LastReplyAt, bool Edited, DateTimeOffset? EditedAt, bool Deleted,
     IReadOnlyList<Reaction> Reactions, IReadOnlyList<Attachment> Attachments, DateTimeOffset CreatedAt,
-    IReadOnlyList<LinkPreview>? LinkPreviews = null, ForwardReference? ForwardedFrom = null);
+    IReadOnlyList<LinkPreview>? LinkPreviews = null, ForwardReference? ForwardedFrom = null, string? MassMention = null);
 
 /// <summary>The message a forward was made from; opening it needs membership of its conversation.</summary>
 public sealed record ForwardReference(Guid ConversationId, Guid MessageId);

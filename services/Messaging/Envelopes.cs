@@ -31,7 +31,8 @@ public sealed record MessageDto(
     DateTimeOffset CreatedAt,
     IReadOnlyList<LinkPreviewDto> LinkPreviews,
     bool Pinned,
-    ForwardReference? ForwardedFrom)
+    ForwardReference? ForwardedFrom,
+    string? MassMention = null)
 {
     public static MessageDto From(MessageView m) => new(
         m.Id, m.ConversationId, m.Seq, m.SenderId, m.ClientMessageId, m.Text, m.Mentions, m.Urls, m.ReplyTo, m.ReplyCount,
@@ -41,7 +42,8 @@ public sealed record MessageDto(
         m.CreatedAt,
         m.LinkPreviews.Select(p => new LinkPreviewDto(p.Url, p.Title, p.Description, p.ImageUrl, p.SiteName)).ToList(),
         m.Pinned,
-        m.ForwardedFrom);
+        m.ForwardedFrom,
+        m.MassMention);
 }
 
 /// <summary>One event of the log as clients see it, on the hub and from <c>GET /events</c>.</summary>

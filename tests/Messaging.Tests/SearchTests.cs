@@ -197,23 +197,26 @@ public sealed class SearchTests(MessagingHost host) : IClassFixture<MessagingHos
     [Fact]
     public async Task SearchQuery_UsesTheFullTextIndexes()
     {
-        // A realistic shape: a long conversation where the word is rare. (On a nearly empty table any plan is cheap and
-        // the planner rightly reads the caller's few messages instead.)
+        // A realistic shape: many conversations with long histories where the word is rare. (On a nearly empty table any
+        // plan is cheap and the planner rightly reads the caller's few messages instead.)
         var alice = host.Client();
         var group = await alice.CreateGroup(Guid.CreateVersion7());
         var word = "pangolin" + Guid.NewGuid().ToString("N")[..6];
         await alice.Send(group, $"the {word} message");
         var store = host.Factory.Services.GetRequiredService<IDocumentStore>();
         var words = new[] { "lunch", "deploy", "review", "coffee", "budget", "meeting", "release", "weekend", "ticket", "design" };
-        await store.BulkInsertAsync(Enumerable.Range(0, 5000).Select(i => new MessageView
+        var others = Enumerable.Range(0, 40).Select(_ => Guid.CreateVersion7()).ToList();
+        await store.BulkInsertAsync(others.Select(c => Membership.Joined(c, alice.UserId, MemberRole.Member, 1, DateTimeOffset.UtcNow)).ToList());
+        await store.BulkInsertAsync(Enumerable.Range(0, 20_000).Select(i => new MessageView
         {
-            Id = Guid.CreateVersion7(), ConversationId = group, Seq = 1000 + i, SenderId = alice.UserId, ClientMessageId = $"bulk-{i}",
-            Text = $"{words[i % 10]} {words[i * 7 % 10]} {words[i * 3 % 10]} number {i}", CreatedAt = DateTimeOffset.UtcNow,
+            Id = Guid.CreateVersion7(), ConversationId = i % 4 == 0 ? group : others[i % others.Count], Seq = 1000 + i, SenderId = alice.UserId,
+            ClientMessageId = $"bulk-{i}", Text = $"{words[i % 10]} {words[i * 7 % 10]} {words[i * 3 % 10]}", CreatedAt = DateTimeOffset.UtcNow,
         }).ToList());
         await using (var analyze = new NpgsqlConnection(host.Infrastructure.Database.ConnectionString))
         {
             await analyze.OpenAsync();
-            await using var analyzeCommand = new NpgsqlCommand($"analyze {MessagingServiceExtensions.Schema}.{SearchIndex.Table}", analyze);
+            await using var analyzeCommand = new NpgsqlCommand(
+                $"analyze {MessagingServiceExtensions.Schema}.{SearchIndex.Table}, {MessagingServiceExtensions.Schema}.mt_doc_membership", analyze);
             await analyzeCommand.ExecuteNonQueryAsync();
         }
         Assert.Single((await alice.Get($"/api/v1/search/messages?q={word}")).GetProperty("items").EnumerateArray());

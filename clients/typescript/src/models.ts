@@ -35,6 +35,8 @@ export type DirectoryChannel = Messaging["schemas"]["ChannelDirectoryRow"];
 export type InviteLink = Messaging["schemas"]["InviteLinkDto"];
 export type InviteLinkInfo = Messaging["schemas"]["InviteLinkInfo"];
 export type InvitePreview = Messaging["schemas"]["InvitePreviewDto"];
+/** A message of mine waiting for its time: `state` is `pending`, then `sent` (`messageId`) or `failed` (`error`). */
+export type ScheduledMessage = Messaging["schemas"]["ScheduledMessageDto"];
 export type MessageReport = Messaging["schemas"]["ReportDto"];
 export type IceServers = Messaging["schemas"]["IceServersResponse"];
 /** One event of a conversation's log, as the log endpoint and the hub's `event` send it; `data` depends on `type`. */

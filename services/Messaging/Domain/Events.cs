@@ -51,7 +51,10 @@ public record MemberUnbanned(Guid UserId, Guid UnbannedBy, DateTimeOffset Unbann
 /// <summary>A moderator stopped a member from posting and reacting until <see cref="Until"/>; null lifts it.</summary>
 public record MemberTimedOut(Guid UserId, DateTimeOffset? Until, Guid TimedOutBy, DateTimeOffset At);
 
-/// <summary>A message was posted. <see cref="ForwardedFrom"/> came later: events stored before it have none (not a forward).</summary>
+/// <summary>
+/// A message was posted. <see cref="ForwardedFrom"/> and <see cref="MassMention"/> came later: events stored before them
+/// have none (not a forward; no <c>@channel</c> or <c>@here</c>).
+/// </summary>
 public record MessagePosted(
     Guid MessageId,
     string ClientMessageId,
@@ -62,7 +65,8 @@ public record MessagePosted(
     Guid? ReplyTo,
     IReadOnlyList<Guid> Attachments,
     DateTimeOffset PostedAt,
-    ForwardReference? ForwardedFrom = null);
+    ForwardReference? ForwardedFrom = null,
+    string? MassMention = null);
 
 /// <summary>The message a forward was made from: a reference its readers may or may not be able to open.</summary>
 public record ForwardReference(Guid ConversationId, Guid MessageId);

@@ -237,6 +237,8 @@ public sealed record MessageView
     public DateTimeOffset CreatedAt { get; init; }
     public bool Pinned { get; init; }
     public ForwardReference? ForwardedFrom { get; init; }
+    /// <summary><c>channel</c> or <c>here</c> when the message notified everyone (or everyone online); see SendMessage.</summary>
+    public string? MassMention { get; init; }
 
     public static MessageView Create(Guid conversationId, long seq, MessagePosted e) => new()
     {
@@ -253,6 +255,7 @@ public sealed record MessageView
         Attachments = e.Attachments,
         CreatedAt = e.PostedAt,
         ForwardedFrom = e.ForwardedFrom,
+        MassMention = e.MassMention,
     };
 
     public MessageView Apply(long seq, object e) => e switch
@@ -264,7 +267,7 @@ public sealed record MessageView
         },
         MessageDeleted d => this with
         {
-            Text = "", Mentions = [], Urls = [], Reactions = [], Attachments = [], LinkPreviews = [], Deleted = true, DeletedAt = d.DeletedAt,
+            Text = "", Mentions = [], Urls = [], Reactions = [], Attachments = [], LinkPreviews = [], Deleted = true, DeletedAt = d.DeletedAt, MassMention = null,
             Pinned = false,
         },
         MessagePinned => this with { Pinned = true },

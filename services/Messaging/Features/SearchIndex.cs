@@ -40,6 +40,7 @@ public sealed class SearchIndex(IDocumentStore store, NpgsqlDataSource dataSourc
                   vector tsvector not null);
                 create index if not exists {VectorIndex} on {schema}.{Table} using gin (vector);
                 create index if not exists message_search_idx_created on {schema}.{Table} (created_at desc);
+                create index if not exists message_search_idx_conversation_created on {schema}.{Table} (conversation_id, created_at desc);
                 create or replace function {schema}.message_search_write() returns trigger language plpgsql as $$
                 begin
                   if tg_op = 'DELETE' or (new.data ->> 'deleted')::boolean or coalesce(new.data ->> 'text', '') = '' then

@@ -49,10 +49,25 @@ public static class SendMessage
         if (root is { Deleted: true })
             return DomainError.Conflict("The message you reply to was deleted.");
         var posted = new MessagePosted(command.MessageId, command.ClientMessageId, senderId, command.Text, command.Mentions,
-            MessageText.Urls(command.Text), root?.ReplyTo ?? root?.Id, command.Attachments, command.Now, command.ForwardedFrom);
+            MessageText.Urls(command.Text), root?.ReplyTo ?? root?.Id, command.Attachments, command.Now, command.ForwardedFrom,
+            MassMention(conversation, sender, command.Text));
         // Answering a message request accepts it, as in the chat apps people know: whoever replies has chosen to talk.
         return sender.Requested ? Decision.Of(new RequestAccepted(senderId, command.Now), posted) : Decision.Of(posted);
     }
+
+    /// <summary>
+    /// <c>@channel</c> (every member) or <c>@here</c> (members online now) when the sender may use them: any member of a
+    /// group (at most a thousand people who chose to talk together), only owners and admins of a channel (where it would
+    /// ring up to a hundred thousand phones); never in a direct conversation, where every message notifies anyway. Written
+    /// by someone else it stays plain text: the message goes, nobody is called.
+    /// </summary>
+    public static string? MassMention(ConversationView conversation, Membership sender, string text) =>
+        conversation.Kind switch
+        {
+            ConversationKind.Group => MessageText.MassMention(text),
+            ConversationKind.Channel when sender.IsAdmin => MessageText.MassMention(text),
+            _ => null,
+        };
 
     /// <summary>The ids of the conversation's active members named as <c>@username</c> in the text.</summary>
     public static async Task<IReadOnlyList<Guid>> ResolveMentionsAsync(WriteContext context, string text, CancellationToken cancellationToken)
