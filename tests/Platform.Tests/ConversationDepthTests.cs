@@ -230,4 +230,40 @@ public sealed class ConversationDepthTests(WholePlatform platform)
         await platform.ReadAsync(await bob.Http.GetAsync($"api/v1/conversations/{group}/messages?asOfSeq=-1"), HttpStatusCode.BadRequest, "a negative seq",
             platform.Messaging);
     }
+
+    [Fact]
+    public async Task AtChannelAndThreadFollows_ThroughTheGateway_NotifyAsTheRulesSay()
+    {
+        var owner = await platform.SignUpAsync("Owner Calls Everyone");
+        var member = await platform.SignUpAsync("Member Follows", platform.Gateway2);
+        var other = await platform.SignUpAsync("Other Member");
+        var channel = (await platform.CreateConversationAsync(owner, "channel", [member, other], "announcements")).GetProperty("id").GetGuid();
+
+        // A plain member's @channel in a channel stays text; the owner's calls everyone.
+        var plain = await platform.SendAsync(other, channel, "@channel anyone?");
+        Assert.Equal(JsonValueKind.Null, plain.GetProperty("massMention").ValueKind);
+        var call = await platform.SendAsync(owner, channel, "@channel release at noon");
+        Assert.Equal("channel", call.GetProperty("massMention").GetString());
+        bool Has(JsonElement feed, string kind, Guid messageId) => feed.GetProperty("items").EnumerateArray()
+            .Any(i => i.GetProperty("kind").GetString() == kind && i.GetProperty("messageId").ValueKind == JsonValueKind.String && i.GetProperty("messageId").GetGuid() == messageId);
+        await platform.EventuallyAsync(
+            async () => await platform.ReadAsync(await member.Http.GetAsync("api/v1/notifications?limit=100"), HttpStatusCode.OK, "the member's feed", platform.Notifications),
+            feed => Has(feed, "mention", call.GetProperty("id").GetGuid()), "the member is mentioned by @channel", platform.Notifications, platform.Messaging);
+
+        // The member follows the other's thread by hand (channels notify only mentions and followed threads by default).
+        var root = (await platform.SendAsync(other, channel, "who reviews the notes?")).GetProperty("id").GetGuid();
+        await platform.ReadAsync(await member.Http.PutAsync($"api/v1/conversations/{channel}/messages/{root}/follow", null), HttpStatusCode.NoContent,
+            "the member follows the thread", platform.Messaging);
+        // The follow reaches Notifications on another queue than the replies: reply until one finds it there (the first,
+        // nearly always).
+        await platform.EventuallyAsync(
+            async () =>
+            {
+                await platform.ReadAsync(await owner.Http.PostAsJsonAsync($"api/v1/conversations/{channel}/messages",
+                    new { clientMessageId = Guid.NewGuid().ToString("N"), text = "I do", replyTo = root }), HttpStatusCode.Created, "the owner replies", platform.Messaging);
+                return await platform.ReadAsync(await member.Http.GetAsync("api/v1/notifications?limit=100"), HttpStatusCode.OK, "the member's feed", platform.Notifications);
+            },
+            feed => feed.GetProperty("items").EnumerateArray().Any(i => i.GetProperty("kind").GetString() == "reply" && i.GetProperty("conversationId").GetGuid() == channel),
+            "the follower hears of a reply", platform.Notifications, platform.Messaging);
+    }
 }
