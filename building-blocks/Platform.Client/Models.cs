@@ -59,13 +59,13 @@ public sealed record Attachment(
     Guid Id, string? ContentType = null, long? Size = null, int? Width = null, int? Height = null, long? DurationMs = null,
     string? ThumbnailUrl = null, string? BlurHash = null, bool? Animated = null);
 
-/// <summary>A message, with its place in the conversation (<see cref="Seq"/>).</summary>
+/// <summary>A message, with its place in the conversation (<see cref="Seq"/>); <see cref="MassMention"/> is <c>channel</c> or <c>here</c> when it called everyone (online).</summary>
 public sealed record Message(
     Guid Id, Guid ConversationId, long Seq, Guid SenderId, string ClientMessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls,
     Guid? ReplyTo, int ReplyCount, DateTimeOffset? LastReplyAt, bool Edited, DateTimeOffset? EditedAt, bool Deleted,
     IReadOnlyList<Reaction> Reactions, IReadOnlyList<Attachment> Attachments, DateTimeOffset CreatedAt,
     IReadOnlyList<LinkPreview>? LinkPreviews = null, ForwardReference? ForwardedFrom = null, bool Pinned = false,
-    bool SenderIsBot = false, string SenderKind = "user", string? SenderName = null);
+    bool SenderIsBot = false, string SenderKind = "user", string? SenderName = null, string? MassMention = null);
 
 /// <summary>A bot's answer for one member only (<see cref="EphemeralTo"/>), answering the command <see cref="ResponseId"/> if set.</summary>
 public sealed record EphemeralMessage(
@@ -115,11 +115,22 @@ public sealed record ThreadRead(Guid Id, Guid ConversationId, bool Following, lo
 /// <summary>A public channel in the directory, with whether I am a member of it.</summary>
 public sealed record DirectoryChannel(Guid Id, string? Title, string? Topic, int MemberCount, DateTimeOffset CreatedAt, DateTimeOffset LastActivityAt, bool IsMember);
 
+/// <summary>A member of a conversation: role, and the seq and time of joining.</summary>
+public sealed record Member(Guid UserId, string Role, long JoinedSeq, DateTimeOffset JoinedAt);
+
+/// <summary>
+/// A message of mine waiting for its time: <see cref="State"/> is <c>pending</c>, then <c>sent</c> (<see cref="MessageId"/>)
+/// or <c>failed</c> (<see cref="Error"/>: I could no longer post there).
+/// </summary>
+public sealed record ScheduledMessage(
+    Guid Id, Guid ConversationId, string ClientMessageId, string Text, IReadOnlyList<Guid> Attachments, DateTimeOffset SendAt, string State,
+    Guid? MessageId, string? Error, DateTimeOffset CreatedAt);
+
 /// <summary>An invite link: <see cref="Url"/> (at the Gateway) holds <see cref="Token"/>.</summary>
-public sealed record InviteLink(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId, string Id);
+public sealed record InviteLink(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId, string Id, int? MaxUses = null);
 
 /// <summary>A live invite link as its conversation's owners and admins list it: its id (to revoke it), never the token.</summary>
-public sealed record InviteLinkInfo(string Id, Guid ConversationId, Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
+public sealed record InviteLinkInfo(string Id, Guid ConversationId, Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, int? MaxUses = null, int Uses = 0);
 
 /// <summary>What an invite link leads to.</summary>
 public sealed record InvitePreview(Guid ConversationId, string Kind, string? Title, string? Topic, int MemberCount, DateTimeOffset ExpiresAt);

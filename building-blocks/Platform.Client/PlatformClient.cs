@@ -296,6 +296,26 @@ public sealed class PlatformClient : IAsyncDisposable
             throw new PlatformException((int)response.StatusCode, response.ReasonPhrase ?? "Error", await response.Content.ReadAsStringAsync(cancellationToken));
     }
 
+    /// <summary>
+    /// Time travel: the conversation's messages as they were at <paramref name="asOf"/> (a time) or <paramref name="asOfSeq"/>
+    /// (edits, reactions, replies and deletes up to then; text erased since stays erased), paged like <see cref="GetMessagesAsync"/>.
+    /// </summary>
+    public Task<Page<Message>> GetMessagesAsOfAsync(Guid conversationId, DateTimeOffset? asOf = null, long? asOfSeq = null, long? before = null, long? after = null,
+        int limit = 50, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<Message>>(HttpMethod.Get,
+            $"api/v1/conversations/{conversationId}/messages?limit={limit}{AsOfQuery(asOf, asOfSeq)}{(before is null ? "" : "&before=" + before)}{(after is null ? "" : "&after=" + after)}",
+            null, cancellationToken);
+
+    /// <summary>The conversation's members by user id (<paramref name="after"/> continues); with <paramref name="asOf"/> or <paramref name="asOfSeq"/>, as they were then.</summary>
+    public Task<Page<Member>> GetMembersAsync(Guid conversationId, Guid? after = null, int limit = 50, DateTimeOffset? asOf = null, long? asOfSeq = null,
+        CancellationToken cancellationToken = default) =>
+        SendAsync<Page<Member>>(HttpMethod.Get,
+            $"api/v1/conversations/{conversationId}/members?limit={limit}{AsOfQuery(asOf, asOfSeq)}{(after is null ? "" : "&after=" + after)}", null, cancellationToken);
+
+    private static string AsOfQuery(DateTimeOffset? asOf, long? asOfSeq) =>
+        (asOf is { } at ? "&asOf=" + Uri.EscapeDataString(at.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture)) : "")
+        + (asOfSeq is { } seq ? "&asOfSeq=" + seq : "");
+
     /// <summary>History in seq order: the newest page, or the page before <paramref name="before"/> / after <paramref name="after"/>.</summary>
     public Task<Page<Message>> GetMessagesAsync(Guid conversationId, long? before = null, long? after = null, int limit = 50, CancellationToken cancellationToken = default) =>
         SendAsync<Page<Message>>(HttpMethod.Get,
@@ -406,9 +426,34 @@ public sealed class PlatformClient : IAsyncDisposable
         SendAsync<Page<DirectoryChannel>>(HttpMethod.Get,
             $"api/v1/channels?limit={limit}{(q is null ? "" : "&q=" + Uri.EscapeDataString(q))}{(cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor))}", null, cancellationToken);
 
-    /// <summary>Makes an invite link to a group or channel I own or administer (default: valid 7 days, at most 30).</summary>
-    public Task<InviteLink> CreateInviteLinkAsync(Guid conversationId, DateTimeOffset? expiresAt = null, CancellationToken cancellationToken = default) =>
-        SendAsync<InviteLink>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/invite-links", new { expiresAt }, cancellationToken);
+    /// <summary>
+    /// Schedules a message to be sent at <paramref name="sendAt"/> (at most a year ahead), through the normal send path then:
+    /// if I can no longer post there it is marked failed. The same <paramref name="clientMessageId"/> twice schedules once.
+    /// </summary>
+    public Task<ScheduledMessage> ScheduleMessageAsync(Guid conversationId, string clientMessageId, string text, DateTimeOffset sendAt,
+        IReadOnlyList<Guid>? attachments = null, CancellationToken cancellationToken = default) =>
+        SendAsync<ScheduledMessage>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/scheduled-messages",
+            new { clientMessageId, text, attachments, sendAt }, cancellationToken);
+
+    /// <summary>My scheduled messages of the conversation not yet sent (pending or failed), soonest first.</summary>
+    public Task<Page<ScheduledMessage>> GetScheduledMessagesAsync(Guid conversationId, CancellationToken cancellationToken = default) =>
+        SendAsync<Page<ScheduledMessage>>(HttpMethod.Get, $"api/v1/conversations/{conversationId}/scheduled-messages", null, cancellationToken);
+
+    /// <summary>Changes a pending scheduled message's text, time or both (409 once it was sent or failed).</summary>
+    public Task<ScheduledMessage> UpdateScheduledMessageAsync(Guid conversationId, Guid scheduledId, string? text = null, DateTimeOffset? sendAt = null,
+        CancellationToken cancellationToken = default) =>
+        SendAsync<ScheduledMessage>(HttpMethod.Patch, $"api/v1/conversations/{conversationId}/scheduled-messages/{scheduledId}", new { text, sendAt }, cancellationToken);
+
+    /// <summary>Cancels a pending scheduled message, or dismisses a failed one.</summary>
+    public Task CancelScheduledMessageAsync(Guid conversationId, Guid scheduledId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement?>(HttpMethod.Delete, $"api/v1/conversations/{conversationId}/scheduled-messages/{scheduledId}", null, cancellationToken);
+
+    /// <summary>
+    /// Makes an invite link to a group or channel I own or administer (default: valid 7 days, at most 30); with
+    /// <paramref name="maxUses"/>, it admits that many new members and no more.
+    /// </summary>
+    public Task<InviteLink> CreateInviteLinkAsync(Guid conversationId, DateTimeOffset? expiresAt = null, int? maxUses = null, CancellationToken cancellationToken = default) =>
+        SendAsync<InviteLink>(HttpMethod.Post, $"api/v1/conversations/{conversationId}/invite-links", new { expiresAt, maxUses }, cancellationToken);
 
     /// <summary>The conversation's unexpired invite links, newest first (owners and admins).</summary>
     public Task<Page<InviteLinkInfo>> GetInviteLinksAsync(Guid conversationId, CancellationToken cancellationToken = default) =>

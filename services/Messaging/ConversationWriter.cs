@@ -20,6 +20,8 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
     private readonly Dictionary<Guid, CallView?> _calls = [];
     private readonly Dictionary<string, ThreadFollow?> _follows = [];
     private readonly HashSet<string> _changedFollows = [];
+    private readonly Dictionary<string, InviteLink?> _links = [];
+    private readonly HashSet<string> _changedLinks = [];
     // Only what the events changed is written back: a document merely read (a mentioned member, a reply's root)
     // must not overwrite a concurrent change to it, such as a receipt moving that member's cursors.
     private readonly HashSet<Guid> _changedMembers = [];
@@ -105,7 +107,24 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
 
     internal IEnumerable<ThreadFollow> ChangedFollows => _changedFollows.Select(id => _follows[id]!);
 
-    internal bool HasDocumentChanges => _changedCalls.Count > 0 || _changedFollows.Count > 0;
+    /// <summary>An invite link (of any conversation: the caller checks), read once per write.</summary>
+    public async Task<InviteLink?> InviteLink(string linkId, CancellationToken cancellationToken = default)
+    {
+        if (!_links.TryGetValue(linkId, out var link))
+            _links[linkId] = link = await session.LoadAsync<InviteLink>(linkId, cancellationToken);
+        return link;
+    }
+
+    /// <summary>An invite link's new state (its use count); stored with the write, so the next write of a batch sees it.</summary>
+    public void Set(InviteLink link)
+    {
+        _links[link.Id] = link;
+        _changedLinks.Add(link.Id);
+    }
+
+    internal IEnumerable<InviteLink> ChangedLinks => _changedLinks.Select(id => _links[id]!);
+
+    internal bool HasDocumentChanges => _changedCalls.Count > 0 || _changedFollows.Count > 0 || _changedLinks.Count > 0;
 
     internal void Set(Membership member)
     {
@@ -351,6 +370,8 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
             session.Store(call);
         foreach (var follow in context.ChangedFollows)
             session.Store(follow);
+        foreach (var link in context.ChangedLinks)
+            session.Store(link);
         foreach (var (seq, @event) in appended)
             session.Store(OutboxEntry.For(context.Conversation.Id, seq, @event, context));
     }

@@ -18,7 +18,8 @@ public static class MessageDtos
         m.ForwardedFrom,
         m.Bot is not null,
         m.Bot?.Kind ?? "user",
-        m.Bot?.Name);
+        m.Bot?.Name,
+        m.MassMention);
 
     public static AttachmentDto ToDto(this AttachmentDetails d) =>
         new(d.Id, d.ContentType, d.Size, d.Width, d.Height, d.DurationMs, d.ThumbnailUrl, d.BlurHash, d.Animated);

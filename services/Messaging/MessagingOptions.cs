@@ -36,4 +36,14 @@ public sealed class MessagingOptions
     /// <summary>Unread and mention counts stop at this number ("999+"), so the inbox costs the same whatever the backlog.</summary>
     [Range(1, 100_000)]
     public int UnreadCountCap { get; set; } = 999;
+
+    /// <summary>Scheduled messages one user may have waiting, across conversations.</summary>
+    [Range(1, 10_000)]
+    public int MaxScheduledMessages { get; set; } = 100;
+
+    /// <summary>How far ahead a message may be scheduled.</summary>
+    public TimeSpan MaxScheduleAhead { get; set; } = TimeSpan.FromDays(365);
+
+    /// <summary>How often each instance looks for scheduled messages that are due (their lateness at most).</summary>
+    public TimeSpan ScheduledSendInterval { get; set; } = TimeSpan.FromSeconds(2);
 }

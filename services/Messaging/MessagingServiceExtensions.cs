@@ -34,11 +34,14 @@ public static class MessagingServiceExtensions
             .UseNpgsqlDataSource()
             .UseLightweightSessions();
 
+        builder.Services.AddHostedService<SearchIndex>();
         builder.Services.AddSingleton<OutboxPublisher>();
         builder.Services.AddSingleton<ConversationWriter>();
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddSingleton<RetentionJob>();
         builder.Services.AddHostedService(services => services.GetRequiredService<RetentionJob>());
+        builder.Services.AddSingleton<ScheduledMessageSender>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ScheduledMessageSender>());
         builder.Services.AddSingleton<CallSweep>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CallSweep>());
         // Identity's relations (users, blocks, contacts, who may add whom): at Identity's internal address, Auth:MetadataAddress.
@@ -74,14 +77,16 @@ public static class MessagingServiceExtensions
         // History and the log page by keyset on (conversation, seq).
         options.Schema.For<MessageView>().DocumentAlias("message")
             .Duplicate(m => m.ConversationId).Duplicate(m => m.Seq)
-            .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_message_uidx_conversation_seq", m => m.ConversationId, m => m.Seq)
-            // Search (Features/Search.cs): the current text, stemmed (english) and word for word (simple).
-            .FullTextIndex(index => { index.Name = Search.EnglishIndex; index.RegConfig = "english"; }, m => m.Text)
-            .FullTextIndex(index => { index.Name = Search.SimpleIndex; index.RegConfig = "simple"; }, m => m.Text);
+            .UniqueIndex(UniqueIndexType.DuplicatedField, "mt_doc_message_uidx_conversation_seq", m => m.ConversationId, m => m.Seq);
+        // Search has its own table, written by a trigger on this one (Features/SearchIndex.cs).
         // Threads: a root's replies by computed index on replyTo (an expression index covers rows stored before it).
         options.Schema.For<MessageView>().Index(m => m.ReplyTo!, index => index.Name = Threads.ReplyToIndex);
         options.Schema.For<ThreadFollow>().DocumentAlias("thread_follow").Duplicate(f => f.UserId);
         options.Schema.For<InviteLink>().DocumentAlias("invite_link").Duplicate(l => l.ConversationId);
+        // Scheduled messages: the senders claim due rows by due_at; a client message id is used once per sender and conversation.
+        options.Schema.For<ScheduledMessage>().DocumentAlias("scheduled_message")
+            .Duplicate(m => m.ConversationId).Duplicate(m => m.SenderId).Duplicate(m => m.DueAt!)
+            .UniqueIndex(UniqueIndexType.Computed, "mt_doc_scheduled_message_uidx_client", m => m.ConversationId, m => m.SenderId, m => m.ClientMessageId);
         options.Schema.For<ClientMessageKey>().DocumentAlias("client_message_key");
         options.Schema.For<MediaDetails>().DocumentAlias("media_details");
         options.Schema.For<AttachmentUse>().DocumentAlias("attachment_use").Duplicate(u => u.MediaId);
@@ -126,6 +131,7 @@ public static class MessagingServiceExtensions
         conversations.MapThreads();
         conversations.MapCreateInviteLink();
         conversations.MapSendMessage();
+        conversations.MapScheduledMessages();
         conversations.MapListMessages();
         conversations.MapEditMessage();
         conversations.MapDeleteMessage();

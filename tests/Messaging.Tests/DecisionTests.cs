@@ -172,6 +172,20 @@ public sealed class DecisionTests
     }
 
     [Fact]
+    public void Send_AtChannel_NotifiesAllInGroups_InChannelsOnlyFromOwnersAndAdmins_AndNeverInDirect()
+    {
+        MessagePosted Post(ConversationKind kind, MemberRole role, string text) =>
+            Single<MessagePosted>(SendMessage.Decide(Group(kind: kind), As(Member, role), Member, null, Command(text)));
+
+        Assert.Equal("channel", Post(ConversationKind.Group, MemberRole.Member, "@channel lunch").MassMention);
+        Assert.Equal("here", Post(ConversationKind.Group, MemberRole.Member, "@here lunch").MassMention);
+        Assert.Null(Post(ConversationKind.Channel, MemberRole.Member, "@channel lunch").MassMention);
+        Assert.Equal("here", Post(ConversationKind.Channel, MemberRole.Admin, "@here lunch").MassMention);
+        Assert.Null(Post(ConversationKind.Direct, MemberRole.Member, "@channel lunch").MassMention);
+        Assert.Null(Post(ConversationKind.Group, MemberRole.Member, "lunch").MassMention);
+    }
+
+    [Fact]
     public void Send_ByAFormerMember_IsNotFound() =>
         Refused(SendMessage.Decide(Group(), As(Member, MemberRole.Member, active: false), Member, null, Command()), 404);
 

@@ -81,4 +81,31 @@ public sealed class InviteLinkTests(MessagingHost host) : IClassFixture<Messagin
         var direct = (await owner.Json200(await owner.Post("/api/v1/conversations", new { kind = "direct", memberIds = new[] { other.UserId } }))).GetProperty("id").GetGuid();
         Assert.Equal(HttpStatusCode.Conflict, (await owner.Post($"/api/v1/conversations/{direct}/invite-links", new { })).StatusCode);
     }
+
+    [Fact]
+    public async Task AnInviteLinkWithMaxUses_AdmitsExactlyThatManyNewMembers_EvenWhenTheyJoinAtOnce()
+    {
+        var owner = host.Client();
+        var group = await owner.CreateGroup(Guid.CreateVersion7());
+        Assert.Equal(HttpStatusCode.BadRequest, (await owner.Post($"/api/v1/conversations/{group}/invite-links", new { maxUses = 0 })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await owner.Post($"/api/v1/conversations/{group}/invite-links", new { maxUses = 1_000_000 })).StatusCode);
+        var link = await owner.Json200(await owner.Post($"/api/v1/conversations/{group}/invite-links", new { maxUses = 3 }));
+        Assert.Equal(3, link.GetProperty("maxUses").GetInt32());
+        var token = link.GetProperty("token").GetString();
+
+        // A member already there uses nothing.
+        await owner.Json200(await owner.Http.PostAsync($"/api/v1/invite-links/{token}/join", null));
+        var guests = Enumerable.Range(0, 10).Select(_ => host.Client()).ToList();
+        var answers = await Task.WhenAll(guests.Select(g => g.Http.PostAsync($"/api/v1/invite-links/{token}/join", null)));
+        Assert.Equal(3, answers.Count(a => a.StatusCode == HttpStatusCode.OK));
+        Assert.Equal(7, answers.Count(a => a.StatusCode == HttpStatusCode.NotFound));
+        Assert.Equal(2 + 3, (await owner.Get($"/api/v1/conversations/{group}")).GetProperty("memberCount").GetInt32());
+
+        var listed = (await owner.Get($"/api/v1/conversations/{group}/invite-links")).GetProperty("items").EnumerateArray().Single();
+        Assert.Equal((3, 3), (listed.GetProperty("maxUses").GetInt32(), listed.GetProperty("uses").GetInt32()));
+        Assert.Equal(HttpStatusCode.NotFound, (await host.Client().Http.GetAsync($"/api/v1/invite-links/{token}")).StatusCode);
+        // Used up is used up, even for one who got in with it.
+        var admitted = guests[answers.ToList().FindIndex(a => a.StatusCode == HttpStatusCode.OK)];
+        Assert.Equal(HttpStatusCode.NotFound, (await admitted.Http.PostAsync($"/api/v1/invite-links/{token}/join", null)).StatusCode);
+    }
 }

@@ -18,6 +18,16 @@ public sealed class MessageTextTests
     public void MentionedUsernames_AreDistinctLowerCaseAndIgnoreEmails() =>
         Assert.Equal(["ada", "grace.h"], MessageText.MentionedUsernames("@Ada meet @grace.h. and @ADA; mail me at x@example.com"));
 
+    [Theory]
+    [InlineData("@channel release is out", "channel")]
+    [InlineData("heads up @here.", "here")]
+    [InlineData("@here and @Channel", "channel")]
+    [InlineData("mail me at x@here.example", null)]
+    [InlineData("@channels and @hereford", null)]
+    [InlineData("no mass mention", null)]
+    public void MassMention_IsChannelOrHere(string text, string? expected) =>
+        Assert.Equal(expected, MessageText.MassMention(text));
+
     [Fact]
     public void Urls_AreFoundWithoutTrailingPunctuation() =>
         Assert.Equal(["https://a.example/x?y=1", "http://b.example/"], MessageText.Urls("see https://a.example/x?y=1, and (http://b.example/)."));

@@ -27,6 +27,23 @@ public sealed class RecipientsTests
     }
 
     [Fact]
+    public void AtChannel_MentionsEveryMember_AtMentionsLevelToo_ButNotThoseWhoMutedIt()
+    {
+        var message = new PostedMessage(Guid.NewGuid(), Guid.NewGuid(), 10, Author, new HashSet<Guid>(), null, "channel");
+        var notified = Recipients.Decide(message, "channel", [Author, Bob, Carol, Dan], new HashSet<Guid>(), user => user == Dan ? Levels.None : Levels.Mentions, _ => 0);
+        Assert.Equal(new[] { (Bob, Kinds.Mention), (Carol, Kinds.Mention) }, notified);
+    }
+
+    [Fact]
+    public void AtHere_MentionsOnlyTheMembersOnlineNow()
+    {
+        var message = new PostedMessage(Guid.NewGuid(), Guid.NewGuid(), 10, Author, new HashSet<Guid>(), null, "here");
+        var notified = Recipients.Decide(message, "channel", [Author, Bob, Carol, Dan], new HashSet<Guid>(), _ => Levels.Mentions, _ => 0,
+            online: user => user == Carol || user == Author);
+        Assert.Equal(new[] { (Carol, Kinds.Mention) }, notified);
+    }
+
+    [Fact]
     public void NoneLevel_SilencesEvenMentions()
     {
         var message = new PostedMessage(Guid.NewGuid(), Guid.NewGuid(), 10, Author, new HashSet<Guid> { Bob }, null);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Platform.Testing;
 
 namespace Platform.Tests;
 
@@ -153,5 +154,116 @@ public sealed class ConversationDepthTests(WholePlatform platform)
             HttpStatusCode.NoContent, "the owner revokes the link", platform.Messaging);
         await platform.ReadAsync(await latecomer.Http.PostAsync($"api/v1/invite-links/{token}/join", null), HttpStatusCode.NotFound,
             "joining with a revoked link", platform.Messaging);
+    }
+
+    [Fact]
+    public async Task ScheduledMessage_ThroughTheGateway_IsSentAtItsTime_OnlyItsAuthorSeesIt_AndNonMembersCannotSchedule()
+    {
+        var alice = await platform.SignUpAsync("Alice Schedules");
+        var bob = await platform.SignUpAsync("Bob Waits", platform.Gateway2);
+        var mallory = await platform.SignUpAsync("Mallory Schedules");
+        var group = (await platform.CreateConversationAsync(alice, "group", [bob], "scheduled")).GetProperty("id").GetGuid();
+        var text = "standup in five " + Guid.NewGuid().ToString("N")[..6];
+        var path = $"api/v1/conversations/{group}/scheduled-messages";
+        var scheduled = await platform.ReadAsync(await alice.Http.PostAsJsonAsync(path,
+            new { clientMessageId = Guid.NewGuid().ToString("N"), text, sendAt = DateTimeOffset.UtcNow.AddSeconds(3) }), HttpStatusCode.Created, "Alice schedules", platform.Messaging);
+        Assert.Equal("pending", scheduled.GetProperty("state").GetString());
+        Assert.Empty((await platform.ReadAsync(await bob.Http.GetAsync(path), HttpStatusCode.OK, "Bob lists his", platform.Messaging)).GetProperty("items").EnumerateArray());
+        await platform.ReadAsync(await mallory.Http.PostAsJsonAsync(path, new { clientMessageId = "m", text = "hi", sendAt = DateTimeOffset.UtcNow.AddMinutes(5) }),
+            HttpStatusCode.NotFound, "Mallory schedules in a group she is not in", platform.Messaging);
+        var late = await alice.Http.PostAsJsonAsync(path, new { clientMessageId = "late", text = "hi", sendAt = DateTimeOffset.UtcNow.AddMinutes(-5) });
+        Assert.Equal((HttpStatusCode.BadRequest, "application/problem+json"), (late.StatusCode, late.Content.Headers.ContentType?.MediaType));
+
+        await Eventually.Returns(async () => (await platform.ReadAsync(await bob.Http.GetAsync($"api/v1/conversations/{group}/messages"), HttpStatusCode.OK, "Bob reads",
+                platform.Messaging)).GetProperty("items").EnumerateArray().Count(m => m.GetProperty("text").GetString() == text),
+            count => count == 1, WholePlatform.Soon, "the scheduled message is sent once");
+        Assert.Empty((await platform.ReadAsync(await alice.Http.GetAsync(path), HttpStatusCode.OK, "Alice lists hers", platform.Messaging)).GetProperty("items").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task InviteLinkWithMaxUses_ThroughTheGateway_AdmitsOneAndThenNoOne()
+    {
+        var owner = await platform.SignUpAsync("Owner Limits");
+        var first = await platform.SignUpAsync("First Guest");
+        var second = await platform.SignUpAsync("Second Guest", platform.Gateway2);
+        var group = (await platform.CreateConversationAsync(owner, "group", [], "one use")).GetProperty("id").GetGuid();
+        var link = await platform.ReadAsync(await owner.Http.PostAsJsonAsync($"api/v1/conversations/{group}/invite-links", new { maxUses = 1 }), HttpStatusCode.Created,
+            "a one-use link", platform.Messaging);
+        var token = link.GetProperty("token").GetString();
+        await platform.ReadAsync(await first.Http.PostAsync($"api/v1/invite-links/{token}/join", null), HttpStatusCode.OK, "the first joins", platform.Messaging);
+        await platform.ReadAsync(await second.Http.PostAsync($"api/v1/invite-links/{token}/join", null), HttpStatusCode.NotFound, "the second tries", platform.Messaging);
+        var listed = (await platform.ReadAsync(await owner.Http.GetAsync($"api/v1/conversations/{group}/invite-links"), HttpStatusCode.OK, "the owner lists",
+            platform.Messaging)).GetProperty("items")[0];
+        Assert.Equal((1, 1), (listed.GetProperty("maxUses").GetInt32(), listed.GetProperty("uses").GetInt32()));
+        await platform.ReadAsync(await owner.Http.PostAsJsonAsync($"api/v1/conversations/{group}/invite-links", new { maxUses = -1 }), HttpStatusCode.BadRequest,
+            "a negative maxUses", platform.Messaging);
+    }
+
+    [Fact]
+    public async Task TimeTravel_ThroughTheGateway_ShowsMessagesAndMembersAsTheyWere_AndNothingToANonMember()
+    {
+        var alice = await platform.SignUpAsync("Alice Travels");
+        var bob = await platform.SignUpAsync("Bob Travels", platform.Gateway2);
+        var carol = await platform.SignUpAsync("Carol Arrives Later");
+        var mallory = await platform.SignUpAsync("Mallory Travels");
+        var group = (await platform.CreateConversationAsync(alice, "group", [bob], "time travel")).GetProperty("id").GetGuid();
+        var message = (await platform.SendAsync(alice, group, "plan A")).GetProperty("id").GetGuid();
+        var point = (await platform.ReadAsync(await bob.Http.GetAsync($"api/v1/conversations/{group}"), HttpStatusCode.OK, "Bob opens it", platform.Messaging))
+            .GetProperty("lastSeq").GetInt64();
+        await platform.ReadAsync(await alice.Http.PatchAsJsonAsync($"api/v1/conversations/{group}/messages/{message}", new { text = "plan B" }), HttpStatusCode.OK,
+            "Alice edits", platform.Messaging);
+        await platform.ReadAsync(await alice.Http.PostAsJsonAsync($"api/v1/conversations/{group}/members", new { userIds = new[] { carol.Id } }), HttpStatusCode.OK,
+            "Carol is added", platform.Messaging);
+
+        var then = await platform.ReadAsync(await bob.Http.GetAsync($"api/v1/conversations/{group}/messages?asOfSeq={point}"), HttpStatusCode.OK, "Bob travels back",
+            platform.Messaging);
+        Assert.Equal("plan A", then.GetProperty("items").EnumerateArray().Single(m => m.GetProperty("id").GetGuid() == message).GetProperty("text").GetString());
+        var members = await platform.ReadAsync(await bob.Http.GetAsync($"api/v1/conversations/{group}/members?asOfSeq={point}"), HttpStatusCode.OK, "members then",
+            platform.Messaging);
+        Assert.DoesNotContain(carol.Id, members.GetProperty("items").EnumerateArray().Select(m => m.GetProperty("userId").GetGuid()));
+        var now = await platform.ReadAsync(await bob.Http.GetAsync($"api/v1/conversations/{group}/messages?asOf={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddHours(1).ToString("O"))}"),
+            HttpStatusCode.OK, "Bob travels to the present", platform.Messaging);
+        Assert.Equal("plan B", now.GetProperty("items").EnumerateArray().Single(m => m.GetProperty("id").GetGuid() == message).GetProperty("text").GetString());
+
+        await platform.ReadAsync(await mallory.Http.GetAsync($"api/v1/conversations/{group}/messages?asOfSeq={point}"), HttpStatusCode.NotFound, "Mallory travels",
+            platform.Messaging);
+        await platform.ReadAsync(await bob.Http.GetAsync($"api/v1/conversations/{group}/messages?asOfSeq=-1"), HttpStatusCode.BadRequest, "a negative seq",
+            platform.Messaging);
+    }
+
+    [Fact]
+    public async Task AtChannelAndThreadFollows_ThroughTheGateway_NotifyAsTheRulesSay()
+    {
+        var owner = await platform.SignUpAsync("Owner Calls Everyone");
+        var member = await platform.SignUpAsync("Member Follows", platform.Gateway2);
+        var other = await platform.SignUpAsync("Other Member");
+        var channel = (await platform.CreateConversationAsync(owner, "channel", [member, other], "announcements")).GetProperty("id").GetGuid();
+
+        // A plain member's @channel in a channel stays text; the owner's calls everyone.
+        var plain = await platform.SendAsync(other, channel, "@channel anyone?");
+        Assert.Equal(JsonValueKind.Null, plain.GetProperty("massMention").ValueKind);
+        var call = await platform.SendAsync(owner, channel, "@channel release at noon");
+        Assert.Equal("channel", call.GetProperty("massMention").GetString());
+        bool Has(JsonElement feed, string kind, Guid messageId) => feed.GetProperty("items").EnumerateArray()
+            .Any(i => i.GetProperty("kind").GetString() == kind && i.GetProperty("messageId").ValueKind == JsonValueKind.String && i.GetProperty("messageId").GetGuid() == messageId);
+        await platform.EventuallyAsync(
+            async () => await platform.ReadAsync(await member.Http.GetAsync("api/v1/notifications?limit=100"), HttpStatusCode.OK, "the member's feed", platform.Notifications),
+            feed => Has(feed, "mention", call.GetProperty("id").GetGuid()), "the member is mentioned by @channel", platform.Notifications, platform.Messaging);
+
+        // The member follows the other's thread by hand (channels notify only mentions and followed threads by default).
+        var root = (await platform.SendAsync(other, channel, "who reviews the notes?")).GetProperty("id").GetGuid();
+        await platform.ReadAsync(await member.Http.PutAsync($"api/v1/conversations/{channel}/messages/{root}/follow", null), HttpStatusCode.NoContent,
+            "the member follows the thread", platform.Messaging);
+        // The follow reaches Notifications on another queue than the replies: reply until one finds it there (the first,
+        // nearly always).
+        await platform.EventuallyAsync(
+            async () =>
+            {
+                await platform.ReadAsync(await owner.Http.PostAsJsonAsync($"api/v1/conversations/{channel}/messages",
+                    new { clientMessageId = Guid.NewGuid().ToString("N"), text = "I do", replyTo = root }), HttpStatusCode.Created, "the owner replies", platform.Messaging);
+                return await platform.ReadAsync(await member.Http.GetAsync("api/v1/notifications?limit=100"), HttpStatusCode.OK, "the member's feed", platform.Notifications);
+            },
+            feed => feed.GetProperty("items").EnumerateArray().Any(i => i.GetProperty("kind").GetString() == "reply" && i.GetProperty("conversationId").GetGuid() == channel),
+            "the follower hears of a reply", platform.Notifications, platform.Messaging);
     }
 }

@@ -96,7 +96,8 @@ public sealed record MessageDto(
     ForwardReference? ForwardedFrom,
     bool SenderIsBot = false,
     string SenderKind = "user",
-    string? SenderName = null) : IConversationEventData;
+    string? SenderName = null,
+    string? MassMention = null) : IConversationEventData;
 
 [ConversationEventType(ConversationEventTypes.MessageEdited)]
 public sealed record MessageEditedData(Guid MessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls, DateTimeOffset EditedAt)

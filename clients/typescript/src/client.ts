@@ -13,6 +13,7 @@ import type {
   DirectoryChannel, FollowedThread, InviteLink, InvitePreview, MyProfile, NotificationPage, Occupancy, Page, PresenceInfo, PrivacySettings, Receipts, TwoFactorStatus, AuthenticatorSetup, RecoveryCodeList,
   SavedMessage, SearchHit, Thread, ThreadRead, Contact, ContactMatches, Invite, InviteLinkInfo, NotificationPreferences, PushSubscriptionInfo, DataExport, Webhook, WebhookCreated, WebhookDelivery, WebhookSecretRotated,
   BotCommandInfo, BotInfo, CreatedBot, CreatedIncomingWebhook, EphemeralMessage, IncomingWebhookInfo, RegisteredBotCommand,
+  Member, ScheduledMessage,
 } from "./models.js";
 import { Outbox, type OutboxStorage, randomId } from "./outbox.js";
 import type { PositionStore } from "./positions.js";
@@ -500,6 +501,47 @@ export class PlatformClient {
   /** Marks the conversation unread from `fromSeq` on: moves only my read marker back (never the delivered one). */
   async markUnread(conversationId: string, fromSeq: number): Promise<Receipts> {
     return data(await this.api.POST("/api/v1/conversations/{id}/unread", { params: { path: { id: conversationId } }, body: { fromSeq } }));
+  /**
+   * Time travel: the messages as they were at `asOf` (an ISO time) or `asOfSeq` (edits, reactions, replies and deletes up
+   * to then; text erased since stays erased), paged like {@link getMessages}.
+   */
+  async getMessagesAsOf(conversationId: string, point: { asOf?: string; asOfSeq?: number },
+    query: { before?: number; after?: number; limit?: number } = {}): Promise<Page<Message>> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/messages", { params: { path: { id: conversationId }, query: { limit: 50, ...query, ...point } } }));
+  }
+
+  /** The conversation's members by user id (`after` continues); with `asOf` or `asOfSeq`, as they were then. */
+  async getMembers(conversationId: string, query: { after?: string; limit?: number; asOf?: string; asOfSeq?: number } = {}): Promise<Page<Member>> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/members", { params: { path: { id: conversationId }, query: { limit: 50, ...query } } }));
+  }
+
+  /**
+   * Schedules a message to be sent at `sendAt` (an ISO time, at most a year ahead) through the normal send path then;
+   * if I can no longer post there it is marked failed. The same `clientMessageId` twice schedules once.
+   */
+  async scheduleMessage(conversationId: string, message: { clientMessageId: string; text: string; sendAt: string; attachments?: string[] }): Promise<ScheduledMessage> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/scheduled-messages", {
+      params: { path: { id: conversationId } },
+      body: { clientMessageId: message.clientMessageId, text: message.text, sendAt: message.sendAt, attachments: message.attachments ?? null },
+    }));
+  }
+
+  /** My scheduled messages of the conversation not yet sent (pending or failed), soonest first. */
+  async getScheduledMessages(conversationId: string): Promise<Page<ScheduledMessage>> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/scheduled-messages", { params: { path: { id: conversationId } } }));
+  }
+
+  /** Changes a pending scheduled message's text, time or both (409 once sent or failed). */
+  async updateScheduledMessage(conversationId: string, scheduledId: string, change: { text?: string; sendAt?: string }): Promise<ScheduledMessage> {
+    return data(await this.api.PATCH("/api/v1/conversations/{id}/scheduled-messages/{scheduledId}", {
+      params: { path: { id: conversationId, scheduledId } },
+      body: { text: change.text ?? null, sendAt: change.sendAt ?? null },
+    }));
+  }
+
+  /** Cancels a pending scheduled message, or dismisses a failed one. */
+  async cancelScheduledMessage(conversationId: string, scheduledId: string): Promise<void> {
+    await this.api.DELETE("/api/v1/conversations/{id}/scheduled-messages/{scheduledId}", { params: { path: { id: conversationId, scheduledId } } });
   }
 
   /** Edits my message. */
@@ -576,9 +618,12 @@ export class PlatformClient {
     return data(await this.api.GET("/api/v1/channels", { params: { query: { limit, ...(q ? { q } : {}), ...(cursor ? { cursor } : {}) } } }));
   }
 
-  /** Makes an invite link to a group or channel I own or administer (default: valid 7 days, at most 30). */
-  async createInviteLink(conversationId: string, expiresAt?: string): Promise<InviteLink> {
-    return data(await this.api.POST("/api/v1/conversations/{id}/invite-links", { params: { path: { id: conversationId } }, body: { expiresAt: expiresAt ?? null } }));
+  /** Makes an invite link to a group or channel I own or administer (default: valid 7 days, at most 30); with `maxUses`, it admits that many new members and no more. */
+  async createInviteLink(conversationId: string, expiresAt?: string, maxUses?: number): Promise<InviteLink> {
+    return data(await this.api.POST("/api/v1/conversations/{id}/invite-links", {
+      params: { path: { id: conversationId } },
+      body: { expiresAt: expiresAt ?? null, maxUses: maxUses ?? null },
+    }));
   }
 
   /** What an invite link leads to. */

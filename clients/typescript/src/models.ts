@@ -39,6 +39,8 @@ export type DirectoryChannel = Messaging["schemas"]["ChannelDirectoryRow"];
 export type InviteLink = Messaging["schemas"]["InviteLinkDto"];
 export type InviteLinkInfo = Messaging["schemas"]["InviteLinkInfo"];
 export type InvitePreview = Messaging["schemas"]["InvitePreviewDto"];
+/** A message of mine waiting for its time: `state` is `pending`, then `sent` (`messageId`) or `failed` (`error`). */
+export type ScheduledMessage = Messaging["schemas"]["ScheduledMessageDto"];
 export type MessageReport = Messaging["schemas"]["ReportDto"];
 /** A bot's answer for one member only (hub `ephemeral`, and the answer to the bot's send). */
 export type EphemeralMessage = Messaging["schemas"]["EphemeralMessageDto"];

@@ -57,6 +57,7 @@ public sealed class UserErasureConsumer(IDocumentStore store, ConversationWriter
             anonymous, userId.ToString());
         session.DeleteWhere<Membership>(m => m.UserId == userId);
         session.DeleteWhere<SavedMessage>(m => m.UserId == userId);
+        session.DeleteWhere<Domain.ScheduledMessage>(m => m.SenderId == userId);
         session.DeleteWhere<ThreadFollow>(f => f.UserId == userId);
         session.DeleteWhere<ConversationBan>(b => b.UserId == userId);
         session.DeleteWhere<UserBlock>(b => b.OwnerId == userId || b.BlockedUserId == userId);

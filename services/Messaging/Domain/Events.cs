@@ -52,8 +52,8 @@ public record MemberUnbanned(Guid UserId, Guid UnbannedBy, DateTimeOffset Unbann
 public record MemberTimedOut(Guid UserId, DateTimeOffset? Until, Guid TimedOutBy, DateTimeOffset At);
 
 /// <summary>
-/// A message was posted. <see cref="ForwardedFrom"/> and <see cref="Bot"/> came later: events stored before them have
-/// none (not a forward; a user's message).
+/// A message was posted. <see cref="ForwardedFrom"/>, <see cref="Bot"/> and <see cref="MassMention"/> came later: events
+/// stored before them have none (not a forward; a user's message; no <c>@channel</c> or <c>@here</c>).
 /// </summary>
 public record MessagePosted(
     Guid MessageId,
@@ -66,7 +66,8 @@ public record MessagePosted(
     IReadOnlyList<Guid> Attachments,
     DateTimeOffset PostedAt,
     ForwardReference? ForwardedFrom = null,
-    BotAuthor? Bot = null);
+    BotAuthor? Bot = null,
+    string? MassMention = null);
 
 /// <summary>
 /// Who posted when it was not a person: a bot user (<see cref="Kind"/> <c>bot</c>, its display name) or an incoming

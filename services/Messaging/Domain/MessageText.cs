@@ -24,6 +24,22 @@ public static partial class MessageText
         return builder.ToString().Trim();
     }
 
+    public const string Channel = "channel";
+    public const string Here = "here";
+
+    /// <summary>
+    /// <c>channel</c> when the text says <c>@channel</c> (everyone), else <c>here</c> for <c>@here</c> (everyone online
+    /// now), else null.
+    /// </summary>
+    public static string? MassMention(string text)
+    {
+        var found = MassMentionPattern().Matches(text).Select(m => m.Groups[1].Value.ToLowerInvariant()).ToHashSet();
+        return found.Contains(Channel) ? Channel : found.Contains(Here) ? Here : null;
+    }
+
+    [GeneratedRegex(@"(?<![\w@])@(channel|here)(?![\w.-]*[\w])", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
+    private static partial Regex MassMentionPattern();
+
     /// <summary>Distinct lower-case usernames written as <c>@username</c>.</summary>
     public static IReadOnlyList<string> MentionedUsernames(string text) =>
         MentionPattern().Matches(text).Select(m => m.Groups[1].Value.ToLowerInvariant()).Distinct().Take(MaxMentions).ToList();

@@ -198,6 +198,12 @@ public sealed record InviteLink
     public Guid CreatedBy { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset ExpiresAt { get; init; }
+    /// <summary>Joins it allows; null: any number until it expires.</summary>
+    public int? MaxUses { get; init; }
+    /// <summary>Joins made with it, counted in the join's transaction under the conversation's lock.</summary>
+    public int Uses { get; init; }
+
+    public bool UsedUp => MaxUses is { } max && Uses >= max;
 }
 
 public sealed record ReactionView(string Emoji, IReadOnlyList<Guid> UserIds);
@@ -237,6 +243,8 @@ public sealed record MessageView
     public ForwardReference? ForwardedFrom { get; init; }
     /// <summary>Posted by a bot or an incoming webhook; null for a person's message.</summary>
     public BotAuthor? Bot { get; init; }
+    /// <summary><c>channel</c> or <c>here</c> when the message notified everyone (or everyone online); see SendMessage.</summary>
+    public string? MassMention { get; init; }
 
     public static MessageView Create(Guid conversationId, long seq, MessagePosted e) => new()
     {
@@ -254,6 +262,7 @@ public sealed record MessageView
         CreatedAt = e.PostedAt,
         ForwardedFrom = e.ForwardedFrom,
         Bot = e.Bot,
+        MassMention = e.MassMention,
     };
 
     public MessageView Apply(long seq, object e) => e switch
@@ -265,7 +274,7 @@ public sealed record MessageView
         },
         MessageDeleted d => this with
         {
-            Text = "", Mentions = [], Urls = [], Reactions = [], Attachments = [], AttachmentDetails = [], LinkPreviews = [], Deleted = true, DeletedAt = d.DeletedAt,
+            Text = "", Mentions = [], Urls = [], Reactions = [], Attachments = [], AttachmentDetails = [], LinkPreviews = [], Deleted = true, DeletedAt = d.DeletedAt, MassMention = null,
             Pinned = false,
         },
         MessagePinned => this with { Pinned = true },
@@ -407,4 +416,26 @@ public sealed record CallView
     /// <summary>Invited and not yet answered: not in the call, never was, did not decline, and the call goes on.</summary>
     public bool IsRinging(Guid userId) =>
         !Ended && Invited.Contains(userId) && !Joined.Contains(userId) && !Declined.Contains(userId) && !Participants.Contains(userId);
+}
+
+public enum ScheduledState { Pending, Sent, Failed }
+
+/// <summary>
+/// A message its author scheduled. <see cref="DueAt"/> is <see cref="SendAt"/> while pending (null once sent or failed):
+/// the sender's claim query reads only that indexed column. A sent one keeps no text (the message holds it).
+/// </summary>
+public sealed record ScheduledMessage
+{
+    public Guid Id { get; init; }
+    public Guid ConversationId { get; init; }
+    public Guid SenderId { get; init; }
+    public string ClientMessageId { get; init; } = "";
+    public string Text { get; init; } = "";
+    public IReadOnlyList<Guid> Attachments { get; init; } = [];
+    public DateTimeOffset SendAt { get; init; }
+    public DateTimeOffset? DueAt { get; init; }
+    public ScheduledState State { get; init; }
+    public Guid? MessageId { get; init; }
+    public string? Error { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
 }

@@ -8,12 +8,12 @@ using Platform.ServiceDefaults;
 
 namespace Platform.Messaging.Features;
 
-public sealed record CreateInviteLinkRequest(DateTimeOffset? ExpiresAt);
+public sealed record CreateInviteLinkRequest(DateTimeOffset? ExpiresAt, int? MaxUses = null);
 
-public sealed record InviteLinkDto(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId, string Id);
+public sealed record InviteLinkDto(string Token, string Url, DateTimeOffset ExpiresAt, Guid ConversationId, string Id, int? MaxUses = null);
 
 /// <summary>A live invite link as owners and admins list it: its <see cref="Id"/> (the token's SHA-256), never the token.</summary>
-public sealed record InviteLinkInfo(string Id, Guid ConversationId, Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
+public sealed record InviteLinkInfo(string Id, Guid ConversationId, Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, int? MaxUses = null, int Uses = 0);
 
 public sealed record InvitePreviewDto(Guid ConversationId, ConversationKind Kind, string? Title, string? Topic, int MemberCount, DateTimeOffset ExpiresAt);
 
@@ -26,6 +26,7 @@ public static class InviteLinks
 {
     public static readonly TimeSpan DefaultLifetime = TimeSpan.FromDays(7);
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(30);
+    public const int MaxUsesLimit = 100_000;
 
     public static void MapCreateInviteLink(this RouteGroupBuilder conversations)
     {
@@ -59,16 +60,19 @@ public static class InviteLinks
         if (expiresAt <= now || expiresAt > now + MaxLifetime)
             return Http.Invalid($"expiresAt must be in the future and at most {MaxLifetime.TotalDays:0} days away.");
 
+        if (request?.MaxUses is < 1 or > MaxUsesLimit)
+            return Http.Invalid($"maxUses, when given, is from 1 to {MaxUsesLimit}.");
+
         var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(24)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        session.Store(new InviteLink { Id = KeyOf(token), ConversationId = id, CreatedBy = userId, CreatedAt = now, ExpiresAt = expiresAt });
+        session.Store(new InviteLink { Id = KeyOf(token), ConversationId = id, CreatedBy = userId, CreatedAt = now, ExpiresAt = expiresAt, MaxUses = request?.MaxUses });
         await session.SaveChangesAsync(cancellationToken);
         // The link people share opens the web app's join page (served by the Gateway at the issuer's URL); the API resource
         // it reads and joins through is /api/v1/invite-links/{token}.
         var url = $"{auth.Value.Issuer.TrimEnd('/')}/join/{token}";
-        return TypedResults.Created($"{auth.Value.Issuer.TrimEnd('/')}/api/v1/invite-links/{token}", new InviteLinkDto(token, url, expiresAt, id, KeyOf(token)));
+        return TypedResults.Created($"{auth.Value.Issuer.TrimEnd('/')}/api/v1/invite-links/{token}", new InviteLinkDto(token, url, expiresAt, id, KeyOf(token), request?.MaxUses));
     }
 
-    /// <summary>The conversation's unexpired invite links, newest first, for its owners and admins (tokens are not stored: ids only).</summary>
+    /// <summary>The conversation's unexpired invite links (used up ones too, with their counts), newest first, for its owners and admins (tokens are not stored: ids only).</summary>
     private static async Task<Results<Ok<Page<InviteLinkInfo>>, ProblemHttpResult>> List(
         Guid id, HttpContext http, IQuerySession session, TimeProvider time, CancellationToken cancellationToken)
     {
@@ -77,20 +81,27 @@ public static class InviteLinks
         var now = time.GetUtcNow();
         var links = await session.Query<InviteLink>().Where(l => l.ConversationId == id && l.ExpiresAt > now)
             .OrderByDescending(l => l.CreatedAt).Take(200).ToListAsync(cancellationToken);
-        return TypedResults.Ok(new Page<InviteLinkInfo>(links.Select(l => new InviteLinkInfo(l.Id, l.ConversationId, l.CreatedBy, l.CreatedAt, l.ExpiresAt)).ToList(), null));
+        return TypedResults.Ok(new Page<InviteLinkInfo>(links.Select(l => new InviteLinkInfo(l.Id, l.ConversationId, l.CreatedBy, l.CreatedAt, l.ExpiresAt, l.MaxUses, l.Uses)).ToList(), null));
     }
 
     /// <summary>Revokes a link at once (by its id): nobody joins with it any more. 404 for a link of another conversation or none.</summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> Revoke(
-        Guid id, string linkId, HttpContext http, IDocumentSession session, CancellationToken cancellationToken)
+        Guid id, string linkId, HttpContext http, IQuerySession session, ConversationWriter writer, TimeProvider time, CancellationToken cancellationToken)
     {
         if (await AdminAsync(session, id, http.User.UserId(), cancellationToken) is { } refused)
             return Http.Problem(refused);
-        if (linkId.Length != 64 || await session.LoadAsync<InviteLink>(linkId.ToUpperInvariant(), cancellationToken) is not { } link || link.ConversationId != id)
+        if (linkId.Length != 64)
             return Http.Problem(LinkNotFound);
-        session.Delete(link);
-        await session.SaveChangesAsync(cancellationToken);
-        return TypedResults.NoContent();
+        // Under the conversation's lock, like the joins that count its uses: a join in progress cannot bring it back.
+        var result = await writer.WriteAsync(id, async context =>
+        {
+            var now = time.GetUtcNow();
+            if (await context.InviteLink(linkId.ToUpperInvariant(), cancellationToken) is not { } link || link.ConversationId != id || link.ExpiresAt <= now)
+                return LinkNotFound;
+            context.Set(link with { ExpiresAt = now });
+            return Decision.Nothing;
+        }, cancellationToken);
+        return result.Error is null ? TypedResults.NoContent() : Http.Problem(result.Error);
     }
 
     /// <summary>Null when the user is an active owner or admin of the conversation; else why not (a non-member learns nothing).</summary>
@@ -103,9 +114,11 @@ public static class InviteLinks
         };
 
     private static async Task<InviteLink?> ValidAsync(IQuerySession session, string token, DateTimeOffset now, CancellationToken cancellationToken) =>
-        token.Length is > 0 and <= 100 && await session.LoadAsync<InviteLink>(KeyOf(token), cancellationToken) is { } link && link.ExpiresAt > now ? link : null;
+        token.Length is > 0 and <= 100 && await session.LoadAsync<InviteLink>(KeyOf(token), cancellationToken) is { } link && Usable(link, now) ? link : null;
 
-    private static readonly DomainError LinkNotFound = new(StatusCodes.Status404NotFound, "Invite link not found", "There is no such invite link, or it expired.");
+    private static bool Usable(InviteLink link, DateTimeOffset now) => link.ExpiresAt > now && !link.UsedUp;
+
+    private static readonly DomainError LinkNotFound = new(StatusCodes.Status404NotFound, "Invite link not found", "There is no such invite link, or it expired, or it was used as many times as it allows.");
 
     /// <summary>What the link leads to, for anyone signed in who has it.</summary>
     private static async Task<Results<Ok<InvitePreviewDto>, ProblemHttpResult>> Preview(
@@ -135,10 +148,17 @@ public static class InviteLinks
             if (current is { Active: true })
                 return Decision.Nothing;
             var now = time.GetUtcNow();
+            // Read again under the conversation's lock (every join with this link takes it, in any instance), so that
+            // concurrent joins count exactly: the last use is taken by one of them, the others find the link used up.
+            if (await context.InviteLink(link.Id, cancellationToken) is not { } fresh || !Usable(fresh, now))
+                return LinkNotFound;
             var ban = await context.Session.LoadAsync<ConversationBan>(ConversationBan.KeyOf(link.ConversationId, userId), cancellationToken);
             if (ban is not null && ban.InForce(now))
                 return DomainError.Forbidden("You are banned from this conversation.");
-            return Members.DecideAdd(context.Conversation, creator, link.CreatedBy, [(userId, current)], MemberRole.Member, options.Value, now);
+            var decision = Members.DecideAdd(context.Conversation, creator, link.CreatedBy, [(userId, current)], MemberRole.Member, options.Value, now);
+            if (decision.Error is null && decision.Events.Count > 0)
+                context.Set(fresh with { Uses = fresh.Uses + 1 });
+            return decision;
         }, cancellationToken);
         if (result.Error is not null)
             return Http.Problem(result.Error);

@@ -18,10 +18,12 @@ public static class ListMessages
     /// <summary>
     /// History, in seq order, by keyset on seq (the cost is one page's whatever the history's length).
     /// <c>after</c>: the page after that seq, <c>next</c> continues forward. Otherwise the page before
-    /// <c>before</c> (default: the newest), <c>next</c> continues backward.
+    /// <c>before</c> (default: the newest), <c>next</c> continues backward. With <c>asOf</c> (a time) or
+    /// <c>asOfSeq</c>: the messages as they were then (<see cref="TimeTravel"/>), paged the same way.
     /// </summary>
     private static async Task<Results<Ok<Page<MessageDto>>, ProblemHttpResult>> List(
-        Guid id, long? before, long? after, int? limit, HttpContext http, IQuerySession session, IOptions<MessagingOptions> options, CancellationToken cancellationToken)
+        Guid id, long? before, long? after, int? limit, DateTimeOffset? asOf, long? asOfSeq, HttpContext http, IQuerySession session,
+        IOptions<MessagingOptions> options, CancellationToken cancellationToken)
     {
         if (before is < 0 || after is < 0)
             return Http.Invalid("before and after are seqs: zero or more.");
@@ -32,6 +34,14 @@ public static class ListMessages
         var size = Http.PageSize(limit, options.Value);
         // Former members see what happened up to their leaving, nothing after.
         var visibleUpTo = member.Active ? long.MaxValue : member.LeftSeq ?? 0;
+        long? point = null;
+        if (asOf is not null || asOfSeq is not null)
+        {
+            var (seq, refused) = await TimeTravel.PointAsync(session, id, asOf, asOfSeq, visibleUpTo, cancellationToken);
+            if (refused is not null)
+                return Http.Problem(refused);
+            point = visibleUpTo = seq;
+        }
 
         List<MessageView> page;
         string? next;
@@ -52,6 +62,8 @@ public static class ListMessages
             next = page.Count > size ? page[size - 1].Seq.ToString(CultureInfo.InvariantCulture) : null;
             page = page.Take(size).Reverse().ToList();
         }
+        if (point is { } then)
+            page = await TimeTravel.AsOfAsync(session, id, page, then, cancellationToken);
         return TypedResults.Ok(new Page<MessageDto>(page.Select(MessageDtos.ToDto).ToList(), next));
     }
 

@@ -95,12 +95,22 @@ public static class Members
     }
 
     private static async Task<Results<Ok<Page<MemberDto>>, ProblemHttpResult>> List(
-        Guid id, Guid? after, int? limit, HttpContext http, IQuerySession session, IOptions<MessagingOptions> options, CancellationToken cancellationToken)
+        Guid id, Guid? after, int? limit, DateTimeOffset? asOf, long? asOfSeq, HttpContext http, IQuerySession session, IOptions<MessagingOptions> options,
+        CancellationToken cancellationToken)
     {
         if (await session.MembershipAsync(id, http.User.UserId(), cancellationToken) is not { Active: true })
             return Http.Problem(DomainError.ConversationNotFound);
         var size = Http.PageSize(limit, options.Value);
         var from = after ?? Guid.Empty;
+        if (asOf is not null || asOfSeq is not null)
+        {
+            // The members as they were then (time travel), from the membership events up to that point.
+            var (point, refused) = await TimeTravel.PointAsync(session, id, asOf, asOfSeq, long.MaxValue, cancellationToken);
+            if (refused is not null)
+                return Http.Problem(refused);
+            var (then, more) = await TimeTravel.MembersAsOfAsync(session, id, point, from, size, cancellationToken);
+            return TypedResults.Ok(new Page<MemberDto>(then, more ? then[^1].UserId.ToString() : null));
+        }
         var page = await session.Query<Membership>()
             .Where(m => m.ConversationId == id && m.Active && m.UserId > from)
             .OrderBy(m => m.UserId)

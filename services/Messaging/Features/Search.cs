@@ -19,12 +19,12 @@ public sealed record SearchHit(Guid ConversationId, MessageDto Message, IReadOnl
 /// <c>GET /api/v1/search/messages</c>: full-text search over the messages of the caller's conversations, best match
 /// first.
 /// <para>
-/// The index is on the message read model itself (<c>mt_doc_message</c>): two GIN expression indexes over its current
-/// text, one with the <c>english</c> configuration (stemmed: "meeting" finds "meetings") and one with <c>simple</c>
-/// (every word as written, whatever the language, stop words included: "the who" still finds something). A message
-/// matches if either matches; the rank adds both, so an exact word ranks above a stem. Because the read model is
-/// written in the same transaction as every edit, delete and retention erasure (deleted text is blanked), the index can
-/// never hold text that is gone.
+/// The index is <see cref="SearchIndex"/>: a stored <c>tsvector</c> per message holding its current text read with the
+/// <c>english</c> configuration (stemmed: "meeting" finds "meetings") and with <c>simple</c> (every word as written,
+/// whatever the language, stop words included: "the who" still finds something), GIN-indexed. A message matches if
+/// either reading of the query matches; an exact word ranks above a stem (it matches both halves). The vector is written
+/// by a trigger in the same transaction as every edit, delete and retention erasure (a deleted message's row goes), so
+/// the index never holds text that is gone. Only the newest <see cref="MaxCandidates"/> matches are ranked.
 /// </para>
 /// </summary>
 public static class Search
@@ -33,9 +33,8 @@ public static class Search
     public const int DefaultPageSize = 20;
     public const int MaxPageSize = 100;
 
-    // Index names, also what the query-plan test looks for.
-    public const string EnglishIndex = "mt_doc_message_idx_text_english";
-    public const string SimpleIndex = "mt_doc_message_idx_text_simple";
+    /// <summary>Matches ranked per query: the newest this many (older ones are found by narrowing: a conversation, a sender, a time range).</summary>
+    public const int MaxCandidates = 1000;
 
     // Marks ts_headline puts around matches: control characters, which message text never holds (MessageText.Normalize).
     private const char Start = '\u0002';
@@ -70,7 +69,6 @@ public static class Search
         if (conversationId is { } only && await session.MembershipAsync(only, userId, cancellationToken) is not { Active: true })
             return Http.Problem(DomainError.ConversationNotFound);
 
-        await session.Database.EnsureStorageExistsAsync(typeof(MessageView), cancellationToken);
         await session.Database.EnsureStorageExistsAsync(typeof(Membership), cancellationToken);
         if (!await HasWordsAsync(session, query, cancellationToken))
             return Http.Invalid("q holds no word to search for.");
@@ -87,61 +85,61 @@ public static class Search
         string query, Guid userId, Guid? conversationId, Guid? senderId, DateTimeOffset? after, DateTimeOffset? before, (float Rank, Guid Id)? from, int take)
     {
         const string schema = MessagingServiceExtensions.Schema;
-        var parameters = new List<object>();
-        // The two expressions are exactly the indexed ones, so the planner can use the indexes.
-        const string english = "to_tsvector('english'::regconfig, (x.data ->> 'text'))";
-        const string simple = "to_tsvector('simple'::regconfig, (x.data ->> 'text'))";
-        var where = new StringBuilder();
-        where.Append($"({english} @@ websearch_to_tsquery('english'::regconfig, ?) or {simple} @@ websearch_to_tsquery('simple'::regconfig, ?))");
-        parameters.Add(query);
-        parameters.Add(query);
+        // One query matching either configuration's reading of the words, against the stored vector that holds both.
+        const string tsquery = "(websearch_to_tsquery('english'::regconfig, ?) || websearch_to_tsquery('simple'::regconfig, ?))";
+        var parameters = new List<object> { query, query };
+        var where = new StringBuilder($"s.vector @@ {tsquery}");
         // Only conversations the caller belongs to now; a former member's old conversations are out of search.
-        where.Append($" and x.conversation_id in (select m.conversation_id from {schema}.mt_doc_membership m where m.user_id = ? and (m.data ->> 'active')::boolean)");
+        where.Append($" and s.conversation_id in (select m.conversation_id from {schema}.mt_doc_membership m where m.user_id = ? and (m.data ->> 'active')::boolean)");
         parameters.Add(userId);
-        where.Append(" and not (x.data ->> 'deleted')::boolean");
         if (conversationId is { } conversation)
         {
-            where.Append(" and x.conversation_id = ?");
+            where.Append(" and s.conversation_id = ?");
             parameters.Add(conversation);
         }
         if (senderId is { } sender)
         {
-            where.Append(" and x.data ->> 'senderId' = ?");
-            parameters.Add(sender.ToString("D"));
+            where.Append(" and s.sender_id = ?");
+            parameters.Add(sender);
         }
         if (after is { } since)
         {
-            where.Append(" and (x.data ->> 'createdAt')::timestamptz > ?");
+            where.Append(" and s.created_at > ?");
             parameters.Add(since.ToUniversalTime());
         }
         if (before is { } until)
         {
-            where.Append(" and (x.data ->> 'createdAt')::timestamptz < ?");
+            where.Append(" and s.created_at < ?");
             parameters.Add(until.ToUniversalTime());
         }
-        var rank = $"(ts_rank({english}, websearch_to_tsquery('english'::regconfig, ?)) + ts_rank({simple}, websearch_to_tsquery('simple'::regconfig, ?)))::float4";
         var keyset = "";
-        var rankParameters = new List<object> { query, query };
+        var keysetParameters = new List<object>();
         if (from is { } start)
         {
             keyset = "where (h.rank, h.id) < (?::float4, ?)";
-            rankParameters.Add(start.Rank);
-            rankParameters.Add(start.Id);
+            keysetParameters.Add(start.Rank);
+            keysetParameters.Add(start.Id);
         }
-        // Highlights only for the page: ts_headline re-reads the text, so it runs on at most `take` rows. It uses the
-        // english configuration unless the query has no english word (only stop words), then simple.
+        // Ranked among the newest MaxCandidates matches only (a frequent word matches a large share of everything: ranking
+        // all of it would cost in proportion). ts_rank reads the stored vector. Highlights only for the page: ts_headline
+        // re-reads the text, on at most `take` rows, with the english configuration unless the query has no english
+        // word (only stop words), then simple.
         var sql = $"""
             select jsonb_build_object('message', h.data, 'rank', h.rank, 'headline',
                 ts_headline(case when numnode(websearch_to_tsquery('english'::regconfig, ?)) > 0 then 'english' else 'simple' end::regconfig,
                   h.data ->> 'text',
                   case when numnode(websearch_to_tsquery('english'::regconfig, ?)) > 0 then websearch_to_tsquery('english'::regconfig, ?) else websearch_to_tsquery('simple'::regconfig, ?) end,
                   'StartSel={Start}, StopSel={Stop}, FragmentDelimiter={Between}, MaxFragments=3, MaxWords=24, MinWords=8, HighlightAll=false'))
-            from (select x.id, x.data, {rank} as rank from {schema}.mt_doc_message x where {where}) h
+            from (
+              select x.id, x.data, ts_rank(c.vector, {tsquery})::float4 as rank
+              from (select s.id, s.vector from {schema}.{SearchIndex.Table} s where {where} order by s.created_at desc limit {MaxCandidates}) c
+              join {schema}.mt_doc_message x on x.id = c.id
+              where not (x.data ->> 'deleted')::boolean) h
             {keyset}
             order by h.rank desc, h.id desc
             limit ?
             """;
-        object[] all = [query, query, query, query, .. rankParameters[..2], .. parameters, .. rankParameters[2..], take];
+        object[] all = [query, query, query, query, query, query, .. parameters, .. keysetParameters, take];
         return (sql, all);
     }
 

@@ -51,10 +51,25 @@ public static class SendMessage
         if (root is { Deleted: true })
             return DomainError.Conflict("The message you reply to was deleted.");
         var posted = new MessagePosted(command.MessageId, command.ClientMessageId, senderId, command.Text, command.Mentions,
-            MessageText.Urls(command.Text), root?.ReplyTo ?? root?.Id, command.Attachments, command.Now, command.ForwardedFrom, command.Bot);
+            MessageText.Urls(command.Text), root?.ReplyTo ?? root?.Id, command.Attachments, command.Now, command.ForwardedFrom, command.Bot,
+            MassMention(conversation, sender, command.Text));
         // Answering a message request accepts it, as in the chat apps people know: whoever replies has chosen to talk.
         return sender.Requested ? Decision.Of(new RequestAccepted(senderId, command.Now), posted) : Decision.Of(posted);
     }
+
+    /// <summary>
+    /// <c>@channel</c> (every member) or <c>@here</c> (members online now) when the sender may use them: any member of a
+    /// group (at most a thousand people who chose to talk together), only owners and admins of a channel (where it would
+    /// ring up to a hundred thousand phones); never in a direct conversation, where every message notifies anyway. Written
+    /// by someone else it stays plain text: the message goes, nobody is called.
+    /// </summary>
+    public static string? MassMention(ConversationView conversation, Membership sender, string text) =>
+        conversation.Kind switch
+        {
+            ConversationKind.Group => MessageText.MassMention(text),
+            ConversationKind.Channel when sender.IsAdmin => MessageText.MassMention(text),
+            _ => null,
+        };
 
     /// <summary>The ids of the conversation's active members named as <c>@username</c> in the text.</summary>
     public static async Task<IReadOnlyList<Guid>> ResolveMentionsAsync(WriteContext context, string text, CancellationToken cancellationToken)
@@ -115,8 +130,21 @@ public static class SendMessage
         }
         if (Validate(request, options.Value, out var text) is { } invalid)
             return Http.Problem(invalid);
-        var key = ClientMessageKey.KeyOf(id, senderId, request.ClientMessageId!);
+        var (error, message) = await PostAsync(writer, id, senderId, request, text, time, cancellationToken, bot);
+        return error is null ? Created(message!) : Http.Problem(error, http);
+    }
 
+    /// <summary>
+    /// The send path (validated request, normalised text): membership, bans, timeouts, slow mode and blocks are checked
+    /// under the conversation's lock. The same client message id twice yields one message (the first one).
+    /// Scheduled messages go out through here too.
+    /// </summary>
+    public static async Task<(DomainError? Error, MessageView? Message)> PostAsync(
+        ConversationWriter writer, Guid id, Guid senderId, SendMessageRequest request, string text, TimeProvider time, CancellationToken cancellationToken,
+        BotAuthor? bot = null)
+    {
+        var now = time.GetUtcNow();
+        var key = ClientMessageKey.KeyOf(id, senderId, request.ClientMessageId!);
         MessageView? again = null;
         var messageId = Guid.CreateVersion7();
         // The sender's membership, the reply's root and the client message id's use come with the lock, in one round trip.
@@ -135,7 +163,6 @@ public static class SendMessage
             if (sender is { Active: true } && context.Conversation.Kind == ConversationKind.Direct && await BlockedAsync(context, senderId, cancellationToken))
                 return DomainError.Forbidden("A block stands between you and the other member: this conversation takes no messages.");
             var mentions = sender is { Active: true } ? await ResolveMentionsAsync(context, text, cancellationToken) : [];
-            var now = time.GetUtcNow();
             var decision = Decide(context.Conversation, sender, senderId, root, new Command(messageId, request.ClientMessageId!, text, mentions, request.ReplyTo,
                 (request.Attachments ?? []).Distinct().ToList(), now, request.ForwardedFrom, bot));
             // Files Media has already processed come with the message, in the same write.
@@ -149,14 +176,14 @@ public static class SendMessage
         }, cancellationToken);
 
         if (result.Error is not null)
-            return Http.Problem(result.Error, http);
+            return (result.Error, null);
         if (again is not null)
-            return Created(again);
+            return (null, again);
         var message = (await result.Context!.Message(messageId, cancellationToken))!;
         // Media may have announced a file between that write's look and its commit: looked for again now, so one side sees both.
         if (message.AttachmentDetails.Count < message.Attachments.Count)
             await Attachments.FillAsync(writer, id, messageId, time, cancellationToken);
-        return Created(message);
+        return (null, message);
     }
 
     /// <summary>The origin of a forward, if the forwarder may read it: a member's (a former member's: from before leaving), not deleted.</summary>

@@ -1,7 +1,9 @@
+using MassTransit;
 using System.Globalization;
 using Marten;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Platform.Contracts.Messaging;
 using Platform.Messaging.Domain;
 using Platform.ServiceDefaults;
 
@@ -29,10 +31,12 @@ public static class Threads
     public static void MapThreads(this RouteGroupBuilder group)
     {
         group.MapGet("/{id:guid}/messages/{messageId:guid}/thread", Get).WithName("GetThread");
-        group.MapPut("/{id:guid}/messages/{messageId:guid}/follow", (Guid id, Guid messageId, HttpContext http, ConversationWriter writer, TimeProvider time, CancellationToken ct)
-            => SetFollowing(id, messageId, follow: true, http, writer, time, ct)).WithName("FollowThread");
-        group.MapDelete("/{id:guid}/messages/{messageId:guid}/follow", (Guid id, Guid messageId, HttpContext http, ConversationWriter writer, TimeProvider time, CancellationToken ct)
-            => SetFollowing(id, messageId, follow: false, http, writer, time, ct)).WithName("UnfollowThread");
+        group.MapPut("/{id:guid}/messages/{messageId:guid}/follow", (Guid id, Guid messageId, HttpContext http, ConversationWriter writer, TimeProvider time,
+                IPublishEndpoint bus, ILogger<ThreadFollow> logger, CancellationToken ct)
+            => SetFollowing(id, messageId, follow: true, http, writer, time, bus, logger, ct)).WithName("FollowThread");
+        group.MapDelete("/{id:guid}/messages/{messageId:guid}/follow", (Guid id, Guid messageId, HttpContext http, ConversationWriter writer, TimeProvider time,
+                IPublishEndpoint bus, ILogger<ThreadFollow> logger, CancellationToken ct)
+            => SetFollowing(id, messageId, follow: false, http, writer, time, bus, logger, ct)).WithName("UnfollowThread");
         group.MapPost("/{id:guid}/messages/{messageId:guid}/thread/read", MarkRead).WithName("MarkThreadRead");
     }
 
@@ -99,14 +103,17 @@ public static class Threads
 
     /// <summary>Following a thread marks what it holds now as read; unfollowing keeps the user from being followed back as the root's author.</summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> SetFollowing(
-        Guid id, Guid messageId, bool follow, HttpContext http, ConversationWriter writer, TimeProvider time, CancellationToken cancellationToken)
+        Guid id, Guid messageId, bool follow, HttpContext http, ConversationWriter writer, TimeProvider time, IPublishEndpoint bus, ILogger logger,
+        CancellationToken cancellationToken)
     {
         var userId = http.User.UserId();
+        Guid? rootId = null;
         var result = await writer.WriteAsync(id, new Preload([userId], [messageId]), async context =>
         {
             var (root, error) = await ThreadOf(context, userId, messageId, cancellationToken);
             if (error is not null)
                 return error;
+            rootId = root!.Id;
             var now = time.GetUtcNow();
             var current = await context.Follow(userId, root!.Id, cancellationToken);
             if (follow)
@@ -122,7 +129,20 @@ public static class Threads
                 context.Set(ThreadFollow.For(userId, root, root.Seq, now) with { UnfollowedAt = now });
             return Decision.Nothing;
         }, cancellationToken);
-        return result.Error is null ? TypedResults.NoContent() : Http.Problem(result.Error);
+        if (result.Error is not null)
+            return Http.Problem(result.Error);
+        // Notifications notifies a thread's followers of replies: it learns explicit follows from this (best effort: the
+        // follow itself is stored; a lost message leaves Notifications with the implicit followers only).
+        try
+        {
+            await bus.Publish(new ThreadFollowChanged { ConversationId = id, RootId = rootId!.Value, UserId = userId, Following = follow, ChangedAt = time.GetUtcNow() },
+                cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            logger.LogWarning(exception, "Could not tell Notifications of a thread follow change");
+        }
+        return TypedResults.NoContent();
     }
 
     /// <summary>Moves the caller's read marker of the thread forward, to <c>seq</c> or (without it) to the thread's end.</summary>

@@ -139,22 +139,34 @@ public sealed class ConversationEventConsumer(
     }
 
     private static PostedMessage Posted(ConversationEvent e, MessageDto message) =>
-        new(message.Id, e.ConversationId, e.Seq, message.SenderId, (message.Mentions ?? []).ToHashSet(), message.ReplyTo);
+        new(message.Id, e.ConversationId, e.Seq, message.SenderId, (message.Mentions ?? []).ToHashSet(), message.ReplyTo, message.MassMention);
 
     /// <summary>The message's author, and its sender among its thread's repliers; returns the thread's participants before it.</summary>
     private async Task<HashSet<Guid>> RememberMessageAsync(PostedMessage message, CancellationToken cancellationToken)
     {
         var threadParticipants = new HashSet<Guid>();
         // Replies that arrived first (another order on the bus, live beside the backfill) keep their place among the repliers.
-        if (await session.LoadAsync<MessageRef>(message.MessageId, cancellationToken) is null)
+        var known = await session.LoadAsync<MessageRef>(message.MessageId, cancellationToken);
+        if (known is null)
             session.Store(new MessageRef { Id = message.MessageId, ConversationId = message.ConversationId, SenderId = message.SenderId });
+        else if (known.SenderId == Guid.Empty)
+        {
+            // A follow of this thread came first (ThreadFollowChanged): now its author is known.
+            known.SenderId = message.SenderId;
+            session.Store(known);
+        }
         if (message.ReplyTo is { } root && await session.LoadAsync<MessageRef>(root, cancellationToken) is { } thread)
         {
             threadParticipants.Add(thread.SenderId);
             threadParticipants.UnionWith(thread.Repliers);
-            if (!thread.Repliers.Contains(message.SenderId))
+            threadParticipants.UnionWith(thread.Followers);
+            threadParticipants.ExceptWith(thread.Unfollowers);
+            // Replying follows the thread again (as in Messaging).
+            if (!thread.Repliers.Contains(message.SenderId) || thread.Unfollowers.Contains(message.SenderId))
             {
-                thread.Repliers.Add(message.SenderId);
+                if (!thread.Repliers.Contains(message.SenderId))
+                    thread.Repliers.Add(message.SenderId);
+                thread.Unfollowers.Remove(message.SenderId);
                 session.Store(thread);
             }
         }
@@ -181,10 +193,15 @@ public sealed class ConversationEventConsumer(
         var preferences = (await session.LoadManyAsync<Preferences>(cancellationToken, members)).ToDictionary(p => p.Id);
         var cursors = (await session.LoadManyAsync<ReadCursor>(cancellationToken, members.Select(m => ReadCursor.KeyOf(m, e.ConversationId)).ToArray()))
             .ToDictionary(c => c.Id, c => c.ReadSeq);
+        // @here reaches the members online now, as Presence last told us (PresenceChanged, kept as UserPresence).
+        var online = message.MassMention == "here"
+            ? (await session.LoadManyAsync<UserPresence>(cancellationToken, members)).Where(p => p.Online).Select(p => p.Id).ToHashSet()
+            : [];
         var now = time.GetUtcNow();
         var decided = Recipients.Decide(message, conversation.Kind, members, threadParticipants,
             member => Recipients.LevelOf(preferences.GetValueOrDefault(member), e.ConversationId, conversation.Kind, members.Count, options.Value.LargeGroup, now),
-            member => cursors.GetValueOrDefault(ReadCursor.KeyOf(member, e.ConversationId)));
+            member => cursors.GetValueOrDefault(ReadCursor.KeyOf(member, e.ConversationId)),
+            member => online.Contains(member));
         if (decided.Count == 0)
             return [];
 

@@ -12,8 +12,24 @@ namespace Platform.Notifications.Consumers;
 /// pushed, and leaves the unread count), whether a user is connected or in do-not-disturb, and display names.
 /// </summary>
 public sealed class StateConsumer(IDocumentSession session, TimeProvider time)
-    : IConsumer<ReceiptsChanged>, IConsumer<PresenceChanged>, IConsumer<UserRegistered>, IConsumer<UserProfileChanged>
+    : IConsumer<ReceiptsChanged>, IConsumer<PresenceChanged>, IConsumer<UserRegistered>, IConsumer<UserProfileChanged>, IConsumer<ThreadFollowChanged>
 {
+    /// <summary>
+    /// A thread followed or unfollowed by hand: its replies notify (as <c>reply</c>, at level <c>mentions</c> too) the
+    /// followers, and not those who unfollowed, whether they wrote the root or replied. Replying again follows again.
+    /// </summary>
+    public async Task Consume(ConsumeContext<ThreadFollowChanged> context)
+    {
+        var change = context.Message;
+        var thread = await session.LoadAsync<MessageRef>(change.RootId, context.CancellationToken)
+            ?? new MessageRef { Id = change.RootId, ConversationId = change.ConversationId };
+        thread.Followers.Remove(change.UserId);
+        thread.Unfollowers.Remove(change.UserId);
+        (change.Following ? thread.Followers : thread.Unfollowers).Add(change.UserId);
+        session.Store(thread);
+        await session.SaveChangesAsync(context.CancellationToken);
+    }
+
     public async Task Consume(ConsumeContext<ReceiptsChanged> context)
     {
         var receipt = context.Message;

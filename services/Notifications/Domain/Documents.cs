@@ -69,6 +69,10 @@ public sealed class MessageRef
     public Guid ConversationId { get; set; }
     public Guid SenderId { get; set; }
     public List<Guid> Repliers { get; set; } = [];
+    /// <summary>Who followed the thread themselves (Messaging's <c>ThreadFollowChanged</c>).</summary>
+    public List<Guid> Followers { get; set; } = [];
+    /// <summary>Who unfollowed it: no reply notification, even as its author or a replier.</summary>
+    public List<Guid> Unfollowers { get; set; } = [];
 }
 
 /// <summary>How far a member has read a conversation (from Messaging's receipts).</summary>

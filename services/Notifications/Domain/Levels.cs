@@ -18,7 +18,8 @@ public static class Kinds
 }
 
 /// <summary>The facts of a posted message that decide who hears of it.</summary>
-public sealed record PostedMessage(Guid MessageId, Guid ConversationId, long Seq, Guid SenderId, IReadOnlySet<Guid> Mentions, Guid? ReplyTo);
+/// <param name="MassMention"><c>channel</c> (every member is mentioned) or <c>here</c> (every member online now), as Messaging allowed it.</param>
+public sealed record PostedMessage(Guid MessageId, Guid ConversationId, long Seq, Guid SenderId, IReadOnlySet<Guid> Mentions, Guid? ReplyTo, string? MassMention = null);
 
 /// <summary>Who is notified of a message, and why: the rules, free of storage.</summary>
 public static class Recipients
@@ -27,16 +28,25 @@ public static class Recipients
     /// <param name="threadParticipants">For a reply: the thread's root author and earlier repliers.</param>
     /// <param name="levelOf">The member's effective level for this conversation.</param>
     /// <param name="readSeqOf">How far the member has read the conversation.</param>
+    /// <param name="online">For <c>@here</c>: whether the member is online now (Presence's last word).</param>
     public static IReadOnlyList<(Guid UserId, string Kind)> Decide(
         PostedMessage message, string conversationKind, IEnumerable<Guid> members, IReadOnlySet<Guid> threadParticipants,
-        Func<Guid, string> levelOf, Func<Guid, long> readSeqOf)
+        Func<Guid, string> levelOf, Func<Guid, long> readSeqOf, Func<Guid, bool>? online = null)
     {
         var notified = new List<(Guid, string)>();
         foreach (var member in members)
         {
             if (member == message.SenderId || readSeqOf(member) >= message.Seq)
                 continue;
-            var kind = message.Mentions.Contains(member) ? Kinds.Mention
+            // @channel and @here mention each member they reach: a member at "mentions" hears of it, one who muted the
+            // conversation ("none") does not.
+            var massMentioned = message.MassMention switch
+            {
+                "channel" => true,
+                "here" => online?.Invoke(member) ?? false,
+                _ => false,
+            };
+            var kind = message.Mentions.Contains(member) || massMentioned ? Kinds.Mention
                 : conversationKind == "direct" ? Kinds.DirectMessage
                 : message.ReplyTo is not null && threadParticipants.Contains(member) ? Kinds.Reply
                 : Kinds.Message;

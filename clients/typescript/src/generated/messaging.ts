@@ -593,6 +593,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{id}/scheduled-messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["ListScheduledMessages"];
+        put?: never;
+        post: operations["ScheduleMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/scheduled-messages/{scheduledId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["CancelScheduledMessage"];
+        options?: never;
+        head?: never;
+        patch: operations["UpdateScheduledMessage"];
+        trace?: never;
+    };
     "/api/v1/conversations/{id}/seq": {
         parameters: {
             query?: never;
@@ -951,6 +983,8 @@ export interface components {
         CreateInviteLinkRequest: {
             /** Format: date-time */
             expiresAt: null | string;
+            /** Format: int32 */
+            maxUses?: null | number;
         };
         EditMessageRequest: {
             text: null | string;
@@ -1060,6 +1094,8 @@ export interface components {
             /** Format: date-time */
             expiresAt: string;
             id: string;
+            /** Format: int32 */
+            maxUses?: null | number;
             token: string;
             url: string;
         };
@@ -1073,6 +1109,13 @@ export interface components {
             /** Format: date-time */
             expiresAt: string;
             id: string;
+            /** Format: int32 */
+            maxUses?: null | number;
+            /**
+             * Format: int32
+             * @default 0
+             */
+            uses: number;
         };
         InvitePreviewDto: {
             /** Format: uuid */
@@ -1133,6 +1176,7 @@ export interface components {
             /** Format: date-time */
             lastReplyAt: null | string;
             linkPreviews: components["schemas"]["LinkPreviewDto"][];
+            massMention?: null | string;
             mentions: string[];
             pinned: boolean;
             reactions: components["schemas"]["ReactionDto"][];
@@ -1240,6 +1284,10 @@ export interface components {
             items: components["schemas"]["SavedMessageDto"][];
             next: null | string;
         };
+        PageOfScheduledMessageDto: {
+            items: components["schemas"]["ScheduledMessageDto"][];
+            next: null | string;
+        };
         PageOfSearchHit: {
             items: components["schemas"]["SearchHit"][];
             next: null | string;
@@ -1318,6 +1366,30 @@ export interface components {
             message: components["schemas"]["MessageDto"];
             /** Format: date-time */
             savedAt: string;
+        };
+        ScheduledMessageDto: {
+            attachments: string[];
+            clientMessageId: string;
+            /** Format: uuid */
+            conversationId: string;
+            /** Format: date-time */
+            createdAt: string;
+            error: null | string;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            messageId: null | string;
+            /** Format: date-time */
+            sendAt: string;
+            state: string;
+            text: string;
+        };
+        ScheduleMessageRequest: {
+            attachments: null | string[];
+            clientMessageId: null | string;
+            /** Format: date-time */
+            sendAt: null | string;
+            text: null | string;
         };
         SearchHighlight: {
             matches: components["schemas"]["HighlightRange"][];
@@ -1404,6 +1476,11 @@ export interface components {
             slowModeSeconds?: null | number;
             title: null | string;
             topic: null | string;
+        };
+        UpdateScheduledMessageRequest: {
+            /** Format: date-time */
+            sendAt: null | string;
+            text: null | string;
         };
     };
     responses: never;
@@ -2120,6 +2197,8 @@ export interface operations {
         parameters: {
             query?: {
                 after?: string;
+                asOf?: string;
+                asOfSeq?: number;
                 limit?: number;
             };
             header?: never;
@@ -2219,6 +2298,8 @@ export interface operations {
         parameters: {
             query?: {
                 after?: number;
+                asOf?: string;
+                asOfSeq?: number;
                 before?: number;
                 limit?: number;
             };
@@ -2658,6 +2739,102 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReceiptsDto"];
+                };
+            };
+        };
+    };
+    ListScheduledMessages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOfScheduledMessageDto"];
+                };
+            };
+        };
+    };
+    ScheduleMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleMessageRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduledMessageDto"];
+                };
+            };
+        };
+    };
+    CancelScheduledMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                scheduledId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    UpdateScheduledMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                scheduledId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateScheduledMessageRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduledMessageDto"];
                 };
             };
         };
