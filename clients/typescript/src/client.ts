@@ -501,6 +501,8 @@ export class PlatformClient {
   /** Marks the conversation unread from `fromSeq` on: moves only my read marker back (never the delivered one). */
   async markUnread(conversationId: string, fromSeq: number): Promise<Receipts> {
     return data(await this.api.POST("/api/v1/conversations/{id}/unread", { params: { path: { id: conversationId } }, body: { fromSeq } }));
+  }
+
   /**
    * Time travel: the messages as they were at `asOf` (an ISO time) or `asOfSeq` (edits, reactions, replies and deletes up
    * to then; text erased since stays erased), paged like {@link getMessages}.

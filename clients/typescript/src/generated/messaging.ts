@@ -841,6 +841,7 @@ export interface components {
             role: null | string;
             userIds: null | string[];
         };
+        /** @description An attached file: its id at once, the rest once Media has processed it (`message.attachments-ready`). */
         AttachmentDto: {
             animated?: null | boolean;
             blurHash?: null | string;
@@ -1009,6 +1010,10 @@ export interface components {
             text: string;
             urls: string[];
         };
+        /**
+         * @description One event of a conversation's log as clients receive it: on the hub, from `GET /conversations/{id}/events` and
+         *     in webhook deliveries (`{conversationId, seq, type, occurredAt, actorId, data}`). Built only here.
+         */
         EventEnvelope: {
             /** Format: uuid */
             actorId: string;
@@ -1021,6 +1026,7 @@ export interface components {
             seq: number;
             type: string;
         };
+        /** @description The message a forward was made from: a reference its readers may or may not be able to open. */
         ForwardReference: {
             /** Format: uuid */
             conversationId: string;
@@ -1159,6 +1165,10 @@ export interface components {
         };
         /** @enum {unknown} */
         MemberRole: "member" | "admin" | "owner";
+        /**
+         * @description The message shape clients code against (ARCHITECTURE.md), in the HTTP API and as the `data` of
+         *     `message.posted`.
+         */
         MessageDto: {
             attachments: components["schemas"]["AttachmentDto"][];
             clientMessageId: string;
