@@ -2,18 +2,18 @@ using JasperFx;
 using Lib.Net.Http.WebPush;
 using Marten;
 using MassTransit;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Platform.Notifications.Consumers;
 using Platform.Notifications.Domain;
 using Platform.Notifications.Features;
 using Platform.Notifications.Invites;
 using Platform.Notifications.Push;
-using Platform.ServiceDefaults;
 using Platform.Notifications.Webhooks;
-using Microsoft.AspNetCore.DataProtection;
-using Microsoft.AspNetCore.DataProtection.KeyManagement;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Npgsql;
+using Platform.ServiceDefaults;
 
 namespace Platform.Notifications;
 

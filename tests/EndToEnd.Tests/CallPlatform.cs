@@ -98,7 +98,8 @@ public sealed class CallPlatform : RealtimePlatform
             "--use-auth-secret", $"--static-auth-secret={TurnSecret}", "--realm=platform.test", "--fingerprint",
             "--no-tls", "--no-dtls", "--no-cli", "--allow-loopback-peers", "--no-tcp-relay",
             $"--pidfile={Path.Combine(work, "turn.pid")}", $"--log-file={_turnLog}", "--simple-log", "--no-stdout-log",
-        ]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        ])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
         _turn = Process.Start(info)!;
         _turn.OutputDataReceived += (_, _) => { };
         _turn.ErrorDataReceived += (_, _) => { };

@@ -285,7 +285,8 @@ public sealed class CallTests(CallPlatform platform) : IClassFixture<CallPlatfor
                 "--disable-extensions", "--disable-background-networking", "--disable-component-update", "--mute-audio",
                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
                 "--disable-features=WebRtcHideLocalIpsWithMdns", $"--user-data-dir={profile.FullName}", url.ToString(),
-            ]) { RedirectStandardOutput = true, RedirectStandardError = true };
+            ])
+            { RedirectStandardOutput = true, RedirectStandardError = true };
             var process = Process.Start(info)!;
             process.OutputDataReceived += (_, _) => { };
             process.ErrorDataReceived += (_, _) => { };

@@ -14,7 +14,8 @@ public sealed class DecisionTests
 
     private static ConversationView Group(int members = 3, ConversationKind kind = ConversationKind.Group, bool isPublic = false) =>
         ConversationView.Create(new ConversationCreated(ConversationId, kind, "Team", null, isPublic, null,
-            [new InitialMember(Owner, MemberRole.Owner)], Owner, Now)) with { MemberCount = members, LastSeq = 10 };
+            [new InitialMember(Owner, MemberRole.Owner)], Owner, Now)) with
+        { MemberCount = members, LastSeq = 10 };
 
     private static Membership As(Guid user, MemberRole role, bool active = true) =>
         Membership.Joined(ConversationId, user, role, 1, Now) with { Active = active, LeftSeq = active ? null : 5 };

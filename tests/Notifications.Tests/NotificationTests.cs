@@ -364,8 +364,11 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
     {
         var user = Guid.CreateVersion7();
         using var http = host.Client(user);
-        var body = new { endpoint = "https://fcm.googleapis.com/fcm/send/abc-" + Guid.NewGuid().ToString("N"),
-            keys = new { p256dh = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM", auth = "tBHItJI5svbpez7KI4CCXg" } };
+        var body = new
+        {
+            endpoint = "https://fcm.googleapis.com/fcm/send/abc-" + Guid.NewGuid().ToString("N"),
+            keys = new { p256dh = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM", auth = "tBHItJI5svbpez7KI4CCXg" }
+        };
         Assert.Equal(HttpStatusCode.Created, (await http.PostAsJsonAsync("/api/v1/push-subscriptions", body)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/api/v1/push-subscriptions", body)).StatusCode);
         Assert.Single((await http.GetFromJsonAsync<JsonElement>("/api/v1/push-subscriptions")).GetProperty("items").EnumerateArray());

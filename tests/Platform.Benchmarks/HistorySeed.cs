@@ -87,7 +87,8 @@ internal sealed class HistorySeed(DocumentStore store, string connectionString) 
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
-            $"vacuum (analyze) {string.Join(", ", Tables.Select(t => $"{MessagingServiceExtensions.Schema}.{t}"))}", connection) { CommandTimeout = 0 };
+            $"vacuum (analyze) {string.Join(", ", Tables.Select(t => $"{MessagingServiceExtensions.Schema}.{t}"))}", connection)
+        { CommandTimeout = 0 };
         await command.ExecuteNonQueryAsync();
     }
 

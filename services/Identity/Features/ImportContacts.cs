@@ -3,8 +3,8 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Platform.Identity.Data;
 using Platform.Contracts.Identity;
+using Platform.Identity.Data;
 using Platform.Identity.Domain;
 using Platform.Identity.Hosting;
 

@@ -26,11 +26,13 @@ public sealed class FetchBudget : IDisposable
         using var user = _perUser.AttemptAcquire(userId.ToString());
         if (!user.IsAcquired)
             throw new PreviewFailedException(StatusCodes.Status429TooManyRequests, "Too many previews",
-                "This user's link previews are limited; try again in a minute.") { RetryAfter = RetryAfter(user) };
+                "This user's link previews are limited; try again in a minute.")
+            { RetryAfter = RetryAfter(user) };
         using var host = _perSite.AttemptAcquire(site.IdnHost.ToLowerInvariant());
         if (!host.IsAcquired)
             throw new PreviewFailedException(StatusCodes.Status429TooManyRequests, "Too many previews",
-                $"Pages of {site.IdnHost} are fetched at a limited rate; try again in a minute.") { RetryAfter = RetryAfter(host) };
+                $"Pages of {site.IdnHost} are fetched at a limited rate; try again in a minute.")
+            { RetryAfter = RetryAfter(host) };
     }
 
     public void Dispose()

@@ -10,25 +10,25 @@ public static class BlurHash
     {
         var factors = new (double R, double G, double B)[componentsX * componentsY];
         for (var j = 0; j < componentsY; j++)
-        for (var i = 0; i < componentsX; i++)
-        {
-            double r = 0, g = 0, b = 0;
-            var normalisation = i == 0 && j == 0 ? 1.0 : 2.0;
-            for (var y = 0; y < height; y++)
+            for (var i = 0; i < componentsX; i++)
             {
-                var cosY = Math.Cos(Math.PI * j * y / height);
-                for (var x = 0; x < width; x++)
+                double r = 0, g = 0, b = 0;
+                var normalisation = i == 0 && j == 0 ? 1.0 : 2.0;
+                for (var y = 0; y < height; y++)
                 {
-                    var basis = normalisation * Math.Cos(Math.PI * i * x / width) * cosY;
-                    var p = (y * width + x) * 4;
-                    r += basis * ToLinear(rgba[p]);
-                    g += basis * ToLinear(rgba[p + 1]);
-                    b += basis * ToLinear(rgba[p + 2]);
+                    var cosY = Math.Cos(Math.PI * j * y / height);
+                    for (var x = 0; x < width; x++)
+                    {
+                        var basis = normalisation * Math.Cos(Math.PI * i * x / width) * cosY;
+                        var p = (y * width + x) * 4;
+                        r += basis * ToLinear(rgba[p]);
+                        g += basis * ToLinear(rgba[p + 1]);
+                        b += basis * ToLinear(rgba[p + 2]);
+                    }
                 }
+                var scale = 1.0 / (width * height);
+                factors[j * componentsX + i] = (r * scale, g * scale, b * scale);
             }
-            var scale = 1.0 / (width * height);
-            factors[j * componentsX + i] = (r * scale, g * scale, b * scale);
-        }
 
         var hash = new System.Text.StringBuilder();
         Append(hash, (componentsX - 1) + (componentsY - 1) * 9, 1);

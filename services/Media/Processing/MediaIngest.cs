@@ -114,9 +114,17 @@ public sealed class MediaIngest(
                 {
                     item = item with
                     {
-                        ContentType = twin.ContentType, Size = twin.Size, BlobKey = twin.BlobKey, SmallThumbnailKey = twin.SmallThumbnailKey,
-                        LargeThumbnailKey = twin.LargeThumbnailKey, Width = twin.Width, Height = twin.Height, DurationMs = twin.DurationMs,
-                        BlurHash = twin.BlurHash, Waveform = twin.Waveform, Animated = twin.Animated,
+                        ContentType = twin.ContentType,
+                        Size = twin.Size,
+                        BlobKey = twin.BlobKey,
+                        SmallThumbnailKey = twin.SmallThumbnailKey,
+                        LargeThumbnailKey = twin.LargeThumbnailKey,
+                        Width = twin.Width,
+                        Height = twin.Height,
+                        DurationMs = twin.DurationMs,
+                        BlurHash = twin.BlurHash,
+                        Waveform = twin.Waveform,
+                        Animated = twin.Animated,
                     };
                     session.Store(item);
                     await session.SaveChangesAsync(cancellationToken);
@@ -153,16 +161,20 @@ public sealed class MediaIngest(
             case MediaKind.Image when !type.IsActive && await AnimateAsync(item, type, path, pending, cancellationToken) is { } animated:
                 return animated;
             case MediaKind.Image when !type.IsActive:
-            {
-                var image = await images.ProcessAsync(path, type, cancellationToken);
-                return item with
                 {
-                    ContentType = image.ContentType, Size = image.Main.Length, BlobKey = Pending(pending, image.Main, image.ContentType),
-                    Width = image.Width, Height = image.Height, BlurHash = image.BlurHash,
-                    SmallThumbnailKey = Pending(pending, image.Small, ImageProcessor.ThumbnailContentType),
-                    LargeThumbnailKey = Pending(pending, image.Large, ImageProcessor.ThumbnailContentType),
-                };
-            }
+                    var image = await images.ProcessAsync(path, type, cancellationToken);
+                    return item with
+                    {
+                        ContentType = image.ContentType,
+                        Size = image.Main.Length,
+                        BlobKey = Pending(pending, image.Main, image.ContentType),
+                        Width = image.Width,
+                        Height = image.Height,
+                        BlurHash = image.BlurHash,
+                        SmallThumbnailKey = Pending(pending, image.Small, ImageProcessor.ThumbnailContentType),
+                        LargeThumbnailKey = Pending(pending, image.Large, ImageProcessor.ThumbnailContentType),
+                    };
+                }
             case MediaKind.Video or MediaKind.Audio when ffmpeg.Available:
                 item = await ProcessAudioVideoAsync(item, type, path, pending, cancellationToken);
                 break;
@@ -218,8 +230,14 @@ public sealed class MediaIngest(
             var thumbnails = images.Thumbnails(frames[0].Path);
             return item with
             {
-                ContentType = type.ContentType, Size = bytes.Length, BlobKey = Pending(pending, bytes, type.ContentType),
-                Width = a.Width, Height = a.Height, DurationMs = frames.Sum(f => (long)f.DurationMs), Animated = true, BlurHash = thumbnails.BlurHash,
+                ContentType = type.ContentType,
+                Size = bytes.Length,
+                BlobKey = Pending(pending, bytes, type.ContentType),
+                Width = a.Width,
+                Height = a.Height,
+                DurationMs = frames.Sum(f => (long)f.DurationMs),
+                Animated = true,
+                BlurHash = thumbnails.BlurHash,
                 SmallThumbnailKey = Pending(pending, thumbnails.Small, ImageProcessor.ThumbnailContentType),
                 LargeThumbnailKey = Pending(pending, thumbnails.Large, ImageProcessor.ThumbnailContentType),
             };

@@ -55,7 +55,8 @@ public sealed record ConversationView
         MessageEdited edit when LastMessage?.Id == edit.MessageId => this with { LastMessage = LastMessage with { Text = Preview(edit.Text) } },
         MessageDeleted d when LastMessage?.Id == d.MessageId => this with
         {
-            LastMessage = LastMessage with { Text = "", Deleted = true }, PinnedMessageIds = PinnedMessageIds.Where(id => id != d.MessageId).ToList(),
+            LastMessage = LastMessage with { Text = "", Deleted = true },
+            PinnedMessageIds = PinnedMessageIds.Where(id => id != d.MessageId).ToList(),
         },
         MessageDeleted d => this with { PinnedMessageIds = PinnedMessageIds.Where(id => id != d.MessageId).ToList() },
         MessagePinned p => this with { PinnedMessageIds = [p.MessageId, .. PinnedMessageIds.Where(id => id != p.MessageId)] },
@@ -63,7 +64,8 @@ public sealed record ConversationView
         CallStarted c => this with { ActiveCallId = c.CallId, LastActivityAt = c.StartedAt },
         CallEnded c when ActiveCallId == c.CallId => this with { ActiveCallId = null },
         _ => this,
-    }) with { LastSeq = seq };
+    }) with
+    { LastSeq = seq };
 
     private static string Preview(string text) => text.Length <= 200 ? text : text[..200];
 }
@@ -269,12 +271,25 @@ public sealed record MessageView
     {
         MessageEdited edit => this with
         {
-            Text = edit.Text, Mentions = edit.Mentions, Urls = edit.Urls, Edited = true, EditedAt = edit.EditedAt,
+            Text = edit.Text,
+            Mentions = edit.Mentions,
+            Urls = edit.Urls,
+            Edited = true,
+            EditedAt = edit.EditedAt,
             TextSeqs = [.. TextSeqs, seq],
         },
         MessageDeleted d => this with
         {
-            Text = "", Mentions = [], Urls = [], Reactions = [], Attachments = [], AttachmentDetails = [], LinkPreviews = [], Deleted = true, DeletedAt = d.DeletedAt, MassMention = null,
+            Text = "",
+            Mentions = [],
+            Urls = [],
+            Reactions = [],
+            Attachments = [],
+            AttachmentDetails = [],
+            LinkPreviews = [],
+            Deleted = true,
+            DeletedAt = d.DeletedAt,
+            MassMention = null,
             Pinned = false,
         },
         MessagePinned => this with { Pinned = true },

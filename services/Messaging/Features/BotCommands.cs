@@ -251,7 +251,8 @@ public sealed class CommandDispatcher : BackgroundService
             ConnectTimeout = _options.Timeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(1),
             ConnectCallback = (context, cancellationToken) => policy.ConnectAsync(context.DnsEndPoint, Resolver, cancellationToken),
-        }) { Timeout = _options.Timeout };
+        })
+        { Timeout = _options.Timeout };
     }
 
     /// <summary>False when too many commands are waiting: the caller is told to try again.</summary>

@@ -83,7 +83,8 @@ public static class Moderation
         var wait = last + TimeSpan.FromSeconds(conversation.SlowModeSeconds) - now;
         return wait > TimeSpan.Zero
             ? new DomainError(StatusCodes.Status429TooManyRequests, "Slow mode",
-                $"This conversation allows one message every {conversation.SlowModeSeconds} s per member.") { RetryAfter = wait }
+                $"This conversation allows one message every {conversation.SlowModeSeconds} s per member.")
+            { RetryAfter = wait }
             : null;
     }
 

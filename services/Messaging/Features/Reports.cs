@@ -117,7 +117,10 @@ public static class Reports
             return TypedResults.Ok(ReportDto.From(report));
         var resolved = report with
         {
-            Status = MessageReport.Resolved, ResolvedBy = userId, ResolvedAt = time.GetUtcNow(), Resolution = string.IsNullOrEmpty(resolution) ? null : resolution,
+            Status = MessageReport.Resolved,
+            ResolvedBy = userId,
+            ResolvedAt = time.GetUtcNow(),
+            Resolution = string.IsNullOrEmpty(resolution) ? null : resolution,
         };
         session.Store(resolved);
         await session.SaveChangesAsync(cancellationToken);

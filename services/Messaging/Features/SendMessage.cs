@@ -113,7 +113,7 @@ public static class SendMessage
             await session.SaveChangesAsync(cancellationToken);
             if (!commands.Enqueue(new CommandDelivery(command, responseId, id, senderId, arguments, MessageText.Normalize(commandText), now)))
                 return Http.Problem(new DomainError(StatusCodes.Status503ServiceUnavailable, "Busy", "Too many commands are waiting for their bots: try again shortly.")
-                    { RetryAfter = TimeSpan.FromSeconds(5) }, http);
+                { RetryAfter = TimeSpan.FromSeconds(5) }, http);
             return TypedResults.Accepted((string?)null, new CommandAccepted(command.Name, command.BotId, responseId, id));
         }
         if (request.ForwardedFrom is { } forwarded)

@@ -1,6 +1,6 @@
-using MassTransit;
 using System.Globalization;
 using Marten;
+using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Messaging;

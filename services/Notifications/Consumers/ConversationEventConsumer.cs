@@ -1,5 +1,5 @@
-using Marten;
 using JasperFx;
+using Marten;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Messaging;

@@ -1,8 +1,8 @@
-using Platform.ServiceDefaults;
-using Marten;
 using JasperFx;
+using Marten;
 using Microsoft.Extensions.Options;
 using Platform.Notifications.Domain;
+using Platform.ServiceDefaults;
 
 namespace Platform.Notifications.Push;
 
