@@ -34,7 +34,8 @@ public static class MessagingServiceExtensions
             .UseNpgsqlDataSource()
             .UseLightweightSessions();
 
-        builder.Services.AddHostedService<SearchIndex>();
+        builder.Services.AddSingleton<SearchIndex>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<SearchIndex>());
         builder.Services.AddSingleton<OutboxPublisher>();
         builder.Services.AddSingleton<ConversationWriter>();
         builder.Services.AddHostedService<OutboxRelay>();

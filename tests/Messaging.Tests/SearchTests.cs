@@ -174,6 +174,8 @@ public sealed class SearchTests(MessagingHost host) : IClassFixture<MessagingHos
     [Fact]
     public async Task SearchVector_IsStoredWithTheMessage_ReplacedByAnEdit_AndGoneWithADelete()
     {
+        // The index is created in the background as Messaging starts: this test reads its table directly.
+        Assert.True(await host.Factory.Services.GetRequiredService<SearchIndex>().WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None));
         var alice = host.Client();
         var group = await alice.CreateGroup(Guid.CreateVersion7());
         var id = (await alice.Send(group, "the walrus sings")).GetProperty("id").GetGuid();
@@ -199,6 +201,7 @@ public sealed class SearchTests(MessagingHost host) : IClassFixture<MessagingHos
     {
         // A realistic shape: many conversations with long histories where the word is rare. (On a nearly empty table any
         // plan is cheap and the planner rightly reads the caller's few messages instead.)
+        Assert.True(await host.Factory.Services.GetRequiredService<SearchIndex>().WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None));
         var alice = host.Client();
         var group = await alice.CreateGroup(Guid.CreateVersion7());
         var word = "pangolin" + Guid.NewGuid().ToString("N")[..6];

@@ -243,6 +243,35 @@ public sealed class WebhookTests(WebhookHost host) : IClassFixture<WebhookHost>
     }
 
     [Fact]
+    public async Task AnEventConsumedBeforeAnEarlierOne_WaitsForIt_AsWhenTwoReplicasRace()
+    {
+        var owner = Guid.CreateVersion7();
+        var (conversationId, other) = (await host.ConversationAsync(owner), await host.ConversationAsync(owner));
+        var receiver = await host.ReceiverAsync();
+        var (webhookId, secret) = await host.RegisterAsync(owner, conversationId, receiver.Url, "message.posted");
+        var (_, otherSecret) = await host.RegisterAsync(owner, other, receiver.Url, "message.posted");
+        receiver.VerifyWith(secret, otherSecret);
+        await host.PostAsync(conversationId, 2, owner, "first");
+        await Eventually.Returns(() => Task.FromResult(receiver.Unique), r => r.Count >= 1, Wait, "the first delivery");
+
+        // Seq 4 is consumed while seq 3 is not yet (as when another replica is still on it): 4 is queued but held.
+        await host.PostAsync(conversationId, 4, owner, "overtaking");
+        await Eventually.Returns(() => host.DeliveriesAsync(owner, webhookId), l => l.GetProperty("items").GetArrayLength() == 2, Wait, "seq 4 queued");
+        // A delivery queued after it in another conversation goes out: the dispatcher looked at seq 4 and left it.
+        await host.PostAsync(other, 2, owner, "elsewhere");
+        await Eventually.Returns(() => Task.FromResult(receiver.Unique), r => r.Any(d => d.Json.GetProperty("conversationId").GetString() == other.ToString()),
+            Wait, "the other conversation's delivery");
+        Assert.DoesNotContain(receiver.Unique, d => d.Json.GetProperty("seq").GetInt64() == 4);
+
+        await host.PostAsync(conversationId, 3, owner, "late");
+        var sent = await Eventually.Returns(
+            () => Task.FromResult(receiver.Unique.Where(d => d.Json.GetProperty("conversationId").GetString() == conversationId.ToString()).ToList()),
+            r => r.Count >= 3, Wait, "seq 3 and then seq 4");
+        Assert.Equal([2L, 3L, 4L], sent.Select(d => d.Json.GetProperty("seq").GetInt64()));
+        Assert.Empty(receiver.Rejected);
+    }
+
+    [Fact]
     public async Task RotateSecret_SignsWithTheNewAndTheOldSecret_DuringTheGracePeriod()
     {
         var owner = Guid.CreateVersion7();

@@ -48,7 +48,7 @@ public static class Search
 
     private static async Task<Results<Ok<Page<SearchHit>>, ProblemHttpResult>> Handle(
         string? q, Guid? conversationId, Guid? senderId, DateTimeOffset? after, DateTimeOffset? before, string? cursor, int? limit,
-        HttpContext http, IQuerySession session, CancellationToken cancellationToken)
+        HttpContext http, IQuerySession session, SearchIndex index, CancellationToken cancellationToken)
     {
         var query = MessageText.Normalize(q ?? "").Trim();
         if (query.Length == 0)
@@ -69,6 +69,9 @@ public static class Search
         if (conversationId is { } only && await session.MembershipAsync(only, userId, cancellationToken) is not { Active: true })
             return Http.Problem(DomainError.ConversationNotFound);
 
+        if (!await index.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken))
+            return Http.Problem(new DomainError(StatusCodes.Status503ServiceUnavailable, "Search is starting", "The search index is being created; try again shortly.")
+            { RetryAfter = TimeSpan.FromSeconds(5) }, http);
         await session.Database.EnsureStorageExistsAsync(typeof(Membership), cancellationToken);
         if (!await HasWordsAsync(session, query, cancellationToken))
             return Http.Invalid("q holds no word to search for.");

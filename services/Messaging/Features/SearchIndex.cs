@@ -12,16 +12,58 @@ namespace Platform.Messaging.Features;
 /// message's row is removed, so erased text never matches), and the benchmark's bulk COPY too. Searching reads the
 /// stored vector: nothing is computed again per matching row.
 /// <para>
-/// Marten owns the document table but not this one; created at start (idempotently, under an advisory lock so that
-/// instances starting together take turns), with the rows of messages stored before it existed.
+/// Marten owns the document table but not this one; created as the service starts (idempotently, under an advisory lock
+/// so that instances starting together take turns), with the rows of messages stored before it existed. Without
+/// PostgreSQL the service still starts (unready) and the creation is retried until it succeeds; searches wait for it.
 /// </para>
 /// </summary>
-public sealed class SearchIndex(IDocumentStore store, NpgsqlDataSource dataSource, ILogger<SearchIndex> logger) : IHostedService
+public sealed class SearchIndex(IDocumentStore store, NpgsqlDataSource dataSource, ILogger<SearchIndex> logger) : BackgroundService
 {
     public const string Table = "message_search";
     public const string VectorIndex = "message_search_idx_vector";
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    private readonly TaskCompletionSource _created = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Whether the index exists, waiting for it at most <paramref name="timeout"/>.</summary>
+    public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _created.Task.WaitAsync(timeout, cancellationToken);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await CreateAsync(stoppingToken);
+                _created.TrySetResult();
+                return;
+            }
+            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(exception, "Creating the search index failed (attempt {Attempt}); retrying", attempt);
+            }
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 10)), stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    public async Task CreateAsync(CancellationToken cancellationToken)
     {
         await store.Storage.Database.EnsureStorageExistsAsync(typeof(MessageView), cancellationToken);
         const string schema = MessagingServiceExtensions.Schema;
@@ -85,5 +127,4 @@ public sealed class SearchIndex(IDocumentStore store, NpgsqlDataSource dataSourc
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -52,7 +52,7 @@ public sealed class WebhookDispatcher(
         await using var connection = await store.DataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var now = time.GetUtcNow();
-        var claimed = await WebhookStore.ClaimAsync(connection, transaction, now, cancellationToken);
+        var claimed = await WebhookStore.ClaimAsync(connection, transaction, now, options.Value.OrderWait, cancellationToken);
         if (claimed is null)
             return false;
         var (delivery, body) = claimed.Value;

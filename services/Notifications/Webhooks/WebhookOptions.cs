@@ -39,6 +39,14 @@ public sealed class WebhookOptions
     [Range(typeof(TimeSpan), "00:00:00", "7.00:00:00")]
     public TimeSpan SecretGracePeriod { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// A delivery waits until every earlier event of its conversation has been consumed (by any replica), so that replicas
+    /// consuming one conversation's events at once still send them in order. An earlier event still missing after this
+    /// long (parked after failing every retry) no longer holds the later ones.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan OrderWait { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>How often the queue is looked at when nothing woke it.</summary>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);

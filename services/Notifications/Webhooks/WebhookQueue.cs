@@ -18,9 +18,16 @@ public sealed class WebhookQueue(WebhookStore store, WebhookSignal signal, TimeP
         if (e.TryRead<MessageDeletedData>(out var deleted))
             await store.RewritePendingBodiesAsync(deleted.MessageId, byActor: false, Redact, cancellationToken);
 
-        var webhooks = await store.SubscribedAsync(e.ConversationId, e.Type, cancellationToken);
-        if (webhooks.Count == 0)
+        var covering = await store.CoveringAsync(e.ConversationId, cancellationToken);
+        if (covering.Count == 0)
             return;
+        var webhooks = covering.Where(w => w.Events.Contains(e.Type)).ToList();
+        if (webhooks.Count == 0)
+        {
+            // Not sent, but consumed: later events of the conversation need not wait for it.
+            await store.RecordConsumedAsync(e.ConversationId, e.Seq, cancellationToken);
+            return;
+        }
         ConversationInfo? conversation = null;
         if (webhooks.Any(w => w.ConversationId is not null))
             conversation = await session.LoadAsync<ConversationInfo>(e.ConversationId, cancellationToken);
@@ -33,6 +40,8 @@ public sealed class WebhookQueue(WebhookStore store, WebhookSignal signal, TimeP
             body ??= Body(e);
             await store.EnqueueAsync(webhook.Id, e.ConversationId, e.Seq, e.EventId, e.Type, MessageIdOf(e), e.ActorId, body, time.GetUtcNow(), cancellationToken);
         }
+        // After its deliveries are queued, so that no later event is sent before them.
+        await store.RecordConsumedAsync(e.ConversationId, e.Seq, cancellationToken);
         if (body is not null)
             signal.Wake();
     }

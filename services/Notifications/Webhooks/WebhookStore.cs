@@ -71,6 +71,28 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
         CREATE INDEX IF NOT EXISTS webhook_deliveries_message ON notifications.webhook_deliveries (message_id) WHERE status = 'pending';
         CREATE INDEX IF NOT EXISTS webhook_deliveries_actor ON notifications.webhook_deliveries (actor_id) WHERE status = 'pending';
         CREATE INDEX IF NOT EXISTS webhook_deliveries_log ON notifications.webhook_deliveries (webhook_id, id);
+
+        -- Which events of a conversation with webhooks have been consumed: every seq up to through_seq, and the seqs above
+        -- it in webhook_consumed. A delivery is sent only once every earlier seq has been consumed (queued or skipped).
+        CREATE TABLE IF NOT EXISTS notifications.webhook_progress (
+            conversation_id uuid PRIMARY KEY,
+            through_seq     bigint NOT NULL);
+        CREATE TABLE IF NOT EXISTS notifications.webhook_consumed (
+            conversation_id uuid NOT NULL,
+            seq             bigint NOT NULL,
+            PRIMARY KEY (conversation_id, seq));
+        """;
+
+    /// <summary>
+    /// The highest seq of conversation <c>c</c> up to which every event has been consumed: <c>through_seq</c>, plus the
+    /// run of consumed seqs that continues it without a gap.
+    /// </summary>
+    private static string ConsumedThrough(string conversation) => $"""
+        (SELECT p.through_seq + (SELECT count(*) FROM (
+                 SELECT k.seq, row_number() OVER (ORDER BY k.seq) AS n FROM notifications.webhook_consumed k
+                 WHERE k.conversation_id = p.conversation_id AND k.seq > p.through_seq) run
+             WHERE run.seq = p.through_seq + run.n)
+         FROM notifications.webhook_progress p WHERE p.conversation_id = {conversation})
         """;
 
     private const string WebhookColumns =
@@ -134,8 +156,40 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
         QueryWebhooksAsync("conversation_id = $1 ORDER BY created_at", [conversationId], cancellationToken);
 
     /// <summary>The enabled webhooks that want this event: the conversation's own and the platform-wide ones.</summary>
-    public Task<List<Webhook>> SubscribedAsync(Guid conversationId, string type, CancellationToken cancellationToken) =>
-        QueryWebhooksAsync("(conversation_id = $1 OR conversation_id IS NULL) AND disabled_at IS NULL AND $2 = ANY(events)", [conversationId, type], cancellationToken);
+    /// <summary>The active webhooks that cover the conversation (its own and the platform-wide ones), whatever their events.</summary>
+    public Task<List<Webhook>> CoveringAsync(Guid conversationId, CancellationToken cancellationToken) =>
+        QueryWebhooksAsync("(conversation_id = $1 OR conversation_id IS NULL) AND disabled_at IS NULL", [conversationId], cancellationToken);
+
+    /// <summary>
+    /// Records that the conversation's event <paramref name="seq"/> has been consumed (after its deliveries were queued),
+    /// and folds the gap-free run into <c>through_seq</c>. The first event recorded for a conversation starts it.
+    /// </summary>
+    public async Task RecordConsumedAsync(Guid conversationId, long seq, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, transaction)
+        {
+            BatchCommands =
+            {
+                Step("INSERT INTO notifications.webhook_progress (conversation_id, through_seq) VALUES ($1, $2 - 1) ON CONFLICT DO NOTHING"),
+                Step("""
+                    INSERT INTO notifications.webhook_consumed (conversation_id, seq)
+                    SELECT $1, $2 WHERE $2 > (SELECT through_seq FROM notifications.webhook_progress WHERE conversation_id = $1)
+                    ON CONFLICT DO NOTHING
+                    """),
+                Step($"UPDATE notifications.webhook_progress SET through_seq = {ConsumedThrough("$1")} WHERE conversation_id = $1"),
+                Step("""
+                    DELETE FROM notifications.webhook_consumed
+                    WHERE conversation_id = $1 AND seq <= (SELECT through_seq FROM notifications.webhook_progress WHERE conversation_id = $1)
+                    """),
+            },
+        };
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+
+        NpgsqlBatchCommand Step(string sql) => new(sql) { Parameters = { new() { Value = conversationId }, new() { Value = seq } } };
+    }
 
     private async Task<List<Webhook>> QueryWebhooksAsync(string where, object[] parameters, CancellationToken cancellationToken)
     {
@@ -269,8 +323,13 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
     /// until it commits: another replica skips it, and cannot take a later one of the same queue meanwhile (an earlier
     /// one is still pending), so each queue is sent in seq order, one delivery at a time.
     /// </summary>
+    /// <remarks>
+    /// A delivery is also held until every earlier event of its conversation has been consumed (<c>webhook_progress</c>):
+    /// when two replicas consume the conversation's events at once, a later event queued first waits for the earlier
+    /// one's delivery to be queued, unless that one is missing for longer than <paramref name="orderWait"/>.
+    /// </remarks>
     public static async Task<(Delivery Delivery, string Body)?> ClaimAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DateTimeOffset now,
-        CancellationToken cancellationToken)
+        TimeSpan orderWait, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand($"""
             SELECT {string.Join(", ", DeliveryColumns.Split(", ").Select(c => "d." + c))}, d.body
@@ -278,11 +337,13 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
             WHERE d.status = 'pending' AND d.next_attempt_at <= $1
               AND NOT EXISTS (SELECT 1 FROM notifications.webhook_deliveries e
                               WHERE e.webhook_id = d.webhook_id AND e.conversation_id = d.conversation_id AND e.status = 'pending' AND e.seq < d.seq)
+              AND (d.seq - 1 <= COALESCE({ConsumedThrough("d.conversation_id")}, d.seq) OR d.created_at <= $2)
             ORDER BY d.next_attempt_at
             LIMIT 1
             FOR UPDATE SKIP LOCKED
             """, connection, transaction);
         command.Parameters.AddWithValue(now);
+        command.Parameters.AddWithValue(now - orderWait);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
             return null;
