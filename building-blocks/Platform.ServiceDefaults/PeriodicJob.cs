@@ -6,8 +6,8 @@ using Microsoft.Extensions.Logging;
 namespace Platform.ServiceDefaults;
 
 /// <summary>
-/// The one shape of work a service does on a timer (sweeps, relays, retention, dispatchers): a pass, then a pause of
-/// <see cref="Interval"/>, until the host stops. Every replica runs its own job, so a pass must be safe to run
+/// The one shape of work a service does on a timer (sweeps, relays, retention, dispatchers): a pass every
+/// <see cref="Interval"/> on <see cref="Clock"/>, until the host stops. Every replica runs its own job, so a pass must be safe to run
 /// concurrently with another replica's (claim rows, or make each change once). A failed pass is logged and counted and
 /// the next one runs after the interval; nothing else stops the loop.
 /// </summary>
@@ -25,10 +25,10 @@ public abstract class PeriodicJob : BackgroundService
 
     protected abstract ILogger Logger { get; }
 
-    /// <summary>The clock of the pauses (the service's <see cref="TimeProvider"/>, which tests move); the real one by default.</summary>
+    /// <summary>The clock of the ticks (the service's <see cref="TimeProvider"/>, which tests move); the real one by default.</summary>
     protected virtual TimeProvider Clock => TimeProvider.System;
 
-    /// <summary>The pause between the end of one pass and the start of the next.</summary>
+    /// <summary>The time between the starts of two passes.</summary>
     protected abstract TimeSpan Interval { get; }
 
     /// <summary>Whether the first pass runs as the host starts (the default) or after one interval.</summary>
@@ -42,42 +42,35 @@ public abstract class PeriodicJob : BackgroundService
 
     protected sealed override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!RunsAtStart && !await PauseAsync(stoppingToken))
-            return;
-        while (!stoppingToken.IsCancellationRequested)
+        // Ticks at a fixed rate on the clock (a pass longer than the interval is followed at once by the next): a moved
+        // clock fires the tick that is due whenever it moves, also while a pass runs.
+        using var timer = new PeriodicTimer(Interval, Clock);
+        try
         {
-            var started = Stopwatch.GetTimestamp();
-            var outcome = "ok";
-            try
-            {
-                await RunPassAsync(stoppingToken);
-            }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                outcome = "failed";
-                Logger.LogWarning(exception, "{Job} failed; the next pass runs in {Interval}", Name, Interval);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            Passes.Add(1, new KeyValuePair<string, object?>("job", Name), new KeyValuePair<string, object?>("outcome", outcome));
-            Durations.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("job", Name));
-            if (!await PauseAsync(stoppingToken))
-                return;
+            if (RunsAtStart)
+                await PassAsync(stoppingToken);
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+                await PassAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
         }
     }
 
-    private async Task<bool> PauseAsync(CancellationToken stoppingToken)
+    private async Task PassAsync(CancellationToken stoppingToken)
     {
+        var started = Stopwatch.GetTimestamp();
+        var outcome = "ok";
         try
         {
-            await Task.Delay(Interval, Clock, stoppingToken);
-            return true;
+            await RunPassAsync(stoppingToken);
         }
-        catch (OperationCanceledException)
+        catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
         {
-            return false;
+            outcome = "failed";
+            Logger.LogWarning(exception, "{Job} failed; the next pass runs in {Interval}", Name, Interval);
         }
+        Passes.Add(1, new KeyValuePair<string, object?>("job", Name), new KeyValuePair<string, object?>("outcome", outcome));
+        Durations.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("job", Name));
     }
 }
