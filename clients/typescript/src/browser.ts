@@ -34,12 +34,25 @@ export class BrowserSignIn {
       ...(options.postLogoutRedirectUri ? { post_logout_redirect_uri: options.postLogoutRedirectUri } : {}),
       response_type: "code",
       scope: options.scope ?? "openid profile email offline_access api",
-      // With a refresh token (offline_access), silent renew is a token request, no iframe.
-      automaticSilentRenew: true,
+      // Renewal is ours (renew() below, also on the expiring event): one at a time. A refresh token is used once (rolling
+      // refresh tokens); two renewals at once would redeem it twice, and Identity then revokes the whole session.
+      automaticSilentRenew: false,
       accessTokenExpiringNotificationTimeInSeconds: 60,
       userStore: new WebStorageStateStore({ store: options.userStore ?? window.localStorage }),
       ...options.settings,
     });
+    // With a refresh token (offline_access), a silent renew is a token request, no iframe.
+    this.userManager.events.addAccessTokenExpiring(() => void this.renew().catch(() => undefined));
+  }
+
+  #renewing: Promise<User | null> | null = null;
+
+  /** Renews the tokens with the refresh token; concurrent callers share one renewal. */
+  renew(): Promise<User | null> {
+    this.#renewing ??= this.userManager.signinSilent().finally(() => {
+      this.#renewing = null;
+    });
+    return this.#renewing;
   }
 
   /** Sends the browser to the login page; it comes back to `redirectUri`. */
@@ -65,7 +78,7 @@ export class BrowserSignIn {
   /** A current access token, renewed with the refresh token when it is about to expire; throws when signed out. */
   accessTokenFactory = async (): Promise<string> => {
     let user = await this.userManager.getUser();
-    if (user && (user.expires_in ?? 0) < 60) user = await this.userManager.signinSilent();
+    if (user && (user.expires_in ?? 0) < 60) user = await this.renew();
     if (!user?.access_token) throw new Error("Not signed in: call signIn() first.");
     return user.access_token;
   };
