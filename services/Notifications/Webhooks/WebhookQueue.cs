@@ -33,12 +33,14 @@ public sealed class WebhookQueue(WebhookStore store, WebhookSignal signal, TimeP
             conversation = await session.LoadAsync<ConversationInfo>(e.ConversationId, cancellationToken);
 
         string? body = null;
+        Guid? messageId = null;
         foreach (var webhook in webhooks)
         {
             if (webhook.ConversationId is not null && !MaySee(conversation, webhook.OwnerId))
                 continue;
-            body ??= Body(e);
-            await store.EnqueueAsync(webhook.Id, e.ConversationId, e.Seq, e.EventId, e.Type, MessageIdOf(e), e.ActorId, body, time.GetUtcNow(), cancellationToken);
+            if (body is null)
+                (body, messageId) = (Body(e), MessageIdOf(e));
+            await store.EnqueueAsync(webhook.Id, e.ConversationId, e.Seq, e.EventId, e.Type, messageId, e.ActorId, body, time.GetUtcNow(), cancellationToken);
         }
         // After its deliveries are queued, so that no later event is sent before them.
         await store.RecordConsumedAsync(e.ConversationId, e.Seq, cancellationToken);
