@@ -74,7 +74,10 @@ public static class GatewayServiceExtensions
         builder.Services.AddSingleton<SignalRateLimit>();
         builder.Services.AddSingleton<CallAccess>();
         builder.Services.AddSingleton<HubLifetimeManager<ChatHub>, ChatHubLifetimeManager>();
-        builder.Services.AddSingleton<ConnectionRegistry>();
+        builder.Services.AddSingleton<ConnectionIndex>();
+        builder.Services.AddSingleton<ConversationStreams>();
+        builder.Services.AddSingleton<Replayer>();
+        builder.Services.AddSingleton<PresenceWatchers>();
         builder.Services.AddSingleton<Platform.ServiceDefaults.IUserSessionsEndedListener, RevokedUserDisconnector>();
         builder.Services.AddSingleton<RealtimeMetrics>();
         builder.Services.AddSingleton<AckBatcher>();

@@ -164,7 +164,8 @@ public sealed class BusTests(PlatformInfrastructure infrastructure) : IClassFixt
         await PublishAsync(50);
         proxy.Refuse();
         await PublishAsync(50);
-        // Longer than the whole ordinary retry budget: those messages would be parked by now.
+        // The outage's length is what is under test: longer than the whole ordinary retry budget, so those messages
+        // would be parked by now.
         await Task.Delay(TimeSpan.FromSeconds(3), timeout.Token);
         proxy.Restore();
         await PublishAsync(50);

@@ -68,23 +68,25 @@ public sealed class FaultTests(ProxiedDatabasePlatform platform) : IClassFixture
     {
         const int count = 200;
         var (alice, bob, conversation) = await ConversationAsync("partition");
+        var next = -1;
         var sending = Task.Run(async () =>
         {
             // Five senders at once, so requests are in flight on several database connections when the partition starts.
-            var next = -1;
             await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Task.Run(async () =>
             {
                 for (int i; (i = Interlocked.Increment(ref next)) < count;)
                 {
                     await SendUntilAcknowledgedAsync(alice, conversation, i);
+                    // The pace of the load (about 100 sends a second): the partition must fall in the middle of it.
                     await Task.Delay(50);
                 }
             })));
         });
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await Eventually.Returns(() => Task.FromResult(Volatile.Read(ref next)), taken => taken >= 20, TimeSpan.FromSeconds(30), "the senders are under way");
         platform.Database.Blackhole();
         try
         {
+            // The partition's length is the fault under test.
             await Task.Delay(TimeSpan.FromSeconds(10));
         }
         finally
@@ -150,6 +152,7 @@ public sealed class FaultTests(ProxiedDatabasePlatform platform) : IClassFixture
             }
             catch (Exception exception) when (exception is PlatformException or HttpRequestException or TaskCanceledException && DateTime.UtcNow < deadline)
             {
+                // An app's pause between tries of a send that failed, not a wait for something.
                 await Task.Delay(250);
             }
         }

@@ -93,6 +93,8 @@ public sealed class PresenceTests(PresencePlatform platform) : IClassFixture<Pre
         var now = await Eventually.Returns(() => stream.WatchPresenceAsync([user.Id]), p => p[0].Status == "online", TimeSpan.FromSeconds(10), "the user is online");
 
         await phone.Sdk.Realtime.DisposeAsync();
+        // The grace is what is under test: nothing may reach the watcher while it passes (Presence runs as a process
+        // here, on the real clock; tests/Presence.Tests checks the same on a fake clock with SweepAsync).
         await Task.Delay(PresencePlatform.Grace + TimeSpan.FromSeconds(1));
         Assert.Empty(watch.Changes);
         Assert.Equal("online", (await watcher.Sdk.GetPresenceAsync([user.Id]))[0].Status);
@@ -120,6 +122,7 @@ public sealed class PresenceTests(PresencePlatform platform) : IClassFixture<Pre
 
         // A page reload: the old connection goes, a new one comes a moment later on the other instance.
         await user.Sdk.Realtime.DisposeAsync();
+        // The moment a reload takes, and then the grace, are the scenario under test (on the real clock, as above).
         await Task.Delay(500);
         var again = platform.Client(platform.Gateway2.BaseAddress, user.Id);
         await ConnectAsync(again);

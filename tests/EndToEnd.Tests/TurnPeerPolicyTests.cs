@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using Platform.Testing;
 
 namespace Platform.EndToEnd.Tests;
 
@@ -79,11 +80,8 @@ public sealed class TurnPeerPolicyTests
         var turn = new Coturn(process, port, log);
         // Ready when it answers a STUN binding request.
         using var probeClient = new TurnClient(new IPEndPoint(IPAddress.Loopback, port));
-        for (var attempt = 0; !await probeClient.BindingAsync(); attempt++)
-        {
-            Assert.True(attempt < 50 && !process.HasExited, $"coturn did not start\n{turn.Log()}");
-            await Task.Delay(100);
-        }
+        await Eventually.Returns(async () => process.HasExited || await probeClient.BindingAsync(), ready => ready, TimeSpan.FromSeconds(30), "coturn answers");
+        Assert.False(process.HasExited, $"coturn did not start\n{turn.Log()}");
         return turn;
     }
 

@@ -51,6 +51,7 @@ public class LinkPreviewHost : MediaHost
             app.MapGet("/missing", () => Results.NotFound());
             app.MapGet("/slow", async (CancellationToken cancellationToken) =>
             {
+                // A site slower than the fetch timeout: the timeout is what is under test.
                 await Task.Delay(TimeSpan.FromSeconds(20), cancellationToken);
                 return Results.Content("<html></html>", "text/html");
             });

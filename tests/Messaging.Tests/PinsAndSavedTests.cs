@@ -116,9 +116,10 @@ public sealed class SeqAtTests(MessagingHost host) : IClassFixture<MessagingHost
         var group = await alice.CreateGroup(Guid.CreateVersion7());
         var before = DateTimeOffset.UtcNow.AddMinutes(-1);
         var first = (await alice.Send(group, "one")).GetProperty("seq").GetInt64();
-        await Task.Delay(50);
-        var between = DateTimeOffset.UtcNow;
-        await Task.Delay(50);
+        // The log's times are the database's clock (the same machine's): a millisecond on either side of `between` tells
+        // the two commits apart, waited for on the clock rather than slept.
+        var between = ClockPassed(DateTimeOffset.UtcNow.AddMilliseconds(1));
+        ClockPassed(between.AddMilliseconds(1));
         await alice.Send(group, "two");
 
         Assert.Equal(0, (await alice.Get($"/api/v1/conversations/{group}/seq?at={Uri.EscapeDataString(before.ToString("O"))}")).GetProperty("seq").GetInt64());
@@ -126,6 +127,12 @@ public sealed class SeqAtTests(MessagingHost host) : IClassFixture<MessagingHost
         Assert.Equal(first + 1, (await alice.Get($"/api/v1/conversations/{group}/seq?at={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddMinutes(1).ToString("O"))}")).GetProperty("seq").GetInt64());
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await alice.Http.GetAsync($"/api/v1/conversations/{group}/seq")).StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await host.Client().Http.GetAsync($"/api/v1/conversations/{group}/seq?at=2026-01-01T00:00:00Z")).StatusCode);
+    }
+
+    private static DateTimeOffset ClockPassed(DateTimeOffset instant)
+    {
+        Assert.True(SpinWait.SpinUntil(() => DateTimeOffset.UtcNow > instant, TimeSpan.FromSeconds(1)), "the clock moves");
+        return instant;
     }
 }
 

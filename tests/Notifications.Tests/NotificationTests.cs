@@ -54,9 +54,9 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
         await host.PostAsync(conversation, 2, alice, "Plain news for everyone");
         await host.PostAsync(conversation, 3, alice, "@bob can you look?", mentions: [bob]);
 
-        var feed = await host.FeedWithAsync(bob, 1);
-        await Task.Delay(500);
-        feed = await host.FeedAsync(bob);
+        // Events are consumed one at a time, in order: once the mention is, the plain message before it was too.
+        await host.ConsumedAsync(conversation, 3);
+        var feed = await host.FeedAsync(bob);
         var item = Assert.Single(feed.GetProperty("items").EnumerateArray());
         Assert.Equal("mention", item.GetProperty("kind").GetString());
         Assert.Equal("Alice mentioned you in Team", item.GetProperty("title").GetString());
@@ -76,7 +76,7 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
             r => r.StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(10), "bob mutes the conversation");
 
         await host.PostAsync(conversation, 2, alice, "@bob hello?", mentions: [bob]);
-        await Task.Delay(1500);
+        await host.ConsumedAsync(conversation, 2);
         Assert.Equal(0, (await host.FeedAsync(bob)).GetProperty("items").GetArrayLength());
     }
 
@@ -96,7 +96,9 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
         await host.PostAsync(conversation, 2, alice, "Are you awake?");
 
         await host.FeedWithAsync(bob, 1);
-        await Task.Delay(2000);
+        // Held: when it fell due, the push was put back to the end of the quiet hours instead of being sent.
+        await Eventually.Returns(() => host.PendingPushesAsync(bob), pending => pending.Any(push => push.DueAt > DateTimeOffset.UtcNow.AddMinutes(30)),
+            TimeSpan.FromSeconds(15), "the push is held until the quiet hours end");
         Assert.Equal(0, phone.Requests);
     }
 
@@ -108,12 +110,14 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
         var phone = await host.SubscribeAsync(bob);
         await host.Bus.PublishAsync(new PresenceChanged { UserId = bob, Status = "online", Availability = "available", Version = 1, ChangedAt = DateTimeOffset.UtcNow });
         var conversation = await host.ConversationAsync("direct", null, alice, bob);
-        await Task.Delay(500);
+        await host.PresenceKnownAsync(bob, 1);
 
         await host.PostAsync(conversation, 2, alice, "Seen this?");
         await host.FeedWithAsync(bob, 1);
         await host.Bus.PublishAsync(new ReceiptsChanged { ConversationId = conversation, UserId = bob, ReadSeq = 2, ChangedAt = DateTimeOffset.UtcNow });
-        await Task.Delay(NotificationsHost.UnreadDelay + TimeSpan.FromSeconds(1.5));
+        await host.ReadUpToAsync(bob, conversation, 2);
+        // The push waited for the unread delay; at its due time everything it would show was read, so it was dropped.
+        await host.NoPushPendingAsync(bob);
         Assert.Equal(0, phone.Requests);
         Assert.Equal(0, (await host.FeedAsync(bob)).GetProperty("unreadCount").GetInt32());
 
@@ -137,7 +141,8 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
         await host.Bus.PublishAsync(posted);
 
         await PushAsync(phone);
-        await Task.Delay(1500);
+        await host.AllEventsConsumedAsync();
+        await host.NoPushPendingAsync(bob);
         Assert.Single((await host.FeedAsync(bob)).GetProperty("items").EnumerateArray());
         Assert.Equal(1, phone.Requests);
     }
@@ -158,7 +163,8 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
             await host.PostAsync(conversation, seq, alice, $"news {seq}");
 
         var push = await PushAsync(phone);
-        await Task.Delay(2000);
+        await host.ConsumedAsync(conversation, 6);
+        await host.NoPushPendingAsync(bob);
         Assert.Equal(1, phone.Requests);
         Assert.Equal("5 new messages in #general", push.GetProperty("title").GetString());
         Assert.Equal("news 6", push.GetProperty("body").GetString());
@@ -174,7 +180,7 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
         // Connected: the push waits for the unread delay, time enough to edit and delete.
         await host.Bus.PublishAsync(new PresenceChanged { UserId = bob, Status = "online", Availability = "available", Version = 1, ChangedAt = DateTimeOffset.UtcNow });
         var conversation = await host.ConversationAsync("direct", null, alice, bob);
-        await Task.Delay(500);
+        await host.PresenceKnownAsync(bob, 1);
 
         var (edited, _) = await host.PostAsync(conversation, 2, alice, "Meet at 5 (typo)");
         var (deleted, _) = await host.PostAsync(conversation, 3, alice, "my password is hunter2");

@@ -1,9 +1,12 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
 using Platform.Contracts.Identity;
 using Platform.Contracts.Messaging;
 using Platform.Contracts.Notifications;
+using Platform.Notifications.Domain;
 using Platform.Testing;
 
 namespace Platform.Notifications.Tests;
@@ -112,6 +115,52 @@ public sealed class NotificationsHost : IAsyncLifetime
 
     public Task<JsonElement> FeedWithAsync(Guid userId, int count) =>
         Eventually.Returns(() => FeedAsync(userId), feed => feed.GetProperty("items").GetArrayLength() >= count, TimeSpan.FromSeconds(15), $"{count} notifications in the feed");
+
+    // What the service has stored: the signals a test waits for instead of sleeping.
+    private async Task<T?> LoadAsync<T>(Func<IQuerySession, Task<T?>> load)
+    {
+        await using var session = Factory.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        return await load(session);
+    }
+
+    /// <summary>Waits until the conversation event has been consumed: its marker is written with its notifications and pushes.</summary>
+    public Task ConsumedAsync(Guid conversationId, long seq) =>
+        Eventually.Returns(() => LoadAsync(session => session.LoadAsync<ProcessedEvent>(ProcessedEvent.KeyOf(conversationId, seq))),
+            marker => marker is not null, TimeSpan.FromSeconds(15), $"event {seq} of {conversationId} is consumed");
+
+    /// <summary>
+    /// Waits until every conversation event published so far has been consumed: they are consumed one at a time in the
+    /// order published, so once one published now is, the others were too (duplicates, which leave no mark, included).
+    /// </summary>
+    public async Task AllEventsConsumedAsync()
+    {
+        var conversationId = Guid.CreateVersion7();
+        var member = Guid.CreateVersion7();
+        await Bus.PublishAsync(Event(conversationId, 1, ConversationEventTypes.ConversationCreated, member,
+            new { id = conversationId, kind = "direct", title = (string?)null, members = new[] { new { userId = member, role = "member" } } }));
+        await ConsumedAsync(conversationId, 1);
+    }
+
+    /// <summary>Waits until Presence's change (this version or a later one) of the user has been consumed.</summary>
+    public Task PresenceKnownAsync(Guid userId, long version) =>
+        Eventually.Returns(() => LoadAsync(session => session.LoadAsync<UserPresence>(userId)),
+            presence => presence?.Version >= version, TimeSpan.FromSeconds(15), $"the presence of {userId} is known");
+
+    /// <summary>Waits until the user's read receipt up to <paramref name="seq"/> has been consumed (with the corrections it schedules).</summary>
+    public Task ReadUpToAsync(Guid userId, Guid conversationId, long seq) =>
+        Eventually.Returns(() => LoadAsync(session => session.LoadAsync<ReadCursor>(ReadCursor.KeyOf(userId, conversationId))),
+            cursor => cursor?.ReadSeq >= seq, TimeSpan.FromSeconds(15), $"{userId} read up to {seq}");
+
+    /// <summary>The pushes waiting to be sent to the user (or to be given up when their due time comes).</summary>
+    public async Task<IReadOnlyList<PendingPush>> PendingPushesAsync(Guid userId) =>
+        await LoadAsync<IReadOnlyList<PendingPush>>(async session => await session.Query<PendingPush>().Where(p => p.UserId == userId).ToListAsync()) ?? [];
+
+    /// <summary>
+    /// Waits until no push waits for the user: each was sent (a pending push is deleted once its devices took it) or
+    /// given up. What the receivers counted by then is all the user gets.
+    /// </summary>
+    public Task NoPushPendingAsync(Guid userId) =>
+        Eventually.Returns(() => PendingPushesAsync(userId), pending => pending.Count == 0, TimeSpan.FromSeconds(15), $"no push waits for {userId}");
 
     public async Task DisposeAsync()
     {

@@ -64,7 +64,8 @@ public sealed class PushCorrectionTests(NotificationsHost host) : IClassFixture<
 
         // Read again (another device, the feed): nothing is shown any more, so nothing more is sent.
         await host.Bus.PublishAsync(read with { ReadSeq = 3 });
-        await Task.Delay(1500);
+        await host.ReadUpToAsync(bob, conversation, 3);
+        await host.NoPushPendingAsync(bob);
         Assert.Equal(2, phone.Requests);
     }
 

@@ -108,8 +108,16 @@ public sealed class ConsentTests(WholePlatform platform)
             "Bob's watch of Alice ends");
         await aliceClient.NextAsync("presence", p => p.GetProperty("userId").GetGuid() == bob.Id && p.GetProperty("status").GetString() == "unknown",
             "Alice's watch of Bob ends");
+        // A witness on Bob's Gateway who still shares a conversation with Alice: a presence change goes to all the watchers
+        // on an instance at once, so once the witness has Alice's dnd, Bob's connection was passed over, not yet to come.
+        var carol = await platform.SignUpAsync("Carol Witnesses");
+        await platform.CreateConversationAsync(carol, "group", [alice], "witness");
+        await using var carolClient = await platform.ConnectAsync(carol, platform.Gateway2);
+        await platform.EventuallyAsync(() => carolClient.InvokeAsync("WatchPresence", (object)new[] { alice.Id.ToString() }),
+            now => now[0].GetProperty("status").GetString() == "online", "Carol sees Alice online", platform.Presence, platform.Gateway2);
         await platform.ReadAsync(await alice.Http.PutAsJsonAsync("api/v1/presence/me", new { status = "dnd" }), HttpStatusCode.OK, "Alice goes dnd", platform.Presence);
-        await Task.Delay(1000);
+        await carolClient.NextAsync("presence", p => p.GetProperty("userId").GetGuid() == alice.Id && p.TryGetProperty("availability", out var a)
+            && a.ValueKind == JsonValueKind.String && a.GetString() == "dnd", "Carol sees Alice dnd");
         Assert.DoesNotContain(bobClient.Calls("presence"), p => p.GetProperty("userId").GetGuid() == alice.Id && p.TryGetProperty("availability", out var a)
             && a.ValueKind == JsonValueKind.String && a.GetString() == "dnd");
     }

@@ -39,8 +39,14 @@ public sealed class ModerationTests(WholePlatform platform)
         await again.InvokeAsync("Resume", channel, 0);
         await again.NextAsync("event", e => e.GetProperty("conversationId").GetGuid() == channel && e.GetProperty("seq").GetInt64() == left.GetProperty("seq").GetInt64(),
             "the banned member's replay reaches his leaving");
-        await platform.SendAsync(alice, channel, "later still");
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        // Witnesses: Alice's own connections on both Gateways. Each Gateway offers an event to all its connections of the
+        // conversation at once, so once both witnesses have it, Bob's connections were passed over, not yet to come.
+        await using var witness1 = await platform.ConnectAsync(alice, platform.Gateway1);
+        await using var witness2 = await platform.ConnectAsync(alice, platform.Gateway2);
+        var laterStill = (await platform.SendAsync(alice, channel, "later still")).GetProperty("seq").GetInt64();
+        foreach (var witness in new[] { witness1, witness2 })
+            await witness.NextAsync("event", e => e.GetProperty("conversationId").GetGuid() == channel && e.GetProperty("seq").GetInt64() == laterStill,
+                "Alice's connection gets her message");
         Assert.DoesNotContain(bobClient.Calls("event"), e => e.GetProperty("conversationId").GetGuid() == channel && e.GetProperty("seq").GetInt64() > left.GetProperty("seq").GetInt64());
         Assert.DoesNotContain(again.Calls("event"), e => e.GetProperty("conversationId").GetGuid() == channel && e.GetProperty("seq").GetInt64() > left.GetProperty("seq").GetInt64());
     }

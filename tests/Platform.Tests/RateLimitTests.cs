@@ -68,7 +68,7 @@ public sealed class RateLimitTests(WholePlatform platform)
         var bobSends = await bob.Http.SendAsync(From(address, HttpMethod.Post, $"api/v1/conversations/{conversationId}/messages",
             new { clientMessageId = "bob-1", text = "still here" }));
         Assert.Equal(HttpStatusCode.Created, bobSends.StatusCode);
-        // And Alice may send again once the bucket refills.
+        // And Alice may send again once the bucket refills: waiting the Retry-After she was given is what is under test.
         await Task.Delay(refused.Headers.RetryAfter!.Delta!.Value);
         var later = await alice.Http.SendAsync(From(address, HttpMethod.Post, $"api/v1/conversations/{conversationId}/messages",
             new { clientMessageId = "flood-later", text = "after waiting" }));

@@ -123,12 +123,16 @@ public sealed class PresenceTests(PresenceHost host) : IClassFixture<PresenceHos
         var closed = new ConnectionClosed { ConnectionId = connection, UserId = user, InstanceId = instance, ClosedAt = openedAt.AddSeconds(1) };
 
         // The closing overtakes the opening, and both arrive twice.
-        await host.PublishAsync(closed);
-        await host.PublishAsync(closed);
-        await Task.Delay(500);
-        await host.PublishAsync(opened);
-        await host.PublishAsync(opened);
-        await Task.Delay(1000);
+        await Consumed.WhenAsync<ConnectionClosed>(host.Factory.Services, c => c.ConnectionId == connection, count: 2, async () =>
+        {
+            await host.PublishAsync(closed);
+            await host.PublishAsync(closed);
+        });
+        await Consumed.WhenAsync<ConnectionOpened>(host.Factory.Services, o => o.ConnectionId == connection, count: 2, async () =>
+        {
+            await host.PublishAsync(opened);
+            await host.PublishAsync(opened);
+        });
         await host.WaitForDevicesAsync(user, 0);
         Assert.Equal("offline", await host.StatusAsync(user, user));
 
@@ -217,9 +221,9 @@ public sealed class PresenceTests(PresenceHost host) : IClassFixture<PresenceHos
         Assert.Equal(JsonValueKind.Null, hidden.GetProperty("lastActiveAt").ValueKind);
 
         // A late duplicate of the joining (older seq) does not bring the member back.
-        await host.PublishAsync(PresenceHost.Event(conversation, 1, ConversationEventTypes.ConversationCreated, target,
-            new { members = new[] { new { userId = target }, new { userId = member } } }));
-        await Task.Delay(700);
+        var late = PresenceHost.Event(conversation, 1, ConversationEventTypes.ConversationCreated, target,
+            new { members = new[] { new { userId = target }, new { userId = member } } });
+        await Consumed.WhenAsync<ConversationEvent>(host.Factory.Services, e => e.EventId == late.EventId, count: 1, () => host.PublishAsync(late));
         Assert.Equal("unknown", await host.StatusAsync(member, target));
     }
 

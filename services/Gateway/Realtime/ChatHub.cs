@@ -14,7 +14,7 @@ namespace Platform.Gateway.Realtime;
 /// </summary>
 [Authorize]
 public sealed class ChatHub(
-    ConnectionRegistry registry, MessagingClient messaging, PresenceClient presence, ConnectionReporter reporter, AckBatcher acks,
+    ConnectionIndex connections, ConversationStreams streams, Replayer replayer, PresenceWatchers watchers, MessagingClient messaging, PresenceClient presence, ConnectionReporter reporter, AckBatcher acks,
     IPublishEndpoint bus, GatewayInstance instance, IOptions<RealtimeOptions> options, TimeProvider time, CallAccess calls,
     TokenRevocations revocations, TypingBlocks blocks) : Hub
 {
@@ -22,9 +22,9 @@ public sealed class ChatHub(
 
     public override async Task OnConnectedAsync()
     {
-        var connection = registry.Find(Context.ConnectionId) ?? throw new HubException("Connection not registered.");
+        var connection = connections.Find(Context.ConnectionId) ?? throw new HubException("Connection not registered.");
         var userId = Guid.TryParse(Context.User?.FindFirst("sub")?.Value, out var id) ? id : throw new HubException("The token has no user id.");
-        if (!registry.TryAssignUser(connection, userId))
+        if (!connections.TryAssignUser(connection, userId))
             throw new HubException($"Too many connections: at most {options.Value.MaxConnectionsPerUser} per user.");
         // A revocation that arrived between the token's check and this registration closed nothing: close this one.
         if (Context.User is { } user && revocations.IsRevoked(user))
@@ -35,15 +35,15 @@ public sealed class ChatHub(
 
         // Registered first, so membership events arriving meanwhile already reach this connection; and every event
         // delivered while Messaging is asked is kept for it, so none falls between that answer and the subscriptions.
-        registry.BeginSetup(connection);
+        streams.BeginSetup(connection);
         try
         {
-            var joined = await registry.ReadJoinedAsync(messaging, connection, Context.ConnectionAborted);
-            registry.SubscribeAwaitingResume(connection, joined.Select(conversation => (conversation.Id, conversation.LastSeq)));
+            var joined = await replayer.ReadJoinedAsync(messaging, connection, Context.ConnectionAborted);
+            streams.SubscribeAwaitingResume(connection, joined.Select(conversation => (conversation.Id, conversation.LastSeq)));
         }
         finally
         {
-            registry.EndSetup(connection);
+            streams.EndSetup(connection);
         }
     }
 
@@ -56,9 +56,9 @@ public sealed class ChatHub(
         // Former members may still read up to their leaving, but receive nothing live. A conversation the connection
         // receives already is one Messaging named when it connected (or that it joined since): no need to ask again,
         // which spares a request per conversation when thousands of clients resume at once.
-        var member = registry.IsSubscribed(connection, conversationId)
+        var member = streams.IsSubscribed(connection, conversationId)
             || await messaging.IsMemberAsync(connection.AccessToken, conversationId, Context.ConnectionAborted);
-        await registry.ResumeAsync(connection, conversationId, afterSeq, live: member, Context.ConnectionAborted);
+        await streams.ResumeAsync(connection, conversationId, afterSeq, live: member, Context.ConnectionAborted);
     }
 
     /// <summary>
@@ -68,13 +68,13 @@ public sealed class ChatHub(
     /// the log (<c>GET /api/v1/conversations/{id}/events?after=</c>) up to there and misses nothing.
     /// </summary>
     public IReadOnlyList<ConversationPosition> Positions() =>
-        registry.Positions(Connection()).Select(position => new ConversationPosition(position.ConversationId, position.Seq)).ToList();
+        streams.Positions(Connection()).Select(position => new ConversationPosition(position.ConversationId, position.Seq)).ToList();
 
     /// <summary>Tells the other members that I am typing; at most once per 2 s per conversation, expiring after 5 s.</summary>
     public async Task Typing(Guid conversationId)
     {
         var connection = Connection();
-        if (!registry.IsSubscribed(connection, conversationId))
+        if (!streams.IsSubscribed(connection, conversationId))
             throw new HubException("Conversation not found.");
         var now = time.GetUtcNow();
         var key = (connection.UserId, conversationId);
@@ -98,7 +98,7 @@ public sealed class ChatHub(
         var connection = Connection();
         if (seq < 0)
             throw new HubException("seq is zero or more.");
-        if (!registry.IsSubscribed(connection, conversationId))
+        if (!streams.IsSubscribed(connection, conversationId))
             throw new HubException("Conversation not found.");
         acks.Add(connection.UserId, conversationId, seq, connection.AccessToken);
     }
@@ -120,7 +120,7 @@ public sealed class ChatHub(
             throw new HubException($"At most {MaxWatchedUsers} users may be watched by one connection.");
         if (ids.Count == 0)
         {
-            registry.Watch(connection, []);
+            watchers.Watch(connection, []);
             return [];
         }
 
@@ -133,7 +133,7 @@ public sealed class ChatHub(
         {
             throw new HubException("Presence is unavailable; try again shortly.");
         }
-        registry.Watch(connection, now
+        watchers.Watch(connection, now
             .Where(item => item.GetProperty("status").GetString() != "unknown")
             .Select(item => item.GetProperty("userId").GetGuid())
             .ToList());
@@ -169,7 +169,7 @@ public sealed class ChatHub(
         });
     }
 
-    private RealtimeConnection Connection() => registry.Find(Context.ConnectionId) ?? throw new HubException("Connection not registered.");
+    private RealtimeConnection Connection() => connections.Find(Context.ConnectionId) ?? throw new HubException("Connection not registered.");
 
     public const int MaxWatchedUsers = 500;
 

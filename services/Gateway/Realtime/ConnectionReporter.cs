@@ -12,7 +12,7 @@ namespace Platform.Gateway.Realtime;
 /// <c>Stopping</c> when the instance shuts down. An instance that dies without it is given up after Presence's TTL.
 /// </summary>
 public sealed class ConnectionReporter(
-    IBus bus, GatewayInstance instance, ConnectionRegistry registry, IOptions<RealtimeOptions> options, TimeProvider time,
+    IBus bus, GatewayInstance instance, ConnectionIndex connections, IOptions<RealtimeOptions> options, TimeProvider time,
     ILogger<ConnectionReporter> logger) : BackgroundService
 {
     public static readonly IReadOnlySet<string> DeviceKinds = new HashSet<string>(StringComparer.Ordinal) { "web", "mobile", "desktop", "other" };
@@ -86,7 +86,7 @@ public sealed class ConnectionReporter(
     }
 
     private InstanceHeartbeat Heartbeat(bool stopping) =>
-        new() { InstanceId = instance.Id, LiveConnections = registry.Count, SentAt = time.GetUtcNow(), Stopping = stopping };
+        new() { InstanceId = instance.Id, LiveConnections = connections.Count, SentAt = time.GetUtcNow(), Stopping = stopping };
 
     // Retries until published: a lost closing would leave its user online for as long as this instance lives.
     private async Task PublishAsync(object message, CancellationToken stoppingToken)

@@ -8,7 +8,7 @@ using Platform.Contracts.Presence;
 namespace Platform.Gateway.Realtime;
 
 /// <summary>Conversation events for this instance's connections; the endpoint handles one at a time, in queue order.</summary>
-public sealed class ConversationEventConsumer(ConnectionRegistry registry) : IConsumer<ConversationEvent>
+public sealed class ConversationEventConsumer(ConversationStreams streams) : IConsumer<ConversationEvent>
 {
     private static readonly ActivitySource ActivitySource = new("Platform.Gateway");
 
@@ -19,18 +19,18 @@ public sealed class ConversationEventConsumer(ConnectionRegistry registry) : ICo
         activity?.SetTag("platform.conversation_id", context.Message.ConversationId.ToString());
         activity?.SetTag("platform.seq", context.Message.Seq);
         activity?.SetTag("platform.event_type", context.Message.Type);
-        registry.Deliver(context.Message);
+        streams.Deliver(context.Message);
         return Task.CompletedTask;
     }
 }
 
-public sealed class TypingConsumer(ConnectionRegistry registry, TimeProvider time) : IConsumer<TypingChanged>
+public sealed class TypingConsumer(ConnectionIndex connections, TimeProvider time) : IConsumer<TypingChanged>
 {
     public Task Consume(ConsumeContext<TypingChanged> context)
     {
         var typing = context.Message;
         if (typing.ExpiresAt > time.GetUtcNow())
-            registry.Broadcast(typing.ConversationId, typing.UserId, typing.HiddenFrom, ConnectionRegistry.TypingMethod, new Dictionary<string, object?>
+            connections.Broadcast(typing.ConversationId, typing.UserId, typing.HiddenFrom, HubMethods.Typing, new Dictionary<string, object?>
             {
                 ["conversationId"] = typing.ConversationId.ToString(),
                 ["userId"] = typing.UserId.ToString(),
@@ -41,7 +41,7 @@ public sealed class TypingConsumer(ConnectionRegistry registry, TimeProvider tim
 }
 
 /// <summary>Members' delivered/read cursors, for the conversation's connections (senders show "delivered" and "read").</summary>
-public sealed class ReceiptConsumer(ConnectionRegistry registry) : IConsumer<ReceiptsChanged>
+public sealed class ReceiptConsumer(ConnectionIndex connections) : IConsumer<ReceiptsChanged>
 {
     public Task Consume(ConsumeContext<ReceiptsChanged> context)
     {
@@ -54,19 +54,19 @@ public sealed class ReceiptConsumer(ConnectionRegistry registry) : IConsumer<Rec
             ["read"] = receipt.ReadSeq,
         };
         if (receipt.OwnDevicesOnly)
-            registry.SendToUser(receipt.UserId, ConnectionRegistry.ReceiptMethod, payload);
+            connections.SendToUser(receipt.UserId, HubMethods.Receipt, payload);
         else
-            registry.Broadcast(receipt.ConversationId, Guid.Empty, ConnectionRegistry.ReceiptMethod, payload);
+            connections.Broadcast(receipt.ConversationId, Guid.Empty, HubMethods.Receipt, payload);
         return Task.CompletedTask;
     }
 }
 
 /// <summary>A bot's answer for one member only: to that user's own connections on this instance, nobody else's.</summary>
-public sealed class EphemeralMessageConsumer(ConnectionRegistry registry) : IConsumer<EphemeralMessage>
+public sealed class EphemeralMessageConsumer(ConnectionIndex connections) : IConsumer<EphemeralMessage>
 {
     public Task Consume(ConsumeContext<EphemeralMessage> context)
     {
-        registry.SendToUser(context.Message.UserId, ConnectionRegistry.EphemeralMethod, HubEnvelopes.ToPlain(context.Message.Message)!);
+        connections.SendToUser(context.Message.UserId, HubMethods.Ephemeral, HubEnvelopes.ToPlain(context.Message.Message)!);
         return Task.CompletedTask;
     }
 }
@@ -78,14 +78,14 @@ public sealed class EphemeralMessageConsumer(ConnectionRegistry registry) : ICon
 /// users Presence still shows it; for the others it gets <c>presence</c> <c>{ userId, status: "unknown" }</c> and nothing
 /// more. If Presence cannot answer, the watches stay revoked: doubt hides presence.
 /// </summary>
-public sealed class PresenceConsumer(ConnectionRegistry registry, PresenceClient presence, ILogger<PresenceConsumer> logger)
+public sealed class PresenceConsumer(PresenceWatchers watchers, ConnectionIndex connections, PresenceClient presence, ILogger<PresenceConsumer> logger)
     : IConsumer<PresenceChanged>, IConsumer<PresenceVisibilityNarrowed>
 {
     public async Task Consume(ConsumeContext<PresenceVisibilityNarrowed> context)
     {
-        foreach (var (connection, watched) in registry.WatchersOf(context.Message.UserIds))
+        foreach (var (connection, watched) in watchers.WatchersOf(context.Message.UserIds))
         {
-            registry.StopWatching(connection, watched);
+            watchers.StopWatching(connection, watched);
             IReadOnlyList<System.Text.Json.JsonElement> now;
             try
             {
@@ -97,41 +97,41 @@ public sealed class PresenceConsumer(ConnectionRegistry registry, PresenceClient
                 now = [];
             }
             var visible = now.Where(item => item.GetProperty("status").GetString() != "unknown").ToList();
-            registry.RestoreWatching(connection, visible.Select(item => item.GetProperty("userId").GetGuid()).ToList());
+            watchers.RestoreWatching(connection, visible.Select(item => item.GetProperty("userId").GetGuid()).ToList());
             foreach (var item in visible)
-                registry.SendTo(connection, ConnectionRegistry.PresenceMethod, HubEnvelopes.ToPlain(item)!);
+                connections.SendTo(connection, HubMethods.Presence, HubEnvelopes.ToPlain(item)!);
             foreach (var hidden in watched.Except(visible.Select(item => item.GetProperty("userId").GetGuid())))
-                registry.SendTo(connection, ConnectionRegistry.PresenceMethod, new Dictionary<string, object?> { ["userId"] = hidden.ToString(), ["status"] = "unknown" });
+                connections.SendTo(connection, HubMethods.Presence, new Dictionary<string, object?> { ["userId"] = hidden.ToString(), ["status"] = "unknown" });
         }
     }
 
     public Task Consume(ConsumeContext<PresenceChanged> context)
     {
         var change = context.Message;
-        registry.DeliverPresence(change.UserId, change.Version, HubEnvelopes.From(change));
+        watchers.Deliver(change.UserId, change.Version, HubEnvelopes.From(change));
         return Task.CompletedTask;
     }
 }
 
 /// <summary>Call signals for this instance's connections of the recipient; expired ones are dropped.</summary>
-public sealed class CallSignalConsumer(ConnectionRegistry registry, TimeProvider time) : IConsumer<CallSignal>
+public sealed class CallSignalConsumer(ConnectionIndex connections, TimeProvider time) : IConsumer<CallSignal>
 {
     public Task Consume(ConsumeContext<CallSignal> context)
     {
         var signal = context.Message;
         if (signal.ExpiresAt > time.GetUtcNow())
-            registry.SendToUser(signal.ToUserId, ConnectionRegistry.SignalMethod, CallSignals.ToHub(signal));
+            connections.SendToUser(signal.ToUserId, HubMethods.Signal, CallSignals.ToHub(signal));
         return Task.CompletedTask;
     }
 }
 
 /// <summary>A new in-app notification, for the user's connections on this instance (the hub's <c>notification</c>).</summary>
-public sealed class NotificationConsumer(ConnectionRegistry registry) : IConsumer<NotificationCreated>
+public sealed class NotificationConsumer(ConnectionIndex connections) : IConsumer<NotificationCreated>
 {
     public Task Consume(ConsumeContext<NotificationCreated> context)
     {
         var notification = context.Message;
-        registry.SendToUser(notification.UserId, ConnectionRegistry.NotificationMethod, new Dictionary<string, object?>
+        connections.SendToUser(notification.UserId, HubMethods.Notification, new Dictionary<string, object?>
         {
             ["id"] = notification.NotificationId.ToString(),
             ["kind"] = notification.Kind,

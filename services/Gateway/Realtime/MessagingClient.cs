@@ -91,6 +91,6 @@ public sealed record LogPage(IReadOnlyList<JsonElement> Items, bool More, bool S
 
     /// <summary>The items as hub <c>event</c> messages, each serialized once however many connections the page goes to.</summary>
     public IReadOnlyList<(long Seq, SerializedHubMessage Message)> Messages => _messages ??= Items
-        .Select(item => (item.GetProperty("seq").GetInt64(), new SerializedHubMessage(new InvocationMessage(ConnectionRegistry.EventMethod, [HubEnvelopes.FromLog(item)]))))
+        .Select(item => (item.GetProperty("seq").GetInt64(), new SerializedHubMessage(new InvocationMessage(HubMethods.Event, [HubEnvelopes.FromLog(item)]))))
         .ToList();
 }

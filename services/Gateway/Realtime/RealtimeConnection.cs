@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.SignalR.Protocol;
 namespace Platform.Gateway.Realtime;
 
 /// <summary>
-/// One client connection on this instance: its outgoing queue and, per conversation it receives, the last seq
-/// sent to it. Everything sent to the connection goes through <see cref="TrySend"/>, in order.
+/// One client connection on this instance: its outgoing queue and, per conversation it receives, its stream (what
+/// was sent of it). Everything sent to the connection goes through <see cref="TrySend"/>, in order.
 /// </summary>
 public sealed class RealtimeConnection(HubConnectionContext context, int queueLimit)
 {
@@ -26,8 +26,8 @@ public sealed class RealtimeConnection(HubConnectionContext context, int queueLi
     /// <summary>The token the connection was opened with; the connection closes when it expires.</summary>
     public string AccessToken { get; set; } = "";
 
-    /// <summary>Per conversation: the cursor of what was sent. Guarded by locking this connection.</summary>
-    public Dictionary<Guid, Cursor> Cursors { get; } = [];
+    /// <summary>Per conversation: what was sent of it and what is held (<see cref="ConversationStreams"/>). Guarded by locking this connection.</summary>
+    public Dictionary<Guid, ConversationSequencer> Streams { get; } = [];
 
     /// <summary>
     /// While the connection is being set up (between its registration and its first subscriptions), every conversation
@@ -89,37 +89,4 @@ public sealed class RealtimeConnection(HubConnectionContext context, int queueLi
             }
         }
     }
-}
-
-/// <summary>What a connection has received of one conversation.</summary>
-public sealed class Cursor(long lastSentSeq)
-{
-    public long LastSentSeq { get; set; } = lastSentSeq;
-
-    /// <summary>
-    /// The position the hub reports for this conversation (<c>Positions</c>): every event after it reaches the
-    /// connection, once and in order, whether or not the client resumes. Moved by <c>Resume</c> to its <c>afterSeq</c>.
-    /// </summary>
-    public long StartSeq { get; set; } = lastSentSeq;
-
-    /// <summary>While set, live events wait in <see cref="Held"/> until the replay from the log has caught up.</summary>
-    public bool Replaying { get; set; }
-
-    /// <summary>
-    /// Set for the subscriptions a connection starts with: live events are held for a moment, so a client that
-    /// resumes right after connecting gets the replay first and the live events after it, in order.
-    /// </summary>
-    public bool AwaitingResume { get; set; }
-
-    /// <summary>
-    /// Something may have been lost on the way since the last read of the log (the setup kept too much to keep it all,
-    /// or the broker was away): read the log again before going live (at the end of the resume grace, or of the replay
-    /// under way).
-    /// </summary>
-    public bool ReadLogOnRelease { get; set; }
-
-    /// <summary>The seq of the member's leaving, while it is still to be sent: nothing after it is.</summary>
-    public long? EndSeq { get; set; }
-
-    public List<(long Seq, SerializedHubMessage Message, DateTimeOffset? CommittedAt)> Held { get; } = [];
 }

@@ -7,14 +7,14 @@ namespace Platform.Gateway.Realtime;
 /// never reached it: every connection already open (the instance takes connections before it reaches the broker) is
 /// brought up to date from Messaging's log. At an ordinary start there are none, and this costs nothing.
 /// </summary>
-public sealed class ResyncOnReconnect(ConnectionRegistry registry, ILogger<ResyncOnReconnect> logger) : IReceiveEndpointObserver
+public sealed class ResyncOnReconnect(ConnectionIndex connections, ConversationStreams streams, ILogger<ResyncOnReconnect> logger) : IReceiveEndpointObserver
 {
     public Task Ready(ReceiveEndpointReady ready)
     {
-        if (ready.InputAddress.AbsolutePath.Contains("conversation-event", StringComparison.Ordinal) && registry.Count > 0)
+        if (ready.InputAddress.AbsolutePath.Contains("conversation-event", StringComparison.Ordinal) && connections.Count > 0)
         {
-            logger.LogInformation("The conversation-event queue is back; resynchronising {Count} connections from the log", registry.Count);
-            registry.ResyncAll();
+            logger.LogInformation("The conversation-event queue is back; resynchronising {Count} connections from the log", connections.Count);
+            streams.ResyncAll();
         }
         return Task.CompletedTask;
     }

@@ -10,17 +10,20 @@ using Platform.Gateway.Realtime;
 
 namespace Platform.Gateway.Tests;
 
-/// <summary>The registry's bookkeeping of where each connection's stream starts, driven as the hub and the bus drive it.</summary>
-public sealed class ConnectionRegistryTests
+/// <summary>The ordering engine's bookkeeping of where each connection's stream starts, driven as the hub and the bus drive it.</summary>
+public sealed class ConversationStreamsTests
 {
-    private static (ConnectionRegistry Registry, RealtimeConnection Connection) Connected(Guid userId)
+    private static (ConversationStreams Registry, RealtimeConnection Connection) Connected(Guid userId)
     {
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var registry = new ConnectionRegistry(services.GetRequiredService<IServiceScopeFactory>(), Options.Create(new RealtimeOptions()),
-            new RealtimeMetrics(services.GetRequiredService<IMeterFactory>()), TimeProvider.System, NullLogger<ConnectionRegistry>.Instance);
+        var options = Options.Create(new RealtimeOptions());
+        var metrics = new RealtimeMetrics(services.GetRequiredService<IMeterFactory>());
+        var connections = new ConnectionIndex(options, metrics, TimeProvider.System, NullLogger<ConnectionIndex>.Instance);
+        var replayer = new Replayer(services.GetRequiredService<IServiceScopeFactory>(), connections, options, metrics, TimeProvider.System, NullLogger<Replayer>.Instance);
+        var registry = new ConversationStreams(connections, replayer, options, metrics, TimeProvider.System);
         var context = new HubConnectionContext(new DefaultConnectionContext(Guid.NewGuid().ToString()), new HubConnectionContextOptions(), NullLoggerFactory.Instance);
-        var connection = registry.Add(context);
-        Assert.True(registry.TryAssignUser(connection, userId));
+        var connection = connections.Add(context);
+        Assert.True(connections.TryAssignUser(connection, userId));
         return (registry, connection);
     }
 
