@@ -679,7 +679,7 @@ const localInput = (page, ms) => page.evaluate((at) => {
 
 /**
  * Scheduled messages and time travel where a user looks for them. Erin schedules a message an hour ahead and another a
- * few seconds ahead from the composer's "Schedule send"; the conversation's "Scheduled" list shows both; she edits the
+ * few seconds ahead from the composer's "Schedule for later"; the conversation's "Scheduled" list shows both; she edits the
  * first's text and cancels it (the API agrees); the second arrives by itself and leaves the list. Then she writes a
  * message, Gina joins and Frank reacts, she edits it, and "Time travel" to a time before the edit shows the old text,
  * not edited, without the reaction, with the members of then (not Gina), and the seq it stands for; "Back to now"
@@ -699,7 +699,7 @@ async function later() {
   // Schedule send from the composer: one an hour ahead, one a few seconds ahead.
   const scheduleFromComposer = async (text, atMs) => {
     await e.page.locator("#composer-text").fill(text);
-    await e.page.getByRole("button", { name: "Schedule send" }).click();
+    await e.page.getByRole("button", { name: "Schedule for later", exact: true }).click();
     await e.page.getByLabel("Send at").fill(await localInput(e.page, atMs));
     await e.page.getByRole("group", { name: "Schedule send" }).getByRole("button", { name: "Schedule", exact: true }).click();
     await e.page.getByTestId("schedule-outcome").filter({ hasText: "Scheduled for" }).waitFor();
@@ -725,7 +725,7 @@ async function later() {
   await edited.waitFor();
   let scheduled = (await api(erinToken, "GET", `/api/v1/conversations/${groupId}/scheduled-messages`)).items;
   if (!scheduled.some((item) => item.text === `edited later ${word}`)) throw new Error(`the edit did not reach Messaging: ${JSON.stringify(scheduled)}`);
-  await edited.getByRole("button", { name: "Cancel sending" }).click();
+  await edited.getByRole("button", { name: "Cancel scheduled message" }).click();
   await edited.waitFor({ state: "detached" });
   scheduled = (await api(erinToken, "GET", `/api/v1/conversations/${groupId}/scheduled-messages`)).items;
   if (scheduled.some((item) => item.text.includes("edited later"))) throw new Error("the cancelled message is still scheduled");

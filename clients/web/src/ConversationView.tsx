@@ -670,10 +670,10 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent, 
         />
         <button type="submit" className="primary">Send</button>
         {!inThread && (
-          <button type="button" aria-expanded={scheduling} title="Send later, at a time you pick" onClick={() => {
+          <button type="button" aria-expanded={scheduling} title="Pick a time: the message goes then" onClick={() => {
             setScheduling(!scheduling);
             setScheduled(undefined);
-          }}>Schedule send</button>
+          }}>Schedule for later</button>
         )}
       </div>
     </form>

@@ -54,7 +54,7 @@ export function ScheduledList({ store, conversationId }: { store: ChatStore; con
     <section id="scheduled-messages" className="pins" aria-labelledby="scheduled-heading">
       <h3 id="scheduled-heading">Scheduled messages</h3>
       {!scheduled && <p role="status">Loading scheduled messages…</p>}
-      {scheduled && scheduled.length === 0 && <p className="muted">Nothing scheduled. Write a message and choose “Schedule send”.</p>}
+      {scheduled && scheduled.length === 0 && <p className="muted">Nothing scheduled. Write a message and choose “Schedule for later”.</p>}
       {scheduled && scheduled.length > 0 && (
         <ul aria-label="Scheduled messages" className="scheduled-list">
           {scheduled.map((item) => <ScheduledItem key={item.id} store={store} item={item} />)}
@@ -109,7 +109,7 @@ function ScheduledItem({ store, item }: { store: ChatStore; item: ScheduledMessa
           <span className="row">
             {item.state === "pending" && <button type="button" disabled={busy} onClick={() => setEditing(true)}>Edit</button>}
             <button type="button" disabled={busy} onClick={() => run(() => store.cancelScheduled(item.conversationId, item.id))}>
-              {item.state === "pending" ? "Cancel sending" : "Dismiss"}
+              {item.state === "pending" ? "Cancel scheduled message" : "Dismiss"}
             </button>
           </span>
         </>
