@@ -6,6 +6,9 @@ namespace Platform.Client;
 /// <summary>A page of a list: the items and the cursor of the next page (null on the last one).</summary>
 public sealed record Page<T>(IReadOnlyList<T> Items, string? Next);
 
+/// <summary>A seq of a conversation's log (<c>GET .../seq?at=</c>).</summary>
+public sealed record SeqAt(long Seq);
+
 /// <summary>A conversation as its member sees it.</summary>
 public sealed record Conversation(
     Guid Id, string Kind, string? Title, string? Topic, bool IsPublic, int? RetentionDays, string Role, int MemberCount, long LastSeq,

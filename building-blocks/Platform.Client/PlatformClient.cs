@@ -312,6 +312,15 @@ public sealed class PlatformClient : IAsyncDisposable
         SendAsync<Page<Member>>(HttpMethod.Get,
             $"api/v1/conversations/{conversationId}/members?limit={limit}{AsOfQuery(asOf, asOfSeq)}{(after is null ? "" : "&after=" + after)}", null, cancellationToken);
 
+    /// <summary>
+    /// Time travel: the conversation's last seq at or before <paramref name="at"/>, as far as I may see its log (0 before
+    /// its first event): the point to read history up to.
+    /// </summary>
+    public async Task<long> GetSeqAtAsync(Guid conversationId, DateTimeOffset at, CancellationToken cancellationToken = default) =>
+        (await SendAsync<SeqAt>(HttpMethod.Get,
+            $"api/v1/conversations/{conversationId}/seq?at={Uri.EscapeDataString(at.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture))}",
+            null, cancellationToken)).Seq;
+
     private static string AsOfQuery(DateTimeOffset? asOf, long? asOfSeq) =>
         (asOf is { } at ? "&asOf=" + Uri.EscapeDataString(at.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture)) : "")
         + (asOfSeq is { } seq ? "&asOfSeq=" + seq : "");

@@ -144,6 +144,39 @@ public sealed class MediaFlowTests(MediaStack stack) : IClassFixture<MediaStack>
         await Assert.ThrowsAsync<PlatformException>(() => carolSdk.MarkUnreadAsync(conversation.Id, 1));
     }
 
+    /// <summary>
+    /// The .NET SDK's time travel through the Gateway: the seq at a time (<c>GetSeqAtAsync</c>), the messages as of that
+    /// seq (before an edit) and the members then; a non-member learns nothing.
+    /// </summary>
+    [Fact]
+    public async Task Sdk_SeqAtATimeAndMessagesAndMembersAsOfIt_AndNothingForANonMember()
+    {
+        var alice = await stack.RegisterAsync("Alice Travels");
+        var bob = await stack.RegisterAsync("Bob Travels");
+        var carol = await stack.RegisterAsync("Carol Later");
+        await using var aliceSdk = alice.Sdk;
+        await using var bobSdk = bob.Sdk;
+        await using var carolSdk = carol.Sdk;
+        var conversation = await aliceSdk.CreateConversationAsync("group", [bob.Id], "travel");
+        var message = await aliceSdk.SendMessageAsync(conversation.Id, "plan A");
+        var seq = await bobSdk.GetSeqAtAsync(conversation.Id, DateTimeOffset.UtcNow);
+        Assert.Equal(message.Seq, seq);
+        Assert.Equal(0, await bobSdk.GetSeqAtAsync(conversation.Id, DateTimeOffset.UtcNow.AddDays(-1)));
+        await aliceSdk.EditMessageAsync(conversation.Id, message.Id, "plan B");
+        await aliceSdk.AddMembersAsync(conversation.Id, [carol.Id]);
+
+        var then = await bobSdk.GetMessagesAsOfAsync(conversation.Id, asOfSeq: seq);
+        Assert.Equal("plan A", then.Items.Single(m => m.Id == message.Id).Text);
+        var members = await bobSdk.GetMembersAsync(conversation.Id, asOfSeq: seq);
+        Assert.DoesNotContain(carol.Id, members.Items.Select(m => m.UserId));
+
+        var mallory = await stack.RegisterAsync("Mallory Travels");
+        await using var mallorySdk = mallory.Sdk;
+        var refused = await Assert.ThrowsAsync<PlatformException>(() => mallorySdk.GetSeqAtAsync(conversation.Id, DateTimeOffset.UtcNow));
+        Assert.Equal(404, refused.Status);
+        await Assert.ThrowsAsync<PlatformException>(() => mallorySdk.GetMessagesAsOfAsync(conversation.Id, asOfSeq: seq));
+    }
+
     [Fact]
     public async Task A40MBFile_UploadedThroughTheGateway_AndAttached_IsReadByMembersOnly_AndGoesWithItsMessage()
     {

@@ -201,6 +201,54 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
         Assert.True(result.GetProperty("ok").GetBoolean());
     }
 
+    /// <summary>
+    /// Scheduled messages and time travel in the web app: Erin schedules two messages from the composer, edits and cancels
+    /// one in the conversation's scheduled list and sees the other arrive by itself at its time (once); then, after she
+    /// edits a message (Gina having joined and Frank reacted since), "Time travel" to a time before the edit shows the old
+    /// text without the reaction and the members of then, read-only, and the same by seq; "Back to now" returns.
+    /// </summary>
+    [Fact]
+    public async Task Later_ScheduleSendEditCancelAndArrive_TimeTravelShowsTheTextBeforeAnEdit()
+    {
+        var users = await Task.WhenAll(platform.SignUpAsync("Erin Later"), platform.SignUpAsync("Frank Later"), platform.SignUpAsync("Gina Later"));
+        var (erin, frank, gina) = (users[0], users[1], users[2]);
+        var group = (await platform.CreateConversationAsync(frank, "group", [erin], "later")).GetProperty("id").GetGuid();
+
+        var result = await RunAsync("later", new Dictionary<string, string>
+        {
+            ["ERIN_EMAIL"] = erin.Email, ["ERIN_TOKEN"] = erin.Token, ["FRANK_TOKEN"] = frank.Token, ["GROUP_ID"] = group.ToString(),
+            ["GINA_ID"] = gina.Id.ToString(), ["GINA_NAME"] = "Gina Later", ["WORD"] = Guid.NewGuid().ToString("N")[..8],
+        });
+
+        Assert.True(result.GetProperty("ok").GetBoolean());
+    }
+
+    /// <summary>
+    /// Reading together in the web app: Frank's <c>@channel</c> shows as a mass mention and Erin's composer offers it
+    /// (her own then notifies everyone); "Mark unread" puts the unread marker at the message and the badge back (as
+    /// Messaging counts it) until she leaves and comes back; a forward shows its origin to Erin, who opens it, and says
+    /// it is unavailable to Gina, who is not in the origin conversation.
+    /// </summary>
+    [Fact]
+    public async Task Reading_MassMentionMarkUnreadAndForwardWithAnOriginOnlyMembersOpen()
+    {
+        var users = await Task.WhenAll(platform.SignUpAsync("Erin Reading"), platform.SignUpAsync("Frank Reading"), platform.SignUpAsync("Gina Reading"));
+        var (erin, frank, gina) = (users[0], users[1], users[2]);
+        var word = Guid.NewGuid().ToString("N")[..8];
+        var origin = (await platform.CreateConversationAsync(frank, "group", [erin], "origin")).GetProperty("id").GetGuid();
+        foreach (var text in new[] { $"first of three {word}", $"second of three {word}", $"third of three {word}", $"@channel standup {word}" })
+            await platform.SendAsync(frank, origin, text);
+        var elsewhere = (await platform.CreateConversationAsync(erin, "group", [gina], "elsewhere")).GetProperty("id").GetGuid();
+
+        var result = await RunAsync("reading", new Dictionary<string, string>
+        {
+            ["ERIN_EMAIL"] = erin.Email, ["ERIN_TOKEN"] = erin.Token, ["GINA_EMAIL"] = gina.Email, ["FRANK_TOKEN"] = frank.Token,
+            ["ORIGIN_ID"] = origin.ToString(), ["ELSEWHERE_ID"] = elsewhere.ToString(), ["WORD"] = word,
+        });
+
+        Assert.True(result.GetProperty("ok").GetBoolean());
+    }
+
     [Fact]
     public async Task VideoCall_RingsJoinsShowsBothCamerasAndHangsUp()
     {

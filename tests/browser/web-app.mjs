@@ -669,7 +669,201 @@ async function depth() {
   return { accessibility };
 }
 
-const scenarios = { chat, offline, xss, pages, call, depth };
+
+/** The page's local time for a datetime-local input (to the second) of an instant (ms since the epoch). */
+const localInput = (page, ms) => page.evaluate((at) => {
+  const d = new Date(at);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}, ms);
+
+/**
+ * Scheduled messages and time travel where a user looks for them. Erin schedules a message an hour ahead and another a
+ * few seconds ahead from the composer's "Schedule for later"; the conversation's "Scheduled" list shows both; she edits the
+ * first's text and cancels it (the API agrees); the second arrives by itself and leaves the list. Then she writes a
+ * message, Gina joins and Frank reacts, she edits it, and "Time travel" to a time before the edit shows the old text,
+ * not edited, without the reaction, with the members of then (not Gina), and the seq it stands for; "Back to now"
+ * shows the edit again, and travelling to the message's own seq shows the old text too.
+ */
+async function later() {
+  const erinToken = env("ERIN_TOKEN");
+  const frankToken = env("FRANK_TOKEN");
+  const groupId = env("GROUP_ID");
+  const gina = { id: env("GINA_ID"), name: env("GINA_NAME") };
+  const word = env("WORD");
+  const e = await newPage({ width: 1200, height: 800 });
+  await signIn(e.page, env("ERIN_EMAIL"));
+  await e.page.goto(`${gateway}/c/${groupId}`);
+  await e.page.getByTestId("conversation-start").waitFor();
+
+  // Schedule send from the composer: one an hour ahead, one a few seconds ahead.
+  const scheduleFromComposer = async (text, atMs) => {
+    await e.page.locator("#composer-text").fill(text);
+    await e.page.getByRole("button", { name: "Schedule for later", exact: true }).click();
+    await e.page.getByLabel("Send at").fill(await localInput(e.page, atMs));
+    await e.page.getByRole("group", { name: "Schedule send" }).getByRole("button", { name: "Schedule", exact: true }).click();
+    await e.page.getByTestId("schedule-outcome").filter({ hasText: "Scheduled for" }).waitFor();
+    if ((await e.page.locator("#composer-text").inputValue()) !== "") throw new Error("the composer still holds the scheduled text");
+  };
+  await scheduleFromComposer(`to edit later ${word}`, Date.now() + 60 * 60 * 1000);
+  const soon = Date.now() + 12_000;
+  await scheduleFromComposer(`arrives by itself ${word}`, soon);
+  await e.page.getByRole("button", { name: /^Scheduled/ }).click();
+  const list = e.page.getByTestId("scheduled-message");
+  const first = list.filter({ hasText: `to edit later ${word}` });
+  await first.waitFor();
+  await list.filter({ hasText: `arrives by itself ${word}` }).waitFor();
+  await accessible(e.page, "a conversation with its scheduled messages");
+  log("scheduled two messages from the composer; the list shows both");
+
+  // Edit the later one's text, then cancel it.
+  const item = e.page.locator(`[data-scheduled-id="${await first.getAttribute("data-scheduled-id")}"]`);
+  await item.getByRole("button", { name: "Edit" }).click();
+  await item.getByLabel("Text").fill(`edited later ${word}`);
+  await item.getByRole("button", { name: "Save" }).click();
+  const edited = list.filter({ hasText: `edited later ${word}` });
+  await edited.waitFor();
+  let scheduled = (await api(erinToken, "GET", `/api/v1/conversations/${groupId}/scheduled-messages`)).items;
+  if (!scheduled.some((item) => item.text === `edited later ${word}`)) throw new Error(`the edit did not reach Messaging: ${JSON.stringify(scheduled)}`);
+  await edited.getByRole("button", { name: "Cancel scheduled message" }).click();
+  await edited.waitFor({ state: "detached" });
+  scheduled = (await api(erinToken, "GET", `/api/v1/conversations/${groupId}/scheduled-messages`)).items;
+  if (scheduled.some((item) => item.text.includes("edited later"))) throw new Error("the cancelled message is still scheduled");
+  log("edited and cancelled a scheduled message");
+
+  // The other one arrives by itself at its time, and leaves the list.
+  await message(e.page, `arrives by itself ${word}`).waitFor();
+  if (Date.now() < soon - 1000) throw new Error("the scheduled message arrived before its time");
+  await list.filter({ hasText: `arrives by itself ${word}` }).waitFor({ state: "detached" });
+  const history = (await api(frankToken, "GET", `/api/v1/conversations/${groupId}/messages?limit=20`)).items;
+  if (history.filter((m) => m.text === `arrives by itself ${word}`).length !== 1) throw new Error("the scheduled message is not in the history once");
+  await e.page.getByRole("button", { name: /^Scheduled/ }).click();
+  log("the scheduled message arrived at its time, once");
+
+  // Time travel: a message edited after a point shows as it was at that point.
+  await e.page.locator("#composer-text").fill(`the plan is alpha ${word}`);
+  await e.page.locator("#composer-text").press("Enter");
+  const planned = message(e.page, `the plan is alpha ${word}`);
+  await planned.waitFor();
+  const plannedId = await planned.getAttribute("data-message-id");
+  const plannedSeq = Number(await planned.getAttribute("data-seq"));
+  const createdAt = Date.parse(await planned.locator("time").getAttribute("datetime"));
+  const point = Math.floor(createdAt / 1000) * 1000 + 1000; // the next whole second: after the post, before what follows
+  await until(e.page, "a second boundary after the post", (at) => Date.now() > at + 300, point);
+  await api(frankToken, "POST", `/api/v1/conversations/${groupId}/members`, { userIds: [gina.id] });
+  await api(frankToken, "PUT", `/api/v1/conversations/${groupId}/messages/${plannedId}/reactions/${encodeURIComponent("👍")}`);
+  await planned.getByRole("button", { name: "Edit" }).click();
+  await e.page.locator("#edit-text").fill(`the plan is beta ${word}`);
+  await e.page.locator("form.edit").getByRole("button", { name: "Save" }).click();
+  const now = message(e.page, `the plan is beta ${word}`);
+  await now.locator(".edited").waitFor();
+  await now.getByRole("button", { name: "👍 1" }).waitFor();
+
+  await e.page.getByRole("button", { name: "Time travel" }).click();
+  await e.page.getByLabel("Time", { exact: true }).fill(await localInput(e.page, point));
+  await e.page.getByRole("button", { name: "Show", exact: true }).click();
+  const banner = e.page.getByTestId("travel-banner");
+  await banner.filter({ hasText: "Viewing as of" }).waitFor();
+  const then = e.page.getByTestId("time-travel").locator("li.message").filter({ hasText: `the plan is alpha ${word}` });
+  await then.waitFor();
+  if (await then.locator(".edited").count() !== 0) throw new Error("the message shows as edited as of before its edit");
+  if (await then.locator(".reaction").count() !== 0) throw new Error("the reaction shows as of before it was added");
+  if (await e.page.getByTestId("time-travel").getByText(`the plan is beta ${word}`).count() !== 0) throw new Error("the edited text shows as of before the edit");
+  await banner.filter({ hasText: `(seq ${plannedSeq})` }).waitFor();
+  const members = e.page.getByTestId("travel-members");
+  await members.filter({ hasText: "Members then:" }).waitFor();
+  if ((await members.textContent()).includes(gina.name)) throw new Error(`Gina shows among the members before she joined: ${await members.textContent()}`);
+  if (await e.page.locator("#composer-text").count() !== 0) throw new Error("the past view has a composer");
+  await accessible(e.page, "a conversation as of a time");
+  await e.page.getByRole("button", { name: "Back to now" }).click();
+  await message(e.page, `the plan is beta ${word}`).waitFor();
+  // By seq: the message's own seq, before its edit.
+  await e.page.getByRole("button", { name: "Time travel" }).click();
+  await e.page.getByLabel("at a seq").check();
+  await e.page.getByLabel("Seq", { exact: true }).fill(String(plannedSeq));
+  await e.page.getByRole("button", { name: "Show", exact: true }).click();
+  await e.page.getByTestId("time-travel").locator("li.message").filter({ hasText: `the plan is alpha ${word}` }).waitFor();
+  await e.page.getByRole("button", { name: "Back to now" }).click();
+  await message(e.page, `the plan is beta ${word}`).waitFor();
+  log("time travel showed the text, reactions and members from before the edit, by time and by seq");
+  return { accessibility };
+}
+
+/**
+ * Reading together: `@channel` shows as a mass mention and the composer's autocomplete offers it; "Mark unread" puts the
+ * unread marker at the message and the inbox badge back, until Erin leaves and comes back; "Forward" sends a message to
+ * another conversation, where Erin sees its origin and can open it, and Gina, who is not in the origin, sees it as
+ * unavailable.
+ */
+async function reading() {
+  const erinToken = env("ERIN_TOKEN");
+  const frankToken = env("FRANK_TOKEN");
+  const originId = env("ORIGIN_ID");
+  const elsewhereId = env("ELSEWHERE_ID");
+  const word = env("WORD");
+  const [e, g] = [await newPage({ width: 1200, height: 800 }), await newPage({ width: 1200, height: 800 })];
+  await Promise.all([signIn(e.page, env("ERIN_EMAIL")), signIn(g.page, env("GINA_EMAIL"))]);
+
+  // @channel from Frank shows as a mass mention.
+  await e.page.locator(`.inbox-row[data-conversation-id="${originId}"]`).click();
+  const everyone = message(e.page, `@channel standup ${word}`);
+  await everyone.getByTestId("mass-mention").filter({ hasText: "@channel" }).waitFor();
+  // The composer offers @channel and @here.
+  await e.page.locator("#composer-text").pressSequentially("@ch", { delay: 30 });
+  await e.page.getByRole("option", { name: /@channel/ }).waitFor();
+  await e.page.locator("#composer-text").press("Enter");
+  if ((await e.page.locator("#composer-text").inputValue()) !== "@channel ") throw new Error("picking @channel did not complete it");
+  await e.page.locator("#composer-text").pressSequentially(`all hands ${word}`);
+  await e.page.locator("#composer-text").press("Enter");
+  await message(e.page, `all hands ${word}`).getByTestId("mass-mention").waitFor();
+  const posted = (await api(frankToken, "GET", `/api/v1/conversations/${originId}/messages?limit=20`)).items.find((m) => m.text === `@channel all hands ${word}`);
+  if (posted?.massMention !== "channel") throw new Error(`Erin's @channel is not a mass mention: ${JSON.stringify(posted)}`);
+  log("@channel is highlighted and offered by the autocomplete");
+
+  // Mark unread: the marker at the message, the inbox badge back; leaving and coming back reads it again.
+  const row = e.page.locator(`.inbox-row[data-conversation-id="${originId}"]`);
+  await row.getByTestId("unread-badge").waitFor({ state: "detached" });
+  const second = message(e.page, `second of three ${word}`);
+  const secondSeq = await second.getAttribute("data-seq");
+  await second.getByRole("button", { name: "Mark unread" }).click();
+  await e.page.locator(`[data-testid=unread-marker][data-seq="${secondSeq}"]`).waitFor();
+  await row.getByTestId("unread-badge").waitFor();
+  const unread = Number(await row.getByTestId("unread-badge").textContent());
+  if (unread < 2) throw new Error(`the badge says ${unread} unread after marking the second of three unread`);
+  const inbox = (await api(erinToken, "GET", "/api/v1/conversations?limit=50")).items.find((r) => r.id === originId);
+  if (inbox.unreadCount !== unread) throw new Error(`Messaging says ${inbox.unreadCount} unread, the badge ${unread}`);
+  await accessible(e.page, "a conversation marked unread");
+  await e.page.locator(`.inbox-row[data-conversation-id="${elsewhereId}"]`).click();
+  await e.page.waitForURL(new RegExp(`/c/${elsewhereId}$`));
+  if (await row.getByTestId("unread-badge").count() === 0) throw new Error("the unread badge went away before Erin came back");
+  await row.click();
+  await row.getByTestId("unread-badge").waitFor({ state: "detached" });
+  if (await e.page.getByTestId("unread-marker").count() !== 0) throw new Error("the unread marker stays after coming back");
+  log("mark unread moved the marker and the badge; coming back read it");
+
+  // Forward: to the conversation with Gina; Erin sees the origin and opens it, Gina sees it as unavailable.
+  const third = message(e.page, `third of three ${word}`);
+  const thirdId = await third.getAttribute("data-message-id");
+  await third.getByRole("button", { name: "Forward" }).click();
+  await third.getByLabel("Forward to").selectOption(elsewhereId);
+  await third.getByRole("button", { name: "Send forward" }).click();
+  await third.getByRole("status").filter({ hasText: "Forwarded to" }).waitFor();
+  await e.page.locator(`.inbox-row[data-conversation-id="${elsewhereId}"]`).click();
+  const forwarded = message(e.page, `third of three ${word}`);
+  await forwarded.locator('[data-testid=forwarded][data-origin="available"]').waitFor();
+  await g.page.locator(`.inbox-row[data-conversation-id="${elsewhereId}"]`).click();
+  const unavailable = message(g.page, `third of three ${word}`).locator('[data-testid=forwarded][data-origin="unavailable"]');
+  await unavailable.waitFor();
+  if (!(await unavailable.textContent()).includes("not available")) throw new Error("the unavailable origin does not say so");
+  await accessible(g.page, "a forward whose origin the reader cannot open");
+  await forwarded.getByTestId("forwarded").getByRole("button").click();
+  await e.page.waitForURL(new RegExp(`/c/${originId}\\?m=${thirdId}$`));
+  await e.page.locator(`li.message.focused[data-message-id="${thirdId}"]`).waitFor();
+  log("a forward shows its origin to who may open it, and unavailable to who may not");
+  return { accessibility };
+}
+
+const scenarios = { chat, offline, xss, pages, call, depth, later, reading };
 let exitCode = 0;
 try {
   const scenario = scenarios[env("SCENARIO")];

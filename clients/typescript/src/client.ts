@@ -512,6 +512,11 @@ export class PlatformClient {
     return data(await this.api.GET("/api/v1/conversations/{id}/messages", { params: { path: { id: conversationId }, query: { limit: 50, ...query, ...point } } }));
   }
 
+  /** Time travel: the conversation's last seq at or before `at` (an ISO time), as far as I may see its log (0 before its first event). */
+  async getSeqAt(conversationId: string, at: string): Promise<number> {
+    return data(await this.api.GET("/api/v1/conversations/{id}/seq", { params: { path: { id: conversationId }, query: { at } } })).seq;
+  }
+
   /** The conversation's members by user id (`after` continues); with `asOf` or `asOfSeq`, as they were then. */
   async getMembers(conversationId: string, query: { after?: string; limit?: number; asOf?: string; asOfSeq?: number } = {}): Promise<Page<Member>> {
     return data(await this.api.GET("/api/v1/conversations/{id}/members", { params: { path: { id: conversationId }, query: { limit: 50, ...query } } }));

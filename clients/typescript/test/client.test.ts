@@ -74,3 +74,23 @@ test("a send that failed on the way is retried with the same clientMessageId; a 
   assert.equal(ids.length, 1);
   await client.close();
 });
+
+test("time travel: getSeqAt asks for the seq at a time; getMessagesAsOf and getMembers pass the point", async () => {
+  const urls: string[] = [];
+  const fetch = (async (request: Request) => {
+    urls.push(request.url);
+    if (new URL(request.url).pathname.endsWith("/seq")) return json(200, { seq: 42 });
+    return json(200, { items: [], next: null });
+  }) as typeof globalThis.fetch;
+  const client = new PlatformClient({ gatewayUrl: "http://gateway/", accessTokenFactory: () => "t", fetch });
+  assert.equal(await client.getSeqAt("c1", "2026-12-06T09:00:00.000Z"), 42);
+  await client.getMessagesAsOf("c1", { asOfSeq: 42 }, { before: 40 });
+  await client.getMembers("c1", { asOfSeq: 42, limit: 200 });
+  const [seq, messages, members] = urls.map((url) => new URL(url));
+  assert.equal(seq!.pathname, "/api/v1/conversations/c1/seq");
+  assert.equal(seq!.searchParams.get("at"), "2026-12-06T09:00:00.000Z");
+  assert.equal(messages!.searchParams.get("asOfSeq"), "42");
+  assert.equal(messages!.searchParams.get("before"), "40");
+  assert.equal(members!.searchParams.get("asOfSeq"), "42");
+  await client.close();
+});

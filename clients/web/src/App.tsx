@@ -129,7 +129,7 @@ export function App({ store, name }: { store: ChatStore; name: string }) {
         <Inbox store={store} selected={selected} onOpen={open} />
       </nav>
       <main className="main">
-        {route.page === "conversation" && <ConversationView key={route.id} store={store} conversationId={route.id} onBack={back} focusMessageId={route.messageId} />}
+        {route.page === "conversation" && <ConversationView key={route.id} store={store} conversationId={route.id} onBack={back} focusMessageId={route.messageId} onOpen={openAt} />}
         {route.page === "search" && <SearchPage key={route.q} store={store} initial={route.q} onOpen={openAt} onBack={back} />}
         {route.page === "saved" && <SavedPage store={store} onOpen={openAt} onBack={back} />}
         {route.page === "channels" && <ChannelsPage store={store} onOpen={openAt} onBack={back} />}
@@ -153,7 +153,8 @@ function Inbox({ store, selected, onOpen }: { store: ChatStore; selected: string
         const title = store.title(row);
         const last = row.lastMessage;
         const preview = !last ? "No messages yet" : last.deleted ? "Message deleted" : `${store.displayName(last.senderId)}: ${last.text}`;
-        const unread = row.id === selected ? 0 : row.unreadCount;
+        // The open conversation is read as it is shown, unless I marked it unread there.
+        const unread = row.id === selected && !store.markedUnread(row.id) ? 0 : row.unreadCount;
         return (
           <li key={row.id}>
             <button

@@ -1,16 +1,18 @@
-import { type KeyboardEvent, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import { Fragment, type KeyboardEvent, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import type { Attachment as AttachmentInfo, MediaDetails, Message, OutboxEntry } from "@platform/client";
 import { blurHashUrl } from "./blurhash";
-import type { ChatStore, Tick } from "./chat";
+import type { ChatStore, Tick, TravelPoint } from "./chat";
 import { formatText, safeHref, timeOf, errorText } from "./format";
+import { ForwardedFrom, ScheduledList, ScheduleForm, TravelForm, TravelView } from "./LaterViews";
 
 const quickReactions = ["👍", "❤️", "😂"];
 const tickLabels: Record<Tick, string> = { pending: "Sending", sent: "Sent", delivered: "Delivered", read: "Read" };
 // Read differs by more than colour: "Seen" is written out.
 const tickMarks: Record<Tick, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓ Seen" };
 
-export function ConversationView({ store, conversationId, onBack, focusMessageId }: {
+export function ConversationView({ store, conversationId, onBack, focusMessageId, onOpen }: {
   store: ChatStore; conversationId: string; onBack: () => void; focusMessageId?: string | undefined;
+  onOpen?: ((conversationId: string, messageId?: string) => void) | undefined;
 }) {
   useSyncExternalStore(store.subscribe, store.getVersion);
   const state = store.conversation(conversationId);
@@ -26,6 +28,9 @@ export function ConversationView({ store, conversationId, onBack, focusMessageId
   const composer = useRef<HTMLTextAreaElement>(null);
 
   const [showPins, setShowPins] = useState(false);
+  const [showScheduled, setShowScheduled] = useState(false);
+  const [choosingPoint, setChoosingPoint] = useState(false);
+  const [travelPoint, setTravelPoint] = useState<TravelPoint | undefined>();
   const [found, setFound] = useState<Message | undefined>();
 
   useEffect(() => {
@@ -103,6 +108,7 @@ export function ConversationView({ store, conversationId, onBack, focusMessageId
   }, [store, othersKey]);
   const byId = state.messages;
 
+  if (travelPoint) return <TravelView store={store} conversationId={conversationId} title={title} point={travelPoint} onBack={() => setTravelPoint(undefined)} />;
   if (threadOf) return <ThreadView store={store} conversationId={conversationId} rootId={threadOf} title={title} onClose={() => setThreadOf(undefined)} />;
 
   return (
@@ -118,6 +124,10 @@ export function ConversationView({ store, conversationId, onBack, focusMessageId
           )}
         </div>
         <button type="button" aria-expanded={showPins} aria-controls="pinned-messages" onClick={() => setShowPins(!showPins)}>Pinned</button>
+        <button type="button" aria-expanded={showScheduled} aria-controls="scheduled-messages" onClick={() => setShowScheduled(!showScheduled)}>
+          Scheduled{state.scheduled && state.scheduled.length > 0 ? ` (${state.scheduled.length})` : ""}
+        </button>
+        <button type="button" aria-expanded={choosingPoint} onClick={() => setChoosingPoint(!choosingPoint)}>Time travel</button>
         {state.conversation && state.conversation.kind !== "channel" && !store.isRequest(conversationId) && (
           <span className="call-buttons">
             <button type="button" disabled={store.calls.call !== undefined} onClick={() => void store.calls.start(conversationId, "audio")}>Audio call</button>
@@ -126,6 +136,11 @@ export function ConversationView({ store, conversationId, onBack, focusMessageId
         )}
       </header>
       {showPins && <PinnedList store={store} conversationId={conversationId} version={state.pinsVersion} />}
+      {showScheduled && <ScheduledList store={store} conversationId={conversationId} />}
+      {choosingPoint && <TravelForm onCancel={() => setChoosingPoint(false)} onTravel={(point) => {
+        setChoosingPoint(false);
+        setTravelPoint(point);
+      }} />}
       {found && (
         <aside className="found" aria-label="The message you opened" data-testid="found-message">
           <span className="muted">{store.displayName(found.senderId)}, {timeOf(found.createdAt)}: </span>{found.deleted ? "This message was deleted." : formatText(found.text)}
@@ -144,9 +159,12 @@ export function ConversationView({ store, conversationId, onBack, focusMessageId
           </li>
         ))}
         {!state.loaded && !state.error && <li role="status">Loading messages…</li>}
-        {messages.map((message) => (
+        {messages.map((message, index) => (
+          <Fragment key={message.id}>
+          {state.unreadFrom !== undefined && message.seq >= state.unreadFrom && (messages[index - 1]?.seq ?? 0) < state.unreadFrom && (
+            <li className="unread-marker" data-testid="unread-marker" data-seq={message.seq}><span>Unread from here</span></li>
+          )}
           <MessageItem
-            key={message.id}
             store={store}
             conversationId={conversationId}
             message={message}
@@ -157,7 +175,9 @@ export function ConversationView({ store, conversationId, onBack, focusMessageId
               composer.current?.focus();
             }}
             onOpenThread={() => setThreadOf(message.id)}
+            onOpenOrigin={onOpen}
           />
+          </Fragment>
         ))}
         {pending.map((entry) => <PendingItem key={entry.clientMessageId} entry={entry} />)}
       </ol>
@@ -213,9 +233,9 @@ function PendingItem({ entry }: { entry: OutboxEntry }) {
   );
 }
 
-function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpenThread, focused }: {
+function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpenThread, focused, onOpenOrigin }: {
   store: ChatStore; conversationId: string; message: Message; repliedTo: Message | undefined; onReply: () => void; onOpenThread?: (() => void) | undefined;
-  focused?: boolean;
+  focused?: boolean; onOpenOrigin?: ((conversationId: string, messageId?: string) => void) | undefined;
 }) {
   const mine = message.senderId === store.me;
   const [forwarding, setForwarding] = useState(false);
@@ -236,7 +256,9 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpe
     <li className={`message${mine ? " mine" : ""}${focused ? " focused" : ""}`} data-seq={message.seq} data-message-id={message.id} tabIndex={focused ? -1 : undefined}>
       <div className="bubble">
         <div className="sender">{sender}{message.pinned && <span className="pin-mark" data-testid="pinned-mark"> · Pinned</span>}</div>
-        {message.forwardedFrom && <div className="muted forwarded">Forwarded</div>}
+        {message.forwardedFrom && (
+          <ForwardedFrom store={store} from={message.forwardedFrom} onOpen={(id, messageId) => onOpenOrigin?.(id, messageId)} />
+        )}
         {message.replyTo && (
           <blockquote className="reply-quote">
             {repliedTo ? (
@@ -256,7 +278,7 @@ function MessageItem({ store, conversationId, message, repliedTo, onReply, onOpe
             })}
           />
         ) : (
-          <div className="text">{formatText(message.text)}</div>
+          <div className="text">{formatText(message.text, message.massMention)}</div>
         )}
         {!message.deleted && message.attachments.map((attachment) => <Attachment key={attachment.id} store={store} attachment={attachment} />)}
         {!message.deleted && !editing && (message.linkPreviews ?? []).map((preview) => <LinkPreviewCard key={preview.url} preview={preview} />)}
@@ -494,7 +516,11 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent, 
   const [dismissed, setDismissed] = useState(false);
   // "@jo" right before the caret: members to mention.
   const typed = /(?:^|[^\w@])@([A-Za-z0-9_.-]{0,63})$/.exec(text.slice(0, caret));
-  const candidates = typed && !dismissed ? store.mentionCandidates(conversationId, typed[1] ?? "") : [];
+  // Members, then @channel and @here where I may use them.
+  const candidates: Array<{ key: string; username: string; label: string; detail: string }> = typed && !dismissed ? [
+    ...store.mentionCandidates(conversationId, typed[1] ?? "").map((p) => ({ key: p.id, username: p.username, label: p.displayName, detail: `@${p.username}` })),
+    ...store.massMentionCandidates(conversationId, typed[1] ?? "").map((m) => ({ key: m.name, username: m.name, label: `@${m.name}`, detail: m.description })),
+  ] : [];
   const listOpen = candidates.length > 0;
   const activeIndex = Math.min(active, Math.max(candidates.length - 1, 0));
 
@@ -511,6 +537,21 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent, 
   };
   const [upload, setUpload] = useState<{ name: string; sent: number; total: number; error?: string } | undefined>();
   const lastTyping = useRef(0);
+  const [scheduling, setScheduling] = useState(false);
+  const [scheduled, setScheduled] = useState<{ text: string; error: boolean } | undefined>();
+
+  const schedule = (sendAt: string) => {
+    const body = text.trim();
+    if (!body) {
+      setScheduled({ text: "Write the message to schedule first.", error: true });
+      return;
+    }
+    store.schedule(conversationId, body, sendAt).then((done) => {
+      setText("");
+      setScheduling(false);
+      setScheduled({ text: `Scheduled for ${new Date(done.sendAt).toLocaleString()}.`, error: false });
+    }, (e: unknown) => setScheduled({ text: errorText(e), error: true }));
+  };
 
   const attach = async (file: File | undefined) => {
     if (!file || (inThread && !replyTo)) return;
@@ -572,7 +613,7 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent, 
         <ul id="mention-list" role="listbox" aria-label="People to mention" className="mentions-list">
           {candidates.map((candidate, index) => (
             <li
-              key={candidate.id}
+              key={candidate.key}
               id={`mention-${index}`}
               role="option"
               aria-selected={index === activeIndex}
@@ -581,11 +622,13 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent, 
                 pick(candidate.username);
               }}
             >
-              {candidate.displayName} <span className="muted">@{candidate.username}</span>
+              {candidate.label} <span className="muted">{candidate.detail}</span>
             </li>
           ))}
         </ul>
       )}
+      {scheduling && <ScheduleForm onSchedule={schedule} onCancel={() => setScheduling(false)} />}
+      {scheduled && <p role={scheduled.error ? "alert" : "status"} className={scheduled.error ? "error" : "muted"} data-testid="schedule-outcome">{scheduled.text}</p>}
       <label htmlFor="composer-text" className="visually-hidden">{label}</label>
       <div className="row">
         <span className="attach">
@@ -626,6 +669,12 @@ function Composer({ ref, store, conversationId, replyTo, onCancelReply, onSent, 
           onKeyDown={onKeyDown}
         />
         <button type="submit" className="primary">Send</button>
+        {!inThread && (
+          <button type="button" aria-expanded={scheduling} title="Pick a time: the message goes then" onClick={() => {
+            setScheduling(!scheduling);
+            setScheduled(undefined);
+          }}>Schedule for later</button>
+        )}
       </div>
     </form>
   );

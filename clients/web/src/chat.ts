@@ -1,6 +1,6 @@
 import {
   type Attachment, type SavedMessage, type Conversation, type ConversationEvent, EventTypes, type InboxRow, type Message, type NotificationItem, type NotificationNotice,
-  type OutboxEntry, type PlatformClient, type PresenceNotice, type PublicProfile, type ReceiptNotice, type Thread, type TypingNotice,
+  type OutboxEntry, type PlatformClient, type ScheduledMessage, type PresenceNotice, type PublicProfile, type ReceiptNotice, type Thread, type TypingNotice,
 } from "@platform/client";
 import { CallController } from "./calls";
 import { errorText } from "./format";
@@ -30,6 +30,17 @@ export interface ConversationState {
   pinsVersion: number;
   /** I marked the conversation unread from this seq: it is not marked read again until I leave it and come back. */
   unreadFrom: number | undefined;
+  /** My scheduled messages here not sent yet (pending or failed), soonest first; undefined until read. */
+  scheduled: ScheduledMessage[] | undefined;
+}
+
+/** What a forward's reader can open of its origin. */
+export type Origin = { state: "loading" } | { state: "available"; message: Message } | { state: "unavailable" };
+
+/** A point in a conversation's past: a time (resolved to its seq) or a seq. */
+export interface TravelPoint {
+  asOf?: string;
+  asOfSeq?: number;
 }
 
 export interface ThreadState {
@@ -54,6 +65,7 @@ export class ChatStore {
   readonly #profiles = new Map<string, PublicProfile | null>();
   readonly #early = new Map<string, ConversationEvent[]>();
   readonly #members = new Map<string, string[] | null>();
+  readonly #origins = new Map<string, Origin>();
   readonly #presence = new Map<string, PresenceNotice>();
   #watched = "";
   readonly #off: Array<() => void> = [];
@@ -264,7 +276,7 @@ export class ChatStore {
       state = {
         id, conversation: undefined, messages: new Map(), loaded: false, loadingOlder: false, reachedStart: false, error: undefined,
         typing: new Map(), cursors: new Map(), baseline: undefined, readSent: 0, threads: new Map(),
-        pinsVersion: 0, unreadFrom: undefined,
+        pinsVersion: 0, unreadFrom: undefined, scheduled: undefined,
       };
       this.#conversations.set(id, state);
     }
@@ -557,6 +569,11 @@ export class ChatStore {
     this.#changed();
   }
 
+  /** Whether I marked the open conversation unread (it is not marked read again until I leave it). */
+  markedUnread(id: string): boolean {
+    return this.#conversations.get(id)?.unreadFrom !== undefined;
+  }
+
   /** Leaving a conversation I marked unread: the next visit marks it read as usual. */
   leave(id: string): void {
     this.conversation(id).unreadFrom = undefined;
@@ -564,6 +581,81 @@ export class ChatStore {
 
   async forward(toConversationId: string, from: { conversationId: string; messageId: string }): Promise<void> {
     await this.client.forwardMessage(toConversationId, from);
+  }
+
+  /**
+   * `@channel` and `@here` when what follows the "@" starts one and I may use them here: in a group anyone, in a channel
+   * its owners and admins (Messaging ignores them otherwise), never in a direct conversation.
+   */
+  massMentionCandidates(id: string, query: string): Array<{ name: "channel" | "here"; description: string }> {
+    const conversation = this.conversation(id).conversation;
+    const allowed = conversation?.kind === "group" || (conversation?.kind === "channel" && (conversation.role === "owner" || conversation.role === "admin"));
+    if (!allowed) return [];
+    const q = query.toLowerCase();
+    return ([
+      { name: "channel", description: "notify everyone in this conversation" },
+      { name: "here", description: "notify everyone online now" },
+    ] as const).filter((candidate) => candidate.name.startsWith(q));
+  }
+
+  /** Reads my scheduled messages of the conversation (pending or failed), soonest first. */
+  async loadScheduled(id: string): Promise<void> {
+    const state = this.conversation(id);
+    try {
+      state.scheduled = (await this.client.getScheduledMessages(id)).items;
+    } catch {
+      // Offline: read again with the next change.
+    }
+    this.#changed();
+  }
+
+  /** Schedules a message to be sent at `sendAt` (an ISO time). */
+  async schedule(id: string, text: string, sendAt: string): Promise<ScheduledMessage> {
+    const scheduled = await this.client.scheduleMessage(id, { clientMessageId: crypto.randomUUID(), text, sendAt });
+    await this.loadScheduled(id);
+    return scheduled;
+  }
+
+  async updateScheduled(id: string, scheduledId: string, change: { text?: string; sendAt?: string }): Promise<void> {
+    await this.client.updateScheduledMessage(id, scheduledId, change);
+    await this.loadScheduled(id);
+  }
+
+  async cancelScheduled(id: string, scheduledId: string): Promise<void> {
+    await this.client.cancelScheduledMessage(id, scheduledId);
+    await this.loadScheduled(id);
+  }
+
+  /** A forward's origin as I may open it (asked once): the message, or unavailable (not a member there, or it is gone). */
+  origin(from: { conversationId: string; messageId: string }): Origin {
+    const key = `${from.conversationId}/${from.messageId}`;
+    let origin = this.#origins.get(key);
+    if (!origin) {
+      origin = { state: "loading" };
+      this.#origins.set(key, origin);
+      this.client.getMessage(from.conversationId, from.messageId).then(
+        (message) => this.#origins.set(key, message.deleted ? { state: "unavailable" } : { state: "available", message }),
+        () => this.#origins.set(key, { state: "unavailable" }),
+      ).finally(() => this.#changed());
+    }
+    return origin;
+  }
+
+  /**
+   * The conversation as it was at a point (time travel): the newest page of messages then (older pages with `before`),
+   * the members then, and the seq the point stands for.
+   */
+  async travel(id: string, point: TravelPoint, before?: number): Promise<{ seq: number; messages: Message[]; more: boolean; members: string[] }> {
+    const seq = point.asOfSeq ?? await this.client.getSeqAt(id, point.asOf!);
+    const at = { asOfSeq: seq };
+    const [page, members] = await Promise.all([
+      this.client.getMessagesAsOf(id, at, { limit: 50, ...(before !== undefined ? { before } : {}) }),
+      before === undefined ? this.client.getMembers(id, { ...at, limit: 200 }) : Promise.resolve(undefined),
+    ]);
+    const memberIds = (members?.items ?? []).map((member) => member.userId);
+    for (const userId of memberIds) this.profile(userId);
+    for (const message of page.items) this.profile(message.senderId);
+    return { seq, messages: page.items, more: page.next !== null, members: memberIds };
   }
 
   async findUsers(query: string): Promise<PublicProfile[]> {
@@ -625,6 +717,9 @@ export class ChatStore {
       const message = event.data as Message;
       this.profile(message.senderId);
       state?.typing.delete(message.senderId);
+      // One of my scheduled messages went out: the list no longer holds it.
+      if (state?.scheduled?.some((scheduled) => scheduled.clientMessageId === message.clientMessageId || scheduled.messageId === message.id))
+        void this.loadScheduled(state.id);
     }
     if (event.type === "request.accepted") this.#watchAgain();
     this.#refreshInboxSoon();
