@@ -38,9 +38,11 @@ public static class IdentityServiceExtensions
         // Identity issues the tokens but reads the public issuer the same way every service does.
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
+        services.AddSingleton<OutboxCommitInterceptor>();
         services.AddDbContext<IdentityDb>((provider, options) => options.UseNpgsql(
             provider.GetRequiredService<NpgsqlDataSource>(),
-            npgsql => npgsql.MigrationsHistoryTable("__EFMigrationsHistory", IdentityDb.Schema)));
+            npgsql => npgsql.MigrationsHistoryTable("__EFMigrationsHistory", IdentityDb.Schema))
+            .AddInterceptors(provider.GetRequiredService<OutboxCommitInterceptor>()));
         services.AddDataProtection().SetApplicationName("platform-identity").PersistKeysToDbContext<IdentityDb>();
 
         AddAccounts(services);
@@ -48,9 +50,8 @@ public static class IdentityServiceExtensions
 
         services.AddSingleton<DatabaseReadiness>();
         services.AddHealthChecks().AddCheck<DatabaseReadiness>("identity-database", tags: [HealthEndpoints.ReadyTag]);
-        services.AddSingleton<OutboxSignal>();
         services.AddHostedService<DatabaseInitializer>();
-        services.AddHostedService<OutboxRelay>();
+        services.AddPlatformOutbox<IdentityOutboxStore>();
         services.AddScoped<ClientSeeder>();
         services.AddScoped<DemoUserSeeder>();
         services.AddScoped<Registration>();

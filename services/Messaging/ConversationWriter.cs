@@ -1,10 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Marten;
-using Microsoft.Extensions.Options;
 using Platform.Messaging.Domain;
 using Platform.Messaging.Features;
 using Platform.Messaging.Outbox;
+using Platform.ServiceDefaults;
 
 namespace Platform.Messaging;
 
@@ -167,7 +167,7 @@ public sealed record WriteResult(DomainError? Error, IReadOnlyList<(long Seq, ob
 /// many writes per second as arrive, instead of one per round of lock, write and commit.
 /// </para>
 /// </summary>
-public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher publisher, IOptions<OutboxOptions> outbox, ILogger<ConversationWriter> logger)
+public sealed class ConversationWriter(IDocumentStore store, OutboxDispatcher outbox, ILogger<ConversationWriter> logger)
 {
     /// <summary>At most this many queued writes of one conversation go into one transaction.</summary>
     public const int MaxBatch = 64;
@@ -179,6 +179,7 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
 
     // Per conversation with a write in progress: the writes waiting for it.
     private readonly Dictionary<Guid, Queue<Pending>> _queues = [];
+
 
     public Task<WriteResult> WriteAsync(Guid conversationId, Func<WriteContext, Task<Decision>> decide, CancellationToken cancellationToken) =>
         WriteAsync(conversationId, new Preload(), decide, cancellationToken);
@@ -266,6 +267,7 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
         var cancellationToken = batch.Count == 1 ? batch[0].CancellationToken : CancellationToken.None;
         var results = new WriteResult[batch.Count];
         var appended = new List<(long Seq, object Event)>();
+        List<OutboxItem> entries;
         await using (var session = store.LightweightSession())
         {
             await session.BeginTransactionAsync(cancellationToken);
@@ -318,11 +320,10 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
                 session.Events.Append(conversationId, context.Conversation.LastSeq, appended.Select(a => a.Event).ToArray());
                 session.Store(context.Conversation);
             }
-            StoreChanges(session, context, appended);
+            entries = StoreChanges(session, context, appended);
             await session.SaveChangesAsync(cancellationToken);
         }
-        if (appended.Count > 0)
-            Publish(conversationId);
+        outbox.Committed(entries);
         return results;
     }
 
@@ -337,12 +338,11 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
         foreach (var member in created.Members)
             context.Set(Membership.Joined(created.ConversationId, member.UserId, member.Role, 1, created.CreatedAt) with { Requested = member.Requested });
         var appended = events.Select((e, i) => ((long)i + 1, e)).ToList();
-        await ProjectAndCommit(session, context, appended, cancellationToken, skipFirst: true);
-        Publish(created.ConversationId);
+        outbox.Committed(await ProjectAndCommit(session, context, appended, cancellationToken, skipFirst: true));
         return new WriteResult(null, appended, context);
     }
 
-    private static async Task ProjectAndCommit(
+    private static async Task<List<OutboxItem>> ProjectAndCommit(
         IDocumentSession session, WriteContext context, IReadOnlyList<(long Seq, object Event)> appended, CancellationToken cancellationToken, bool skipFirst = false)
     {
         var conversationId = context.Conversation.Id;
@@ -355,12 +355,14 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
             context.Conversation = context.Conversation with { LastSeq = appended[^1].Seq };
 
         session.Store(context.Conversation);
-        StoreChanges(session, context, appended);
+        var entries = StoreChanges(session, context, appended);
         await session.SaveChangesAsync(cancellationToken);
+        return entries;
     }
 
-    // What the events changed, and their outbox entries; documents merely read are not written back.
-    private static void StoreChanges(IDocumentSession session, WriteContext context, IReadOnlyList<(long Seq, object Event)> appended)
+    // What the events changed, and their outbox entries (returned, to be published once committed); documents merely
+    // read are not written back.
+    private static List<OutboxItem> StoreChanges(IDocumentSession session, WriteContext context, IReadOnlyList<(long Seq, object Event)> appended)
     {
         foreach (var member in context.ChangedMembers)
             session.Store(member);
@@ -372,8 +374,14 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
             session.Store(follow);
         foreach (var link in context.ChangedLinks)
             session.Store(link);
+        var entries = new List<OutboxItem>(appended.Count);
         foreach (var (seq, @event) in appended)
-            session.Store(OutboxEntry.For(context.Conversation.Id, seq, @event, context));
+        {
+            var entry = OutboxEntry.For(context.Conversation.Id, seq, @event, context);
+            session.Store(entry);
+            entries.Add(MessagingOutboxStore.Item(entry));
+        }
+        return entries;
     }
 
     private static async Task ApplyToDocuments(IDocumentSession session, WriteContext context, long seq, object @event, CancellationToken cancellationToken)
@@ -519,11 +527,4 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxPublisher pub
         }
     }
 
-    private void Publish(Guid conversationId)
-    {
-        if (outbox.Value.CrashAfterCommit)
-            Environment.FailFast("Outbox:CrashAfterCommit is set: simulating a crash between commit and publish.");
-        if (publisher.BrokerAvailable)
-            publisher.Schedule(conversationId);
-    }
 }

@@ -21,7 +21,6 @@ public static class MessagingServiceExtensions
     public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<MessagingOptions>().BindConfiguration(MessagingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<CallsOptions>().BindConfiguration(CallsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<IceServerOptions>().BindConfiguration(IceServerOptions.Section).ValidateOnStart();
@@ -36,9 +35,8 @@ public static class MessagingServiceExtensions
 
         builder.Services.AddSingleton<SearchIndex>();
         builder.Services.AddHostedService(services => services.GetRequiredService<SearchIndex>());
-        builder.Services.AddSingleton<OutboxPublisher>();
+        builder.Services.AddPlatformOutbox<MessagingOutboxStore>();
         builder.Services.AddSingleton<ConversationWriter>();
-        builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddSingleton<RetentionJob>();
         builder.Services.AddHostedService(services => services.GetRequiredService<RetentionJob>());
         builder.Services.AddSingleton<ScheduledMessageSender>();

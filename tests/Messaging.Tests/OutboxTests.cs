@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using Npgsql;
 using Platform.Contracts.Messaging;
 using Platform.Testing;
 
@@ -30,6 +31,19 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
         }
         seqs.AddRange((await bus.DrainAsync(TimeSpan.FromSeconds(1))).Where(e => e.ConversationId == conversation).Select(e => e.Seq));
         Assert.Equal(Enumerable.Range(1, 101).Select(i => (long)i), seqs);
+        // Published from memory, then deleted together (one statement per Outbox:DeleteInterval): none is left behind.
+        await Eventually.Returns(() => PendingEntriesAsync(conversation), pending => pending == 0, TimeSpan.FromSeconds(10), "published entries are deleted");
+    }
+
+    private async Task<long> PendingEntriesAsync(Guid conversationId)
+    {
+        await using var connection = new NpgsqlConnection(host.Infrastructure.Database.ConnectionString);
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM messaging.mt_doc_outbox WHERE conversation_id = $1", connection)
+        {
+            Parameters = { new NpgsqlParameter { Value = conversationId } },
+        };
+        return (long)(await count.ExecuteScalarAsync())!;
     }
 
     [Fact]
@@ -138,7 +152,7 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
 public sealed class ReplicaTests(MessagingHost host) : IClassFixture<MessagingHost>
 {
     [Fact]
-    public async Task TwoReplicas_WritingOneConversationAtOnce_KeepSeqsGapFree_AndTheBusInOrder()
+    public async Task TwoReplicas_WritingOneConversationAtOnce_KeepSeqsGapFree_AndTheBusInOrderForADeduplicatingConsumer()
     {
         await using var bus = await BusProbe<ConversationEvent>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
         var settings = new Dictionary<string, string?>
@@ -172,11 +186,14 @@ public sealed class ReplicaTests(MessagingHost host) : IClassFixture<MessagingHo
         })));
 
         Assert.All(statuses.SelectMany(c => c), code => Assert.Equal(201, code));
+        // What a consumer that drops what it has seen (a seq at or below the last) gets: every seq once, in order. The
+        // bus may carry a seq again (at least once: a replica's read-back sends what the other published but has not yet
+        // deleted), never one before a smaller one it has not carried yet.
         var seqs = new List<long>();
         while (seqs.Count < 1 + 6 * 50)
         {
             var received = await bus.NextAsync(TimeSpan.FromSeconds(30));
-            if (received.ConversationId == conversation)
+            if (received.ConversationId == conversation && received.Seq > seqs.LastOrDefault())
                 seqs.Add(received.Seq);
         }
         Assert.Equal(Enumerable.Range(1, 301).Select(i => (long)i), seqs);

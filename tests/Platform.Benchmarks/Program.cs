@@ -77,7 +77,8 @@ if (options.Scenario != "baselines")
     await using var platform = await PlatformUnderTest.StartAsync();
     usage.Track("messaging", () => platform.Messaging.ProcessId is { } id ? [id] : []);
     usage.Track("gateway", () => platform.Gateway.ProcessId is { } id ? [id] : []);
-    usage.Track("presence+notifications+media", () => platform.Others.Select(o => o.ProcessId).OfType<int>());
+    foreach (var (name, process) in new[] { "presence", "notifications", "media" }.Zip(platform.Others))
+        usage.Track(name, () => process.ProcessId is { } id ? [id] : []);
 
     if (Runs("capacity") || Runs("latency"))
     {
@@ -88,6 +89,13 @@ if (options.Scenario != "baselines")
         Console.WriteLine("bench: warming up (JIT, connection pools, caches)");
         foreach (var (rate, seconds) in new[] { (20.0, 5), (50.0, 10), (100.0, 10) })
             await rooms.SendAsync(rate, (int)(rate * seconds), 0, options.Size, "warm-up");
+        // What the connected users cost while nobody sends (keep-alives, presence, the services' own timers).
+        Console.WriteLine("bench: connected and idle");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        usage.Begin();
+        await Task.Delay(TimeSpan.FromSeconds(options.Duration));
+        report.Usage["connected, idle"] = usage.End();
+        report.IdleSeconds = options.Duration;
         if (Runs("capacity"))
         {
             usage.Begin();
@@ -211,6 +219,9 @@ namespace Platform.Benchmarks
         public IdleResult? IdleBare { get; set; }
         public Dictionary<string, Dictionary<string, (double CpuSeconds, double PeakRssMiB)>> Usage { get; } = [];
 
+        /// <summary>How long the connected users were measured idle (the "connected, idle" usage row).</summary>
+        public int IdleSeconds { get; set; }
+
         private static string Header => "| | p50 | p90 | p99 | p99.9 | max | count |\n|---|---|---|---|---|---|---|";
 
         public string Markdown()
@@ -316,6 +327,19 @@ namespace Platform.Benchmarks
                 md.AppendLine("|---|" + string.Concat(processes.Select(_ => "---|")));
                 foreach (var (scenario, values) in Usage)
                     md.AppendLine($"| {scenario} | " + string.Join(" | ", processes.Select(p => values.TryGetValue(p, out var v) ? $"{v.CpuSeconds:0.0} s, {v.PeakRssMiB:0}" : "-")) + " |");
+                if (Usage.TryGetValue("capacity", out var capacity) && Curve.Count > 0)
+                {
+                    // Every message the capacity steps sent, warm-up seconds included (they run inside the measured interval).
+                    var messages = Curve.Sum(step => step.Messages + (int)(step.OfferedRate * options.Warmup));
+                    md.AppendLine();
+                    md.AppendLine($"CPU per message over the capacity steps ({messages:N0} messages, warm-ups included): " +
+                        string.Join(", ", capacity.OrderByDescending(p => p.Value.CpuSeconds).Select(p => $"{p.Key} {1000 * p.Value.CpuSeconds / messages:0.00} ms")) +
+                        $"; all processes **{1000 * capacity.Sum(p => p.Value.CpuSeconds) / messages:0.00} ms**.");
+                }
+                if (Usage.TryGetValue("connected, idle", out var quiet) && IdleSeconds > 0)
+                    md.AppendLine($"Connected and idle ({IdleSeconds} s, no sends): " +
+                        string.Join(", ", quiet.OrderByDescending(p => p.Value.CpuSeconds).Select(p => $"{p.Key} {100 * p.Value.CpuSeconds / IdleSeconds:0.0}%")) +
+                        $" of a core; all processes {100 * quiet.Sum(p => p.Value.CpuSeconds) / IdleSeconds:0.0}%.");
             }
             return md.ToString();
         }

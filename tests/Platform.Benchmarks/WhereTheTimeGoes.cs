@@ -39,8 +39,8 @@ internal static class WhereTheTimeGoes
         var gatewayIn = Hop(HopTable.Both, "Gateway: authentication, routing, forward to Messaging");
         var database = Hop(HopTable.Both, "Messaging: the send's database commands (sum)");
         var messagingRest = Hop(HopTable.Both, "Messaging: the rest of the request until its last command (CPU, waiting for a core)");
-        var handOff = Hop(HopTable.ToRecipients, "Messaging: COMMIT, then the publish loop starts");
-        var loopRead = Hop(HopTable.ToRecipients, "Messaging: the publish loop's advisory lock and read of the outbox");
+        var handOff = Hop(HopTable.ToRecipients, "Messaging: COMMIT, then the outbox publish starts");
+        var loopRead = Hop(HopTable.ToRecipients, "Messaging: the publish loop's lock and read of the outbox (0: published from memory)");
         var broker = Hop(HopTable.ToRecipients, "publish → the Gateway's consumer starts (RabbitMQ, MassTransit)");
         var push = Hop(HopTable.ToRecipients, "Gateway: consume → queued on each member's connection");
         var lastMile = Hop(HopTable.ToRecipients, "queued → the recipient's SDK stream hands it out (WebSocket)");
@@ -55,7 +55,7 @@ internal static class WhereTheTimeGoes
             var trace = receiver.Trace(send.TraceId);
             var gateway = trace.FirstOrDefault(s => s is { Service: "Gateway", Kind: TraceSpan.Server, Scope: "Microsoft.AspNetCore" });
             var messaging = trace.FirstOrDefault(s => s is { Service: "Messaging", Kind: TraceSpan.Server });
-            var outbox = trace.FirstOrDefault(s => s is { Service: "Messaging", Scope: "Platform.Messaging", Name: "outbox publish" });
+            var outbox = trace.FirstOrDefault(s => s is { Service: "Messaging", Scope: "Platform.Outbox" or "Platform.Messaging", Name: "outbox publish" });
             var consume = trace.Where(s => s is { Service: "Gateway", Scope: "MassTransit", Kind: TraceSpan.Consumer }).MinBy(s => s.Start);
             var pushed = trace.FirstOrDefault(s => s is { Service: "Gateway", Scope: "Platform.Gateway", Name: "realtime push" });
             if (gateway is null || messaging is null || outbox is null || consume is null || pushed is null || send.Acknowledged == 0 || send.Delivered.IsEmpty)

@@ -51,7 +51,6 @@ public static class AdminUsers
         IdentityDb db,
         IOpenIddictAuthorizationManager authorizations,
         IOpenIddictTokenManager tokens,
-        OutboxSignal outbox,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -70,7 +69,6 @@ public static class AdminUsers
             db.Add(new UserDisabled { UserId = user.Id, DisabledBy = adminId ?? Guid.Empty, DisabledAt = now }, now);
             // UpdateSecurityStamp saves the user (and the staged event) and ends its browser sign-in sessions.
             await users.UpdateSecurityStampAsync(user);
-            outbox.Notify();
         }
         await authorizations.RevokeBySubjectAsync(user.Id.ToString(), cancellationToken);
         await tokens.RevokeBySubjectAsync(user.Id.ToString(), cancellationToken);

@@ -52,7 +52,7 @@ public static class Blocks
     }
 
     private static async Task<Results<Ok<BlockView>, ValidationProblem, ProblemHttpResult>> BlockAsync(
-        Guid userId, ClaimsPrincipal principal, IdentityDb db, OutboxSignal outbox, TimeProvider time, CancellationToken cancellationToken)
+        Guid userId, ClaimsPrincipal principal, IdentityDb db, TimeProvider time, CancellationToken cancellationToken)
     {
         if (principal.UserId() is not { } me)
             return Me.NoAccount();
@@ -75,13 +75,11 @@ public static class Blocks
             await db.SaveChangesAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
-        if (inserted > 0)
-            outbox.Notify();
         return TypedResults.Ok(new BlockView(user.Id, user.UserName!, user.DisplayName, now));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> UnblockAsync(
-        Guid userId, ClaimsPrincipal principal, IdentityDb db, OutboxSignal outbox, TimeProvider time, CancellationToken cancellationToken)
+        Guid userId, ClaimsPrincipal principal, IdentityDb db, TimeProvider time, CancellationToken cancellationToken)
     {
         if (principal.UserId() is not { } me)
             return Me.NoAccount();
@@ -94,8 +92,6 @@ public static class Blocks
             await db.SaveChangesAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
-        if (deleted > 0)
-            outbox.Notify();
         return TypedResults.NoContent();
     }
 }

@@ -52,7 +52,6 @@ public static class Bots
         IdentityDb db,
         UserManager<User> users,
         IOpenIddictApplicationManager applications,
-        OutboxSignal outbox,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -102,7 +101,6 @@ public static class Bots
             },
         }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        outbox.Notify();
         return TypedResults.Created($"/api/v1/users/{bot.Id}", new CreatedBot(bot.Id, bot.UserName!, bot.DisplayName, ClientIdOf(bot.Id), secret));
     }
 
@@ -120,7 +118,6 @@ public static class Bots
         IdentityDb db,
         IOpenIddictApplicationManager applications,
         IOpenIddictTokenManager tokens,
-        OutboxSignal outbox,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -136,7 +133,6 @@ public static class Bots
             // Other services drop the bot's connections and refuse its tokens, as for a disabled user.
             db.Add(new UserDisabled { UserId = bot.Id, DisabledBy = bot.DisabledBy ?? Guid.Empty, DisabledAt = now }, now);
             await users.UpdateSecurityStampAsync(bot);
-            outbox.Notify();
         }
         await tokens.RevokeBySubjectAsync(bot.Id.ToString(), cancellationToken);
         return TypedResults.NoContent();

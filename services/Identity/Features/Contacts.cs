@@ -52,7 +52,7 @@ public static class Contacts
     }
 
     private static async Task<Results<NoContent, NotFound, ProblemHttpResult>> DeleteAsync(
-        Guid userId, ClaimsPrincipal principal, IdentityDb db, OutboxSignal outbox, TimeProvider time, CancellationToken cancellationToken)
+        Guid userId, ClaimsPrincipal principal, IdentityDb db, TimeProvider time, CancellationToken cancellationToken)
     {
         if (principal.UserId() is not { } me)
             return Me.NoAccount();
@@ -64,7 +64,6 @@ public static class Contacts
         db.Add(new ContactsChanged { OwnerId = me, Removed = [userId], ChangedAt = now }, now);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        outbox.Notify();
         return TypedResults.NoContent();
     }
 }

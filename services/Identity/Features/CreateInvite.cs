@@ -33,7 +33,6 @@ public static class CreateInvite
         ClaimsPrincipal principal,
         IdentityDb db,
         IOptions<IdentityServiceOptions> options,
-        OutboxSignal outbox,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -76,7 +75,6 @@ public static class CreateInvite
             CreatedAt = now,
         }, now);
         await db.SaveChangesAsync(cancellationToken);
-        outbox.Notify();
         return TypedResults.Created($"/api/v1/invites/{invite.Id}", new InviteView(invite.Id, email, phone, token, invite.ExpiresAt, now));
     }
 }

@@ -42,7 +42,6 @@ public static class DeleteAccount
         UserManager<User> users,
         SignInLookup signIn,
         IdentityDb db,
-        OutboxSignal outbox,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -67,7 +66,6 @@ public static class DeleteAccount
         }
 
         await EraseAsync(db, user, time.GetUtcNow(), cancellationToken);
-        outbox.Notify();
         return TypedResults.Accepted((string?)null);
     }
 

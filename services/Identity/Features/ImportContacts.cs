@@ -37,7 +37,6 @@ public static class ImportContacts
         ClaimsPrincipal principal,
         IdentityDb db,
         IOptions<IdentityServiceOptions> options,
-        OutboxSignal outbox,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -105,8 +104,6 @@ public static class ImportContacts
         if (added.Count > 0)
             db.Add(new ContactsChanged { OwnerId = me, Added = added, ChangedAt = now }, now);
         await db.SaveChangesAsync(cancellationToken);
-        if (added.Count > 0)
-            outbox.Notify();
         return TypedResults.Ok(new ImportContactsResponse(matches));
     }
 }

@@ -35,7 +35,6 @@ public static class Me
         ClaimsPrincipal principal,
         UserManager<User> users,
         IdentityDb db,
-        OutboxSignal outbox,
         TimeProvider time)
     {
         if (await FindAsync(principal, users) is not { } user)
@@ -87,7 +86,6 @@ public static class Me
                         detail: "This username is taken.", extensions: new Dictionary<string, object?> { ["field"] = "username" });
                 return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["username"] = updated.Errors.Select(e => e.Description).ToArray() });
             }
-            outbox.Notify();
         }
         return TypedResults.Ok(MyProfile.From(user, await users.GetRolesAsync(user)));
     }

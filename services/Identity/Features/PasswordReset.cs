@@ -37,7 +37,6 @@ public static class PasswordReset
     private static async Task<Results<Accepted, ValidationProblem>> RequestAsync(
         PasswordResetRequest request,
         IdentityDb db,
-        OutboxSignal outbox,
         TimeProvider time,
         IOptions<IdentityServiceOptions> options,
         CancellationToken cancellationToken)
@@ -64,7 +63,6 @@ public static class PasswordReset
                     RequestId = Guid.CreateVersion7(now), UserId = user.Id, Email = email, Code = code, ExpiresAt = existing.ExpiresAt, RequestedAt = now,
                 }, now);
                 await db.SaveChangesAsync(cancellationToken);
-                outbox.Notify();
             }
         }
         return TypedResults.Accepted((string?)null);
@@ -76,7 +74,6 @@ public static class PasswordReset
         IdentityDb db,
         IOpenIddictAuthorizationManager authorizations,
         IOpenIddictTokenManager tokens,
-        OutboxSignal outbox,
         TimeProvider time,
         IOptions<IdentityServiceOptions> options,
         CancellationToken cancellationToken)
@@ -112,7 +109,6 @@ public static class PasswordReset
         user.SessionsRevokedAt = now;
         db.Add(new UserSessionsRevoked { UserId = user.Id, RevokedAt = now }, now);
         await users.UpdateSecurityStampAsync(user);
-        outbox.Notify();
         await authorizations.RevokeBySubjectAsync(user.Id.ToString(), cancellationToken);
         await tokens.RevokeBySubjectAsync(user.Id.ToString(), cancellationToken);
         return TypedResults.NoContent();

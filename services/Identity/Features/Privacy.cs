@@ -44,7 +44,7 @@ public static class Privacy
     }
 
     private static async Task<Results<Ok<PrivacyView>, ValidationProblem, ProblemHttpResult>> PutAsync(
-        PrivacyRequest request, ClaimsPrincipal principal, IdentityDb db, OutboxSignal outbox, TimeProvider time, CancellationToken cancellationToken)
+        PrivacyRequest request, ClaimsPrincipal principal, IdentityDb db, TimeProvider time, CancellationToken cancellationToken)
     {
         if (principal.UserId() is not { } me)
             return Me.NoAccount();
@@ -87,7 +87,6 @@ public static class Privacy
             return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: "Your settings changed meanwhile; try again.");
         }
         await transaction.CommitAsync(cancellationToken);
-        outbox.Notify();
         return TypedResults.Ok(after);
     }
 }

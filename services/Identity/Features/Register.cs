@@ -47,7 +47,6 @@ public sealed class Registration(
     IdentityDb db,
     UserManager<User> users,
     IOptions<IdentityServiceOptions> options,
-    OutboxSignal outbox,
     TimeProvider time)
 {
     public abstract record Outcome;
@@ -177,7 +176,6 @@ public sealed class Registration(
             return UniqueViolation(unique.ConstraintName);
         }
         await transaction.CommitAsync(cancellationToken);
-        outbox.Notify();
         return new Registered(user);
     }
 

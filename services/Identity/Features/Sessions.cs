@@ -89,7 +89,6 @@ public static class Sessions
         IdentityDb db,
         IOpenIddictAuthorizationManager authorizations,
         IOpenIddictTokenManager tokens,
-        OutboxSignal outbox,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -100,7 +99,6 @@ public static class Sessions
         db.Add(new UserSessionsRevoked { UserId = user.Id, RevokedAt = now }, now);
         // Saves the user and the staged event together.
         await users.UpdateSecurityStampAsync(user);
-        outbox.Notify();
         await authorizations.RevokeBySubjectAsync(user.Id.ToString(), cancellationToken);
         await tokens.RevokeBySubjectAsync(user.Id.ToString(), cancellationToken);
         return TypedResults.NoContent();

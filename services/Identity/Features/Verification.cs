@@ -47,7 +47,6 @@ public static class Verification
         HttpContext http,
         UserManager<User> users,
         IdentityDb db,
-        OutboxSignal outbox,
         TimeProvider time,
         IOptions<IdentityServiceOptions> options,
         CancellationToken cancellationToken)
@@ -87,7 +86,6 @@ public static class Verification
             ExpiresAt = existing.ExpiresAt, RequestedAt = now,
         }, now);
         await db.SaveChangesAsync(cancellationToken);
-        outbox.Notify();
         return TypedResults.Accepted((string?)null);
     }
 

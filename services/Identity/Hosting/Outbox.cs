@@ -1,19 +1,26 @@
+using System.Data.Common;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
-using System.Threading.Channels;
-using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Platform.Contracts.Identity;
 using Platform.Identity.Data;
+using Platform.ServiceDefaults;
 
 namespace Platform.Identity.Hosting;
 
 /// <summary>
-/// Integration events leave Identity through an outbox: <see cref="Add{T}"/> stages the event in the same
-/// transaction as the change it reports, and <see cref="OutboxRelay"/> publishes it after the commit. A crash
-/// between commit and publish delays the event; it never loses it. Consumers dedupe on the message id.
+/// Integration events leave Identity through the platform's outbox (<see cref="OutboxDispatcher"/>): <see cref="Add{T}"/>
+/// stages the event in the same transaction as the change it reports, <see cref="OutboxCommitInterceptor"/> hands it to
+/// the dispatcher once that transaction commits, and the relay publishes what a crash or a broker outage left behind.
+/// Consumers dedupe on the message id (the entry's id).
 /// </summary>
 public static class Outbox
 {
+    /// <summary>Identity's entries need no order among themselves beyond the order of their commits: one key.</summary>
+    public static readonly Guid Key = Guid.Empty;
+
     internal static readonly Dictionary<string, Type> EventTypes = new[]
     {
         typeof(UserRegistered), typeof(UserProfileChanged), typeof(UserDisabled), typeof(InviteCreated), typeof(ContactsChanged),
@@ -33,83 +40,138 @@ public static class Outbox
             CreatedAt = now,
         });
     }
+
+    internal static OutboxItem Item(OutboxMessage message) =>
+        new(message.Id, Key, message.CreatedAt.UtcTicks, JsonSerializer.Deserialize(message.Payload, EventTypes[message.Type], JsonSerializerOptions.Web)!);
 }
 
-/// <summary>Wakes the relay right after a commit, so the normal path publishes at once instead of at the next poll.</summary>
-public sealed class OutboxSignal
+/// <summary>
+/// Hands the outbox entries a <see cref="IdentityDb"/> saved to the dispatcher once they are committed: at the end of
+/// <c>SaveChanges</c> when it ran its own transaction, or when the explicit transaction around it commits (never when it
+/// rolls back).
+/// </summary>
+public sealed class OutboxCommitInterceptor(OutboxDispatcher dispatcher) : SaveChangesInterceptor, IDbTransactionInterceptor
 {
-    private readonly Channel<bool> _channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    // Entries saved inside an explicit transaction, waiting for its commit.
+    private static readonly ConditionalWeakTable<DbTransaction, List<OutboxItem>> Waiting = [];
 
-    public void Notify() => _channel.Writer.TryWrite(true);
-
-    internal async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
     {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timer.CancelAfter(timeout);
-        try
+        Stage(eventData.Context);
+        return result;
+    }
+
+    public override ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
+    {
+        Stage(eventData.Context);
+        return ValueTask.FromResult(result);
+    }
+
+    public override int SavedChanges(SaveChangesCompletedEventData eventData, int result)
+    {
+        Release(eventData.Context);
+        return result;
+    }
+
+    public override ValueTask<int> SavedChangesAsync(SaveChangesCompletedEventData eventData, int result, CancellationToken cancellationToken = default)
+    {
+        Release(eventData.Context);
+        return ValueTask.FromResult(result);
+    }
+
+    public override void SaveChangesFailed(DbContextErrorEventData eventData) => Staged.Remove(eventData.Context!);
+
+    public override Task SaveChangesFailedAsync(DbContextErrorEventData eventData, CancellationToken cancellationToken = default)
+    {
+        Staged.Remove(eventData.Context!);
+        return Task.CompletedTask;
+    }
+
+    public void TransactionCommitted(DbTransaction transaction, TransactionEndEventData eventData) => Committed(transaction);
+
+    public Task TransactionCommittedAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        Committed(transaction);
+        return Task.CompletedTask;
+    }
+
+    public void TransactionRolledBack(DbTransaction transaction, TransactionEndEventData eventData) => Waiting.Remove(transaction);
+
+    public Task TransactionRolledBackAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        Waiting.Remove(transaction);
+        return Task.CompletedTask;
+    }
+
+    // The entries being saved, between SavingChanges and SavedChanges.
+    private static readonly ConditionalWeakTable<DbContext, List<OutboxItem>> Staged = [];
+
+    private static void Stage(DbContext? context)
+    {
+        if (context is null)
+            return;
+        // A type this version does not know (written by a newer one) is left to that version's relay.
+        var added = context.ChangeTracker.Entries<OutboxMessage>()
+            .Where(e => e.State == EntityState.Added && Outbox.EventTypes.ContainsKey(e.Entity.Type))
+            .Select(e => Outbox.Item(e.Entity)).ToList();
+        if (added.Count > 0)
+            Staged.AddOrUpdate(context, added);
+    }
+
+    private void Release(DbContext? context)
+    {
+        if (context is null || !Staged.TryGetValue(context, out var items))
+            return;
+        Staged.Remove(context);
+        if (context.Database.CurrentTransaction?.GetDbTransaction() is { } transaction)
+            Waiting.GetValue(transaction, _ => []).AddRange(items);
+        else
+            dispatcher.Committed(items);
+    }
+
+    private void Committed(DbTransaction transaction)
+    {
+        if (Waiting.TryGetValue(transaction, out var items))
         {
-            await _channel.Reader.ReadAsync(timer.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
+            Waiting.Remove(transaction);
+            dispatcher.Committed(items);
         }
     }
 }
 
-public sealed class OutboxRelay(
-    IServiceScopeFactory scopes,
-    OutboxSignal signal,
-    DatabaseReadiness readiness,
-    TimeProvider time,
-    ILogger<OutboxRelay> logger) : BackgroundService
+/// <summary>Identity's outbox table: entries are marked published (<c>PublishedAt</c>), not deleted.</summary>
+public sealed class IdentityOutboxStore(IServiceScopeFactory scopes, DatabaseReadiness readiness, TimeProvider time) : IClaimingOutboxStore
 {
-    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(5);
-    private const int BatchSize = 100;
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public async Task<int> SweepAsync(
+        DateTimeOffset olderThan, int limit, Func<IReadOnlyList<OutboxItem>, Task<IReadOnlyList<Guid>>> publish, CancellationToken cancellationToken)
     {
-        await readiness.WaitAsync(stoppingToken);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                while (await PublishBatchAsync(stoppingToken) == BatchSize)
-                {
-                }
-            }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(exception, "Publishing from the outbox failed; retrying in {Interval}", PollInterval);
-            }
-            await signal.WaitAsync(PollInterval, stoppingToken);
-        }
-    }
-
-    private async Task<int> PublishBatchAsync(CancellationToken cancellationToken)
-    {
+        await readiness.WaitAsync(cancellationToken);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<IdentityDb>();
-        var publisher = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
-
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         // SKIP LOCKED: several instances relay in parallel without publishing a message twice. Only types this version
         // knows: a row written by a newer version (before a rollback) waits for it, without blocking the ones behind it.
+        var types = Outbox.EventTypes.Keys.ToArray();
         var batch = await db.Outbox
-            .FromSqlRaw($$"""SELECT * FROM "{{IdentityDb.Schema}}"."outbox" WHERE "PublishedAt" IS NULL AND "Type" = ANY({0}) ORDER BY "Id" LIMIT {{BatchSize}} FOR UPDATE SKIP LOCKED""",
-                // One parameter, the array (a bare string[] would be taken as the parameter list itself).
-                [(object)Outbox.EventTypes.Keys.ToArray()])
+            .FromSql($"""SELECT * FROM identity.outbox WHERE "PublishedAt" IS NULL AND "CreatedAt" < {olderThan} AND "Type" = ANY({types}) ORDER BY "Id" LIMIT {limit} FOR UPDATE SKIP LOCKED""")
             .ToListAsync(cancellationToken);
-        foreach (var message in batch)
-        {
-            var type = Outbox.EventTypes[message.Type];
-            var payload = JsonSerializer.Deserialize(message.Payload, type, JsonSerializerOptions.Web)!;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(30));
-            await publisher.Publish(payload, type, context => context.MessageId = message.Id, timeout.Token);
-            message.PublishedAt = time.GetUtcNow();
-        }
+        if (batch.Count == 0)
+            return 0;
+        var published = (await publish(batch.Select(Outbox.Item).ToList())).ToHashSet();
+        var now = time.GetUtcNow();
+        foreach (var message in batch.Where(m => published.Contains(m.Id)))
+            message.PublishedAt = now;
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return batch.Count;
+        return published.Count;
+    }
+
+    public async Task MarkPublishedAsync(IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<IdentityDb>();
+        var all = ids.ToArray();
+        var now = time.GetUtcNow();
+        await db.Outbox.Where(m => all.Contains(m.Id)).ExecuteUpdateAsync(m => m.SetProperty(x => x.PublishedAt, now), cancellationToken);
     }
 }

@@ -23,8 +23,8 @@ public sealed class ConversationEventConsumer(
     public async Task Consume(ConsumeContext<ConversationEvent> context)
     {
         var created = await ApplyAsync(context.Message, context.GetRetryAttempt(), context.CancellationToken);
-        foreach (var notification in created)
-            await context.Publish(new NotificationCreated
+        // Each to its own user: no order among them, so they go out together.
+        await Task.WhenAll(created.Select(notification => context.Publish(new NotificationCreated
             {
                 NotificationId = notification.Id,
                 UserId = notification.UserId,
@@ -34,7 +34,7 @@ public sealed class ConversationEventConsumer(
                 Title = notification.Title,
                 Body = notification.Body,
                 CreatedAt = notification.CreatedAt,
-            }, context.CancellationToken);
+            }, context.CancellationToken)));
         // After the state the event changes (a departed owner's webhook gets nothing more); idempotent, so a retry after
         // a failure here queues each delivery once.
         await webhooks.EnqueueAsync(session, context.Message, context.CancellationToken);
@@ -47,7 +47,9 @@ public sealed class ConversationEventConsumer(
     public async Task<List<Notification>> ApplyAsync(ConversationEvent e, int retryAttempt, CancellationToken cancellationToken)
     {
         var marker = ProcessedEvent.KeyOf(e.ConversationId, e.Seq);
-        if (await session.LoadAsync<ProcessedEvent>(marker, cancellationToken) is not null)
+        // A posted message (most events) reads what it needs in one round trip with its processed mark.
+        Prefetched? prefetched = e.TryRead<MessageDto>(out var message) ? await PrefetchAsync(marker, e, message, cancellationToken) : null;
+        if (prefetched is not null ? prefetched.Processed : await session.LoadAsync<ProcessedEvent>(marker, cancellationToken) is not null)
             return [];
         session.Insert(new ProcessedEvent { Id = marker, At = time.GetUtcNow() });
 
@@ -85,7 +87,7 @@ public sealed class ConversationEventConsumer(
                 }, cancellationToken);
                 break;
             case MessageDto posted:
-                created = await NotifyAsync(retryAttempt, e, posted, cancellationToken);
+                created = await NotifyAsync(retryAttempt, e, posted, prefetched!, cancellationToken);
                 break;
             case MessageEditedData edited:
                 var rewritten = await session.Query<Notification>().Where(n => n.MessageId == edited.MessageId).ToListAsync(cancellationToken);
@@ -142,11 +144,11 @@ public sealed class ConversationEventConsumer(
         new(message.Id, e.ConversationId, e.Seq, message.SenderId, (message.Mentions ?? []).ToHashSet(), message.ReplyTo, message.MassMention);
 
     /// <summary>The message's author, and its sender among its thread's repliers; returns the thread's participants before it.</summary>
-    private async Task<HashSet<Guid>> RememberMessageAsync(PostedMessage message, CancellationToken cancellationToken)
+    private async Task<HashSet<Guid>> RememberMessageAsync(PostedMessage message, CancellationToken cancellationToken, Prefetched? prefetched = null)
     {
         var threadParticipants = new HashSet<Guid>();
         // Replies that arrived first (another order on the bus, live beside the backfill) keep their place among the repliers.
-        var known = await session.LoadAsync<MessageRef>(message.MessageId, cancellationToken);
+        var known = prefetched is not null ? prefetched.Message : await session.LoadAsync<MessageRef>(message.MessageId, cancellationToken);
         if (known is null)
             session.Store(new MessageRef { Id = message.MessageId, ConversationId = message.ConversationId, SenderId = message.SenderId });
         else if (known.SenderId == Guid.Empty)
@@ -155,7 +157,7 @@ public sealed class ConversationEventConsumer(
             known.SenderId = message.SenderId;
             session.Store(known);
         }
-        if (message.ReplyTo is { } root && await session.LoadAsync<MessageRef>(root, cancellationToken) is { } thread)
+        if (message.ReplyTo is { } root && (prefetched is not null ? prefetched.Root : await session.LoadAsync<MessageRef>(root, cancellationToken)) is { } thread)
         {
             threadParticipants.Add(thread.SenderId);
             threadParticipants.UnionWith(thread.Repliers);
@@ -173,11 +175,26 @@ public sealed class ConversationEventConsumer(
         return threadParticipants;
     }
 
-    private async Task<List<Notification>> NotifyAsync(int retryAttempt, ConversationEvent e, MessageDto posted, CancellationToken cancellationToken)
+    /// <summary>What a posted message's notifying reads by id, with its processed mark: one round trip.</summary>
+    private sealed record Prefetched(bool Processed, ConversationInfo? Conversation, MessageRef? Message, MessageRef? Root, UserName? Sender);
+
+    private async Task<Prefetched> PrefetchAsync(string marker, ConversationEvent e, MessageDto message, CancellationToken cancellationToken)
+    {
+        var batch = session.CreateBatchQuery();
+        var processed = batch.Load<ProcessedEvent>(marker);
+        var conversation = batch.Load<ConversationInfo>(e.ConversationId);
+        var known = batch.Load<MessageRef>(message.Id);
+        var root = message.ReplyTo is { } rootId ? batch.Load<MessageRef>(rootId) : Task.FromResult<MessageRef?>(null);
+        var sender = batch.Load<UserName>(message.SenderId);
+        await batch.Execute(cancellationToken);
+        return new Prefetched(await processed is not null, await conversation, await known, await root, await sender);
+    }
+
+    private async Task<List<Notification>> NotifyAsync(int retryAttempt, ConversationEvent e, MessageDto posted, Prefetched prefetched, CancellationToken cancellationToken)
     {
         var message = Posted(e, posted);
 
-        var conversation = await session.LoadAsync<ConversationInfo>(e.ConversationId, cancellationToken);
+        var conversation = prefetched.Conversation;
         if (conversation is null)
         {
             // Its creation may still be on its way (another replica, a retry, the backfill): wait for it a few times.
@@ -187,16 +204,21 @@ public sealed class ConversationEventConsumer(
             return [];
         }
 
-        var threadParticipants = await RememberMessageAsync(message, cancellationToken);
+        var threadParticipants = await RememberMessageAsync(message, cancellationToken, prefetched);
 
+        // The members' preferences, read cursors, push subscriptions and (for @here) presence: one round trip.
         var members = conversation.ActiveMembers.ToList();
-        var preferences = (await session.LoadManyAsync<Preferences>(cancellationToken, members)).ToDictionary(p => p.Id);
-        var cursors = (await session.LoadManyAsync<ReadCursor>(cancellationToken, members.Select(m => ReadCursor.KeyOf(m, e.ConversationId)).ToArray()))
-            .ToDictionary(c => c.Id, c => c.ReadSeq);
+        var reads = session.CreateBatchQuery();
+        var preferencesRead = reads.LoadMany<Preferences>().ByIdList(members);
+        var cursorsRead = reads.LoadMany<ReadCursor>().ById(members.Select(m => ReadCursor.KeyOf(m, e.ConversationId)).ToArray());
+        var subscribedRead = reads.Query<PushSubscriptionDoc>().Where(p => p.UserId.IsOneOf(members)).Select(p => p.UserId).ToList();
         // @here reaches the members online now, as Presence last told us (PresenceChanged, kept as UserPresence).
-        var online = message.MassMention == "here"
-            ? (await session.LoadManyAsync<UserPresence>(cancellationToken, members)).Where(p => p.Online).Select(p => p.Id).ToHashSet()
-            : [];
+        var presenceRead = message.MassMention == "here" ? reads.LoadMany<UserPresence>().ByIdList(members) : Task.FromResult<IReadOnlyList<UserPresence>>([]);
+        await reads.Execute(cancellationToken);
+        var preferences = (await preferencesRead).ToDictionary(p => p.Id);
+        var cursors = (await cursorsRead).ToDictionary(c => c.Id, c => c.ReadSeq);
+        var subscribed = (await subscribedRead).ToHashSet();
+        var online = (await presenceRead).Where(p => p.Online).Select(p => p.Id).ToHashSet();
         var now = time.GetUtcNow();
         var decided = Recipients.Decide(message, conversation.Kind, members, threadParticipants,
             member => Recipients.LevelOf(preferences.GetValueOrDefault(member), e.ConversationId, conversation.Kind, members.Count, options.Value.LargeGroup, now),
@@ -205,7 +227,7 @@ public sealed class ConversationEventConsumer(
         if (decided.Count == 0)
             return [];
 
-        var sender = (await session.LoadAsync<UserName>(message.SenderId, cancellationToken))?.DisplayName ?? "Someone";
+        var sender = prefetched.Sender?.DisplayName ?? "Someone";
         var where = conversation.Title is { Length: > 0 } title ? (conversation.Kind == "channel" ? "#" + title : title) : "a conversation";
         var created = new List<Notification>();
         foreach (var (userId, kind) in decided)
@@ -231,7 +253,8 @@ public sealed class ConversationEventConsumer(
             };
             session.Insert(notification);
             created.Add(notification);
-            await pushes.ScheduleAsync(session, notification, where, cancellationToken);
+            if (subscribed.Contains(userId))
+                await pushes.ScheduleAsync(session, notification, where, cancellationToken);
         }
         return created;
     }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -98,8 +99,12 @@ public sealed class PresenceStore(NpgsqlDataSource dataSource, PresenceSchema sc
     /// <summary>Activity (connect, send, typing) moves the last-active time forward, written at most once per throttle period.</summary>
     public async Task TouchAsync(Guid userId, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        await schema.EnsureCreatedAsync(cancellationToken);
         at = Clamp(at, time.GetUtcNow());
+        // The statement below changes nothing while the stored time is within the throttle of this one, and the stored
+        // time only moves forward: what this replica wrote last tells, without a round trip, that it would not.
+        if (_touched.TryGetValue(userId, out var written) && at - written < Options.ActivityThrottle)
+            return;
+        await schema.EnsureCreatedAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await ExecuteAsync(connection, null, """
             INSERT INTO presence.users AS u (user_id, last_active_at, visible_last_active_at) VALUES ($1, $2, $2)
@@ -108,6 +113,22 @@ public sealed class PresenceStore(NpgsqlDataSource dataSource, PresenceSchema sc
                 visible_last_active_at = CASE WHEN u.status <> 'invisible' THEN greatest(u.visible_last_active_at, excluded.last_active_at) ELSE u.visible_last_active_at END
             WHERE u.last_active_at IS NULL OR u.last_active_at < excluded.last_active_at - $3
             """, cancellationToken, Id(userId), Time(at), new NpgsqlParameter { Value = Options.ActivityThrottle, NpgsqlDbType = NpgsqlDbType.Interval });
+        RememberTouch(userId, at);
+    }
+
+    // Last-active times this replica stored (or found newer), per user: at most one write per user and throttle interval.
+    private readonly ConcurrentDictionary<Guid, DateTimeOffset> _touched = new();
+
+    private void RememberTouch(Guid userId, DateTimeOffset at)
+    {
+        _touched.AddOrUpdate(userId, at, (_, before) => before > at ? before : at);
+        if (_touched.Count <= 100_000)
+            return;
+        // Bounded: users not touched within the throttle are forgotten (the statement decides for them again).
+        var forget = time.GetUtcNow() - Options.ActivityThrottle;
+        foreach (var (user, written) in _touched)
+            if (written < forget)
+                _touched.TryRemove(user, out _);
     }
 
     /// <summary>A join or a leave seen at <paramref name="seq"/>; an older event of the same pair changes nothing.</summary>
