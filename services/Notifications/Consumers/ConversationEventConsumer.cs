@@ -25,16 +25,16 @@ public sealed class ConversationEventConsumer(
         var created = await ApplyAsync(context.Message, context.GetRetryAttempt(), context.CancellationToken);
         // Each to its own user: no order among them, so they go out together.
         await Task.WhenAll(created.Select(notification => context.Publish(new NotificationCreated
-            {
-                NotificationId = notification.Id,
-                UserId = notification.UserId,
-                Kind = notification.Kind,
-                ConversationId = notification.ConversationId,
-                Seq = notification.Seq,
-                Title = notification.Title,
-                Body = notification.Body,
-                CreatedAt = notification.CreatedAt,
-            }, context.CancellationToken)));
+        {
+            NotificationId = notification.Id,
+            UserId = notification.UserId,
+            Kind = notification.Kind,
+            ConversationId = notification.ConversationId,
+            Seq = notification.Seq,
+            Title = notification.Title,
+            Body = notification.Body,
+            CreatedAt = notification.CreatedAt,
+        }, context.CancellationToken)));
         // After the state the event changes (a departed owner's webhook gets nothing more); idempotent, so a retry after
         // a failure here queues each delivery once.
         await webhooks.EnqueueAsync(session, context.Message, context.CancellationToken);
