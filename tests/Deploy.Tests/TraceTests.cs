@@ -68,7 +68,7 @@ public sealed class TraceTests(PlatformInfrastructure infrastructure) : IClassFi
         Assert.True(trace.Any(s => s.Source.Name == "Yarp.ReverseProxy"), Describe());
         // Messaging: the append went through Marten/Npgsql in this trace, and the outbox published it in this trace.
         Assert.True(trace.Any(s => s.Source.Name.StartsWith("Npgsql", StringComparison.Ordinal) || s.Source.Name == "Marten"), Describe());
-        Assert.True(trace.Any(s => s.Source.Name == "Platform.Messaging" && s.OperationName == "outbox publish" && Equals(s.GetTagItem("platform.seq"), seq)), Describe());
+        Assert.True(trace.Any(s => s.Source.Name == "Platform.Outbox" && s.OperationName == "outbox publish" && Equals(s.GetTagItem("platform.outbox.order"), seq)), Describe());
         // The bus: MassTransit's send on Messaging's side and its consume on the Gateway's.
         Assert.True(trace.Any(s => s.Source.Name == "MassTransit" && s.Kind == ActivityKind.Producer), Describe());
         Assert.True(trace.Any(s => s.Source.Name == "MassTransit" && s.Kind == ActivityKind.Consumer), Describe());
