@@ -87,17 +87,20 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
         await Assert.ThrowsAnyAsync<HttpRequestException>(() =>
             http.PostAsJsonAsync("/api/v1/conversations", new { kind = "group", title = "Crash", memberIds = new[] { Guid.CreateVersion7() } }));
         await crashing.DisposeAsync();
-        Assert.Empty(await bus.DrainAsync(TimeSpan.FromSeconds(1)));
+        // Only this user's events count: other tests' processes, stopped within the outbox's delete interval after a
+        // publish, may leave entries that any Messaging's relay sends again (at least once; consumers deduplicate).
+        Assert.DoesNotContain(await bus.DrainAsync(TimeSpan.FromSeconds(1)), e => e.ActorId == user);
 
         settings["Outbox:CrashAfterCommit"] = "false";
         settings["Outbox:SweepAge"] = "00:00:00";
         await using var restarted = await ServiceProcess.StartAsync("Messaging", settings);
 
-        var published = await bus.NextAsync(TimeSpan.FromSeconds(30));
+        ConversationEvent published;
+        do published = await bus.NextAsync(TimeSpan.FromSeconds(30));
+        while (published.ActorId != user);
         Assert.Equal(ConversationEventTypes.ConversationCreated, published.Type);
         Assert.Equal(1, published.Seq);
-        Assert.Equal(user, published.ActorId);
-        Assert.Empty(await bus.DrainAsync(TimeSpan.FromSeconds(3)));
+        Assert.DoesNotContain(await bus.DrainAsync(TimeSpan.FromSeconds(3)), e => e.ConversationId == published.ConversationId);
         using var again = new HttpClient { BaseAddress = restarted.BaseAddress };
         again.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", host.Issuer.CreateToken(user));
         var conversation = await again.GetFromJsonAsync<System.Text.Json.JsonElement>($"/api/v1/conversations/{published.ConversationId}");
