@@ -137,6 +137,7 @@ public static class Bus
                     if (address.UseTls)
                         host.UseSsl(ssl => ssl.ServerName = address.Host);
                 });
+                ConversationEventRouting.ConfigurePublish(rabbit);
                 configureBus?.Invoke(context, rabbit);
                 rabbit.ConfigureEndpoints(context);
             });

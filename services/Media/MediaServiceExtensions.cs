@@ -88,7 +88,7 @@ public static class MediaServiceExtensions
 
     public static void AddMediaConsumers(this IBusRegistrationConfigurator bus)
     {
-        bus.AddConsumer<ConversationEventConsumer>();
+        bus.AddConsumer<ConversationEventConsumer, ConversationEventConsumerDefinition>();
         bus.AddConsumer<UserErasureConsumer>();
     }
 

@@ -23,7 +23,7 @@ public static class PresenceServiceExtensions
     public static void AddPresenceConsumers(this IBusRegistrationConfigurator bus)
     {
         bus.AddConsumer<ConnectionConsumer>();
-        bus.AddConsumer<ActivityConsumer>();
+        bus.AddConsumer<ActivityConsumer, ActivityConsumerDefinition>();
         bus.AddConsumer<UserErasureConsumer>();
     }
 }

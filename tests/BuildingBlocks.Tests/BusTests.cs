@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Platform.Contracts.Identity;
+using Platform.Contracts.Messaging;
 using Platform.ServiceDefaults;
 using Platform.Testing;
 
@@ -72,6 +73,69 @@ public sealed class BusTests(PlatformInfrastructure infrastructure) : IClassFixt
         builder.Configuration["Bus:OutageRetryMaxIntervalMs"] = "500";
         builder.AddPlatformBus(consumers);
         return builder.Build();
+    }
+
+    private sealed class Seen
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<ConversationEvent> Events { get; } = new();
+    }
+
+    private sealed class ConversationEventRecorder(Seen seen) : IConsumer<ConversationEvent>
+    {
+        public Task Consume(ConsumeContext<ConversationEvent> context)
+        {
+            seen.Events.Enqueue(context.Message);
+            return Task.CompletedTask;
+        }
+    }
+
+    private sealed class RichOnlyDefinition : ConversationEventSubscriber<ConversationEventRecorder>
+    {
+        protected override string[] RoutingKeys => [ConversationEventTypes.MessagePosted + ConversationEventRouting.RichSuffix, ConversationEventTypes.MemberJoined];
+    }
+
+    [Fact]
+    public async Task ASubscriber_GetsOnlyTheConversationEventsOfItsKeys_WhileADefaultConsumerGetsThemAll()
+    {
+        using var subscriber = CreateHost(bus => bus.AddConsumer<ConversationEventRecorder, RichOnlyDefinition>(), "media",
+            services => services.AddSingleton<Seen>());
+        using var everything = CreateHost(bus => bus.AddConsumer<ConversationEventRecorder>(), "notifications", services => services.AddSingleton<Seen>());
+        using var publisher = CreateHost(service: "messaging");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        foreach (var host in new[] { subscriber, everything, publisher })
+        {
+            await host.StartAsync(timeout.Token);
+            await host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, timeout.Token);
+        }
+
+        var conversation = Guid.CreateVersion7();
+        ConversationEvent Event(long seq, IConversationEventData data) =>
+            ConversationEvent.Create(Guid.CreateVersion7(), conversation, seq, DateTimeOffset.UtcNow, Guid.CreateVersion7(), data, DateTimeOffset.UtcNow);
+        MessageDto Message(string text, IReadOnlyList<string> urls) =>
+            new(Guid.CreateVersion7(), conversation, 0, Guid.CreateVersion7(), "c", text, [], urls, null, 0, null, false, null, false, [], [],
+                DateTimeOffset.UtcNow, [], false, null);
+        var plain = Message("plain", []);
+        var events = new[]
+        {
+            Event(1, new MemberJoinedData(Guid.CreateVersion7(), "member", Guid.CreateVersion7())),
+            Event(2, plain),
+            Event(3, Message("see https://example.com", ["https://example.com"])),
+            Event(4, new ReactionAddedData(plain.Id, "👍", plain.SenderId)),
+        };
+        Assert.Equal(["member.joined", "message.posted", "message.posted.rich", "reaction.added"], events.Select(ConversationEventRouting.KeyOf));
+        var publish = publisher.Services.GetRequiredService<IPublishEndpoint>();
+        foreach (var e in events)
+            await publish.Publish(e, timeout.Token);
+
+        var all = everything.Services.GetRequiredService<Seen>().Events;
+        await Eventually.Returns(() => Task.FromResult(all.Count), count => count == 4, TimeSpan.FromSeconds(15), "the default consumer gets every event");
+        var some = subscriber.Services.GetRequiredService<Seen>().Events;
+        await Eventually.Returns(() => Task.FromResult(some.Count), count => count >= 2, TimeSpan.FromSeconds(15), "the subscriber gets its events");
+        // The default consumer got the plain message and the reaction after the others; the subscriber never gets them.
+        await Eventually.Returns(() => Task.FromResult(all.Count), count => count == 4, TimeSpan.FromSeconds(1), "nothing more");
+        Assert.Equal([1L, 3L], some.Select(e => e.Seq).Order());
+        foreach (var host in new[] { publisher, everything, subscriber })
+            await host.StopAsync(timeout.Token);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using MassTransit;
 using Platform.Contracts.Messaging;
 using Platform.Media.Domain;
 using Platform.Media.Features;
+using Platform.ServiceDefaults;
 
 namespace Platform.Media.Consumers;
 
@@ -94,4 +95,18 @@ public sealed class ConversationEventConsumer(IDocumentSession session, MediaAcc
         var items = await session.LoadManyAsync<MediaItem>(cancellationToken, orphans);
         await access.DeleteAsync(session, items.ToList(), cancellationToken);
     }
+}
+
+/// <summary>
+/// Media's queue gets only the events that change who may read a file: memberships, messages with attachments or links
+/// (posted or edited), deletions. A plain message never reaches it.
+/// </summary>
+public sealed class ConversationEventConsumerDefinition : ConversationEventSubscriber<ConversationEventConsumer>
+{
+    protected override string[] RoutingKeys =>
+    [
+        ConversationEventTypes.ConversationCreated, ConversationEventTypes.MemberJoined, ConversationEventTypes.MemberLeft,
+        ConversationEventTypes.MessagePosted + ConversationEventRouting.RichSuffix, ConversationEventTypes.MessageEdited + ConversationEventRouting.RichSuffix,
+        ConversationEventTypes.MessageDeleted,
+    ];
 }

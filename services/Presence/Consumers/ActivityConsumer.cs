@@ -4,6 +4,7 @@ using Platform.Contracts.Identity;
 using Platform.Contracts.Messaging;
 using Platform.Contracts.Presence;
 using Platform.Presence.Data;
+using Platform.ServiceDefaults;
 
 namespace Platform.Presence.Consumers;
 
@@ -89,4 +90,17 @@ public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
         if (context.Message.Added.Count > 0)
             await context.Publish(new PresenceVisibilityNarrowed { UserIds = [context.Message.OwnerId, .. context.Message.Added], ChangedAt = time.GetUtcNow() });
     }
+}
+
+/// <summary>
+/// Of the conversation events, Presence's queue gets only memberships and posted messages (the sender's activity);
+/// contacts, blocks, privacy and typing come as before.
+/// </summary>
+public sealed class ActivityConsumerDefinition : ConversationEventSubscriber<ActivityConsumer>
+{
+    protected override string[] RoutingKeys =>
+    [
+        ConversationEventTypes.ConversationCreated, ConversationEventTypes.MemberJoined, ConversationEventTypes.RequestAccepted,
+        ConversationEventTypes.MemberLeft, ConversationEventTypes.MessagePosted + ".#",
+    ];
 }
