@@ -249,6 +249,29 @@ public sealed class WebAppTests(WholePlatform platform, ITestOutputHelper output
         Assert.True(result.GetProperty("ok").GetBoolean());
     }
 
+    /// <summary>
+    /// The followed threads in the web app: Alice follows a thread by replying in it and finds it on the Threads page; Bob
+    /// replies twice, mentioning her once, and the row shows 2 unread and 1 mention live; the row opens the thread view, and
+    /// back on the Threads page (and in Messaging) the counts are cleared. axe-core passes on the Threads page.
+    /// </summary>
+    [Fact]
+    public async Task Threads_FollowedThreadsListShowsUnreadAndMentionsLive_OpeningTheThreadClearsThem()
+    {
+        var users = await Task.WhenAll(platform.SignUpAsync("Alice Threads"), platform.SignUpAsync("Bob Threads"));
+        var (alice, bob) = (users[0], users[1]);
+        var word = Guid.NewGuid().ToString("N")[..8];
+        var group = (await platform.CreateConversationAsync(bob, "group", [alice], "threads")).GetProperty("id").GetGuid();
+        var root = (await platform.SendAsync(bob, group, $"the plan for {word}")).GetProperty("id").GetGuid();
+
+        var result = await RunAsync("threads", new Dictionary<string, string>
+        {
+            ["ALICE_EMAIL"] = alice.Email, ["ALICE_TOKEN"] = alice.Token, ["ALICE_USERNAME"] = alice.Username,
+            ["BOB_TOKEN"] = bob.Token, ["BOB_USERNAME"] = bob.Username, ["GROUP_ID"] = group.ToString(), ["ROOT_ID"] = root.ToString(), ["WORD"] = word,
+        });
+
+        Assert.True(result.GetProperty("ok").GetBoolean());
+    }
+
     [Fact]
     public async Task VideoCall_RingsJoinsShowsBothCamerasAndHangsUp()
     {

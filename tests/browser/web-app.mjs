@@ -863,7 +863,58 @@ async function reading() {
   return { accessibility };
 }
 
-const scenarios = { chat, offline, xss, pages, call, depth, later, reading };
+async function threads() {
+  const aliceToken = env("ALICE_TOKEN");
+  const bobToken = env("BOB_TOKEN");
+  const bobUsername = env("BOB_USERNAME");
+  const aliceUsername = env("ALICE_USERNAME");
+  const groupId = env("GROUP_ID");
+  const rootId = env("ROOT_ID");
+  const word = env("WORD");
+  const reply = (token, text) => api(token, "POST", `/api/v1/conversations/${groupId}/messages`, { clientMessageId: crypto.randomUUID(), text, replyTo: rootId });
+  const a = await newPage({ width: 1200, height: 800 });
+  await signIn(a.page, env("ALICE_EMAIL"));
+
+  // Alice follows the thread by replying in it; the Threads page (from the navigation) lists it, nothing unread.
+  await reply(aliceToken, `count me in ${word}`);
+  await a.page.getByRole("link", { name: "Threads" }).click();
+  await a.page.waitForURL(/\/threads$/);
+  const row = a.page.locator(`[data-testid=followed-thread][data-message-id="${rootId}"]`);
+  await row.filter({ hasText: `plan for ${word}` }).waitFor();
+  const unread = row.getByTestId("thread-unread");
+  const mentions = row.getByTestId("thread-mentions");
+  if ((await unread.getAttribute("data-count")) !== "0") throw new Error(`Alice's own reply counts as unread: ${await unread.textContent()}`);
+  log("the followed thread is listed with nothing unread");
+
+  // Bob replies twice, mentioning Alice once: the counts follow live (no reload), highlighted.
+  await reply(bobToken, `first answer ${word}`);
+  await reply(bobToken, `@${aliceUsername} second answer ${word}`);
+  await row.locator('[data-testid=thread-unread][data-count="2"]').waitFor();
+  await row.locator('[data-testid=thread-mentions][data-count="1"]').waitFor();
+  if (!(await unread.getAttribute("class"))?.includes("badge") || !(await mentions.getAttribute("class"))?.includes("mention"))
+    throw new Error("non-zero counts are not highlighted");
+  if (!(await row.textContent()).includes("3 replies")) throw new Error(`the row does not say 3 replies: ${await row.textContent()}`);
+  const listed = (await api(aliceToken, "GET", "/api/v1/threads")).items.find((t) => t.id === rootId);
+  if (listed?.unreadCount !== 2 || listed?.mentionCount !== 1) throw new Error(`Messaging counts ${JSON.stringify(listed)}`);
+  await accessible(a.page, "the followed threads with unread replies and a mention");
+  log(`Bob's replies show as 2 unread and 1 mention (${bobUsername})`);
+
+  // Opening the row opens the thread view; reading it there clears the counts on the Threads page.
+  await row.getByRole("button").click();
+  await a.page.waitForURL(new RegExp(`/c/${groupId}\\?t=${rootId}$`));
+  const thread = a.page.getByTestId("thread");
+  await message(thread, `second answer ${word}`).waitFor();
+  await message(thread, `first answer ${word}`).waitFor();
+  await a.page.getByRole("link", { name: "Threads" }).click();
+  await row.locator('[data-testid=thread-unread][data-count="0"]').waitFor();
+  await row.locator('[data-testid=thread-mentions][data-count="0"]').waitFor();
+  const read = (await api(aliceToken, "GET", "/api/v1/threads")).items.find((t) => t.id === rootId);
+  if (read?.unreadCount !== 0 || read?.mentionCount !== 0) throw new Error(`after reading, Messaging counts ${JSON.stringify(read)}`);
+  log("opening the thread read it: the counts cleared");
+  return { accessibility };
+}
+
+const scenarios = { chat, offline, xss, pages, call, depth, later, reading, threads };
 let exitCode = 0;
 try {
   const scenario = scenarios[env("SCENARIO")];

@@ -4,7 +4,7 @@ import type { ChatStore } from "./chat";
 import { CallPanel } from "./CallPanel";
 import { ConversationView } from "./ConversationView";
 import { ContactsPage, JoinPage, NotificationsPage, SettingsPage } from "./Pages";
-import { ChannelsPage, SavedPage, SearchPage } from "./DepthPages";
+import { ChannelsPage, SavedPage, SearchPage, ThreadsPage } from "./DepthPages";
 import { onNotificationClick, turnOffPush } from "./push";
 import { signIn } from "./session";
 import { errorText } from "./format";
@@ -12,8 +12,8 @@ import { errorText } from "./format";
 /** The app's pages, one per path, so links, reloads and the back button work. */
 type Route =
   | { page: "inbox" }
-  | { page: "conversation"; id: string; messageId?: string | undefined }
-  | { page: "contacts" | "notifications" | "settings" | "invited" | "saved" | "channels" }
+  | { page: "conversation"; id: string; messageId?: string | undefined; threadId?: string | undefined }
+  | { page: "contacts" | "notifications" | "settings" | "invited" | "saved" | "channels" | "threads" }
   | { page: "search"; q: string }
   | { page: "join"; token: string };
 
@@ -24,10 +24,11 @@ function routeOf(path: string, search = ""): Route {
   const conversation = /^\/c\/([0-9a-f-]{36})$/i.exec(path);
   if (conversation && uuid.test(conversation[1]!)) {
     const at = query.get("m");
-    return { page: "conversation", id: conversation[1]!, messageId: at && uuid.test(at) ? at : undefined };
+    const thread = query.get("t");
+    return { page: "conversation", id: conversation[1]!, messageId: at && uuid.test(at) ? at : undefined, threadId: thread && uuid.test(thread) ? thread : undefined };
   }
   if (path === "/search") return { page: "search", q: query.get("q") ?? "" };
-  if (path === "/saved" || path === "/channels") return { page: path.slice(1) as "saved" | "channels" };
+  if (path === "/saved" || path === "/channels" || path === "/threads") return { page: path.slice(1) as "saved" | "channels" | "threads" };
   const join = /^\/join\/([A-Za-z0-9_-]{16,128})$/.exec(path);
   if (join) return { page: "join", token: join[1]! };
   if (path === "/contacts" || path === "/notifications" || path === "/settings") return { page: path.slice(1) as "contacts" | "notifications" | "settings" };
@@ -38,7 +39,7 @@ function routeOf(path: string, search = ""): Route {
 function pathOf(route: Route): string {
   switch (route.page) {
     case "inbox": return "/";
-    case "conversation": return route.messageId ? `/c/${route.id}?m=${route.messageId}` : `/c/${route.id}`;
+    case "conversation": return route.threadId ? `/c/${route.id}?t=${route.threadId}` : route.messageId ? `/c/${route.id}?m=${route.messageId}` : `/c/${route.id}`;
     case "search": return route.q ? `/search?q=${encodeURIComponent(route.q)}` : "/search";
     case "join": return `/join/${route.token}`;
     case "invited": return "/invite";
@@ -57,6 +58,7 @@ export function App({ store, name }: { store: ChatStore; name: string }) {
   }, []);
   const open = useCallback((id: string | undefined) => go(id ? { page: "conversation", id } : { page: "inbox" }), [go]);
   const openAt = useCallback((id: string, messageId?: string) => go({ page: "conversation", id, messageId }), [go]);
+  const openThread = useCallback((id: string, threadId: string) => go({ page: "conversation", id, threadId }), [go]);
 
   useEffect(() => {
     const onPop = () => setRoute(routeOf(window.location.pathname, window.location.search));
@@ -93,6 +95,10 @@ export function App({ store, name }: { store: ChatStore; name: string }) {
           }}>
             Notifications{unread > 0 && <span className="badge" data-testid="notification-badge" aria-label={`${unread} unread`}>{unread}</span>}
           </a>
+          <a href="/threads" aria-current={route.page === "threads" ? "page" : undefined} onClick={(e) => {
+            e.preventDefault();
+            go({ page: "threads" });
+          }}>Threads</a>
           <a href="/search" aria-current={route.page === "search" ? "page" : undefined} onClick={(e) => {
             e.preventDefault();
             go({ page: "search", q: "" });
@@ -129,7 +135,8 @@ export function App({ store, name }: { store: ChatStore; name: string }) {
         <Inbox store={store} selected={selected} onOpen={open} />
       </nav>
       <main className="main">
-        {route.page === "conversation" && <ConversationView key={route.id} store={store} conversationId={route.id} onBack={back} focusMessageId={route.messageId} onOpen={openAt} />}
+        {route.page === "conversation" && <ConversationView key={route.id} store={store} conversationId={route.id} onBack={back} focusMessageId={route.messageId} threadId={route.threadId} onOpen={openAt} />}
+        {route.page === "threads" && <ThreadsPage store={store} onOpen={openThread} onBack={back} />}
         {route.page === "search" && <SearchPage key={route.q} store={store} initial={route.q} onOpen={openAt} onBack={back} />}
         {route.page === "saved" && <SavedPage store={store} onOpen={openAt} onBack={back} />}
         {route.page === "channels" && <ChannelsPage store={store} onOpen={openAt} onBack={back} />}

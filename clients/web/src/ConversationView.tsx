@@ -10,8 +10,8 @@ const tickLabels: Record<Tick, string> = { pending: "Sending", sent: "Sent", del
 // Read differs by more than colour: "Seen" is written out.
 const tickMarks: Record<Tick, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓ Seen" };
 
-export function ConversationView({ store, conversationId, onBack, focusMessageId, onOpen }: {
-  store: ChatStore; conversationId: string; onBack: () => void; focusMessageId?: string | undefined;
+export function ConversationView({ store, conversationId, onBack, focusMessageId, threadId, onOpen }: {
+  store: ChatStore; conversationId: string; onBack: () => void; focusMessageId?: string | undefined; threadId?: string | undefined;
   onOpen?: ((conversationId: string, messageId?: string) => void) | undefined;
 }) {
   useSyncExternalStore(store.subscribe, store.getVersion);
@@ -20,7 +20,15 @@ export function ConversationView({ store, conversationId, onBack, focusMessageId
   const pending = store.pending(conversationId);
   const typing = store.typingNames(conversationId);
   const [replyTo, setReplyTo] = useState<Message | undefined>();
-  const [threadOf, setThreadOf] = useState<string | undefined>();
+  // Opened at a thread (from the Threads page): its thread view first, and the conversation behind it.
+  const [threadOf, setThreadOf] = useState<string | undefined>(threadId);
+  useEffect(() => {
+    if (threadId) setThreadOf(threadId);
+  }, [threadId]);
+  const closeThread = () => {
+    setThreadOf(undefined);
+    if (new URLSearchParams(window.location.search).has("t")) window.history.replaceState(null, "", `/c/${conversationId}`);
+  };
   const list = useRef<HTMLOListElement>(null);
   const top = useRef<HTMLLIElement>(null);
   const stickToBottom = useRef(true);
@@ -109,7 +117,7 @@ export function ConversationView({ store, conversationId, onBack, focusMessageId
   const byId = state.messages;
 
   if (travelPoint) return <TravelView store={store} conversationId={conversationId} title={title} point={travelPoint} onBack={() => setTravelPoint(undefined)} />;
-  if (threadOf) return <ThreadView store={store} conversationId={conversationId} rootId={threadOf} title={title} onClose={() => setThreadOf(undefined)} />;
+  if (threadOf) return <ThreadView store={store} conversationId={conversationId} rootId={threadOf} title={title} onClose={closeThread} />;
 
   return (
     <section className="conversation" aria-labelledby="conversation-title">
@@ -729,7 +737,7 @@ function ThreadView({ store, conversationId, rootId, title, onClose }: {
     void store.openThread(conversationId, rootId);
   }, [store, conversationId, rootId]);
   useEffect(() => {
-    if (thread.loaded && newest > 0) void store.client.markThreadRead(conversationId, rootId, newest).catch(() => undefined);
+    if (thread.loaded && newest > 0) void store.markThreadRead(conversationId, rootId, newest).catch(() => undefined);
   }, [store, conversationId, rootId, thread.loaded, newest]);
   useLayoutEffect(() => {
     if (list.current) list.current.scrollTop = list.current.scrollHeight;

@@ -1,11 +1,14 @@
-import { type FormEvent, type ReactNode, useEffect, useState, useSyncExternalStore } from "react";
-import type { DirectoryChannel, SavedMessage, SearchHighlight, SearchHit } from "@platform/client";
+import { type FormEvent, type ReactNode, useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { type DirectoryChannel, EventTypes, type FollowedThread, type Message, type SavedMessage, type SearchHighlight, type SearchHit } from "@platform/client";
 import type { ChatStore } from "./chat";
 import { timeOf } from "./format";
 import { Outcome, Page, useAction } from "./Pages";
 
 /** Opens a conversation, at a message when given. */
 export type OpenAt = (conversationId: string, messageId?: string) => void;
+
+/** Opens a thread (the conversation's thread view of that root). */
+export type OpenThread = (conversationId: string, rootId: string) => void;
 
 /** A fragment of a hit's text with the matched words marked (as text: nothing from a message becomes HTML). */
 function Highlighted({ highlight }: { highlight: SearchHighlight }) {
@@ -170,6 +173,112 @@ export function ChannelsPage({ store, onOpen, onBack }: { store: ChatStore; onOp
         </ul>
       ))}
       {next && <button type="button" disabled={busy} onClick={() => void load(query, next)}>More channels</button>}
+    </Page>
+  );
+}
+
+/** A count shown always, highlighted when it is not zero. */
+function Count({ n, one, many, className, testId }: { n: number; one: string; many: string; className: string; testId: string }) {
+  return <span className={n > 0 ? className : "muted"} data-testid={testId} data-count={n}>{n} {n === 1 ? one : many}</span>;
+}
+
+/**
+ * The threads I follow (Slack's "Threads"), newest reply first, each with its conversation, root, reply count and my
+ * unread and mention counts; a row opens the thread view. The list is read again as replies, edits and deletes arrive on
+ * the stream (and on reconnect), so the counts follow live; reading a thread clears them.
+ */
+export function ThreadsPage({ store, onOpen, onBack }: { store: ChatStore; onOpen: OpenThread; onBack: () => void }) {
+  useSyncExternalStore(store.subscribe, store.getVersion);
+  const [threads, setThreads] = useState<FollowedThread[] | undefined>();
+  const [next, setNext] = useState<string | null>(null);
+  const [busy, message, run] = useAction();
+  const shown = useRef(0);
+  shown.current = threads?.length ?? 0;
+  const reloadSoon = useRef<() => void>(() => undefined);
+  // Read, followed or unfollowed on this page (the thread view marks what it shows read): the counts again.
+  const changes = store.threadChanges;
+  useEffect(() => reloadSoon.current(), [changes]);
+
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // Everything shown so far again, in one page (the API gives up to 200 at once).
+    const reload = async () => {
+      try {
+        const page = await store.client.getFollowedThreads(undefined, Math.min(200, Math.max(50, shown.current)));
+        if (stopped) return;
+        setThreads(page.items);
+        setNext(page.next);
+      } catch {
+        // The next event or reconnect tries again; the first load reports its error below.
+      }
+    };
+    const soon = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = setTimeout(() => void reload(), 250);
+    };
+    reloadSoon.current = soon;
+    void run(async () => {
+      await store.threadReadsDone();
+      const page = await store.client.getFollowedThreads();
+      if (stopped) return;
+      setThreads(page.items);
+      setNext(page.next);
+    });
+    const realtime = store.client.realtime;
+    const offEvent = realtime.on("event", (event) => {
+      const reply = event.type === EventTypes.MessagePosted && Boolean((event.data as Message).replyTo);
+      if (reply || event.type === EventTypes.MessageEdited || event.type === EventTypes.MessageDeleted) soon();
+    });
+    const offReconnected = realtime.on("reconnected", soon);
+    const onVisible = () => document.visibilityState === "visible" && soon();
+    document.addEventListener("visibilitychange", onVisible);
+    return () => {
+      stopped = true;
+      reloadSoon.current = () => undefined;
+      if (timer !== undefined) clearTimeout(timer);
+      offEvent();
+      offReconnected();
+      document.removeEventListener("visibilitychange", onVisible);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [store]);
+
+  const more = (cursor: string) => run(async () => {
+    const page = await store.client.getFollowedThreads(cursor);
+    setThreads((before) => [...(before ?? []), ...page.items.filter((item) => !before?.some((b) => b.id === item.id))]);
+    setNext(page.next);
+  });
+
+  return (
+    <Page title="Threads" onBack={onBack}>
+      <Outcome message={message} />
+      {!threads ? (!message && <p role="status">Loading threads…</p>) : threads.length === 0
+        ? <p className="empty">You follow no threads. Reply in a thread, or open one and choose Follow.</p>
+        : (
+          <ul className="feed threads" aria-label="Followed threads">
+            {threads.map((thread) => {
+              const conversation = store.inbox.find((row) => row.id === thread.conversationId);
+              const root = thread.root;
+              const at = thread.lastReplyAt ?? root.createdAt;
+              return (
+                <li key={thread.id} className={thread.unreadCount > 0 ? "unread" : undefined} data-testid="followed-thread" data-message-id={thread.id}>
+                  <button type="button" className="feed-item" onClick={() => onOpen(thread.conversationId, thread.id)}>
+                    <span className="feed-title">{conversation ? store.title(conversation) : "A conversation"}</span>
+                    <span className="feed-body">{store.displayName(root.senderId)}: {root.deleted ? "This message was deleted." : root.text}</span>
+                    <span className="thread-counts">
+                      <span className="muted">{thread.replyCount === 1 ? "1 reply" : `${thread.replyCount} replies`}</span>
+                      <Count n={thread.unreadCount} one="unread" many="unread" className="badge" testId="thread-unread" />
+                      <Count n={thread.mentionCount} one="mention" many="mentions" className="badge mention" testId="thread-mentions" />
+                      <time className="muted" dateTime={at}>{new Date(at).toLocaleDateString()} {timeOf(at)}</time>
+                    </span>
+                  </button>
+                </li>
+              );
+            })}
+          </ul>
+        )}
+      {next && <button type="button" disabled={busy} onClick={() => void more(next)}>More threads</button>}
     </Page>
   );
 }

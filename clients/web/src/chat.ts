@@ -78,6 +78,8 @@ export class ChatStore {
   #inboxTimer: ReturnType<typeof setTimeout> | undefined;
   #typingTimer: ReturnType<typeof setInterval> | undefined;
   #version = 0;
+  #threadChanges = 0;
+  readonly #threadReads = new Set<Promise<void>>();
   #connection: "connecting" | "online" | "offline" | "failed" = "connecting";
 
   // History is read only once the stream is connected: the stream hands out everything after the position the hub gave
@@ -526,7 +528,31 @@ export class ChatStore {
     if (follow) await this.client.followThread(conversationId, rootId);
     else await this.client.unfollowThread(conversationId, rootId);
     this.thread(conversationId, rootId).following = follow;
+    this.#threadChanges++;
     this.#changed();
+  }
+
+  /** Moves my read marker of a thread to `seq` (the Threads page reads its counts again after it). */
+  async markThreadRead(conversationId: string, rootId: string, seq: number): Promise<void> {
+    const read = this.client.markThreadRead(conversationId, rootId, seq).then(() => undefined);
+    this.#threadReads.add(read);
+    try {
+      await read;
+    } finally {
+      this.#threadReads.delete(read);
+      this.#threadChanges++;
+      this.#changed();
+    }
+  }
+
+  /** Resolves once the thread reads sent so far are done (the Threads page counts after them). */
+  async threadReadsDone(): Promise<void> {
+    await Promise.allSettled([...this.#threadReads]);
+  }
+
+  /** Grows each time I read, follow or unfollow a thread on this page. */
+  get threadChanges(): number {
+    return this.#threadChanges;
   }
 
   /** Finds users by username or display name, or one by its id. */
