@@ -59,8 +59,11 @@ public sealed class TraceTests(PlatformInfrastructure infrastructure) : IClassFi
         // Spans end (and are exported) a moment after the work they time.
         var trace = await Eventually.Returns(
             () => Task.FromResult(spans.Snapshot().Where(s => s.TraceId == traceId).ToList()),
-            t => t.Any(s => s.Source.Name == "Platform.Gateway" && s.OperationName == "realtime push" && Equals(s.GetTagItem("platform.seq"), seq)),
-            TimeSpan.FromSeconds(15), "the Gateway's push of the message is in the send's trace");
+            // The push can be recorded before the requests' own spans end (the publish runs beside the response): wait
+            // for both.
+            t => t.Any(s => s.Source.Name == "Platform.Gateway" && s.OperationName == "realtime push" && Equals(s.GetTagItem("platform.seq"), seq))
+                && t.Count(s => s.Source.Name == "Microsoft.AspNetCore" && s.Kind == ActivityKind.Server && (s.GetTagItem("url.path") as string)?.EndsWith("/messages") == true) >= 2,
+            TimeSpan.FromSeconds(15), "the Gateway's push of the message and both requests are in the send's trace");
 
         string Describe() => string.Join("\n", trace.Select(s => $"{s.Source.Name} {s.Kind} {s.DisplayName} {s.SpanId} <- {s.ParentSpanId}"));
         // The Gateway's incoming request and its forward to Messaging (YARP), Messaging's incoming request.
