@@ -88,8 +88,7 @@ public static class NotificationsServiceExtensions
 
     public static void AddNotificationsConsumers(this IBusRegistrationConfigurator bus)
     {
-        // One event at a time: a conversation's events are handled in the order Messaging published them.
-        bus.AddConsumer<ConversationEventConsumer>().Endpoint(endpoint => endpoint.ConcurrentMessageLimit = 1);
+        bus.AddConsumer<ConversationEventConsumer, ConversationEventConsumerDefinition>();
         bus.AddConsumer<StateConsumer>();
         bus.AddConsumer<InviteConsumer>();
         bus.AddConsumer<PasswordResetConsumer>();
