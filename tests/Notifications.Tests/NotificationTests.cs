@@ -35,8 +35,9 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
         Assert.False(item.GetProperty("read").GetBoolean());
         Assert.Equal(1, feed.GetProperty("unreadCount").GetInt32());
         Assert.Equal(0, (await host.FeedAsync(alice)).GetProperty("items").GetArrayLength());
-        var live = await Eventually.Returns(() => host.Bus.NextAsync(), n => n.UserId == bob, TimeSpan.FromSeconds(10), "NotificationCreated for bob");
-        Assert.Equal(item.GetProperty("id").GetGuid(), live.NotificationId);
+        // One message carries the event's notifications (here bob's alone).
+        var live = await Eventually.Returns(() => host.Bus.NextAsync(), n => n.Notifications.Any(x => x.UserId == bob), TimeSpan.FromSeconds(10), "NotificationsCreated for bob");
+        Assert.Equal(item.GetProperty("id").GetGuid(), Assert.Single(live.Notifications).NotificationId);
     }
 
     [Fact]

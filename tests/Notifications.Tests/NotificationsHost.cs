@@ -25,7 +25,7 @@ public sealed class NotificationsHost : IAsyncLifetime
 
     public ServiceFactory<Program> Factory { get; private set; } = null!;
 
-    public BusProbe<NotificationCreated> Bus { get; private set; } = null!;
+    public BusProbe<NotificationsCreated> Bus { get; private set; } = null!;
 
     public SmtpReceiver Smtp { get; } = SmtpReceiver.Start();
 
@@ -35,7 +35,7 @@ public sealed class NotificationsHost : IAsyncLifetime
     {
         await Infrastructure.InitializeAsync();
         Issuer = await TestTokenIssuer.StartAsync();
-        Bus = await BusProbe<NotificationCreated>.StartAsync(Infrastructure.VirtualHost.ConnectionString);
+        Bus = await BusProbe<NotificationsCreated>.StartAsync(Infrastructure.VirtualHost.ConnectionString);
         Factory = new ServiceFactory<Program>(Infrastructure)
             .WithSetting("Auth:MetadataAddress", Issuer.Url)
             // Wide enough that a burst posted one by one on a loaded machine falls into one window.

@@ -125,12 +125,27 @@ public sealed class CallSignalConsumer(ConnectionIndex connections, TimeProvider
     }
 }
 
-/// <summary>A new in-app notification, for the user's connections on this instance (the hub's <c>notification</c>).</summary>
-public sealed class NotificationConsumer(ConnectionIndex connections) : IConsumer<NotificationCreated>
+/// <summary>
+/// New in-app notifications, each for its user's connections on this instance (the hub's <c>notification</c>): one
+/// message for all the notifications of one event (<see cref="NotificationsCreated"/>), or one each as older
+/// Notifications replicas publish them.
+/// </summary>
+public sealed class NotificationConsumer(ConnectionIndex connections) : IConsumer<NotificationsCreated>, IConsumer<NotificationCreated>
 {
+    public Task Consume(ConsumeContext<NotificationsCreated> context)
+    {
+        foreach (var notification in context.Message.Notifications)
+            Send(notification);
+        return Task.CompletedTask;
+    }
+
     public Task Consume(ConsumeContext<NotificationCreated> context)
     {
-        var notification = context.Message;
+        Send(context.Message);
+        return Task.CompletedTask;
+    }
+
+    private void Send(NotificationCreated notification) =>
         connections.SendToUser(notification.UserId, HubMethods.Notification, new Dictionary<string, object?>
         {
             ["id"] = notification.NotificationId.ToString(),
@@ -141,6 +156,4 @@ public sealed class NotificationConsumer(ConnectionIndex connections) : IConsume
             ["body"] = notification.Body,
             ["createdAt"] = notification.CreatedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
         });
-        return Task.CompletedTask;
-    }
 }

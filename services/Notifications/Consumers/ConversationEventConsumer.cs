@@ -23,18 +23,22 @@ public sealed class ConversationEventConsumer(
     public async Task Consume(ConsumeContext<ConversationEvent> context)
     {
         var created = await ApplyAsync(context.Message, context.GetRetryAttempt(), context.CancellationToken);
-        // Each to its own user: no order among them, so they go out together.
-        await Task.WhenAll(created.Select(notification => context.Publish(new NotificationCreated
-        {
-            NotificationId = notification.Id,
-            UserId = notification.UserId,
-            Kind = notification.Kind,
-            ConversationId = notification.ConversationId,
-            Seq = notification.Seq,
-            Title = notification.Title,
-            Body = notification.Body,
-            CreatedAt = notification.CreatedAt,
-        }, context.CancellationToken)));
+        // All of them in one message: the Gateways hand each to its user's connections.
+        if (created.Count > 0)
+            await context.Publish(new NotificationsCreated
+            {
+                Notifications = created.ConvertAll(notification => new NotificationCreated
+                {
+                    NotificationId = notification.Id,
+                    UserId = notification.UserId,
+                    Kind = notification.Kind,
+                    ConversationId = notification.ConversationId,
+                    Seq = notification.Seq,
+                    Title = notification.Title,
+                    Body = notification.Body,
+                    CreatedAt = notification.CreatedAt,
+                }),
+            }, context.CancellationToken);
         // After the state the event changes (a departed owner's webhook gets nothing more); idempotent, so a retry after
         // a failure here queues each delivery once.
         await webhooks.EnqueueAsync(session, context.Message, context.CancellationToken);
