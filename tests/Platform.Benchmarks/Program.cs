@@ -1,6 +1,6 @@
 // The benchmark harness: one command that starts PostgreSQL (durability on) and RabbitMQ, Messaging and a Gateway,
 // measures the baselines and the platform in the same run, and writes a Markdown and a JSON report to .local/bench/.
-//   dotnet run -c Release --project tests/Platform.Benchmarks -- [all|baselines|capacity|latency|fanout|idle|history|search|send-to-publish] [options]
+//   dotnet run -c Release --project tests/Platform.Benchmarks -- [all|baselines|capacity|latency|fanout|fanout-node|idle|history|search|send-to-publish] [options]
 //   dotnet run -c Release --project tests/Platform.Benchmarks -- faults [--only NAME[,NAME]] [--long] (the fault campaign; RELIABILITY.md)
 //   dotnet run -c Release --project tests/Platform.Benchmarks -- password-hash [iterations ...] (Identity's hashing cost per sign-in)
 // Options: --users 40 --conversations 8 --members 5 --size 100 --duration 15 --warmup 3 --protocol json|msgpack
@@ -29,7 +29,7 @@ if (options.Scenario == "send-to-publish")
     Console.WriteLine(legacy);
     return 0;
 }
-var known = new[] { "all", "baselines", "capacity", "latency", "fanout", "idle", "history", "search" };
+var known = new[] { "all", "baselines", "capacity", "latency", "fanout", "fanout-node", "idle", "history", "search" };
 var scenarios = options.Scenario.Split(',', StringSplitOptions.RemoveEmptyEntries);
 if (scenarios.Length == 0 || !scenarios.All(known.Contains))
 {
@@ -49,14 +49,19 @@ var report = new Report(options);
 var messagePack = options.Protocol == "msgpack";
 var referenceRate = options.Rate ?? 200;
 
+// fanout-node alone skips the request baselines (B0-B3): it has its own, the bare hub measured the same way.
+var onlyNode = scenarios.All(s => s == "fanout-node");
 Console.WriteLine("bench: baselines");
-report.Fsync = Baselines.Fsync(Path.Combine(bench, "postgres"), 300);
-report.Baselines["B0 TCP round trip (loopback), back to back"] = await Baselines.TcpRoundTripAsync(3000, options.Size);
-report.Baselines["B0 TCP round trip (loopback) at 20/s, cores idle between"] = await Baselines.TcpRoundTripAsync(200, options.Size, 20);
 var (bareHub, bareAddress) = await Baselines.StartBareHubAsync();
-report.Baselines["B1 SignalR echo (bare hub)"] = await Baselines.SignalREchoAsync(bareAddress, (int)(referenceRate * 10), options.Size, referenceRate, messagePack);
-report.Baselines["B2 PostgreSQL insert + commit"] = await Baselines.PostgresInsertAsync(Environment.GetEnvironmentVariable("PLATFORM_POSTGRES_CONNECTION")!, (int)(referenceRate * 10), options.Size, referenceRate);
-report.Baselines["B3 RabbitMQ publish-confirm-consume"] = await Baselines.RabbitMqAsync(Environment.GetEnvironmentVariable("PLATFORM_RABBITMQ_URI")!, (int)(referenceRate * 10), options.Size, referenceRate);
+if (!onlyNode)
+{
+    report.Fsync = Baselines.Fsync(Path.Combine(bench, "postgres"), 300);
+    report.Baselines["B0 TCP round trip (loopback), back to back"] = await Baselines.TcpRoundTripAsync(3000, options.Size);
+    report.Baselines["B0 TCP round trip (loopback) at 20/s, cores idle between"] = await Baselines.TcpRoundTripAsync(200, options.Size, 20);
+    report.Baselines["B1 SignalR echo (bare hub)"] = await Baselines.SignalREchoAsync(bareAddress, (int)(referenceRate * 10), options.Size, referenceRate, messagePack);
+    report.Baselines["B2 PostgreSQL insert + commit"] = await Baselines.PostgresInsertAsync(Environment.GetEnvironmentVariable("PLATFORM_POSTGRES_CONNECTION")!, (int)(referenceRate * 10), options.Size, referenceRate);
+    report.Baselines["B3 RabbitMQ publish-confirm-consume"] = await Baselines.RabbitMqAsync(Environment.GetEnvironmentVariable("PLATFORM_RABBITMQ_URI")!, (int)(referenceRate * 10), options.Size, referenceRate);
+}
 if (Runs("fanout"))
     foreach (var size in options.RoomSizes)
     {
@@ -134,6 +139,16 @@ if (options.Scenario != "baselines")
             report.Fanout[size] = await room.SendAsync(rate, (int)(rate * options.Duration), (int)(rate * options.Warmup), options.Size, $"room-{size}");
             report.Usage[$"fanout-{size}"] = usage.End();
         }
+
+    // Not part of "all": the official JS client in a Node process receives one room's messages, from a bare hub and
+    // from the Gateway, rates ramped until p99 passes 100 ms (BENCHMARKS.md, "fanout-node").
+    if (scenarios.Contains("fanout-node"))
+    {
+        var receivers = options.RoomSizes.Max() - 1;
+        Console.WriteLine($"bench: fanout-node: a room of {receivers + 1}, {receivers} receivers in one Node process, bare hub first");
+        report.NodeCurves.Add(await NodeFanout.BareAsync(usage, receivers, options));
+        report.NodeCurves.Add(await NodeFanout.PlatformAsync(platform, usage, receivers, options));
+    }
 
     if (Runs("history"))
     {
@@ -213,6 +228,7 @@ namespace Platform.Benchmarks
         public HopTable? Hops { get; set; }
         public string? TraceTrees { get; set; }
         public Dictionary<int, Step> Fanout { get; } = [];
+        public List<NodeCurve> NodeCurves { get; } = [];
         public List<HistoryRow> History { get; set; } = [];
         public SearchRow? Search { get; set; }
         public IdleResult? Idle { get; set; }
@@ -286,6 +302,8 @@ namespace Platform.Benchmarks
                     md.AppendLine($"| {size} | {s.OfferedRate:0} | {s.DeliveriesPerSecond:0} | {bare} | {s.Delivered.Ms(50):0.0} | {s.Delivered.Ms(99):0.0} | {s.Delivered.Ms(99.9):0.0} | {s.Losses} | {s.Duplicates} | {s.OrderViolations} |");
                 }
             }
+            if (NodeCurves.Count > 0)
+                md.Append(NodeFanoutReport.Markdown(NodeCurves, options));
             if (Idle is { } idle)
             {
                 md.AppendLine();
@@ -365,6 +383,7 @@ namespace Platform.Benchmarks
             ["maxSustainable"] = MaxSustainable,
             ["curve"] = Curve.Select(StepJson).ToList(),
             ["fanout"] = Fanout.ToDictionary(f => f.Key.ToString(), f => StepJson(f.Value)),
+            ["fanoutNode"] = NodeCurves.Select(NodeFanoutReport.Json).ToList(),
             ["idle"] = Idle,
             ["idleBareHub"] = IdleBare,
             ["history"] = History.Select(h => new { h.Events, h.SeedSeconds, h.EventsMiB, h.MessagesMiB, append = h.Append.Summary(), newest = h.Newest.Summary(), middle = h.Middle.Summary() }).ToList(),
