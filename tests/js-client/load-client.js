@@ -6,7 +6,8 @@
 //   MODE         "bare" (joins GROUP on the bare hub, receives `message(sentAt, text)`) or "gateway" (receives `event`)
 //   URL          the hub's URL (e.g. http://127.0.0.1:5000/bare or http://127.0.0.1:5001/hubs/chat)
 //   CONNECTIONS  how many connections to hold (bare mode)
-//   TOKENS_FILE  gateway mode: one access token a line, one connection per token (not in argv: 1,000 tokens are long)
+//   TOKENS_FILE  gateway mode: one access token a line, one connection per token (not in argv: 1,000 tokens are long);
+//                a line "<userId> <token>" also names the user, whose own messages are then not counted
 //   GROUP        bare mode: the group each connection joins
 //   OPEN_PARALLEL  connections opened at a time (default 50)
 //
@@ -18,7 +19,8 @@
 // stdin, one JSON object a line:
 //   {"cmd":"clock","t":<µs>}           -> {"clock":<this process's now, µs>,"t":<µs>}
 //   {"cmd":"begin","tag":"m3"}         -> {"begun":"m3"}: from now, messages tagged m3 are counted and timed
-//   {"cmd":"end","expected":n,"timeoutMs":t} -> waits until every connection has n messages of the tag (or t ms), then
+//   {"cmd":"end","expected":n,"timeoutMs":t} -> waits until every connection has n messages of the tag (or t ms; with
+//                                         "expectedEach":[n0,n1,...] instead, connection i expects ni), then
 //                                         {"step":tag,...counts,"bucketUs":20,"hist":[[bucket,count],...]}
 //   end of input closes the connections and exits.
 const fs = require("node:fs");
@@ -73,7 +75,7 @@ function onEvent(state, e) {
       state.gaps++;
   }
   state.seqs.set(e.conversationId, e.seq);
-  if (e.type === "message.posted" && e.data && typeof e.data.text === "string")
+  if (e.type === "message.posted" && e.data && typeof e.data.text === "string" && e.data.senderId !== state.userId)
     record(state, e.data.text);
 }
 
@@ -81,8 +83,8 @@ function count(method) {
   return () => { other[method] = (other[method] ?? 0) + 1; };
 }
 
-async function open(index, token) {
-  const state = { count: 0, seqs: new Map(), duplicates: 0, gaps: 0, closed: false };
+async function open(index, token, userId) {
+  const state = { count: 0, seqs: new Map(), duplicates: 0, gaps: 0, closed: false, userId, index };
   const options = { transport: signalR.HttpTransportType.WebSockets };
   if (token !== undefined)
     options.accessTokenFactory = () => token;
@@ -106,7 +108,7 @@ async function open(index, token) {
   states[index] = state;
 }
 
-function result(expected) {
+function result(expected, expectedEach) {
   const hist = [];
   for (let i = 0; i < histogram.length; i++)
     if (histogram[i] !== 0)
@@ -115,11 +117,12 @@ function result(expected) {
   for (const state of states) {
     if (state === undefined)
       continue;
-    if (state.count < expected) {
-      missing += expected - state.count;
+    const wanted = expectedEach ? expectedEach[state.index] : expected;
+    if (state.count < wanted) {
+      missing += wanted - state.count;
       short++;
     } else
-      extra += state.count - expected;
+      extra += state.count - wanted;
     duplicates += state.duplicates;
     gaps += state.gaps;
     if (state.closed)
@@ -144,20 +147,22 @@ function begin(newTag) {
       state.count = 0;
 }
 
-async function end(expected, timeoutMs) {
+async function end(expected, expectedEach, timeoutMs) {
   const stop = Date.now() + timeoutMs;
-  const done = () => states.every(s => s === undefined || s.closed || s.count >= expected);
+  const done = () => states.every(s => s === undefined || s.closed || s.count >= (expectedEach ? expectedEach[s.index] : expected));
   while (!done() && Date.now() < stop)
     await new Promise(resolve => setTimeout(resolve, 50));
-  const answer = result(expected);
+  const answer = result(expected, expectedEach);
   tag = null;
   return answer;
 }
 
 (async () => {
-  const tokens = process.env.TOKENS_FILE
+  const lines = process.env.TOKENS_FILE
     ? fs.readFileSync(process.env.TOKENS_FILE, "utf8").split("\n").map(line => line.trim()).filter(line => line.length > 0)
     : undefined;
+  const tokens = lines?.map(line => line.split(" ").at(-1));
+  const users = lines?.map(line => (line.includes(" ") ? line.split(" ")[0] : undefined));
   const total = tokens ? tokens.length : Number(process.env.CONNECTIONS);
   const started = Date.now();
   let next = 0, failed = 0;
@@ -166,7 +171,7 @@ async function end(expected, timeoutMs) {
     while (next < total) {
       const index = next++;
       try {
-        await open(index, tokens?.[index]);
+        await open(index, tokens?.[index], users?.[index]);
       } catch (error) {
         failed++;
         if (errors.length < 3)
@@ -189,7 +194,7 @@ async function end(expected, timeoutMs) {
         print({ begun: command.tag });
         break;
       case "end":
-        print(await end(command.expected, command.timeoutMs ?? 15_000));
+        print(await end(command.expected ?? 0, command.expectedEach, command.timeoutMs ?? 15_000));
         break;
       default:
         print({ error: `unknown command ${command.cmd}` });
