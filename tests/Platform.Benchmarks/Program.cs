@@ -6,6 +6,7 @@
 // Options: --users 40 --conversations 8 --members 5 --size 100 --duration 15 --warmup 3 --protocol json|msgpack
 //          --rate R (latency without capacity) --rooms 10,100,1000 --fanout-deliveries 20000 --idle 15000 --history-max 1000000
 //          --search-messages 1000000 --search-conversations 100
+//          --receivers sdk|node (capacity and latency: the users receive with the .NET SDK, or through one Node process with the official JS client)
 //          --trace-every 4 (1 in N sends of the latency step traced through the services; 0: none)
 using System.Diagnostics;
 using System.Text;
@@ -87,7 +88,11 @@ if (options.Scenario != "baselines")
 
     if (Runs("capacity") || Runs("latency"))
     {
-        var rooms = await Rooms.CreateAsync(platform, options.Users, options.Conversations, options.Members, messagePack);
+        // --receivers node: the users receive through one Node process with the official JS client (issue 20's independent client).
+        await using var nodeRooms = options.Receivers == "node" ? await NodeRooms.CreateAsync(platform, options.Users, options.Conversations, options.Members) : null;
+        if (nodeRooms is not null)
+            usage.Track("node client", () => [nodeRooms.ProcessId]);
+        IRoomLoad rooms = nodeRooms is not null ? nodeRooms : await Rooms.CreateAsync(platform, options.Users, options.Conversations, options.Members, messagePack);
         double? sustainable = options.Rate;
         // Until the JIT's tiering has settled (it still compiled hundreds of methods a second after 10 s at 20/s):
         // ramped, so the warm-up itself does not queue up.
@@ -120,7 +125,7 @@ if (options.Scenario != "baselines")
         usage.Begin();
         report.Latency = await rooms.SendAsync(latencyRate, (int)(latencyRate * options.Duration * 2), (int)(latencyRate * options.Warmup), options.Size, "latency", options.TraceEvery);
         report.Usage["latency"] = usage.End();
-        if (options.TraceEvery > 0)
+        if (options.TraceEvery > 0 && nodeRooms is null)
         {
             await platform.Traces.SettleAsync(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20));
             report.Hops = WhereTheTimeGoes.Analyze(platform.Traces, rooms.Traced);
@@ -195,7 +200,7 @@ namespace Platform.Benchmarks
     internal sealed record BenchOptions(
         string Scenario, int Users, int Conversations, int Members, int Size, int Duration, int Warmup, string Protocol, double? Rate,
         int[] RoomSizes, int FanoutDeliveries, int Idle, long HistoryMax, int Messages, int WarmupMessages, int TraceEvery,
-        long SearchMessages, int SearchConversations)
+        long SearchMessages, int SearchConversations, string Receivers)
     {
         public static BenchOptions Parse(string[] args)
         {
@@ -211,7 +216,8 @@ namespace Platform.Benchmarks
                 Option("--rooms", "10,100,1000").Split(',').Select(int.Parse).ToArray(), int.Parse(Option("--fanout-deliveries", "20000")),
                 int.Parse(Option("--idle", "15000")), long.Parse(Option("--history-max", "1000000")),
                 int.Parse(Option("--messages", "2000")), int.Parse(Option("--warmup-messages", "200")), int.Parse(Option("--trace-every", "4")),
-                long.Parse(Option("--search-messages", "1000000")), int.Parse(Option("--search-conversations", "100")));
+                long.Parse(Option("--search-messages", "1000000")), int.Parse(Option("--search-conversations", "100")),
+                Option("--receivers", "sdk"));
         }
     }
 
@@ -261,9 +267,9 @@ namespace Platform.Benchmarks
             {
                 md.AppendLine();
                 md.AppendLine($"## (a) Latency at {l.OfferedRate:0} messages/s{(MaxSustainable is { } max && Curve.Count > 0 ? $" (20% of the maximum sustainable {max:0}/s)" : "")}");
-                md.AppendLine($"{options.Users} users, {options.Conversations} conversations of {options.Members} members, each message to every other member.");
+                md.AppendLine($"{options.Users} users, {options.Conversations} conversations of {options.Members} members, each message to every other member; receivers: {(options.Receivers == "node" ? "one Node process with the official JS client (--receivers node)" : "the .NET SDK")}.");
                 md.AppendLine(Header);
-                md.AppendLine(l.Delivered.Row("send → delivered at each recipient (SDK)"));
+                md.AppendLine(l.Delivered.Row(options.Receivers == "node" ? "send → delivered at each recipient (official JS client, one Node process)" : "send → delivered at each recipient (SDK)"));
                 md.AppendLine(l.Acknowledged.Row("send → 201 at the sender"));
                 md.AppendLine();
                 md.AppendLine($"Ratios of the median: delivered / B1 echo = {Ratio(l.Delivered, "B1")}, / B2 insert = {Ratio(l.Delivered, "B2")}, / B3 broker = {Ratio(l.Delivered, "B3")}, / B0 TCP = {Ratio(l.Delivered, "B0")}.");
