@@ -20,6 +20,8 @@ internal static class Charts
             written.Add(CpuPerMessage(report, capacity, Path.Combine(folder, $"cpu-per-message-{stamp}.svg")));
         if (report.Fanout.Count > 0)
             written.Add(Fanout(report, Path.Combine(folder, $"fanout-{stamp}.svg")));
+        if (report.NodeCurves.Any(curve => curve.Steps.Count > 0))
+            written.Add(FanoutNode(report.NodeCurves, Path.Combine(folder, $"fanout-node-{stamp}.svg")));
         return written;
     }
 
@@ -86,6 +88,38 @@ internal static class Charts
         plot.Title("Fan-out: send → delivered at the same rate, platform and bare SignalR broadcast");
         plot.YLabel("ms");
         plot.Axes.Margins(bottom: 0);
+        plot.ShowLegend(Alignment.UpperLeft);
+        plot.SaveSvg(path, Width, Height);
+        return path;
+    }
+
+    /// <summary>fanout-node: p50 and p99 against deliveries/s, the bare hub's and the platform's curves on one chart.</summary>
+    private static string FanoutNode(IReadOnlyList<NodeCurve> curves, string path)
+    {
+        var plot = new Plot();
+        var max = 150.0;
+        foreach (var curve in curves.Where(c => c.Steps.Count > 0))
+            foreach (var (percentile, pattern) in new[] { (50.0, LinePattern.Dotted), (99.0, LinePattern.Solid) })
+            {
+                var values = curve.Steps.Select(step => step.Latency.Ms(percentile)).ToArray();
+                var line = plot.Add.Scatter(curve.Steps.Select(step => step.DeliveriesPerSecond).ToArray(), values);
+                line.LegendText = $"{curve.Name} p{percentile:0}";
+                line.LinePattern = pattern;
+                line.MarkerSize = 7;
+                if (curve.Name == "platform")
+                    line.Color = percentile == 50 ? Colors.DarkOrange : Colors.OrangeRed;
+                else
+                    line.Color = percentile == 50 ? Colors.SteelBlue : Colors.Navy;
+                max = Math.Max(max, values.Where(v => !double.IsNaN(v)).DefaultIfEmpty(0).Max() * 1.1);
+            }
+        var target = plot.Add.HorizontalLine(100);
+        target.LegendText = "p99 limit (100 ms)";
+        target.LinePattern = LinePattern.Dashed;
+        target.Color = Colors.Gray;
+        plot.Title($"One room of {curves[0].Receivers + 1}, official JS client in Node: latency versus deliveries/s");
+        plot.XLabel("deliveries/s (measured at the Node client)");
+        plot.YLabel("send → received, ms");
+        plot.Axes.SetLimitsY(0, Math.Min(1000, max));
         plot.ShowLegend(Alignment.UpperLeft);
         plot.SaveSvg(path, Width, Height);
         return path;

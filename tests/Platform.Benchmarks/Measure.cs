@@ -19,6 +19,12 @@ internal sealed class Latency
             _histogram.RecordValue(Math.Max(0, ticks));
     }
 
+    public void Record(long ticks, long count)
+    {
+        lock (_histogram)
+            _histogram.RecordValueWithCount(Math.Max(0, ticks), count);
+    }
+
     public void RecordNanoseconds(long nanoseconds) => Record((long)(nanoseconds * (Stopwatch.Frequency / 1e9)));
 
     public double Ms(double percentile)
@@ -82,6 +88,8 @@ internal sealed class ProcessUsage
     private readonly Dictionary<string, (double Cpu, long PeakRss)> _start = [];
 
     public void Track(string name, Func<IEnumerable<int>> pids) => _processes[name] = pids;
+
+    public void Untrack(string name) => _processes.Remove(name);
 
     public void Begin()
     {

@@ -126,7 +126,7 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
 /// Users in rooms, all connected through the Gateway; messages sent open loop by members, timed until each other
 /// member's SDK stream hands them out. Counts losses, duplicates and order violations as the apps would see them.
 /// </summary>
-internal sealed class Rooms
+internal sealed class Rooms : IRoomLoad
 {
     private readonly PlatformUnderTest _platform;
     private readonly ConcurrentDictionary<string, long> _scheduled = new();

@@ -1,11 +1,12 @@
 // The benchmark harness: one command that starts PostgreSQL (durability on) and RabbitMQ, Messaging and a Gateway,
 // measures the baselines and the platform in the same run, and writes a Markdown and a JSON report to .local/bench/.
-//   dotnet run -c Release --project tests/Platform.Benchmarks -- [all|baselines|capacity|latency|fanout|idle|history|search|send-to-publish] [options]
+//   dotnet run -c Release --project tests/Platform.Benchmarks -- [all|baselines|capacity|latency|fanout|fanout-node|idle|history|search|send-to-publish] [options]
 //   dotnet run -c Release --project tests/Platform.Benchmarks -- faults [--only NAME[,NAME]] [--long] (the fault campaign; RELIABILITY.md)
 //   dotnet run -c Release --project tests/Platform.Benchmarks -- password-hash [iterations ...] (Identity's hashing cost per sign-in)
 // Options: --users 40 --conversations 8 --members 5 --size 100 --duration 15 --warmup 3 --protocol json|msgpack
 //          --rate R (latency without capacity) --rooms 10,100,1000 --fanout-deliveries 20000 --idle 15000 --history-max 1000000
 //          --search-messages 1000000 --search-conversations 100
+//          --receivers sdk|node (capacity and latency: the users receive with the .NET SDK, or through one Node process with the official JS client)
 //          --trace-every 4 (1 in N sends of the latency step traced through the services; 0: none)
 using System.Diagnostics;
 using System.Text;
@@ -29,7 +30,7 @@ if (options.Scenario == "send-to-publish")
     Console.WriteLine(legacy);
     return 0;
 }
-var known = new[] { "all", "baselines", "capacity", "latency", "fanout", "idle", "history", "search" };
+var known = new[] { "all", "baselines", "capacity", "latency", "fanout", "fanout-node", "idle", "history", "search" };
 var scenarios = options.Scenario.Split(',', StringSplitOptions.RemoveEmptyEntries);
 if (scenarios.Length == 0 || !scenarios.All(known.Contains))
 {
@@ -49,14 +50,19 @@ var report = new Report(options);
 var messagePack = options.Protocol == "msgpack";
 var referenceRate = options.Rate ?? 200;
 
+// fanout-node alone skips the request baselines (B0-B3): it has its own, the bare hub measured the same way.
+var onlyNode = scenarios.All(s => s == "fanout-node");
 Console.WriteLine("bench: baselines");
-report.Fsync = Baselines.Fsync(Path.Combine(bench, "postgres"), 300);
-report.Baselines["B0 TCP round trip (loopback), back to back"] = await Baselines.TcpRoundTripAsync(3000, options.Size);
-report.Baselines["B0 TCP round trip (loopback) at 20/s, cores idle between"] = await Baselines.TcpRoundTripAsync(200, options.Size, 20);
 var (bareHub, bareAddress) = await Baselines.StartBareHubAsync();
-report.Baselines["B1 SignalR echo (bare hub)"] = await Baselines.SignalREchoAsync(bareAddress, (int)(referenceRate * 10), options.Size, referenceRate, messagePack);
-report.Baselines["B2 PostgreSQL insert + commit"] = await Baselines.PostgresInsertAsync(Environment.GetEnvironmentVariable("PLATFORM_POSTGRES_CONNECTION")!, (int)(referenceRate * 10), options.Size, referenceRate);
-report.Baselines["B3 RabbitMQ publish-confirm-consume"] = await Baselines.RabbitMqAsync(Environment.GetEnvironmentVariable("PLATFORM_RABBITMQ_URI")!, (int)(referenceRate * 10), options.Size, referenceRate);
+if (!onlyNode)
+{
+    report.Fsync = Baselines.Fsync(Path.Combine(bench, "postgres"), 300);
+    report.Baselines["B0 TCP round trip (loopback), back to back"] = await Baselines.TcpRoundTripAsync(3000, options.Size);
+    report.Baselines["B0 TCP round trip (loopback) at 20/s, cores idle between"] = await Baselines.TcpRoundTripAsync(200, options.Size, 20);
+    report.Baselines["B1 SignalR echo (bare hub)"] = await Baselines.SignalREchoAsync(bareAddress, (int)(referenceRate * 10), options.Size, referenceRate, messagePack);
+    report.Baselines["B2 PostgreSQL insert + commit"] = await Baselines.PostgresInsertAsync(Environment.GetEnvironmentVariable("PLATFORM_POSTGRES_CONNECTION")!, (int)(referenceRate * 10), options.Size, referenceRate);
+    report.Baselines["B3 RabbitMQ publish-confirm-consume"] = await Baselines.RabbitMqAsync(Environment.GetEnvironmentVariable("PLATFORM_RABBITMQ_URI")!, (int)(referenceRate * 10), options.Size, referenceRate);
+}
 if (Runs("fanout"))
     foreach (var size in options.RoomSizes)
     {
@@ -82,7 +88,11 @@ if (options.Scenario != "baselines")
 
     if (Runs("capacity") || Runs("latency"))
     {
-        var rooms = await Rooms.CreateAsync(platform, options.Users, options.Conversations, options.Members, messagePack);
+        // --receivers node: the users receive through one Node process with the official JS client (issue 20's independent client).
+        await using var nodeRooms = options.Receivers == "node" ? await NodeRooms.CreateAsync(platform, options.Users, options.Conversations, options.Members) : null;
+        if (nodeRooms is not null)
+            usage.Track("node client", () => [nodeRooms.ProcessId]);
+        IRoomLoad rooms = nodeRooms is not null ? nodeRooms : await Rooms.CreateAsync(platform, options.Users, options.Conversations, options.Members, messagePack);
         double? sustainable = options.Rate;
         // Until the JIT's tiering has settled (it still compiled hundreds of methods a second after 10 s at 20/s):
         // ramped, so the warm-up itself does not queue up.
@@ -115,7 +125,7 @@ if (options.Scenario != "baselines")
         usage.Begin();
         report.Latency = await rooms.SendAsync(latencyRate, (int)(latencyRate * options.Duration * 2), (int)(latencyRate * options.Warmup), options.Size, "latency", options.TraceEvery);
         report.Usage["latency"] = usage.End();
-        if (options.TraceEvery > 0)
+        if (options.TraceEvery > 0 && nodeRooms is null)
         {
             await platform.Traces.SettleAsync(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20));
             report.Hops = WhereTheTimeGoes.Analyze(platform.Traces, rooms.Traced);
@@ -134,6 +144,16 @@ if (options.Scenario != "baselines")
             report.Fanout[size] = await room.SendAsync(rate, (int)(rate * options.Duration), (int)(rate * options.Warmup), options.Size, $"room-{size}");
             report.Usage[$"fanout-{size}"] = usage.End();
         }
+
+    // Not part of "all": the official JS client in a Node process receives one room's messages, from a bare hub and
+    // from the Gateway, rates ramped until p99 passes 100 ms (BENCHMARKS.md, "fanout-node").
+    if (scenarios.Contains("fanout-node"))
+    {
+        var receivers = options.RoomSizes.Max() - 1;
+        Console.WriteLine($"bench: fanout-node: a room of {receivers + 1}, {receivers} receivers in one Node process, bare hub first");
+        report.NodeCurves.Add(await NodeFanout.BareAsync(usage, receivers, options));
+        report.NodeCurves.Add(await NodeFanout.PlatformAsync(platform, usage, receivers, options));
+    }
 
     if (Runs("history"))
     {
@@ -180,7 +200,7 @@ namespace Platform.Benchmarks
     internal sealed record BenchOptions(
         string Scenario, int Users, int Conversations, int Members, int Size, int Duration, int Warmup, string Protocol, double? Rate,
         int[] RoomSizes, int FanoutDeliveries, int Idle, long HistoryMax, int Messages, int WarmupMessages, int TraceEvery,
-        long SearchMessages, int SearchConversations)
+        long SearchMessages, int SearchConversations, string Receivers)
     {
         public static BenchOptions Parse(string[] args)
         {
@@ -196,7 +216,8 @@ namespace Platform.Benchmarks
                 Option("--rooms", "10,100,1000").Split(',').Select(int.Parse).ToArray(), int.Parse(Option("--fanout-deliveries", "20000")),
                 int.Parse(Option("--idle", "15000")), long.Parse(Option("--history-max", "1000000")),
                 int.Parse(Option("--messages", "2000")), int.Parse(Option("--warmup-messages", "200")), int.Parse(Option("--trace-every", "4")),
-                long.Parse(Option("--search-messages", "1000000")), int.Parse(Option("--search-conversations", "100")));
+                long.Parse(Option("--search-messages", "1000000")), int.Parse(Option("--search-conversations", "100")),
+                Option("--receivers", "sdk"));
         }
     }
 
@@ -213,6 +234,7 @@ namespace Platform.Benchmarks
         public HopTable? Hops { get; set; }
         public string? TraceTrees { get; set; }
         public Dictionary<int, Step> Fanout { get; } = [];
+        public List<NodeCurve> NodeCurves { get; } = [];
         public List<HistoryRow> History { get; set; } = [];
         public SearchRow? Search { get; set; }
         public IdleResult? Idle { get; set; }
@@ -245,9 +267,9 @@ namespace Platform.Benchmarks
             {
                 md.AppendLine();
                 md.AppendLine($"## (a) Latency at {l.OfferedRate:0} messages/s{(MaxSustainable is { } max && Curve.Count > 0 ? $" (20% of the maximum sustainable {max:0}/s)" : "")}");
-                md.AppendLine($"{options.Users} users, {options.Conversations} conversations of {options.Members} members, each message to every other member.");
+                md.AppendLine($"{options.Users} users, {options.Conversations} conversations of {options.Members} members, each message to every other member; receivers: {(options.Receivers == "node" ? "one Node process with the official JS client (--receivers node)" : "the .NET SDK")}.");
                 md.AppendLine(Header);
-                md.AppendLine(l.Delivered.Row("send → delivered at each recipient (SDK)"));
+                md.AppendLine(l.Delivered.Row(options.Receivers == "node" ? "send → delivered at each recipient (official JS client, one Node process)" : "send → delivered at each recipient (SDK)"));
                 md.AppendLine(l.Acknowledged.Row("send → 201 at the sender"));
                 md.AppendLine();
                 md.AppendLine($"Ratios of the median: delivered / B1 echo = {Ratio(l.Delivered, "B1")}, / B2 insert = {Ratio(l.Delivered, "B2")}, / B3 broker = {Ratio(l.Delivered, "B3")}, / B0 TCP = {Ratio(l.Delivered, "B0")}.");
@@ -286,6 +308,8 @@ namespace Platform.Benchmarks
                     md.AppendLine($"| {size} | {s.OfferedRate:0} | {s.DeliveriesPerSecond:0} | {bare} | {s.Delivered.Ms(50):0.0} | {s.Delivered.Ms(99):0.0} | {s.Delivered.Ms(99.9):0.0} | {s.Losses} | {s.Duplicates} | {s.OrderViolations} |");
                 }
             }
+            if (NodeCurves.Count > 0)
+                md.Append(NodeFanoutReport.Markdown(NodeCurves, options));
             if (Idle is { } idle)
             {
                 md.AppendLine();
@@ -365,6 +389,7 @@ namespace Platform.Benchmarks
             ["maxSustainable"] = MaxSustainable,
             ["curve"] = Curve.Select(StepJson).ToList(),
             ["fanout"] = Fanout.ToDictionary(f => f.Key.ToString(), f => StepJson(f.Value)),
+            ["fanoutNode"] = NodeCurves.Select(NodeFanoutReport.Json).ToList(),
             ["idle"] = Idle,
             ["idleBareHub"] = IdleBare,
             ["history"] = History.Select(h => new { h.Events, h.SeedSeconds, h.EventsMiB, h.MessagesMiB, append = h.Append.Summary(), newest = h.Newest.Summary(), middle = h.Middle.Summary() }).ToList(),
