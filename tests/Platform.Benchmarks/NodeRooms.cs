@@ -64,7 +64,7 @@ internal sealed class NodeRooms : IRoomLoad, IAsyncDisposable
             ["MODE"] = "gateway", ["URL"] = new Uri(platform.Gateway.BaseAddress, "hubs/chat").ToString(), ["TOKENS_FILE"] = tokens,
         });
         var clock = await client.ClockOffsetAsync();
-        Console.WriteLine($"bench: {client.Ready} Node connections open in {client.OpenSeconds:0.0} s; clock offset Node − harness {clock.OffsetMs:0.000} ms");
+        Console.WriteLine($"bench: {client.Ready} Node connections open in {client.OpenSeconds:0.0} s; clock offset Node − harness {clock.OffsetMs:0.000} ms (taken off its latencies)");
         return new NodeRooms(client, tokens, all, rooms);
     }
 

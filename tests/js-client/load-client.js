@@ -18,6 +18,7 @@
 // stdout, one JSON object a line: {"ready":n,"failed":k,"seconds":s} once the connections are open; the answer to each command.
 // stdin, one JSON object a line:
 //   {"cmd":"clock","t":<µs>}           -> {"clock":<this process's now, µs>,"t":<µs>}
+//   {"cmd":"offset","micros":<µs>}     -> {"offset":<µs>}: taken off every latency from now on (this clock − the harness's)
 //   {"cmd":"begin","tag":"m3"}         -> {"begun":"m3"}: from now, messages tagged m3 are counted and timed
 //   {"cmd":"end","expected":n,"timeoutMs":t} -> waits until every connection has n messages of the tag (or t ms; with
 //                                         "expectedEach":[n0,n1,...] instead, connection i expects ni), then
@@ -33,6 +34,9 @@ const url = process.env.URL;
 const parallel = Number(process.env.OPEN_PARALLEL ?? 50);
 const print = value => process.stdout.write(JSON.stringify(value) + "\n");
 const nowMicros = () => (performance.timeOrigin + performance.now()) * 1000;
+// This clock minus the harness's, as the harness measured it (`offset` command): both clocks are monotonic from a wall
+// clock read at their process's start, so a wall clock step between the two starts is a constant to take off.
+let offsetMicros = 0;
 
 // Latency histogram: 20 µs buckets up to 30 s; later ones in the last bucket.
 const bucketUs = 20;
@@ -48,7 +52,7 @@ function record(state, text) {
   if (bar < 0 || text.substring(0, bar) !== tag)
     return;
   const sentAt = Number(text.substring(bar + 1, text.indexOf("|", bar + 1)));
-  const now = nowMicros();
+  const now = nowMicros() - offsetMicros;
   let latency = now - sentAt;
   if (latency < 0) {
     negative++;
@@ -188,6 +192,10 @@ async function end(expected, expectedEach, timeoutMs) {
     switch (command.cmd) {
       case "clock":
         print({ clock: nowMicros(), t: command.t });
+        break;
+      case "offset":
+        offsetMicros = Number(command.micros);
+        print({ offset: offsetMicros });
         break;
       case "begin":
         begin(command.tag);
