@@ -88,6 +88,14 @@ if (options.Scenario != "baselines")
 
     if (Runs("capacity") || Runs("latency"))
     {
+        // The platform's own background work with nobody connected (timers, sweeps, the outbox relay): what the
+        // connected users' idle row is compared with.
+        // After the services' start-up work (schema checks, the JIT compiling what start-up ran) has settled.
+        Console.WriteLine("bench: nobody connected, idle");
+        await Task.Delay(TimeSpan.FromSeconds(20));
+        usage.Begin();
+        await Task.Delay(TimeSpan.FromSeconds(options.Duration));
+        report.Usage["nobody connected, idle"] = usage.End();
         // --receivers node: the users receive through one Node process with the official JS client (issue 20's independent client).
         await using var nodeRooms = options.Receivers == "node" ? await NodeRooms.CreateAsync(platform, options.Users, options.Conversations, options.Members) : null;
         if (nodeRooms is not null)
@@ -364,6 +372,18 @@ namespace Platform.Benchmarks
                     md.AppendLine($"Connected and idle ({IdleSeconds} s, no sends): " +
                         string.Join(", ", quiet.OrderByDescending(p => p.Value.CpuSeconds).Select(p => $"{p.Key} {100 * p.Value.CpuSeconds / IdleSeconds:0.0}%")) +
                         $" of a core; all processes {100 * quiet.Sum(p => p.Value.CpuSeconds) / IdleSeconds:0.0}%.");
+                if (Usage.TryGetValue("connected, idle", out var connected) && Usage.TryGetValue("nobody connected, idle", out var nobody) && IdleSeconds > 0)
+                {
+                    // The services' CPU only (not the clients' processes): what the connected users add to the platform.
+                    static double Services(Dictionary<string, (double CpuSeconds, double PeakRssMiB)> usage) =>
+                        usage.Where(p => p.Key is not ("harness" or "node client")).Sum(p => p.Value.CpuSeconds);
+                    var added = Services(connected) - Services(nobody);
+                    md.AppendLine($"Nobody connected ({IdleSeconds} s): the services and servers {100 * Services(nobody) / IdleSeconds:0.0}% of a core; with the " +
+                        $"{options.Users} users connected and idle {100 * Services(connected) / IdleSeconds:0.0}%: " +
+                        (added > 0
+                            ? $"{1e6 * added / IdleSeconds / options.Users:0.0} µs of CPU per second per connected user (keep-alives included)."
+                            : "no more than with nobody connected (the connected users' cost, keep-alives included, is below what this measures)."));
+                }
             }
             return md.ToString();
         }
