@@ -45,23 +45,23 @@ public static class Program
         Console.WriteLine($"\n(a) {Writes} writes, one writer, one conversation: event + conversation view + message view");
         // Two rounds, the variants interleaved, so that a warming server or a busy neighbour does not favour one.
         foreach (var round in new[] { 1, 2 })
-        foreach (var (name, mode) in new[] { ("ours", EventAppendMode.Quick), ("inline-quick", EventAppendMode.Quick), ("inline-rich", EventAppendMode.Rich) })
-        {
-            var counter = new RoundTrips();
-            using var store = Store(connection, $"a{round}_" + name.Replace('-', '_'), mode, counter, inline: name != "ours");
-            var conversationId = await StartAsync(store, byHand: name == "ours");
-            var writer = name == "ours" ? (Func<IDocumentStore, Guid, Task>)WriteOursAsync : WriteWithFetchForWritingAsync;
-            for (var i = 0; i < 50; i++)
-                await writer(store, conversationId); // warm-up
-            counter.Reset();
-            var clock = Stopwatch.StartNew();
-            for (var i = 0; i < Writes; i++)
-                await writer(store, conversationId);
-            clock.Stop();
-            await using var query = store.QuerySession();
-            var wrongSeq = await query.Query<MessageDoc>().CountAsync(m => m.Seq == 0);
-            Console.WriteLine($"  round {round} {name,-13} {clock.Elapsed.TotalMilliseconds / Writes:0.00} ms/write, {counter.PerWrite(Writes):0.0} Marten commands/write (+ COMMIT), messages with seq 0: {wrongSeq}");
-        }
+            foreach (var (name, mode) in new[] { ("ours", EventAppendMode.Quick), ("inline-quick", EventAppendMode.Quick), ("inline-rich", EventAppendMode.Rich) })
+            {
+                var counter = new RoundTrips();
+                using var store = Store(connection, $"a{round}_" + name.Replace('-', '_'), mode, counter, inline: name != "ours");
+                var conversationId = await StartAsync(store, byHand: name == "ours");
+                var writer = name == "ours" ? (Func<IDocumentStore, Guid, Task>)WriteOursAsync : WriteWithFetchForWritingAsync;
+                for (var i = 0; i < 50; i++)
+                    await writer(store, conversationId); // warm-up
+                counter.Reset();
+                var clock = Stopwatch.StartNew();
+                for (var i = 0; i < Writes; i++)
+                    await writer(store, conversationId);
+                clock.Stop();
+                await using var query = store.QuerySession();
+                var wrongSeq = await query.Query<MessageDoc>().CountAsync(m => m.Seq == 0);
+                Console.WriteLine($"  round {round} {name,-13} {clock.Elapsed.TotalMilliseconds / Writes:0.00} ms/write, {counter.PerWrite(Writes):0.0} Marten commands/write (+ COMMIT), messages with seq 0: {wrongSeq}");
+            }
     }
 
     // Messaging's way: lock the stream's and the view's rows in one statement, compute the seq, append with the
