@@ -45,6 +45,13 @@ public class ServiceFactory<TProgram> : WebApplicationFactory<TProgram> where TP
         return this;
     }
 
+    /// <summary>Runs <paramref name="action"/> with a scope of the service's container (its stores, its hosted services).</summary>
+    public async Task<T> InScopeAsync<T>(Func<IServiceProvider, Task<T>> action)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await action(scope.ServiceProvider);
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");

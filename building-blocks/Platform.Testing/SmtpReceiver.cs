@@ -10,7 +10,7 @@ using SmtpServer.Storage;
 namespace Platform.Testing;
 
 /// <summary>A real SMTP server on a free loopback port that keeps every message it is given.</summary>
-public sealed class SmtpReceiver : IDisposable
+public sealed class SmtpReceiver : IDisposable, IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
 
@@ -37,6 +37,12 @@ public sealed class SmtpReceiver : IDisposable
     }
 
     public void Dispose() => _stop.Cancel();
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
 
     private sealed class Store(ConcurrentQueue<MimeMessage> messages) : MessageStore
     {

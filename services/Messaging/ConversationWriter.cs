@@ -453,19 +453,8 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxDispatcher ou
             case CallEnded ended when await context.Call(ended.CallId, cancellationToken) is { } call:
                 context.Set(call.Apply(seq, ended));
                 break;
-            case MessageEdited or MessageDeleted or ReactionAdded or ReactionRemoved or LinkPreviewAttached or MessagePinned or MessageUnpinned
-                or MessageAttachmentsReady:
-                var messageId = @event switch
-                {
-                    MessageEdited e => e.MessageId,
-                    MessagePinned e => e.MessageId,
-                    MessageUnpinned e => e.MessageId,
-                    MessageDeleted e => e.MessageId,
-                    ReactionAdded e => e.MessageId,
-                    LinkPreviewAttached e => e.MessageId,
-                    MessageAttachmentsReady e => e.MessageId,
-                    _ => ((ReactionRemoved)@event).MessageId,
-                };
+            case IChangesMessage changes:
+                var messageId = changes.MessageId;
                 if (await context.Message(messageId, cancellationToken) is not { } message)
                     break;
                 if (@event is MessageDeleted)

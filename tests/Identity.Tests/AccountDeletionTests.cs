@@ -9,23 +9,14 @@ using Platform.Testing;
 namespace Platform.Identity.Tests;
 
 /// <summary><c>DELETE /api/v1/users/me</c>: with the password, the account is erased at once, leaving a tombstone; otherwise nothing happens.</summary>
-public sealed class AccountDeletionTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class AccountDeletionTests(IdentityHost identity) : IClassFixture<IdentityHost>
 {
-    private IdentityFactory _identity = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _identity = new IdentityFactory(infrastructure);
-        _http = await _identity.StartAsync();
-    }
-
-    public async Task DisposeAsync() => await _identity.DisposeAsync();
+    private readonly HttpClient _http = identity.Factory.CreateClient();
 
     [Fact]
     public async Task Delete_WithThePassword_ErasesTheAccountAtOnce_LeavesATombstone_AndPublishesUserDeleted()
     {
-        await using var events = await EventRecorder.StartAsync<UserDeleted, UserDisabled>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<UserDeleted, UserDisabled>(identity.Infrastructure.VirtualHost.ConnectionString);
         var marker = "zq" + Guid.NewGuid().ToString("N")[..12];
         var friend = await _http.RegisterAsync();
         var blocked = await _http.RegisterAsync();
@@ -63,14 +54,14 @@ public sealed class AccountDeletionTests(PlatformInfrastructure infrastructure) 
         Assert.True(published.DeletedAt <= DateTimeOffset.UtcNow);
         Assert.Empty(await TracesAsync(marker));
 
-        var tombstone = await _identity.InScopeAsync(services => services.GetRequiredService<IdentityDb>().Users.AsNoTracking().SingleAsync(u => u.Id == account.Id));
+        var tombstone = await identity.InScopeAsync(services => services.GetRequiredService<IdentityDb>().Users.AsNoTracking().SingleAsync(u => u.Id == account.Id));
         Assert.Equal("Deleted user", tombstone.DisplayName);
         Assert.True(tombstone.IsDisabled);
         Assert.Null(tombstone.Email);
         Assert.Null(tombstone.PhoneNumber);
         Assert.Null(tombstone.PasswordHash);
         Assert.Null(tombstone.StatusText);
-        var rows = await _identity.InScopeAsync(async services =>
+        var rows = await identity.InScopeAsync(async services =>
         {
             var db = services.GetRequiredService<IdentityDb>();
             var id = account.Id;
@@ -108,7 +99,7 @@ public sealed class AccountDeletionTests(PlatformInfrastructure infrastructure) 
     /// <summary>Rows of Identity's tables holding <paramref name="marker"/>.</summary>
     private async Task<List<string>> TracesAsync(string marker)
     {
-        await using var connection = new NpgsqlConnection(infrastructure.Database.ConnectionString);
+        await using var connection = new NpgsqlConnection(identity.Infrastructure.Database.ConnectionString);
         await connection.OpenAsync();
         var tables = new List<string>();
         await using (var list = new NpgsqlCommand("SELECT table_name FROM information_schema.tables WHERE table_schema = 'identity' AND table_type = 'BASE TABLE'", connection))

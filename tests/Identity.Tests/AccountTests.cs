@@ -5,18 +5,9 @@ using Platform.Testing;
 
 namespace Platform.Identity.Tests;
 
-public sealed class AccountTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class AccountTests(IdentityHost identity) : IClassFixture<IdentityHost>
 {
-    private IdentityFactory _identity = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _identity = new IdentityFactory(infrastructure);
-        _http = await _identity.StartAsync();
-    }
-
-    public async Task DisposeAsync() => await _identity.DisposeAsync();
+    private readonly HttpClient _http = identity.Factory.CreateClient();
 
     [Fact]
     public async Task Register_WithEmail_Returns201WithTheProfileAndAUsernameFromTheDisplayName()
@@ -50,13 +41,13 @@ public sealed class AccountTests(PlatformInfrastructure infrastructure) : IClass
         var squatter = await _http.RegisterAsync(email: existing.Email!.ToUpperInvariant());
         Assert.Equal(existing.Email, squatter.Email);
 
-        await _identity.VerifyAsync(existing);
-        var before = await _identity.CountUsersAsync();
+        await identity.VerifyAsync(existing);
+        var before = await identity.CountUsersAsync();
         var response = await _http.PostAsJsonAsync("/api/v1/users", new { email = existing.Email!.ToUpperInvariant(), password = Api.Password, displayName = "Copy" });
 
         await Api.AssertProblemAsync(response, HttpStatusCode.Conflict);
         Assert.Equal("email", (await response.JsonAsync()).GetProperty("field").GetString());
-        Assert.Equal(before, await _identity.CountUsersAsync());
+        Assert.Equal(before, await identity.CountUsersAsync());
     }
 
     [Fact]
@@ -66,7 +57,7 @@ public sealed class AccountTests(PlatformInfrastructure infrastructure) : IClass
         var owner = await _http.RegisterAsync(phone: phone);
         var national = $"({phone[2..5]}) {phone[5..8]}-{phone[8..]}";
         await _http.RegisterAsync(phone: national);
-        await _identity.VerifyAsync(owner);
+        await identity.VerifyAsync(owner);
 
         var response = await _http.PostAsJsonAsync("/api/v1/users", new { phone = national, password = Api.Password, displayName = "Copy" });
 
@@ -125,25 +116,25 @@ public sealed class AccountTests(PlatformInfrastructure infrastructure) : IClass
     [MemberData(nameof(BadRegistrations))]
     public async Task Register_WithBadInput_Returns400ProblemDetailsAndCreatesNothing(string because, string json)
     {
-        var before = await _identity.CountUsersAsync();
+        var before = await identity.CountUsersAsync();
 
         var response = await _http.PostAsync("/api/v1/users", new StringContent(json, Encoding.UTF8, "application/json"));
 
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{because}: {(int)response.StatusCode}");
         await Api.AssertProblemAsync(response, HttpStatusCode.BadRequest);
-        Assert.Equal(before, await _identity.CountUsersAsync());
+        Assert.Equal(before, await identity.CountUsersAsync());
     }
 
     [Fact]
     public async Task Register_WithAnOversizedBody_Returns413AndCreatesNothing()
     {
-        var before = await _identity.CountUsersAsync();
+        var before = await identity.CountUsersAsync();
         var json = $$"""{"email": "big@example.com", "password": "a-long-test-password", "displayName": "{{new string('x', 600_000)}}"}""";
 
         var response = await _http.PostAsync("/api/v1/users", new StringContent(json, Encoding.UTF8, "application/json"));
 
         await Api.AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
-        Assert.Equal(before, await _identity.CountUsersAsync());
+        Assert.Equal(before, await identity.CountUsersAsync());
     }
 
     [Fact]

@@ -4,23 +4,14 @@ using Platform.Testing;
 
 namespace Platform.Identity.Tests;
 
-public sealed class BotTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class BotTests(IdentityHost identity) : IClassFixture<IdentityHost>
 {
-    private IdentityFactory _identity = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _identity = new IdentityFactory(infrastructure);
-        _http = await _identity.StartAsync();
-    }
-
-    public async Task DisposeAsync() => await _identity.DisposeAsync();
+    private readonly HttpClient _http = identity.Factory.CreateClient();
 
     private async Task<string> AdminTokenAsync()
     {
         var admin = await _http.RegisterAsync();
-        await _identity.MakeAdminAsync(admin.Id);
+        await identity.MakeAdminAsync(admin.Id);
         return await _http.TokenAsync(admin);
     }
 
@@ -42,7 +33,7 @@ public sealed class BotTests(PlatformInfrastructure infrastructure) : IClassFixt
     [Fact]
     public async Task CreateBot_ByAnAdmin_GivesClientCredentialsWhoseTokensAreTheBotUser_AndPublishesUserRegisteredAsBot()
     {
-        await using var events = await EventRecorder.StartAsync<UserRegistered, UserDisabled>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<UserRegistered, UserDisabled>(identity.Infrastructure.VirtualHost.ConnectionString);
         var adminToken = await AdminTokenAsync();
         var username = "helper" + Guid.NewGuid().ToString("N")[..8];
 
@@ -85,7 +76,7 @@ public sealed class BotTests(PlatformInfrastructure infrastructure) : IClassFixt
     [Fact]
     public async Task DeleteBot_RefusesItsClientCredentialsAtOnce_AndPublishesUserDisabled()
     {
-        await using var events = await EventRecorder.StartAsync<UserRegistered, UserDisabled>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<UserRegistered, UserDisabled>(identity.Infrastructure.VirtualHost.ConnectionString);
         var adminToken = await AdminTokenAsync();
         var bot = await (await _http.SendAsync(HttpMethod.Post, "/api/v1/bots", adminToken, new { displayName = "Short Lived", username = "short" + Guid.NewGuid().ToString("N")[..8] })).JsonAsync();
         var botId = bot.GetProperty("userId").GetGuid();

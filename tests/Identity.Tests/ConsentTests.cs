@@ -5,25 +5,16 @@ using Platform.Testing;
 namespace Platform.Identity.Tests;
 
 /// <summary>Blocks, privacy settings and the relations services ask about, as Identity keeps and answers them.</summary>
-public sealed class ConsentTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class ConsentTests(IdentityHost identity) : IClassFixture<IdentityHost>
 {
-    private IdentityFactory _identity = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _identity = new IdentityFactory(infrastructure);
-        _http = await _identity.StartAsync();
-    }
-
-    public async Task DisposeAsync() => await _identity.DisposeAsync();
+    private readonly HttpClient _http = identity.Factory.CreateClient();
 
     [Fact]
     public async Task ABlock_IsListed_PublishedAndAnsweredEitherWay_AndUnblockingUndoesIt()
     {
         var (alice, bob, carol) = (await _http.RegisterAsync(), await _http.RegisterAsync(), await _http.RegisterAsync());
         var (aliceToken, bobToken, carolToken) = (await _http.TokenAsync(alice), await _http.TokenAsync(bob), await _http.TokenAsync(carol));
-        await using var events = await EventRecorder.StartAsync<BlocksChanged, PrivacyChanged>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<BlocksChanged, PrivacyChanged>(identity.Infrastructure.VirtualHost.ConnectionString);
 
         Assert.Equal(HttpStatusCode.OK, (await _http.SendAsync(HttpMethod.Put, $"/api/v1/users/me/blocks/{bob.Id}", aliceToken)).StatusCode);
         // Again: the same block, one row.
@@ -69,7 +60,7 @@ public sealed class ConsentTests(PlatformInfrastructure infrastructure) : IClass
     {
         var (alice, bob) = (await _http.RegisterAsync(), await _http.RegisterAsync());
         var (aliceToken, bobToken) = (await _http.TokenAsync(alice), await _http.TokenAsync(bob));
-        await using var events = await EventRecorder.StartAsync<BlocksChanged, PrivacyChanged>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<BlocksChanged, PrivacyChanged>(identity.Infrastructure.VirtualHost.ConnectionString);
 
         var defaults = await (await _http.SendAsync(HttpMethod.Get, "/api/v1/users/me/privacy", aliceToken)).JsonAsync();
         Assert.Equal(("everyone", true, "everyone"), (defaults.GetProperty("lastSeen").GetString(), defaults.GetProperty("readReceipts").GetBoolean(), defaults.GetProperty("whoCanAdd").GetString()));

@@ -7,19 +7,9 @@ using Platform.Testing;
 
 namespace Platform.Identity.Tests;
 
-public sealed class ContactTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class ContactTests(IdentityHost identity) : IClassFixture<IdentityHost>
 {
-    private IdentityFactory _identity = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _identity = new IdentityFactory(infrastructure);
-        _identity.WithSetting("Identity:ContactImport:PermitLimit", "100");
-        _http = await _identity.StartAsync();
-    }
-
-    public async Task DisposeAsync() => await _identity.DisposeAsync();
+    private readonly HttpClient _http = identity.Factory.CreateClient();
 
     private static string Sha256(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
 
@@ -28,7 +18,7 @@ public sealed class ContactTests(PlatformInfrastructure infrastructure) : IClass
     {
         var byEmail = await _http.RegisterAsync(email: Api.UniqueEmail("friend"));
         var byPhone = await _http.RegisterAsync(phone: Api.UniquePhone());
-        await _identity.VerifyAsync(byEmail, byPhone);
+        await identity.VerifyAsync(byEmail, byPhone);
         var me = await _http.RegisterAsync();
         var token = await _http.TokenAsync(me);
         var emails = Enumerable.Range(0, 599).Select(i => $"stranger{i}-{Guid.NewGuid():N}@example.com").Append(byEmail.Email!.ToUpperInvariant()).ToArray();
@@ -50,7 +40,7 @@ public sealed class ContactTests(PlatformInfrastructure infrastructure) : IClass
     {
         var byEmail = await _http.RegisterAsync(email: Api.UniqueEmail("hashed"));
         var byPhone = await _http.RegisterAsync(phone: Api.UniquePhone());
-        await _identity.VerifyAsync(byEmail, byPhone);
+        await identity.VerifyAsync(byEmail, byPhone);
         var me = await _http.RegisterAsync();
         var token = await _http.TokenAsync(me);
         var hashes = Enumerable.Range(0, 998).Select(i => Sha256($"nobody{i}-{Guid.NewGuid():N}@example.com"))
@@ -100,7 +90,7 @@ public sealed class ContactTests(PlatformInfrastructure infrastructure) : IClass
     public async Task DeleteContact_RemovesItFromMyList_AndUnknownOnesAre404()
     {
         var friend = await _http.RegisterAsync();
-        await _identity.VerifyAsync(friend);
+        await identity.VerifyAsync(friend);
         var token = await _http.TokenAsync(await _http.RegisterAsync());
         await _http.SendAsync(HttpMethod.Post, "/api/v1/contacts/import", token, new { emails = new[] { friend.Email } });
 
@@ -115,9 +105,9 @@ public sealed class ContactTests(PlatformInfrastructure infrastructure) : IClass
     [Fact]
     public async Task Import_BeyondTheRateLimit_Returns429ProblemDetails()
     {
-        await using var limited = new IdentityFactory(infrastructure);
+        await using var limited = identity.NewFactory();
         limited.WithSetting("Identity:ContactImport:PermitLimit", "2");
-        var http = await limited.StartAsync();
+        var http = await identity.StartAsync(limited);
         var token = await http.TokenAsync(await http.RegisterAsync());
         var body = new { hashes = new[] { Sha256("someone") } };
 
@@ -136,7 +126,7 @@ public sealed class ContactTests(PlatformInfrastructure infrastructure) : IClass
     [Fact]
     public async Task Invite_ThenRegisterWithItsToken_MakesBothContacts_AndPublishesInviteCreatedAndUserRegistered()
     {
-        await using var events = await EventRecorder.StartAsync<InviteCreated, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<InviteCreated, UserRegistered>(identity.Infrastructure.VirtualHost.ConnectionString);
         var inviter = await _http.RegisterAsync();
         var inviterToken = await _http.TokenAsync(inviter);
         var inviteeEmail = Api.UniqueEmail("invitee");
@@ -168,9 +158,9 @@ public sealed class ContactTests(PlatformInfrastructure infrastructure) : IClass
     [Fact]
     public async Task ImportAndDelete_PublishContactsChanged_ForPresenceToShareOnlyWithContacts()
     {
-        await using var events = await EventRecorder.StartAsync<ContactsChanged, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<ContactsChanged, UserRegistered>(identity.Infrastructure.VirtualHost.ConnectionString);
         var friend = await _http.RegisterAsync(email: Api.UniqueEmail("friend"));
-        await _identity.VerifyAsync(friend);
+        await identity.VerifyAsync(friend);
         var me = await _http.RegisterAsync();
         var token = await _http.TokenAsync(me);
 

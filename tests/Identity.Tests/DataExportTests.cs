@@ -6,25 +6,16 @@ using Platform.Testing;
 namespace Platform.Identity.Tests;
 
 /// <summary>Data exports as Identity alone serves them (no other service configured: the manifest says which parts are missing).</summary>
-public sealed class DataExportTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class DataExportTests(IdentityHost identity) : IClassFixture<IdentityHost>
 {
-    private IdentityFactory _identity = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _identity = new IdentityFactory(infrastructure);
-        _http = await _identity.StartAsync();
-    }
-
-    public async Task DisposeAsync() => await _identity.DisposeAsync();
+    private readonly HttpClient _http = identity.Factory.CreateClient();
 
     [Fact]
     public async Task Export_HoldsTheProfileContactsBlocksPrivacyAndSessions_AndOnlyItsOwnerReadsIt()
     {
         var other = await _http.RegisterAsync(displayName: "Other Person");
         // Contact import finds verified addresses only.
-        await _identity.VerifyAsync(other);
+        await identity.VerifyAsync(other);
         var account = await _http.RegisterAsync(displayName: "Exporting Person");
         var token = await _http.TokenAsync(account);
         var otherToken = await _http.TokenAsync(other);

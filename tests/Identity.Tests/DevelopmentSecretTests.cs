@@ -24,10 +24,10 @@ public sealed class DevelopmentSecretTests(PlatformInfrastructure infrastructure
     [Fact]
     public async Task AService_WithAKnownDevelopmentSecret_OutsideDevelopment_RefusesToStart()
     {
-        await using var identity = new IdentityFactory(infrastructure);
-        identity.WithSetting("Identity:Clients:Services:messaging:Secret", "dev-only-messaging-secret");
+        await using var identity = new ServiceFactory<Program>(infrastructure)
+            .WithSetting("Identity:Clients:Services:messaging:Secret", "dev-only-messaging-secret");
 
-        var failure = await Assert.ThrowsAnyAsync<Exception>(identity.StartAsync);
+        var failure = Assert.ThrowsAny<Exception>(() => identity.CreateClient());
 
         Assert.Contains("Identity:Clients:Services:messaging:Secret", failure.ToString());
         Assert.DoesNotContain("dev-only-messaging-secret", failure.Message);

@@ -6,23 +6,14 @@ using Platform.Testing;
 namespace Platform.Identity.Tests;
 
 /// <summary>Password reset by an emailed code: 202 whoever asks, the code once, then signed out everywhere.</summary>
-public sealed class PasswordResetTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class PasswordResetTests(IdentityHost identity) : IClassFixture<IdentityHost>
 {
-    private IdentityFactory _identity = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _identity = new IdentityFactory(infrastructure);
-        _http = await _identity.StartAsync();
-    }
-
-    public async Task DisposeAsync() => await _identity.DisposeAsync();
+    private readonly HttpClient _http = identity.Factory.CreateClient();
 
     [Fact]
     public async Task Reset_WithTheEmailedCode_SetsTheNewPassword_OnceOnly_AndEndsEverySession()
     {
-        await using var events = await EventRecorder.StartAsync<PasswordResetRequested, UserSessionsRevoked>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<PasswordResetRequested, UserSessionsRevoked>(identity.Infrastructure.VirtualHost.ConnectionString);
         var account = await _http.RegisterAsync();
         var oldToken = await _http.TokenAsync(account);
 
@@ -60,7 +51,7 @@ public sealed class PasswordResetTests(PlatformInfrastructure infrastructure) : 
     [Fact]
     public async Task ACode_IsVoidAfterFiveWrongTries_EvenForTheRightOne()
     {
-        await using var events = await EventRecorder.StartAsync<PasswordResetRequested, UserSessionsRevoked>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<PasswordResetRequested, UserSessionsRevoked>(identity.Infrastructure.VirtualHost.ConnectionString);
         var account = await _http.RegisterAsync();
         await _http.PostAsJsonAsync("/api/v1/password-reset", new { email = account.Email });
         var code = (await events.WaitForAsync<PasswordResetRequested>(e => e.UserId == account.Id)).Code;

@@ -7,7 +7,7 @@ using Platform.Testing;
 namespace Platform.Identity.Tests;
 
 /// <summary>The return URL of the login page: local paths only, whatever a browser or a second decoding makes of it.</summary>
-public sealed class ReturnUrlTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class ReturnUrlTests(IdentityHost identity) : IClassFixture<IdentityHost>
 {
     /// <summary>Each of these, as the value the login form receives, must never become a redirect.</summary>
     public static readonly string[] Tricks =
@@ -43,17 +43,7 @@ public sealed class ReturnUrlTests(PlatformInfrastructure infrastructure) : ICla
         "/caf%C3%A9",
     };
 
-    private IdentityFactory _identity = null!;
-    private HttpClient _browser = null!;
-
-    public async Task InitializeAsync()
-    {
-        _identity = new IdentityFactory(infrastructure);
-        await _identity.StartAsync();
-        _browser = _identity.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
-    }
-
-    public async Task DisposeAsync() => await _identity.DisposeAsync();
+    private readonly HttpClient _browser = identity.Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
 
     [Theory]
     [MemberData(nameof(RedirectTricks))]
@@ -114,7 +104,7 @@ public sealed class ReturnUrlTests(PlatformInfrastructure infrastructure) : ICla
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
     }
 
-    private HttpClient NewApiClient() => _identity.CreateClient();
+    private HttpClient NewApiClient() => identity.Factory.CreateClient();
 
     private async Task<Dictionary<string, string>> LoginFormAsync(string url)
     {

@@ -5,23 +5,14 @@ using Platform.Testing;
 namespace Platform.Identity.Tests;
 
 /// <summary>The user's sessions: listed, ended one by one, or all at once ("sign out everywhere").</summary>
-public sealed class SessionTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class SessionTests(IdentityHost identity) : IClassFixture<IdentityHost>
 {
-    private IdentityFactory _identity = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _identity = new IdentityFactory(infrastructure);
-        _http = await _identity.StartAsync();
-    }
-
-    public async Task DisposeAsync() => await _identity.DisposeAsync();
+    private readonly HttpClient _http = identity.Factory.CreateClient();
 
     [Fact]
     public async Task RevokeAll_RefusesEveryEarlierTokenAtOnce_EndsRefresh_AndTellsTheOtherServices()
     {
-        await using var events = await EventRecorder.StartAsync<UserSessionsRevoked, UserDisabled>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<UserSessionsRevoked, UserDisabled>(identity.Infrastructure.VirtualHost.ConnectionString);
         var account = await _http.RegisterAsync();
         var first = await GrantAsync(account);
         var second = await GrantAsync(account);
@@ -89,7 +80,7 @@ public sealed class SessionTests(PlatformInfrastructure infrastructure) : IClass
     public async Task ADisabledUsersAccessToken_IsRefusedByIdentityAtOnce()
     {
         var admin = await _http.RegisterAsync();
-        await _identity.MakeAdminAsync(admin.Id);
+        await identity.MakeAdminAsync(admin.Id);
         var adminToken = await _http.TokenAsync(admin);
         var user = await _http.RegisterAsync();
         var token = await _http.TokenAsync(user);

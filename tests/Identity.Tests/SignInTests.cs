@@ -8,18 +8,9 @@ using Platform.Testing;
 
 namespace Platform.Identity.Tests;
 
-public sealed class SignInTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class SignInTests(IdentityHost identity) : IClassFixture<IdentityHost>
 {
-    private IdentityFactory _identity = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _identity = new IdentityFactory(infrastructure);
-        _http = await _identity.StartAsync();
-    }
-
-    public async Task DisposeAsync() => await _identity.DisposeAsync();
+    private readonly HttpClient _http = identity.Factory.CreateClient();
 
     [Fact]
     public async Task PasswordGrant_WithEmailUsernameOrPhone_IssuesAnAccessAndRefreshToken()
@@ -49,9 +40,9 @@ public sealed class SignInTests(PlatformInfrastructure infrastructure) : IClassF
     [Fact]
     public async Task AnOutboxRowOfATypeThisVersionDoesNotKnow_WaitsForANewerOne_WithoutHoldingUpTheRest()
     {
-        await using var events = await EventRecorder.StartAsync<UserDisabled, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<UserDisabled, UserRegistered>(identity.Infrastructure.VirtualHost.ConnectionString);
         // Written by a newer release before a rollback: more than a whole batch of them, ahead of what follows.
-        await _identity.InScopeAsync(async services =>
+        await identity.InScopeAsync(async services =>
         {
             var db = services.GetRequiredService<IdentityDb>();
             for (var i = 0; i < 150; i++)
@@ -65,7 +56,7 @@ public sealed class SignInTests(PlatformInfrastructure infrastructure) : IClassF
         var user = await _http.RegisterAsync();
 
         Assert.Equal(user.Id, (await events.WaitForAsync<UserRegistered>(e => e.UserId == user.Id)).UserId);
-        var waiting = await _identity.InScopeAsync(services => Task.FromResult(
+        var waiting = await identity.InScopeAsync(services => Task.FromResult(
             services.GetRequiredService<IdentityDb>().Outbox.Count(m => m.Type == "Platform.Contracts.Identity.SomethingNewer" && m.PublishedAt == null)));
         Assert.Equal(150, waiting);
     }
@@ -73,9 +64,9 @@ public sealed class SignInTests(PlatformInfrastructure infrastructure) : IClassF
     [Fact]
     public async Task DisableUser_ByAnAdmin_StopsSignInAndRefresh_AndPublishesUserDisabled()
     {
-        await using var events = await EventRecorder.StartAsync<UserDisabled, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<UserDisabled, UserRegistered>(identity.Infrastructure.VirtualHost.ConnectionString);
         var admin = await _http.RegisterAsync();
-        await _identity.MakeAdminAsync(admin.Id);
+        await identity.MakeAdminAsync(admin.Id);
         var adminToken = await _http.TokenAsync(admin);
         var target = await _http.RegisterAsync();
         var grant = await (await _http.PasswordGrantAsync(target.Username, Api.Password)).JsonAsync();
@@ -114,7 +105,7 @@ public sealed class SignInTests(PlatformInfrastructure infrastructure) : IClassF
     public async Task GrantAndRevokeAdmin_ChangeTheRoleInTheNextToken()
     {
         var admin = await _http.RegisterAsync();
-        await _identity.MakeAdminAsync(admin.Id);
+        await identity.MakeAdminAsync(admin.Id);
         var adminToken = await _http.TokenAsync(admin);
         var user = await _http.RegisterAsync();
 

@@ -19,24 +19,24 @@ namespace Platform.Identity.Tests;
 /// account. The clock is fake, so each wait is crossed by moving it, never by sleeping. Each request says which
 /// client address it comes from (a test-only header read before everything else).
 /// </summary>
-public sealed class SignInThrottleTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class SignInThrottleTests(IdentityHost identity) : IClassFixture<IdentityHost>, IAsyncLifetime
 {
     private const string AddressHeader = "X-Test-Client-Address";
 
     private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
-    private IdentityFactory _identity = null!;
+    private ServiceFactory<Program> _identity = null!;
     private HttpClient _http = null!;
 
     public async Task InitializeAsync()
     {
-        _identity = new IdentityFactory(infrastructure);
+        _identity = identity.NewFactory();
         _identity.WithSetting("Identity:SignInThrottle:FreeFailuresPerAddress", "12")
             .WithServices(services =>
             {
                 services.AddSingleton<TimeProvider>(_clock);
                 services.AddSingleton<IStartupFilter, ClientAddressFromHeader>();
             });
-        _http = await _identity.StartAsync();
+        _http = await identity.StartAsync(_identity);
     }
 
     public async Task DisposeAsync() => await _identity.DisposeAsync();

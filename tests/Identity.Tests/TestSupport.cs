@@ -13,21 +13,19 @@ using Platform.Testing;
 
 namespace Platform.Identity.Tests;
 
-/// <summary>Identity in-process on the class's database and vhost, waiting until migrations and seeds are done.</summary>
-public sealed class IdentityFactory(PlatformInfrastructure infrastructure) : ServiceFactory<Program>(infrastructure)
+/// <summary>
+/// Identity in-process on the class's database and vhost, ready once its migrations and seeds are done. It issues its
+/// own tokens: no stand-in issuer.
+/// </summary>
+public sealed class IdentityHost() : ServiceHost<Program>("Identity")
 {
-    public async Task<HttpClient> StartAsync()
-    {
-        var client = CreateClient();
-        await Services.GetRequiredService<DatabaseReadiness>().WaitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
-        return client;
-    }
+    protected override bool UsesTokenIssuer => false;
 
-    public async Task<T> InScopeAsync<T>(Func<IServiceProvider, Task<T>> action)
-    {
-        await using var scope = Services.CreateAsyncScope();
-        return await action(scope.ServiceProvider);
-    }
+    // Contact and verification tests import many times a minute (the rate limit has its own test).
+    protected override void Configure(ServiceFactory<Program> factory) => factory.WithSetting("Identity:ContactImport:PermitLimit", "100");
+
+    protected override Task WaitUntilReadyAsync(ServiceFactory<Program> factory, HttpClient client) =>
+        factory.Services.GetRequiredService<DatabaseReadiness>().WaitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
 
     public Task<int> CountUsersAsync() => InScopeAsync(services => Task.FromResult(services.GetRequiredService<IdentityDb>().Users.Count()));
 

@@ -8,18 +8,9 @@ using Platform.Testing;
 namespace Platform.Identity.Tests;
 
 /// <summary>TOTP two-factor sign-in with recovery codes: set up, the password grant's <c>otp</c>, the login page's second form.</summary>
-public sealed class TwoFactorTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class TwoFactorTests(IdentityHost identity) : IClassFixture<IdentityHost>
 {
-    private IdentityFactory _identity = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _identity = new IdentityFactory(infrastructure);
-        _http = await _identity.StartAsync();
-    }
-
-    public async Task DisposeAsync() => await _identity.DisposeAsync();
+    private readonly HttpClient _http = identity.Factory.CreateClient();
 
     [Fact]
     public async Task Enable_WithTheAuthenticatorsCode_AnswersTenRecoveryCodes()
@@ -100,7 +91,7 @@ public sealed class TwoFactorTests(PlatformInfrastructure infrastructure) : ICla
     public async Task LoginPage_AsksForTheCodeAfterThePassword_AndSignsInOnlyWithIt()
     {
         var (account, _, key, codes) = await TwoFactorAccountAsync();
-        using var browser = _identity.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        using var browser = identity.Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
 
         var password = await PostFormAsync(browser, await FormAsync(await browser.GetAsync("/account/login?returnUrl=%2Fsigned-in")),
             ("username", account.Username), ("password", Api.Password));
@@ -123,7 +114,7 @@ public sealed class TwoFactorTests(PlatformInfrastructure infrastructure) : ICla
         Assert.Contains(right.Headers.GetValues("Set-Cookie"), c => c.StartsWith("platform.identity=", StringComparison.Ordinal));
 
         // Without the pending state (another browser, or after it expired) a code signs nobody in.
-        using var stranger = _identity.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        using var stranger = identity.Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
         var orphan = await PostFormAsync(stranger, await FormAsync(await stranger.GetAsync("/account/login")), ("code", codes[1]));
         Assert.Equal(HttpStatusCode.BadRequest, orphan.StatusCode);
         Assert.Contains("expired", await orphan.Content.ReadAsStringAsync());
@@ -133,7 +124,7 @@ public sealed class TwoFactorTests(PlatformInfrastructure infrastructure) : ICla
     public async Task LoginPage_WrongCodes_CountInTheSignInThrottle()
     {
         var (account, _, key, _) = await TwoFactorAccountAsync();
-        using var browser = _identity.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        using var browser = identity.Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
         var page = await PostFormAsync(browser, await FormAsync(await browser.GetAsync("/account/login")), ("username", account.Username), ("password", Api.Password));
 
         HttpResponseMessage answer = page;

@@ -14,24 +14,14 @@ namespace Platform.Identity.Tests;
 /// Email and phone verification by code, and what it decides: only verified addresses are matched by contact import
 /// and block a registration, and the first account to verify an address takes it from every other account.
 /// </summary>
-public sealed class VerificationTests(PlatformInfrastructure infrastructure) : IClassFixture<PlatformInfrastructure>, IAsyncLifetime
+public sealed class VerificationTests(IdentityHost identity) : IClassFixture<IdentityHost>
 {
-    private IdentityFactory _identity = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _identity = new IdentityFactory(infrastructure);
-        _identity.WithSetting("Identity:ContactImport:PermitLimit", "100");
-        _http = await _identity.StartAsync();
-    }
-
-    public async Task DisposeAsync() => await _identity.DisposeAsync();
+    private readonly HttpClient _http = identity.Factory.CreateClient();
 
     [Fact]
     public async Task Email_VerifiedWithTheSentCode_ShowsInTheProfileAndUserInfo_AndTheCodeWorksOnce()
     {
-        await using var events = await EventRecorder.StartAsync<VerificationCodeRequested, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<VerificationCodeRequested, UserRegistered>(identity.Infrastructure.VirtualHost.ConnectionString);
         var account = await _http.RegisterAsync(phone: Api.UniquePhone(), email: Api.UniqueEmail("verify"));
         var token = await TokenWithScopesAsync(account);
         Assert.Equal((false, false), await VerifiedAsync(token));
@@ -51,13 +41,13 @@ public sealed class VerificationTests(PlatformInfrastructure infrastructure) : I
         Assert.False(userInfo.GetProperty("phone_number_verified").GetBoolean());
         // The code is gone with the verification; asking again for a verified address is a conflict.
         await Api.AssertProblemAsync(await SendCodeAsync(token, "email"), HttpStatusCode.Conflict);
-        Assert.Empty(await _identity.InScopeAsync(services => services.GetRequiredService<IdentityDb>().VerificationCodes.Where(c => c.UserId == account.Id).ToListAsync()));
+        Assert.Empty(await identity.InScopeAsync(services => services.GetRequiredService<IdentityDb>().VerificationCodes.Where(c => c.UserId == account.Id).ToListAsync()));
     }
 
     [Fact]
     public async Task Phone_IsVerifiedBySmsCode_InE164()
     {
-        await using var events = await EventRecorder.StartAsync<VerificationCodeRequested, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<VerificationCodeRequested, UserRegistered>(identity.Infrastructure.VirtualHost.ConnectionString);
         var phone = Api.UniquePhone();
         var account = await _http.RegisterAsync(phone: $"({phone[2..5]}) {phone[5..8]}-{phone[8..]}");
         var token = await _http.TokenAsync(account);
@@ -73,7 +63,7 @@ public sealed class VerificationTests(PlatformInfrastructure infrastructure) : I
     [Fact]
     public async Task ACode_IsVoidAfterFiveWrongTries_AndWhenExpired_AndANewOneWaitsAMinute()
     {
-        await using var events = await EventRecorder.StartAsync<VerificationCodeRequested, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<VerificationCodeRequested, UserRegistered>(identity.Infrastructure.VirtualHost.ConnectionString);
         var account = await _http.RegisterAsync();
         var token = await _http.TokenAsync(account);
         await SendCodeAsync(token, "email");
@@ -118,7 +108,7 @@ public sealed class VerificationTests(PlatformInfrastructure infrastructure) : I
     [Fact]
     public async Task ASquattedEmail_BelongsToWhoeverVerifiesIt_ImportFindsOnlyThem_AndTheSquatterLosesIt()
     {
-        await using var events = await EventRecorder.StartAsync<VerificationCodeRequested, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<VerificationCodeRequested, UserRegistered>(identity.Infrastructure.VirtualHost.ConnectionString);
         var email = Api.UniqueEmail("victim");
         var squatter = await _http.RegisterAsync(email: email, displayName: "Squatter");
         var owner = await _http.RegisterAsync(email: email.ToUpperInvariant(), displayName: "Owner");
@@ -155,7 +145,7 @@ public sealed class VerificationTests(PlatformInfrastructure infrastructure) : I
     [Fact]
     public async Task AnUnverifiedAddress_HeldByOneAccountOnly_StillSignsItInAndResetsItsPassword()
     {
-        await using var events = await EventRecorder.StartAsync<PasswordResetRequested, UserRegistered>(infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<PasswordResetRequested, UserRegistered>(identity.Infrastructure.VirtualHost.ConnectionString);
         var account = await _http.RegisterAsync(email: Api.UniqueEmail("alone"));
 
         Assert.Equal(HttpStatusCode.OK, (await _http.PasswordGrantAsync(account.Email!, Api.Password)).StatusCode);
@@ -166,9 +156,9 @@ public sealed class VerificationTests(PlatformInfrastructure infrastructure) : I
     [Fact]
     public async Task DemoUsers_AreSeededVerified()
     {
-        await using var demo = new IdentityFactory(infrastructure);
+        await using var demo = identity.NewFactory();
         demo.WithSetting("Identity:SeedDemoUsers", "true").WithSetting("Identity:DemoUserPassword", "a-test-demo-password");
-        await demo.StartAsync();
+        await identity.StartAsync(demo);
 
         var alice = await demo.InScopeAsync(services => services.GetRequiredService<UserManager<User>>().FindByNameAsync("alice"));
         Assert.NotNull(alice);
@@ -202,7 +192,7 @@ public sealed class VerificationTests(PlatformInfrastructure infrastructure) : I
     }
 
     /// <summary>Moves the account's pending code back in time (sent <paramref name="age"/> ago; expired too if asked).</summary>
-    private Task AgeCodeAsync(Guid userId, TimeSpan age, bool expire) => _identity.InScopeAsync<bool>(async services =>
+    private Task AgeCodeAsync(Guid userId, TimeSpan age, bool expire) => identity.InScopeAsync<bool>(async services =>
     {
         var db = services.GetRequiredService<IdentityDb>();
         foreach (var code in await db.VerificationCodes.Where(c => c.UserId == userId).ToListAsync())

@@ -27,10 +27,10 @@ public sealed class ConfigurationTests
 /// <summary>An operator who allows SVG and HTML (and PNG), and nothing else.</summary>
 public sealed class ActiveContentHost : MediaHost
 {
-    protected override void Configure(ServiceFactory<Program> factory) => factory
+    protected override void Configure(ServiceFactory<Program> factory) => base.Configure(factory
         .WithSetting("Media:AllowedContentTypes:0", "image/svg+xml")
         .WithSetting("Media:AllowedContentTypes:1", "text/html")
-        .WithSetting("Media:AllowedContentTypes:2", "image/png");
+        .WithSetting("Media:AllowedContentTypes:2", "image/png"));
 }
 
 public sealed class ActiveContentTests(ActiveContentHost host) : IClassFixture<ActiveContentHost>
@@ -66,9 +66,9 @@ public sealed class ActiveContentTests(ActiveContentHost host) : IClassFixture<A
 
 public sealed class RateLimitedHost : MediaHost
 {
-    protected override void Configure(ServiceFactory<Program> factory) => factory
+    protected override void Configure(ServiceFactory<Program> factory) => base.Configure(factory
         .WithSetting("Media:UploadsPerMinute", "2")
-        .WithSetting("LinkPreviews:RequestsPerMinute", "2");
+        .WithSetting("LinkPreviews:RequestsPerMinute", "2"));
 }
 
 public sealed class RateLimitTests(RateLimitedHost host) : IClassFixture<RateLimitedHost>

@@ -141,7 +141,7 @@ public sealed class HostileUploadTests(MediaHost host) : IClassFixture<MediaHost
 public sealed class QuotaHost : MediaHost
 {
     protected override void Configure(Platform.Testing.ServiceFactory<Program> factory) =>
-        factory.WithSetting("Media:UserQuotaBytes", "200000").WithSetting("Media:MaxFileBytes", "150000");
+        base.Configure(factory.WithSetting("Media:UserQuotaBytes", "200000").WithSetting("Media:MaxFileBytes", "150000"));
 }
 
 public sealed class QuotaTests(QuotaHost host) : IClassFixture<QuotaHost>

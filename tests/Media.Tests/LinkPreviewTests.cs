@@ -17,17 +17,16 @@ namespace Platform.Media.Tests;
 /// </summary>
 public class LinkPreviewHost : MediaHost
 {
-    private WebApplication _site = null!;
-
     public Uri Site { get; private set; } = null!;
 
     public Canary V4 { get; } = new(IPAddress.Loopback);
 
     public Canary V6 { get; } = new(IPAddress.IPv6Loopback);
 
-    public override async Task InitializeAsync()
+    protected override async Task StartingAsync()
     {
-        (_site, Site) = await LoopbackServer.StartAsync(app =>
+        WebApplication site;
+        (site, Site) = await LoopbackServer.StartAsync(app =>
         {
             app.MapGet("/article", (HttpContext http) => Results.Content($"""
                 <!doctype html><html><head>
@@ -56,10 +55,12 @@ public class LinkPreviewHost : MediaHost
                 return Results.Content("<html></html>", "text/html");
             });
         });
-        await base.InitializeAsync();
+        Own(site);
+        Own(V4);
+        Own(V6);
     }
 
-    protected override void Configure(ServiceFactory<Program> factory) => factory
+    protected override void Configure(ServiceFactory<Program> factory) => base.Configure(factory
         // The tests here fetch the one local site (and canaries) far more often than anyone would: budgets in their own fixture.
         .WithSetting("LinkPreviews:FetchesPerUserPerMinute", "10000")
         .WithSetting("LinkPreviews:FetchesPerSitePerMinute", "10000")
@@ -69,15 +70,7 @@ public class LinkPreviewHost : MediaHost
         .WithSetting("LinkPreviews:AllowedPorts:2", V4.Port.ToString())
         .WithSetting("LinkPreviews:AllowedPorts:3", V6.Port.ToString())
         .WithSetting("LinkPreviews:Timeout", "00:00:02")
-        .WithServices(services => services.AddSingleton<IHostResolver>(new TestResolver()));
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _site.DisposeAsync();
-        V4.Dispose();
-        V6.Dispose();
-    }
+        .WithServices(services => services.AddSingleton<IHostResolver>(new TestResolver())));
 
     /// <summary>Names a test controls: a site name for the local server, and names that resolve to loopback.</summary>
     private sealed class TestResolver : IHostResolver
@@ -93,7 +86,7 @@ public class LinkPreviewHost : MediaHost
 }
 
 /// <summary>A listener that only counts the connections it accepts.</summary>
-public sealed class Canary : IDisposable
+public sealed class Canary : IDisposable, IAsyncDisposable
 {
     private readonly TcpListener _listener;
     private int _accepted;
@@ -124,6 +117,12 @@ public sealed class Canary : IDisposable
     public int Accepted => Volatile.Read(ref _accepted);
 
     public void Dispose() => _listener.Stop();
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
 }
 
 public sealed class LinkPreviewTests(LinkPreviewHost host) : IClassFixture<LinkPreviewHost>

@@ -1,28 +1,16 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using Platform.Contracts.Messaging;
 using Platform.Testing;
 
 namespace Platform.Media.Tests;
 
 /// <summary>Media in-process on a fresh database, vhost and storage folder, with a token issuer standing in for Identity.</summary>
-public class MediaHost : IAsyncLifetime
+public class MediaHost() : ServiceHost<Program>("Media")
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
-    public PlatformInfrastructure Infrastructure { get; } = new();
-
-    public TestTokenIssuer Issuer { get; private set; } = null!;
-
-    public ServiceFactory<Program> Factory { get; private set; } = null!;
-
-    /// <summary>The clock the service sees; starts at the real time and moves only when a test moves it.</summary>
-    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow) { AutoAdvanceAmount = TimeSpan.FromMilliseconds(1) };
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "media-tests-" + Guid.NewGuid().ToString("N")[..12]);
 
@@ -35,33 +23,22 @@ public class MediaHost : IAsyncLifetime
 
     private long _seq;
 
-    public virtual async Task InitializeAsync()
-    {
-        await Infrastructure.InitializeAsync();
-        Issuer = await TestTokenIssuer.StartAsync();
-        Factory = new ServiceFactory<Program>(Infrastructure)
-            .WithSetting("Auth:MetadataAddress", Issuer.Url)
-            .WithSetting("Media:SigningKey", Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)))
-            .WithSetting("Media:Storage:Path", BlobPath)
-            .WithSetting("Media:StagingPath", StagingPath)
-            .WithSetting("Media:MaxBytesByType:text/plain", "100000")
-            .WithServices(services => services.AddSingleton<TimeProvider>(Clock));
-        Configure(Factory);
-        using var client = Factory.CreateClient();
-        await Readiness.WaitUntilConsumingAsync(client, "Media");
-        Bus = await BusProbe<Contracts.Media.MediaReady>.StartAsync(Infrastructure.VirtualHost.ConnectionString);
-    }
+    protected override bool ControlsTime => true;
 
-    protected virtual void Configure(ServiceFactory<Program> factory)
-    {
-    }
+    protected override void Configure(ServiceFactory<Program> factory) => factory
+        .WithSetting("Media:SigningKey", Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)))
+        .WithSetting("Media:Storage:Path", BlobPath)
+        .WithSetting("Media:StagingPath", StagingPath)
+        .WithSetting("Media:MaxBytesByType:text/plain", "100000");
+
+    protected override async Task StartedAsync() =>
+        Bus = Own(await BusProbe<Contracts.Media.MediaReady>.StartAsync(Infrastructure.VirtualHost.ConnectionString));
 
     public MediaClient Client(Guid? userId = null)
     {
         var user = userId ?? Guid.CreateVersion7();
-        var http = Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Issuer.CreateToken(user));
-        return new MediaClient(user, http, Factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false }));
+        var noRedirects = new WebApplicationFactoryClientOptions { AllowAutoRedirect = false };
+        return new MediaClient(user, UserClient(user, options: noRedirects), Factory.CreateClient(noRedirects));
     }
 
     /// <summary>Publishes one conversation event, as Messaging's outbox does.</summary>
@@ -92,12 +69,9 @@ public class MediaHost : IAsyncLifetime
     public IReadOnlyList<string> StagedFiles() =>
         Directory.Exists(StagingPath) ? Directory.GetFiles(StagingPath) : [];
 
-    public virtual async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        await Bus.DisposeAsync();
-        await Factory.DisposeAsync();
-        await Issuer.DisposeAsync();
-        await Infrastructure.DisposeAsync();
+        await base.DisposeAsync();
         if (Directory.Exists(Root))
             Directory.Delete(Root, recursive: true);
     }

@@ -120,26 +120,17 @@ public sealed class S3MediaHost : MediaHost
 {
     public S3Server S3 { get; private set; } = null!;
 
-    public override async Task InitializeAsync()
-    {
-        S3 = await S3Server.StartAsync();
-        await base.InitializeAsync();
-    }
+    protected override async Task StartingAsync() => S3 = Own(await S3Server.StartAsync());
 
     protected override void Configure(ServiceFactory<Program> factory)
     {
+        base.Configure(factory);
         foreach (var (key, value) in new Dictionary<string, string?>
         {
             ["Provider"] = "s3", ["S3ServiceUrl"] = S3.Url, ["S3Bucket"] = S3Server.Bucket,
             ["S3AccessKey"] = "S3RVER", ["S3SecretKey"] = "S3RVER", ["S3Region"] = "us-east-1",
         })
             factory.WithSetting("Media:Storage:" + key, value);
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await S3.DisposeAsync();
     }
 }
 

@@ -23,6 +23,17 @@ public sealed class DecisionTests
     private static MessageView MessageBy(Guid sender, bool deleted = false) =>
         MessageView.Create(ConversationId, 4, new MessagePosted(Guid.CreateVersion7(), "c1", sender, "hello", [], [], null, [], Now)) with { Deleted = deleted };
 
+    [Fact]
+    public void EveryEventAboutAMessage_ButItsPostingAndReports_ChangesTheMessage_SoTheWriteAndTimeTravelApplyIt()
+    {
+        var aboutAMessage = typeof(MessagePosted).Assembly.GetTypes()
+            .Where(t => t.Namespace == typeof(MessagePosted).Namespace && t.IsClass && t.GetProperty("MessageId")?.PropertyType == typeof(Guid))
+            .Where(t => t.GetMethod("<Clone>$") is not null && t.GetProperty("Id") is null) // records without an id: events, not documents
+            .Except([typeof(MessagePosted), typeof(MessageReported)]);
+
+        Assert.All(aboutAMessage, t => Assert.True(typeof(IChangesMessage).IsAssignableFrom(t), $"{t.Name} names a message: mark it IChangesMessage"));
+    }
+
     private static T Single<T>(Decision decision)
     {
         Assert.Null(decision.Error);

@@ -17,8 +17,6 @@ namespace Platform.Messaging.Tests;
 /// <summary>Messaging with a local bot that records the commands it receives, and a loopback port where nothing listens.</summary>
 public sealed class IntegrationsHost : MessagingHost
 {
-    private WebApplication? _bot;
-
     public Uri Bot { get; private set; } = null!;
 
     /// <summary>A loopback port allowed for commands where nothing answers: a bot that is down.</summary>
@@ -26,9 +24,10 @@ public sealed class IntegrationsHost : MessagingHost
 
     public Channel<(string Signature, string Body)> Commands { get; } = Channel.CreateUnbounded<(string, string)>();
 
-    protected override async Task<ServiceFactory<Program>> ConfigureAsync(ServiceFactory<Program> factory)
+    protected override async Task StartingAsync()
     {
-        (_bot, Bot) = await LoopbackServer.StartAsync(app => app.MapPost("/commands", async (HttpRequest request) =>
+        WebApplication bot;
+        (bot, Bot) = await LoopbackServer.StartAsync(app => app.MapPost("/commands", async (HttpRequest request) =>
         {
             using var reader = new StreamReader(request.Body);
             await Commands.Writer.WriteAsync((request.Headers["Platform-Signature"].ToString(), await reader.ReadToEndAsync()));
@@ -39,19 +38,14 @@ public sealed class IntegrationsHost : MessagingHost
             listener.Start();
             DeadPort = ((IPEndPoint)listener.LocalEndpoint).Port;
         }
-        // Deviation: commands never go to loopback addresses; this test's bot (and its dead port) are the exceptions.
-        return factory
-            .WithSetting("BotCommands:AllowedEndpoints:0", $"127.0.0.1:{Bot.Port}")
-            .WithSetting("BotCommands:AllowedEndpoints:1", $"127.0.0.1:{DeadPort}")
-            .WithSetting("BotCommands:Timeout", "00:00:02");
+        Own(bot);
     }
 
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        if (_bot is not null)
-            await _bot.DisposeAsync();
-    }
+    // Deviation: commands never go to loopback addresses; this test's bot (and its dead port) are the exceptions.
+    protected override void Configure(ServiceFactory<Program> factory) => base.Configure(factory
+        .WithSetting("BotCommands:AllowedEndpoints:0", $"127.0.0.1:{Bot.Port}")
+        .WithSetting("BotCommands:AllowedEndpoints:1", $"127.0.0.1:{DeadPort}")
+        .WithSetting("BotCommands:Timeout", "00:00:02"));
 
     /// <summary>What Identity's UserRegistered (IsBot) would leave in Messaging's directory.</summary>
     public async Task KnowAsBotAsync(Guid botId, string username)

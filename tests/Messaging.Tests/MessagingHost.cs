@@ -1,62 +1,30 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using Platform.Testing;
 
 namespace Platform.Messaging.Tests;
 
 /// <summary>Messaging in-process on a fresh database and vhost, with a token issuer standing in for Identity.</summary>
-public class MessagingHost : IAsyncLifetime
+public class MessagingHost() : ServiceHost<Program>("Messaging")
 {
-    public PlatformInfrastructure Infrastructure { get; } = new();
-
-    public TestTokenIssuer Issuer { get; private set; } = null!;
-
-    public ServiceFactory<Program> Factory { get; private set; } = null!;
-
-    /// <summary>The clock the service sees; starts at the real time and moves only when a test moves it.</summary>
-    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow) { AutoAdvanceAmount = TimeSpan.FromMilliseconds(1) };
-
     public const string TurnSecret = "test-turn-secret-0123456789";
 
-    /// <summary>For a fixture that needs more settings (or a server of its own started first).</summary>
-    protected virtual Task<ServiceFactory<Program>> ConfigureAsync(ServiceFactory<Program> factory) => Task.FromResult(factory);
+    protected override bool ControlsTime => true;
 
-    public async Task InitializeAsync()
-    {
-        await Infrastructure.InitializeAsync();
-        Issuer = await TestTokenIssuer.StartAsync();
-        Factory = new ServiceFactory<Program>(Infrastructure)
-            .WithSetting("Auth:MetadataAddress", Issuer.Url)
-            .WithSetting("Retention:Interval", "00:00:01")
-            .WithSetting("Calls:SweepInterval", "00:00:01")
-            .WithSetting("Calls:Ice:StunUrls:0", "stun:stun.test.example:3478")
-            .WithSetting("Calls:Ice:TurnUrls:0", "turn:turn.test.example:3478?transport=udp")
-            .WithSetting("Calls:Ice:TurnUrls:1", "turn:turn.test.example:3478?transport=tcp")
-            .WithSetting("Calls:Ice:TurnSecret", TurnSecret)
-            .WithSetting("Calls:Ice:CredentialLifetime", "01:00:00")
-            .WithServices(services => services.AddSingleton<TimeProvider>(Clock));
-        Factory = await ConfigureAsync(Factory);
-        // Writes publish at once only while the broker is connected: start the tests once it is.
-        using var client = Factory.CreateClient();
-        await Readiness.WaitUntilConsumingAsync(client, "Messaging");
-    }
+    protected override void Configure(ServiceFactory<Program> factory) => factory
+        .WithSetting("Retention:Interval", "00:00:01")
+        .WithSetting("Calls:SweepInterval", "00:00:01")
+        .WithSetting("Calls:Ice:StunUrls:0", "stun:stun.test.example:3478")
+        .WithSetting("Calls:Ice:TurnUrls:0", "turn:turn.test.example:3478?transport=udp")
+        .WithSetting("Calls:Ice:TurnUrls:1", "turn:turn.test.example:3478?transport=tcp")
+        .WithSetting("Calls:Ice:TurnSecret", TurnSecret)
+        .WithSetting("Calls:Ice:CredentialLifetime", "01:00:00");
 
     public ChatClient Client(Guid? userId = null, string name = "User", params string[] roles)
     {
         var user = userId ?? Guid.CreateVersion7();
-        var http = Factory.CreateClient();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Issuer.CreateToken(user, name, roles));
-        return new ChatClient(user, http);
-    }
-
-    public virtual async Task DisposeAsync()
-    {
-        await Factory.DisposeAsync();
-        await Issuer.DisposeAsync();
-        await Infrastructure.DisposeAsync();
+        return new ChatClient(user, UserClient(user, name, roles));
     }
 }
 

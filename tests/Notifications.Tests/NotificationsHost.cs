@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Marten;
@@ -15,48 +14,32 @@ namespace Platform.Notifications.Tests;
 /// Notifications in-process on a fresh database and vhost, a Web Push receiver and an SMTP server standing in for the
 /// outside world; the tests play Messaging, Identity and Presence by publishing their events.
 /// </summary>
-public sealed class NotificationsHost : IAsyncLifetime
+public sealed class NotificationsHost() : ServiceHost<Program>("Notifications")
 {
     public static readonly TimeSpan UnreadDelay = TimeSpan.FromSeconds(3);
 
-    public PlatformInfrastructure Infrastructure { get; } = new();
-
-    public TestTokenIssuer Issuer { get; private set; } = null!;
-
-    public ServiceFactory<Program> Factory { get; private set; } = null!;
-
     public BusProbe<NotificationsCreated> Bus { get; private set; } = null!;
 
-    public SmtpReceiver Smtp { get; } = SmtpReceiver.Start();
+    public SmtpReceiver Smtp { get; private set; } = null!;
 
-    public List<WebPushReceiver> Receivers { get; } = [];
-
-    public async Task InitializeAsync()
+    protected override async Task StartingAsync()
     {
-        await Infrastructure.InitializeAsync();
-        Issuer = await TestTokenIssuer.StartAsync();
-        Bus = await BusProbe<NotificationsCreated>.StartAsync(Infrastructure.VirtualHost.ConnectionString);
-        Factory = new ServiceFactory<Program>(Infrastructure)
-            .WithSetting("Auth:MetadataAddress", Issuer.Url)
-            // Wide enough that a burst posted one by one on a loaded machine falls into one window.
-            .WithSetting("Notifications:CoalesceWindow", "00:00:01.500")
-            .WithSetting("Notifications:UnreadDelay", UnreadDelay.ToString())
-            .WithSetting("Notifications:SweepInterval", "00:00:00.100")
-            .WithSetting("Notifications:Push:AllowedEndpointPrefixes:0", "http://127.0.0.1:")
-            .WithSetting("Notifications:Invites:LinkBaseUrl", "https://chat.example.com/invite")
-            .WithSetting("Notifications:Invites:Smtp:Host", "127.0.0.1")
-            .WithSetting("Notifications:Invites:Smtp:Port", Smtp.Port.ToString())
-            .WithSetting("Notifications:Invites:Smtp:Security", "none");
-        using var client = Factory.CreateClient();
-        await Readiness.WaitUntilConsumingAsync(client, "Notifications");
+        Smtp = Own(SmtpReceiver.Start());
+        Bus = Own(await BusProbe<NotificationsCreated>.StartAsync(Infrastructure.VirtualHost.ConnectionString));
     }
 
-    public HttpClient Client(Guid userId)
-    {
-        var http = Factory.CreateClient();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Issuer.CreateToken(userId));
-        return http;
-    }
+    protected override void Configure(ServiceFactory<Program> factory) => factory
+        // Wide enough that a burst posted one by one on a loaded machine falls into one window.
+        .WithSetting("Notifications:CoalesceWindow", "00:00:01.500")
+        .WithSetting("Notifications:UnreadDelay", UnreadDelay.ToString())
+        .WithSetting("Notifications:SweepInterval", "00:00:00.100")
+        .WithSetting("Notifications:Push:AllowedEndpointPrefixes:0", "http://127.0.0.1:")
+        .WithSetting("Notifications:Invites:LinkBaseUrl", "https://chat.example.com/invite")
+        .WithSetting("Notifications:Invites:Smtp:Host", "127.0.0.1")
+        .WithSetting("Notifications:Invites:Smtp:Port", Smtp.Port.ToString())
+        .WithSetting("Notifications:Invites:Smtp:Security", "none");
+
+    public HttpClient Client(Guid userId) => UserClient(userId);
 
     public async Task<Guid> UserAsync(string name)
     {
@@ -68,8 +51,7 @@ public sealed class NotificationsHost : IAsyncLifetime
     /// <summary>A new Web Push receiver subscribed for the user.</summary>
     public async Task<WebPushReceiver> SubscribeAsync(Guid userId)
     {
-        var receiver = await WebPushReceiver.StartAsync();
-        Receivers.Add(receiver);
+        var receiver = Own(await WebPushReceiver.StartAsync());
         using var http = Client(userId);
         var response = await http.PostAsJsonAsync("/api/v1/push-subscriptions", new { endpoint = receiver.Endpoint, expirationTime = (double?)null, keys = new { p256dh = receiver.P256dh, auth = receiver.Auth } });
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
@@ -161,15 +143,4 @@ public sealed class NotificationsHost : IAsyncLifetime
     /// </summary>
     public Task NoPushPendingAsync(Guid userId) =>
         Eventually.Returns(() => PendingPushesAsync(userId), pending => pending.Count == 0, TimeSpan.FromSeconds(15), $"no push waits for {userId}");
-
-    public async Task DisposeAsync()
-    {
-        foreach (var receiver in Receivers)
-            await receiver.DisposeAsync();
-        await Factory.DisposeAsync();
-        await Bus.DisposeAsync();
-        await Issuer.DisposeAsync();
-        Smtp.Dispose();
-        await Infrastructure.DisposeAsync();
-    }
 }

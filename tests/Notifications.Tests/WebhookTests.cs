@@ -15,33 +15,16 @@ namespace Platform.Notifications.Tests;
 /// Notifications with outgoing webhooks allowed to loopback (a local receiver), retries in fractions of a second; names
 /// a test controls resolve through <see cref="TestResolver"/>. The tests play Messaging by publishing its events.
 /// </summary>
-public class WebhookHost : IAsyncLifetime
+public class WebhookHost() : ServiceHost<Program>("Notifications")
 {
-    public PlatformInfrastructure Infrastructure { get; } = new();
-
-    public TestTokenIssuer Issuer { get; private set; } = null!;
-
-    public ServiceFactory<Program> Factory { get; private set; } = null!;
-
     public BusProbe<UserRegistered> Bus { get; private set; } = null!;
-
-    public List<WebhookReceiver> Receivers { get; } = [];
 
     protected virtual string RetryFor => "00:05:00";
 
-    public async Task InitializeAsync()
-    {
-        await Infrastructure.InitializeAsync();
-        Issuer = await TestTokenIssuer.StartAsync();
-        Bus = await BusProbe<UserRegistered>.StartAsync(Infrastructure.VirtualHost.ConnectionString);
-        Factory = NewReplica();
-        using var client = Factory.CreateClient();
-        await Readiness.WaitUntilConsumingAsync(client, "Notifications");
-    }
+    protected override async Task StartingAsync() =>
+        Bus = Own(await BusProbe<UserRegistered>.StartAsync(Infrastructure.VirtualHost.ConnectionString));
 
-    /// <summary>Another Notifications on the same database and vhost (a second replica, or this one after a restart).</summary>
-    public ServiceFactory<Program> NewReplica() => new ServiceFactory<Program>(Infrastructure)
-        .WithSetting("Auth:MetadataAddress", Issuer.Url)
+    protected override void Configure(ServiceFactory<Program> factory) => factory
         .WithSetting("Webhooks:AllowLoopback", "true")
         .WithSetting("Webhooks:InitialBackoff", "00:00:00.200")
         .WithSetting("Webhooks:MaxBackoff", "00:00:01")
@@ -50,28 +33,9 @@ public class WebhookHost : IAsyncLifetime
         .WithSetting("Webhooks:Timeout", "00:00:03")
         .WithServices(services => services.AddSingleton<IHostResolver>(new TestResolver()));
 
-    /// <summary>Stops this Notifications and starts it again on the same database and vhost.</summary>
-    public async Task RestartAsync()
-    {
-        await Factory.DisposeAsync();
-        Factory = NewReplica();
-        using var client = Factory.CreateClient();
-        await Readiness.WaitUntilConsumingAsync(client, "Notifications");
-    }
+    public HttpClient Client(Guid userId, bool platformAdmin = false) => UserClient(userId, roles: platformAdmin ? ["admin"] : null);
 
-    public HttpClient Client(Guid userId, bool platformAdmin = false)
-    {
-        var http = Factory.CreateClient();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Issuer.CreateToken(userId, roles: platformAdmin ? ["admin"] : null));
-        return http;
-    }
-
-    public async Task<WebhookReceiver> ReceiverAsync()
-    {
-        var receiver = await WebhookReceiver.StartAsync();
-        Receivers.Add(receiver);
-        return receiver;
-    }
+    public async Task<WebhookReceiver> ReceiverAsync() => Own(await WebhookReceiver.StartAsync());
 
     /// <summary>A group whose first member is its owner, the second an admin, the rest plain members.</summary>
     public async Task<Guid> ConversationAsync(params Guid[] members)
@@ -122,16 +86,6 @@ public class WebhookHost : IAsyncLifetime
     {
         using var http = Client(userId);
         return await http.GetFromJsonAsync<JsonElement>($"/api/v1/webhooks/{webhookId}/deliveries");
-    }
-
-    public virtual async Task DisposeAsync()
-    {
-        foreach (var receiver in Receivers)
-            await receiver.DisposeAsync();
-        await Factory.DisposeAsync();
-        await Bus.DisposeAsync();
-        await Issuer.DisposeAsync();
-        await Infrastructure.DisposeAsync();
     }
 
     /// <summary>
@@ -500,9 +454,8 @@ public sealed class WebhookDurabilityTests(RestartedWebhookHost host) : IClassFi
 
         // Notifications restarts with the receiver still down, and a second replica joins: both dispatch from one queue.
         await host.RestartAsync();
-        await using var second = host.NewReplica();
-        using (var client = second.CreateClient())
-            await Readiness.WaitUntilConsumingAsync(client, "Notifications");
+        await using var second = host.NewFactory();
+        (await host.StartAsync(second)).Dispose();
         await receiver.RestartAsync();
 
         var unique = await Eventually.Returns(() => Task.FromResult(receiver.Unique), r => r.Count >= 8, TimeSpan.FromSeconds(20), "every queued event delivered");

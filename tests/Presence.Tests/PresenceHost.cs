@@ -1,8 +1,6 @@
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using Platform.Contracts.Gateway;
 using Platform.Contracts.Messaging;
@@ -15,45 +13,26 @@ namespace Platform.Presence.Tests;
 /// Presence in-process on a fresh database and vhost with a clock that moves only when a test moves it; the test
 /// plays the Gateways and Messaging by publishing their events, and watches what Presence publishes.
 /// </summary>
-public sealed class PresenceHost : IAsyncLifetime
+public sealed class PresenceHost() : ServiceHost<Program>("Presence")
 {
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan Ttl = TimeSpan.FromSeconds(30);
 
-    public PlatformInfrastructure Infrastructure { get; } = new();
-
-    public TestTokenIssuer Issuer { get; private set; } = null!;
-
-    public ServiceFactory<Program> Factory { get; private set; } = null!;
-
     public BusProbe<PresenceChanged> Bus { get; private set; } = null!;
-
-    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow) { AutoAdvanceAmount = TimeSpan.FromMilliseconds(1) };
 
     private readonly List<PresenceChanged> _seen = [];
 
-    public async Task InitializeAsync()
-    {
-        await Infrastructure.InitializeAsync();
-        Issuer = await TestTokenIssuer.StartAsync();
-        Bus = await BusProbe<PresenceChanged>.StartAsync(Infrastructure.VirtualHost.ConnectionString);
-        Factory = NewReplica();
-        using var client = Factory.CreateClient();
-        await Readiness.WaitUntilConsumingAsync(client, "Presence");
-    }
+    protected override bool ControlsTime => true;
+
+    protected override async Task StartingAsync() =>
+        Bus = Own(await BusProbe<PresenceChanged>.StartAsync(Infrastructure.VirtualHost.ConnectionString));
+
+    protected override void Configure(ServiceFactory<Program> factory) => factory.WithSetting("Presence:SweepInterval", "00:00:00.200");
 
     /// <summary>Another Presence process on the same database, vhost and clock.</summary>
-    public ServiceFactory<Program> NewReplica() => new ServiceFactory<Program>(Infrastructure)
-        .WithSetting("Auth:MetadataAddress", Issuer.Url)
-        .WithSetting("Presence:SweepInterval", "00:00:00.200")
-        .WithServices(services => services.AddSingleton<TimeProvider>(Clock));
+    public ServiceFactory<Program> NewReplica() => NewFactory();
 
-    public HttpClient Client(Guid userId, ServiceFactory<Program>? replica = null)
-    {
-        var http = (replica ?? Factory).CreateClient();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Issuer.CreateToken(userId));
-        return http;
-    }
+    public HttpClient Client(Guid userId, ServiceFactory<Program>? replica = null) => UserClient(userId, instance: replica);
 
     public Task PublishAsync<T>(T message) where T : class => Bus.PublishAsync(message);
 
@@ -146,13 +125,5 @@ public sealed class PresenceHost : IAsyncLifetime
             _seen.AddRange(arrived);
             return _seen.Where(c => c.UserId == userId).OrderBy(c => c.Version).ToList();
         }
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Factory.DisposeAsync();
-        await Bus.DisposeAsync();
-        await Issuer.DisposeAsync();
-        await Infrastructure.DisposeAsync();
     }
 }

@@ -5,6 +5,15 @@ namespace Platform.Messaging.Domain;
 
 public enum ConversationKind { Direct, Group, Channel }
 
+/// <summary>
+/// An event that changes one message's view (<see cref="MessageView.Apply"/>): the write path and time travel load that
+/// message by <see cref="MessageId"/> and apply the event, so a new event of this kind needs no line of its own there.
+/// </summary>
+public interface IChangesMessage
+{
+    Guid MessageId { get; }
+}
+
 public enum MemberRole { Member, Admin, Owner }
 
 /// <param name="Requested">
@@ -79,10 +88,10 @@ public record BotAuthor(string Kind, string Name)
     public const string WebhookKind = "webhook";
 }
 
-public record MessageEdited(Guid MessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls, Guid EditedBy, DateTimeOffset EditedAt);
+public record MessageEdited(Guid MessageId, string Text, IReadOnlyList<Guid> Mentions, IReadOnlyList<string> Urls, Guid EditedBy, DateTimeOffset EditedAt) : IChangesMessage;
 
 /// <summary>A tombstone: the message's text is erased from read models and from the stored events.</summary>
-public record MessageDeleted(Guid MessageId, Guid DeletedBy, DateTimeOffset DeletedAt, string Reason);
+public record MessageDeleted(Guid MessageId, Guid DeletedBy, DateTimeOffset DeletedAt, string Reason) : IChangesMessage;
 
 /// <summary>
 /// A member reported a message to the conversation's moderators and the platform admins (the review queue is
@@ -91,13 +100,13 @@ public record MessageDeleted(Guid MessageId, Guid DeletedBy, DateTimeOffset Dele
 public record MessageReported(Guid ReportId, Guid MessageId, Guid ReportedBy, string Reason, DateTimeOffset ReportedAt);
 
 /// <summary>A member pinned a message to the conversation (at most <c>Pins.MaxPins</c> at a time).</summary>
-public record MessagePinned(Guid MessageId, Guid PinnedBy, DateTimeOffset PinnedAt);
+public record MessagePinned(Guid MessageId, Guid PinnedBy, DateTimeOffset PinnedAt) : IChangesMessage;
 
-public record MessageUnpinned(Guid MessageId, Guid UnpinnedBy, DateTimeOffset UnpinnedAt);
+public record MessageUnpinned(Guid MessageId, Guid UnpinnedBy, DateTimeOffset UnpinnedAt) : IChangesMessage;
 
-public record ReactionAdded(Guid MessageId, string Emoji, Guid UserId, DateTimeOffset AddedAt);
+public record ReactionAdded(Guid MessageId, string Emoji, Guid UserId, DateTimeOffset AddedAt) : IChangesMessage;
 
-public record ReactionRemoved(Guid MessageId, string Emoji, Guid UserId, DateTimeOffset RemovedAt);
+public record ReactionRemoved(Guid MessageId, string Emoji, Guid UserId, DateTimeOffset RemovedAt) : IChangesMessage;
 
 /// <summary>Media fetched a preview of a URL in the message (from <c>LinkPreviewReady</c>); at most one per URL.</summary>
 public record LinkPreviewAttached(
@@ -108,7 +117,7 @@ public record LinkPreviewAttached(
     string? ImageUrl,
     string? SiteName,
     DateTimeOffset FetchedAt,
-    DateTimeOffset AttachedAt);
+    DateTimeOffset AttachedAt) : IChangesMessage;
 
 /// <summary>What Media found out about an attached file (from <c>MediaReady</c>).</summary>
 public record AttachmentDetails(
@@ -126,7 +135,7 @@ public record AttachmentDetails(
 /// Media processed files attached to the message (from <c>MediaReady</c>, whichever came first: the message or the
 /// processing); each file's details are added once.
 /// </summary>
-public record MessageAttachmentsReady(Guid MessageId, IReadOnlyList<AttachmentDetails> Attachments, DateTimeOffset ReadyAt);
+public record MessageAttachmentsReady(Guid MessageId, IReadOnlyList<AttachmentDetails> Attachments, DateTimeOffset ReadyAt) : IChangesMessage;
 
 public static class DeleteReasons
 {

@@ -65,13 +65,7 @@ public static class TimeTravel
             var target = e.Data switch
             {
                 MessagePosted reply when reply.ReplyTo is { } root => root,
-                MessageEdited x => x.MessageId,
-                MessageDeleted x => x.MessageId,
-                ReactionAdded x => x.MessageId,
-                ReactionRemoved x => x.MessageId,
-                LinkPreviewAttached x => x.MessageId,
-                MessagePinned x => x.MessageId,
-                MessageUnpinned x => x.MessageId,
+                IChangesMessage x => x.MessageId,
                 _ => Guid.Empty,
             };
             if (target != Guid.Empty && states.TryGetValue(target, out var state))
