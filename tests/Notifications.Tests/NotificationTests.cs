@@ -66,6 +66,42 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
     }
 
     [Fact]
+    public async Task Channel_NotifiesThoseWhoseOwnPreferencesSayAll_TheMentioned_AndNoOneElse()
+    {
+        // A channel's members hear only of mentions unless they chose more: the service asks the database only for
+        // the members whose preferences may say more (a default, or a level for this channel), so the rules must
+        // come out the same as for every member read one by one.
+        var alice = await host.UserAsync("Alice");
+        var (everything, follower, plain, elsewhere, mentioned, muted) = (await host.UserAsync("Ben"), await host.UserAsync("Cleo"),
+            await host.UserAsync("Dan"), await host.UserAsync("Eve"), await host.UserAsync("Finn"), await host.UserAsync("Gus"));
+        var channel = await host.ConversationAsync("channel", "general", alice, everything, follower, plain, elsewhere, mentioned, muted);
+        var other = await host.ConversationAsync("group", "side", alice, elsewhere);
+        async Task Prefer(Guid user, object preferences, string because)
+        {
+            using var http = host.Client(user);
+            await Eventually.Returns(() => http.PutAsJsonAsync("/api/v1/notifications/preferences", preferences),
+                r => r.StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(10), because);
+        }
+        await Prefer(everything, new { @default = "all" }, "ben hears of everything");
+        await Prefer(follower, new { conversations = new[] { new { conversationId = channel, level = "all" } } }, "cleo follows #general");
+        await Prefer(elsewhere, new { conversations = new[] { new { conversationId = other, level = "all" } } }, "eve follows another conversation only");
+        await Prefer(muted, new { conversations = new[] { new { conversationId = channel, level = "none" } } }, "gus muted #general");
+
+        await host.PostAsync(channel, 2, alice, "plain news");
+        await host.PostAsync(channel, 3, alice, "@finn @gus have a look", mentions: [mentioned, muted]);
+        await host.ConsumedAsync(channel, 3);
+
+        Assert.Equal(["message", "message"], Kinds(await host.FeedWithAsync(everything, 2)));
+        Assert.Equal(["message", "message"], Kinds(await host.FeedWithAsync(follower, 2)));
+        Assert.Equal(["mention"], Kinds(await host.FeedWithAsync(mentioned, 1)));
+        foreach (var nobody in new[] { plain, elsewhere, muted })
+            Assert.Empty(Kinds(await host.FeedAsync(nobody)));
+
+        static List<string> Kinds(JsonElement feed) =>
+            feed.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("kind").GetString()!).ToList();
+    }
+
+    [Fact]
     public async Task MutedConversation_NotifiesNothing_UntilTheMuteEnds()
     {
         var alice = await host.UserAsync("Alice");

@@ -210,21 +210,22 @@ public sealed class ConversationEventConsumer(
 
         var threadParticipants = await RememberMessageAsync(message, cancellationToken, prefetched);
 
-        // The members' preferences, read cursors, push subscriptions and (for @here) presence: one round trip.
         var members = conversation.ActiveMembers.ToList();
+        var candidates = await CandidatesAsync(e.ConversationId, conversation.Kind, members, message, threadParticipants, cancellationToken);
+        // The candidates' preferences, read cursors, push subscriptions and (for @here) presence: one round trip.
         var reads = session.CreateBatchQuery();
-        var preferencesRead = reads.LoadMany<Preferences>().ByIdList(members);
-        var cursorsRead = reads.LoadMany<ReadCursor>().ById(members.Select(m => ReadCursor.KeyOf(m, e.ConversationId)).ToArray());
-        var subscribedRead = reads.Query<PushSubscriptionDoc>().Where(p => p.UserId.IsOneOf(members)).Select(p => p.UserId).ToList();
+        var preferencesRead = reads.LoadMany<Preferences>().ByIdList(candidates);
+        var cursorsRead = reads.LoadMany<ReadCursor>().ById(candidates.Select(m => ReadCursor.KeyOf(m, e.ConversationId)).ToArray());
+        var subscribedRead = reads.Query<PushSubscriptionDoc>().Where(p => p.UserId.IsOneOf(candidates)).Select(p => p.UserId).ToList();
         // @here reaches the members online now, as Presence last told us (PresenceChanged, kept as UserPresence).
-        var presenceRead = message.MassMention == "here" ? reads.LoadMany<UserPresence>().ByIdList(members) : Task.FromResult<IReadOnlyList<UserPresence>>([]);
+        var presenceRead = message.MassMention == "here" ? reads.LoadMany<UserPresence>().ByIdList(candidates) : Task.FromResult<IReadOnlyList<UserPresence>>([]);
         await reads.Execute(cancellationToken);
         var preferences = (await preferencesRead).ToDictionary(p => p.Id);
         var cursors = (await cursorsRead).ToDictionary(c => c.Id, c => c.ReadSeq);
         var subscribed = (await subscribedRead).ToHashSet();
         var online = (await presenceRead).Where(p => p.Online).Select(p => p.Id).ToHashSet();
         var now = time.GetUtcNow();
-        var decided = Recipients.Decide(message, conversation.Kind, members, threadParticipants,
+        var decided = Recipients.Decide(message, conversation.Kind, candidates, threadParticipants,
             member => Recipients.LevelOf(preferences.GetValueOrDefault(member), e.ConversationId, conversation.Kind, members.Count, options.Value.LargeGroup, now),
             member => cursors.GetValueOrDefault(ReadCursor.KeyOf(member, e.ConversationId)),
             member => online.Contains(member));
@@ -261,6 +262,30 @@ public sealed class ConversationEventConsumer(
                 await pushes.ScheduleAsync(session, notification, where, cancellationToken);
         }
         return created;
+    }
+
+    /// <summary>
+    /// The members a message can notify. In a conversation whose members hear only of mentions unless they chose more
+    /// (a channel, a group larger than <see cref="NotificationsOptions.LargeGroup"/>), a message without <c>@channel</c>
+    /// or <c>@here</c> can notify only whom it mentions, the thread's participants and the members whose own preferences
+    /// may raise the level (a default, or a level for this conversation): PostgreSQL finds those among all the members,
+    /// so a message in a 1,000-member channel reads a handful of preferences and cursors instead of 2,000 documents.
+    /// Everyone else would be decided "not notified" by <see cref="Recipients.Decide"/> anyway.
+    /// </summary>
+    private async Task<List<Guid>> CandidatesAsync(Guid conversationId, string kind, List<Guid> members, PostedMessage message,
+        IReadOnlySet<Guid> threadParticipants, CancellationToken cancellationToken)
+    {
+        var byDefault = Recipients.LevelOf(null, conversationId, kind, members.Count, options.Value.LargeGroup, time.GetUtcNow());
+        if (message.MassMention is not null || byDefault != Levels.Mentions)
+            return members;
+        var chose = await session.Query<Preferences>()
+            .Where(p => p.Id.IsOneOf(members) && (p.Default != null || p.Conversations.Any(c => c.ConversationId == conversationId)))
+            .Select(p => p.Id)
+            .ToListAsync(cancellationToken);
+        var heard = new HashSet<Guid>(chose);
+        heard.UnionWith(message.Mentions);
+        heard.UnionWith(threadParticipants);
+        return members.Where(heard.Contains).ToList();
     }
 
     private async Task UpdateAsync(Guid conversationId, Action<ConversationInfo> change, CancellationToken cancellationToken)
