@@ -721,7 +721,9 @@ async function later() {
   await item.getByRole("button", { name: "Edit" }).click();
   await item.getByLabel("Text").fill(`edited later ${word}`);
   await item.getByRole("button", { name: "Save" }).click();
-  const edited = list.filter({ hasText: `edited later ${word}` });
+  // The item shown again, not the form: React keeps a controlled textarea's text content equal to what was typed, so
+  // the form itself "has" the new text before the save is done.
+  const edited = list.filter({ has: e.page.locator(".scheduled-text", { hasText: `edited later ${word}` }) });
   await edited.waitFor();
   let scheduled = (await api(erinToken, "GET", `/api/v1/conversations/${groupId}/scheduled-messages`)).items;
   if (!scheduled.some((item) => item.text === `edited later ${word}`)) throw new Error(`the edit did not reach Messaging: ${JSON.stringify(scheduled)}`);
