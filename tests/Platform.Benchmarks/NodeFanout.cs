@@ -15,7 +15,10 @@ namespace Platform.Benchmarks;
 /// </summary>
 internal static class NodeFanout
 {
-    public static readonly double[] Rates = [5, 10, 20, 30, 40, 50, 60, 70, 80, 100, 120, 160, 200, 250, 300];
+    /// <summary>The steps, or BENCH_FANOUT_RATES (comma-separated messages/s: e.g. one rate held for profiling).</summary>
+    public static readonly double[] Rates = Environment.GetEnvironmentVariable("BENCH_FANOUT_RATES") is { Length: > 0 } rates
+        ? [.. rates.Split(',').Select(rate => double.Parse(rate, System.Globalization.CultureInfo.InvariantCulture))]
+        : [5, 10, 20, 30, 40, 50, 60, 70, 80, 100, 120, 160, 200, 250, 300];
 
     /// <summary>The bare hub's curve: <paramref name="receivers"/> Node connections in one group, a harness connection invoking <c>Broadcast</c>.</summary>
     public static async Task<NodeCurve> BareAsync(ProcessUsage usage, int receivers, BenchOptions options)

@@ -159,8 +159,12 @@ if (options.Scenario != "baselines")
     {
         var receivers = options.RoomSizes.Max() - 1;
         Console.WriteLine($"bench: fanout-node: a room of {receivers + 1}, {receivers} receivers in one Node process, bare hub first");
-        report.NodeCurves.Add(await NodeFanout.BareAsync(usage, receivers, options));
-        report.NodeCurves.Add(await NodeFanout.PlatformAsync(platform, usage, receivers, options));
+        // BENCH_FANOUT_ONLY=platform (or bare) measures one side only: for profiling, not for the report's ratio.
+        var only = Environment.GetEnvironmentVariable("BENCH_FANOUT_ONLY");
+        if (only is null or "bare")
+            report.NodeCurves.Add(await NodeFanout.BareAsync(usage, receivers, options));
+        if (only is null or "platform")
+            report.NodeCurves.Add(await NodeFanout.PlatformAsync(platform, usage, receivers, options));
     }
 
     if (Runs("history"))

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 
 namespace Platform.Tests;
 
@@ -54,5 +55,45 @@ public sealed class NotificationTests(WholePlatform platform)
         await aliceLive.NextAsync("event", e => e.GetProperty("conversationId").GetString() == conversation.ToString() && e.GetProperty("type").GetString() == "message.posted",
             "alice's own message on her stream");
         Assert.DoesNotContain(aliceLive.Calls("notification"), n => n.GetProperty("conversationId").GetString() == conversation.ToString());
+    }
+
+    /// <summary>
+    /// In a channel a message notifies only whom it can (Notifications reads those members' preferences, not everyone's):
+    /// Carol asked for every message of this channel and hears the plain one live; Bob hears only the one that mentions
+    /// him; Dave, with no preferences, hears neither. Checked live on both Gateways and in each feed, after the mention
+    /// (Notifications handles one conversation's events in order, so by then the plain message was decided too).
+    /// </summary>
+    [Fact]
+    public async Task AChannelMessage_NotifiesWhoAskedForAllAndTheMentioned_NotTheOtherMembers()
+    {
+        var alice = await platform.SignUpAsync("Alice Posts In A Channel");
+        var bob = await platform.SignUpAsync("Bob Is Mentioned");
+        var carol = await platform.SignUpAsync("Carol Hears All");
+        var dave = await platform.SignUpAsync("Dave Hears Mentions");
+        var channel = (await platform.CreateConversationAsync(alice, "channel", [bob, carol, dave], "announcements")).GetProperty("id").GetGuid();
+        var everything = new { conversations = new[] { new { conversationId = channel, level = "all" } } };
+        // Notifications learns of the channel from the bus: until then a preference for it is refused.
+        await platform.EventuallyAsync(() => carol.Http.PutAsJsonAsync("api/v1/notifications/preferences", everything), response => response.IsSuccessStatusCode,
+            "Carol's preference for the channel is accepted", platform.Notifications);
+        await using var bobLive = await platform.ConnectAsync(bob, platform.Gateway1);
+        await using var carolLive = await platform.ConnectAsync(carol, platform.Gateway2);
+        await using var daveLive = await platform.ConnectAsync(dave, platform.Gateway1);
+
+        await platform.SendAsync(alice, channel, "the office is closed on friday");
+        var heard = await carolLive.NextAsync("notification", n => n.GetProperty("conversationId").GetString() == channel.ToString(), "carol's notification of the plain message");
+        Assert.Equal("the office is closed on friday", heard.GetProperty("body").GetString());
+
+        await platform.SendAsync(alice, channel, $"@{bob.Username} can you cover on friday?");
+        var mentioned = await bobLive.NextAsync("notification", n => n.GetProperty("conversationId").GetString() == channel.ToString(), "bob's notification of the mention");
+        Assert.Equal("mention", mentioned.GetProperty("kind").GetString());
+        await carolLive.NextAsync("notification", n => n.GetProperty("body").GetString()!.StartsWith('@'), "carol's notification of the second message");
+
+        Assert.Single(bobLive.Calls("notification"), n => n.GetProperty("conversationId").GetString() == channel.ToString());
+        Assert.DoesNotContain(daveLive.Calls("notification"), n => n.GetProperty("conversationId").GetString() == channel.ToString());
+        foreach (var (user, expected) in new[] { (bob, 1), (carol, 2), (dave, 0) })
+        {
+            var feed = await platform.ReadAsync(await user.Http.GetAsync("api/v1/notifications?limit=100"), HttpStatusCode.OK, "reading the feed", platform.Notifications);
+            Assert.Equal(expected, feed.GetProperty("items").EnumerateArray().Count(item => item.GetProperty("conversationId").GetGuid() == channel));
+        }
     }
 }

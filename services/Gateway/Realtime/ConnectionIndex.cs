@@ -120,7 +120,7 @@ public sealed class ConnectionIndex(IOptions<RealtimeOptions> options, RealtimeM
         if (!_byConversation.TryGetValue(conversationId, out var connections))
             return;
         var message = new SerializedHubMessage(new InvocationMessage(method, [payload]));
-        foreach (var connection in connections.Values)
+        foreach (var (_, connection) in connections)
             if (connection.UserId != except && !hiddenFrom.Contains(connection.UserId) && !connection.TrySend(message))
                 Disconnect(connection, "The connection did not keep up with its messages.");
     }

@@ -179,7 +179,7 @@ public sealed class ConversationStreams(
         if (connections.InConversation(e.ConversationId) is { IsEmpty: false } members)
         {
             message ??= new SerializedHubMessage(new InvocationMessage(HubMethods.Event, [HubEnvelopes.From(e)]));
-            foreach (var connection in members.Values)
+            foreach (var (_, connection) in members)
                 Offer(connection, e.ConversationId, e.Seq, message, e.CommittedAt);
         }
 
