@@ -38,7 +38,8 @@ internal static class IdleConnections
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
             start.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
         start.ArgumentList.Add(BareHubServer);
-        start.Environment["DOTNET_gcServer"] = Environment.GetEnvironmentVariable("BENCH_GATEWAY_GC_SERVER") ?? "1";
+        // The Gateway's GC (workstation, Gateway.csproj) unless BENCH_GATEWAY_GC_SERVER says otherwise for both.
+        start.Environment["DOTNET_gcServer"] = Environment.GetEnvironmentVariable("BENCH_GATEWAY_GC_SERVER") ?? "0";
         using var server = System.Diagnostics.Process.Start(start)!;
         try
         {
