@@ -99,6 +99,25 @@ internal sealed class FaultPlatform : IAsyncDisposable
     }
 
     /// <summary>
+    /// Accounts for load users without a registration each (a password hash apiece would take minutes for 10,000): rows
+    /// in Identity's users table as registration leaves them, without a password or an address, so that Messaging's
+    /// check that a conversation's members are users passes. Their clients sign in with minted tokens (<see cref="MintedClient"/>).
+    /// </summary>
+    public async Task SeedUsersAsync(IReadOnlyCollection<Guid> ids)
+    {
+        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await connection.OpenAsync();
+        await using var insert = new NpgsqlCommand("""
+            insert into identity.users ("Id", "UserName", "NormalizedUserName", "DisplayName", "EmailConfirmed", "PhoneNumberConfirmed",
+                "TwoFactorEnabled", "LockoutEnabled", "AccessFailedCount", "CreatedAt", "IsBot", "SecurityStamp", "ConcurrencyStamp")
+            select id, 'load-' || id, upper('load-' || id), 'Load user', false, false, false, true, 0, now(), false, gen_random_uuid()::text, gen_random_uuid()::text
+            from unnest(@ids) as id
+            """, connection);
+        insert.Parameters.AddWithValue("ids", ids.ToArray());
+        await insert.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>
     /// Registers a user through the Gateway (<c>POST /api/v1/users</c>) and signs in with the password grant of
     /// <c>platform-cli</c> (<c>POST /connect/token</c>), as apps do. The SDK gets the token rather than the password:
     /// its own sign-in checks that the discovery document's issuer is the address it talks to, and here two Gateways

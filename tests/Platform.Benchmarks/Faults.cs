@@ -560,9 +560,11 @@ internal static class Faults
         var sender = await platform.SignUpAsync("sender", platform.Gateway2.BaseAddress);
         var perConversation = connections / conversations;
         var members = new List<(Guid Conversation, PlatformClient Client)>();
+        var memberIds = Enumerable.Range(0, conversations).Select(_ => Enumerable.Range(0, perConversation).Select(_ => Guid.CreateVersion7()).ToList()).ToList();
+        await platform.SeedUsersAsync([.. memberIds.SelectMany(ids => ids)]);
         for (var c = 0; c < conversations; c++)
         {
-            var ids = Enumerable.Range(0, perConversation).Select(_ => Guid.CreateVersion7()).ToList();
+            var ids = memberIds[c];
             var conversation = (await sender.Client.CreateConversationAsync("group", ids, $"room {c}")).Id;
             // WebSockets without the negotiate request: one socket per client, so 10,000 fit under the 20,000 open files a
             // process may have here (with negotiate, its pooled HTTP connection made two). The SDK's default reconnect
