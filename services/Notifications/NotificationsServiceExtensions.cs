@@ -49,6 +49,7 @@ public static class NotificationsServiceExtensions
             .UseLightweightSessions();
 
         builder.Services.AddSingleton<PushScheduler>();
+        builder.Services.AddSingleton<LargeConversations>();
         builder.Services.AddSingleton<VapidKeyStore>();
         builder.Services.AddHttpClient("web-push").ConfigurePrimaryHttpMessageHandler(services =>
             WebPushSender.CreateHandler(services.GetRequiredService<IOptions<NotificationsOptions>>()));

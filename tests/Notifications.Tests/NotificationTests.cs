@@ -101,6 +101,48 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
             feed.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("kind").GetString()!).ToList();
     }
 
+    /// <summary>
+    /// A large conversation's document is kept between its messages (LargeConversations) only while its stored version
+    /// stands: a member who joins is notified of the next message, one who leaves is not, and messages in between (the
+    /// kept document used) notify as before.
+    /// </summary>
+    [Fact]
+    public async Task LargeChannel_KeptBetweenMessages_FollowsJoinsAndLeaves()
+    {
+        var alice = await host.UserAsync("Alice");
+        var follower = await host.UserAsync("Follower");
+        var late = await host.UserAsync("Late");
+        var others = new List<Guid>();
+        for (var i = 0; i < 20; i++)
+            others.Add(await host.UserAsync($"Member {i}"));
+        // 22 members: above LargeGroup (20), so the document is kept.
+        var channel = await host.ConversationAsync("channel", "big", [alice, follower, .. others]);
+        async Task Prefer(Guid user, object preferences, string because)
+        {
+            using var http = host.Client(user);
+            await Eventually.Returns(() => http.PutAsJsonAsync("/api/v1/notifications/preferences", preferences),
+                r => r.StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(10), because);
+        }
+        await Prefer(follower, new { conversations = new[] { new { conversationId = channel, level = "all" } } }, "the follower follows #big");
+        await Prefer(late, new { @default = "all" }, "the late member hears of everything");
+
+        await host.PostAsync(channel, 2, alice, "first"); // loaded, seen large
+        await host.PostAsync(channel, 3, alice, "second"); // loaded after its version: kept
+        await host.Bus.PublishAsync(NotificationsHost.Event(channel, 4, ConversationEventTypes.MemberJoined, alice, new { userId = late, role = "member", addedBy = alice }));
+        await host.PostAsync(channel, 5, alice, "third"); // the version changed: loaded again
+        await host.PostAsync(channel, 6, alice, "fourth"); // kept
+        await host.Bus.PublishAsync(NotificationsHost.Event(channel, 7, ConversationEventTypes.MemberLeft, alice, new { userId = follower, removedBy = alice }));
+        await host.PostAsync(channel, 8, alice, "fifth");
+        await host.PostAsync(channel, 9, alice, "sixth");
+        await host.ConsumedAsync(channel, 9);
+
+        Assert.Equal(["fourth", "third", "second", "first"], Bodies(await host.FeedWithAsync(follower, 4)));
+        Assert.Equal(["sixth", "fifth", "fourth", "third"], Bodies(await host.FeedWithAsync(late, 4)));
+
+        static List<string> Bodies(JsonElement feed) =>
+            feed.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("body").GetString()!).ToList();
+    }
+
     [Fact]
     public async Task MutedConversation_NotifiesNothing_UntilTheMuteEnds()
     {

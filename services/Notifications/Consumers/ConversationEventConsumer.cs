@@ -16,8 +16,8 @@ namespace Platform.Notifications.Consumers;
 /// handled once: its <see cref="ProcessedEvent"/> is written in the same transaction as its notifications.
 /// </summary>
 public sealed class ConversationEventConsumer(
-    IDocumentSession session, PushScheduler pushes, WebhookQueue webhooks, IOptions<NotificationsOptions> options, TimeProvider time,
-    ILogger<ConversationEventConsumer> logger)
+    IDocumentSession session, PushScheduler pushes, WebhookQueue webhooks, LargeConversations large, IOptions<NotificationsOptions> options,
+    TimeProvider time, ILogger<ConversationEventConsumer> logger)
     : IConsumer<ConversationEvent>
 {
     public async Task Consume(ConsumeContext<ConversationEvent> context)
@@ -184,13 +184,18 @@ public sealed class ConversationEventConsumer(
 
     private async Task<Prefetched> PrefetchAsync(string marker, ConversationEvent e, MessageDto message, CancellationToken cancellationToken)
     {
+        // A large conversation's document is kept between its messages while its stored version stands (read first).
+        var version = large.IsLarge(e.ConversationId) ? await LargeConversations.VersionAsync(session, e.ConversationId, cancellationToken) : null;
+        var kept = version is { } current ? large.Get(e.ConversationId, current) : null;
         var batch = session.CreateBatchQuery();
         var processed = batch.Load<ProcessedEvent>(marker);
-        var conversation = batch.Load<ConversationInfo>(e.ConversationId);
+        var conversation = kept is null ? batch.Load<ConversationInfo>(e.ConversationId) : Task.FromResult<ConversationInfo?>(kept);
         var known = batch.Load<MessageRef>(message.Id);
         var root = message.ReplyTo is { } rootId ? batch.Load<MessageRef>(rootId) : Task.FromResult<MessageRef?>(null);
         var sender = batch.Load<UserName>(message.SenderId);
         await batch.Execute(cancellationToken);
+        if (kept is null && await conversation is { } loaded)
+            large.Loaded(loaded, options.Value.LargeGroup, version);
         return new Prefetched(await processed is not null, await conversation, await known, await root, await sender);
     }
 
