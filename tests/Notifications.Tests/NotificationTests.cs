@@ -126,15 +126,26 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
         await Prefer(follower, new { conversations = new[] { new { conversationId = channel, level = "all" } } }, "the follower follows #big");
         await Prefer(late, new { @default = "all" }, "the late member hears of everything");
 
-        await host.PostAsync(channel, 2, alice, "first"); // loaded, seen large
-        await host.PostAsync(channel, 3, alice, "second"); // loaded after its version: kept
-        await host.Bus.PublishAsync(NotificationsHost.Event(channel, 4, ConversationEventTypes.MemberJoined, alice, new { userId = late, role = "member", addedBy = alice }));
-        await host.PostAsync(channel, 5, alice, "third"); // the version changed: loaded again
-        await host.PostAsync(channel, 6, alice, "fourth"); // kept
-        await host.Bus.PublishAsync(NotificationsHost.Event(channel, 7, ConversationEventTypes.MemberLeft, alice, new { userId = follower, removedBy = alice }));
-        await host.PostAsync(channel, 8, alice, "fifth");
-        await host.PostAsync(channel, 9, alice, "sixth");
-        await host.ConsumedAsync(channel, 9);
+        // Each event consumed before the next is published: the order of the feeds, and of a join before the next message,
+        // is then the order here.
+        async Task Post(long seq, string text)
+        {
+            await host.PostAsync(channel, seq, alice, text);
+            await host.ConsumedAsync(channel, seq);
+        }
+        async Task Change(long seq, string type, object data)
+        {
+            await host.Bus.PublishAsync(NotificationsHost.Event(channel, seq, type, alice, data));
+            await host.ConsumedAsync(channel, seq);
+        }
+        await Post(2, "first"); // loaded, seen large
+        await Post(3, "second"); // loaded after its version: kept
+        await Change(4, ConversationEventTypes.MemberJoined, new { userId = late, role = "member", addedBy = alice });
+        await Post(5, "third"); // the version changed: loaded again
+        await Post(6, "fourth"); // kept
+        await Change(7, ConversationEventTypes.MemberLeft, new { userId = follower, removedBy = alice });
+        await Post(8, "fifth");
+        await Post(9, "sixth");
 
         Assert.Equal(["fourth", "third", "second", "first"], Bodies(await host.FeedWithAsync(follower, 4)));
         Assert.Equal(["sixth", "fifth", "fourth", "third"], Bodies(await host.FeedWithAsync(late, 4)));
@@ -354,9 +365,13 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
         var alice = await host.UserAsync("Alice");
         var bob = await host.UserAsync("Bob");
         var conversation = await host.ConversationAsync("direct", null, alice, bob);
-        await host.PostAsync(conversation, 2, alice, "one");
-        await host.PostAsync(conversation, 3, alice, "two");
-        await host.PostAsync(conversation, 4, alice, "three");
+        // One at a time: the feed is newest first by when each notification was made, and events published back to back
+        // may be consumed in another order (the partitioner keeps them apart, not always in order).
+        foreach (var (seq, text) in new[] { (2L, "one"), (3L, "two"), (4L, "three") })
+        {
+            await host.PostAsync(conversation, seq, alice, text);
+            await host.ConsumedAsync(conversation, seq);
+        }
         var feed = await host.FeedWithAsync(bob, 3);
         Assert.Equal(3, feed.GetProperty("unreadCount").GetInt32());
         Assert.Equal(["three", "two", "one"], feed.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("body").GetString()));
