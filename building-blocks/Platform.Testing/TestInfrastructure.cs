@@ -38,13 +38,52 @@ public static class TestInfrastructure
         }
     }
 
-    /// <summary>An address on this machine where nothing listens: for tests of a server being down.</summary>
+    /// <summary>
+    /// A loopback port where nothing listens, for a service to bind (or for tests of a server being down). Chosen below
+    /// the kernel's ephemeral range: a port the kernel handed out (what binding port 0 returns) can be taken by any
+    /// outgoing connection before the service binds it, and with test projects running side by side, each opening
+    /// hundreds of connections, that happened ("address already in use"). Ports handed out here are not handed out again
+    /// by this process.
+    /// </summary>
     public static int UnusedPort()
     {
+        var below = EphemeralPortsStart.Value;
+        for (var attempt = 0; below > 12_000 && attempt < 500; attempt++)
+        {
+            var port = Random.Shared.Next(below - 11_000, below - 1_000);
+            if (!HandedOut.TryAdd(port, 0))
+                continue;
+            try
+            {
+                using var candidate = new TcpListener(IPAddress.Loopback, port);
+                candidate.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Someone listens there: another.
+            }
+        }
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> HandedOut = new();
+
+    // The first port of the range the kernel picks outgoing connections' ports from (32768 on Linux by default).
+    private static readonly Lazy<int> EphemeralPortsStart = new(() =>
+    {
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            return int.Parse(range[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return 32_768;
+        }
+    });
 
     private static Task<InfrastructureEndpoints> ResolveAsync()
     {
