@@ -76,16 +76,10 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
             await host.UserAsync("Dan"), await host.UserAsync("Eve"), await host.UserAsync("Finn"), await host.UserAsync("Gus"));
         var channel = await host.ConversationAsync("channel", "general", alice, everything, follower, plain, elsewhere, mentioned, muted);
         var other = await host.ConversationAsync("group", "side", alice, elsewhere);
-        async Task Prefer(Guid user, object preferences, string because)
-        {
-            using var http = host.Client(user);
-            await Eventually.Returns(() => http.PutAsJsonAsync("/api/v1/notifications/preferences", preferences),
-                r => r.StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(10), because);
-        }
-        await Prefer(everything, new { @default = "all" }, "ben hears of everything");
-        await Prefer(follower, new { conversations = new[] { new { conversationId = channel, level = "all" } } }, "cleo follows #general");
-        await Prefer(elsewhere, new { conversations = new[] { new { conversationId = other, level = "all" } } }, "eve follows another conversation only");
-        await Prefer(muted, new { conversations = new[] { new { conversationId = channel, level = "none" } } }, "gus muted #general");
+        await PreferAsync(everything, new { @default = "all" }, "ben hears of everything");
+        await PreferAsync(follower, new { conversations = new[] { new { conversationId = channel, level = "all" } } }, "cleo follows #general");
+        await PreferAsync(elsewhere, new { conversations = new[] { new { conversationId = other, level = "all" } } }, "eve follows another conversation only");
+        await PreferAsync(muted, new { conversations = new[] { new { conversationId = channel, level = "none" } } }, "gus muted #general");
 
         await host.PostAsync(channel, 2, alice, "plain news");
         await host.PostAsync(channel, 3, alice, "@finn @gus have a look", mentions: [mentioned, muted]);
@@ -117,14 +111,8 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
             others.Add(await host.UserAsync($"Member {i}"));
         // 22 members: above LargeGroup (20), so the document is kept.
         var channel = await host.ConversationAsync("channel", "big", [alice, follower, .. others]);
-        async Task Prefer(Guid user, object preferences, string because)
-        {
-            using var http = host.Client(user);
-            await Eventually.Returns(() => http.PutAsJsonAsync("/api/v1/notifications/preferences", preferences),
-                r => r.StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(10), because);
-        }
-        await Prefer(follower, new { conversations = new[] { new { conversationId = channel, level = "all" } } }, "the follower follows #big");
-        await Prefer(late, new { @default = "all" }, "the late member hears of everything");
+        await PreferAsync(follower, new { conversations = new[] { new { conversationId = channel, level = "all" } } }, "the follower follows #big");
+        await PreferAsync(late, new { @default = "all" }, "the late member hears of everything");
 
         // Each event consumed before the next is published: the order of the feeds, and of a join before the next message,
         // is then the order here.
@@ -152,6 +140,14 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
 
         static List<string> Bodies(JsonElement feed) =>
             feed.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("body").GetString()!).ToList();
+    }
+
+    // Preferences for a conversation are refused until the service knows the conversation: retried until accepted.
+    private async Task PreferAsync(Guid user, object preferences, string because)
+    {
+        using var http = host.Client(user);
+        await Eventually.Returns(() => http.PutAsJsonAsync("/api/v1/notifications/preferences", preferences),
+            r => r.StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(10), because);
     }
 
     [Fact]

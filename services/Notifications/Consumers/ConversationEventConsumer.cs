@@ -311,8 +311,10 @@ public sealed class ConversationEventConsumer(
 }
 
 /// <summary>
-/// Conversations in parallel, each conversation's events one at a time in the order Messaging published them: the
-/// events are partitioned by conversation (<see cref="Partitions"/> at once per replica). One event at a time for the
+/// Conversations in parallel, each conversation's events one at a time: the events are partitioned by conversation
+/// (<see cref="Partitions"/> at once per replica). Not strictly in the order Messaging published them: deliveries that
+/// overtake each other before the partitioner are not put back in order, which the consumer tolerates (joins and leaves
+/// apply by seq; a message of a conversation not yet known is retried), though the feed then follows processing order. One event at a time for the
 /// whole replica fell behind at about 30 posted messages a second under load, so notifications (and pushes) came later
 /// and later.
 /// </summary>
