@@ -74,22 +74,25 @@ public interface IOrderedOutboxStore : IOutboxStore
 
 /// <summary>
 /// The one outbox of every service that publishes: an event is stored in the same transaction as the change it reports
-/// (the service's own store), and handed to <see cref="Committed"/> right after the commit. Published entries are taken
-/// out of the table in batches (one statement per <see cref="OutboxOptions.DeleteInterval"/> for everything published
-/// meanwhile, whatever its key), so publishing costs no write and no commit of its own. What the immediate path does not
-/// get out (the process died after the commit, the broker was away) the relay (<see cref="OutboxRelay"/>) publishes from
-/// the table. Delivery is at least once (a crash after the publish but before the delete publishes again; the entry's
-/// id is the message id): consumers deduplicate.
+/// (the service's own store), and handed to <see cref="Committed(IReadOnlyList{OutboxItem})"/> (an ordered store's
+/// writer: its overload) right after the commit. Published entries are taken out of the table in batches (one statement
+/// per <see cref="OutboxOptions.DeleteInterval"/> for everything published meanwhile, whatever its key), so publishing
+/// costs no write and no commit of its own. What the immediate path does not get out (the process died after the
+/// commit, the broker was away) the relay (<see cref="OutboxRelay"/>) publishes from the table. Delivery is at least
+/// once (a crash after the publish but before the delete publishes again; the entry's id is the message id): consumers
+/// deduplicate.
 /// </summary>
 /// <remarks>
 /// <para>An <see cref="IClaimingOutboxStore"/>'s entries are published from memory, in the order they are handed over.</para>
 /// <para>
-/// An <see cref="IOrderedOutboxStore"/>'s key is published by reading its pending entries back, in order, under the
-/// key's lock (one round trip, no write): whichever process writes the key, each publish sends everything still pending
-/// before it, so the bus carries every key in order. An entry published but not yet deleted may be read and sent again
-/// by another process (never by this one, which skips up to the highest order it sent): a consumer that drops what it has seen (a seq
-/// at or below the last) sees each key once, in order. Commits that land while a read-back runs are served by one
-/// more read-back after it.
+/// An <see cref="IOrderedOutboxStore"/>'s key is published from memory when the writer shows that nothing of the key
+/// can be pending but what this process holds (<see cref="Committed(IReadOnlyList{OutboxItem}, long)"/>), and otherwise
+/// by reading its pending entries back, in order, under the key's lock (one round trip, no write). Either way each
+/// publish sends a contiguous run of what is pending, in order, and an entry leaves the table only once the broker has
+/// confirmed it, so whichever processes write the key the bus carries it in order for a consumer that drops what it has
+/// seen (a seq at or below the last). An entry published but not yet deleted may be read and sent again by another
+/// process (never by this one, which skips up to the highest order it sent). A key's lists and read-backs run one
+/// after the other in this process, in commit order; a read-back not yet started serves every commit before it.
 /// </para>
 /// </remarks>
 public sealed class OutboxDispatcher(IOutboxStore store, IBus bus, IOptions<OutboxOptions> options, IMeterFactory meters, ILogger<OutboxDispatcher> logger)
@@ -102,8 +105,10 @@ public sealed class OutboxDispatcher(IOutboxStore store, IBus bus, IOptions<Outb
     // Claiming stores: keys with a publishing loop running in this process, and the entries waiting for it.
     private readonly Dictionary<Guid, Queue<OutboxItem>> _queues = [];
 
-    // Ordered stores: keys with a read-back loop running, and whether another commit landed since its read began.
-    private readonly Dictionary<Guid, bool> _readBacks = [];
+    // Ordered stores: per key, the work of its one publishing loop in this process, in commit order (a list of entries to
+    // send from memory, or null: read the key's pending entries back), and the highest order handed to it (or sent by it).
+    private readonly Dictionary<Guid, Queue<IReadOnlyList<OutboxItem>?>> _keys = [];
+    private readonly Dictionary<Guid, long> _handedThrough = [];
 
     // Claiming stores: entries this process holds (queued, or published and waiting to be marked): its relay skips them.
     private readonly ConcurrentDictionary<Guid, byte> _held = new();
@@ -134,16 +139,8 @@ public sealed class OutboxDispatcher(IOutboxStore store, IBus bus, IOptions<Outb
             var key = group.Key;
             if (store is IOrderedOutboxStore)
             {
-                lock (_readBacks)
-                {
-                    if (_readBacks.ContainsKey(key))
-                    {
-                        _readBacks[key] = true;
-                        continue;
-                    }
-                    _readBacks[key] = false;
-                }
-                _ = Task.Run(() => ReadBackLoopAsync(key));
+                // Not knowing what else is pending: read back everything pending, in order, under the key's lock.
+                Hand(key, group.ToList(), pendingThrough: null);
                 continue;
             }
             bool start;
@@ -163,25 +160,68 @@ public sealed class OutboxDispatcher(IOutboxStore store, IBus bus, IOptions<Outb
         }
     }
 
+    /// <summary>
+    /// For an ordered store, right after the commit that stored <paramref name="items"/> (all of one key): publishes them
+    /// from memory, with no read-back, when nothing else can be pending before them. <paramref name="pendingThrough"/> is
+    /// the highest order the writer found pending for the key (0: none) while it held the lock that makes the key's
+    /// writers take turns in every process (before it wrote). If that is at most the highest order this process has
+    /// handed over for the key (every entry up to it is sent, or queued here before these), these go after them from
+    /// memory; otherwise (another process's entries, or ones a failed publish left) the key's pending entries are read
+    /// back under its lock and sent in order. Returns at once.
+    /// </summary>
+    public void Committed(IReadOnlyList<OutboxItem> items, long pendingThrough)
+    {
+        if (items.Count == 0)
+            return;
+        if (options.Value.CrashAfterCommit)
+            Environment.FailFast("Outbox:CrashAfterCommit is set: simulating a crash between commit and publish.");
+        if (!BrokerAvailable)
+            return;
+        Hand(items[0].Key, items, pendingThrough);
+    }
+
+    // Queues a key's committed entries on its publishing loop (starting it if none runs): as they are, when nothing up to
+    // pendingThrough can be pending but what this process has handed over, or else as a read-back.
+    private void Hand(Guid key, IReadOnlyList<OutboxItem> items, long? pendingThrough)
+    {
+        lock (_keys)
+        {
+            var readBack = pendingThrough is not { } through || through > _handedThrough.GetValueOrDefault(key);
+            // A read-back reads what was committed before it starts: everything handed up to here is in it.
+            _handedThrough[key] = Math.Max(_handedThrough.GetValueOrDefault(key), items.Max(item => item.Order));
+            var start = !_keys.TryGetValue(key, out var queue);
+            if (start)
+                _keys[key] = queue = new Queue<IReadOnlyList<OutboxItem>?>();
+            // A read-back not yet started serves every commit before it starts: one is enough.
+            if (!readBack)
+                queue!.Enqueue(items);
+            else if (queue!.Count == 0 || queue.Last() is not null)
+                queue.Enqueue(null);
+            if (start)
+                _ = Task.Run(() => PublishKeyAsync(key, queue));
+        }
+    }
+
     /// <summary>Publishes a key's pending entries now, in order (the relay's way for an ordered store; tests call it).</summary>
     public async Task PublishPendingAsync(Guid key, CancellationToken cancellationToken)
     {
         var ordered = (IOrderedOutboxStore)store;
-        await ordered.ReadPendingAsync(key, async items =>
+        // Under the key's lock: what this process sent up to is not sent again (it may still be in the table, its deletion
+        // pending). Nothing below it can still be pending: each read-back sends everything pending in order.
+        await ordered.ReadPendingAsync(key, items => SendInOrderAsync(key, items, cancellationToken), cancellationToken);
+    }
+
+    private async Task SendInOrderAsync(Guid key, IReadOnlyList<OutboxItem> items, CancellationToken cancellationToken)
+    {
+        foreach (var item in items)
         {
-            // Under the key's lock: what this process sent up to is not sent again (it may still be in the table, its
-            // deletion pending). Nothing below it can still be pending: each read-back sends everything pending in order.
-            var through = _sentThrough.GetValueOrDefault(key);
-            foreach (var item in items)
-            {
-                if (item.Order <= through)
-                    continue;
-                await PublishAsync(item, cancellationToken);
-                _sentThrough[key] = item.Order;
-                _published.Add(1);
-                MarkLater(item.Id);
-            }
-        }, cancellationToken);
+            if (item.Order <= _sentThrough.GetValueOrDefault(key))
+                continue;
+            await PublishAsync(item, cancellationToken);
+            _sentThrough[key] = item.Order;
+            _published.Add(1);
+            MarkLater(item.Id);
+        }
         if (_sentThrough.Count > 100_000)
             _sentThrough.Clear(); // Bounded: a forgotten key's entries awaiting deletion may be sent once more.
     }
@@ -201,27 +241,43 @@ public sealed class OutboxDispatcher(IOutboxStore store, IBus bus, IOptions<Outb
         return published;
     }
 
-    private async Task ReadBackLoopAsync(Guid key)
+    // A key's one publishing loop in this process: its lists and read-backs, in the order they were handed over.
+    private async Task PublishKeyAsync(Guid key, Queue<IReadOnlyList<OutboxItem>?> queue)
     {
         while (true)
         {
+            IReadOnlyList<OutboxItem>? items;
+            lock (_keys)
+            {
+                if (!queue.TryDequeue(out items))
+                {
+                    _keys.Remove(key);
+                    if (_handedThrough.Count > 100_000)
+                        _handedThrough.Clear(); // Bounded: a forgotten key's next commit reads back once.
+                    return;
+                }
+            }
             try
             {
-                await PublishPendingAsync(key, CancellationToken.None);
+                if (items is null)
+                    await PublishPendingAsync(key, CancellationToken.None);
+                else
+                    await SendInOrderAsync(key, items, CancellationToken.None);
             }
             catch (Exception exception)
             {
-                // Committed is committed: the relay publishes the entries once the broker (or the store) is back.
-                logger.LogWarning(exception, "Publishing the pending outbox entries of {Key} failed; the relay will publish them", key);
-            }
-            lock (_readBacks)
-            {
-                if (!_readBacks[key])
+                // Committed is committed: the relay publishes what is left once the broker (or the store) is back. Nothing
+                // of the key may overtake it: what was queued after it is dropped (the relay has it too), and the key's
+                // next commit here reads back instead of sending from memory.
+                int dropped;
+                lock (_keys)
                 {
-                    _readBacks.Remove(key);
-                    return;
+                    dropped = queue.Count;
+                    _keys.Remove(key);
+                    _handedThrough.Remove(key);
                 }
-                _readBacks[key] = false;
+                logger.LogWarning(exception, "Publishing the outbox entries of {Key} failed ({Dropped} more queued); the relay will publish them", key, dropped);
+                return;
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Marten;
@@ -268,6 +269,7 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxDispatcher ou
         var results = new WriteResult[batch.Count];
         var appended = new List<(long Seq, object Event)>();
         List<OutboxItem> entries;
+        long pendingThrough;
         await using (var session = store.LightweightSession())
         {
             await session.BeginTransactionAsync(cancellationToken);
@@ -285,6 +287,10 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxDispatcher ou
                 .ToDictionary(id => id, id => query.Load<Membership>(Membership.KeyOf(conversationId, id)));
             var messages = batch.SelectMany(p => p.Preload.Messages ?? []).Distinct().ToDictionary(id => id, id => query.Load<MessageView>(id));
             var clientKeys = batch.Select(p => p.Preload.ClientMessageKey).OfType<string>().Distinct().ToDictionary(key => key, key => query.Load<ClientMessageKey>(key));
+            // The conversation's highest outbox entry still pending (0: none; the unique (conversation_id, seq) index,
+            // read backwards): if this process handed it over, the entries of this write are published from memory.
+            var pending = query.Query<string>(
+                $"select coalesce(max(seq), 0)::text from {schema}.mt_doc_outbox where conversation_id = ?", conversationId);
             await query.Execute(cancellationToken);
             var conversation = (await locked).SingleOrDefault();
             if (conversation is null)
@@ -322,8 +328,9 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxDispatcher ou
             }
             entries = StoreChanges(session, context, appended);
             await session.SaveChangesAsync(cancellationToken);
+            pendingThrough = long.Parse((await pending).Single(), CultureInfo.InvariantCulture);
         }
-        outbox.Committed(entries);
+        outbox.Committed(entries, pendingThrough);
         return results;
     }
 
@@ -338,7 +345,8 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxDispatcher ou
         foreach (var member in created.Members)
             context.Set(Membership.Joined(created.ConversationId, member.UserId, member.Role, 1, created.CreatedAt) with { Requested = member.Requested });
         var appended = events.Select((e, i) => ((long)i + 1, e)).ToList();
-        outbox.Committed(await ProjectAndCommit(session, context, appended, cancellationToken, skipFirst: true));
+        // A new stream: nothing of it can be pending.
+        outbox.Committed(await ProjectAndCommit(session, context, appended, cancellationToken, skipFirst: true), pendingThrough: 0);
         return new WriteResult(null, appended, context);
     }
 
