@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 
 namespace Platform.Tests;
 
@@ -95,5 +96,48 @@ public sealed class NotificationTests(WholePlatform platform)
             var feed = await platform.ReadAsync(await user.Http.GetAsync("api/v1/notifications?limit=100"), HttpStatusCode.OK, "reading the feed", platform.Notifications);
             Assert.Equal(expected, feed.GetProperty("items").EnumerateArray().Count(item => item.GetProperty("conversationId").GetGuid() == channel));
         }
+    }
+    /// <summary>
+    /// A channel larger than Notifications' <c>LargeGroup</c> (20): Notifications keeps its document between messages and
+    /// must notice every change of its members made through Messaging. A member who joins after the channel's first
+    /// message is notified of a mention right away; a member who left is not, and neither of what happens after.
+    /// </summary>
+    [Fact]
+    public async Task ALargeChannel_NotifiesWhoJoinedAfterItsFirstMessage_AndNotWhoLeft()
+    {
+        var alice = await platform.SignUpAsync("Alice Runs A Big Channel");
+        var bob = await platform.SignUpAsync("Bob Leaves The Big Channel");
+        var carol = await platform.SignUpAsync("Carol Stays In The Big Channel");
+        var eve = await platform.SignUpAsync("Eve Joins The Big Channel");
+        var others = new List<User>();
+        foreach (var chunk in Enumerable.Range(1, 20).Chunk(4))
+            others.AddRange(await Task.WhenAll(chunk.Select(i => platform.SignUpAsync($"Listener {i}"))));
+        // 23 members with Alice: more than LargeGroup.
+        var channel = (await platform.CreateConversationAsync(alice, "channel", [bob, carol, .. others], "everyone")).GetProperty("id").GetGuid();
+        await using var bobLive = await platform.ConnectAsync(bob, platform.Gateway1);
+        await using var carolLive = await platform.ConnectAsync(carol, platform.Gateway2);
+        await using var eveLive = await platform.ConnectAsync(eve, platform.Gateway2);
+        bool InChannel(JsonElement notification) => notification.GetProperty("conversationId").GetString() == channel.ToString();
+
+        // The first message marks the channel large, the second keeps its document (at the version read before it).
+        await platform.SendAsync(alice, channel, $"@{bob.Username} the first one");
+        await bobLive.NextAsync("notification", InChannel, "bob's notification of the first message");
+        await platform.SendAsync(alice, channel, $"@{carol.Username} the second one");
+        await carolLive.NextAsync("notification", InChannel, "carol's notification of the second message");
+
+        await platform.ReadAsync(await alice.Http.PostAsJsonAsync($"api/v1/conversations/{channel}/members", new { userIds = new[] { eve.Id } }),
+            HttpStatusCode.OK, "alice adding eve to the channel", platform.Messaging);
+        await platform.SendAsync(alice, channel, $"@{eve.Username} welcome");
+        var welcome = await eveLive.NextAsync("notification", InChannel, "eve's notification of the mention after she joined");
+        Assert.Equal("mention", welcome.GetProperty("kind").GetString());
+
+        Assert.Equal(HttpStatusCode.NoContent, (await bob.Http.DeleteAsync($"api/v1/conversations/{channel}/members/{bob.Id}")).StatusCode);
+        await platform.SendAsync(alice, channel, $"@{bob.Username} @{carol.Username} still there?");
+        // Carol's notification of the same message: by then that message was decided for Bob too.
+        await carolLive.NextAsync("notification", n => InChannel(n) && n.GetProperty("body").GetString()!.EndsWith("still there?", StringComparison.Ordinal),
+            "carol's notification of the message after bob left");
+        Assert.Single(bobLive.Calls("notification"), InChannel);
+        var bobsFeed = await platform.ReadAsync(await bob.Http.GetAsync("api/v1/notifications?limit=100"), HttpStatusCode.OK, "reading bob's feed", platform.Notifications);
+        Assert.Equal(1, bobsFeed.GetProperty("items").EnumerateArray().Count(item => item.GetProperty("conversationId").GetGuid() == channel));
     }
 }
