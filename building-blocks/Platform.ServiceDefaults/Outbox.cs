@@ -119,6 +119,10 @@ public sealed class OutboxDispatcher(IOutboxStore store, IBus bus, IOptions<Outb
     private readonly ConcurrentQueue<Guid> _toMark = new();
     private readonly SemaphoreSlim _markSignal = new(0);
 
+    // 1 from the signal to a marking pass until that pass starts: an entry queued meanwhile is in it, one queued after
+    // it signals again. (A check of the queue's count instead missed two entries queued at once: neither saw one.)
+    private int _markSignalled;
+
     /// <summary>Whether the broker connection is up; while it is down, committed entries are left to the relay.</summary>
     public bool BrokerAvailable => bus is not IBusControl control || control.CheckHealth().Status == BusHealthStatus.Healthy;
 
@@ -329,7 +333,12 @@ public sealed class OutboxDispatcher(IOutboxStore store, IBus bus, IOptions<Outb
     private void MarkLater(Guid id)
     {
         _toMark.Enqueue(id);
-        if (_toMark.Count == 1)
+        SignalMarking();
+    }
+
+    private void SignalMarking()
+    {
+        if (Interlocked.CompareExchange(ref _markSignalled, 1, 0) == 0)
             _markSignal.Release();
     }
 
@@ -361,6 +370,8 @@ public sealed class OutboxDispatcher(IOutboxStore store, IBus bus, IOptions<Outb
             {
                 break;
             }
+            // Before this pass takes the queue: whatever is queued from here on signals the next pass.
+            Volatile.Write(ref _markSignalled, 0);
             await MarkPublishedAsync(stoppingToken);
         }
         await MarkPublishedAsync(CancellationToken.None);
@@ -386,7 +397,7 @@ public sealed class OutboxDispatcher(IOutboxStore store, IBus bus, IOptions<Outb
         foreach (var id in ids)
             _held.TryRemove(id, out _);
         if (!_toMark.IsEmpty)
-            _markSignal.Release();
+            SignalMarking();
     }
 }
 

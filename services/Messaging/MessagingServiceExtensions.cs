@@ -28,7 +28,9 @@ public static class MessagingServiceExtensions
         builder.Services.AddSingleton<IValidateOptions<IceServerOptions>, IceServerOptionsValidation>();
 
         builder.AddConversationLogFeedPolicy();
-        builder.AddPlatformPostgres();
+        // Nothing is left on a session: transaction-scoped locks only (the search index's one session lock is released, or
+        // its connection closed); pooled connections are not reset on return.
+        builder.AddPlatformPostgres(resetOnClose: false);
         builder.Services.AddMarten(ConfigureStore)
             .UseNpgsqlDataSource()
             .UseLightweightSessions();

@@ -24,7 +24,8 @@ public static class NotificationsServiceExtensions
     public static IHostApplicationBuilder AddNotifications(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<NotificationsOptions>().BindConfiguration(NotificationsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.AddPlatformPostgres();
+        // Nothing is left on a session (transactions only): pooled connections are not reset on return.
+        builder.AddPlatformPostgres(resetOnClose: false);
         builder.Services.AddMarten(options =>
             {
                 options.DatabaseSchemaName = Schema;

@@ -10,7 +10,8 @@ public static class PresenceServiceExtensions
     public static IHostApplicationBuilder AddPresence(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<PresenceOptions>().BindConfiguration(PresenceOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.AddPlatformPostgres();
+        // Nothing is left on a session (transactions only): pooled connections are not reset on return.
+        builder.AddPlatformPostgres(resetOnClose: false);
         builder.Services.AddSingleton<PresenceSchema>();
         builder.Services.AddHealthChecks().AddCheck<PresenceSchema>(PresenceSchema.Name, tags: [HealthEndpoints.ReadyTag]);
         builder.Services.AddSingleton<PresenceStore>();

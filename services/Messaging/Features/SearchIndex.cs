@@ -226,7 +226,17 @@ public sealed class SearchIndex(IDocumentStore store, NpgsqlDataSource dataSourc
                 }
                 finally
                 {
-                    await Execute(connection, "select pg_advisory_unlock(hashtext('messaging.message_search.layout'))", CancellationToken.None);
+                    try
+                    {
+                        await Execute(connection, "select pg_advisory_unlock(hashtext('messaging.message_search.layout'))", CancellationToken.None);
+                    }
+                    catch (Exception exception)
+                    {
+                        // Pooled connections are not reset on return here (Postgres.AddPlatformPostgres): one still holding
+                        // the session lock must be closed, not reused; closing the session releases the lock.
+                        logger.LogWarning(exception, "Releasing the search index's layout lock failed; its connection is closed instead");
+                        NpgsqlConnection.ClearPool(connection);
+                    }
                 }
                 _pairsReady = true;
                 return;
