@@ -132,11 +132,7 @@ public sealed class OutboxDispatcher(IOutboxStore store, IBus bus, IOptions<Outb
     /// </summary>
     public void Committed(IReadOnlyList<OutboxItem> items)
     {
-        if (items.Count == 0)
-            return;
-        if (options.Value.CrashAfterCommit)
-            Environment.FailFast("Outbox:CrashAfterCommit is set: simulating a crash between commit and publish.");
-        if (!BrokerAvailable)
+        if (!ToPublish(items))
             return;
         foreach (var group in items.GroupBy(item => item.Key))
         {
@@ -175,13 +171,18 @@ public sealed class OutboxDispatcher(IOutboxStore store, IBus bus, IOptions<Outb
     /// </summary>
     public void Committed(IReadOnlyList<OutboxItem> items, long pendingThrough)
     {
+        if (ToPublish(items))
+            Hand(items[0].Key, items, pendingThrough);
+    }
+
+    // Whether committed entries are published now: there are some and the broker is up (else the relay takes them).
+    private bool ToPublish(IReadOnlyList<OutboxItem> items)
+    {
         if (items.Count == 0)
-            return;
+            return false;
         if (options.Value.CrashAfterCommit)
             Environment.FailFast("Outbox:CrashAfterCommit is set: simulating a crash between commit and publish.");
-        if (!BrokerAvailable)
-            return;
-        Hand(items[0].Key, items, pendingThrough);
+        return BrokerAvailable;
     }
 
     // Queues a key's committed entries on its publishing loop (starting it if none runs): as they are, when nothing up to
