@@ -142,6 +142,9 @@ public static class Bus
                 rabbit.ConfigureEndpoints(context);
             });
         });
+        // In MassTransit's place: its hosted service cannot stop a bus that is still starting (see BusLifetime).
+        builder.Services.RemoveMassTransitHostedService();
+        builder.Services.AddHostedService<BusLifetime>();
         return builder;
     }
 

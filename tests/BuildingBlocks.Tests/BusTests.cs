@@ -52,18 +52,36 @@ public sealed class BusTests(PlatformInfrastructure infrastructure) : IClassFixt
         }
     }
 
+    private sealed class Counted
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Add() => Interlocked.Increment(ref _count);
+    }
+
+    private sealed class CountingConsumer(Counted counted) : IConsumer<UserRegistered>
+    {
+        public Task Consume(ConsumeContext<UserRegistered> context)
+        {
+            counted.Add();
+            return Task.CompletedTask;
+        }
+    }
+
     private sealed class FailingConsumer : IConsumer<UserRegistered>
     {
         public Task Consume(ConsumeContext<UserRegistered> context) => throw new InvalidOperationException("a bug");
     }
 
     private IHost CreateHost(Action<IBusRegistrationConfigurator>? consumers = null, string? service = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, string? broker = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Testing" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:RabbitMq"] = infrastructure.VirtualHost.ConnectionString,
+            ["ConnectionStrings:RabbitMq"] = broker ?? infrastructure.VirtualHost.ConnectionString,
             ["Bus:ServiceName"] = service,
         });
         builder.Services.AddSingleton<Received>();
@@ -200,6 +218,44 @@ public sealed class BusTests(PlatformInfrastructure infrastructure) : IClassFixt
         var refusal = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
 
         Assert.Contains("'user-registered' does not belong to this service", refusal.ToString());
+    }
+
+    [Fact]
+    public async Task AHostStoppedWhileItsBusIsStillConnecting_NeverConsumesAfterwards()
+    {
+        // The broker is reachable only through a proxy that holds every byte: the first host's bus is still starting
+        // when the host stops. Once the bytes flow again, that bus must not come to life and take a share of the queue
+        // with its host's container disposed (MassTransit's own hosted service let it).
+        var direct = new Uri(infrastructure.VirtualHost.ConnectionString);
+        await using var proxy = new TcpProxy(new Uri($"tcp://{direct.Host}:{direct.Port}"));
+        proxy.Blackhole();
+        var throughProxy = new UriBuilder(direct) { Host = proxy.Address.Host, Port = proxy.Address.Port }.Uri.ToString();
+        var stoppedEarly = new Counted();
+        using (var early = CreateHost(bus => bus.AddConsumer<CountingConsumer>(), service: "late", services: s => s.AddSingleton(stoppedEarly), broker: throughProxy))
+        {
+            await early.StartAsync();
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            await early.StopAsync();
+        }
+        proxy.Restore();
+        await Task.Delay(TimeSpan.FromSeconds(3));
+
+        var live = new Counted();
+        using var consumer = CreateHost(bus => bus.AddConsumer<CountingConsumer>(), service: "late", services: s => s.AddSingleton(live));
+        using var publisher = CreateHost(service: "identity");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await consumer.StartAsync(timeout.Token);
+        await publisher.StartAsync(timeout.Token);
+        await consumer.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, timeout.Token);
+        for (var i = 0; i < 20; i++)
+            await publisher.Services.GetRequiredService<IPublishEndpoint>().Publish(
+                new UserRegistered { UserId = Guid.CreateVersion7(), Username = "u", DisplayName = "U", RegisteredAt = DateTimeOffset.UtcNow }, timeout.Token);
+
+        await Eventually.Returns(() => Task.FromResult(live.Count), count => count == 20, TimeSpan.FromSeconds(20), "the live host consumes all 20");
+        Assert.Equal(0, stoppedEarly.Count);
+        Assert.DoesNotContain("late-counting_error", await infrastructure.VirtualHost.QueuesAsync());
+        await publisher.StopAsync();
+        await consumer.StopAsync();
     }
 
     [Fact]
