@@ -63,6 +63,21 @@ public sealed class RabbitMqVirtualHost : IAsyncLifetime
             queue.TryGetProperty("exclusive", out var exclusive) && exclusive.ValueKind == System.Text.Json.JsonValueKind.True)).ToList();
     }
 
+    /// <summary>
+    /// The bodies of up to <paramref name="count"/> messages waiting in <paramref name="queue"/>, read and put back
+    /// (unlike the queue's counts, which lag the broker by its statistics interval); none when the queue does not exist.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> PeekAsync(string queue, int count = 100)
+    {
+        var response = await _management!.PostAsJsonAsync($"api/queues/{Name}/{Uri.EscapeDataString(queue)}/get",
+            new { count, ackmode = "ack_requeue_true", encoding = "auto" });
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+            return [];
+        response.EnsureSuccessStatusCode();
+        var messages = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement[]>();
+        return messages!.Select(message => message.GetProperty("payload").GetString()!).ToList();
+    }
+
     /// <summary>Every consumer of this virtual host: its queue and the client-given name of the connection it came on (which names the service).</summary>
     public async Task<IReadOnlyList<(string Queue, string Connection)>> ConsumersAsync()
     {

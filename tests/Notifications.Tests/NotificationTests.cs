@@ -15,6 +15,40 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
             push => push.ValueKind == JsonValueKind.Object, timeout ?? TimeSpan.FromSeconds(15), "a push arrives and decrypts");
 
     [Fact]
+    public async Task AnEventThatCannotBeRead_IsParked_AndHoldsUpNoneOfTheEventsPublishedWithIt()
+    {
+        var alice = await host.UserAsync("Alice");
+        var others = new List<Guid>();
+        var conversations = new List<Guid>();
+        for (var i = 0; i < 6; i++)
+        {
+            var other = await host.UserAsync($"Member{i}");
+            others.Add(other);
+            conversations.Add(await host.ConversationAsync("direct", null, alice, other));
+        }
+        await host.AllEventsConsumedAsync();
+
+        // Published all at once, so that they share batches: six messages and, among them, one whose data cannot be read.
+        var broken = NotificationsHost.Event(conversations[0], 3, ConversationEventTypes.MessagePosted, alice,
+            new { id = "not-an-id", senderId = alice, text = "unreadable" });
+        await Task.WhenAll(conversations.Select((conversation, i) => host.PostAsync(conversation, 2, alice, $"hello {i}"))
+            .Append(host.Bus.PublishAsync(broken)));
+
+        // Each notified once (its batch failed and was retried event by event), long before the broken event's retries end.
+        foreach (var (other, i) in others.Select((other, i) => (other, i)))
+        {
+            var items = (await host.FeedWithAsync(other, 1)).GetProperty("items");
+            Assert.Equal(1, items.GetArrayLength());
+            Assert.Equal($"hello {i}", items[0].GetProperty("body").GetString());
+        }
+        await Eventually.Returns(() => host.Infrastructure.VirtualHost.PeekAsync("notifications-conversation-event_error"),
+            messages => messages.Any(m => m.Contains(broken.EventId.ToString())), TimeSpan.FromSeconds(30), "the unreadable event is parked");
+        await host.AllEventsConsumedAsync();
+        foreach (var other in others)
+            Assert.Equal(1, (await host.FeedAsync(other)).GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
     public async Task DirectMessage_ReachesTheRecipient_AsARealWebPush_AndInTheFeed_AndLive()
     {
         var alice = await host.UserAsync("Alice");
@@ -362,7 +396,8 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
         var bob = await host.UserAsync("Bob");
         var conversation = await host.ConversationAsync("direct", null, alice, bob);
         // One at a time: the feed is newest first by when each notification was made, and events published back to back
-        // may be consumed in another order (the partitioner keeps them apart, not always in order).
+        // may be consumed in another order (a batch keeps the broker's order, but deliveries that overtake each other
+        // on the way in can land in consecutive batches).
         foreach (var (seq, text) in new[] { (2L, "one"), (3L, "two"), (4L, "three") })
         {
             await host.PostAsync(conversation, seq, alice, text);

@@ -111,8 +111,9 @@ public sealed class NotificationsHost() : ServiceHost<Program>("Notifications")
             marker => marker is not null, TimeSpan.FromSeconds(15), $"event {seq} of {conversationId} is consumed");
 
     /// <summary>
-    /// Waits until every conversation event published so far has been consumed: they are consumed one at a time in the
-    /// order published, so once one published now is, the others were too (duplicates, which leave no mark, included).
+    /// Waits until every conversation event published so far has been consumed: they are consumed in batches, one batch
+    /// at a time, in the order delivered, so once one published now is, the others were too (duplicates, which leave no
+    /// mark, included).
     /// </summary>
     public async Task AllEventsConsumedAsync()
     {

@@ -7,6 +7,7 @@ using Platform.Contracts.Notifications;
 using Platform.Notifications.Domain;
 using Platform.Notifications.Push;
 using Platform.Notifications.Webhooks;
+using Platform.ServiceDefaults;
 
 namespace Platform.Notifications.Consumers;
 
@@ -14,47 +15,167 @@ namespace Platform.Notifications.Consumers;
 /// Conversation events: memberships and titles are remembered; a posted message notifies whoever the rules say; an
 /// edit rewrites, and a delete erases, the text of its notifications (and so of pushes still pending). Each event is
 /// handled once: its <see cref="ProcessedEvent"/> is written in the same transaction as its notifications.
+/// <para>
+/// Events come in batches (<see cref="ConversationEventConsumerDefinition"/>), in the order the broker delivered them:
+/// one transaction and one <see cref="NotificationsCreated"/> for a batch instead of one of each per event. An event
+/// must see what the earlier events of its conversation wrote, so the batch is saved before an event whose conversation
+/// already has unsaved changes in it. A batch that fails is retried (MassTransit retries a batch as a whole) one event at
+/// a time, so that one event that cannot be handled holds up no other.
+/// </para>
 /// </summary>
 public sealed class ConversationEventConsumer(
     IDocumentSession session, PushScheduler pushes, WebhookQueue webhooks, LargeConversations large, IOptions<NotificationsOptions> options,
-    TimeProvider time, ILogger<ConversationEventConsumer> logger)
-    : IConsumer<ConversationEvent>
+    TimeProvider time, IServiceScopeFactory scopes, ILogger<ConversationEventConsumer> logger)
+    : IConsumer<Batch<ConversationEvent>>
 {
-    public async Task Consume(ConsumeContext<ConversationEvent> context)
+    public async Task Consume(ConsumeContext<Batch<ConversationEvent>> context)
     {
-        var created = await ApplyAsync(context.Message, context.GetRetryAttempt(), context.CancellationToken);
-        // All of them in one message: the Gateways hand each to its user's connections.
-        if (created.Count > 0)
-            await context.Publish(new NotificationsCreated
+        var batch = context.Message;
+        var cancellationToken = context.CancellationToken;
+        if (batch.Length > 1 && context.GetRetryAttempt() > 0)
+        {
+            await OneAtATimeAsync(context);
+            return;
+        }
+        List<Notification> saved = [], unsaved = [];
+        var changed = new HashSet<Guid>();
+        try
+        {
+            foreach (var consumed in batch)
             {
-                Notifications = created.ConvertAll(notification => new NotificationCreated
+                var e = consumed.Message;
+                if (changed.Contains(e.ConversationId))
                 {
-                    NotificationId = notification.Id,
-                    UserId = notification.UserId,
-                    Kind = notification.Kind,
-                    ConversationId = notification.ConversationId,
-                    Seq = notification.Seq,
-                    Title = notification.Title,
-                    Body = notification.Body,
-                    CreatedAt = notification.CreatedAt,
-                }),
-            }, context.CancellationToken);
-        // After the state the event changes (a departed owner's webhook gets nothing more); idempotent, so a retry after
+                    await SaveAsync(batch.Length, cancellationToken);
+                    (saved, unsaved) = ([.. saved, .. unsaved], []);
+                    changed.Clear();
+                }
+                if (await StageAsync(e, context.GetRetryAttempt(), cancellationToken) is { } created)
+                {
+                    unsaved.AddRange(created);
+                    changed.Add(e.ConversationId);
+                }
+            }
+            if (changed.Count > 0 && await SaveAsync(batch.Length, cancellationToken))
+                saved.AddRange(unsaved);
+        }
+        catch (Exception) when (saved.Count > 0)
+        {
+            // What was saved is announced all the same: the retry finds those events processed and announces nothing.
+            try
+            {
+                await AnnounceAsync(context, saved, CancellationToken.None);
+            }
+            catch (Exception exception)
+            {
+                logger.LogWarning(exception, "{Count} notifications saved before the batch failed were not announced", saved.Count);
+            }
+            throw;
+        }
+        await AnnounceAsync(context, saved, cancellationToken);
+        // After the state the events change (a departed owner's webhook gets nothing more); idempotent, so a retry after
         // a failure here queues each delivery once.
-        await webhooks.EnqueueAsync(session, context.Message, context.CancellationToken);
+        await webhooks.EnqueueAsync(session, batch.Select(consumed => consumed.Message).ToList(), cancellationToken);
     }
 
     /// <summary>
-    /// One event's effect, live (<paramref name="retryAttempt"/> of the bus's retries) or replayed from Messaging's log
-    /// (<see cref="ReplayAsync"/>). Returns the notifications created, which the caller announces after the commit.
+    /// A batch being retried: each event on its own (its own scope, session and transaction), so that the events that
+    /// can be handled are, and announced, while the one at fault fails the batch again. MassTransit retries and parks a
+    /// batch as a whole; parked with it, the events handled here are replayed harmlessly (each is processed once).
+    /// </summary>
+    private async Task OneAtATimeAsync(ConsumeContext<Batch<ConversationEvent>> context)
+    {
+        List<Exception> failures = [];
+        foreach (var consumed in context.Message)
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var alone = scope.ServiceProvider.GetRequiredService<ConversationEventConsumer>();
+                await alone.AloneAsync(context, consumed.Message);
+            }
+            catch (Exception exception) when (!ExceptionStatusCodes.IsDependencyOutage(exception))
+            {
+                logger.LogWarning(exception, "Event {Seq} of {ConversationId} failed on its own in a retried batch", consumed.Message.Seq, consumed.Message.ConversationId);
+                failures.Add(exception);
+            }
+        }
+        if (failures.Count > 0)
+            throw failures.Count == 1 ? failures[0] : new AggregateException(failures);
+    }
+
+    private async Task AloneAsync(ConsumeContext context, ConversationEvent e)
+    {
+        await AnnounceAsync(context, await ApplyAsync(e, context.GetRetryAttempt(), context.CancellationToken), context.CancellationToken);
+        await webhooks.EnqueueAsync(session, [e], context.CancellationToken);
+    }
+
+    /// <summary>
+    /// Saves what is staged; false when a lone event turns out handled meanwhile (by another replica or the backfill).
+    /// Such a duplicate among several events fails the batch, whose retry takes them one at a time.
+    /// </summary>
+    private async Task<bool> SaveAsync(int batchSize, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await session.SaveChangesAsync(cancellationToken);
+            return true;
+        }
+        catch (DocumentAlreadyExistsException) when (batchSize == 1)
+        {
+            session.EjectAllPendingChanges();
+            return false;
+        }
+    }
+
+    // All of them in one message: the Gateways hand each to its user's connections.
+    private static Task AnnounceAsync(ConsumeContext context, List<Notification> created, CancellationToken cancellationToken) => created.Count == 0
+        ? Task.CompletedTask
+        : context.Publish(new NotificationsCreated
+        {
+            Notifications = created.ConvertAll(notification => new NotificationCreated
+            {
+                NotificationId = notification.Id,
+                UserId = notification.UserId,
+                Kind = notification.Kind,
+                ConversationId = notification.ConversationId,
+                Seq = notification.Seq,
+                Title = notification.Title,
+                Body = notification.Body,
+                CreatedAt = notification.CreatedAt,
+            }),
+        }, cancellationToken);
+
+    /// <summary>
+    /// One event's effect on its own, saved (the backfill's replay of Messaging's log, <see cref="ReplayAsync"/>).
+    /// Returns the notifications created.
     /// </summary>
     public async Task<List<Notification>> ApplyAsync(ConversationEvent e, int retryAttempt, CancellationToken cancellationToken)
+    {
+        if (await StageAsync(e, retryAttempt, cancellationToken) is not { } created)
+            return [];
+        try
+        {
+            await session.SaveChangesAsync(cancellationToken);
+        }
+        catch (DocumentAlreadyExistsException)
+        {
+            return []; // Handled meanwhile by the live consumer or another replica.
+        }
+        return created;
+    }
+
+    /// <summary>
+    /// One event's effect, staged on the session, not saved: null when the event was processed before, else the
+    /// notifications it creates (<paramref name="retryAttempt"/>: of the bus's retries; int.MaxValue when replayed).
+    /// </summary>
+    private async Task<List<Notification>?> StageAsync(ConversationEvent e, int retryAttempt, CancellationToken cancellationToken)
     {
         var marker = ProcessedEvent.KeyOf(e.ConversationId, e.Seq);
         // A posted message (most events) reads what it needs in one round trip with its processed mark.
         Prefetched? prefetched = e.TryRead<MessageDto>(out var message) ? await PrefetchAsync(marker, e, message, cancellationToken) : null;
         if (prefetched is not null ? prefetched.Processed : await session.LoadAsync<ProcessedEvent>(marker, cancellationToken) is not null)
-            return [];
+            return null;
         session.Insert(new ProcessedEvent { Id = marker, At = time.GetUtcNow() });
 
         List<Notification> created = [];
@@ -112,15 +233,6 @@ public sealed class ConversationEventConsumer(
                 }
                 await PushCorrections.ScheduleAsync(session, cleared, time.GetUtcNow(), cancellationToken);
                 break;
-        }
-
-        try
-        {
-            await session.SaveChangesAsync(cancellationToken);
-        }
-        catch (DocumentAlreadyExistsException)
-        {
-            return []; // Handled meanwhile by another replica (or the backfill).
         }
         return created;
     }
@@ -311,20 +423,18 @@ public sealed class ConversationEventConsumer(
 }
 
 /// <summary>
-/// Conversations in parallel, each conversation's events one at a time: the events are partitioned by conversation
-/// (<see cref="Partitions"/> at once per replica). Not strictly in the order Messaging published them: deliveries that
-/// overtake each other before the partitioner are not put back in order, which the consumer tolerates (joins and leaves
-/// apply by seq; a message of a conversation not yet known is retried), though the feed then follows processing order. One event at a time for the
-/// whole replica fell behind at about 30 posted messages a second under load, so notifications (and pushes) came later
-/// and later.
+/// Batches of up to <see cref="BatchLimit"/> events, cut <see cref="BatchTime"/> after a batch's first event, one batch
+/// at a time per replica: a conversation's events are handled in the order the broker delivered them (MassTransit orders
+/// a batch by delivery), and while one batch is handled the next one fills, so the busier the bus, the fewer
+/// transactions per event. (Before: one event per transaction, eight conversations at once through MassTransit's
+/// partitioner, which did not keep deliveries that overtook each other before it in order.)
 /// </summary>
 public sealed class ConversationEventConsumerDefinition : ConsumerDefinition<ConversationEventConsumer>
 {
-    public const int Partitions = 8;
-
-    public ConversationEventConsumerDefinition() => ConcurrentMessageLimit = Partitions;
+    public const int BatchLimit = 50;
+    public static readonly TimeSpan BatchTime = TimeSpan.FromMilliseconds(10);
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<ConversationEventConsumer> consumerConfigurator,
         IRegistrationContext context) =>
-        consumerConfigurator.Message<ConversationEvent>(message => message.UsePartitioner(Partitions, consumed => consumed.Message.ConversationId));
+        consumerConfigurator.Options<BatchOptions>(batch => batch.SetMessageLimit(BatchLimit).SetTimeLimit(BatchTime).SetConcurrencyLimit(1));
 }

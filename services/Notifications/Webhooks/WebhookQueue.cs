@@ -13,12 +13,19 @@ namespace Platform.Notifications.Webhooks;
 /// </summary>
 public sealed class WebhookQueue(WebhookStore store, WebhookSignal signal, TimeProvider time)
 {
-    public async Task EnqueueAsync(IQuerySession session, ConversationEvent e, CancellationToken cancellationToken)
+    /// <summary>A batch's events in order; the webhooks covering their conversations are read once for all of them.</summary>
+    public async Task EnqueueAsync(IQuerySession session, IReadOnlyList<ConversationEvent> events, CancellationToken cancellationToken)
+    {
+        var covering = await store.CoveringAsync(events.Select(e => e.ConversationId).Distinct().ToArray(), cancellationToken);
+        foreach (var e in events)
+            await EnqueueAsync(session, e, covering.Where(w => w.ConversationId is null || w.ConversationId == e.ConversationId).ToList(), cancellationToken);
+    }
+
+    private async Task EnqueueAsync(IQuerySession session, ConversationEvent e, List<Webhook> covering, CancellationToken cancellationToken)
     {
         if (e.TryRead<MessageDeletedData>(out var deleted))
             await store.RewritePendingBodiesAsync(deleted.MessageId, byActor: false, Redact, cancellationToken);
 
-        var covering = await store.CoveringAsync(e.ConversationId, cancellationToken);
         if (covering.Count == 0)
             return;
         var webhooks = covering.Where(w => w.Events.Contains(e.Type)).ToList();

@@ -155,10 +155,12 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
     public Task<List<Webhook>> ByConversationAsync(Guid conversationId, CancellationToken cancellationToken) =>
         QueryWebhooksAsync("conversation_id = $1 ORDER BY created_at", [conversationId], cancellationToken);
 
-    /// <summary>The enabled webhooks that want this event: the conversation's own and the platform-wide ones.</summary>
-    /// <summary>The active webhooks that cover the conversation (its own and the platform-wide ones), whatever their events.</summary>
-    public Task<List<Webhook>> CoveringAsync(Guid conversationId, CancellationToken cancellationToken) =>
-        QueryWebhooksAsync("(conversation_id = $1 OR conversation_id IS NULL) AND disabled_at IS NULL", [conversationId], cancellationToken);
+    /// <summary>
+    /// The active webhooks that cover any of the conversations (their own and the platform-wide ones), whatever their
+    /// events: one query for a batch of events.
+    /// </summary>
+    public Task<List<Webhook>> CoveringAsync(Guid[] conversationIds, CancellationToken cancellationToken) =>
+        QueryWebhooksAsync("(conversation_id = ANY($1) OR conversation_id IS NULL) AND disabled_at IS NULL", [conversationIds], cancellationToken);
 
     /// <summary>
     /// Records that the conversation's event <paramref name="seq"/> has been consumed (after its deliveries were queued),
