@@ -425,8 +425,8 @@ public sealed class ConversationEventConsumer(
 /// <summary>
 /// Batches of up to <see cref="BatchLimit"/> events, cut <see cref="BatchTime"/> after a batch's first event, one batch
 /// at a time per replica: a conversation's events are handled in the order the broker delivered them (MassTransit orders
-/// a batch by delivery), and while one batch is handled the next one fills, so the busier the bus, the fewer
-/// transactions per event. (Before: one event per transaction, eight conversations at once through MassTransit's
+/// a batch by delivery); a batch holds what arrives within <see cref="BatchTime"/> of its first event, so the busier the
+/// bus, the fewer transactions per event. (Before: one event per transaction, eight conversations at once through MassTransit's
 /// partitioner, which did not keep deliveries that overtook each other before it in order.)
 /// </summary>
 public sealed class ConversationEventConsumerDefinition : ConsumerDefinition<ConversationEventConsumer>
