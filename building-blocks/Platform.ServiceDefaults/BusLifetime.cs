@@ -14,10 +14,12 @@ namespace Platform.ServiceDefaults;
 /// exits). Here stopping first cancels a start still under way (MassTransit then stops what it started), waits for it,
 /// and stops the bus, all within <see cref="MassTransitHostOptions.StopTimeout"/>.
 /// </summary>
-internal sealed class BusLifetime(IBusDepot depot, IOptions<MassTransitHostOptions> options, ILogger<BusLifetime> logger) : IHostedService, IDisposable
+internal sealed class BusLifetime(IBusDepot depot, IOptions<MassTransitHostOptions> options, ILogger<BusLifetime> logger) : IHostedService, IAsyncDisposable
 {
+    // Never disposed: it has no timer, and a stop or a disposal may come in any order, more than once.
     private readonly CancellationTokenSource _stopping = new();
     private Task? _start;
+    private int _stopped;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -27,10 +29,12 @@ internal sealed class BusLifetime(IBusDepot depot, IOptions<MassTransitHostOptio
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+            return;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (options.Value.StopTimeout is { } limit)
             timeout.CancelAfter(limit);
-        await _stopping.CancelAsync();
+        _stopping.Cancel();
         if (_start is { IsCompleted: false } start)
         {
             try
@@ -46,5 +50,6 @@ internal sealed class BusLifetime(IBusDepot depot, IOptions<MassTransitHostOptio
         await depot.Stop(timeout.Token);
     }
 
-    public void Dispose() => _stopping.Dispose();
+    /// <summary>A host disposed without being stopped (a failed start) stops its bus all the same, as MassTransit's did.</summary>
+    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None);
 }
