@@ -181,6 +181,10 @@ public sealed class IntegrationTests(IntegrationsHost host) : IClassFixture<Inte
         await AssertStatus(await bot.Post($"/api/v1/conversations/{group}/messages", new { text = "psst", ephemeral = true, ephemeralTo = Guid.CreateVersion7() }), HttpStatusCode.BadRequest);
         // Someone outside the conversation learns nothing from a command.
         await AssertStatus(await host.Client().Post($"/api/v1/conversations/{group}/messages", new { clientMessageId = "x", text = "/echo hi" }), HttpStatusCode.NotFound);
+        // A member timed out cannot post through a bot either.
+        await AssertStatus(await alice.Http.PutAsJsonAsync($"/api/v1/conversations/{group}/timeouts/{bob.UserId}", new { until = DateTimeOffset.UtcNow.AddHours(1) }), HttpStatusCode.OK);
+        await AssertStatus(await bob.Post($"/api/v1/conversations/{group}/messages", new { clientMessageId = "b1", text = "/echo spam" }), HttpStatusCode.Forbidden);
+        Assert.False(host.Commands.Reader.TryRead(out _));
     }
 
     [Fact]

@@ -101,9 +101,12 @@ public static class SendMessage
         if (request.ForwardedFrom is null && request.Text is { } commandText && commandText.StartsWith('/') && commandText.Length <= options.Value.MaxTextLength
             && await BotCommands.MatchAsync(session, id, MessageText.Normalize(commandText), cancellationToken) is var (command, arguments))
         {
-            if (await session.MembershipAsync(id, senderId, cancellationToken) is not { Active: true })
+            if (await session.MembershipAsync(id, senderId, cancellationToken) is not { Active: true } caller)
                 return Http.Problem(DomainError.ConversationNotFound);
             var now = time.GetUtcNow();
+            // A member timed out may not post, so may not have a bot post for them either.
+            if (Moderation.Muted(caller, now) is { } muted)
+                return Http.Problem(muted, http);
             var responseId = Guid.CreateVersion7(now);
             session.Store(new CommandInvocation
             {
