@@ -57,6 +57,10 @@ public static class Authentication
                 var settings = auth.Value;
                 var issuer = settings.Issuer.TrimEnd('/') + "/";
                 jwt.MapInboundClaims = false;
+                // Nothing reads the token back from the authentication result (the proxy forwards the request's own
+                // header), which lives as long as its request: a realtime connection's upgrade request lives as long as
+                // the connection, and need not keep the token's entries in it.
+                jwt.SaveToken = false;
                 jwt.RequireHttpsMetadata = settings.RequireHttpsMetadata;
                 jwt.MetadataAddress = (settings.MetadataAddress ?? issuer).TrimEnd('/') + "/.well-known/openid-configuration";
                 jwt.Audience = settings.Audience;
