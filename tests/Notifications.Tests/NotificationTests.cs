@@ -100,6 +100,26 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
     }
 
     [Fact]
+    public async Task AnIncomingWebhooksMessage_IsNotifiedUnderTheWebhooksName()
+    {
+        var alice = await host.UserAsync("Alice");
+        var bob = await host.UserAsync("Bob");
+        var team = await host.ConversationAsync("group", "Team", alice, bob);
+        var webhookId = Guid.CreateVersion7(); // a webhook posts as itself: no user of that id
+        var messageId = Guid.CreateVersion7();
+        await host.Bus.PublishAsync(NotificationsHost.Event(team, 2, ConversationEventTypes.MessagePosted, webhookId, new
+        {
+            id = messageId, conversationId = team, seq = 2, senderId = webhookId, text = "Build 42 passed", mentions = Array.Empty<Guid>(),
+            urls = Array.Empty<string>(), replyCount = 0, edited = false, deleted = false, reactions = Array.Empty<object>(),
+            attachments = Array.Empty<object>(), createdAt = DateTimeOffset.UtcNow, senderIsBot = true, senderKind = "webhook", senderName = "CI",
+        }));
+
+        var item = (await host.FeedWithAsync(bob, 1)).GetProperty("items")[0];
+        Assert.Equal("CI in Team", item.GetProperty("title").GetString());
+        Assert.Equal("Build 42 passed", item.GetProperty("body").GetString());
+    }
+
+    [Fact]
     public async Task Channel_NotifiesThoseWhoseOwnPreferencesSayAll_TheMentioned_AndNoOneElse()
     {
         // A channel's members hear only of mentions unless they chose more: the service asks the database only for

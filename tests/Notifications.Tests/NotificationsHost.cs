@@ -14,7 +14,7 @@ namespace Platform.Notifications.Tests;
 /// Notifications in-process on a fresh database and vhost, a Web Push receiver and an SMTP server standing in for the
 /// outside world; the tests play Messaging, Identity and Presence by publishing their events.
 /// </summary>
-public sealed class NotificationsHost() : ServiceHost<Program>("Notifications")
+public class NotificationsHost() : ServiceHost<Program>("Notifications")
 {
     public static readonly TimeSpan UnreadDelay = TimeSpan.FromSeconds(3);
 
@@ -37,7 +37,11 @@ public sealed class NotificationsHost() : ServiceHost<Program>("Notifications")
         .WithSetting("Notifications:Invites:LinkBaseUrl", "https://chat.example.com/invite")
         .WithSetting("Notifications:Invites:Smtp:Host", "127.0.0.1")
         .WithSetting("Notifications:Invites:Smtp:Port", Smtp.Port.ToString())
-        .WithSetting("Notifications:Invites:Smtp:Security", "none");
+        .WithSetting("Notifications:Invites:Smtp:Security", "none")
+        .WithSetting("Notifications:EventBatchWindow", EventBatchWindow.ToString());
+
+    /// <summary>How long a batch of conversation events waits for more: the service's default unless a host says otherwise.</summary>
+    protected virtual TimeSpan EventBatchWindow => TimeSpan.FromMilliseconds(10);
 
     public HttpClient Client(Guid userId) => UserClient(userId);
 

@@ -30,7 +30,7 @@ if (options.Scenario == "send-to-publish")
     Console.WriteLine(legacy);
     return 0;
 }
-var known = new[] { "all", "baselines", "capacity", "latency", "fanout", "fanout-node", "idle", "history", "search" };
+var known = new[] { "all", "baselines", "capacity", "latency", "fanout", "fanout-node", "idle", "history", "search", "backlog" };
 var scenarios = options.Scenario.Split(',', StringSplitOptions.RemoveEmptyEntries);
 if (scenarios.Length == 0 || !scenarios.All(known.Contains))
 {
@@ -86,7 +86,7 @@ if (options.Scenario != "baselines")
     foreach (var (name, process) in new[] { "presence", "notifications", "media" }.Zip(platform.Others))
         usage.Track(name, () => process.ProcessId is { } id ? [id] : []);
 
-    if (Runs("capacity") || Runs("latency"))
+    if (Runs("capacity") || Runs("latency") || scenarios.Contains("backlog"))
     {
         // The platform's own background work with nobody connected (timers, sweeps, the outbox relay): what the
         // connected users' idle row is compared with.
@@ -128,18 +128,27 @@ if (options.Scenario != "baselines")
             }
             report.Usage["capacity"] = usage.End();
         }
-        var latencyRate = Math.Max(5, Math.Round((sustainable ?? 100) * (Runs("capacity") ? 0.2 : 1)));
-        Console.WriteLine($"bench: latency at {latencyRate} messages/s");
-        usage.Begin();
-        report.Latency = await rooms.SendAsync(latencyRate, (int)(latencyRate * options.Duration * 2), (int)(latencyRate * options.Warmup), options.Size, "latency", options.TraceEvery);
-        report.Usage["latency"] = usage.End();
-        if (options.TraceEvery > 0 && nodeRooms is null)
+        if (Runs("capacity") || Runs("latency"))
         {
-            await platform.Traces.SettleAsync(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20));
-            report.Hops = WhereTheTimeGoes.Analyze(platform.Traces, rooms.Traced);
-            report.TraceTrees = string.Join("\n", rooms.Traced.Select(t => WhereTheTimeGoes.Describe(platform.Traces.Trace(t.TraceId), t)));
+            var latencyRate = Math.Max(5, Math.Round((sustainable ?? 100) * (Runs("capacity") ? 0.2 : 1)));
+            Console.WriteLine($"bench: latency at {latencyRate} messages/s");
+            usage.Begin();
+            report.Latency = await rooms.SendAsync(latencyRate, (int)(latencyRate * options.Duration * 2), (int)(latencyRate * options.Warmup), options.Size, "latency", options.TraceEvery);
+            report.Usage["latency"] = usage.End();
+            if (options.TraceEvery > 0 && nodeRooms is null)
+            {
+                await platform.Traces.SettleAsync(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(20));
+                report.Hops = WhereTheTimeGoes.Analyze(platform.Traces, rooms.Traced);
+                report.TraceTrees = string.Join("\n", rooms.Traced.Select(t => WhereTheTimeGoes.Describe(platform.Traces.Trace(t.TraceId), t)));
+            }
+            report.MaxSustainable = sustainable;
         }
-        report.MaxSustainable = sustainable;
+        // Not part of "all": Notifications frozen while the users send, then timed catching up (BENCHMARKS.md, "backlog").
+        if (scenarios.Contains("backlog"))
+        {
+            report.Backlog = await NotificationsBacklog.RunAsync(platform, rooms, usage, options.Backlog, options.Rate ?? 200, options.Size);
+            report.Usage["backlog (the drain)"] = report.Backlog.Usage;
+        }
     }
 
     if (Runs("fanout"))
@@ -212,7 +221,7 @@ namespace Platform.Benchmarks
     internal sealed record BenchOptions(
         string Scenario, int Users, int Conversations, int Members, int Size, int Duration, int Warmup, string Protocol, double? Rate,
         int[] RoomSizes, int FanoutDeliveries, int Idle, long HistoryMax, int Messages, int WarmupMessages, int TraceEvery,
-        long SearchMessages, int SearchConversations, string Receivers)
+        long SearchMessages, int SearchConversations, string Receivers, int Backlog)
     {
         public static BenchOptions Parse(string[] args)
         {
@@ -229,7 +238,7 @@ namespace Platform.Benchmarks
                 int.Parse(Option("--idle", "15000")), long.Parse(Option("--history-max", "1000000")),
                 int.Parse(Option("--messages", "2000")), int.Parse(Option("--warmup-messages", "200")), int.Parse(Option("--trace-every", "4")),
                 long.Parse(Option("--search-messages", "1000000")), int.Parse(Option("--search-conversations", "100")),
-                Option("--receivers", "sdk"));
+                Option("--receivers", "sdk"), int.Parse(Option("--backlog", "5000")));
         }
     }
 
@@ -249,6 +258,7 @@ namespace Platform.Benchmarks
         public List<NodeCurve> NodeCurves { get; } = [];
         public List<HistoryRow> History { get; set; } = [];
         public SearchRow? Search { get; set; }
+        public BacklogRow? Backlog { get; set; }
         public IdleResult? Idle { get; set; }
         public IdleResult? IdleBare { get; set; }
         public Dictionary<string, Dictionary<string, (double CpuSeconds, double PeakRssMiB)>> Usage { get; } = [];
@@ -353,6 +363,14 @@ namespace Platform.Benchmarks
                 foreach (var (kind, q, latency, hits) in search.Kinds)
                     md.AppendLine($"| {kind} | `{q}` | {hits} | {latency.Ms(50):0.0} | {latency.Ms(90):0.0} | {latency.Ms(99):0.0} | {latency.MaxMs:0.0} |");
             }
+            if (Backlog is { } backlog)
+            {
+                md.AppendLine();
+                md.AppendLine("## (g) Notifications catching up");
+                md.AppendLine($"{backlog.Events} messages sent while Notifications was frozen (SIGSTOP), {options.Rate ?? 200}/s; resumed, it processed them in " +
+                              $"{backlog.DrainSeconds:0.00} s: **{backlog.EventsPerSecond:0} events/s**. CPU per event over the drain: Notifications " +
+                              $"{backlog.CpuMsPerEvent("notifications"):0.00} ms, PostgreSQL {backlog.CpuMsPerEvent("postgres"):0.00} ms, RabbitMQ {backlog.CpuMsPerEvent("rabbitmq"):0.00} ms.");
+            }
             if (Usage.Count > 0)
             {
                 md.AppendLine();
@@ -417,6 +435,9 @@ namespace Platform.Benchmarks
             ["idle"] = Idle,
             ["idleBareHub"] = IdleBare,
             ["history"] = History.Select(h => new { h.Events, h.SeedSeconds, h.EventsMiB, h.MessagesMiB, append = h.Append.Summary(), newest = h.Newest.Summary(), middle = h.Middle.Summary() }).ToList(),
+            ["backlog"] = Backlog is { } drained
+                ? new { drained.Events, drained.DrainSeconds, drained.EventsPerSecond, notificationsCpuMsPerEvent = drained.CpuMsPerEvent("notifications"), postgresCpuMsPerEvent = drained.CpuMsPerEvent("postgres") }
+                : null,
             ["search"] = Search is { } found
                 ? new { found.Messages, found.Searchable, found.SeedSeconds, found.MessagesMiB, kinds = found.Kinds.Select(k => new { k.Kind, k.Query, k.Hits, latency = k.Latency.Summary() }).ToList() }
                 : null,

@@ -1,5 +1,6 @@
 using JasperFx;
 using Marten;
+using Marten.Services.BatchQuerying;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Messaging;
@@ -41,16 +42,18 @@ public sealed class ConversationEventConsumer(
         var changed = new HashSet<Guid>();
         try
         {
-            foreach (var consumed in batch)
+            var events = batch.Select(consumed => consumed.Message).ToList();
+            // Read before any event of the batch is handled: good only for the first event of each conversation.
+            var prefetched = await PrefetchFirstsAsync(events, cancellationToken);
+            foreach (var e in events)
             {
-                var e = consumed.Message;
                 if (changed.Contains(e.ConversationId))
                 {
                     await SaveAsync(batch.Length, cancellationToken);
                     (saved, unsaved) = ([.. saved, .. unsaved], []);
                     changed.Clear();
                 }
-                if (await StageAsync(e, context.GetRetryAttempt(), cancellationToken) is { } created)
+                if (await StageAsync(e, context.GetRetryAttempt(), cancellationToken, prefetched.GetValueOrDefault(e)) is { } created)
                 {
                     unsaved.AddRange(created);
                     changed.Add(e.ConversationId);
@@ -169,11 +172,12 @@ public sealed class ConversationEventConsumer(
     /// One event's effect, staged on the session, not saved: null when the event was processed before, else the
     /// notifications it creates (<paramref name="retryAttempt"/>: of the bus's retries; int.MaxValue when replayed).
     /// </summary>
-    private async Task<List<Notification>?> StageAsync(ConversationEvent e, int retryAttempt, CancellationToken cancellationToken)
+    private async Task<List<Notification>?> StageAsync(ConversationEvent e, int retryAttempt, CancellationToken cancellationToken, Prefetched? known = null)
     {
         var marker = ProcessedEvent.KeyOf(e.ConversationId, e.Seq);
-        // A posted message (most events) reads what it needs in one round trip with its processed mark.
-        Prefetched? prefetched = e.TryRead<MessageDto>(out var message) ? await PrefetchAsync(marker, e, message, cancellationToken) : null;
+        // A posted message (most events) reads what it needs in one round trip with its processed mark, unless its
+        // batch read it (<paramref name="known"/>) with the other conversations' first messages.
+        Prefetched? prefetched = e.TryRead<MessageDto>(out var message) ? known ?? await PrefetchAsync(marker, e, message, cancellationToken) : null;
         if (prefetched is not null ? prefetched.Processed : await session.LoadAsync<ProcessedEvent>(marker, cancellationToken) is not null)
             return null;
         session.Insert(new ProcessedEvent { Id = marker, At = time.GetUtcNow() });
@@ -292,7 +296,14 @@ public sealed class ConversationEventConsumer(
     }
 
     /// <summary>What a posted message's notifying reads by id, with its processed mark: one round trip.</summary>
-    private sealed record Prefetched(bool Processed, ConversationInfo? Conversation, MessageRef? Message, MessageRef? Root, UserName? Sender);
+    private sealed record Prefetched(bool Processed, ConversationInfo? Conversation, MessageRef? Message, MessageRef? Root, UserName? Sender)
+    {
+        /// <summary>The candidates' preferences, read cursors and push subscriptions, when the batch read them (else the message reads them).</summary>
+        public RecipientDocuments? Recipients { get; init; }
+    }
+
+    /// <summary>What deciding a message's recipients reads of its candidates, for one message or several (keyed by user, or user and conversation).</summary>
+    private sealed record RecipientDocuments(Dictionary<Guid, Preferences> Preferences, Dictionary<string, long> Cursors, HashSet<Guid> Subscribed);
 
     private async Task<Prefetched> PrefetchAsync(string marker, ConversationEvent e, MessageDto message, CancellationToken cancellationToken)
     {
@@ -309,6 +320,90 @@ public sealed class ConversationEventConsumer(
         if (kept is null && await conversation is { } loaded)
             large.Loaded(loaded, options.Value.LargeGroup, version);
         return new Prefetched(await processed is not null, await conversation, await known, await root, await sender);
+    }
+
+    /// <summary>
+    /// <see cref="PrefetchAsync"/> for several posted messages in one round trip (after one version read per large
+    /// conversation): those that are the first event of their conversation in <paramref name="events"/>. A later event of
+    /// a conversation must see what the earlier ones wrote, so it reads for itself when its turn comes. None when fewer
+    /// than two would be read together.
+    /// </summary>
+    private async Task<Dictionary<ConversationEvent, Prefetched>> PrefetchFirstsAsync(List<ConversationEvent> events, CancellationToken cancellationToken)
+    {
+        var seen = new HashSet<Guid>();
+        var posted = new List<(ConversationEvent Event, MessageDto Message)>();
+        foreach (var e in events)
+            if (seen.Add(e.ConversationId) && e.TryRead<MessageDto>(out var message))
+                posted.Add((e, message));
+        if (posted.Count < 2)
+            return [];
+        var conversationIds = posted.ConvertAll(p => p.Event.ConversationId);
+        var versions = new Dictionary<Guid, Guid?>();
+        var kept = new Dictionary<Guid, ConversationInfo>();
+        foreach (var id in conversationIds.Where(large.IsLarge))
+        {
+            versions[id] = await LargeConversations.VersionAsync(session, id, cancellationToken);
+            if (versions[id] is { } current && large.Get(id, current) is { } conversation)
+                kept[id] = conversation;
+        }
+        var batch = session.CreateBatchQuery();
+        var processedRead = batch.LoadMany<ProcessedEvent>().ById(posted.ConvertAll(p => ProcessedEvent.KeyOf(p.Event.ConversationId, p.Event.Seq)).ToArray());
+        var conversationsRead = batch.LoadMany<ConversationInfo>().ById(conversationIds.Where(id => !kept.ContainsKey(id)).ToArray());
+        var refsRead = batch.LoadMany<MessageRef>().ById(posted.SelectMany(p => p.Message.ReplyTo is { } root ? [p.Message.Id, root] : new[] { p.Message.Id }).Distinct().ToArray());
+        var sendersRead = batch.LoadMany<UserName>().ById(posted.Select(p => p.Message.SenderId).Distinct().ToArray());
+        await batch.Execute(cancellationToken);
+        var processed = (await processedRead).Select(mark => mark.Id).ToHashSet();
+        var conversations = new Dictionary<Guid, ConversationInfo>(kept);
+        foreach (var loaded in await conversationsRead)
+        {
+            conversations[loaded.Id] = loaded;
+            large.Loaded(loaded, options.Value.LargeGroup, versions.GetValueOrDefault(loaded.Id));
+        }
+        var refs = (await refsRead).ToDictionary(r => r.Id);
+        var senders = (await sendersRead).ToDictionary(u => u.Id);
+        // The second round trip, shared too: the candidates' documents of the messages whose candidates are all their
+        // conversation's members (as CandidatesAsync decides without a query), except @here, which also reads presence.
+        var shared = new List<(ConversationEvent Event, List<Guid> Candidates)>();
+        var now = time.GetUtcNow();
+        foreach (var (e, message) in posted)
+            if (!processed.Contains(ProcessedEvent.KeyOf(e.ConversationId, e.Seq)) && conversations.GetValueOrDefault(e.ConversationId) is { } conversation
+                && message.MassMention != "here"
+                && (message.MassMention is not null || Recipients.LevelOf(null, e.ConversationId, conversation.Kind, conversation.ActiveMembers.Count(), options.Value.LargeGroup, now) != Levels.Mentions))
+                shared.Add((e, conversation.ActiveMembers.ToList()));
+        RecipientDocuments? recipients = null;
+        if (shared.Count >= 2)
+        {
+            var reads = session.CreateBatchQuery();
+            var recipientsRead = ReadRecipients(reads, shared.SelectMany(s => s.Candidates).Distinct().ToList(),
+                shared.SelectMany(s => s.Candidates.Select(m => ReadCursor.KeyOf(m, s.Event.ConversationId))).ToArray());
+            await reads.Execute(cancellationToken);
+            recipients = await recipientsRead;
+        }
+        var sharing = shared.Select(s => s.Event).ToHashSet(ReferenceEqualityComparer.Instance);
+
+        // By reference: the same event delivered twice in a batch is a later event of its conversation.
+        var all = new Dictionary<ConversationEvent, Prefetched>(ReferenceEqualityComparer.Instance);
+        foreach (var (e, message) in posted)
+            all[e] = new Prefetched(
+                processed.Contains(ProcessedEvent.KeyOf(e.ConversationId, e.Seq)),
+                conversations.GetValueOrDefault(e.ConversationId),
+                refs.GetValueOrDefault(message.Id),
+                message.ReplyTo is { } rootId ? refs.GetValueOrDefault(rootId) : null,
+                senders.GetValueOrDefault(message.SenderId))
+            {
+                Recipients = sharing.Contains(e) ? recipients : null,
+            };
+        return all;
+    }
+
+    /// <summary>Queues on <paramref name="reads"/> the candidates' preferences, read cursors (by key) and push subscriptions.</summary>
+    private static async Task<RecipientDocuments> ReadRecipients(IBatchedQuery reads, List<Guid> candidates, string[] cursorKeys)
+    {
+        var preferencesRead = reads.LoadMany<Preferences>().ByIdList(candidates);
+        var cursorsRead = reads.LoadMany<ReadCursor>().ById(cursorKeys);
+        var subscribedRead = reads.Query<PushSubscriptionDoc>().Where(p => p.UserId.IsOneOf(candidates)).Select(p => p.UserId).ToList();
+        return new RecipientDocuments((await preferencesRead).ToDictionary(p => p.Id), (await cursorsRead).ToDictionary(c => c.Id, c => c.ReadSeq),
+            (await subscribedRead).ToHashSet());
     }
 
     private async Task<List<Notification>> NotifyAsync(int retryAttempt, ConversationEvent e, MessageDto posted, Prefetched prefetched, CancellationToken cancellationToken)
@@ -329,18 +424,19 @@ public sealed class ConversationEventConsumer(
 
         var members = conversation.ActiveMembers.ToList();
         var candidates = await CandidatesAsync(e.ConversationId, conversation.Kind, members, message, threadParticipants, cancellationToken);
-        // The candidates' preferences, read cursors, push subscriptions and (for @here) presence: one round trip.
-        var reads = session.CreateBatchQuery();
-        var preferencesRead = reads.LoadMany<Preferences>().ByIdList(candidates);
-        var cursorsRead = reads.LoadMany<ReadCursor>().ById(candidates.Select(m => ReadCursor.KeyOf(m, e.ConversationId)).ToArray());
-        var subscribedRead = reads.Query<PushSubscriptionDoc>().Where(p => p.UserId.IsOneOf(candidates)).Select(p => p.UserId).ToList();
-        // @here reaches the members online now, as Presence last told us (PresenceChanged, kept as UserPresence).
-        var presenceRead = message.MassMention == "here" ? reads.LoadMany<UserPresence>().ByIdList(candidates) : Task.FromResult<IReadOnlyList<UserPresence>>([]);
-        await reads.Execute(cancellationToken);
-        var preferences = (await preferencesRead).ToDictionary(p => p.Id);
-        var cursors = (await cursorsRead).ToDictionary(c => c.Id, c => c.ReadSeq);
-        var subscribed = (await subscribedRead).ToHashSet();
-        var online = (await presenceRead).Where(p => p.Online).Select(p => p.Id).ToHashSet();
+        HashSet<Guid> online = [];
+        if (prefetched.Recipients is not { } recipients)
+        {
+            // The candidates' preferences, read cursors, push subscriptions and (for @here) presence: one round trip.
+            var reads = session.CreateBatchQuery();
+            var recipientsRead = ReadRecipients(reads, candidates, candidates.Select(m => ReadCursor.KeyOf(m, e.ConversationId)).ToArray());
+            // @here reaches the members online now, as Presence last told us (PresenceChanged, kept as UserPresence).
+            var presenceRead = message.MassMention == "here" ? reads.LoadMany<UserPresence>().ByIdList(candidates) : Task.FromResult<IReadOnlyList<UserPresence>>([]);
+            await reads.Execute(cancellationToken);
+            recipients = await recipientsRead;
+            online = (await presenceRead).Where(p => p.Online).Select(p => p.Id).ToHashSet();
+        }
+        var (preferences, cursors, subscribed) = recipients;
         var now = time.GetUtcNow();
         var decided = Recipients.Decide(message, conversation.Kind, candidates, threadParticipants,
             member => Recipients.LevelOf(preferences.GetValueOrDefault(member), e.ConversationId, conversation.Kind, members.Count, options.Value.LargeGroup, now),
@@ -349,7 +445,8 @@ public sealed class ConversationEventConsumer(
         if (decided.Count == 0)
             return [];
 
-        var sender = prefetched.Sender?.DisplayName ?? "Someone";
+        // A bot's or an incoming webhook's message carries the name it posts under (a webhook has no user to look up).
+        var sender = (posted.SenderKind != "user" ? posted.SenderName : null) ?? prefetched.Sender?.DisplayName ?? "Someone";
         var where = conversation.Title is { Length: > 0 } title ? (conversation.Kind == "channel" ? "#" + title : title) : "a conversation";
         var created = new List<Notification>();
         foreach (var (userId, kind) in decided)
@@ -423,18 +520,20 @@ public sealed class ConversationEventConsumer(
 }
 
 /// <summary>
-/// Batches of up to <see cref="BatchLimit"/> events, cut <see cref="BatchTime"/> after a batch's first event, one batch
+/// Batches of up to <see cref="BatchLimit"/> events, cut <see cref="NotificationsOptions.EventBatchWindow"/> after a batch's first event, one batch
 /// at a time per replica: a conversation's events are handled in the order the broker delivered them (MassTransit orders
-/// a batch by delivery); a batch holds what arrives within <see cref="BatchTime"/> of its first event, so the busier the
+/// a batch by delivery); a batch holds what arrives within that window of its first event, so the busier the
 /// bus, the fewer transactions per event. (Before: one event per transaction, eight conversations at once through MassTransit's
 /// partitioner, which did not keep deliveries that overtook each other before it in order.)
 /// </summary>
 public sealed class ConversationEventConsumerDefinition : ConsumerDefinition<ConversationEventConsumer>
 {
     public const int BatchLimit = 50;
-    public static readonly TimeSpan BatchTime = TimeSpan.FromMilliseconds(10);
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<ConversationEventConsumer> consumerConfigurator,
-        IRegistrationContext context) =>
-        consumerConfigurator.Options<BatchOptions>(batch => batch.SetMessageLimit(BatchLimit).SetTimeLimit(BatchTime).SetConcurrencyLimit(1));
+        IRegistrationContext context)
+    {
+        var window = context.GetRequiredService<IOptions<NotificationsOptions>>().Value.EventBatchWindow;
+        consumerConfigurator.Options<BatchOptions>(batch => batch.SetMessageLimit(BatchLimit).SetTimeLimit(window).SetConcurrencyLimit(1));
+    }
 }
