@@ -24,10 +24,12 @@ public sealed class NotificationsOptions
 
     /// <summary>
     /// How long a batch of conversation events waits, after its first event, for more (at most 50 events): the busier the
-    /// bus, the more events share one read of their documents, one transaction and one announcement.
+    /// bus, the more events share one read of their documents, one transaction and one announcement. 50 ms: at 150
+    /// messages/s Notifications used 29-39% less CPU than with 10 ms (BENCHMARKS.md), and a notification 50 ms later
+    /// goes unnoticed beside the message itself, which the Gateways deliver without waiting for it.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
-    public TimeSpan EventBatchWindow { get; set; } = TimeSpan.FromMilliseconds(10);
+    public TimeSpan EventBatchWindow { get; set; } = TimeSpan.FromMilliseconds(50);
 
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00")]
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
