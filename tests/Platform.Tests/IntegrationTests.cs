@@ -105,6 +105,9 @@ public sealed class IntegrationTests(WholePlatform platform)
         Assert.Equal("Build 7 is green", posted.GetProperty("data").GetProperty("text").GetString());
         Assert.Equal("webhook", posted.GetProperty("data").GetProperty("senderKind").GetString());
         Assert.Equal("CI", posted.GetProperty("data").GetProperty("senderName").GetString());
+        // Notifications has no user of the webhook's id to name: the member is told under the webhook's own name.
+        var notification = await memberHub.NextAsync("notification", n => n.GetProperty("conversationId").GetString() == group.ToString(), "the member's notification of the webhook's message");
+        Assert.Equal("CI in Builds", notification.GetProperty("title").GetString());
 
         await AssertProblemAsync(await anonymous.PostAsJsonAsync(url.PathAndQuery.TrimStart('/'), new { text = "" }), HttpStatusCode.BadRequest, "an empty webhook message");
         await AssertProblemAsync(await anonymous.PostAsJsonAsync($"api/v1/incoming-webhooks/{webhook.GetProperty("id").GetGuid()}/wrong", new { text = "x" }), HttpStatusCode.NotFound, "a wrong secret");

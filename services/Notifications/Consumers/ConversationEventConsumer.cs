@@ -364,12 +364,11 @@ public sealed class ConversationEventConsumer(
         // The second round trip, shared too: the candidates' documents of the messages whose candidates are all their
         // conversation's members (as CandidatesAsync decides without a query), except @here, which also reads presence.
         var shared = new List<(ConversationEvent Event, List<Guid> Candidates)>();
-        var now = time.GetUtcNow();
         foreach (var (e, message) in posted)
             if (!processed.Contains(ProcessedEvent.KeyOf(e.ConversationId, e.Seq)) && conversations.GetValueOrDefault(e.ConversationId) is { } conversation
-                && message.MassMention != "here"
-                && (message.MassMention is not null || Recipients.LevelOf(null, e.ConversationId, conversation.Kind, conversation.ActiveMembers.Count(), options.Value.LargeGroup, now) != Levels.Mentions))
-                shared.Add((e, conversation.ActiveMembers.ToList()));
+                && message.MassMention != "here" && conversation.ActiveMembers.ToList() is var members
+                && AllMembersAreCandidates(e.ConversationId, conversation.Kind, members.Count, message.MassMention))
+                shared.Add((e, members));
         RecipientDocuments? recipients = null;
         if (shared.Count >= 2)
         {
@@ -489,8 +488,7 @@ public sealed class ConversationEventConsumer(
     private async Task<List<Guid>> CandidatesAsync(Guid conversationId, string kind, List<Guid> members, PostedMessage message,
         IReadOnlySet<Guid> threadParticipants, CancellationToken cancellationToken)
     {
-        var byDefault = Recipients.LevelOf(null, conversationId, kind, members.Count, options.Value.LargeGroup, time.GetUtcNow());
-        if (message.MassMention is not null || byDefault != Levels.Mentions)
+        if (AllMembersAreCandidates(conversationId, kind, members.Count, message.MassMention))
             return members;
         var chose = await session.Query<Preferences>()
             .Where(p => p.Id.IsOneOf(members) && (p.Default != null || p.Conversations.Any(c => c.ConversationId == conversationId)))
@@ -501,6 +499,10 @@ public sealed class ConversationEventConsumer(
         heard.UnionWith(threadParticipants);
         return members.Where(heard.Contains).ToList();
     }
+
+    /// <summary>Whether every member may be notified of the message, so that its candidates need no query: a mass mention, or a conversation whose members hear of every message by default.</summary>
+    private bool AllMembersAreCandidates(Guid conversationId, string kind, int memberCount, string? massMention) =>
+        massMention is not null || Recipients.LevelOf(null, conversationId, kind, memberCount, options.Value.LargeGroup, time.GetUtcNow()) != Levels.Mentions;
 
     private async Task UpdateAsync(Guid conversationId, Action<ConversationInfo> change, CancellationToken cancellationToken)
     {
