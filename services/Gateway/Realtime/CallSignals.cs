@@ -139,8 +139,11 @@ public sealed class SignalRateLimit(IOptions<RealtimeOptions> options) : IHubFil
             TokensPerPeriod = options.Value.SignalsPerSecond,
             ReplenishmentPeriod = TimeSpan.FromSeconds(1),
             QueueLimit = 0,
-            AutoReplenishment = true,
+            // No timer per connection (an idle connection costs nothing): the bucket is refilled for the time that
+            // passed when the connection calls.
+            AutoReplenishment = false,
         }));
+        limiter.TryReplenish();
         using var lease = limiter.AttemptAcquire();
         if (!lease.IsAcquired)
             throw new HubException($"Rate limit: at most {options.Value.SignalsPerSecond} signals per second (bursts of {options.Value.SignalBurst}) per connection.");

@@ -18,8 +18,11 @@ public sealed class HubCallRateLimit(IOptions<RealtimeOptions> options) : IHubFi
             TokensPerPeriod = options.Value.CallsPerSecond,
             ReplenishmentPeriod = TimeSpan.FromSeconds(1),
             QueueLimit = 0,
-            AutoReplenishment = true,
+            // No timer per connection (an idle connection costs nothing): the bucket is refilled for the time that
+            // passed when the connection calls.
+            AutoReplenishment = false,
         }));
+        limiter.TryReplenish();
         using var lease = limiter.AttemptAcquire();
         if (!lease.IsAcquired)
             throw new HubException($"Rate limit: at most {options.Value.CallsPerSecond} calls per second per connection.");
