@@ -274,6 +274,35 @@ public sealed class PresenceTests(PresenceHost host) : IClassFixture<PresenceHos
     }
 
     [Fact]
+    public async Task EventsPublishedAtOnce_AreAppliedTogether_EachSendersLatestMessageCounts_AndAJoinBeforeItsMessage()
+    {
+        // Conversation events are consumed in batches: the senders' activity in one statement, memberships one by one.
+        Guid viewer = Guid.CreateVersion7(), first = Guid.CreateVersion7(), second = Guid.CreateVersion7(), newcomer = Guid.CreateVersion7();
+        var conversation = await host.ShareConversationAsync(viewer, first, second);
+        var now = host.Clock.GetUtcNow();
+        ConversationEvent Posted(long seq, Guid sender, DateTimeOffset at) =>
+            PresenceHost.Event(conversation, seq, ConversationEventTypes.MessagePosted, sender, new { id = Guid.CreateVersion7(), text = "hi" }) with { OccurredAt = at };
+        var events = new[]
+        {
+            Posted(2, first, now.AddSeconds(-50)),
+            Posted(3, second, now.AddSeconds(-40)),
+            // The first sender's later message, then an earlier one delivered late: the later time stays.
+            Posted(4, first, now.AddSeconds(-10)),
+            Posted(5, first, now.AddSeconds(-30)),
+            PresenceHost.Event(conversation, 6, ConversationEventTypes.MemberJoined, newcomer, new { userId = newcomer }),
+            Posted(7, newcomer, now.AddSeconds(-5)),
+        };
+        await Consumed.WhenAsync<ConversationEvent>(host.Factory.Services, e => e.ConversationId == conversation && e.Seq >= 2, count: events.Length,
+            () => Task.WhenAll(events.Select(host.PublishAsync)));
+
+        DateTimeOffset LastActive(JsonElement presence) => presence.GetProperty("lastActiveAt").GetDateTimeOffset();
+        Assert.Equal(now.AddSeconds(-10), LastActive(await host.PresenceAsync(viewer, first)), TimeSpan.FromMilliseconds(1));
+        Assert.Equal(now.AddSeconds(-40), LastActive(await host.PresenceAsync(viewer, second)), TimeSpan.FromMilliseconds(1));
+        // The join was applied: the newcomer's presence is visible to the other members, with their activity.
+        Assert.Equal(now.AddSeconds(-5), LastActive(await host.PresenceAsync(viewer, newcomer)), TimeSpan.FromMilliseconds(1));
+    }
+
+    [Fact]
     public async Task TwoReplicas_AnswerAlike_AndPublishEachTransitionOnce()
     {
         await using var second = host.NewReplica();

@@ -15,25 +15,43 @@ namespace Platform.Presence.Consumers;
 /// to check their live watches again.
 /// </summary>
 public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
-    : IConsumer<ConversationEvent>, IConsumer<TypingChanged>, IConsumer<ContactsChanged>, IConsumer<BlocksChanged>, IConsumer<PrivacyChanged>
+    : IConsumer<Batch<ConversationEvent>>, IConsumer<TypingChanged>, IConsumer<ContactsChanged>, IConsumer<BlocksChanged>, IConsumer<PrivacyChanged>
 {
     /// <summary>Members of a conversation left by someone whose watches are checked again with the leaver's (larger ones: the leaver's only).</summary>
     public const int NarrowingMembersLimit = 50;
 
-    public async Task Consume(ConsumeContext<ConversationEvent> context)
+    /// <summary>
+    /// Conversation events in batches (<see cref="ActivityConsumerDefinition"/>): memberships one by one in delivery order,
+    /// the senders of the batch's posted messages together in one statement (one write for many messages, where each
+    /// message used to cost a consume and, outside the throttle, a write). Everything here is idempotent, so a batch
+    /// retried or redelivered as a whole changes nothing twice.
+    /// </summary>
+    public async Task Consume(ConsumeContext<Batch<ConversationEvent>> context)
     {
-        await ApplyAsync(context.Message, context.CancellationToken);
-        // Leaving may end all that the leaver shares with the other members: the live watches between them are checked
-        // again (those of the leaver's watchers, and, in a conversation small enough, the leaver's of the members).
-        if (context.Message.TryRead<MemberLeftData>(out var left))
+        var activity = new List<(Guid, DateTimeOffset)>();
+        foreach (var item in context.Message)
         {
-            var leaver = left.UserId;
-            var members = await store.ActiveMembersAsync(context.Message.ConversationId, NarrowingMembersLimit + 1, context.CancellationToken);
-            await context.Publish(new PresenceVisibilityNarrowed
+            var e = item.Message;
+            if (e.Is<MessageDto>())
             {
-                UserIds = members.Count <= NarrowingMembersLimit ? [leaver, .. members] : [leaver], ChangedAt = time.GetUtcNow(),
-            });
+                activity.Add((e.ActorId, e.OccurredAt));
+                continue;
+            }
+            await ApplyMembershipAsync(e, context.CancellationToken);
+            // Leaving may end all that the leaver shares with the other members: the live watches between them are checked
+            // again (those of the leaver's watchers, and, in a conversation small enough, the leaver's of the members).
+            if (e.TryRead<MemberLeftData>(out var left))
+            {
+                var leaver = left.UserId;
+                var members = await store.ActiveMembersAsync(e.ConversationId, NarrowingMembersLimit + 1, context.CancellationToken);
+                await context.Publish(new PresenceVisibilityNarrowed
+                {
+                    UserIds = members.Count <= NarrowingMembersLimit ? [leaver, .. members] : [leaver], ChangedAt = time.GetUtcNow(),
+                });
+            }
         }
+        if (activity.Count > 0)
+            await store.TouchAsync(activity, context.CancellationToken);
     }
 
     /// <summary>
@@ -44,10 +62,13 @@ public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
     {
         // The message's data is not read: a posted message only touches its sender.
         if (e.Is<MessageDto>())
-        {
             await store.TouchAsync(e.ActorId, e.OccurredAt, cancellationToken);
-            return;
-        }
+        else
+            await ApplyMembershipAsync(e, cancellationToken);
+    }
+
+    private async Task ApplyMembershipAsync(ConversationEvent e, CancellationToken cancellationToken)
+    {
         switch (e.Read())
         {
             case ConversationCreatedData created:
@@ -98,9 +119,23 @@ public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
 /// </summary>
 public sealed class ActivityConsumerDefinition : ConversationEventSubscriber<ActivityConsumer>
 {
+    /// <summary>At most this many conversation events in one batch.</summary>
+    public const int BatchLimit = 100;
+
+    /// <summary>How long a batch waits for more events after its first: a member's presence follows a join this much later at most.</summary>
+    public static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(100);
+
     protected override string[] RoutingKeys =>
     [
         ConversationEventTypes.ConversationCreated, ConversationEventTypes.MemberJoined, ConversationEventTypes.RequestAccepted,
         ConversationEventTypes.MemberLeft, ConversationEventTypes.MessagePosted + ".#",
     ];
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<ActivityConsumer> consumerConfigurator,
+        IRegistrationContext context)
+    {
+        base.ConfigureConsumer(endpointConfigurator, consumerConfigurator, context);
+        // One batch at a time: a conversation's memberships are applied in the broker's order (each also guarded by its seq).
+        consumerConfigurator.Options<BatchOptions>(batch => batch.SetMessageLimit(BatchLimit).SetTimeLimit(BatchWindow).SetConcurrencyLimit(1));
+    }
 }

@@ -97,23 +97,40 @@ public sealed class PresenceStore(NpgsqlDataSource dataSource, PresenceSchema sc
     }
 
     /// <summary>Activity (connect, send, typing) moves the last-active time forward, written at most once per throttle period.</summary>
-    public async Task TouchAsync(Guid userId, DateTimeOffset at, CancellationToken cancellationToken)
+    public Task TouchAsync(Guid userId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        TouchAsync([(userId, at)], cancellationToken);
+
+    /// <summary>Several users' activity (a batch of posted messages), in one statement; the latest time of each user counts.</summary>
+    public async Task TouchAsync(IEnumerable<(Guid UserId, DateTimeOffset At)> activity, CancellationToken cancellationToken)
     {
-        at = Clamp(at, time.GetUtcNow());
+        var now = time.GetUtcNow();
+        var latest = new Dictionary<Guid, DateTimeOffset>();
+        foreach (var (userId, at) in activity)
+        {
+            var clamped = Clamp(at, now);
+            if (!latest.TryGetValue(userId, out var known) || clamped > known)
+                latest[userId] = clamped;
+        }
         // The statement below changes nothing while the stored time is within the throttle of this one, and the stored
         // time only moves forward: what this replica wrote last tells, without a round trip, that it would not.
-        if (_touched.TryGetValue(userId, out var written) && at - written < Options.ActivityThrottle)
+        var due = latest.Where(touch => !(_touched.TryGetValue(touch.Key, out var written) && touch.Value - written < Options.ActivityThrottle)).ToList();
+        if (due.Count == 0)
             return;
         await schema.EnsureCreatedAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await ExecuteAsync(connection, null, """
-            INSERT INTO presence.users AS u (user_id, last_active_at, visible_last_active_at) VALUES ($1, $2, $2)
+            INSERT INTO presence.users AS u (user_id, last_active_at, visible_last_active_at)
+            SELECT t.user_id, t.at, t.at FROM unnest($1::uuid[], $2::timestamptz[]) AS t (user_id, at)
             ON CONFLICT (user_id) DO UPDATE
             SET last_active_at = greatest(u.last_active_at, excluded.last_active_at),
                 visible_last_active_at = CASE WHEN u.status <> 'invisible' THEN greatest(u.visible_last_active_at, excluded.last_active_at) ELSE u.visible_last_active_at END
             WHERE u.last_active_at IS NULL OR u.last_active_at < excluded.last_active_at - $3
-            """, cancellationToken, Id(userId), Time(at), new NpgsqlParameter { Value = Options.ActivityThrottle, NpgsqlDbType = NpgsqlDbType.Interval });
-        RememberTouch(userId, at);
+            """, cancellationToken,
+            new NpgsqlParameter { Value = due.Select(touch => touch.Key).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid },
+            new NpgsqlParameter { Value = due.Select(touch => touch.Value).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
+            new NpgsqlParameter { Value = Options.ActivityThrottle, NpgsqlDbType = NpgsqlDbType.Interval });
+        foreach (var (userId, at) in due)
+            RememberTouch(userId, at);
     }
 
     // Last-active times this replica stored (or found newer), per user: at most one write per user and throttle interval.
