@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Diagnostics.Metrics;
 using Marten;
+using Microsoft.Extensions.Options;
 using Platform.Messaging.Domain;
 using Platform.Messaging.Features;
 using Platform.Messaging.Outbox;
@@ -162,25 +164,51 @@ public sealed record WriteResult(DomainError? Error, IReadOnlyList<(long Seq, ob
 /// transaction; then publish the entries at once.
 /// <para>
 /// Writes of one conversation take turns in this process, queued in memory (not each holding a pooled connection
-/// while it waits for the stream's row lock; the row lock still orders writers across processes). Writes that queue
-/// while one is in progress go together into the next transaction (group commit): each decides in turn, seeing what
-/// the ones before it did, and one lock, one batch and one commit serve them all. A busy conversation then takes as
-/// many writes per second as arrive, instead of one per round of lock, write and commit.
+/// while it waits for the stream's row lock; the row lock still orders writers across processes). At most
+/// <see cref="MessagingOptions.WriteTransactions"/> write transactions run at once in a process; writes that queue
+/// meanwhile, of one conversation or of many, go together into the next transaction (group commit): each decides in
+/// turn, seeing what the ones of its conversation before it did, and one round trip of locks and reads, one batch of
+/// writes and one commit with its WAL flush serve them all. At low load every write finds a transaction free and goes
+/// alone, at once; under load the transactions grow instead of queueing up, and what each write costs falls.
 /// </para>
 /// </summary>
-public sealed class ConversationWriter(IDocumentStore store, OutboxDispatcher outbox, ILogger<ConversationWriter> logger)
+public sealed class ConversationWriter(
+    IDocumentStore store, OutboxDispatcher outbox, IOptions<MessagingOptions> options, IMeterFactory meters, ILogger<ConversationWriter> logger)
 {
-    /// <summary>At most this many queued writes of one conversation go into one transaction.</summary>
+    /// <summary>At most this many queued writes (of all their conversations together) go into one transaction.</summary>
     public const int MaxBatch = 64;
+
+    /// <summary>Writes per transaction: how much group commit combines (a histogram; 1 at low load).</summary>
+    public const string WritesPerTransactionMetric = "platform.messaging.writes_per_transaction";
 
     private sealed record Pending(Preload Preload, Func<WriteContext, Task<Decision>> Decide, CancellationToken CancellationToken)
     {
         public TaskCompletionSource<WriteResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    // Per conversation with a write in progress: the writes waiting for it.
-    private readonly Dictionary<Guid, Queue<Pending>> _queues = [];
+    // A conversation's writes in one transaction, in their order.
+    private sealed record Group(Guid ConversationId, List<Pending> Writes);
 
+    private readonly Lock _gate = new();
+    // Per conversation with a write in a transaction or waiting for one: the writes waiting.
+    private readonly Dictionary<Guid, Queue<Pending>> _queues = [];
+    // Conversations whose writes wait and none of whose is in a transaction, in the order they came to wait.
+    private readonly Queue<Guid> _ready = new();
+    // Write transactions running (each followed by the next batch of waiting writes, if any, before it ends).
+    private int _transactions;
+
+    private readonly Histogram<int> _writesPerTransaction = meters.Create(Telemetry.SourcePrefix + "Messaging").CreateHistogram<int>(WritesPerTransactionMetric, "{write}",
+        "Writes committed together in one transaction (group commit, across conversations)");
+
+    /// <summary>Writes waiting for a transaction: behind a write of their conversation, or for a free transaction.</summary>
+    public int Waiting
+    {
+        get
+        {
+            lock (_gate)
+                return _queues.Values.Sum(queue => queue.Count);
+        }
+    }
 
     public Task<WriteResult> WriteAsync(Guid conversationId, Func<WriteContext, Task<Decision>> decide, CancellationToken cancellationToken) =>
         WriteAsync(conversationId, new Preload(), decide, cancellationToken);
@@ -189,7 +217,7 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxDispatcher ou
     {
         cancellationToken.ThrowIfCancellationRequested();
         var pending = new Pending(preload, decide, cancellationToken);
-        lock (_queues)
+        lock (_gate)
         {
             if (_queues.TryGetValue(conversationId, out var queue))
             {
@@ -197,140 +225,201 @@ public sealed class ConversationWriter(IDocumentStore store, OutboxDispatcher ou
                 // A write given up while it waits is skipped, unless its batch has started.
                 return pending.Done.Task.WaitAsync(cancellationToken);
             }
+            if (_transactions >= options.Value.WriteTransactions)
+            {
+                _queues[conversationId] = new Queue<Pending>([pending]);
+                _ready.Enqueue(conversationId);
+                return pending.Done.Task.WaitAsync(cancellationToken);
+            }
+            _transactions++;
             _queues[conversationId] = new Queue<Pending>();
         }
-        return LeadAsync(conversationId, pending);
+        return LeadAsync(new Group(conversationId, [pending]));
     }
 
-    // Nobody was writing: this write goes at once, alone. What queued meanwhile continues in the background, so this
-    // request has its answer as soon as its own write is committed.
-    private async Task<WriteResult> LeadAsync(Guid conversationId, Pending first)
+    // A transaction was free: this write goes at once, alone. What queued meanwhile continues in the background, so
+    // this request has its answer as soon as its own write is committed.
+    private async Task<WriteResult> LeadAsync(Group first)
     {
         try
         {
-            await RunAsync(conversationId, [first]);
+            await RunAsync([first]);
         }
         finally
         {
-            if (TakeBatch(conversationId) is { } next)
-                _ = Task.Run(() => DrainAsync(conversationId, next));
+            if (Next([first]) is { } next)
+                _ = Task.Run(() => DrainAsync(next));
         }
-        return await first.Done.Task;
+        return await first.Writes[0].Done.Task;
     }
 
-    private async Task DrainAsync(Guid conversationId, List<Pending> batch)
+    private async Task DrainAsync(List<Group> batch)
     {
-        for (List<Pending>? next = batch; next is not null; next = TakeBatch(conversationId))
-            await RunAsync(conversationId, next);
+        for (List<Group>? next = batch; next is not null; next = Next(next))
+            await RunAsync(next);
     }
 
-    private List<Pending>? TakeBatch(Guid conversationId)
+    // After a transaction: its conversations with writes waiting wait behind those already waiting; then the next batch
+    // (null, and one transaction fewer, when nothing waits).
+    private List<Group>? Next(List<Group> finished)
     {
-        lock (_queues)
+        lock (_gate)
         {
-            var queue = _queues[conversationId];
-            var batch = new List<Pending>();
-            while (batch.Count < MaxBatch && queue.TryDequeue(out var pending))
-                if (!pending.CancellationToken.IsCancellationRequested)
-                    batch.Add(pending);
+            foreach (var group in finished)
+                if (_queues[group.ConversationId].Count > 0)
+                    _ready.Enqueue(group.ConversationId);
+                else
+                    _queues.Remove(group.ConversationId);
+
+            var batch = new List<Group>();
+            var writes = 0;
+            while (writes < MaxBatch && _ready.TryDequeue(out var conversationId))
+            {
+                var queue = _queues[conversationId];
+                var taken = new List<Pending>();
+                while (writes < MaxBatch && queue.TryDequeue(out var pending))
+                    if (!pending.CancellationToken.IsCancellationRequested)
+                    {
+                        taken.Add(pending);
+                        writes++;
+                    }
+                if (taken.Count > 0)
+                    batch.Add(new Group(conversationId, taken));
+                else
+                    _queues.Remove(conversationId);
+            }
             if (batch.Count > 0)
                 return batch;
-            _queues.Remove(conversationId);
+            _transactions--;
             return null;
         }
     }
 
-    private async Task RunAsync(Guid conversationId, List<Pending> batch)
+    private async Task RunAsync(List<Group> batch)
     {
         try
         {
-            var results = await ExecuteAsync(conversationId, batch);
-            for (var i = 0; i < batch.Count; i++)
-                batch[i].Done.TrySetResult(results[i]);
+            var results = await ExecuteAsync(batch);
+            foreach (var group in batch)
+                foreach (var pending in group.Writes)
+                    pending.Done.TrySetResult(results[pending]);
         }
         catch (Exception exception) when (batch.Count > 1)
         {
-            // Nothing of the batch was committed. Each write runs again on its own, so each gets the outcome it would
-            // have had alone (one failing write does not fail the others).
-            logger.LogWarning(exception, "A batch of {Count} writes of conversation {ConversationId} failed; running them one by one", batch.Count, conversationId);
-            foreach (var pending in batch)
-                await RunAsync(conversationId, [pending]);
+            // Nothing of the batch was committed. Each conversation's writes run again on their own, so one failing
+            // write does not fail the writes of other conversations.
+            logger.LogWarning(exception, "A batch of writes of {Count} conversations failed; running each conversation's on its own", batch.Count);
+            foreach (var group in batch)
+                await RunAsync([group]);
+        }
+        catch (Exception exception) when (batch[0].Writes.Count > 1)
+        {
+            // Each write runs again on its own, so each gets the outcome it would have had alone.
+            logger.LogWarning(exception, "A batch of {Count} writes of conversation {ConversationId} failed; running them one by one",
+                batch[0].Writes.Count, batch[0].ConversationId);
+            foreach (var pending in batch[0].Writes)
+                await RunAsync([new Group(batch[0].ConversationId, [pending])]);
         }
         catch (Exception exception)
         {
-            batch[0].Done.TrySetException(exception);
+            batch[0].Writes[0].Done.TrySetException(exception);
         }
     }
 
-    private async Task<WriteResult[]> ExecuteAsync(Guid conversationId, List<Pending> batch)
+    // What one conversation's part of a batch reads with the locks.
+    private sealed record Reads(
+        Group Group, Task<IReadOnlyList<ConversationView>> Locked, Dictionary<Guid, Task<Membership?>> Members, Dictionary<Guid, Task<MessageView?>> Messages,
+        Dictionary<string, Task<ClientMessageKey?>> ClientKeys, Task<IReadOnlyList<string>> Pending);
+
+    private async Task<Dictionary<Pending, WriteResult>> ExecuteAsync(List<Group> batch)
     {
         // A write alone may be given up (its request aborted) until it commits; a batch serves several requests.
-        var cancellationToken = batch.Count == 1 ? batch[0].CancellationToken : CancellationToken.None;
-        var results = new WriteResult[batch.Count];
-        var appended = new List<(long Seq, object Event)>();
-        List<OutboxItem> entries;
-        long pendingThrough;
+        var cancellationToken = batch is [{ Writes: [var alone] }] ? alone.CancellationToken : CancellationToken.None;
+        var results = new Dictionary<Pending, WriteResult>(ReferenceEqualityComparer.Instance);
+        var committed = new List<(List<OutboxItem> Entries, Task<IReadOnlyList<string>> Pending)>();
+        var writes = 0;
         await using (var session = store.LightweightSession())
         {
             await session.BeginTransactionAsync(cancellationToken);
-            // One round trip: lock the stream's row (writers of this conversation, in any process, take turns until
-            // commit, so seqs are gap-free) and read the conversation, whose LastSeq is kept equal to the stream's
-            // version. Both rows are locked so that, after waiting, the newest version of each is read. The rows the
-            // writes will look at come in the same batch, each statement after the lock (read committed: each sees
-            // what was committed before it started).
+            // One round trip: lock each conversation's stream row (writers of a conversation, in any process, take turns
+            // until commit, so seqs are gap-free) and read the conversation, whose LastSeq is kept equal to the stream's
+            // version. Both rows are locked so that, after waiting, the newest version of each is read. Conversations are
+            // locked in one order (by id) in every process, so two batches never wait for each other in a circle. The
+            // rows the writes will look at come in the same batch, each statement after its conversation's lock (read
+            // committed: each sees what was committed before it started).
             var schema = store.Options.Events.DatabaseSchemaName;
             var query = session.CreateBatchQuery();
-            var locked = query.Query<ConversationView>(
-                $"select c.data from {schema}.mt_doc_conversation c join {schema}.mt_streams s on s.id = c.id where s.id = ? for update of s, c",
-                conversationId);
-            var members = batch.SelectMany(p => p.Preload.Members ?? []).Distinct()
-                .ToDictionary(id => id, id => query.Load<Membership>(Membership.KeyOf(conversationId, id)));
-            var messages = batch.SelectMany(p => p.Preload.Messages ?? []).Distinct().ToDictionary(id => id, id => query.Load<MessageView>(id));
-            var clientKeys = batch.Select(p => p.Preload.ClientMessageKey).OfType<string>().Distinct().ToDictionary(key => key, key => query.Load<ClientMessageKey>(key));
-            // The conversation's highest outbox entry still pending (0: none; the unique (conversation_id, seq) index,
-            // read backwards): if this process handed it over, the entries of this write are published from memory.
-            var pending = query.Query<string>(
-                $"select coalesce(max(seq), 0)::text from {schema}.mt_doc_outbox where conversation_id = ?", conversationId);
-            await query.Execute(cancellationToken);
-            var conversation = (await locked).SingleOrDefault();
-            if (conversation is null)
-                return batch.Select(_ => new WriteResult(DomainError.ConversationNotFound, [], null)).ToArray();
-
-            var context = new WriteContext(session, conversation);
-            context.Preloaded(members, messages, clientKeys);
-            for (var i = 0; i < batch.Count; i++)
+            var reads = batch.OrderBy(group => group.ConversationId).Select(group =>
             {
-                var decision = await batch[i].Decide(context);
-                if (decision.Error is not null || decision.Events.Count == 0)
+                var conversationId = group.ConversationId;
+                var locked = query.Query<ConversationView>(
+                    $"select c.data from {schema}.mt_doc_conversation c join {schema}.mt_streams s on s.id = c.id where s.id = ? for update of s, c",
+                    conversationId);
+                var members = group.Writes.SelectMany(p => p.Preload.Members ?? []).Distinct()
+                    .ToDictionary(id => id, id => query.Load<Membership>(Membership.KeyOf(conversationId, id)));
+                var messages = group.Writes.SelectMany(p => p.Preload.Messages ?? []).Distinct().ToDictionary(id => id, id => query.Load<MessageView>(id));
+                var clientKeys = group.Writes.Select(p => p.Preload.ClientMessageKey).OfType<string>().Distinct()
+                    .ToDictionary(key => key, key => query.Load<ClientMessageKey>(key));
+                // The conversation's highest outbox entry still pending (0: none; the unique (conversation_id, seq) index,
+                // read backwards): if this process handed it over, the entries of this write are published from memory.
+                var pending = query.Query<string>(
+                    $"select coalesce(max(seq), 0)::text from {schema}.mt_doc_outbox where conversation_id = ?", conversationId);
+                return new Reads(group, locked, members, messages, clientKeys, pending);
+            }).ToList();
+            await query.Execute(cancellationToken);
+
+            foreach (var read in reads)
+            {
+                var conversationId = read.Group.ConversationId;
+                var conversation = (await read.Locked).SingleOrDefault();
+                if (conversation is null)
                 {
-                    results[i] = new WriteResult(decision.Error, [], context);
+                    foreach (var pending in read.Group.Writes)
+                        results[pending] = new WriteResult(DomainError.ConversationNotFound, [], null);
                     continue;
                 }
-                // Applied at once, so the next write of the batch decides on the state this one left.
-                var mine = new List<(long Seq, object Event)>();
-                foreach (var @event in decision.Events)
-                {
-                    var seq = context.Conversation.LastSeq + 1;
-                    context.Conversation = context.Conversation.Apply(seq, @event);
-                    await ApplyToDocuments(session, context, seq, @event, cancellationToken);
-                    mine.Add((seq, @event));
-                }
-                appended.AddRange(mine);
-                results[i] = new WriteResult(null, mine, context);
-            }
-            if (appended.Count == 0 && !context.HasDocumentChanges)
-                return results;
 
-            if (appended.Count > 0)
-            {
-                session.Events.Append(conversationId, context.Conversation.LastSeq, appended.Select(a => a.Event).ToArray());
-                session.Store(context.Conversation);
+                var context = new WriteContext(session, conversation);
+                context.Preloaded(read.Members, read.Messages, read.ClientKeys);
+                var appended = new List<(long Seq, object Event)>();
+                foreach (var pending in read.Group.Writes)
+                {
+                    var decision = await pending.Decide(context);
+                    if (decision.Error is not null || decision.Events.Count == 0)
+                    {
+                        results[pending] = new WriteResult(decision.Error, [], context);
+                        continue;
+                    }
+                    // Applied at once, so the next write of the conversation decides on the state this one left.
+                    var mine = new List<(long Seq, object Event)>();
+                    foreach (var @event in decision.Events)
+                    {
+                        var seq = context.Conversation.LastSeq + 1;
+                        context.Conversation = context.Conversation.Apply(seq, @event);
+                        await ApplyToDocuments(session, context, seq, @event, cancellationToken);
+                        mine.Add((seq, @event));
+                    }
+                    appended.AddRange(mine);
+                    results[pending] = new WriteResult(null, mine, context);
+                }
+                if (appended.Count == 0 && !context.HasDocumentChanges)
+                    continue;
+
+                if (appended.Count > 0)
+                {
+                    session.Events.Append(conversationId, context.Conversation.LastSeq, appended.Select(a => a.Event).ToArray());
+                    session.Store(context.Conversation);
+                }
+                committed.Add((StoreChanges(session, context, appended), read.Pending));
+                writes += read.Group.Writes.Count;
             }
-            entries = StoreChanges(session, context, appended);
+            if (committed.Count == 0)
+                return results;
             await session.SaveChangesAsync(cancellationToken);
-            pendingThrough = long.Parse((await pending).Single(), CultureInfo.InvariantCulture);
         }
-        outbox.Committed(entries, pendingThrough);
+        _writesPerTransaction.Record(writes);
+        foreach (var (entries, pending) in committed)
+            outbox.Committed(entries, long.Parse((await pending).Single(), CultureInfo.InvariantCulture));
         return results;
     }
 

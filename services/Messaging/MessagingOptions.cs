@@ -44,6 +44,14 @@ public sealed class MessagingOptions
     /// <summary>How far ahead a message may be scheduled.</summary>
     public TimeSpan MaxScheduleAhead { get; set; } = TimeSpan.FromDays(365);
 
+    /// <summary>
+    /// Write transactions one instance runs at once. Writes that arrive while all are busy wait and go together into
+    /// the next (group commit, across conversations): fewer makes larger transactions (less work per write under load),
+    /// more lets more writes go alone at once.
+    /// </summary>
+    [Range(1, 64)]
+    public int WriteTransactions { get; set; } = 2;
+
     /// <summary>How often each instance looks for scheduled messages that are due (their lateness at most).</summary>
     public TimeSpan ScheduledSendInterval { get; set; } = TimeSpan.FromSeconds(2);
 }
