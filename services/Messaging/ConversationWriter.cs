@@ -1,7 +1,7 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Diagnostics.Metrics;
 using Marten;
 using Microsoft.Extensions.Options;
 using Platform.Messaging.Domain;
