@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Gateway;
@@ -127,33 +126,20 @@ public sealed class CallAccess(IOptions<RealtimeOptions> options, TimeProvider t
 /// </summary>
 public sealed class SignalRateLimit(IOptions<RealtimeOptions> options) : IHubFilter
 {
-    private readonly ConcurrentDictionary<string, TokenBucketRateLimiter> _limiters = new();
+    private readonly ConnectionBuckets _buckets = new(() => (options.Value.SignalBurst, options.Value.SignalsPerSecond));
 
     public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
         if (invocationContext.HubMethodName != nameof(ChatHub.Signal))
             return await next(invocationContext);
-        var limiter = _limiters.GetOrAdd(invocationContext.Context.ConnectionId, _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = options.Value.SignalBurst,
-            TokensPerPeriod = options.Value.SignalsPerSecond,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = 0,
-            // No timer per connection (an idle connection costs nothing): the bucket is refilled for the time that
-            // passed when the connection calls.
-            AutoReplenishment = false,
-        }));
-        limiter.TryReplenish();
-        using var lease = limiter.AttemptAcquire();
-        if (!lease.IsAcquired)
+        if (!_buckets.TryTake(invocationContext.Context.ConnectionId))
             throw new HubException($"Rate limit: at most {options.Value.SignalsPerSecond} signals per second (bursts of {options.Value.SignalBurst}) per connection.");
         return await next(invocationContext);
     }
 
     public Task OnDisconnectedAsync(HubLifetimeContext context, Exception? exception, Func<HubLifetimeContext, Exception?, Task> next)
     {
-        if (_limiters.TryRemove(context.Context.ConnectionId, out var limiter))
-            limiter.Dispose();
+        _buckets.Forget(context.Context.ConnectionId);
         return next(context, exception);
     }
 }
