@@ -95,6 +95,40 @@ public sealed class RabbitMqVirtualHost : IAsyncLifetime
                 : "")).ToList();
     }
 
+    /// <summary>
+    /// Removes the bindings from <paramref name="exchange"/> to the exchanges and queues <paramref name="cut"/> names, so
+    /// that what is published to it meanwhile never reaches them (as if their consumers had missed it). Disposing the
+    /// answer puts the same bindings back.
+    /// </summary>
+    public async Task<IAsyncDisposable> CutBindingsAsync(string exchange, Func<string, bool> cut)
+    {
+        var management = _management!;
+        var bindings = await management.GetFromJsonAsync<System.Text.Json.JsonElement[]>(
+            $"api/exchanges/{Name}/{Uri.EscapeDataString(exchange)}/bindings/source");
+        var removed = bindings!.Where(binding => cut(binding.GetProperty("destination").GetString()!)).ToList();
+        foreach (var binding in removed)
+            (await management.DeleteAsync($"{BindingPath(binding)}/{Uri.EscapeDataString(binding.GetProperty("properties_key").GetString()!)}"))
+                .EnsureSuccessStatusCode();
+        return new RestoredBindings(async () =>
+        {
+            foreach (var binding in removed)
+                (await management.PostAsJsonAsync(BindingPath(binding), new
+                {
+                    routing_key = binding.GetProperty("routing_key").GetString(),
+                    arguments = binding.GetProperty("arguments"),
+                })).EnsureSuccessStatusCode();
+        });
+    }
+
+    private string BindingPath(System.Text.Json.JsonElement binding) =>
+        $"api/bindings/{Name}/e/{Uri.EscapeDataString(binding.GetProperty("source").GetString()!)}/" +
+        $"{(binding.GetProperty("destination_type").GetString() == "queue" ? "q" : "e")}/{Uri.EscapeDataString(binding.GetProperty("destination").GetString()!)}";
+
+    private sealed class RestoredBindings(Func<Task> restore) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await restore();
+    }
+
     public async Task DisposeAsync()
     {
         if (_management is null)

@@ -39,6 +39,7 @@ public static class GatewayServiceExtensions
         var configuration = builder.Configuration;
         builder.Services.AddReverseProxy()
             .LoadFromConfig(configuration.GetSection("ReverseProxy"))
+            .AddTransforms<SendAnswerTransforms>()
             .ConfigureHttpClient((_, handler) => handler.ConnectTimeout =
                 (configuration.GetSection(ProxyOptions.Section).Get<ProxyOptions>() ?? new ProxyOptions()).ConnectTimeout);
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Marten;
 using Microsoft.Extensions.Options;
+using Platform.Contracts.Messaging;
 using Platform.Messaging.Domain;
 using Platform.Messaging.Features;
 using Platform.Messaging.Outbox;
@@ -156,6 +157,9 @@ public sealed record Preload(IReadOnlyList<Guid>? Members = null, IReadOnlyList<
 public sealed record WriteResult(DomainError? Error, IReadOnlyList<(long Seq, object Event)> Appended, WriteContext? Context)
 {
     public long LastSeq => Appended.Count > 0 ? Appended[^1].Seq : Context?.Conversation.LastSeq ?? 0;
+
+    /// <summary>The appended events as the bus carries them (their outbox entries' messages), once committed.</summary>
+    public IReadOnlyList<ConversationEvent> Committed { get; init; } = [];
 }
 
 /// <summary>
@@ -336,7 +340,7 @@ public sealed class ConversationWriter(
         // A write alone may be given up (its request aborted) until it commits; a batch serves several requests.
         var cancellationToken = batch is [{ Writes: [var alone] }] ? alone.CancellationToken : CancellationToken.None;
         var results = new Dictionary<Pending, WriteResult>(ReferenceEqualityComparer.Instance);
-        var committed = new List<(List<OutboxItem> Entries, Task<IReadOnlyList<string>> Pending)>();
+        var committed = new List<(Group Group, List<OutboxItem> Entries, Task<IReadOnlyList<string>> Pending)>();
         var writes = 0;
         await using (var session = store.LightweightSession())
         {
@@ -410,7 +414,7 @@ public sealed class ConversationWriter(
                     session.Events.Append(conversationId, context.Conversation.LastSeq, appended.Select(a => a.Event).ToArray());
                     session.Store(context.Conversation);
                 }
-                committed.Add((StoreChanges(session, context, appended), read.Pending));
+                committed.Add((read.Group, StoreChanges(session, context, appended), read.Pending));
                 writes += read.Group.Writes.Count;
             }
             if (committed.Count == 0)
@@ -418,8 +422,15 @@ public sealed class ConversationWriter(
             await session.SaveChangesAsync(cancellationToken);
         }
         _writesPerTransaction.Record(writes);
-        foreach (var (entries, pending) in committed)
+        foreach (var (group, entries, pending) in committed)
+        {
             outbox.Committed(entries, long.Parse((await pending).Single(), CultureInfo.InvariantCulture));
+            // Each write's own events, as published: the send's answer carries them to the Gateway that forwarded it.
+            var bySeq = entries.ToDictionary(entry => entry.Order, entry => (ConversationEvent)entry.Message);
+            foreach (var write in group.Writes)
+                if (results[write] is { Appended.Count: > 0 } result)
+                    results[write] = result with { Committed = result.Appended.Select(a => bySeq[a.Seq]).ToList() };
+        }
         return results;
     }
 

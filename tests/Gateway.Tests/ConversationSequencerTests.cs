@@ -401,4 +401,161 @@ public sealed class ConversationSequencerTests
 
         Assert.Equal(Enumerable.Range(1, count).Select(seq => (long)seq), sink.Sent);
     }
+
+    private static SequencedStep Ahead(ConversationSequencer stream, Sink sink, long seq, int holdLimit = HoldLimit) =>
+        stream.OfferAhead(seq, Event(seq), DateTimeOffset.UtcNow, holdLimit, sink);
+
+    [Fact]
+    public void AheadOfTheBus_TheNextEventIsSentAtOnce_AndTheBusCopyIsDropped()
+    {
+        var stream = new ConversationSequencer(0);
+        var sink = new Sink();
+
+        Assert.Equal(SequencedStep.Sent, Ahead(stream, sink, 1));
+        Assert.Equal(SequencedStep.Dropped, Live(stream, sink, 1));
+        Assert.Equal(SequencedStep.Dropped, Ahead(stream, sink, 1));
+        Assert.Equal(SequencedStep.Sent, Live(stream, sink, 2));
+
+        Assert.Equal([1, 2], sink.Sent);
+    }
+
+    [Fact]
+    public void AheadOfTheBus_AnEarlyEvent_WaitsForTheBusToBringWhatComesBefore_WithoutReadingTheLog()
+    {
+        var stream = new ConversationSequencer(0);
+        var sink = new Sink();
+        Live(stream, sink, 1);
+
+        // 2 (a reaction, say) is still on the bus when the answer to the send of 3 and 4 arrives.
+        Assert.Equal(SequencedStep.Held, Ahead(stream, sink, 3));
+        Assert.Equal(SequencedStep.Held, Ahead(stream, sink, 4));
+        Assert.False(stream.Replaying);
+        Assert.Equal([1], sink.Sent);
+
+        Assert.Equal(SequencedStep.Sent, Live(stream, sink, 2));
+        Assert.Equal([1, 2, 3, 4], sink.Sent);
+        Assert.Equal(0, stream.HeldCount);
+        Assert.Equal(SequencedStep.Dropped, Live(stream, sink, 3));
+        Assert.Equal(SequencedStep.Dropped, Live(stream, sink, 4));
+        Assert.Equal(SequencedStep.Sent, Live(stream, sink, 5));
+        Assert.Equal([1, 2, 3, 4, 5], sink.Sent);
+    }
+
+    [Fact]
+    public void AheadOfTheBus_WhatFollowsAHoleStaysHeld_UntilTheHoleIsFilled()
+    {
+        var stream = new ConversationSequencer(0);
+        var sink = new Sink();
+
+        Ahead(stream, sink, 2);
+        Ahead(stream, sink, 4);
+        Assert.Equal(SequencedStep.Sent, Live(stream, sink, 1));
+        Assert.Equal([1, 2], sink.Sent);
+        Assert.Equal(1, stream.HeldCount);
+
+        Live(stream, sink, 2);
+        Live(stream, sink, 3);
+        Assert.Equal([1, 2, 3, 4], sink.Sent);
+    }
+
+    [Fact]
+    public void AheadOfTheBus_ALossOnTheBus_IsStillReadFromTheLog_AndWhatWasHeldFollows()
+    {
+        var stream = new ConversationSequencer(0);
+        var sink = new Sink();
+        Live(stream, sink, 1);
+        Ahead(stream, sink, 4);
+
+        // 2 was lost on the way: the bus's 3 shows the gap, as it would without the answers.
+        Assert.Equal(SequencedStep.FillGap, Live(stream, sink, 3));
+        Assert.Equal(SequencerNext.Done, ReplayPage(stream, sink, 2, 3));
+        Assert.Equal([1, 2, 3, 4], sink.Sent);
+        Assert.False(stream.Replaying);
+        Assert.Equal(SequencedStep.Dropped, Live(stream, sink, 4));
+    }
+
+    [Fact]
+    public void AheadOfTheBus_NothingIsTaken_WhileAResumeOrAReplayIsAwaited()
+    {
+        var stream = ConversationSequencer.AwaitingResumeAfter(10);
+        var sink = new Sink();
+
+        Assert.Equal(SequencedStep.Dropped, Ahead(stream, sink, 11));
+        Assert.Equal(0, stream.HeldCount);
+        // The bus's copy takes the usual way: held until the resume.
+        Assert.Equal(SequencedStep.Held, Live(stream, sink, 11));
+        Assert.Equal(SequencerNext.Done, stream.Resume(10, sink));
+        Assert.Equal([11], sink.Sent);
+    }
+
+    [Fact]
+    public void AheadOfTheBus_BeyondWhatMayBeHeld_IsLeftToTheBus_NotAReasonToClose()
+    {
+        var stream = new ConversationSequencer(0);
+        var sink = new Sink();
+
+        Assert.Equal(SequencedStep.Held, Ahead(stream, sink, 2, holdLimit: 1));
+        Assert.Equal(SequencedStep.Dropped, Ahead(stream, sink, 3, holdLimit: 1));
+        Live(stream, sink, 1, holdLimit: 1);
+        Live(stream, sink, 3, holdLimit: 1);
+
+        Assert.Equal([1, 2, 3], sink.Sent);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void AheadOfTheBus_AnyMixOfAnswersAndLostDuplicatedReorderedBusEvents_ReachesTheConnectionOnceInOrder(int seed)
+    {
+        // Half the events are sends of this instance: their answer arrives as they commit, before any copy from the bus.
+        // The bus hands over every event late, twice or never, as in the test above.
+        var random = new Random(seed);
+        const int count = 200;
+        var arrivals = Enumerable.Range(1, count)
+            .SelectMany(seq =>
+            {
+                var bus = Enumerable.Repeat((Seq: (long)seq, At: seq + 1 + random.Next(6), Ahead: false), seq == count ? 1 : random.Next(10) switch { 0 => 0, 1 => 2, _ => 1 });
+                return random.Next(2) == 0 ? bus.Append((Seq: (long)seq, At: seq, Ahead: true)) : bus;
+            })
+            .OrderBy(arrival => arrival.At)
+            .ToList();
+        var stream = new ConversationSequencer(0);
+        var sink = new Sink();
+        long committed = 0;
+        var readAfter = -1L;
+
+        void ReadLog()
+        {
+            while (readAfter >= 0)
+            {
+                var page = Enumerable.Range(1, 7).Select(i => readAfter + i).Where(seq => seq <= committed).ToList();
+                foreach (var seq in page)
+                    stream.Replayed(seq, Event(seq), sink);
+                if (page.Count == 7)
+                {
+                    readAfter = page[^1];
+                    continue;
+                }
+                readAfter = stream.ReplayCaughtUp(sink) == SequencerNext.ReadLog ? stream.LastSentSeq : -1;
+            }
+        }
+
+        foreach (var ((seq, _, ahead), index) in arrivals.Select((arrival, index) => (arrival, index)))
+        {
+            committed = Math.Max(committed, seq);
+            if (ahead)
+                Ahead(stream, sink, seq, holdLimit: 1000);
+            else if (Live(stream, sink, seq, holdLimit: 1000) == SequencedStep.FillGap)
+                readAfter = stream.LastSentSeq;
+            if (index % 3 == 0)
+                ReadLog();
+        }
+        committed = count;
+        if (stream.Replaying && readAfter < 0)
+            readAfter = stream.LastSentSeq;
+        ReadLog();
+
+        Assert.Equal(Enumerable.Range(1, count).Select(seq => (long)seq), sink.Sent);
+    }
 }

@@ -53,7 +53,8 @@ public enum SequencerNext
 /// <summary>
 /// One connection's stream of one conversation: every event exactly once, in seq order. Live events that arrive with
 /// a gap, or while the log is being replayed, are held; the caller reads the log when told to and hands the events
-/// back. Pure bookkeeping: no I/O, no timers, no locks (the caller holds the connection's lock), so it is tested
+/// back. An event may also come ahead of the bus (from the answer to a send): sent if it is the next one, else held
+/// until the bus brings what comes before it; the bus's copy is then a duplicate. Pure bookkeeping: no I/O, no timers, no locks (the caller holds the connection's lock), so it is tested
 /// without a server by offering events and checking what reached the sink.
 /// </summary>
 public sealed class ConversationSequencer(long lastSentSeq)
@@ -105,7 +106,7 @@ public sealed class ConversationSequencer(long lastSentSeq)
         if (seq <= LastSentSeq || seq > EndSeq)
             return SequencedStep.Dropped;
         if (!Replaying && seq == LastSentSeq + 1)
-            return SendNext(seq, message, committedAt, sink);
+            return SendNextAndFollowing(seq, message, committedAt, sink);
         // A replay that cannot catch up (Messaging down for long) must not hold events without bound.
         if (HeldCount >= holdLimit)
             return SequencedStep.Overflowed;
@@ -115,6 +116,25 @@ public sealed class ConversationSequencer(long lastSentSeq)
         // An event went missing on the way here: it is to be read from the log before going on.
         Replaying = true;
         return SequencedStep.FillGap;
+    }
+
+    /// <summary>
+    /// A live event ahead of the bus (from the answer to a send this instance forwarded; the bus brings it too): sent if
+    /// it is the next one; held if it is early, until the bus brings the events before it (an event ahead never starts
+    /// a read of the log: its gap is usually on the bus already); dropped while a replay runs (the bus's copy takes
+    /// the usual way) or when as many are held as may be.
+    /// </summary>
+    public SequencedStep OfferAhead<TSink>(long seq, SerializedHubMessage message, DateTimeOffset? committedAt, int holdLimit, TSink sink)
+        where TSink : ISequencedSink
+    {
+        if (Replaying || seq <= LastSentSeq || seq > EndSeq)
+            return SequencedStep.Dropped;
+        if (seq == LastSentSeq + 1)
+            return SendNextAndFollowing(seq, message, committedAt, sink);
+        if (HeldCount >= holdLimit)
+            return SequencedStep.Dropped;
+        (_held ??= []).Add((seq, message, committedAt));
+        return SequencedStep.Held;
     }
 
     /// <summary>An event read from the log, in seq order: sent unless already sent or after the member's leaving.</summary>
@@ -230,6 +250,31 @@ public sealed class ConversationSequencer(long lastSentSeq)
             return SequencedStep.Closed;
         LastSentSeq = seq;
         return seq == EndSeq ? SequencedStep.Ended : SequencedStep.Sent;
+    }
+
+    // The next event while live, then those held ahead of the bus that now follow on; the others stay held.
+    private SequencedStep SendNextAndFollowing<TSink>(long seq, SerializedHubMessage message, DateTimeOffset? committedAt, TSink sink)
+        where TSink : ISequencedSink
+    {
+        var step = SendNext(seq, message, committedAt, sink);
+        if (step != SequencedStep.Sent || _held is not { Count: > 0 } held)
+            return step;
+        held.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
+        var kept = 0;
+        for (var i = 0; i < held.Count; i++)
+        {
+            var (heldSeq, heldMessage, heldCommittedAt) = held[i];
+            if (heldSeq <= LastSentSeq || heldSeq > EndSeq)
+                continue;
+            if (heldSeq > LastSentSeq + 1 || step != SequencedStep.Sent)
+            {
+                held[kept++] = held[i];
+                continue;
+            }
+            step = SendNext(heldSeq, heldMessage, heldCommittedAt, sink);
+        }
+        held.RemoveRange(kept, held.Count - kept);
+        return step;
     }
 
     // Sends the held events that follow on from what was sent. Done: nothing is held any more and live events flow

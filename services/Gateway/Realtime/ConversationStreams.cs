@@ -189,6 +189,25 @@ public sealed class ConversationStreams(
     }
 
     /// <summary>
+    /// Events a send forwarded by this instance committed, from Messaging's answer, ahead of the bus: for the local
+    /// connections already receiving the conversation live. Whoever is not (being set up, resuming, replaying, or not
+    /// subscribed yet because their joining is still on the bus) gets the bus's copy as before, which everyone else
+    /// drops as a duplicate. Events that change who receives the conversation take only the bus's way.
+    /// </summary>
+    public void DeliverAhead(ConversationEvent e)
+    {
+        if (e.Type is ConversationEventTypes.ConversationCreated or ConversationEventTypes.MemberJoined or ConversationEventTypes.MemberLeft
+            || connections.InConversation(e.ConversationId) is not { IsEmpty: false } members)
+            return;
+        var message = new SerializedHubMessage(new InvocationMessage(HubMethods.Event, [HubEnvelopes.From(e)]));
+        foreach (var (_, connection) in members)
+            lock (connection)
+                if (connection.Streams.TryGetValue(e.ConversationId, out var stream)
+                    && stream.OfferAhead(e.Seq, message, e.CommittedAt, _holdLimit, new ConnectionSink(this, connection, ahead: true)) == SequencedStep.Ended)
+                    Unsubscribe(connection, e.ConversationId);
+    }
+
+    /// <summary>
     /// Replays the log after <paramref name="afterSeq"/> to the connection, then continues live: events arriving
     /// meanwhile are held and sent after the replay, each seq once.
     /// </summary>
@@ -313,17 +332,18 @@ public sealed class ConversationStreams(
     }
 
     // The next event of a conversation for the connection, in order: queued, and counted with its latency since commit.
-    private bool SendInOrder(RealtimeConnection connection, SerializedHubMessage message, DateTimeOffset? committedAt)
+    private bool SendInOrder(RealtimeConnection connection, SerializedHubMessage message, DateTimeOffset? committedAt, bool ahead)
     {
         if (!connections.Send(connection, message))
             return false;
-        metrics.Delivered(committedAt is { } at ? time.GetUtcNow() - at : null);
+        metrics.Delivered(committedAt is { } at ? time.GetUtcNow() - at : null, ahead);
         return true;
     }
 
-    // A struct, so a delivery allocates nothing for it; the sequencer's generic methods are compiled for it.
-    private readonly struct ConnectionSink(ConversationStreams streams, RealtimeConnection connection) : ISequencedSink
+    // A struct, so a delivery allocates nothing for it; the sequencer's generic methods are compiled for it. Ahead: what
+    // a send's answer let through (counted apart from what the bus, a resume or a replay let through).
+    private readonly struct ConnectionSink(ConversationStreams streams, RealtimeConnection connection, bool ahead = false) : ISequencedSink
     {
-        public bool Send(long seq, SerializedHubMessage message, DateTimeOffset? committedAt) => streams.SendInOrder(connection, message, committedAt);
+        public bool Send(long seq, SerializedHubMessage message, DateTimeOffset? committedAt) => streams.SendInOrder(connection, message, committedAt, ahead);
     }
 }

@@ -16,7 +16,8 @@ public sealed class RealtimeMetrics
     {
         var meter = meters.Create("Platform.Gateway");
         _connections = meter.CreateUpDownCounter<long>("platform.gateway.connections", description: "Open realtime connections on this instance.");
-        _deliveries = meter.CreateCounter<long>("platform.gateway.deliveries", description: "Conversation events pushed to connections.");
+        _deliveries = meter.CreateCounter<long>("platform.gateway.deliveries",
+            description: "Conversation events pushed to connections, by what let them through: path=answer (a send's answer, ahead of the bus), path=bus (the bus, a resume or a replay).");
         _disconnects = meter.CreateCounter<long>("platform.gateway.disconnects", description: "Connections closed by the server, by reason.");
         _latency = meter.CreateHistogram<double>("platform.gateway.send_to_deliver", unit: "ms",
             description: "From the event's commit in Messaging until it is queued for a connection.",
@@ -37,9 +38,9 @@ public sealed class RealtimeMetrics
 
     public void Disconnected(string reason) => _disconnects.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
-    public void Delivered(TimeSpan? sinceCommit)
+    public void Delivered(TimeSpan? sinceCommit, bool ahead = false)
     {
-        _deliveries.Add(1);
+        _deliveries.Add(1, new KeyValuePair<string, object?>("path", ahead ? "answer" : "bus"));
         if (sinceCommit is { } latency)
             _latency.Record(Math.Max(0, latency.TotalMilliseconds));
     }

@@ -42,6 +42,13 @@ public sealed class RealtimeOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan ReplayRetryMaxInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Whether this instance's connections get a send's events from Messaging's answer to the send it forwarded, ahead
+    /// of the bus (which still brings them; the copy is dropped by seq): about the outbox's publish and a broker round
+    /// trip sooner for the members connected to the instance the sender uses. Off: events come by the bus alone.
+    /// </summary>
+    public bool DeliverFromSendAnswer { get; set; } = true;
+
     public TimeSpan TypingThrottle { get; set; } = TimeSpan.FromSeconds(2);
 
     public TimeSpan TypingExpiry { get; set; } = TimeSpan.FromSeconds(5);

@@ -211,8 +211,8 @@ public sealed class ScheduledMessageSender(
             foreach (var scheduled in due)
             {
                 var request = new SendMessageRequest(scheduled.ClientMessageId, scheduled.Text, [.. scheduled.Attachments], null);
-                var (error, message) = SendMessage.Validate(request, options.Value, out var text) is { } invalid
-                    ? (invalid, null)
+                var (error, message, _) = SendMessage.Validate(request, options.Value, out var text) is { } invalid
+                    ? (invalid, null, [])
                     : await SendMessage.PostAsync(writer, scheduled.ConversationId, scheduled.SenderId, request, text, time, cancellationToken);
                 if (error is { RetryAfter: { } wait })
                 {

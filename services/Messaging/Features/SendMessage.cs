@@ -133,16 +133,21 @@ public static class SendMessage
         }
         if (Validate(request, options.Value, out var text) is { } invalid)
             return Http.Problem(invalid);
-        var (error, message) = await PostAsync(writer, id, senderId, request, text, time, cancellationToken, bot);
-        return error is null ? Created(message!) : Http.Problem(error, http);
+        var (error, message, committed) = await PostAsync(writer, id, senderId, request, text, time, cancellationToken, bot);
+        if (error is not null)
+            return Http.Problem(error, http);
+        // The Gateway that forwarded the send pushes these to its own connections at once (the bus brings them too).
+        if (http.Request.Headers.ContainsKey(SendAnswerEvents.RequestHeader) && SendAnswerEvents.Encode(committed) is { } events)
+            http.Response.Headers[SendAnswerEvents.ResponseHeader] = events;
+        return Created(message!);
     }
 
     /// <summary>
     /// The send path (validated request, normalised text): membership, bans, timeouts, slow mode and blocks are checked
     /// under the conversation's lock. The same client message id twice yields one message (the first one).
-    /// Scheduled messages go out through here too.
+    /// Scheduled messages go out through here too. Also answers the events the send committed (none for a retry).
     /// </summary>
-    public static async Task<(DomainError? Error, MessageView? Message)> PostAsync(
+    public static async Task<(DomainError? Error, MessageView? Message, IReadOnlyList<ConversationEvent> Committed)> PostAsync(
         ConversationWriter writer, Guid id, Guid senderId, SendMessageRequest request, string text, TimeProvider time, CancellationToken cancellationToken,
         BotAuthor? bot = null)
     {
@@ -179,14 +184,14 @@ public static class SendMessage
         }, cancellationToken);
 
         if (result.Error is not null)
-            return (result.Error, null);
+            return (result.Error, null, []);
         if (again is not null)
-            return (null, again);
+            return (null, again, []);
         var message = (await result.Context!.Message(messageId, cancellationToken))!;
         // Media may have announced a file between that write's look and its commit: looked for again now, so one side sees both.
         if (message.AttachmentDetails.Count < message.Attachments.Count)
             await Attachments.FillAsync(writer, id, messageId, time, cancellationToken);
-        return (null, message);
+        return (null, message, result.Committed);
     }
 
     /// <summary>The origin of a forward, if the forwarder may read it: a member's (a former member's: from before leaving), not deleted.</summary>
