@@ -122,7 +122,8 @@ public sealed class ConversationSequencer(long lastSentSeq)
     /// A live event ahead of the bus (from the answer to a send this instance forwarded; the bus brings it too): sent if
     /// it is the next one; held if it is early, until the bus brings the events before it (an event ahead never starts
     /// a read of the log: its gap is usually on the bus already); dropped while a replay runs (the bus's copy takes
-    /// the usual way) or when as many are held as may be.
+    /// the usual way) or when half as many are held as may be (the other half stays for the bus's own holds, so events
+    /// ahead never make a connection overflow).
     /// </summary>
     public SequencedStep OfferAhead<TSink>(long seq, SerializedHubMessage message, DateTimeOffset? committedAt, int holdLimit, TSink sink)
         where TSink : ISequencedSink
@@ -131,7 +132,7 @@ public sealed class ConversationSequencer(long lastSentSeq)
             return SequencedStep.Dropped;
         if (seq == LastSentSeq + 1)
             return SendNextAndFollowing(seq, message, committedAt, sink);
-        if (HeldCount >= holdLimit)
+        if (HeldCount >= holdLimit / 2)
             return SequencedStep.Dropped;
         (_held ??= []).Add((seq, message, committedAt));
         return SequencedStep.Held;
