@@ -43,6 +43,31 @@ public sealed class ConversationSequencerTests
         return stream.ReplayCaughtUp(sink);
     }
 
+    // The replayer as the randomized tests play it: whenever the stream asks (ReadAfter ≥ 0), the log is read from
+    // where it asks, up to what was committed by then, a page of at most 7 at a time.
+    private sealed class PagedLog(ConversationSequencer stream, Sink sink)
+    {
+        public long Committed { get; set; }
+
+        public long ReadAfter { get; set; } = -1;
+
+        public void Read()
+        {
+            while (ReadAfter >= 0)
+            {
+                var page = Enumerable.Range(1, 7).Select(i => ReadAfter + i).Where(seq => seq <= Committed).ToList();
+                foreach (var seq in page)
+                    stream.Replayed(seq, Event(seq), sink);
+                if (page.Count == 7)
+                {
+                    ReadAfter = page[^1];
+                    continue;
+                }
+                ReadAfter = stream.ReplayCaughtUp(sink) == SequencerNext.ReadLog ? stream.LastSentSeq : -1;
+            }
+        }
+    }
+
     [Fact]
     public void EventsInOrder_AreSentAsTheyArrive()
     {
@@ -362,42 +387,25 @@ public sealed class ConversationSequencerTests
             .ToList();
         var stream = ConversationSequencer.AwaitingResumeAfter(0);
         var sink = new Sink();
-        long committed = 0;
-        var readAfter = -1L;
-
-        void ReadLog()
-        {
-            while (readAfter >= 0)
-            {
-                var page = Enumerable.Range(1, 7).Select(i => readAfter + i).Where(seq => seq <= committed).ToList();
-                foreach (var seq in page)
-                    stream.Replayed(seq, Event(seq), sink);
-                if (page.Count == 7)
-                {
-                    readAfter = page[^1];
-                    continue;
-                }
-                readAfter = stream.ReplayCaughtUp(sink) == SequencerNext.ReadLog ? stream.LastSentSeq : -1;
-            }
-        }
+        var log = new PagedLog(stream, sink);
 
         foreach (var (seq, index) in arrivals.Select((seq, index) => (seq, index)))
         {
-            committed = Math.Max(committed, seq);
+            log.Committed = Math.Max(log.Committed, seq);
             if (index == 20 && stream.ResumeGraceEnded(sink) == SequencerNext.ReadLog)
-                readAfter = stream.LastSentSeq;
+                log.ReadAfter = stream.LastSentSeq;
             if (Live(stream, sink, seq, holdLimit: 1000) == SequencedStep.FillGap)
-                readAfter = stream.LastSentSeq;
+                log.ReadAfter = stream.LastSentSeq;
             // The replay's reads interleave with live arrivals, never with another replay of the same stream.
             if (index % 3 == 0)
-                ReadLog();
+                log.Read();
         }
-        committed = count;
+        log.Committed = count;
         if (stream.ResumeGraceEnded(sink) == SequencerNext.ReadLog)
-            readAfter = stream.LastSentSeq;
-        if (stream.Replaying && readAfter < 0)
-            readAfter = stream.LastSentSeq;
-        ReadLog();
+            log.ReadAfter = stream.LastSentSeq;
+        if (stream.Replaying && log.ReadAfter < 0)
+            log.ReadAfter = stream.LastSentSeq;
+        log.Read();
 
         Assert.Equal(Enumerable.Range(1, count).Select(seq => (long)seq), sink.Sent);
     }
@@ -524,39 +532,22 @@ public sealed class ConversationSequencerTests
             .ToList();
         var stream = new ConversationSequencer(0);
         var sink = new Sink();
-        long committed = 0;
-        var readAfter = -1L;
-
-        void ReadLog()
-        {
-            while (readAfter >= 0)
-            {
-                var page = Enumerable.Range(1, 7).Select(i => readAfter + i).Where(seq => seq <= committed).ToList();
-                foreach (var seq in page)
-                    stream.Replayed(seq, Event(seq), sink);
-                if (page.Count == 7)
-                {
-                    readAfter = page[^1];
-                    continue;
-                }
-                readAfter = stream.ReplayCaughtUp(sink) == SequencerNext.ReadLog ? stream.LastSentSeq : -1;
-            }
-        }
+        var log = new PagedLog(stream, sink);
 
         foreach (var ((seq, _, ahead), index) in arrivals.Select((arrival, index) => (arrival, index)))
         {
-            committed = Math.Max(committed, seq);
+            log.Committed = Math.Max(log.Committed, seq);
             if (ahead)
                 Ahead(stream, sink, seq, holdLimit: 1000);
             else if (Live(stream, sink, seq, holdLimit: 1000) == SequencedStep.FillGap)
-                readAfter = stream.LastSentSeq;
+                log.ReadAfter = stream.LastSentSeq;
             if (index % 3 == 0)
-                ReadLog();
+                log.Read();
         }
-        committed = count;
-        if (stream.Replaying && readAfter < 0)
-            readAfter = stream.LastSentSeq;
-        ReadLog();
+        log.Committed = count;
+        if (stream.Replaying && log.ReadAfter < 0)
+            log.ReadAfter = stream.LastSentSeq;
+        log.Read();
 
         Assert.Equal(Enumerable.Range(1, count).Select(seq => (long)seq), sink.Sent);
     }

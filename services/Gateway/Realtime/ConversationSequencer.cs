@@ -258,58 +258,52 @@ public sealed class ConversationSequencer(long lastSentSeq)
         where TSink : ISequencedSink
     {
         var step = SendNext(seq, message, committedAt, sink);
-        if (step != SequencedStep.Sent || _held is not { Count: > 0 } held)
+        if (step != SequencedStep.Sent)
             return step;
-        held.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
-        var kept = 0;
-        for (var i = 0; i < held.Count; i++)
-        {
-            var (heldSeq, heldMessage, heldCommittedAt) = held[i];
-            if (heldSeq <= LastSentSeq || heldSeq > EndSeq)
-                continue;
-            if (heldSeq > LastSentSeq + 1 || step != SequencedStep.Sent)
-            {
-                held[kept++] = held[i];
-                continue;
-            }
-            step = SendNext(heldSeq, heldMessage, heldCommittedAt, sink);
-        }
-        held.RemoveRange(kept, held.Count - kept);
-        return step;
+        if (!SendHeldThatFollow(sink))
+            return SequencedStep.Closed;
+        return EndSeq is { } end && LastSentSeq >= end ? SequencedStep.Ended : SequencedStep.Sent;
     }
 
     // Sends the held events that follow on from what was sent. Done: nothing is held any more and live events flow
     // again; ReadLog: something before the rest of what is held is missing (the stream stays replaying).
     private SequencerNext DrainHeld<TSink>(TSink sink) where TSink : ISequencedSink
     {
-        var held = _held;
-        if (held is { Count: > 0 })
-        {
-            held.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
-            var kept = 0;
-            for (var i = 0; i < held.Count; i++)
-            {
-                var (seq, message, committedAt) = held[i];
-                if (seq <= LastSentSeq || seq > EndSeq)
-                    continue;
-                if (seq > LastSentSeq + 1)
-                {
-                    held[kept++] = held[i];
-                    continue;
-                }
-                if (SendNext(seq, message, committedAt, sink) == SequencedStep.Closed)
-                {
-                    held.RemoveRange(kept, held.Count - kept);
-                    return SequencerNext.Closed;
-                }
-            }
-            held.RemoveRange(kept, held.Count - kept);
-        }
+        if (!SendHeldThatFollow(sink))
+            return SequencerNext.Closed;
         if (EndSeq is { } end && LastSentSeq >= end)
             return SequencerNext.Ended;
         if (HeldCount > 0)
             return SequencerNext.ReadLog;
         Replaying = false;
         return SequencerNext.Done;
+    }
+
+    // Sends what is held, in seq order, as far as it follows on from what was sent; keeps what comes after a hole and
+    // drops what was seen or comes after the member's leaving. False when the sink refused one (the connection is gone).
+    private bool SendHeldThatFollow<TSink>(TSink sink) where TSink : ISequencedSink
+    {
+        if (_held is not { Count: > 0 } held)
+            return true;
+        held.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
+        var kept = 0;
+        for (var i = 0; i < held.Count; i++)
+        {
+            var (seq, message, committedAt) = held[i];
+            if (seq <= LastSentSeq || seq > EndSeq)
+                continue;
+            if (seq > LastSentSeq + 1)
+            {
+                held[kept++] = held[i];
+                continue;
+            }
+            if (SendNext(seq, message, committedAt, sink) == SequencedStep.Closed)
+            {
+                held.RemoveRange(kept, held.Count - kept);
+                return false;
+            }
+        }
+        held.RemoveRange(kept, held.Count - kept);
+        return true;
     }
 }
