@@ -96,6 +96,7 @@ public static class NotificationsServiceExtensions
         bus.AddConsumer<PasswordResetConsumer>();
         bus.AddConsumer<VerificationCodeConsumer>();
         bus.AddConsumer<UserErasureConsumer>();
+        bus.AddConsumer<WebhookOwnerConsumer>();
     }
 
     public static WebApplication MapNotificationsEndpoints(this WebApplication app)

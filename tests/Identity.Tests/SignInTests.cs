@@ -102,8 +102,9 @@ public sealed class SignInTests(IdentityHost identity) : IClassFixture<IdentityH
     }
 
     [Fact]
-    public async Task GrantAndRevokeAdmin_ChangeTheRoleInTheNextToken()
+    public async Task GrantAndRevokeAdmin_ChangeTheRoleInTheNextToken_AndAreToldToTheOtherServices()
     {
+        await using var events = await EventRecorder.StartAsync<UserRolesChanged, UserDisabled>(identity.Infrastructure.VirtualHost.ConnectionString);
         var admin = await _http.RegisterAsync();
         await identity.MakeAdminAsync(admin.Id);
         var adminToken = await _http.TokenAsync(admin);
@@ -116,6 +117,13 @@ public sealed class SignInTests(IdentityHost identity) : IClassFixture<IdentityH
         Assert.Equal(HttpStatusCode.NoContent, (await _http.SendAsync(HttpMethod.Delete, $"/api/v1/users/{user.Id}/roles/admin", adminToken)).StatusCode);
         var userToken = await _http.TokenAsync(user);
         Assert.Equal(HttpStatusCode.Forbidden, (await _http.SendAsync(HttpMethod.Post, $"/api/v1/users/{admin.Id}/disable", userToken)).StatusCode);
+
+        var grantedEvent = await events.WaitForAsync<UserRolesChanged>(e => e.UserId == user.Id && e.Roles.Contains("admin"));
+        var revokedEvent = await events.WaitForAsync<UserRolesChanged>(e => e.UserId == user.Id && e.Roles.Count == 0);
+        Assert.Equal((admin.Id, admin.Id), (grantedEvent.ChangedBy, revokedEvent.ChangedBy));
+        Assert.True(revokedEvent.ChangedAt >= grantedEvent.ChangedAt);
+        // Asking again for what already holds changes nothing, and tells nothing.
+        Assert.Equal(HttpStatusCode.NoContent, (await _http.SendAsync(HttpMethod.Delete, $"/api/v1/users/{user.Id}/roles/admin", adminToken)).StatusCode);
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Platform.Contracts.Identity;
 using Platform.Contracts.Messaging;
+using Platform.Notifications.Consumers;
 using Platform.Notifications.Webhooks;
 using Platform.ServiceDefaults;
 using Platform.Testing;
@@ -432,6 +433,55 @@ public sealed class WebhookTests(WebhookHost host) : IClassFixture<WebhookHost>
         Assert.DoesNotContain("about to leave", delivered.Body);
         Assert.True(delivered.Json.GetProperty("data").GetProperty("deleted").GetBoolean());
     }
+
+    [Fact]
+    public async Task AWebhookForEveryConversation_Stops_WhenItsOwnerIsNoLongerAPlatformAdmin_OrIsDisabled()
+    {
+        var (owner, former, disabled) = (Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7());
+        var conversationId = await host.ConversationAsync(owner, former);
+        var everywhere = await host.ReceiverAsync();
+        var (everywhereHook, everywhereSecret) = await host.RegisterAsync(former, null, everywhere.Url, "message.posted");
+        everywhere.VerifyWith(everywhereSecret);
+        var another = await host.ReceiverAsync();
+        var (disabledHook, _) = await host.RegisterAsync(disabled, null, another.Url, "message.posted");
+        var own = await host.ReceiverAsync();
+        var (ownHook, ownSecret) = await host.RegisterAsync(former, conversationId, own.Url, "message.posted");
+        own.VerifyWith(ownSecret);
+        await host.PostAsync(conversationId, 2, owner, "before");
+        await Eventually.Returns(() => Task.FromResult(everywhere.Unique), r => r.Any(d => d.Json.GetProperty("seq").GetInt64() == 2), Wait, "the webhook for every conversation works");
+        await everywhere.StopAsync();
+        await host.PostAsync(conversationId, 3, owner, "queued while the receiver is away");
+        await Eventually.Returns(() => host.DeliveriesAsync(former, everywhereHook), l => l.GetProperty("items").GetArrayLength() == 2, Wait, "queued");
+
+        // Still an admin: nothing changes. Then the role goes, and another admin's account is disabled.
+        await host.Bus.PublishAsync(new UserRolesChanged { UserId = former, Roles = ["admin"], ChangedBy = owner, ChangedAt = DateTimeOffset.UtcNow });
+        await host.Bus.PublishAsync(new UserRolesChanged { UserId = former, Roles = [], ChangedBy = owner, ChangedAt = DateTimeOffset.UtcNow });
+        await host.Bus.PublishAsync(new UserDisabled { UserId = disabled, DisabledBy = owner, DisabledAt = DateTimeOffset.UtcNow });
+
+        var mine = await Eventually.Returns(() => Webhooks(former), l => Disabled(l, everywhereHook), Wait, "the former admin's webhook for every conversation disabled");
+        Assert.Equal(WebhookOwnerConsumer.NotAdminReason, mine.Single(w => w.GetProperty("id").GetGuid() == everywhereHook).GetProperty("disabledReason").GetString());
+        Assert.False(Disabled(mine, ownHook), "the webhook for the conversation they still administer goes on");
+        // (The disabled user's token is refused now: the store tells.)
+        var store = host.Factory.Services.GetRequiredService<WebhookStore>();
+        var stopped = await Eventually.Returns(() => store.GetAsync(disabledHook, CancellationToken.None), w => w?.DisabledAt is not null, Wait, "the disabled admin's webhook disabled");
+        Assert.Equal(WebhookOwnerConsumer.DisabledReason, stopped!.DisabledReason);
+        var log = (await host.DeliveriesAsync(former, everywhereHook)).GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(["failed", "delivered"], log.Select(d => d.GetProperty("status").GetString()));
+
+        await everywhere.RestartAsync();
+        await host.PostAsync(conversationId, 4, owner, "after");
+        await Eventually.Returns(() => Task.FromResult(own.Unique), r => r.Any(d => d.Json.GetProperty("seq").GetInt64() == 4), Wait, "the conversation's webhook got seq 4");
+        Assert.Equal([2L], everywhere.Unique.Where(d => d.Json.GetProperty("conversationId").GetGuid() == conversationId).Select(d => d.Json.GetProperty("seq").GetInt64()));
+    }
+
+    private async Task<List<JsonElement>> Webhooks(Guid userId)
+    {
+        using var http = host.Client(userId);
+        return (await http.GetFromJsonAsync<JsonElement>("/api/v1/webhooks")).GetProperty("items").EnumerateArray().ToList();
+    }
+
+    private static bool Disabled(List<JsonElement> webhooks, Guid id) =>
+        webhooks.Single(w => w.GetProperty("id").GetGuid() == id).GetProperty("disabled").GetBoolean();
 }
 
 /// <summary>Its own Notifications, which the test restarts.</summary>

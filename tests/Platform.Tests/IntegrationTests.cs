@@ -172,26 +172,6 @@ public sealed class IntegrationTests(WholePlatform platform)
         }
     }
 
-    /// <summary>A platform admin (granted in the database, as the first admin of an installation is), signed in with the roles scope.</summary>
-    private async Task<HttpClient> AdminAsync()
-    {
-        var admin = await platform.SignUpAsync("Ada Admin");
-        await using (var connection = new NpgsqlConnection(platform.Database.ConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand(
-                """INSERT INTO identity.user_roles ("UserId", "RoleId") SELECT @user, "Id" FROM identity.roles WHERE "NormalizedName" = 'ADMIN'""", connection);
-            command.Parameters.AddWithValue("user", admin.Id);
-            Assert.Equal(1, await command.ExecuteNonQueryAsync());
-        }
-        using var anonymous = platform.Anonymous(platform.Gateway1);
-        var signedIn = await platform.ReadAsync(await anonymous.PostAsync("connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["grant_type"] = "password", ["client_id"] = "platform-cli", ["username"] = admin.Email, ["password"] = WholePlatform.UserPassword,
-            ["scope"] = "openid profile roles api",
-        })), HttpStatusCode.OK, "admin sign-in", platform.Identity);
-        var http = platform.Anonymous(platform.Gateway1);
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", signedIn.GetProperty("access_token").GetString());
-        return http;
-    }
+    /// <summary>A platform admin, signed in with the roles scope.</summary>
+    private async Task<HttpClient> AdminAsync() => await platform.SignInAsAdminAsync(await platform.SignUpAsync("Ada Admin"));
 }

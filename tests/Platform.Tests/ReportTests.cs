@@ -53,8 +53,7 @@ public sealed class ReportTests(WholePlatform platform)
 
         // A platform admin sees every conversation's reports, a direct one's too, and resolves them.
         var admin = await platform.SignUpAsync("Ada Administers");
-        await MakeAdminAsync(admin.Id);
-        using var adminHttp = await SignInAsync(admin.Email);
+        using var adminHttp = await platform.SignInAsAdminAsync(admin);
         var direct = (await platform.CreateConversationAsync(spammer, "direct", [reporter])).GetProperty("id").GetGuid();
         var directSpam = await platform.SendAsync(spammer, direct, "psst, watches");
         var directReport = (await platform.ReadAsync(await reporter.Http.PostAsJsonAsync(
@@ -93,29 +92,5 @@ public sealed class ReportTests(WholePlatform platform)
             Assert.True(response.StatusCode == expected, $"{what}: {(int)response.StatusCode} instead of {(int)expected}: {body}");
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         }
-    }
-
-    /// <summary>The first admin of an installation is granted in the database (services/Identity/README.md).</summary>
-    private async Task MakeAdminAsync(Guid userId)
-    {
-        await using var connection = new NpgsqlConnection(platform.Database.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
-            """INSERT INTO identity.user_roles ("UserId", "RoleId") SELECT @user, "Id" FROM identity.roles WHERE "NormalizedName" = 'ADMIN'""", connection);
-        command.Parameters.AddWithValue("user", userId);
-        Assert.Equal(1, await command.ExecuteNonQueryAsync());
-    }
-
-    private async Task<HttpClient> SignInAsync(string email)
-    {
-        using var anonymous = platform.Anonymous(platform.Gateway1);
-        var signedIn = await platform.ReadAsync(await anonymous.PostAsync("connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["grant_type"] = "password", ["client_id"] = "platform-cli", ["username"] = email, ["password"] = WholePlatform.UserPassword,
-            ["scope"] = "openid profile roles api",
-        })), HttpStatusCode.OK, "sign-in", platform.Identity);
-        var http = platform.Anonymous(platform.Gateway1);
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", signedIn.GetProperty("access_token").GetString());
-        return http;
     }
 }

@@ -31,7 +31,7 @@ public sealed class SessionRevocationTests(WholePlatform platform)
         await RefusedEverywhereAsync(alice.Http, alice.Id);
         // Bob is untouched, and Alice signs in again as usual.
         await AcceptedEverywhereAsync(bob.Http, bob.Id);
-        using var again = await SignInAsync(alice.Email);
+        using var again = await platform.SignInWithRolesAsync(alice.Email);
         await AcceptedEverywhereAsync(again, alice.Id);
     }
 
@@ -51,7 +51,7 @@ public sealed class SessionRevocationTests(WholePlatform platform)
         var reconnect = await Record.ExceptionAsync(async () => await (await platform.ConnectAsync(alice, late)).DisposeAsync());
         Assert.NotNull(reconnect);
         // A token issued after it is welcome there.
-        using var again = await SignInAsync(alice.Email);
+        using var again = await platform.SignInWithRolesAsync(alice.Email);
         using var fresh = platform.Anonymous(late);
         fresh.DefaultRequestHeaders.Authorization = again.DefaultRequestHeaders.Authorization;
         Assert.Equal(HttpStatusCode.OK, (await fresh.PostAsync("hubs/chat/negotiate?negotiateVersion=1", null)).StatusCode);
@@ -61,8 +61,7 @@ public sealed class SessionRevocationTests(WholePlatform platform)
     public async Task DisablingAUser_ClosesTheirConnections_AndEveryServiceRefusesTheirToken()
     {
         var admin = await platform.SignUpAsync("Admin Disables");
-        await MakeAdminAsync(admin.Id);
-        using var adminHttp = await SignInAsync(admin.Email);
+        using var adminHttp = await platform.SignInAsAdminAsync(admin);
         var mallory = await platform.SignUpAsync("Mallory Misbehaves");
         var conversation = (await platform.CreateConversationAsync(mallory, "direct", [admin])).GetProperty("id").GetGuid();
         await platform.SendAsync(mallory, conversation, "spam");
@@ -100,29 +99,5 @@ public sealed class SessionRevocationTests(WholePlatform platform)
         foreach (var path in Probes(userId))
             await platform.EventuallyAsync(async () => (await http.GetAsync(path)).StatusCode, status => status == HttpStatusCode.Unauthorized,
                 $"{path} refuses the token", platform.Identity, platform.Messaging, platform.Presence, platform.Notifications, platform.Media);
-    }
-
-    private async Task<HttpClient> SignInAsync(string email)
-    {
-        using var anonymous = platform.Anonymous(platform.Gateway1);
-        var signedIn = await platform.ReadAsync(await anonymous.PostAsync("connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["grant_type"] = "password", ["client_id"] = "platform-cli", ["username"] = email, ["password"] = WholePlatform.UserPassword,
-            ["scope"] = "openid profile roles api",
-        })), HttpStatusCode.OK, "sign-in", platform.Identity);
-        var http = platform.Anonymous(platform.Gateway1);
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", signedIn.GetProperty("access_token").GetString());
-        return http;
-    }
-
-    /// <summary>The first admin of an installation is granted in the database (services/Identity/README.md).</summary>
-    private async Task MakeAdminAsync(Guid userId)
-    {
-        await using var connection = new NpgsqlConnection(platform.Database.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
-            """INSERT INTO identity.user_roles ("UserId", "RoleId") SELECT @user, "Id" FROM identity.roles WHERE "NormalizedName" = 'ADMIN'""", connection);
-        command.Parameters.AddWithValue("user", userId);
-        Assert.Equal(1, await command.ExecuteNonQueryAsync());
     }
 }

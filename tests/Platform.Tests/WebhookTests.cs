@@ -93,6 +93,41 @@ public sealed class WebhookTests(WholePlatform platform)
         Assert.Equal(HttpStatusCode.NoContent, (await owner.Http.DeleteAsync($"api/v1/webhooks/{first}")).StatusCode);
     }
 
+    [Fact]
+    public async Task AWebhookForEveryConversation_Stops_WhenItsOwnerLosesTheAdminRole()
+    {
+        var ada = await platform.SignUpAsync("Ada Appoints");
+        using var adaHttp = await platform.SignInAsAdminAsync(ada);
+        var bo = await platform.SignUpAsync("Bo Bridges");
+        using var boHttp = await platform.SignInAsAdminAsync(bo);
+        var mia = await platform.SignUpAsync("Mia Member");
+        var group = (await platform.CreateConversationAsync(mia, "group", [ada], "watched from everywhere")).GetProperty("id").GetGuid();
+        await using var everywhere = await WebhookReceiver.StartAsync();
+        var created = await platform.ReadAsync(await boHttp.PostAsJsonAsync("api/v1/webhooks",
+            new { url = everywhere.Url, events = new[] { "message.posted" }, conversationId = (Guid?)null }), HttpStatusCode.Created, "Bo's webhook for every conversation", platform.Notifications);
+        var hookId = created.GetProperty("id").GetGuid();
+        everywhere.VerifyWith(created.GetProperty("secret").GetString()!);
+        // Mia's own webhook for the group witnesses what Notifications has consumed.
+        await using var witness = await WebhookReceiver.StartAsync();
+        var mias = await RegisterAsync(mia, group, witness.Url, ["message.posted"]);
+        witness.VerifyWith(mias.GetProperty("secret").GetString()!);
+        long Seq(ReceivedWebhook r) => r.Json.GetProperty("seq").GetInt64();
+        var before = (await platform.SendAsync(mia, group, "seen by the platform's integration")).GetProperty("seq").GetInt64();
+        await platform.EventuallyAsync(() => Task.FromResult(everywhere.Unique), r => r.Any(d => Seq(d) == before), "Bo's webhook gets Mia's message", platform.Notifications);
+
+        await platform.ReadAsync(await adaHttp.DeleteAsync($"api/v1/users/{bo.Id}/roles/admin"), HttpStatusCode.NoContent, "Ada revokes Bo's admin role", platform.Identity);
+
+        var mine = await platform.EventuallyAsync(() => bo.Http.GetFromJsonAsync<JsonElement>("api/v1/webhooks"),
+            l => l.GetProperty("items").EnumerateArray().Single(h => h.GetProperty("id").GetGuid() == hookId).GetProperty("disabled").GetBoolean(),
+            "Bo's webhook for every conversation disabled", platform.Identity, platform.Notifications);
+        Assert.Equal("Its owner is no longer a platform admin.",
+            mine.GetProperty("items").EnumerateArray().Single(h => h.GetProperty("id").GetGuid() == hookId).GetProperty("disabledReason").GetString());
+        var after = (await platform.SendAsync(mia, group, "not for a former admin's integration")).GetProperty("seq").GetInt64();
+        await platform.EventuallyAsync(() => Task.FromResult(witness.Unique), r => r.Any(d => Seq(d) == after), "Mia's webhook gets the message after", platform.Notifications);
+        Assert.DoesNotContain(everywhere.Unique, d => d.Json.GetProperty("conversationId").GetGuid() == group && Seq(d) == after);
+        Assert.Empty(everywhere.Rejected);
+    }
+
     /// <summary>Notifications learns of a new conversation from its events, so a registration right after creating it waits for that.</summary>
     private async Task<JsonElement> RegisterAsync(User user, Guid conversationId, string url, string[] events)
     {

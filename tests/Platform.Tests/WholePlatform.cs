@@ -178,6 +178,38 @@ public sealed class WholePlatform : IAsyncLifetime
         return new User(registered.GetProperty("id").GetGuid(), registered.GetProperty("username").GetString()!, token, http) { Email = email };
     }
 
+    /// <summary>
+    /// Makes <paramref name="user"/> a platform admin, granted in the database as an installation's first admin is
+    /// (services/Identity/README.md), and signs them in again with the <c>roles</c> scope: an HTTP client of Gateway 1.
+    /// </summary>
+    public async Task<HttpClient> SignInAsAdminAsync(User user)
+    {
+        await using (var connection = new Npgsql.NpgsqlConnection(Database.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand(
+                """INSERT INTO identity.user_roles ("UserId", "RoleId") SELECT @user, "Id" FROM identity.roles WHERE "NormalizedName" = 'ADMIN'""", connection);
+            command.Parameters.AddWithValue("user", user.Id);
+            if (await command.ExecuteNonQueryAsync() != 1)
+                throw new InvalidOperationException("The admin role was not granted.");
+        }
+        return await SignInWithRolesAsync(user.Email);
+    }
+
+    /// <summary>Signs in by email with the password grant and the <c>roles</c> scope: an HTTP client of Gateway 1.</summary>
+    public async Task<HttpClient> SignInWithRolesAsync(string email)
+    {
+        using var anonymous = Anonymous(Gateway1);
+        var signedIn = await ReadAsync(await anonymous.PostAsync("connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["client_id"] = "platform-cli", ["username"] = email, ["password"] = UserPassword,
+            ["scope"] = "openid profile roles api",
+        })), HttpStatusCode.OK, "sign-in", Identity);
+        var http = Anonymous(Gateway1);
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", signedIn.GetProperty("access_token").GetString());
+        return http;
+    }
+
     /// <summary>The 6-digit code in the newest mail to <paramref name="email"/> after <paramref name="seen"/> mails to it, within <see cref="Soon"/>.</summary>
     public async Task<string> MailedCodeAsync(string email, int seen = 0)
     {

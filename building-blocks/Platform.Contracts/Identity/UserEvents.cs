@@ -42,6 +42,22 @@ public sealed record UserDisabled
     public required DateTimeOffset DisabledAt { get; init; }
 }
 
+/// <summary>
+/// A platform admin granted or revoked a user's platform role: <see cref="Roles"/> are the user's platform roles now
+/// (<c>admin</c>, or none). Services that let admins do more than members (Notifications' webhooks for every
+/// conversation) stop what the user may no longer do.
+/// </summary>
+public sealed record UserRolesChanged
+{
+    public required Guid UserId { get; init; }
+
+    public required IReadOnlyList<string> Roles { get; init; }
+
+    public required Guid ChangedBy { get; init; }
+
+    public required DateTimeOffset ChangedAt { get; init; }
+}
+
 /// <summary>An invite to be delivered to an email address or phone number by Notifications.</summary>
 public sealed record InviteCreated
 {

@@ -21,21 +21,32 @@ public static class AdminUsers
         return users;
     }
 
-    private static async Task<Results<NoContent, NotFound>> GrantAdminAsync(Guid id, UserManager<User> users)
-    {
-        if (await users.FindByIdAsync(id.ToString()) is not { } user)
-            return TypedResults.NotFound();
-        if (!await users.IsInRoleAsync(user, DatabaseInitializer.AdminRole))
-            await users.AddToRoleAsync(user, DatabaseInitializer.AdminRole);
-        return TypedResults.NoContent();
-    }
+    private static Task<Results<NoContent, NotFound>> GrantAdminAsync(Guid id, ClaimsPrincipal principal, UserManager<User> users, IdentityDb db, TimeProvider time) =>
+        ChangeAdminAsync(id, grant: true, principal, users, db, time);
 
-    private static async Task<Results<NoContent, NotFound>> RevokeAdminAsync(Guid id, UserManager<User> users)
+    private static Task<Results<NoContent, NotFound>> RevokeAdminAsync(Guid id, ClaimsPrincipal principal, UserManager<User> users, IdentityDb db, TimeProvider time) =>
+        ChangeAdminAsync(id, grant: false, principal, users, db, time);
+
+    /// <summary>
+    /// Grants or revokes <c>admin</c>; a change is told to the other services (<see cref="UserRolesChanged"/>, staged in the
+    /// outbox with the change itself), so that what only admins may keep stops when the role goes.
+    /// </summary>
+    private static async Task<Results<NoContent, NotFound>> ChangeAdminAsync(
+        Guid id, bool grant, ClaimsPrincipal principal, UserManager<User> users, IdentityDb db, TimeProvider time)
     {
         if (await users.FindByIdAsync(id.ToString()) is not { } user)
             return TypedResults.NotFound();
-        if (await users.IsInRoleAsync(user, DatabaseInitializer.AdminRole))
-            await users.RemoveFromRoleAsync(user, DatabaseInitializer.AdminRole);
+        if (await users.IsInRoleAsync(user, DatabaseInitializer.AdminRole) == grant)
+            return TypedResults.NoContent();
+        var now = time.GetUtcNow();
+        var roles = (await users.GetRolesAsync(user)).Where(role => role != DatabaseInitializer.AdminRole).ToList();
+        if (grant)
+            roles.Add(DatabaseInitializer.AdminRole);
+        db.Add(new UserRolesChanged { UserId = user.Id, Roles = roles, ChangedBy = principal.UserId() ?? Guid.Empty, ChangedAt = now }, now);
+        // The role's change saves the user's roles and the staged event together.
+        var changed = grant ? await users.AddToRoleAsync(user, DatabaseInitializer.AdminRole) : await users.RemoveFromRoleAsync(user, DatabaseInitializer.AdminRole);
+        if (!changed.Succeeded)
+            throw new InvalidOperationException($"Changing the admin role failed: {string.Join("; ", changed.Errors.Select(e => e.Description))}");
         return TypedResults.NoContent();
     }
 

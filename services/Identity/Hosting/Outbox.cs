@@ -25,7 +25,7 @@ public static class Outbox
     {
         typeof(UserRegistered), typeof(UserProfileChanged), typeof(UserDisabled), typeof(InviteCreated), typeof(ContactsChanged),
         typeof(UserSessionsRevoked), typeof(PasswordResetRequested), typeof(VerificationCodeRequested), typeof(BlocksChanged), typeof(PrivacyChanged),
-        typeof(UserDeleted),
+        typeof(UserDeleted), typeof(UserRolesChanged),
     }.ToDictionary(type => type.FullName!);
 
     public static void Add<T>(this IdentityDb db, T message, DateTimeOffset now) where T : class

@@ -236,6 +236,30 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// The owner's webhooks for every conversation stop (disabled with <paramref name="reason"/>, what they had queued
+    /// marked failed): only a platform admin may have one. Their webhooks for one conversation are not touched (those
+    /// follow the owner's role in the conversation). Returns how many were disabled.
+    /// </summary>
+    public async Task<int> DisablePlatformWideOwnedByAsync(Guid ownerId, string reason, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await EnsureSchemaAsync(cancellationToken);
+        await using var command = dataSource.CreateCommand("""
+            WITH stopped AS (
+              UPDATE notifications.webhooks SET disabled_at = $3, disabled_reason = $2
+              WHERE owner_id = $1 AND conversation_id IS NULL AND disabled_at IS NULL
+              RETURNING id),
+            failed AS (
+              UPDATE notifications.webhook_deliveries SET status = 'failed', last_error = coalesce(last_error, $2), next_attempt_at = NULL
+              WHERE webhook_id IN (SELECT id FROM stopped) AND status = 'pending')
+            SELECT count(*)::int FROM stopped
+            """);
+        command.Parameters.AddWithValue(ownerId);
+        command.Parameters.AddWithValue(reason);
+        command.Parameters.AddWithValue(at);
+        return (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public async Task RotateAsync(Guid id, string protectedSecret, string previousProtectedSecret, DateTimeOffset previousUntil, CancellationToken cancellationToken)
     {
         await EnsureSchemaAsync(cancellationToken);
