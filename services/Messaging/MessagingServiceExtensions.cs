@@ -114,6 +114,7 @@ public static class MessagingServiceExtensions
         bus.AddConsumer<LinkPreviewConsumer>();
         bus.AddConsumer<MediaReadyConsumer>();
         bus.AddConsumer<UserErasureConsumer>();
+        bus.AddConsumer<DeliveredReceiptsConsumer>();
     }
 
     public static WebApplication MapMessagingEndpoints(this WebApplication app)

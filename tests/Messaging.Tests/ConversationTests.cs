@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Platform.Contracts.Gateway;
 using Platform.Contracts.Identity;
 using Platform.Contracts.Messaging;
 using Platform.Testing;
@@ -59,6 +60,39 @@ public sealed class ConversationTests(MessagingHost host) : IClassFixture<Messag
         var published = await bus.NextAsync();
         Assert.Equal(conversation, published.ConversationId);
         Assert.Contains(published.UserId, new[] { bob.UserId, carol.UserId });
+    }
+
+    [Fact]
+    public async Task DeliveriesAcknowledged_MoveTheMembersDeliveredCursorsForward_AndDropWhatIsNotTheirs()
+    {
+        await using var bus = await BusProbe<ReceiptsChanged>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var alice = host.Client();
+        var bob = host.Client();
+        var carol = host.Client();
+        var dave = host.Client();
+        var conversation = await alice.CreateGroup(bob.UserId, carol.UserId);
+        await alice.Send(conversation, "one");
+        var last = await alice.Send(conversation, "two");
+        var lastSeq = last.GetProperty("seq").GetInt64();
+        DeliveryAcknowledgement Ack(Guid user, long seq) => new() { UserId = user, ConversationId = conversation, Seq = seq };
+
+        // Bob twice (the highest counts), Carol beyond the log, Dave not a member: one batch, as a Gateway sends it.
+        await bus.PublishAsync(new DeliveriesAcknowledged
+        {
+            InstanceId = "gateway-test", AcknowledgedAt = DateTimeOffset.UtcNow,
+            Items = [Ack(bob.UserId, lastSeq), Ack(bob.UserId, lastSeq - 1), Ack(carol.UserId, lastSeq + 5), Ack(dave.UserId, 1)],
+        });
+
+        var told = await bus.NextAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal((conversation, bob.UserId, lastSeq), (told.ConversationId, told.UserId, told.DeliveredSeq));
+        var receipts = await alice.Get($"/api/v1/conversations/{conversation}/messages/{last.GetProperty("id")}/receipts");
+        Assert.Equal((1, 0), (receipts.GetProperty("deliveredTo").GetInt32(), receipts.GetProperty("readBy").GetInt32()));
+        // Never back, and nothing told when nothing moved; Dave learns nothing of the conversation.
+        await bus.PublishAsync(new DeliveriesAcknowledged { InstanceId = "gateway-test", AcknowledgedAt = DateTimeOffset.UtcNow, Items = [Ack(bob.UserId, 1)] });
+        Assert.Empty(await bus.DrainAsync(TimeSpan.FromSeconds(1)));
+        Assert.Equal(HttpStatusCode.NotFound, (await dave.Post($"/api/v1/conversations/{conversation}/receipts", new { delivered = 1 })).StatusCode);
+        var bobs = await bob.Json200(await bob.Post($"/api/v1/conversations/{conversation}/receipts", new { delivered = 1 }));
+        Assert.Equal(lastSeq, bobs.GetProperty("delivered").GetInt64());
     }
 
     [Fact]

@@ -86,6 +86,9 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
         return new PlatformUnderTest(infrastructure, issuer, traces, messaging, gateway, [presence, notifications, media]);
     }
 
+    /// <summary>Whether <see cref="Client"/>'s clients acknowledge deliveries (the SDK's default; off unless <c>--acks on</c>).</summary>
+    public bool AcknowledgeDeliveries { get; set; }
+
     public PlatformClient Client(Guid userId, bool messagePack)
     {
         var token = Issuer.CreateToken(userId, "bench", lifetime: TimeSpan.FromHours(6));
@@ -94,7 +97,7 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
             GatewayUrl = Gateway.BaseAddress,
             AccessTokenProvider = _ => Task.FromResult(token),
             UseMessagePack = messagePack,
-            AcknowledgeDeliveries = false,
+            AcknowledgeDeliveries = AcknowledgeDeliveries,
             MaxReconnectDelay = TimeSpan.FromSeconds(2),
         });
         lock (_clients)

@@ -8,6 +8,7 @@
 //          --search-messages 1000000 --search-conversations 100
 //          --receivers sdk|node (capacity and latency: the users receive with the .NET SDK, or through one Node process with the official JS client)
 //          --trace-every 4 (1 in N sends of the latency step traced through the services; 0: none)
+//          --acks off|on (SDK receivers acknowledge deliveries as the SDK does by default: the hub's Ack, delivered receipts)
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -81,6 +82,7 @@ if (options.Scenario != "baselines")
 {
     Console.WriteLine("bench: starting Messaging, Presence, Notifications, Media and a Gateway");
     await using var platform = await PlatformUnderTest.StartAsync();
+    platform.AcknowledgeDeliveries = options.Acks;
     usage.Track("messaging", () => platform.Messaging.ProcessId is { } id ? [id] : []);
     usage.Track("gateway", () => platform.Gateway.ProcessId is { } id ? [id] : []);
     foreach (var (name, process) in new[] { "presence", "notifications", "media" }.Zip(platform.Others))
@@ -221,7 +223,7 @@ namespace Platform.Benchmarks
     internal sealed record BenchOptions(
         string Scenario, int Users, int Conversations, int Members, int Size, int Duration, int Warmup, string Protocol, double? Rate,
         int[] RoomSizes, int FanoutDeliveries, int Idle, long HistoryMax, int Messages, int WarmupMessages, int TraceEvery,
-        long SearchMessages, int SearchConversations, string Receivers, int Backlog)
+        long SearchMessages, int SearchConversations, string Receivers, int Backlog, bool Acks)
     {
         public static BenchOptions Parse(string[] args)
         {
@@ -238,7 +240,7 @@ namespace Platform.Benchmarks
                 int.Parse(Option("--idle", "15000")), long.Parse(Option("--history-max", "1000000")),
                 int.Parse(Option("--messages", "2000")), int.Parse(Option("--warmup-messages", "200")), int.Parse(Option("--trace-every", "4")),
                 long.Parse(Option("--search-messages", "1000000")), int.Parse(Option("--search-conversations", "100")),
-                Option("--receivers", "sdk"), int.Parse(Option("--backlog", "5000")));
+                Option("--receivers", "sdk"), int.Parse(Option("--backlog", "5000")), Option("--acks", "off") == "on");
         }
     }
 
@@ -289,7 +291,7 @@ namespace Platform.Benchmarks
             {
                 md.AppendLine();
                 md.AppendLine($"## (a) Latency at {l.OfferedRate:0} messages/s{(MaxSustainable is { } max && Curve.Count > 0 ? $" (20% of the maximum sustainable {max:0}/s)" : "")}");
-                md.AppendLine($"{options.Users} users, {options.Conversations} conversations of {options.Members} members, each message to every other member; receivers: {(options.Receivers == "node" ? "one Node process with the official JS client (--receivers node)" : "the .NET SDK")}.");
+                md.AppendLine($"{options.Users} users, {options.Conversations} conversations of {options.Members} members, each message to every other member; receivers: {(options.Receivers == "node" ? "one Node process with the official JS client (--receivers node)" : options.Acks ? "the .NET SDK, acknowledging deliveries (--acks on)" : "the .NET SDK")}.");
                 md.AppendLine(Header);
                 md.AppendLine(l.Delivered.Row(options.Receivers == "node" ? "send → delivered at each recipient (official JS client, one Node process)" : "send → delivered at each recipient (SDK)"));
                 md.AppendLine(l.Acknowledged.Row("send → 201 at the sender"));

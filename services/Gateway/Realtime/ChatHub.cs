@@ -100,7 +100,7 @@ public sealed class ChatHub(
             throw new HubException("seq is zero or more.");
         if (!streams.IsSubscribed(connection, conversationId))
             throw new HubException("Conversation not found.");
-        acks.Add(connection.UserId, conversationId, seq, connection.AccessToken);
+        acks.Add(connection.UserId, conversationId, seq);
     }
 
     /// <summary>

@@ -56,19 +56,6 @@ public sealed class MessagingClient(HttpClient http)
         return new LogPage(page.Items, page.Next is not null, sameForEveryMember);
     }
 
-    public async Task PostDeliveredAsync(string token, Guid conversationId, long delivered, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"api/v1/conversations/{conversationId}/receipts")
-        {
-            Content = JsonContent.Create(new { delivered }),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        using var response = await http.SendAsync(request, cancellationToken);
-        // 400 (beyond the log) and 404 (no longer a member) are the client's mistakes, not ours to retry.
-        if (response.StatusCode is not (HttpStatusCode.BadRequest or HttpStatusCode.NotFound))
-            response.EnsureSuccessStatusCode();
-    }
-
     private async Task<T?> GetAsync<T>(string token, string path, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);

@@ -55,20 +55,29 @@ public static class Receipts
         await session.SaveChangesAsync(cancellationToken);
         var moved = (await session.LoadAsync<Membership>(key, cancellationToken))!;
         if (moved.DeliveredSeq != member.DeliveredSeq || moved.ReadSeq != member.ReadSeq)
-        {
-            // Channels, and a message request not yet accepted: nobody else's business.
-            if (conversation.Kind == ConversationKind.Channel || moved.Requested)
-                receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
-            else if (await session.LoadAsync<UserPrivacy>(userId, cancellationToken) is { ReadReceipts: false })
-            {
-                // Read receipts off: others learn of delivery only; the reader's own devices learn both.
-                receipts.Changed(id, userId, moved.DeliveredSeq, null, ownDevicesOnly: false);
-                receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
-            }
-            else
-                receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: false);
-        }
+            Tell(receipts, conversation, moved, ToOthers(conversation, moved) ? await session.LoadAsync<UserPrivacy>(userId, cancellationToken) : null);
         return TypedResults.Ok(new ReceiptsDto(id, moved.DeliveredSeq, moved.ReadSeq));
+    }
+
+    /// <summary>Whether others see the member's receipts (so the member's privacy decides what they see).</summary>
+    public static bool ToOthers(ConversationView conversation, Membership member) =>
+        conversation.Kind != ConversationKind.Channel && !member.Requested;
+
+    /// <summary>Publishes a member's moved cursors to whom they concern.</summary>
+    public static void Tell(ReceiptPublisher receipts, ConversationView conversation, Membership moved, UserPrivacy? privacy)
+    {
+        var (id, userId) = (conversation.Id, moved.UserId);
+        // Channels, and a message request not yet accepted: nobody else's business.
+        if (!ToOthers(conversation, moved))
+            receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
+        else if (privacy is { ReadReceipts: false })
+        {
+            // Read receipts off: others learn of delivery only; the reader's own devices learn both.
+            receipts.Changed(id, userId, moved.DeliveredSeq, null, ownDevicesOnly: false);
+            receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
+        }
+        else
+            receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: false);
     }
 
     /// <summary>
