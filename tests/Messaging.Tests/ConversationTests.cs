@@ -32,7 +32,7 @@ public sealed class ConversationTests(MessagingHost host) : IClassFixture<Messag
     [Fact]
     public async Task Receipts_MoveOnlyForward_AndCountPerMessage()
     {
-        await using var bus = await BusProbe<ReceiptsChanged>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        await using var bus = await BusProbe<ReceiptsChangedBatch>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
         var alice = host.Client();
         var bob = host.Client();
         var carol = host.Client();
@@ -57,7 +57,7 @@ public sealed class ConversationTests(MessagingHost host) : IClassFixture<Messag
         Assert.Equal(1, ofSecond.GetProperty("deliveredTo").GetInt32());
         Assert.Equal(1, ofSecond.GetProperty("readBy").GetInt32());
 
-        var published = await bus.NextAsync();
+        var published = (await bus.NextAsync()).Items[0];
         Assert.Equal(conversation, published.ConversationId);
         Assert.Contains(published.UserId, new[] { bob.UserId, carol.UserId });
     }
@@ -65,7 +65,7 @@ public sealed class ConversationTests(MessagingHost host) : IClassFixture<Messag
     [Fact]
     public async Task DeliveriesAcknowledged_MoveTheMembersDeliveredCursorsForward_AndDropWhatIsNotTheirs()
     {
-        await using var bus = await BusProbe<ReceiptsChanged>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        await using var bus = await BusProbe<ReceiptsChangedBatch>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
         var alice = host.Client();
         var bob = host.Client();
         var carol = host.Client();
@@ -83,7 +83,7 @@ public sealed class ConversationTests(MessagingHost host) : IClassFixture<Messag
             Items = [Ack(bob.UserId, lastSeq), Ack(bob.UserId, lastSeq - 1), Ack(carol.UserId, lastSeq + 5), Ack(dave.UserId, 1)],
         });
 
-        var told = await bus.NextAsync(TimeSpan.FromSeconds(15));
+        var told = Assert.Single((await bus.NextAsync(TimeSpan.FromSeconds(15))).Items);
         Assert.Equal((conversation, bob.UserId, lastSeq), (told.ConversationId, told.UserId, told.DeliveredSeq));
         var receipts = await alice.Get($"/api/v1/conversations/{conversation}/messages/{last.GetProperty("id")}/receipts");
         Assert.Equal((1, 0), (receipts.GetProperty("deliveredTo").GetInt32(), receipts.GetProperty("readBy").GetInt32()));

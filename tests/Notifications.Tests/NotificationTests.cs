@@ -254,7 +254,16 @@ public sealed class NotificationTests(NotificationsHost host) : IClassFixture<No
 
         await host.PostAsync(conversation, 2, alice, "Seen this?");
         await host.FeedWithAsync(bob, 1);
-        await host.Bus.PublishAsync(new ReceiptsChanged { ConversationId = conversation, UserId = bob, ReadSeq = 2, ChangedAt = DateTimeOffset.UtcNow });
+        // As Messaging publishes a flush: Bob's older and newer read cursors (the highest counts) and Alice's delivered one.
+        await host.Bus.PublishAsync(new ReceiptsChangedBatch
+        {
+            Items =
+            [
+                new ReceiptsChanged { ConversationId = conversation, UserId = bob, ReadSeq = 1, ChangedAt = DateTimeOffset.UtcNow, OwnDevicesOnly = true },
+                new ReceiptsChanged { ConversationId = conversation, UserId = alice, DeliveredSeq = 2, ChangedAt = DateTimeOffset.UtcNow },
+                new ReceiptsChanged { ConversationId = conversation, UserId = bob, ReadSeq = 2, ChangedAt = DateTimeOffset.UtcNow },
+            ],
+        });
         await host.ReadUpToAsync(bob, conversation, 2);
         // The push waited for the unread delay; at its due time everything it would show was read, so it was dropped.
         await host.NoPushPendingAsync(bob);

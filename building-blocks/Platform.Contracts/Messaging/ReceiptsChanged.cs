@@ -22,3 +22,12 @@ public sealed record ReceiptsChanged
     /// </summary>
     public bool OwnDevicesOnly { get; init; }
 }
+
+/// <summary>
+/// The receipt changes of one flush of Messaging's receipt publisher (every 200 ms), in one message: one publish and one
+/// consume per flush instead of one per member. Consumers handle each item as a <see cref="ReceiptsChanged"/>.
+/// </summary>
+public sealed record ReceiptsChangedBatch
+{
+    public required IReadOnlyList<ReceiptsChanged> Items { get; init; }
+}

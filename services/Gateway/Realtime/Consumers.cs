@@ -40,12 +40,27 @@ public sealed class TypingConsumer(ConnectionIndex connections, TimeProvider tim
     }
 }
 
-/// <summary>Members' delivered/read cursors, for the conversation's connections (senders show "delivered" and "read").</summary>
-public sealed class ReceiptConsumer(ConnectionIndex connections) : IConsumer<ReceiptsChanged>
+/// <summary>
+/// Members' delivered/read cursors, for the conversation's connections (senders show "delivered" and "read"): a flush of
+/// them in one message, or one (as Messaging published them before <see cref="ReceiptsChangedBatch"/>).
+/// </summary>
+public sealed class ReceiptConsumer(ConnectionIndex connections) : IConsumer<ReceiptsChangedBatch>, IConsumer<ReceiptsChanged>
 {
+    public Task Consume(ConsumeContext<ReceiptsChangedBatch> context)
+    {
+        foreach (var receipt in context.Message.Items)
+            Push(receipt);
+        return Task.CompletedTask;
+    }
+
     public Task Consume(ConsumeContext<ReceiptsChanged> context)
     {
-        var receipt = context.Message;
+        Push(context.Message);
+        return Task.CompletedTask;
+    }
+
+    private void Push(ReceiptsChanged receipt)
+    {
         var payload = new Dictionary<string, object?>
         {
             ["conversationId"] = receipt.ConversationId.ToString(),
@@ -57,7 +72,6 @@ public sealed class ReceiptConsumer(ConnectionIndex connections) : IConsumer<Rec
             connections.SendToUser(receipt.UserId, HubMethods.Receipt, payload);
         else
             connections.Broadcast(receipt.ConversationId, Guid.Empty, HubMethods.Receipt, payload);
-        return Task.CompletedTask;
     }
 }
 

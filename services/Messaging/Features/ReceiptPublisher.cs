@@ -12,6 +12,9 @@ public sealed class ReceiptPublisher(IServiceScopeFactory scopes, TimeProvider t
 {
     public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>A flush's changes go out in messages of at most this many (<see cref="ReceiptsChangedBatch"/>).</summary>
+    public const int MaxItemsPerMessage = 500;
+
     private readonly Channel<ReceiptsChanged> _changes = Channel.CreateBounded<ReceiptsChanged>(
         new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
 
@@ -46,8 +49,8 @@ public sealed class ReceiptPublisher(IServiceScopeFactory scopes, TimeProvider t
             {
                 using var scope = scopes.CreateScope();
                 var bus = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
-                foreach (var change in pending.Values)
-                    await bus.Publish(change, stoppingToken);
+                foreach (var items in pending.Values.Chunk(MaxItemsPerMessage))
+                    await bus.Publish(new ReceiptsChangedBatch { Items = items }, stoppingToken);
             }
             catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
             {

@@ -12,7 +12,7 @@ namespace Platform.Notifications.Consumers;
 /// pushed, and leaves the unread count), whether a user is connected or in do-not-disturb, and display names.
 /// </summary>
 public sealed class StateConsumer(IDocumentSession session, TimeProvider time)
-    : IConsumer<ReceiptsChanged>, IConsumer<PresenceChanged>, IConsumer<UserRegistered>, IConsumer<UserProfileChanged>, IConsumer<ThreadFollowChanged>
+    : IConsumer<ReceiptsChangedBatch>, IConsumer<ReceiptsChanged>, IConsumer<PresenceChanged>, IConsumer<UserRegistered>, IConsumer<UserProfileChanged>, IConsumer<ThreadFollowChanged>
 {
     /// <summary>
     /// A thread followed or unfollowed by hand: its replies notify (as <c>reply</c>, at level <c>mentions</c> too) the
@@ -30,28 +30,45 @@ public sealed class StateConsumer(IDocumentSession session, TimeProvider time)
         await session.SaveChangesAsync(context.CancellationToken);
     }
 
+    /// <summary>A flush of Messaging's receipt changes: each member's highest read cursor, saved together.</summary>
+    public async Task Consume(ConsumeContext<ReceiptsChangedBatch> context)
+    {
+        var reads = context.Message.Items
+            .Where(receipt => receipt.ReadSeq is not null)
+            .GroupBy(receipt => (receipt.UserId, receipt.ConversationId), receipt => receipt.ReadSeq!.Value);
+        var changed = false;
+        foreach (var read in reads)
+            changed |= await ReadAsync(read.Key.UserId, read.Key.ConversationId, read.Max(), context.CancellationToken);
+        if (changed)
+            await session.SaveChangesAsync(context.CancellationToken);
+    }
+
     public async Task Consume(ConsumeContext<ReceiptsChanged> context)
     {
-        var receipt = context.Message;
-        if (receipt.ReadSeq is not { } read)
-            return;
-        var key = ReadCursor.KeyOf(receipt.UserId, receipt.ConversationId);
-        var cursor = await session.LoadAsync<ReadCursor>(key, context.CancellationToken);
+        if (context.Message.ReadSeq is { } read && await ReadAsync(context.Message.UserId, context.Message.ConversationId, read, context.CancellationToken))
+            await session.SaveChangesAsync(context.CancellationToken);
+    }
+
+    // Stages what a read cursor moved to changes; false when it had not moved.
+    private async Task<bool> ReadAsync(Guid userId, Guid conversationId, long read, CancellationToken cancellationToken)
+    {
+        var key = ReadCursor.KeyOf(userId, conversationId);
+        var cursor = await session.LoadAsync<ReadCursor>(key, cancellationToken);
         if (cursor is not null && cursor.ReadSeq >= read)
-            return;
+            return false;
         session.Store(new ReadCursor { Id = key, ReadSeq = read });
         var now = time.GetUtcNow();
         var marked = await session.Query<Notification>()
-            .Where(n => n.UserId == receipt.UserId && n.ConversationId == receipt.ConversationId && n.Seq <= read && n.ReadAt == null)
-            .ToListAsync(context.CancellationToken);
+            .Where(n => n.UserId == userId && n.ConversationId == conversationId && n.Seq <= read && n.ReadAt == null)
+            .ToListAsync(cancellationToken);
         foreach (var notification in marked)
         {
             notification.ReadAt = now;
             session.Store(notification);
         }
         // Read on one device: the push the others still show is withdrawn (or shows only what is still unread).
-        await Push.PushCorrections.ScheduleAsync(session, marked, now, context.CancellationToken);
-        await session.SaveChangesAsync(context.CancellationToken);
+        await Push.PushCorrections.ScheduleAsync(session, marked, now, cancellationToken);
+        return true;
     }
 
     public async Task Consume(ConsumeContext<PresenceChanged> context)
