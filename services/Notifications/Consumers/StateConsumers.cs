@@ -30,33 +30,46 @@ public sealed class StateConsumer(IDocumentSession session, TimeProvider time)
         await session.SaveChangesAsync(context.CancellationToken);
     }
 
-    /// <summary>A flush of Messaging's receipt changes: each member's highest read cursor, saved together.</summary>
+    /// <summary>
+    /// A flush of Messaging's receipt changes: each member's highest read cursor; the known cursors in one read, and what
+    /// moved saved together (most changes of a flush are delivered cursors, the read ones as they were).
+    /// </summary>
     public async Task Consume(ConsumeContext<ReceiptsChangedBatch> context)
     {
         var reads = context.Message.Items
             .Where(receipt => receipt.ReadSeq is not null)
-            .GroupBy(receipt => (receipt.UserId, receipt.ConversationId), receipt => receipt.ReadSeq!.Value);
+            .GroupBy(receipt => ReadCursor.KeyOf(receipt.UserId, receipt.ConversationId))
+            .Select(group => (Key: group.Key, group.First().UserId, group.First().ConversationId, Read: group.Max(receipt => receipt.ReadSeq!.Value)))
+            .ToList();
+        if (reads.Count == 0)
+            return;
+        var known = (await session.LoadManyAsync<ReadCursor>(context.CancellationToken, reads.Select(read => read.Key))).ToDictionary(cursor => cursor.Id);
         var changed = false;
-        foreach (var read in reads)
-            changed |= await ReadAsync(read.Key.UserId, read.Key.ConversationId, read.Max(), context.CancellationToken);
+        foreach (var read in reads.Where(read => !known.TryGetValue(read.Key, out var cursor) || cursor.ReadSeq < read.Read))
+        {
+            await MarkReadAsync(read.UserId, read.ConversationId, read.Read, context.CancellationToken);
+            changed = true;
+        }
         if (changed)
             await session.SaveChangesAsync(context.CancellationToken);
     }
 
     public async Task Consume(ConsumeContext<ReceiptsChanged> context)
     {
-        if (context.Message.ReadSeq is { } read && await ReadAsync(context.Message.UserId, context.Message.ConversationId, read, context.CancellationToken))
-            await session.SaveChangesAsync(context.CancellationToken);
+        var receipt = context.Message;
+        if (receipt.ReadSeq is not { } read)
+            return;
+        var cursor = await session.LoadAsync<ReadCursor>(ReadCursor.KeyOf(receipt.UserId, receipt.ConversationId), context.CancellationToken);
+        if (cursor is not null && cursor.ReadSeq >= read)
+            return;
+        await MarkReadAsync(receipt.UserId, receipt.ConversationId, read, context.CancellationToken);
+        await session.SaveChangesAsync(context.CancellationToken);
     }
 
-    // Stages what a read cursor moved to changes; false when it had not moved.
-    private async Task<bool> ReadAsync(Guid userId, Guid conversationId, long read, CancellationToken cancellationToken)
+    // Stages the read cursor's move: the cursor, the notifications now read, the corrections of pushes still shown.
+    private async Task MarkReadAsync(Guid userId, Guid conversationId, long read, CancellationToken cancellationToken)
     {
-        var key = ReadCursor.KeyOf(userId, conversationId);
-        var cursor = await session.LoadAsync<ReadCursor>(key, cancellationToken);
-        if (cursor is not null && cursor.ReadSeq >= read)
-            return false;
-        session.Store(new ReadCursor { Id = key, ReadSeq = read });
+        session.Store(new ReadCursor { Id = ReadCursor.KeyOf(userId, conversationId), ReadSeq = read });
         var now = time.GetUtcNow();
         var marked = await session.Query<Notification>()
             .Where(n => n.UserId == userId && n.ConversationId == conversationId && n.Seq <= read && n.ReadAt == null)
@@ -68,7 +81,6 @@ public sealed class StateConsumer(IDocumentSession session, TimeProvider time)
         }
         // Read on one device: the push the others still show is withdrawn (or shows only what is still unread).
         await Push.PushCorrections.ScheduleAsync(session, marked, now, cancellationToken);
-        return true;
     }
 
     public async Task Consume(ConsumeContext<PresenceChanged> context)
