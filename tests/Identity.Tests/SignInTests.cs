@@ -102,9 +102,9 @@ public sealed class SignInTests(IdentityHost identity) : IClassFixture<IdentityH
     }
 
     [Fact]
-    public async Task GrantAndRevokeAdmin_ChangeTheRoleInTheNextToken_AndAreToldToTheOtherServices()
+    public async Task GrantAndRevokeAdmin_ChangeTheRoleInTheNextToken_AndAreToldToTheOtherServices_RevokingEndsTheSessions()
     {
-        await using var events = await EventRecorder.StartAsync<UserRolesChanged, UserDisabled>(identity.Infrastructure.VirtualHost.ConnectionString);
+        await using var events = await EventRecorder.StartAsync<UserRolesChanged, UserSessionsRevoked>(identity.Infrastructure.VirtualHost.ConnectionString);
         var admin = await _http.RegisterAsync();
         await identity.MakeAdminAsync(admin.Id);
         var adminToken = await _http.TokenAsync(admin);
@@ -122,6 +122,8 @@ public sealed class SignInTests(IdentityHost identity) : IClassFixture<IdentityH
         var revokedEvent = await events.WaitForAsync<UserRolesChanged>(e => e.UserId == user.Id && e.Roles.Count == 0);
         Assert.Equal((admin.Id, admin.Id), (grantedEvent.ChangedBy, revokedEvent.ChangedBy));
         Assert.True(revokedEvent.ChangedAt >= grantedEvent.ChangedAt);
+        // Revoking ends the sessions that still say admin: every service refuses tokens issued before it.
+        Assert.Equal(revokedEvent.ChangedAt, (await events.WaitForAsync<UserSessionsRevoked>(e => e.UserId == user.Id)).RevokedAt);
         // Asking again for what already holds changes nothing, and tells nothing.
         Assert.Equal(HttpStatusCode.NoContent, (await _http.SendAsync(HttpMethod.Delete, $"/api/v1/users/{user.Id}/roles/admin", adminToken)).StatusCode);
     }

@@ -117,7 +117,13 @@ public sealed class WebhookTests(WholePlatform platform)
 
         await platform.ReadAsync(await adaHttp.DeleteAsync($"api/v1/users/{bo.Id}/roles/admin"), HttpStatusCode.NoContent, "Ada revokes Bo's admin role", platform.Identity);
 
-        var mine = await platform.EventuallyAsync(() => bo.Http.GetFromJsonAsync<JsonElement>("api/v1/webhooks"),
+        // Bo's sessions end with the role: his tokens that still say admin are refused, so he cannot register another.
+        await platform.EventuallyAsync(() => boHttp.PostAsJsonAsync("api/v1/webhooks", new { url = everywhere.Url, events = new[] { "message.posted" }, conversationId = (Guid?)null }),
+            r => r.StatusCode == HttpStatusCode.Unauthorized, "Bo's admin token refused", platform.Identity, platform.Notifications);
+        using var boAgain = await platform.SignInWithRolesAsync(bo.Email);
+        Assert.Equal(HttpStatusCode.Forbidden, (await boAgain.PostAsJsonAsync("api/v1/webhooks",
+            new { url = everywhere.Url, events = new[] { "message.posted" }, conversationId = (Guid?)null })).StatusCode);
+        var mine = await platform.EventuallyAsync(() => boAgain.GetFromJsonAsync<JsonElement>("api/v1/webhooks"),
             l => l.GetProperty("items").EnumerateArray().Single(h => h.GetProperty("id").GetGuid() == hookId).GetProperty("disabled").GetBoolean(),
             "Bo's webhook for every conversation disabled", platform.Identity, platform.Notifications);
         Assert.Equal("Its owner is no longer a platform admin.",

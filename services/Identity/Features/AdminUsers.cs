@@ -21,18 +21,23 @@ public static class AdminUsers
         return users;
     }
 
-    private static Task<Results<NoContent, NotFound>> GrantAdminAsync(Guid id, ClaimsPrincipal principal, UserManager<User> users, IdentityDb db, TimeProvider time) =>
-        ChangeAdminAsync(id, grant: true, principal, users, db, time);
+    private static Task<Results<NoContent, NotFound>> GrantAdminAsync(Guid id, ClaimsPrincipal principal, UserManager<User> users, IdentityDb db,
+        IOpenIddictAuthorizationManager authorizations, IOpenIddictTokenManager tokens, TimeProvider time, CancellationToken cancellationToken) =>
+        ChangeAdminAsync(id, grant: true, principal, users, db, authorizations, tokens, time, cancellationToken);
 
-    private static Task<Results<NoContent, NotFound>> RevokeAdminAsync(Guid id, ClaimsPrincipal principal, UserManager<User> users, IdentityDb db, TimeProvider time) =>
-        ChangeAdminAsync(id, grant: false, principal, users, db, time);
+    private static Task<Results<NoContent, NotFound>> RevokeAdminAsync(Guid id, ClaimsPrincipal principal, UserManager<User> users, IdentityDb db,
+        IOpenIddictAuthorizationManager authorizations, IOpenIddictTokenManager tokens, TimeProvider time, CancellationToken cancellationToken) =>
+        ChangeAdminAsync(id, grant: false, principal, users, db, authorizations, tokens, time, cancellationToken);
 
     /// <summary>
     /// Grants or revokes <c>admin</c>; a change is told to the other services (<see cref="UserRolesChanged"/>, staged in the
-    /// outbox with the change itself), so that what only admins may keep stops when the role goes.
+    /// outbox with the change itself), so that what only admins may keep stops when the role goes. Revoking also ends the
+    /// user's sessions (<see cref="UserSessionsRevoked"/>, as signing out everywhere does): an access token that still says
+    /// <c>admin</c> is refused everywhere at once, not only once it expires; the user signs in again, without the role.
     /// </summary>
     private static async Task<Results<NoContent, NotFound>> ChangeAdminAsync(
-        Guid id, bool grant, ClaimsPrincipal principal, UserManager<User> users, IdentityDb db, TimeProvider time)
+        Guid id, bool grant, ClaimsPrincipal principal, UserManager<User> users, IdentityDb db,
+        IOpenIddictAuthorizationManager authorizations, IOpenIddictTokenManager tokens, TimeProvider time, CancellationToken cancellationToken)
     {
         if (await users.FindByIdAsync(id.ToString()) is not { } user)
             return TypedResults.NotFound();
@@ -43,10 +48,21 @@ public static class AdminUsers
         if (grant)
             roles.Add(DatabaseInitializer.AdminRole);
         db.Add(new UserRolesChanged { UserId = user.Id, Roles = roles, ChangedBy = principal.UserId() ?? Guid.Empty, ChangedAt = now }, now);
-        // The role's change saves the user's roles and the staged event together.
+        if (!grant)
+        {
+            user.SessionsRevokedAt = now;
+            db.Add(new UserSessionsRevoked { UserId = user.Id, RevokedAt = now }, now);
+        }
+        // The role's change saves the user, its roles and the staged events together.
         var changed = grant ? await users.AddToRoleAsync(user, DatabaseInitializer.AdminRole) : await users.RemoveFromRoleAsync(user, DatabaseInitializer.AdminRole);
         if (!changed.Succeeded)
             throw new InvalidOperationException($"Changing the admin role failed: {string.Join("; ", changed.Errors.Select(e => e.Description))}");
+        if (!grant)
+        {
+            await users.UpdateSecurityStampAsync(user);
+            await authorizations.RevokeBySubjectAsync(user.Id.ToString(), cancellationToken);
+            await tokens.RevokeBySubjectAsync(user.Id.ToString(), cancellationToken);
+        }
         return TypedResults.NoContent();
     }
 
