@@ -4,10 +4,8 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Platform.ServiceDefaults;
 using Platform.Testing;
@@ -25,17 +23,7 @@ public sealed class ServiceDefaultsTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _issuer = await TestTokenIssuer.StartAsync();
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
-        builder.WebHost.UseTestServer();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Auth:Issuer"] = _issuer.Issuer,
-            ["Auth:MetadataAddress"] = _issuer.Url,
-            ["Auth:RequireHttpsMetadata"] = "false",
-        });
-        builder.AddServiceDefaults();
-        builder.AddPlatformAuthentication();
-        _app = builder.Build();
+        _app = AuthenticatedHost.CreateBuilder(_issuer).Build();
         _app.MapDefaultEndpoints();
         _app.MapGet("/boom", string () => throw new InvalidOperationException("secret internals"));
         _app.MapGet("/store", async () =>

@@ -5,10 +5,8 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -35,17 +33,7 @@ public sealed class ValidatedTokensTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _issuer = await TestTokenIssuer.StartAsync();
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
-        builder.WebHost.UseTestServer();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Auth:Issuer"] = _issuer.Issuer,
-            ["Auth:MetadataAddress"] = _issuer.Url,
-            ["Auth:RequireHttpsMetadata"] = "false",
-        });
-        builder.AddServiceDefaults();
-        builder.AddPlatformAuthentication();
-        _app = builder.Build();
+        _app = AuthenticatedHost.CreateBuilder(_issuer).Build();
         _app.MapGet("/me", (HttpContext context) => new { name = context.User.Identity?.Name, admin = context.User.IsInRole("admin") })
             .RequireAuthorization();
         _app.MapGet("/hubs/me", (HttpContext context) => context.User.Identity?.Name).RequireAuthorization();
