@@ -17,6 +17,7 @@ public static class ServiceDefaultsExtensions
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
     {
         DevelopmentSecrets.RefuseOutsideDevelopment(builder);
+        builder.AddQuietLibraryLogs();
         builder.AddPlatformTelemetry();
 
         builder.Services.AddSingleton<ShutdownDrain>();

@@ -63,13 +63,15 @@ public static class Telemetry
     private static bool Exporting(Microsoft.Extensions.Configuration.IConfiguration configuration) =>
         !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
 
-    // Which traces are recorded. OTEL_TRACES_SAMPLER when it is set (the SDK reads it). Otherwise parent-based: a request
-    // that arrives in a sampled trace is recorded, so a trace is whole or absent; of the traces that start here,
-    // TraceSampleRatio when configured, else all of them when they are exported and none when they are not (nothing
-    // would ever read them; recording them costs CPU on every request and database command).
+    // Which traces are recorded. Parent-based: a request that arrives in a sampled trace is recorded, so a trace is whole
+    // or absent; of the traces that start here, TraceSampleRatio when configured, even where OTEL_TRACES_SAMPLER is set
+    // too (Aspire's orchestration sets always_on for every project, which would record and export every trace under
+    // ./platform run's load); else OTEL_TRACES_SAMPLER when it is set (the SDK reads it); else all of them when they are
+    // exported and none when they are not (nothing would ever read them; recording them costs CPU on every request and
+    // database command).
     private static TracerProviderBuilder ConfigureSampler(this TracerProviderBuilder tracing, Microsoft.Extensions.Configuration.IConfiguration configuration)
     {
-        if (!string.IsNullOrWhiteSpace(configuration["OTEL_TRACES_SAMPLER"]))
+        if (string.IsNullOrWhiteSpace(configuration[TraceSampleRatioKey]) && !string.IsNullOrWhiteSpace(configuration["OTEL_TRACES_SAMPLER"]))
             return tracing;
         var ratio = configuration[TraceSampleRatioKey] is { Length: > 0 } configured
             ? double.TryParse(configured, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) && value is >= 0 and <= 1

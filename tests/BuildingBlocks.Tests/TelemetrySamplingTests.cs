@@ -11,13 +11,17 @@ public sealed class TelemetrySamplingTests
     private static readonly ActivitySource Source = new(Telemetry.SourcePrefix + "SamplingTests");
 
     [Theory]
-    [InlineData(null, null, 0)]       // nothing exports the spans: none recorded
-    [InlineData("http://127.0.0.1:9/", null, 100)] // exported: every trace
-    [InlineData("http://127.0.0.1:9/", "0.25", 25)]
-    [InlineData(null, "1", 100)]
-    public async Task TracesThatStartHere_AreRecordedAsConfigured(string? exporter, string? ratio, int expectedPercent)
+    [InlineData(null, null, null, 0)]       // nothing exports the spans: none recorded
+    [InlineData("http://127.0.0.1:9/", null, null, 100)] // exported: every trace
+    [InlineData("http://127.0.0.1:9/", "0.25", null, 25)]
+    [InlineData(null, "1", null, 100)]
+    // Aspire's orchestration (./platform run) sets OTEL_TRACES_SAMPLER=always_on for every project: the ratio still holds.
+    [InlineData("http://127.0.0.1:9/", "0.25", "always_on", 25)]
+    // Without a ratio of ours, the standard variable decides.
+    [InlineData("http://127.0.0.1:9/", null, "always_off", 0)]
+    public async Task TracesThatStartHere_AreRecordedAsConfigured(string? exporter, string? ratio, string? otelSampler, int expectedPercent)
     {
-        using var host = await StartAsync(exporter, ratio);
+        using var host = await StartAsync(exporter, ratio, otelSampler);
 
         var recorded = Enumerable.Range(0, 2000).Count(_ =>
         {
@@ -54,22 +58,23 @@ public sealed class TelemetrySamplingTests
         Assert.Contains(Telemetry.TraceSampleRatioKey, exception.ToString());
     }
 
-    private static async Task<IHost> StartAsync(string? exporter, string? ratio)
+    private static async Task<IHost> StartAsync(string? exporter, string? ratio, string? otelSampler = null)
     {
-        var builder = Builder(exporter, ratio);
+        var builder = Builder(exporter, ratio, otelSampler);
         builder.AddServiceDefaults();
         var host = builder.Build();
         await host.StartAsync();
         return host;
     }
 
-    private static HostApplicationBuilder Builder(string? exporter, string? ratio)
+    private static HostApplicationBuilder Builder(string? exporter, string? ratio, string? otelSampler = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Testing" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = exporter,
             [Telemetry.TraceSampleRatioKey] = ratio,
+            ["OTEL_TRACES_SAMPLER"] = otelSampler,
         });
         return builder;
     }
