@@ -108,6 +108,7 @@ ConnectionStrings__Postgres="$postgres" \
 ConnectionStrings__RabbitMq="$PLATFORM_RABBITMQ_URI" \
 Platform__GatewayUrl="$gateway_url" \
 Platform__TraceSampleRatio="${PLATFORM_TRACE_SAMPLE_RATIO:-0.1}" \
+Platform__MetricExportIntervalMs="${PLATFORM_METRIC_EXPORT_INTERVAL_MS:-5000}" \
 Platform__TurnAddress="$turn_ip:$turn_port" \
 Parameters__turnsecret="$turn_secret" \
 Parameters__mediaclientsecret="$(cat "$work/client-secret-media")" \

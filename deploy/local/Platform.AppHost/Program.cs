@@ -8,15 +8,22 @@ var rabbitMq = builder.AddConnectionString("RabbitMq");
 var gatewayUrl = builder.Configuration["Platform:GatewayUrl"] ?? "http://localhost:5080/";
 // The share of traces recorded (PLATFORM_TRACE_SAMPLE_RATIO in ./platform run, 0.1 there): all of them would keep the
 // services and the dashboard busy with telemetry under load on a small machine.
+// The services' own setting wins over the OTEL_TRACES_SAMPLER=always_on that Aspire gives every project (Telemetry.cs).
 var traceSampleRatio = builder.Configuration["Platform:TraceSampleRatio"] ?? "1";
+// How often each service pushes its metrics to the dashboard (ms): Aspire's default is every second, which cost the
+// dashboard 2-3% of a core with nothing happening and several more under load (BENCHMARKS.md, "./platform run under load").
+var metricExportInterval = builder.Configuration["Platform:MetricExportIntervalMs"] ?? "5000";
+
+IResourceBuilder<ProjectResource> Telemetry(IResourceBuilder<ProjectResource> project) => project
+    .WithEnvironment("Platform__Telemetry__TraceSampleRatio", traceSampleRatio)
+    .WithEnvironment("OTEL_METRIC_EXPORT_INTERVAL", metricExportInterval);
 
 IResourceBuilder<ProjectResource> Service<TProject>(string name) where TProject : IProjectMetadata, new() =>
-    builder.AddProject<TProject>(name)
+    Telemetry(builder.AddProject<TProject>(name))
         .WithEndpoint("http", endpoint => endpoint.IsProxied = false)
         .WithReference(postgres)
         .WithReference(rabbitMq)
         .WithEnvironment("Auth__Issuer", gatewayUrl)
-        .WithEnvironment("Platform__Telemetry__TraceSampleRatio", traceSampleRatio)
         .WithHttpHealthCheck("/health/ready");
 
 var identity = Service<Projects.Identity>("identity");
@@ -44,12 +51,11 @@ identity
     .WithEnvironment("Identity__Clients__WebRedirectUris__0", new Uri(new Uri(gatewayUrl), "callback").ToString())
     .WithEnvironment("Identity__Clients__WebPostLogoutRedirectUris__0", new Uri(gatewayUrl).ToString());
 
-var gateway = builder.AddProject<Projects.Gateway>("gateway")
+var gateway = Telemetry(builder.AddProject<Projects.Gateway>("gateway"))
     .WithEndpoint("http", endpoint => endpoint.IsProxied = false)
     .WithReference(rabbitMq)
     .WithEnvironment("Gateway__WebRoot", webRoot)
     .WithEnvironment("Auth__Issuer", gatewayUrl)
-    .WithEnvironment("Platform__Telemetry__TraceSampleRatio", traceSampleRatio)
     .WithEnvironment("Auth__MetadataAddress", identity.GetEndpoint("http"))
     .WithHttpHealthCheck("/health/ready");
 
