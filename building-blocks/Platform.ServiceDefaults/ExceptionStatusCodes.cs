@@ -20,6 +20,7 @@ public static class ExceptionStatusCodes
         InvalidDataException when exception.TargetSite?.DeclaringType?.Namespace == "Microsoft.AspNetCore.WebUtilities"
             => StatusCodes.Status400BadRequest,
         OperationCanceledException => StatusCodes.Status499ClientClosedRequest,
+        ServiceBusyException => StatusCodes.Status503ServiceUnavailable,
         _ when IsDependencyOutage(exception) => StatusCodes.Status503ServiceUnavailable,
         TimeoutException => StatusCodes.Status504GatewayTimeout,
         _ => StatusCodes.Status500InternalServerError,
@@ -55,3 +56,9 @@ public static class ExceptionStatusCodes
         return false;
     }
 }
+
+/// <summary>
+/// This service refuses more work of a kind for the moment (a bounded queue is full): a <c>503</c> with
+/// <c>Retry-After</c>, at once, rather than a request that waits until something times out.
+/// </summary>
+public sealed class ServiceBusyException(string message) : Exception(message);

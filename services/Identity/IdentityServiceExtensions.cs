@@ -56,6 +56,7 @@ public static class IdentityServiceExtensions
         services.AddScoped<DemoUserSeeder>();
         services.AddScoped<Registration>();
         services.AddScoped<SignInLookup>();
+        services.AddSingleton<PasswordWork>();
         services.AddScoped<SignInThrottle>();
         services.AddSingleton<DataExportQueue>();
         services.AddHostedService<DataExportBuilder>();

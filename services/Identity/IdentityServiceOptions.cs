@@ -31,6 +31,21 @@ public sealed class IdentityServiceOptions
     [Required]
     public SignInThrottleOptions SignInThrottle { get; set; } = new();
 
+    /// <summary>How many password hashes run at once, and how many more may wait (<see cref="Domain.PasswordWork"/>).</summary>
+    [Required]
+    public PasswordWorkOptions PasswordWork { get; set; } = new();
+
+    public sealed class PasswordWorkOptions
+    {
+        /// <summary>Hashes or verifies at once; 0: one per core of the machine.</summary>
+        [Range(0, 1024)]
+        public int Concurrency { get; set; }
+
+        /// <summary>Requests that may wait for their turn; one more is refused with 503 and Retry-After.</summary>
+        [Range(0, 100_000)]
+        public int QueueLimit { get; set; } = 200;
+    }
+
     /// <summary>Largest request body accepted (bytes); 1,000 contacts to import fit well within the default.</summary>
     [Range(1024, 10 * 1024 * 1024)]
     public long MaxRequestBodyBytes { get; set; } = 512 * 1024;

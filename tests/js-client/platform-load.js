@@ -13,7 +13,7 @@
 //   RATES        messages/s, comma-separated steps (10,50,100); DURATION seconds measured per step (10), WARMUP (3)
 //   PROCESSES    comma-separated process names whose CPU is reported per step, read from /proc (the platform's
 //                services, PostgreSQL, RabbitMQ, the Aspire dashboard and this process by default)
-//   OPEN_PARALLEL  connections opened at a time (50)
+//   OPEN_PARALLEL  connections opened at a time (50); SIGNUP_PARALLEL  users registered and signed in at a time (8)
 //
 // Registration and sign-in are rate limited per client address (Gateway README, "Rate limits"): run the platform with
 // `RateLimits__ExemptNetworks__0=127.0.0.0/8` when this client is on the same machine.
@@ -32,6 +32,7 @@ const rates = (process.env.RATES ?? "10,50,100").split(",").map(Number);
 const duration = Number(process.env.DURATION ?? 10);
 const warmup = Number(process.env.WARMUP ?? 3);
 const parallel = Number(process.env.OPEN_PARALLEL ?? 50);
+const signUpParallel = Number(process.env.SIGNUP_PARALLEL ?? 8);
 const watched = (process.env.PROCESSES ??
   "Gateway,Messaging,Identity,Presence,Notifications,Media,postgres,beam.smp,Aspire.Dashboar,dcp,node").split(",");
 const password = "Load-test password 1";
@@ -102,7 +103,7 @@ function percentile(sorted, p) {
   const run = crypto.randomBytes(4).toString("hex");
   const started = Date.now();
   const users = new Array(userCount);
-  await inParallel(userCount, 8, async i => {
+  await inParallel(userCount, signUpParallel, async i => {
     const email = `load-${run}-${i}@example.com`;
     const registered = await call("POST", "/api/v1/users", { email, password, displayName: `Load ${i}` });
     const signedIn = await call("POST", "/connect/token", undefined, undefined, {

@@ -74,6 +74,7 @@ public static class PasswordReset
         IdentityDb db,
         IOpenIddictAuthorizationManager authorizations,
         IOpenIddictTokenManager tokens,
+        PasswordWork passwordWork,
         TimeProvider time,
         IOptions<IdentityServiceOptions> options,
         CancellationToken cancellationToken)
@@ -105,7 +106,8 @@ public static class PasswordReset
 
         // The new password, and whoever knew the old one is signed out everywhere.
         db.PasswordResetCodes.Remove(stored);
-        user.PasswordHash = users.PasswordHasher.HashPassword(user, password);
+        using (await passwordWork.TurnAsync(cancellationToken))
+            user.PasswordHash = users.PasswordHasher.HashPassword(user, password);
         user.SessionsRevokedAt = now;
         db.Add(new UserSessionsRevoked { UserId = user.Id, RevokedAt = now }, now);
         await users.UpdateSecurityStampAsync(user);

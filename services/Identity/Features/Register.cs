@@ -46,6 +46,7 @@ public static class Register
 public sealed class Registration(
     IdentityDb db,
     UserManager<User> users,
+    PasswordWork passwordWork,
     IOptions<IdentityServiceOptions> options,
     TimeProvider time)
 {
@@ -129,17 +130,34 @@ public sealed class Registration(
             return new Conflict("phone", "An account with this phone number exists.");
         if (username is not null && await users.FindByNameAsync(username) is not null)
             return new Conflict("username", "This username is taken.");
-        user.UserName = username ?? await FreeUsernameAsync(Usernames.FromDisplayName(displayName!), cancellationToken);
+        // The hash first, in turns (PasswordWork): waiting holds no database connection, and an insert tried again does
+        // not hash again. The password's policy was checked above.
+        using (await passwordWork.TurnAsync(cancellationToken))
+            user.PasswordHash = users.PasswordHasher.HashPassword(user, password);
 
+        // A username made from the display name may be taken by a sign-up of the same name in the moment between the
+        // check and the insert: another free one is picked. A username the user asked for is theirs or a conflict.
+        for (var attempt = 1; ; attempt++)
+        {
+            user.UserName = username ?? await FreeUsernameAsync(Usernames.FromDisplayName(displayName!), cancellationToken);
+            var outcome = await CreateAsync(user, invite, cancellationToken);
+            if (outcome is not Conflict { Field: "username" } || username is not null || attempt == 5)
+                return outcome;
+            db.ChangeTracker.Entries().Where(e => e.State == EntityState.Added).ToList().ForEach(e => e.State = EntityState.Detached);
+        }
+    }
+
+    private async Task<Outcome> CreateAsync(User user, Invite? invite, CancellationToken cancellationToken)
+    {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         IdentityResult created;
         try
         {
-            created = await users.CreateAsync(user, password);
+            created = await users.CreateAsync(user);
         }
         catch (DbUpdateException exception) when (exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } unique)
         {
-            // Someone registered the same address in the moment between the checks and the insert.
+            // Someone registered the same address or name in the moment between the checks and the insert.
             return UniqueViolation(unique.ConstraintName);
         }
         if (!created.Succeeded)
@@ -162,7 +180,7 @@ public sealed class Registration(
         db.Add(new UserRegistered
         {
             UserId = user.Id,
-            Username = user.UserName,
+            Username = user.UserName!,
             DisplayName = user.DisplayName,
             InvitedBy = invite?.InvitedBy,
             RegisteredAt = user.CreatedAt,

@@ -22,6 +22,7 @@ public sealed class SignInLookup(
     UserManager<User> users,
     IdentityDb db,
     SignInThrottle throttle,
+    PasswordWork passwordWork,
     IOptions<IdentityServiceOptions> options,
     TimeProvider time)
 {
@@ -42,16 +43,19 @@ public sealed class SignInLookup(
             return new(SignInOutcome.Throttled, null, wait);
 
         bool valid;
-        if (user is null)
+        using (await passwordWork.TurnAsync())
         {
-            _decoyHash ??= users.PasswordHasher.HashPassword(new User(), Guid.NewGuid().ToString());
-            users.PasswordHasher.VerifyHashedPassword(new User(), _decoyHash, password);
-            valid = false;
-        }
-        else
-        {
-            // Verifies, and stores a re-hash when the cost changed.
-            valid = await users.CheckPasswordAsync(user, password);
+            if (user is null)
+            {
+                _decoyHash ??= users.PasswordHasher.HashPassword(new User(), Guid.NewGuid().ToString());
+                users.PasswordHasher.VerifyHashedPassword(new User(), _decoyHash, password);
+                valid = false;
+            }
+            else
+            {
+                // Verifies, and stores a re-hash when the cost changed.
+                valid = await users.CheckPasswordAsync(user, password);
+            }
         }
 
         if (!valid)
@@ -101,12 +105,18 @@ public sealed class SignInLookup(
         var wait = await throttle.WaitAsync(account, user.Id, address);
         if (wait > TimeSpan.Zero)
             return new(SignInOutcome.Throttled, null, wait);
-        if (string.IsNullOrEmpty(password) || password.Length > Register.PasswordMaxLength || !await users.CheckPasswordAsync(user, password))
+        if (string.IsNullOrEmpty(password) || password.Length > Register.PasswordMaxLength || !await CheckInTurnAsync(user, password))
         {
             await throttle.RecordFailureAsync(account, address);
             return new(SignInOutcome.Invalid, null);
         }
         return user.IsDisabled ? new(SignInOutcome.Disabled, null) : new(SignInOutcome.Succeeded, user);
+    }
+
+    private async Task<bool> CheckInTurnAsync(User user, string password)
+    {
+        using (await passwordWork.TurnAsync())
+            return await users.CheckPasswordAsync(user, password);
     }
 
     /// <summary>The account, and the name in the form it is looked up by (what unknown names are throttled under).</summary>
