@@ -83,13 +83,20 @@ public sealed class ConversationTests(MessagingHost host) : IClassFixture<Messag
             Items = [Ack(bob.UserId, lastSeq), Ack(bob.UserId, lastSeq - 1), Ack(carol.UserId, lastSeq + 5), Ack(dave.UserId, 1)],
         });
 
-        var told = Assert.Single((await bus.NextAsync(TimeSpan.FromSeconds(15))).Items);
-        Assert.Equal((conversation, bob.UserId, lastSeq), (told.ConversationId, told.UserId, told.DeliveredSeq));
+        // The class's other tests share the vhost, so their flushes may come too: only what this batch could have moved counts
+        // (this conversation's cursors of the acknowledging users; Alice's own move with her sends).
+        bool Acknowledged(ReceiptsChanged item) => item.ConversationId == conversation && item.UserId != alice.UserId;
+        var ours = new List<ReceiptsChanged>();
+        while (ours.Count == 0)
+            ours.AddRange((await bus.NextAsync(TimeSpan.FromSeconds(15))).Items.Where(Acknowledged));
+        ours.AddRange((await bus.DrainAsync(TimeSpan.FromSeconds(1))).SelectMany(b => b.Items).Where(Acknowledged));
+        var told = Assert.Single(ours);
+        Assert.Equal((bob.UserId, lastSeq), (told.UserId, told.DeliveredSeq));
         var receipts = await alice.Get($"/api/v1/conversations/{conversation}/messages/{last.GetProperty("id")}/receipts");
         Assert.Equal((1, 0), (receipts.GetProperty("deliveredTo").GetInt32(), receipts.GetProperty("readBy").GetInt32()));
         // Never back, and nothing told when nothing moved; Dave learns nothing of the conversation.
         await bus.PublishAsync(new DeliveriesAcknowledged { InstanceId = "gateway-test", AcknowledgedAt = DateTimeOffset.UtcNow, Items = [Ack(bob.UserId, 1)] });
-        Assert.Empty(await bus.DrainAsync(TimeSpan.FromSeconds(1)));
+        Assert.DoesNotContain((await bus.DrainAsync(TimeSpan.FromSeconds(1))).SelectMany(b => b.Items), Acknowledged);
         Assert.Equal(HttpStatusCode.NotFound, (await dave.Post($"/api/v1/conversations/{conversation}/receipts", new { delivered = 1 })).StatusCode);
         var bobs = await bob.Json200(await bob.Post($"/api/v1/conversations/{conversation}/receipts", new { delivered = 1 }));
         Assert.Equal(lastSeq, bobs.GetProperty("delivered").GetInt64());
