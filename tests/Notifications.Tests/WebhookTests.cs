@@ -453,6 +453,9 @@ public sealed class WebhookTests(WebhookHost host) : IClassFixture<WebhookHost>
         await host.PostAsync(conversationId, 3, owner, "queued while the receiver is away");
         await Eventually.Returns(() => host.DeliveriesAsync(former, everywhereHook), l => l.GetProperty("items").GetArrayLength() == 2, Wait, "queued");
 
+        // A token issued while they were an admin, used after the role went but before the session revocation arrives
+        // (this test publishes none, so only the role change can refuse it).
+        using var staleAdmin = host.Client(former, platformAdmin: true);
         // Still an admin: nothing changes. Then the role goes, and another admin's account is disabled.
         await host.Bus.PublishAsync(new UserRolesChanged { UserId = former, Roles = ["admin"], ChangedBy = owner, ChangedAt = DateTimeOffset.UtcNow });
         await host.Bus.PublishAsync(new UserRolesChanged { UserId = former, Roles = [], ChangedBy = owner, ChangedAt = DateTimeOffset.UtcNow });
@@ -468,10 +471,20 @@ public sealed class WebhookTests(WebhookHost host) : IClassFixture<WebhookHost>
         var log = (await host.DeliveriesAsync(former, everywhereHook)).GetProperty("items").EnumerateArray().ToList();
         Assert.Equal(["failed", "delivered"], log.Select(d => d.GetProperty("status").GetString()));
 
+        var late = await host.ReceiverAsync();
+        var refused = await staleAdmin.PostAsJsonAsync("/api/v1/webhooks", new { url = late.Url, events = new[] { "message.posted" }, conversationId = (Guid?)null });
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+
         await everywhere.RestartAsync();
         await host.PostAsync(conversationId, 4, owner, "after");
         await Eventually.Returns(() => Task.FromResult(own.Unique), r => r.Any(d => d.Json.GetProperty("seq").GetInt64() == 4), Wait, "the conversation's webhook got seq 4");
         Assert.Equal([2L], everywhere.Unique.Where(d => d.Json.GetProperty("conversationId").GetGuid() == conversationId).Select(d => d.Json.GetProperty("seq").GetInt64()));
+        Assert.Empty(late.Unique);
+
+        // Made an admin again: their tokens that say so may register again.
+        await host.Bus.PublishAsync(new UserRolesChanged { UserId = former, Roles = ["admin"], ChangedBy = owner, ChangedAt = DateTimeOffset.UtcNow });
+        await Eventually.Returns(() => staleAdmin.PostAsJsonAsync("/api/v1/webhooks", new { url = late.Url, events = new[] { "message.posted" }, conversationId = (Guid?)null }),
+            r => r.StatusCode == HttpStatusCode.Created, Wait, "registered again once the role is back");
     }
 
     private async Task<List<JsonElement>> Webhooks(Guid userId)

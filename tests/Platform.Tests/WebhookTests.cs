@@ -117,9 +117,10 @@ public sealed class WebhookTests(WholePlatform platform)
 
         await platform.ReadAsync(await adaHttp.DeleteAsync($"api/v1/users/{bo.Id}/roles/admin"), HttpStatusCode.NoContent, "Ada revokes Bo's admin role", platform.Identity);
 
-        // Bo's sessions end with the role: once that reaches Notifications, his tokens that still say admin are refused.
-        // (Until then such a token can still register a webhook for every conversation: a known gap, Notifications README.
-        // The attempts go to a receiver of their own, so that a webhook they register is not taken for Bo's first.)
+        // Bo's sessions end with the role, so his tokens that still say admin are refused. Until the revocation reaches
+        // Notifications, such a token may still register a webhook for every conversation (403 once the role change has
+        // arrived), which the role change then disables with the others: the attempts go to a receiver of their own,
+        // which must get nothing after.
         await using var stale = await WebhookReceiver.StartAsync();
         await platform.EventuallyAsync(() => boHttp.PostAsJsonAsync("api/v1/webhooks", new { url = stale.Url, events = new[] { "message.posted" }, conversationId = (Guid?)null }),
             r => r.StatusCode == HttpStatusCode.Unauthorized, "Bo's admin token refused", platform.Identity, platform.Notifications);
@@ -134,6 +135,7 @@ public sealed class WebhookTests(WholePlatform platform)
         var after = (await platform.SendAsync(mia, group, "not for a former admin's integration")).GetProperty("seq").GetInt64();
         await platform.EventuallyAsync(() => Task.FromResult(witness.Unique), r => r.Any(d => Seq(d) == after), "Mia's webhook gets the message after", platform.Notifications);
         Assert.DoesNotContain(everywhere.Unique, d => d.Json.GetProperty("conversationId").GetGuid() == group && Seq(d) == after);
+        Assert.DoesNotContain(stale.Unique, d => d.Json.GetProperty("conversationId").GetGuid() == group && Seq(d) == after);
         Assert.Empty(everywhere.Rejected);
     }
 

@@ -17,7 +17,7 @@ public sealed class WebhookOwnerConsumer(WebhookStore webhooks, ILogger<WebhookO
 
     public Task Consume(ConsumeContext<UserRolesChanged> context) =>
         context.Message.Roles.Contains("admin")
-            ? Task.CompletedTask
+            ? webhooks.ClearOwnerRevocationAsync(context.Message.UserId, context.Message.ChangedAt, context.CancellationToken)
             : StopAsync(context.Message.UserId, NotAdminReason, context.Message.ChangedAt, context.CancellationToken);
 
     public Task Consume(ConsumeContext<UserDisabled> context) =>

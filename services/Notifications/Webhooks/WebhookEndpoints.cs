@@ -87,9 +87,19 @@ public static class WebhookEndpoints
         var secret = WebhookSecrets.Generate();
         var webhook = new Webhook(Guid.CreateVersion7(time.GetUtcNow()), me, request.ConversationId, request.Url!, events.Distinct().ToArray(),
             secrets.Protect(secret), null, null, time.GetUtcNow(), null, null);
-        await store.InsertAsync(webhook, cancellationToken);
+        if (webhook.ConversationId is not null)
+            await store.InsertAsync(webhook, cancellationToken);
+        else if (!await store.InsertPlatformWideAsync(webhook, IssuedAt(principal), cancellationToken))
+            return TypedResults.Problem("Your platform admin role was revoked after this token was issued; sign in again.",
+                statusCode: StatusCodes.Status403Forbidden, title: "Forbidden");
         return TypedResults.Created($"/api/v1/webhooks/{webhook.Id}", new WebhookCreated(webhook.Id, secret));
     }
+
+    // When the access token was issued (its iat, whole seconds); a token without one counts as the oldest.
+    private static DateTimeOffset IssuedAt(ClaimsPrincipal principal) =>
+        long.TryParse(principal.FindFirst("iat")?.Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : DateTimeOffset.MinValue;
 
     private static async Task<Results<Ok<Page<WebhookDto>>, ProblemHttpResult>> ListAsync(
         Guid? conversationId, ClaimsPrincipal principal, IQuerySession session, WebhookStore store, CancellationToken cancellationToken)

@@ -81,7 +81,13 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
             conversation_id uuid NOT NULL,
             seq             bigint NOT NULL,
             PRIMARY KEY (conversation_id, seq));
+        CREATE TABLE IF NOT EXISTS notifications.webhook_owner_revocations (
+            owner_id   uuid PRIMARY KEY,
+            revoked_at timestamptz NOT NULL);
         """;
+
+    // Registering a webhook for every conversation and taking its owner's admin role away take turns per owner.
+    private const string OwnerTurn = "SELECT pg_advisory_xact_lock(hashtextextended('notifications.webhook-owner:' || $1::text, 0))";
 
     /// <summary>
     /// The highest seq of conversation <c>c</c> up to which every event has been consumed: <c>through_seq</c>, plus the
@@ -131,7 +137,47 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
     public async Task InsertAsync(Webhook webhook, CancellationToken cancellationToken)
     {
         await EnsureSchemaAsync(cancellationToken);
-        await using var command = dataSource.CreateCommand($"INSERT INTO notifications.webhooks ({WebhookColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+        await using var command = dataSource.CreateCommand();
+        Insert(command, webhook);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// A webhook for every conversation, unless its owner lost the platform admin role (or their account was disabled)
+    /// at or after <paramref name="tokenIssuedAt"/>: a token that still says <c>admin</c> is refused here even before the
+    /// session revocation reaches this service. Takes turns with <see cref="DisablePlatformWideOwnedByAsync"/>, so a
+    /// registration is either refused or disabled with the others.
+    /// </summary>
+    public async Task<bool> InsertPlatformWideAsync(Webhook webhook, DateTimeOffset tokenIssuedAt, CancellationToken cancellationToken)
+    {
+        await EnsureSchemaAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var turn = new NpgsqlCommand(OwnerTurn, connection, transaction))
+        {
+            turn.Parameters.AddWithValue(webhook.OwnerId);
+            await turn.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using (var revoked = new NpgsqlCommand(
+            "SELECT 1 FROM notifications.webhook_owner_revocations WHERE owner_id = $1 AND revoked_at >= $2", connection, transaction))
+        {
+            revoked.Parameters.AddWithValue(webhook.OwnerId);
+            revoked.Parameters.AddWithValue(tokenIssuedAt);
+            if (await revoked.ExecuteScalarAsync(cancellationToken) is not null)
+                return false;
+        }
+        await using (var insert = new NpgsqlCommand { Connection = connection, Transaction = transaction })
+        {
+            Insert(insert, webhook);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    private static void Insert(NpgsqlCommand command, Webhook webhook)
+    {
+        command.CommandText = $"INSERT INTO notifications.webhooks ({WebhookColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
         command.Parameters.AddWithValue(webhook.Id);
         command.Parameters.AddWithValue(webhook.OwnerId);
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)webhook.ConversationId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
@@ -143,7 +189,6 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue(webhook.CreatedAt);
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)webhook.DisabledAt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)webhook.DisabledReason ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<Webhook?> GetAsync(Guid id, CancellationToken cancellationToken) =>
@@ -241,10 +286,32 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
     /// marked failed): only a platform admin may have one. Their webhooks for one conversation are not touched (those
     /// follow the owner's role in the conversation). Returns how many were disabled.
     /// </summary>
+    /// <summary>
+    /// The owner is no longer a platform admin (or was disabled) since <paramref name="at"/>: their webhooks for every
+    /// conversation are disabled, what those still had queued is failed, and registrations with a token issued until
+    /// then are refused from now on (<see cref="InsertPlatformWideAsync"/>).
+    /// </summary>
     public async Task<int> DisablePlatformWideOwnedByAsync(Guid ownerId, string reason, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await EnsureSchemaAsync(cancellationToken);
-        await using var command = dataSource.CreateCommand("""
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var turn = new NpgsqlCommand(OwnerTurn, connection, transaction))
+        {
+            turn.Parameters.AddWithValue(ownerId);
+            await turn.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using (var revoke = new NpgsqlCommand("""
+            INSERT INTO notifications.webhook_owner_revocations (owner_id, revoked_at) VALUES ($1, $2)
+            ON CONFLICT (owner_id) DO UPDATE SET revoked_at = greatest(webhook_owner_revocations.revoked_at, excluded.revoked_at)
+            """, connection, transaction))
+        {
+            revoke.Parameters.AddWithValue(ownerId);
+            revoke.Parameters.AddWithValue(at);
+            await revoke.ExecuteNonQueryAsync(cancellationToken);
+        }
+        int stopped;
+        await using (var command = new NpgsqlCommand("""
             WITH stopped AS (
               UPDATE notifications.webhooks SET disabled_at = $3, disabled_reason = $2
               WHERE owner_id = $1 AND conversation_id IS NULL AND disabled_at IS NULL
@@ -253,11 +320,25 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource)
               UPDATE notifications.webhook_deliveries SET status = 'failed', last_error = coalesce(last_error, $2), next_attempt_at = NULL
               WHERE webhook_id IN (SELECT id FROM stopped) AND status = 'pending')
             SELECT count(*)::int FROM stopped
-            """);
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue(ownerId);
+            command.Parameters.AddWithValue(reason);
+            command.Parameters.AddWithValue(at);
+            stopped = (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return stopped;
+    }
+
+    /// <summary>The owner was made a platform admin again at <paramref name="at"/>: tokens issued after an earlier revocation may register again.</summary>
+    public async Task ClearOwnerRevocationAsync(Guid ownerId, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await EnsureSchemaAsync(cancellationToken);
+        await using var command = dataSource.CreateCommand("DELETE FROM notifications.webhook_owner_revocations WHERE owner_id = $1 AND revoked_at < $2");
         command.Parameters.AddWithValue(ownerId);
-        command.Parameters.AddWithValue(reason);
         command.Parameters.AddWithValue(at);
-        return (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task RotateAsync(Guid id, string protectedSecret, string previousProtectedSecret, DateTimeOffset previousUntil, CancellationToken cancellationToken)
