@@ -67,6 +67,8 @@ export class ChatStore {
   readonly #members = new Map<string, string[] | null>();
   readonly #origins = new Map<string, Origin>();
   readonly #presence = new Map<string, PresenceNotice>();
+  /** Client message ids of my scheduled messages seen posted: Messaging records them sent just after it posts them. */
+  readonly #scheduledGone = new Set<string>();
   #watched = "";
   readonly #off: Array<() => void> = [];
   #inbox: InboxRow[] = [];
@@ -628,7 +630,9 @@ export class ChatStore {
   async loadScheduled(id: string): Promise<void> {
     const state = this.conversation(id);
     try {
-      state.scheduled = (await this.client.getScheduledMessages(id)).items;
+      // A list read between a scheduled message's post and its record marked sent still holds it: what was seen
+      // posted stays out.
+      state.scheduled = (await this.client.getScheduledMessages(id)).items.filter((scheduled) => !this.#scheduledGone.has(scheduled.clientMessageId));
     } catch {
       // Offline: read again with the next change.
     }
@@ -744,8 +748,12 @@ export class ChatStore {
       this.profile(message.senderId);
       state?.typing.delete(message.senderId);
       // One of my scheduled messages went out: the list no longer holds it.
-      if (state?.scheduled?.some((scheduled) => scheduled.clientMessageId === message.clientMessageId || scheduled.messageId === message.id))
+      const gone = state?.scheduled?.find((scheduled) => scheduled.clientMessageId === message.clientMessageId || scheduled.messageId === message.id);
+      if (state && gone) {
+        this.#scheduledGone.add(gone.clientMessageId);
+        state.scheduled = state.scheduled?.filter((scheduled) => scheduled !== gone);
         void this.loadScheduled(state.id);
+      }
     }
     if (event.type === "request.accepted") this.#watchAgain();
     this.#refreshInboxSoon();
