@@ -21,7 +21,7 @@ public class LinkPreviewHost : MediaHost
 
     public Canary V4 { get; } = new(IPAddress.Loopback);
 
-    public Canary V6 { get; } = new(IPAddress.IPv6Loopback);
+    public Canary V6 { get; private set; } = null!;
 
     protected override async Task StartingAsync()
     {
@@ -55,6 +55,14 @@ public class LinkPreviewHost : MediaHost
                 return Results.Content("<html></html>", "text/html");
             });
         });
+        // Ports are per address family: a v6 canary on the site's port number would be the site's allowed endpoint
+        // (127.0.0.1:port) for names that resolve to both families, and the site would answer instead of a refusal.
+        V6 = new Canary(IPAddress.IPv6Loopback);
+        while (V6.Port == Site.Port || V6.Port == V4.Port)
+        {
+            V6.Dispose();
+            V6 = new Canary(IPAddress.IPv6Loopback);
+        }
         Own(site);
         Own(V4);
         Own(V6);
