@@ -92,6 +92,10 @@ say ""
 say "test: $projects of $expected test projects reported, in $(( $(date +%s) - started )) s"
 if [ "$test_status" -ne 0 ] || [ "$failed" -gt 0 ] || [ "$passed" -eq 0 ] || { [ $# -eq 0 ] && [ "$projects" -ne "$expected" ]; }; then
   grep -E '^\s*Failed [A-Za-z0-9_.]+ \[' "$log" | sed 's/^ */  /' || true
+  # Why each failed, as CI shows only this script's output: each failure's message (up to its stack trace), cut at 60 lines.
+  awk '/^[ \t]*Failed [A-Za-z0-9_.]+ \[/ { on = 1; n = 0; print ""; print; next }
+       on && /^[ \t]*(Stack Trace:|Standard Output Messages:|Passed |Failed |Skipped )/ { on = 0 }
+       on && ++n <= 60 { print } on && n == 61 { print "  [...]" }' "$log" || true
   say "test: full output in $log"
   say "Tests: $passed passed, $failed failed, $skipped skipped"
   exit 1

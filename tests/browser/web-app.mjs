@@ -450,7 +450,8 @@ async function pages() {
     if (found) resolve(found.registrationId);
   }));
   await cdp.send("ServiceWorker.enable");
-  const registrationId = await registration;
+  const registrationId = await Promise.race([registration, new Promise((_, reject) =>
+    setTimeout(() => reject(new Error("timed out waiting for: the service worker's registration over the DevTools protocol")), timeout).unref())]);
   await cdp.send("ServiceWorker.deliverPushMessage", {
     origin: gateway, registrationId,
     data: JSON.stringify({ title: "Dave Pages in Reports", body: "a pushed message", kind: "mention", conversationId: groupId, count: 2, notificationIds: [] }),

@@ -1,6 +1,8 @@
 import type { PlatformClient } from "@platform/client";
 import { errorText } from "./format";
 
+const subscribeTimeoutMs = 20_000;
+
 /** Whether this browser can receive Web Push through a service worker. */
 export function pushSupported(): boolean {
   return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
@@ -19,10 +21,21 @@ export async function turnOnPush(client: PlatformClient): Promise<void> {
   let subscription = await registration.pushManager.getSubscription();
   if (!subscription) {
     const key = await client.getVapidPublicKey();
+    // The browser asks its vendor's push service, which may not answer at all (a network that blocks it): the page says
+    // so after a while rather than waiting for ever.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const silence = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`The browser's push service did not answer within ${subscribeTimeoutMs / 1000} s; try again later.`)), subscribeTimeoutMs);
+    });
     try {
-      subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64Url(key) });
-    } catch (error) {
-      throw new Error(`The browser's push service refused the subscription (${errorText(error)}).`);
+      subscription = await Promise.race([
+        registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64Url(key) }).catch((error: unknown) => {
+          throw new Error(`The browser's push service refused the subscription (${errorText(error)}).`);
+        }),
+        silence,
+      ]);
+    } finally {
+      clearTimeout(timer);
     }
   }
   const json = subscription.toJSON();
