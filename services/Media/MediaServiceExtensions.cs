@@ -45,6 +45,7 @@ public static class MediaServiceExtensions
                 options.Schema.For<UploadSession>().DocumentAlias("upload").Duplicate(u => u.ExpiresAt);
                 options.Schema.For<LinkPreview>().DocumentAlias("link_preview");
                 options.Schema.For<BackfillCheckpoint>().DocumentAlias("backfill_checkpoint");
+                options.Schema.For<OutboxEntry>().DocumentAlias("outbox").Duplicate(e => e.CreatedAt);
             })
             .UseNpgsqlDataSource()
             .UseLightweightSessions();
@@ -67,6 +68,7 @@ public static class MediaServiceExtensions
         builder.Services.AddSingleton<LinkPreviewService>();
         builder.Services.AddScoped<LinkPreviewPublisher>();
         builder.Services.AddHostedService<UploadSweeper>();
+        builder.Services.AddPlatformOutbox<MediaOutboxStore>();
         builder.AddConversationLogBackfill<ConversationLogReplay>();
 
         // Per user: fetching pages for anyone who asks, and storing files, are the costly things this service does.

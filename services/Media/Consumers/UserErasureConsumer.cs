@@ -8,9 +8,10 @@ namespace Platform.Media.Consumers;
 
 /// <summary>
 /// A deleted account (<see cref="UserDeleted"/>) is erased from Media: every file the user uploaded (its stored bytes and
-/// thumbnails, unless another user's file has the same bytes, its record and its attachment links) and their unfinished
-/// resumable uploads (record and staged bytes). The blobs go before the records, so a failure (the object store away) is
-/// retried with the records still there to say what is left; a second delivery finds nothing.
+/// thumbnails, unless another user's file has the same bytes, its record and its attachment links), their unfinished
+/// resumable uploads (record and staged bytes) and any announcement of their files still in the outbox. The blobs go
+/// before the records, so a failure (the object store away) is retried with the records still there to say what is
+/// left; a second delivery finds nothing.
 /// </summary>
 public sealed class UserErasureConsumer(IDocumentSession session, IBlobStore blobs, BlobLocks locks, MediaOptions options, ILogger<UserErasureConsumer> logger)
     : IConsumer<UserDeleted>
@@ -39,6 +40,8 @@ public sealed class UserErasureConsumer(IDocumentSession session, IBlobStore blo
         foreach (var upload in uploads)
             File.Delete(Path.Combine(options.StagingPath, "upload-" + upload.ToString("N")));
         session.DeleteWhere<UploadSession>(u => u.OwnerId == userId);
+        // Announcements of the user's files still waiting for the broker go with them.
+        session.DeleteWhere<OutboxEntry>(e => e.Message.OwnerId == userId);
         await session.SaveChangesAsync(cancellationToken);
         logger.LogInformation("Erased deleted user {UserId}: {Files} files, {Uploads} unfinished uploads", userId, items.Count, uploads.Count);
     }

@@ -1,3 +1,5 @@
+using Platform.Contracts.Media;
+
 namespace Platform.Media.Domain;
 
 /// <summary>A file is recorded once it is processed (a refused upload leaves no record), so every file is ready.</summary>
@@ -88,4 +90,19 @@ public static class UploadStatus
     public const string Receiving = "receiving";
     public const string Ready = "ready";
     public const string Failed = "failed";
+}
+
+/// <summary>
+/// An announcement for the bus (the platform's outbox): stored in the transaction that records its file, published
+/// from memory right after the commit, deleted once the broker has confirmed it; what a crash or a broker outage left
+/// here the outbox's relay publishes (<c>Storage/MediaOutboxStore.cs</c>).
+/// </summary>
+public sealed record OutboxEntry
+{
+    public Guid Id { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public required MediaReady Message { get; init; }
+    /// <summary>The upload's trace, which the publish continues.</summary>
+    public string? TraceParent { get; init; }
+    public string? TraceState { get; init; }
 }

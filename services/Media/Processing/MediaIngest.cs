@@ -1,17 +1,17 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
 using Marten;
-using MassTransit;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Media;
 using Platform.Media.Domain;
 using Platform.Media.Storage;
+using Platform.ServiceDefaults;
 
 namespace Platform.Media.Processing;
 
 /// <summary>
 /// Turns a staged upload into a stored file: sniff the type, apply the limits, process it by kind, store the bytes
-/// content-addressed, record it and announce <see cref="MediaReady"/>. Anything refused throws
+/// content-addressed, record it and announce <see cref="MediaReady"/> (through the outbox, in the same transaction). Anything refused throws
 /// <see cref="MediaRejectedException"/> before a byte is stored; the staged file is the caller's to delete.
 /// </summary>
 public sealed class MediaIngest(
@@ -20,7 +20,7 @@ public sealed class MediaIngest(
     BlobLocks locks,
     ImageProcessor images,
     FfmpegProcessor ffmpeg,
-    IPublishEndpoint publisher,
+    OutboxDispatcher outbox,
     IOptions<MediaOptions> options,
     TimeProvider time,
     ILogger<MediaIngest> logger)
@@ -126,9 +126,7 @@ public sealed class MediaIngest(
                         Waveform = twin.Waveform,
                         Animated = twin.Animated,
                     };
-                    session.Store(item);
-                    await session.SaveChangesAsync(cancellationToken);
-                    await AnnounceAsync(item, cancellationToken);
+                    await RecordAsync(session, item, cancellationToken);
                     return item;
                 }
             }
@@ -143,10 +141,8 @@ public sealed class MediaIngest(
                 await using var content = blob.Open();
                 await blobs.PutAsync(blob.Key, content, blob.ContentType, cancellationToken);
             }
-            session.Store(item);
-            await session.SaveChangesAsync(cancellationToken);
+            await RecordAsync(session, item, cancellationToken);
         }
-        await AnnounceAsync(item, cancellationToken);
         return item;
     }
 
@@ -329,29 +325,28 @@ public sealed class MediaIngest(
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(file, cancellationToken));
     }
 
-    private async Task AnnounceAsync(MediaItem item, CancellationToken cancellationToken)
+    // The file's record and its MediaReady commit together (the outbox's entry), and the event is published right after
+    // the commit; if the broker is away then, or the process dies first, the outbox's relay publishes it later.
+    private async Task RecordAsync(IDocumentSession session, MediaItem item, CancellationToken cancellationToken)
     {
-        try
+        var now = time.GetUtcNow();
+        var announcement = MediaOutboxStore.Entry(new MediaReady
         {
-            await publisher.Publish(new MediaReady
-            {
-                MediaId = item.Id,
-                OwnerId = item.OwnerId,
-                ContentType = item.ContentType,
-                Size = item.Size,
-                Width = item.Width,
-                Height = item.Height,
-                DurationMs = item.DurationMs,
-                ThumbnailUrl = item.SmallThumbnailKey is null ? null : MediaUrls.Thumbnail(item.Id),
-                BlurHash = item.BlurHash,
-                Animated = item.Animated,
-                ReadyAt = time.GetUtcNow(),
-            }, cancellationToken);
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-            // The file is stored and served; only the announcement is lost, and it is logged as an error.
-            logger.LogError(exception, "MediaReady for {MediaId} could not be published", item.Id);
-        }
+            MediaId = item.Id,
+            OwnerId = item.OwnerId,
+            ContentType = item.ContentType,
+            Size = item.Size,
+            Width = item.Width,
+            Height = item.Height,
+            DurationMs = item.DurationMs,
+            ThumbnailUrl = item.SmallThumbnailKey is null ? null : MediaUrls.Thumbnail(item.Id),
+            BlurHash = item.BlurHash,
+            Animated = item.Animated,
+            ReadyAt = now,
+        }, now);
+        session.Store(item);
+        session.Store(announcement);
+        await session.SaveChangesAsync(cancellationToken);
+        outbox.Committed([MediaOutboxStore.Item(announcement)]);
     }
 }
