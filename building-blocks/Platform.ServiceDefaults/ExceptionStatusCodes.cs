@@ -21,6 +21,7 @@ public static class ExceptionStatusCodes
             => StatusCodes.Status400BadRequest,
         OperationCanceledException => StatusCodes.Status499ClientClosedRequest,
         ServiceBusyException => StatusCodes.Status503ServiceUnavailable,
+        BrokerUnavailableException => StatusCodes.Status503ServiceUnavailable,
         _ when IsDependencyOutage(exception) => StatusCodes.Status503ServiceUnavailable,
         TimeoutException => StatusCodes.Status504GatewayTimeout,
         _ => StatusCodes.Status500InternalServerError,

@@ -89,6 +89,8 @@ public sealed class ServiceDefaultsTests : IAsyncLifetime
         Assert.Equal(StatusCodes.Status500InternalServerError, ExceptionStatusCodes.Select(new InvalidOperationException("wrapped", uniqueViolation)));
         Assert.Equal(StatusCodes.Status503ServiceUnavailable,
             ExceptionStatusCodes.Select(new InvalidOperationException("wrapped", new Npgsql.PostgresException("shutting down", "FATAL", "FATAL", "57P01"))));
+        // A publish that gave up waiting for the broker (BoundedPublish): the request may succeed in a moment.
+        Assert.Equal(StatusCodes.Status503ServiceUnavailable, ExceptionStatusCodes.Select(new BrokerUnavailableException("no broker")));
     }
 
     [Fact]

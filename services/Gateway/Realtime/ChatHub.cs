@@ -20,6 +20,9 @@ public sealed class ChatHub(
 {
     private static readonly ConcurrentDictionary<(Guid User, Guid Conversation), DateTimeOffset> LastTyping = new();
 
+    /// <summary>How long a typing notice may wait for the broker before it is dropped.</summary>
+    public static readonly TimeSpan TypingPublishBound = TimeSpan.FromSeconds(2);
+
     public override async Task OnConnectedAsync()
     {
         var connection = connections.Find(Context.ConnectionId) ?? throw new HubException("Connection not registered.");
@@ -85,11 +88,20 @@ public sealed class ChatHub(
             foreach (var (stale, at) in LastTyping)
                 if (now - at >= options.Value.TypingThrottle)
                     LastTyping.TryRemove(stale, out _);
-        await bus.Publish(new TypingChanged
+        var typing = new TypingChanged
         {
             ConversationId = conversationId, UserId = connection.UserId, InstanceId = instance.Id, StartedAt = now, ExpiresAt = now + options.Value.TypingExpiry,
             HiddenFrom = await blocks.HiddenFromAsync(connection.UserId, connection.AccessToken, Context.ConnectionAborted),
-        });
+        };
+        // A connection's calls run one at a time: a publish waiting for an unreachable broker would hold its Acks,
+        // Resumes and the rest. Typing is over in seconds anyway: with the broker away it is dropped.
+        try
+        {
+            await bus.PublishWithinAsync(typing, TypingPublishBound, Context.ConnectionAborted);
+        }
+        catch (BrokerUnavailableException)
+        {
+        }
     }
 
     /// <summary>The client has the conversation's events up to <paramref name="seq"/>: a delivered receipt, batched.</summary>
@@ -162,11 +174,18 @@ public sealed class ChatHub(
         if (refusal is not null)
             throw new HubException(refusal);
         var now = time.GetUtcNow();
-        await bus.Publish(new CallSignal
+        try
         {
-            CallId = callId, FromUserId = connection.UserId, ToUserId = toUserId, Payload = json, InstanceId = instance.Id,
-            SentAt = now, ExpiresAt = now + options.Value.SignalExpiry,
-        });
+            await bus.PublishWithinAsync(new CallSignal
+            {
+                CallId = callId, FromUserId = connection.UserId, ToUserId = toUserId, Payload = json, InstanceId = instance.Id,
+                SentAt = now, ExpiresAt = now + options.Value.SignalExpiry,
+            }, Context.ConnectionAborted);
+        }
+        catch (BrokerUnavailableException)
+        {
+            throw new HubException("Calls are unavailable; try again shortly.");
+        }
     }
 
     private RealtimeConnection Connection() => connections.Find(Context.ConnectionId) ?? throw new HubException("Connection not registered.");

@@ -57,7 +57,8 @@ public static class EphemeralMessages
         var now = time.GetUtcNow();
         var message = new EphemeralMessageDto(Guid.CreateVersion7(now), id, senderId, text, MessageText.Urls(text), now, true, BotAuthor.BotKind,
             http.User.Identity?.Name, true, recipient, request.ResponseId);
-        await bus.Publish(new EphemeralMessage
+        // Not stored anywhere: with the broker away the bot gets a 503 and may send it again.
+        await bus.PublishWithinAsync(new EphemeralMessage
         {
             ConversationId = id,
             UserId = recipient,

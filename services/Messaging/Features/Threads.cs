@@ -135,7 +135,7 @@ public static class Threads
         // follow itself is stored; a lost message leaves Notifications with the implicit followers only).
         try
         {
-            await bus.Publish(new ThreadFollowChanged { ConversationId = id, RootId = rootId!.Value, UserId = userId, Following = follow, ChangedAt = time.GetUtcNow() },
+            await bus.PublishWithinAsync(new ThreadFollowChanged { ConversationId = id, RootId = rootId!.Value, UserId = userId, Following = follow, ChangedAt = time.GetUtcNow() },
                 cancellationToken);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
