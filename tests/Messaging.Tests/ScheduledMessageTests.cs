@@ -69,6 +69,33 @@ public sealed class ScheduledMessageTests(MessagingHost host) : IClassFixture<Me
         Assert.Single(await Messages(member, group), m => m.GetProperty("text").GetString() == "good morning, all");
     }
 
+    /// <summary>
+    /// The sender posts a due message, then records it sent in a transaction of its own; a list read in between must not
+    /// show it still waiting (a client that saw the message arrive and lists again). Here the post is made alone, with the
+    /// scheduled message's client id, as the sender's first step; its pass then records it sent and posts nothing more.
+    /// </summary>
+    [Fact]
+    public async Task AScheduledMessageAlreadyPosted_IsNotListed_EvenBeforeTheSenderRecordsItSent()
+    {
+        var owner = host.Client();
+        var member = host.Client();
+        var group = await owner.CreateGroup(member.UserId);
+        var scheduled = (await owner.Json200(await Schedule(owner, group, "at nine", host.Clock.GetUtcNow().AddMinutes(5), "nine-1"))).GetProperty("id").GetGuid();
+        var other = (await owner.Json200(await Schedule(owner, group, "at ten", host.Clock.GetUtcNow().AddMinutes(65), "ten-1"))).GetProperty("id").GetGuid();
+
+        await owner.Json200(await owner.Post($"/api/v1/conversations/{group}/messages", new { clientMessageId = "nine-1", text = "at nine" }));
+
+        var listed = (await owner.Get($"/api/v1/conversations/{group}/scheduled-messages")).GetProperty("items").EnumerateArray()
+            .Select(m => m.GetProperty("id").GetGuid()).ToList();
+        Assert.DoesNotContain(scheduled, listed);
+        Assert.Equal([other], listed);
+        host.Clock.Advance(TimeSpan.FromMinutes(6));
+        await SendDue(owner, group);
+        Assert.Single(await Messages(member, group), m => m.GetProperty("text").GetString() == "at nine");
+        Assert.Equal([other], (await owner.Get($"/api/v1/conversations/{group}/scheduled-messages")).GetProperty("items").EnumerateArray()
+            .Select(m => m.GetProperty("id").GetGuid()));
+    }
+
     [Fact]
     public async Task ACancelledMessage_IsNeverSent_AndBadRequestsAndNonMembersAreRefused()
     {

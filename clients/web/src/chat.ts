@@ -67,7 +67,7 @@ export class ChatStore {
   readonly #members = new Map<string, string[] | null>();
   readonly #origins = new Map<string, Origin>();
   readonly #presence = new Map<string, PresenceNotice>();
-  /** Client message ids of my scheduled messages seen posted: Messaging records them sent just after it posts them. */
+  /** Client message ids of my scheduled messages seen posted, kept out of list answers that were on their way. */
   readonly #scheduledGone = new Set<string>();
   #watched = "";
   readonly #off: Array<() => void> = [];
@@ -630,8 +630,8 @@ export class ChatStore {
   async loadScheduled(id: string): Promise<void> {
     const state = this.conversation(id);
     try {
-      // A list read between a scheduled message's post and its record marked sent still holds it: what was seen
-      // posted stays out.
+      // A list asked for before a scheduled message went out may be answered after the app saw it posted: what was
+      // seen posted stays out.
       state.scheduled = (await this.client.getScheduledMessages(id)).items.filter((scheduled) => !this.#scheduledGone.has(scheduled.clientMessageId));
     } catch {
       // Offline: read again with the next change.

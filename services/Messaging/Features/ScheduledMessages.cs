@@ -94,7 +94,7 @@ public static class ScheduledMessages
     private static Created<ScheduledMessageDto> Created(ScheduledMessage m) =>
         TypedResults.Created($"/api/v1/conversations/{m.ConversationId}/scheduled-messages/{m.Id}", ScheduledMessageDto.From(m));
 
-    /// <summary>The caller's own scheduled messages of this conversation not yet sent (pending, or failed with the reason), soonest first.</summary>
+    /// <summary>The caller's own scheduled messages of this conversation not yet sent (pending, or failed with the reason), soonest first; one already posted is not listed, even before the sender records it sent.</summary>
     private static async Task<Results<Ok<Page<ScheduledMessageDto>>, ProblemHttpResult>> List(
         Guid id, HttpContext http, IQuerySession session, IOptions<MessagingOptions> options, CancellationToken cancellationToken)
     {
@@ -104,7 +104,17 @@ public static class ScheduledMessages
         var items = await session.Query<ScheduledMessage>()
             .Where(m => m.ConversationId == id && m.SenderId == userId && m.State != ScheduledState.Sent)
             .OrderBy(m => m.SendAt).Take(options.Value.MaxScheduledMessages + 100).ToListAsync(cancellationToken);
-        return TypedResults.Ok(new Page<ScheduledMessageDto>(items.Select(ScheduledMessageDto.From).ToList(), null));
+        // The sender posts a due message, then records it sent in its own transaction: in between, the message is in the
+        // conversation and its row still says pending. One read of the posted messages' keys leaves those out, so a
+        // client that sees the message arrive and lists again never finds it still waiting.
+        var keys = items.Where(m => m.State == ScheduledState.Pending)
+            .Select(m => ClientMessageKey.KeyOf(id, userId, m.ClientMessageId)).ToArray();
+        var posted = keys.Length == 0
+            ? []
+            : (await session.LoadManyAsync<ClientMessageKey>(cancellationToken, keys)).Select(key => key.Id).ToHashSet();
+        return TypedResults.Ok(new Page<ScheduledMessageDto>(items
+            .Where(m => m.State != ScheduledState.Pending || !posted.Contains(ClientMessageKey.KeyOf(id, userId, m.ClientMessageId)))
+            .Select(ScheduledMessageDto.From).ToList(), null));
     }
 
     private static async Task<Results<Ok<ScheduledMessageDto>, ProblemHttpResult>> Update(
