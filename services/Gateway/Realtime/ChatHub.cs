@@ -15,7 +15,7 @@ namespace Platform.Gateway.Realtime;
 [Authorize]
 public sealed class ChatHub(
     ConnectionIndex connections, ConversationStreams streams, Replayer replayer, PresenceWatchers watchers, MessagingClient messaging, PresenceClient presence, ConnectionReporter reporter, AckBatcher acks,
-    IPublishEndpoint bus, GatewayInstance instance, IOptions<RealtimeOptions> options, TimeProvider time, CallAccess calls,
+    IBus bus, GatewayInstance instance, IOptions<RealtimeOptions> options, TimeProvider time, CallAccess calls,
     TokenRevocations revocations, TypingBlocks blocks) : Hub
 {
     private static readonly ConcurrentDictionary<(Guid User, Guid Conversation), DateTimeOffset> LastTyping = new();

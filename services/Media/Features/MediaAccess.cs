@@ -20,7 +20,7 @@ public sealed class MediaAccess(IBlobStore blobs, BlobLocks locks, ILogger<Media
         return members.Any(m => m.Active);
     }
 
-    /// <summary>Deletes the files, their links and every blob no other file still uses.</summary>
+    /// <summary>Deletes the files, their links, their announcements not yet published and every blob no other file still uses.</summary>
     public async Task DeleteAsync(IDocumentSession session, IReadOnlyList<MediaItem> items, CancellationToken cancellationToken)
     {
         if (items.Count == 0)
@@ -29,6 +29,8 @@ public sealed class MediaAccess(IBlobStore blobs, BlobLocks locks, ILogger<Media
         foreach (var item in items)
             session.Delete(item);
         session.DeleteWhere<AttachmentLink>(l => l.MediaId.IsOneOf(ids));
+        // An announcement still waiting for the broker goes with its file.
+        session.DeleteWhere<OutboxEntry>(e => e.Message.MediaId.IsOneOf(ids));
         await session.SaveChangesAsync(cancellationToken);
 
         foreach (var key in items.SelectMany(i => i.BlobKeys()).Distinct())

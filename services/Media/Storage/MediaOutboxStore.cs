@@ -33,6 +33,9 @@ public sealed class MediaOutboxStore(IDocumentStore store) : IClaimingOutboxStor
         DateTimeOffset olderThan, int limit, Func<IReadOnlyList<OutboxItem>, Task<IReadOnlyList<Guid>>> publish, CancellationToken cancellationToken)
     {
         await using var session = store.LightweightSession();
+        // A raw statement does not create the table as a document operation does (a fresh database has none until the
+        // first upload): without this every pass failed until then.
+        await session.Database.EnsureStorageExistsAsync(typeof(OutboxEntry), cancellationToken);
         await session.BeginTransactionAsync(cancellationToken);
         var claimed = await session.QueryAsync<OutboxEntry>(
             $"select data from {MediaServiceExtensions.Schema}.mt_doc_outbox where created_at < ? order by created_at limit ? for update skip locked",
@@ -43,7 +46,8 @@ public sealed class MediaOutboxStore(IDocumentStore store) : IClaimingOutboxStor
             var ids = published.ToArray();
             session.DeleteWhere<OutboxEntry>(entry => entry.Id.IsOneOf(ids));
         }
-        // Ends the transaction (and releases the rows not published) whether or not anything was deleted.
+        // Commits the deletions; the rows not published are released when the session ends (with nothing to delete, it
+        // rolls back).
         await session.SaveChangesAsync(cancellationToken);
         return published.Count;
     }

@@ -21,7 +21,7 @@ public sealed record EphemeralMessageDto(
 public static class EphemeralMessages
 {
     public static async Task<Results<Created<MessageDto>, Accepted<CommandAccepted>, Accepted<EphemeralMessageDto>, ProblemHttpResult>> SendAsync(
-        Guid id, SendMessageRequest request, HttpContext http, IQuerySession session, IPublishEndpoint bus, MessagingOptions options, TimeProvider time,
+        Guid id, SendMessageRequest request, HttpContext http, IQuerySession session, IBus bus, MessagingOptions options, TimeProvider time,
         CancellationToken cancellationToken)
     {
         var senderId = http.User.UserId();

@@ -90,7 +90,7 @@ public static class SendMessage
 
     private static async Task<Results<Created<MessageDto>, Accepted<CommandAccepted>, Accepted<EphemeralMessageDto>, ProblemHttpResult>> Handle(
         Guid id, SendMessageRequest request, HttpContext http, ConversationWriter writer,
-        IOptions<MessagingOptions> options, IOptions<BotCommandOptions> commandOptions, CommandDispatcher commands, MassTransit.IPublishEndpoint bus,
+        IOptions<MessagingOptions> options, IOptions<BotCommandOptions> commandOptions, CommandDispatcher commands, MassTransit.IBus bus,
         TimeProvider time, IDocumentSession session, CancellationToken cancellationToken)
     {
         var senderId = http.User.UserId();

@@ -32,10 +32,10 @@ public static class Threads
     {
         group.MapGet("/{id:guid}/messages/{messageId:guid}/thread", Get).WithName("GetThread");
         group.MapPut("/{id:guid}/messages/{messageId:guid}/follow", (Guid id, Guid messageId, HttpContext http, ConversationWriter writer, TimeProvider time,
-                IPublishEndpoint bus, ILogger<ThreadFollow> logger, CancellationToken ct)
+                IBus bus, ILogger<ThreadFollow> logger, CancellationToken ct)
             => SetFollowing(id, messageId, follow: true, http, writer, time, bus, logger, ct)).WithName("FollowThread");
         group.MapDelete("/{id:guid}/messages/{messageId:guid}/follow", (Guid id, Guid messageId, HttpContext http, ConversationWriter writer, TimeProvider time,
-                IPublishEndpoint bus, ILogger<ThreadFollow> logger, CancellationToken ct)
+                IBus bus, ILogger<ThreadFollow> logger, CancellationToken ct)
             => SetFollowing(id, messageId, follow: false, http, writer, time, bus, logger, ct)).WithName("UnfollowThread");
         group.MapPost("/{id:guid}/messages/{messageId:guid}/thread/read", MarkRead).WithName("MarkThreadRead");
     }
@@ -103,7 +103,7 @@ public static class Threads
 
     /// <summary>Following a thread marks what it holds now as read; unfollowing keeps the user from being followed back as the root's author.</summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> SetFollowing(
-        Guid id, Guid messageId, bool follow, HttpContext http, ConversationWriter writer, TimeProvider time, IPublishEndpoint bus, ILogger logger,
+        Guid id, Guid messageId, bool follow, HttpContext http, ConversationWriter writer, TimeProvider time, IBus bus, ILogger logger,
         CancellationToken cancellationToken)
     {
         var userId = http.User.UserId();
