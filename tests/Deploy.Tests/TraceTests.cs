@@ -61,8 +61,13 @@ public sealed class TraceTests(PlatformInfrastructure infrastructure) : IClassFi
             () => Task.FromResult(spans.Snapshot().Where(s => s.TraceId == traceId).ToList()),
             // The push can be recorded before the requests' own spans end (the publish runs beside the response): wait
             // for both.
+            // Each span may be collected more than once (the in-process services share the process's listeners), so the
+            // requests' spans are counted by id; and the Gateway's, which ends last (after the push its answer already
+            // made), must be there: the parent of its forward to Messaging.
             t => t.Any(s => s.Source.Name == "Platform.Gateway" && s.OperationName == "realtime push" && Equals(s.GetTagItem("platform.seq"), seq))
-                && t.Count(s => s.Source.Name == "Microsoft.AspNetCore" && s.Kind == ActivityKind.Server && (s.GetTagItem("url.path") as string)?.EndsWith("/messages") == true) >= 2,
+                && t.Where(s => s.Source.Name == "Microsoft.AspNetCore" && s.Kind == ActivityKind.Server && (s.GetTagItem("url.path") as string)?.EndsWith("/messages") == true)
+                    .Select(s => s.SpanId).Distinct().Count() >= 2
+                && t.Any(forward => forward.Source.Name == "Yarp.ReverseProxy" && t.Any(s => s.SpanId == forward.ParentSpanId)),
             TimeSpan.FromSeconds(15), "the Gateway's push of the message and both requests are in the send's trace");
 
         string Describe() => string.Join("\n", trace.Select(s => $"{s.Source.Name} {s.Kind} {s.DisplayName} {s.SpanId} <- {s.ParentSpanId}"));
