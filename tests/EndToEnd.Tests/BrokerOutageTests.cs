@@ -13,15 +13,8 @@ public sealed class BrokerOutagePlatform : RealtimePlatform
     public override async Task InitializeAsync()
     {
         await Infrastructure.InitializeAsync();
-        var direct = new Uri(Infrastructure.VirtualHost.ConnectionString);
-        Broker = new TcpProxy(direct);
-        await StartAsync(Infrastructure.Database.ConnectionString, new UriBuilder(direct) { Port = Broker.Address.Port }.Uri.ToString());
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Broker.DisposeAsync();
+        (Broker, var rabbitMq) = ProxyBroker();
+        await StartAsync(Infrastructure.Database.ConnectionString, rabbitMq);
     }
 }
 

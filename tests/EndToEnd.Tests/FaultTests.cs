@@ -15,16 +15,8 @@ public sealed class ProxiedDatabasePlatform : RealtimePlatform
     public override async Task InitializeAsync()
     {
         await Infrastructure.InitializeAsync();
-        var direct = new NpgsqlConnectionStringBuilder(Infrastructure.Database.ConnectionString);
-        Database = new TcpProxy(new Uri($"tcp://{direct.Host}:{direct.Port}/"));
-        var proxied = new NpgsqlConnectionStringBuilder(Infrastructure.Database.ConnectionString) { Host = "127.0.0.1", Port = Database.Address.Port };
-        await StartAsync(proxied.ConnectionString, Infrastructure.VirtualHost.ConnectionString);
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Database.DisposeAsync();
+        (Database, var postgres) = ProxyDatabase();
+        await StartAsync(postgres, Infrastructure.VirtualHost.ConnectionString);
     }
 }
 

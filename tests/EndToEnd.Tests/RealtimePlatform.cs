@@ -79,6 +79,30 @@ public class RealtimePlatform : IAsyncLifetime
         return new User(user, client);
     }
 
+    private readonly List<TcpProxy> _proxies = [];
+
+    /// <summary>A proxy a test can cut or slow in front of the class's PostgreSQL, and the connection string through it.</summary>
+    protected (TcpProxy Proxy, string ConnectionString) ProxyDatabase()
+    {
+        var direct = new Npgsql.NpgsqlConnectionStringBuilder(Infrastructure.Database.ConnectionString);
+        var proxy = Owned(new TcpProxy(new Uri($"tcp://{direct.Host}:{direct.Port}/")));
+        return (proxy, new Npgsql.NpgsqlConnectionStringBuilder(direct.ConnectionString) { Host = "127.0.0.1", Port = proxy.Address.Port }.ConnectionString);
+    }
+
+    /// <summary>A proxy a test can cut in front of the class's RabbitMQ, and the broker address through it.</summary>
+    protected (TcpProxy Proxy, string Uri) ProxyBroker()
+    {
+        var direct = new Uri(Infrastructure.VirtualHost.ConnectionString);
+        var proxy = Owned(new TcpProxy(direct));
+        return (proxy, new UriBuilder(direct) { Port = proxy.Address.Port }.Uri.ToString());
+    }
+
+    private TcpProxy Owned(TcpProxy proxy)
+    {
+        _proxies.Add(proxy);
+        return proxy;
+    }
+
     public virtual async Task DisposeAsync()
     {
         foreach (var client in _clients)
@@ -87,6 +111,8 @@ public class RealtimePlatform : IAsyncLifetime
         await Gateway1.DisposeAsync();
         await Messaging.DisposeAsync();
         await Issuer.DisposeAsync();
+        foreach (var proxy in _proxies)
+            await proxy.DisposeAsync();
         await Infrastructure.DisposeAsync();
     }
 }

@@ -81,17 +81,8 @@ public sealed class SlowDatabasePlatform : RealtimePlatform
     public override async Task InitializeAsync()
     {
         await Infrastructure.InitializeAsync();
-        var postgres = new Npgsql.NpgsqlConnectionStringBuilder(Infrastructure.Database.ConnectionString);
-        Database = new TcpProxy(new Uri($"tcp://{postgres.Host}:{postgres.Port}"));
-        postgres.Host = "127.0.0.1";
-        postgres.Port = Database.Address.Port;
-        await StartAsync(postgres.ConnectionString, Infrastructure.VirtualHost.ConnectionString);
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Database.DisposeAsync();
+        (Database, var postgres) = ProxyDatabase();
+        await StartAsync(postgres, Infrastructure.VirtualHost.ConnectionString);
     }
 }
 
