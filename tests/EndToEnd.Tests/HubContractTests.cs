@@ -49,17 +49,21 @@ public sealed class HubContractTests(RealtimePlatform platform) : IClassFixture<
     }
 
     [Fact]
-    public async Task Ack_FromTheStream_MovesTheDeliveredReceipt()
+    public async Task Ack_FromTheStream_MovesTheDeliveredReceipt_ToldToTheSenderOnly()
     {
         var alice = platform.Client(platform.Gateway1.BaseAddress);
         var bob = platform.Client(platform.Gateway2.BaseAddress);
-        var conversation = (await alice.Sdk.CreateConversationAsync("group", [bob.Id], "acks")).Id;
+        var carol = platform.Client(platform.Gateway2.BaseAddress);
+        var conversation = (await alice.Sdk.CreateConversationAsync("group", [bob.Id, carol.Id], "acks")).Id;
         await bob.Sdk.Realtime.StartAsync();
-        // Alice listens before sending: receipts are pushed live, not replayed.
+        // Alice and Carol listen before the send: receipts are pushed live, not replayed.
         var receipt = new TaskCompletionSource<ReceiptNotice>(TaskCreationOptions.RunContinuationsAsynchronously);
         long sent = long.MaxValue;
         alice.Sdk.Realtime.Receipt += notice => { if (notice.UserId == bob.Id && notice.Delivered >= Interlocked.Read(ref sent)) receipt.TrySetResult(notice); };
+        var toCarol = new List<ReceiptNotice>();
+        carol.Sdk.Realtime.Receipt += notice => { lock (toCarol) toCarol.Add(notice); };
         await alice.Sdk.Realtime.StartAsync();
+        await carol.Sdk.Realtime.StartAsync();
 
         var message = await alice.Sdk.SendMessageAsync(conversation, "did you get this?");
         Interlocked.Exchange(ref sent, message.Seq);
@@ -69,5 +73,10 @@ public sealed class HubContractTests(RealtimePlatform platform) : IClassFixture<
                 break;
 
         Assert.Equal(conversation, (await receipt.Task.WaitAsync(TimeSpan.FromSeconds(15))).ConversationId);
+        // Bob's delivered cursor concerns the sender of what it covers: Carol, a member who sent nothing, is not told
+        // (she gets it with the same flush if at all; a second more is plenty).
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        lock (toCarol)
+            Assert.DoesNotContain(toCarol, notice => notice.UserId == bob.Id);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Npgsql;
 using Platform.Contracts.Gateway;
 using Platform.Contracts.Identity;
 using Platform.Contracts.Messaging;
@@ -92,6 +93,8 @@ public sealed class ConversationTests(MessagingHost host) : IClassFixture<Messag
         ours.AddRange((await bus.DrainAsync(TimeSpan.FromSeconds(1))).SelectMany(b => b.Items).Where(Acknowledged));
         var told = Assert.Single(ours);
         Assert.Equal((bob.UserId, lastSeq), (told.UserId, told.DeliveredSeq));
+        // To the sender of what it covers, nobody else.
+        Assert.Equal([alice.UserId], told.ToUserIds);
         var receipts = await alice.Get($"/api/v1/conversations/{conversation}/messages/{last.GetProperty("id")}/receipts");
         Assert.Equal((1, 0), (receipts.GetProperty("deliveredTo").GetInt32(), receipts.GetProperty("readBy").GetInt32()));
         // Never back, and nothing told when nothing moved; Dave learns nothing of the conversation.
@@ -100,6 +103,86 @@ public sealed class ConversationTests(MessagingHost host) : IClassFixture<Messag
         Assert.Equal(HttpStatusCode.NotFound, (await dave.Post($"/api/v1/conversations/{conversation}/receipts", new { delivered = 1 })).StatusCode);
         var bobs = await bob.Json200(await bob.Post($"/api/v1/conversations/{conversation}/receipts", new { delivered = 1 }));
         Assert.Equal(lastSeq, bobs.GetProperty("delivered").GetInt64());
+    }
+
+    [Fact]
+    public async Task Receipts_AreToldToTheSendersOfTheMessagesTheyCover_AndReadsAlsoToTheReadersOwnDevices()
+    {
+        await using var bus = await BusProbe<ReceiptsChangedBatch>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var alice = host.Client();
+        var bob = host.Client();
+        var carol = host.Client();
+        var conversation = await alice.CreateGroup(bob.UserId, carol.UserId);
+        var fromAlice = (await alice.Send(conversation, "from Alice")).GetProperty("seq").GetInt64();
+        var fromCarol = (await carol.Send(conversation, "from Carol")).GetProperty("seq").GetInt64();
+        var receipts = $"/api/v1/conversations/{conversation}/receipts";
+        async Task<ReceiptsChanged> Told(Func<ReceiptsChanged, bool> match)
+        {
+            while (true)
+                foreach (var item in (await bus.NextAsync(TimeSpan.FromSeconds(15))).Items)
+                    if (item.ConversationId == conversation && match(item))
+                        return item;
+        }
+
+        // Each step waits for its flush, so that no two are coalesced.
+        await bob.Json200(await bob.Post(receipts, new { delivered = fromAlice }));
+        Assert.Equal([alice.UserId], (await Told(r => r.UserId == bob.UserId && r.DeliveredSeq == fromAlice)).ToUserIds);
+        await bob.Json200(await bob.Post(receipts, new { delivered = fromCarol }));
+        Assert.Equal([carol.UserId], (await Told(r => r.UserId == bob.UserId && r.DeliveredSeq == fromCarol)).ToUserIds);
+        // Reading covers both messages (their "read" marks change) and Bob's own devices follow his read cursor.
+        await bob.Json200(await bob.Post(receipts, new { read = fromCarol }));
+        var read = await Told(r => r.UserId == bob.UserId && r.ReadSeq == fromCarol);
+        Assert.Equal(new[] { alice.UserId, bob.UserId, carol.UserId }.Order(), read.ToUserIds!.Order());
+        // Alice's delivered cursor covers Carol's message only (her own moved when she sent).
+        await alice.Json200(await alice.Post(receipts, new { delivered = fromCarol }));
+        Assert.Equal([carol.UserId], (await Told(r => r.UserId == alice.UserId && r.DeliveredSeq == fromCarol)).ToUserIds);
+    }
+
+    [Fact]
+    public async Task DeliveriesAcknowledged_DoNotWaitForAMembershipASendHolds_AndMoveItOnceReleased()
+    {
+        await using var bus = await BusProbe<ReceiptsChangedBatch>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var alice = host.Client();
+        var bob = host.Client();
+        var carol = host.Client();
+        var conversation = await alice.CreateGroup(bob.UserId, carol.UserId);
+        var sent = await alice.Send(conversation, "one");
+        var lastSeq = sent.GetProperty("seq").GetInt64();
+
+        // Carol's membership row held by a transaction, as a send holds its sender's until it commits.
+        await using var connection = new NpgsqlConnection(host.Infrastructure.Database.ConnectionString);
+        await connection.OpenAsync();
+        var holding = await connection.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("select 1 from messaging.mt_doc_membership where id = $1 for update", connection, holding))
+        {
+            hold.Parameters.Add(new NpgsqlParameter { Value = $"{conversation:N}:{carol.UserId:N}" });
+            Assert.Equal(1, await hold.ExecuteScalarAsync());
+        }
+        await bus.PublishAsync(new DeliveriesAcknowledged
+        {
+            InstanceId = "gateway-test", AcknowledgedAt = DateTimeOffset.UtcNow,
+            Items =
+            [
+                new DeliveryAcknowledgement { UserId = bob.UserId, ConversationId = conversation, Seq = lastSeq },
+                new DeliveryAcknowledgement { UserId = carol.UserId, ConversationId = conversation, Seq = lastSeq },
+            ],
+        });
+
+        // Bob's cursor moves and is told while Carol's row is held (the batch does not wait for it)...
+        var told = new List<ReceiptsChanged>();
+        async Task<ReceiptsChanged> Told(Guid user)
+        {
+            while (!told.Any(item => item.UserId == user))
+                told.AddRange((await bus.NextAsync(TimeSpan.FromSeconds(15))).Items.Where(item => item.ConversationId == conversation));
+            return told.Single(item => item.UserId == user);
+        }
+        Assert.Equal(lastSeq, (await Told(bob.UserId)).DeliveredSeq);
+        Assert.DoesNotContain(told, item => item.UserId == carol.UserId);
+        // ...and Carol's once the row is released.
+        await holding.CommitAsync();
+        Assert.Equal(lastSeq, (await Told(carol.UserId)).DeliveredSeq);
+        var receipts = await alice.Get($"/api/v1/conversations/{conversation}/messages/{sent.GetProperty("id")}/receipts");
+        Assert.Equal(2, receipts.GetProperty("deliveredTo").GetInt32());
     }
 
     [Fact]

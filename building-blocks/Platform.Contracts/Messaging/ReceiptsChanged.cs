@@ -21,6 +21,14 @@ public sealed record ReceiptsChanged
     /// to every member costs a message per member per ack); otherwise every member's connections do.
     /// </summary>
     public bool OwnDevicesOnly { get; init; }
+
+    /// <summary>
+    /// When set, only these users' connections learn of it: the senders of the messages the moved cursors now cover (their
+    /// "delivered" and "read" marks change), and the member, whose own devices follow their read cursor. When null, every
+    /// member's connections (or the member's own, with <see cref="OwnDevicesOnly"/>), as Messaging told all receipts
+    /// before; a Gateway that does not know this property does the same, which tells more users than needed, never fewer.
+    /// </summary>
+    public IReadOnlyList<Guid>? ToUserIds { get; init; }
 }
 
 /// <summary>

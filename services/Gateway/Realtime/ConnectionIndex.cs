@@ -111,6 +111,20 @@ public sealed class ConnectionIndex(IOptions<RealtimeOptions> options, RealtimeM
             Send(connection, message);
     }
 
+    /// <summary>To every connection of each of the users on this instance (serialized once); not ordered, not stored.</summary>
+    public void SendToUsers(IEnumerable<Guid> userIds, string method, object payload)
+    {
+        SerializedHubMessage? message = null;
+        foreach (var userId in userIds)
+        {
+            if (!_byUser.TryGetValue(userId, out var connections) || connections.IsEmpty)
+                continue;
+            message ??= new SerializedHubMessage(new InvocationMessage(method, [payload]));
+            foreach (var connection in connections.Values)
+                Send(connection, message);
+        }
+    }
+
     /// <summary>Sends to the members' connections of this conversation except <paramref name="except"/>'s; not ordered, not stored.</summary>
     public void Broadcast(Guid conversationId, Guid except, string method, object payload) => Broadcast(conversationId, except, [], method, payload);
 

@@ -41,8 +41,10 @@ public sealed class TypingConsumer(ConnectionIndex connections, TimeProvider tim
 }
 
 /// <summary>
-/// Members' delivered/read cursors, for the conversation's connections (senders show "delivered" and "read"): a flush of
-/// them in one message, or one (as Messaging published them before <see cref="ReceiptsChangedBatch"/>).
+/// Members' delivered/read cursors, for whom they concern (senders show "delivered" and "read"; a member's own devices
+/// follow their read cursor): to the users Messaging names, or, from older Messaging instances that name none, to the
+/// conversation's connections. A flush of them in one message, or one (as Messaging published them before
+/// <see cref="ReceiptsChangedBatch"/>).
 /// </summary>
 public sealed class ReceiptConsumer(ConnectionIndex connections) : IConsumer<ReceiptsChangedBatch>, IConsumer<ReceiptsChanged>
 {
@@ -68,7 +70,9 @@ public sealed class ReceiptConsumer(ConnectionIndex connections) : IConsumer<Rec
             ["delivered"] = receipt.DeliveredSeq,
             ["read"] = receipt.ReadSeq,
         };
-        if (receipt.OwnDevicesOnly)
+        if (receipt.ToUserIds is { } users)
+            connections.SendToUsers(users, HubMethods.Receipt, payload);
+        else if (receipt.OwnDevicesOnly)
             connections.SendToUser(receipt.UserId, HubMethods.Receipt, payload);
         else
             connections.Broadcast(receipt.ConversationId, Guid.Empty, HubMethods.Receipt, payload);

@@ -19,11 +19,12 @@ public sealed class ReceiptPublisher(IServiceScopeFactory scopes, TimeProvider t
         new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
 
     /// <param name="read">Null when the read cursor is not for others to see (the reader's read receipts are off).</param>
-    public void Changed(Guid conversationId, Guid userId, long delivered, long? read, bool ownDevicesOnly) =>
+    /// <param name="to">The users whose connections learn of it (<see cref="ReceiptsChanged.ToUserIds"/>); null: every member's.</param>
+    public void Changed(Guid conversationId, Guid userId, long delivered, long? read, bool ownDevicesOnly, IReadOnlyList<Guid>? to = null) =>
         _changes.Writer.TryWrite(new ReceiptsChanged
         {
             ConversationId = conversationId, UserId = userId, DeliveredSeq = delivered, ReadSeq = read, ChangedAt = time.GetUtcNow(),
-            OwnDevicesOnly = ownDevicesOnly,
+            OwnDevicesOnly = ownDevicesOnly, ToUserIds = to,
         });
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -43,6 +44,8 @@ public sealed class ReceiptPublisher(IServiceScopeFactory scopes, TimeProvider t
                     {
                         DeliveredSeq = Math.Max(earlier.DeliveredSeq ?? 0, change.DeliveredSeq ?? 0),
                         ReadSeq = earlier.ReadSeq is null && change.ReadSeq is null ? null : Math.Max(earlier.ReadSeq ?? 0, change.ReadSeq ?? 0),
+                        // Whom either concerned: each was told to its own (null: everyone).
+                        ToUserIds = earlier.ToUserIds is null || change.ToUserIds is null ? null : earlier.ToUserIds.Union(change.ToUserIds).ToList(),
                     };
             }
             try

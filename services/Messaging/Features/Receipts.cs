@@ -1,5 +1,6 @@
 using Marten;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
 using Platform.Messaging.Domain;
 using Platform.ServiceDefaults;
 
@@ -35,7 +36,8 @@ public static class Receipts
     }
 
     private static async Task<Results<Ok<ReceiptsDto>, ProblemHttpResult>> Move(
-        Guid id, ReceiptsRequest request, HttpContext http, IDocumentSession session, ReceiptPublisher receipts, CancellationToken cancellationToken)
+        Guid id, ReceiptsRequest request, HttpContext http, IDocumentSession session, NpgsqlDataSource dataSource, ReceiptPublisher receipts,
+        CancellationToken cancellationToken)
     {
         var userId = http.User.UserId();
         var key = Membership.KeyOf(id, userId);
@@ -55,7 +57,12 @@ public static class Receipts
         await session.SaveChangesAsync(cancellationToken);
         var moved = (await session.LoadAsync<Membership>(key, cancellationToken))!;
         if (moved.DeliveredSeq != member.DeliveredSeq || moved.ReadSeq != member.ReadSeq)
-            Tell(receipts, conversation, moved, ToOthers(conversation, moved) ? await session.LoadAsync<UserPrivacy>(userId, cancellationToken) : null);
+        {
+            var others = ToOthers(conversation, moved);
+            var (after, through) = Covered(member, moved);
+            Tell(receipts, conversation, member, moved, others ? await session.LoadAsync<UserPrivacy>(userId, cancellationToken) : null,
+                others ? (await SendersAsync(dataSource, [(id, after, through)], cancellationToken))[0] : []);
+        }
         return TypedResults.Ok(new ReceiptsDto(id, moved.DeliveredSeq, moved.ReadSeq));
     }
 
@@ -63,21 +70,76 @@ public static class Receipts
     public static bool ToOthers(ConversationView conversation, Membership member) =>
         conversation.Kind != ConversationKind.Channel && !member.Requested;
 
-    /// <summary>Publishes a member's moved cursors to whom they concern.</summary>
-    public static void Tell(ReceiptPublisher receipts, ConversationView conversation, Membership moved, UserPrivacy? privacy)
+    /// <summary>
+    /// Publishes a member's moved cursors to whom they concern: the senders of the messages the cursors now cover (their
+    /// messages' "delivered" and "read" marks change; <paramref name="senders"/>, from <see cref="SendersAsync"/>), and,
+    /// when the read cursor moved, the member's own devices (which follow it). Nobody else: in a group of a thousand, a
+    /// delivered cursor told to every member was a thousand pushes per member per message.
+    /// </summary>
+    public static void Tell(
+        ReceiptPublisher receipts, ConversationView conversation, Membership before, Membership moved, UserPrivacy? privacy, IReadOnlyCollection<Guid> senders)
     {
         var (id, userId) = (conversation.Id, moved.UserId);
+        var readMoved = moved.ReadSeq > before.ReadSeq;
         // Channels, and a message request not yet accepted: nobody else's business.
         if (!ToOthers(conversation, moved))
-            receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
+        {
+            if (readMoved)
+                receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
+        }
         else if (privacy is { ReadReceipts: false })
         {
-            // Read receipts off: others learn of delivery only; the reader's own devices learn both.
-            receipts.Changed(id, userId, moved.DeliveredSeq, null, ownDevicesOnly: false);
-            receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
+            // Read receipts off: others learn of delivery only (the senders of what was newly delivered); the reader's own
+            // devices learn both.
+            if (moved.DeliveredSeq > before.DeliveredSeq
+                && senders.Where(sender => sender != userId).ToList() is { Count: > 0 } delivered)
+                receipts.Changed(id, userId, moved.DeliveredSeq, null, ownDevicesOnly: false, delivered);
+            if (readMoved)
+                receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
         }
         else
-            receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: false);
+        {
+            var to = senders.Where(sender => sender != userId).ToList();
+            if (readMoved)
+                to.Add(userId);
+            if (to.Count > 0)
+                receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: false, to);
+        }
+    }
+
+    /// <summary>
+    /// The seqs whose marks a move of the member's cursors changes: after the lower of the cursors that moved, through the
+    /// higher cursor (reading implies delivery, so the read cursor is never ahead of the delivered one).
+    /// </summary>
+    public static (long After, long Through) Covered(Membership before, Membership moved) =>
+        (moved.ReadSeq > before.ReadSeq ? before.ReadSeq : before.DeliveredSeq, Math.Max(moved.DeliveredSeq, moved.ReadSeq));
+
+    /// <summary>
+    /// The senders of the messages in each range of seqs (<c>after</c> excluded, <c>through</c> included), in one query
+    /// on the messages' <c>(conversation_id, seq)</c> index: whom a receipt covering the range concerns.
+    /// </summary>
+    public static async Task<IReadOnlyList<HashSet<Guid>>> SendersAsync(
+        NpgsqlDataSource dataSource, IReadOnlyList<(Guid ConversationId, long After, long Through)> ranges, CancellationToken cancellationToken)
+    {
+        var senders = ranges.Select(_ => new HashSet<Guid>()).ToList();
+        var asked = Enumerable.Range(0, ranges.Count).Where(i => ranges[i].Through > ranges[i].After).ToList();
+        if (asked.Count == 0)
+            return senders;
+        await using var command = dataSource.CreateCommand($"""
+            select distinct r.i, m.data ->> 'senderId'
+            from unnest($1::int[], $2::uuid[], $3::bigint[], $4::bigint[]) as r(i, conversation_id, after_seq, through_seq)
+            join {MessagingServiceExtensions.Schema}.mt_doc_message m
+              on m.conversation_id = r.conversation_id and m.seq > r.after_seq and m.seq <= r.through_seq
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = asked.ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = asked.Select(i => ranges[i].ConversationId).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = asked.Select(i => ranges[i].After).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = asked.Select(i => ranges[i].Through).ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            if (!reader.IsDBNull(1))
+                senders[reader.GetInt32(0)].Add(Guid.Parse(reader.GetString(1)));
+        return senders;
     }
 
     /// <summary>
