@@ -148,6 +148,10 @@ export class ChatStore {
         this.#connection = "online";
         this.#refreshInboxSoon();
         void this.refreshNotifications();
+        // Receipts pushed while away are gone, and the next one comes only when a cursor covers another of my messages:
+        // my newest message's marks are read again.
+        for (const state of this.#conversations.values())
+          if (state.loaded) void this.#loadBaseline(state).then(() => this.#changed());
         this.#changed();
       }),
       realtime.on("error", () => {

@@ -111,18 +111,19 @@ public sealed class ConnectionIndex(IOptions<RealtimeOptions> options, RealtimeM
             Send(connection, message);
     }
 
-    /// <summary>To every connection of each of the users on this instance (serialized once); not ordered, not stored.</summary>
-    public void SendToUsers(IEnumerable<Guid> userIds, string method, object payload)
+    /// <summary>
+    /// To the connections of this conversation (those with its stream: members) of the given users; serialized once; not
+    /// ordered, not stored.
+    /// </summary>
+    public void SendToMembers(Guid conversationId, IReadOnlyCollection<Guid> userIds, string method, object payload)
     {
+        if (userIds.Count == 0 || !_byConversation.TryGetValue(conversationId, out var connections))
+            return;
+        var wanted = userIds.Count <= 8 ? userIds : userIds.ToHashSet();
         SerializedHubMessage? message = null;
-        foreach (var userId in userIds)
-        {
-            if (!_byUser.TryGetValue(userId, out var connections) || connections.IsEmpty)
-                continue;
-            message ??= new SerializedHubMessage(new InvocationMessage(method, [payload]));
-            foreach (var connection in connections.Values)
-                Send(connection, message);
-        }
+        foreach (var (_, connection) in connections)
+            if (wanted.Contains(connection.UserId))
+                Send(connection, message ??= new SerializedHubMessage(new InvocationMessage(method, [payload])));
     }
 
     /// <summary>Sends to the members' connections of this conversation except <paramref name="except"/>'s; not ordered, not stored.</summary>

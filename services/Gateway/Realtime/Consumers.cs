@@ -71,7 +71,7 @@ public sealed class ReceiptConsumer(ConnectionIndex connections) : IConsumer<Rec
             ["read"] = receipt.ReadSeq,
         };
         if (receipt.ToUserIds is { } users)
-            connections.SendToUsers(users, HubMethods.Receipt, payload);
+            connections.SendToMembers(receipt.ConversationId, users, HubMethods.Receipt, payload);
         else if (receipt.OwnDevicesOnly)
             connections.SendToUser(receipt.UserId, HubMethods.Receipt, payload);
         else

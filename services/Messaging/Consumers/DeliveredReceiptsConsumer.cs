@@ -51,8 +51,11 @@ public sealed class DeliveredReceiptsConsumer(IQuerySession session, NpgsqlDataS
         // Told to the senders of what each moved cursor newly covers (one query for the batch).
         var toOthers = moved.Where(m => Receipts.ToOthers(conversations[m.ConversationId], m)).ToList();
         var privacy = (await session.LoadManyAsync<UserPrivacy>(cancellationToken, toOthers.Select(m => m.UserId).Distinct())).ToDictionary(p => p.Id);
-        var senders = await Receipts.SendersAsync(dataSource,
-            toOthers.Select(m => (m.ConversationId, moving[m.Id].DeliveredSeq, m.DeliveredSeq)).ToList(), cancellationToken);
+        var senders = await Receipts.SendersAsync(dataSource, toOthers.Select(m =>
+        {
+            var (after, through) = Receipts.Covered(moving[m.Id], m);
+            return (m.ConversationId, after, through);
+        }).ToList(), cancellationToken);
         for (var i = 0; i < toOthers.Count; i++)
         {
             var member = toOthers[i];
@@ -69,7 +72,7 @@ public sealed class DeliveredReceiptsConsumer(IQuerySession session, NpgsqlDataS
 
     /// <summary>
     /// Moves the cursors forward in one statement that never waits for a row: a row another transaction holds is left
-    /// out and returned as busy (a row that is gone is neither). The send path holds its sender's membership row from its upsert to its commit, in
+    /// out and returned as busy (a row deleted meanwhile may be too, and is gone at the next attempt). The send path holds its sender's membership row from its upsert to its commit, in
     /// conversation order, and a statement taking many members' rows in another order while waiting for each could wait
     /// for a send that waits for it (PostgreSQL's deadlock detection then ends one of them after a second, with the sends
     /// of the whole batch waiting that second).

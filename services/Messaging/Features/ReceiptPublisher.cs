@@ -6,7 +6,9 @@ namespace Platform.Messaging.Features;
 
 /// <summary>
 /// Publishes receipt changes for senders, coalesced: within one flush interval only the newest cursors of each
-/// (conversation, user) go out. Receipts are not part of the log; a change lost in a crash is superseded by the next.
+/// (conversation, user) go out. Receipts are not part of the log; a change lost in a crash is superseded by the member's next one that concerns the
+/// same users (a sender's marks by the next receipt covering one of their messages; clients load a message's receipts
+/// again with <c>GET .../messages/{id}/receipts</c> when they reconnect).
 /// </summary>
 public sealed class ReceiptPublisher(IServiceScopeFactory scopes, TimeProvider time, ILogger<ReceiptPublisher> logger) : BackgroundService
 {

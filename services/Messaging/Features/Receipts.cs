@@ -61,7 +61,7 @@ public static class Receipts
             var others = ToOthers(conversation, moved);
             var (after, through) = Covered(member, moved);
             Tell(receipts, conversation, member, moved, others ? await session.LoadAsync<UserPrivacy>(userId, cancellationToken) : null,
-                others ? (await SendersAsync(dataSource, [(id, after, through)], cancellationToken))[0] : []);
+                others ? (await SendersAsync(dataSource, [(id, after, through)], cancellationToken))[0] : new Dictionary<Guid, long>());
         }
         return TypedResults.Ok(new ReceiptsDto(id, moved.DeliveredSeq, moved.ReadSeq));
     }
@@ -72,15 +72,19 @@ public static class Receipts
 
     /// <summary>
     /// Publishes a member's moved cursors to whom they concern: the senders of the messages the cursors now cover (their
-    /// messages' "delivered" and "read" marks change; <paramref name="senders"/>, from <see cref="SendersAsync"/>), and,
-    /// when the read cursor moved, the member's own devices (which follow it). Nobody else: in a group of a thousand, a
-    /// delivered cursor told to every member was a thousand pushes per member per message.
+    /// messages' "delivered" and "read" marks change; <paramref name="senders"/>, from <see cref="SendersAsync"/>, or null
+    /// when the range was too long to look at: then every member), and, when the read cursor moved, the member's own
+    /// devices (which follow it). Nobody else: in a group of a thousand, a delivered cursor told to every member was a
+    /// thousand pushes per member per message.
     /// </summary>
     public static void Tell(
-        ReceiptPublisher receipts, ConversationView conversation, Membership before, Membership moved, UserPrivacy? privacy, IReadOnlyCollection<Guid> senders)
+        ReceiptPublisher receipts, ConversationView conversation, Membership before, Membership moved, UserPrivacy? privacy,
+        IReadOnlyDictionary<Guid, long>? senders)
     {
         var (id, userId) = (conversation.Id, moved.UserId);
         var readMoved = moved.ReadSeq > before.ReadSeq;
+        // Those with a message after the given seq, other than the member (null: everyone).
+        List<Guid>? SendersAfter(long seq) => senders?.Where(s => s.Value > seq && s.Key != userId).Select(s => s.Key).ToList();
         // Channels, and a message request not yet accepted: nobody else's business.
         if (!ToOthers(conversation, moved))
         {
@@ -89,20 +93,20 @@ public static class Receipts
         }
         else if (privacy is { ReadReceipts: false })
         {
-            // Read receipts off: others learn of delivery only (the senders of what was newly delivered); the reader's own
-            // devices learn both.
-            if (moved.DeliveredSeq > before.DeliveredSeq
-                && senders.Where(sender => sender != userId).ToList() is { Count: > 0 } delivered)
+            // Read receipts off: others learn of delivery only (the senders of what was newly delivered: nothing of when
+            // the member read); the reader's own devices learn both.
+            var delivered = SendersAfter(before.DeliveredSeq);
+            if (moved.DeliveredSeq > before.DeliveredSeq && delivered is not { Count: 0 })
                 receipts.Changed(id, userId, moved.DeliveredSeq, null, ownDevicesOnly: false, delivered);
             if (readMoved)
                 receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: true);
         }
         else
         {
-            var to = senders.Where(sender => sender != userId).ToList();
+            var to = SendersAfter(Covered(before, moved).After);
             if (readMoved)
-                to.Add(userId);
-            if (to.Count > 0)
+                to?.Add(userId);
+            if (to is not { Count: 0 })
                 receipts.Changed(id, userId, moved.DeliveredSeq, moved.ReadSeq, ownDevicesOnly: false, to);
         }
     }
@@ -115,21 +119,29 @@ public static class Receipts
         (moved.ReadSeq > before.ReadSeq ? before.ReadSeq : before.DeliveredSeq, Math.Max(moved.DeliveredSeq, moved.ReadSeq));
 
     /// <summary>
-    /// The senders of the messages in each range of seqs (<c>after</c> excluded, <c>through</c> included), in one query
-    /// on the messages' <c>(conversation_id, seq)</c> index: whom a receipt covering the range concerns.
+    /// A longer range is not looked at (a member back after a long time, in a busy conversation): its receipt goes to every
+    /// member, as all receipts once did, rather than reading thousands of messages for it.
     /// </summary>
-    public static async Task<IReadOnlyList<HashSet<Guid>>> SendersAsync(
+    public const int MaxSendersRange = 1000;
+
+    /// <summary>
+    /// The senders of the messages in each range of seqs (<c>after</c> excluded, <c>through</c> included), each with the
+    /// highest seq they sent there, in one query on the messages' <c>(conversation_id, seq)</c> index: whom a receipt
+    /// covering the range concerns. Null for a range longer than <see cref="MaxSendersRange"/>.
+    /// </summary>
+    public static async Task<IReadOnlyList<Dictionary<Guid, long>?>> SendersAsync(
         NpgsqlDataSource dataSource, IReadOnlyList<(Guid ConversationId, long After, long Through)> ranges, CancellationToken cancellationToken)
     {
-        var senders = ranges.Select(_ => new HashSet<Guid>()).ToList();
-        var asked = Enumerable.Range(0, ranges.Count).Where(i => ranges[i].Through > ranges[i].After).ToList();
+        var senders = ranges.Select(range => range.Through - range.After > MaxSendersRange ? null : new Dictionary<Guid, long>()).ToList();
+        var asked = Enumerable.Range(0, ranges.Count).Where(i => senders[i] is not null && ranges[i].Through > ranges[i].After).ToList();
         if (asked.Count == 0)
             return senders;
         await using var command = dataSource.CreateCommand($"""
-            select distinct r.i, m.data ->> 'senderId'
+            select r.i, m.data ->> 'senderId', max(m.seq)
             from unnest($1::int[], $2::uuid[], $3::bigint[], $4::bigint[]) as r(i, conversation_id, after_seq, through_seq)
             join {MessagingServiceExtensions.Schema}.mt_doc_message m
               on m.conversation_id = r.conversation_id and m.seq > r.after_seq and m.seq <= r.through_seq
+            group by r.i, m.data ->> 'senderId'
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = asked.ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = asked.Select(i => ranges[i].ConversationId).ToArray() });
@@ -138,7 +150,7 @@ public static class Receipts
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
             if (!reader.IsDBNull(1))
-                senders[reader.GetInt32(0)].Add(Guid.Parse(reader.GetString(1)));
+                senders[reader.GetInt32(0)]![Guid.Parse(reader.GetString(1))] = reader.GetInt64(2);
         return senders;
     }
 
