@@ -177,7 +177,8 @@ public sealed record WriteResult(DomainError? Error, IReadOnlyList<(long Seq, ob
 /// </para>
 /// </summary>
 public sealed class ConversationWriter(
-    IDocumentStore store, OutboxDispatcher outbox, IOptions<MessagingOptions> options, IMeterFactory meters, ILogger<ConversationWriter> logger)
+    IDocumentStore store, OutboxDispatcher outbox, ReceiptPublisher receipts, IOptions<MessagingOptions> options, IMeterFactory meters,
+    ILogger<ConversationWriter> logger)
 {
     /// <summary>At most this many queued writes (of all their conversations together) go into one transaction.</summary>
     public const int MaxBatch = 64;
@@ -422,6 +423,7 @@ public sealed class ConversationWriter(
             await session.SaveChangesAsync(cancellationToken);
         }
         _writesPerTransaction.Record(writes);
+        var accepted = new List<(WriteContext Context, Guid UserId)>();
         foreach (var (group, entries, pending) in committed)
         {
             outbox.Committed(entries, long.Parse((await pending).Single(), CultureInfo.InvariantCulture));
@@ -429,9 +431,37 @@ public sealed class ConversationWriter(
             var bySeq = entries.ToDictionary(entry => entry.Order, entry => (ConversationEvent)entry.Message);
             foreach (var write in group.Writes)
                 if (results[write] is { Appended.Count: > 0 } result)
+                {
                     results[write] = result with { Committed = result.Appended.Select(a => bySeq[a.Seq]).ToList() };
+                    accepted.AddRange(result.Appended.Select(a => a.Event).OfType<RequestAccepted>().Select(e => (result.Context!, e.UserId)));
+                }
         }
+        foreach (var (context, userId) in accepted)
+            await TellAcceptedAsync(context, userId);
         return results;
+    }
+
+    /// <summary>
+    /// Until a message request is accepted, the recipient's receipts go to their own devices only; once accepted, the
+    /// conversation's members learn where the recipient's cursors stand (a later receipt is told only to the senders of
+    /// what it newly covers, so what was read before the acceptance would otherwise stay unknown to them).
+    /// </summary>
+    private async Task TellAcceptedAsync(WriteContext context, Guid userId)
+    {
+        try
+        {
+            // The write loaded the member (its decision looked at it), so this is the committed state, from memory.
+            if (await context.Member(userId) is not { } member)
+                return;
+            await using var query = store.QuerySession();
+            var privacy = await query.LoadAsync<UserPrivacy>(userId);
+            receipts.Changed(context.Conversation.Id, userId, member.DeliveredSeq, privacy is { ReadReceipts: false } ? null : member.ReadSeq, ownDevicesOnly: false);
+        }
+        catch (Exception exception)
+        {
+            // The write has committed: its outcome stands. The member's next receipt tells the cursors again.
+            logger.LogWarning(exception, "Telling the accepted request's receipts of {UserId} in {ConversationId} failed", userId, context.Conversation.Id);
+        }
     }
 
     public async Task<WriteResult> StartAsync(ConversationCreated created, IReadOnlyList<object> more, CancellationToken cancellationToken)

@@ -139,6 +139,35 @@ public sealed class ConversationTests(MessagingHost host) : IClassFixture<Messag
     }
 
     [Fact]
+    public async Task AcceptingAMessageRequest_TellsTheMembersWhereTheRecipientsCursorsStand()
+    {
+        await using var bus = await BusProbe<ReceiptsChangedBatch>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+        var bob = host.Client();
+        var alice = host.Client();
+        host.Issuer.Relations.Stranger(alice.UserId, bob.UserId);
+        var direct = (await bob.Json200(await bob.Post("/api/v1/conversations", new { kind = "direct", memberIds = new[] { alice.UserId } })))
+            .GetProperty("id").GetGuid();
+        var hello = (await bob.Send(direct, "hello Alice")).GetProperty("seq").GetInt64();
+        async Task<ReceiptsChanged> Told(Func<ReceiptsChanged, bool> match)
+        {
+            while (true)
+                foreach (var item in (await bus.NextAsync(TimeSpan.FromSeconds(15))).Items)
+                    if (item.ConversationId == direct && match(item))
+                        return item;
+        }
+
+        // A request: what Alice reads is for her own devices only...
+        await alice.Json200(await alice.Post($"/api/v1/conversations/{direct}/receipts", new { read = hello }));
+        Assert.True((await Told(r => r.UserId == alice.UserId && r.ReadSeq == hello)).OwnDevicesOnly);
+        // ...until she accepts: then Bob learns where her cursors stand, though accepting moved none of them (the next
+        // receipt would cover only what comes after).
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.Post($"/api/v1/conversations/{direct}/accept", new { })).StatusCode);
+        var accepted = await Told(r => r.UserId == alice.UserId && !r.OwnDevicesOnly);
+        Assert.Equal((hello, (long?)hello), (accepted.DeliveredSeq, accepted.ReadSeq));
+        Assert.Null(accepted.ToUserIds);
+    }
+
+    [Fact]
     public async Task DeliveriesAcknowledged_DoNotWaitForAMembershipASendHolds_AndMoveItOnceReleased()
     {
         await using var bus = await BusProbe<ReceiptsChangedBatch>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
