@@ -10,6 +10,15 @@ namespace Platform.Messaging.Tests;
 
 public sealed class ConversationTests(MessagingHost host) : IClassFixture<MessagingHost>
 {
+    // The next receipt change of the conversation that matches (other tests share the vhost, so theirs may come too).
+    private static async Task<ReceiptsChanged> NextTold(BusProbe<ReceiptsChangedBatch> bus, Guid conversation, Func<ReceiptsChanged, bool> match)
+    {
+        while (true)
+            foreach (var item in (await bus.NextAsync(TimeSpan.FromSeconds(15))).Items)
+                if (item.ConversationId == conversation && match(item))
+                    return item;
+    }
+
     [Fact]
     public async Task DirectConversation_CreatedConcurrentlyByBothUsers_IsOneConversation()
     {
@@ -116,13 +125,7 @@ public sealed class ConversationTests(MessagingHost host) : IClassFixture<Messag
         var fromAlice = (await alice.Send(conversation, "from Alice")).GetProperty("seq").GetInt64();
         var fromCarol = (await carol.Send(conversation, "from Carol")).GetProperty("seq").GetInt64();
         var receipts = $"/api/v1/conversations/{conversation}/receipts";
-        async Task<ReceiptsChanged> Told(Func<ReceiptsChanged, bool> match)
-        {
-            while (true)
-                foreach (var item in (await bus.NextAsync(TimeSpan.FromSeconds(15))).Items)
-                    if (item.ConversationId == conversation && match(item))
-                        return item;
-        }
+        Task<ReceiptsChanged> Told(Func<ReceiptsChanged, bool> match) => NextTold(bus, conversation, match);
 
         // Each step waits for its flush, so that no two are coalesced.
         await bob.Json200(await bob.Post(receipts, new { delivered = fromAlice }));
@@ -148,13 +151,7 @@ public sealed class ConversationTests(MessagingHost host) : IClassFixture<Messag
         var direct = (await bob.Json200(await bob.Post("/api/v1/conversations", new { kind = "direct", memberIds = new[] { alice.UserId } })))
             .GetProperty("id").GetGuid();
         var hello = (await bob.Send(direct, "hello Alice")).GetProperty("seq").GetInt64();
-        async Task<ReceiptsChanged> Told(Func<ReceiptsChanged, bool> match)
-        {
-            while (true)
-                foreach (var item in (await bus.NextAsync(TimeSpan.FromSeconds(15))).Items)
-                    if (item.ConversationId == direct && match(item))
-                        return item;
-        }
+        Task<ReceiptsChanged> Told(Func<ReceiptsChanged, bool> match) => NextTold(bus, direct, match);
 
         // A request: what Alice reads is for her own devices only...
         await alice.Json200(await alice.Post($"/api/v1/conversations/{direct}/receipts", new { read = hello }));
