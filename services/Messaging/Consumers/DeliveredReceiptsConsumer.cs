@@ -49,18 +49,12 @@ public sealed class DeliveredReceiptsConsumer(IQuerySession session, NpgsqlDataS
         }
 
         // Told to the senders of what each moved cursor newly covers (one query for the batch).
-        var toOthers = moved.Where(m => Receipts.ToOthers(conversations[m.ConversationId], m)).ToList();
-        var privacy = (await session.LoadManyAsync<UserPrivacy>(cancellationToken, toOthers.Select(m => m.UserId).Distinct())).ToDictionary(p => p.Id);
-        var senders = await Receipts.SendersAsync(dataSource, toOthers.Select(m =>
-        {
-            var (after, through) = Receipts.Covered(moving[m.Id], m);
-            return (m.ConversationId, after, through);
-        }).ToList(), cancellationToken);
-        for (var i = 0; i < toOthers.Count; i++)
-        {
-            var member = toOthers[i];
-            Receipts.Tell(receipts, conversations[member.ConversationId], moving[member.Id], member, privacy.GetValueOrDefault(member.UserId), senders[i]);
-        }
+        var privacy = (await session.LoadManyAsync<UserPrivacy>(cancellationToken,
+                moved.Where(m => Receipts.ToOthers(conversations[m.ConversationId], m)).Select(m => m.UserId).Distinct()))
+            .ToDictionary(p => p.Id);
+        await Receipts.TellAsync(dataSource, receipts,
+            moved.Select(m => new Receipts.CursorMove(conversations[m.ConversationId], moving[m.Id], m, privacy.GetValueOrDefault(m.UserId))).ToList(),
+            cancellationToken);
         if (busy.Count > 0)
             throw new InvalidOperationException(
                 $"The delivered cursors of {busy.Count} members stayed locked by other transactions; the batch is retried.");

@@ -57,18 +57,36 @@ public static class Receipts
         await session.SaveChangesAsync(cancellationToken);
         var moved = (await session.LoadAsync<Membership>(key, cancellationToken))!;
         if (moved.DeliveredSeq != member.DeliveredSeq || moved.ReadSeq != member.ReadSeq)
-        {
-            var others = ToOthers(conversation, moved);
-            var (after, through) = Covered(member, moved);
-            Tell(receipts, conversation, member, moved, others ? await session.LoadAsync<UserPrivacy>(userId, cancellationToken) : null,
-                others ? (await SendersAsync(dataSource, [(id, after, through)], cancellationToken))[0] : new Dictionary<Guid, long>());
-        }
+            await TellAsync(dataSource, receipts,
+                [new CursorMove(conversation, member, moved, ToOthers(conversation, moved) ? await session.LoadAsync<UserPrivacy>(userId, cancellationToken) : null)],
+                cancellationToken);
         return TypedResults.Ok(new ReceiptsDto(id, moved.DeliveredSeq, moved.ReadSeq));
     }
 
     /// <summary>Whether others see the member's receipts (so the member's privacy decides what they see).</summary>
     public static bool ToOthers(ConversationView conversation, Membership member) =>
         conversation.Kind != ConversationKind.Channel && !member.Requested;
+
+    /// <summary>A member's cursors before and after a move, with the member's privacy (null: none, or nobody else is told).</summary>
+    public sealed record CursorMove(ConversationView Conversation, Membership Before, Membership Moved, UserPrivacy? Privacy);
+
+    /// <summary>
+    /// Tells each move (<see cref="Tell"/>), the senders each one concerns found in one query for them all.
+    /// </summary>
+    public static async Task TellAsync(NpgsqlDataSource dataSource, ReceiptPublisher receipts, IReadOnlyList<CursorMove> moves, CancellationToken cancellationToken)
+    {
+        var toOthers = moves.Where(move => ToOthers(move.Conversation, move.Moved)).ToList();
+        var senders = await SendersAsync(dataSource, toOthers.Select(move =>
+        {
+            var (after, through) = Covered(move.Before, move.Moved);
+            return (move.Conversation.Id, after, through);
+        }).ToList(), cancellationToken);
+        // Moves told to nobody else (channels, requests) concern no sender.
+        var next = 0;
+        foreach (var move in moves)
+            Tell(receipts, move.Conversation, move.Before, move.Moved, move.Privacy,
+                ToOthers(move.Conversation, move.Moved) ? senders[next++] : new Dictionary<Guid, long>());
+    }
 
     /// <summary>
     /// Publishes a member's moved cursors to whom they concern: the senders of the messages the cursors now cover (their
