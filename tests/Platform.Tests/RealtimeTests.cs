@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 
 namespace Platform.Tests;
 
@@ -28,9 +29,11 @@ public sealed class RealtimeTests(WholePlatform platform)
         var seq = message.GetProperty("seq").GetInt64();
         await platform.ReadAsync(await bob.Http.PostAsJsonAsync($"api/v1/conversations/{conversationId}/receipts", new { read = seq }),
             HttpStatusCode.OK, "Bob's read receipt", platform.Messaging);
-        var receipt = await aliceClient.NextAsync("receipt",
-            r => r.GetProperty("conversationId").GetGuid() == conversationId && r.GetProperty("userId").GetGuid() == bob.Id, "is told Bob has read");
-        Assert.Equal(seq, receipt.GetProperty("read").GetInt64());
+        // Bob's accepting the request told his cursors as they stood then (read before the message); that receipt can
+        // reach Alice after she connects, so the one awaited is the receipt of this read.
+        await aliceClient.NextAsync("receipt",
+            r => r.GetProperty("conversationId").GetGuid() == conversationId && r.GetProperty("userId").GetGuid() == bob.Id
+                && r.GetProperty("read").ValueKind == JsonValueKind.Number && r.GetProperty("read").GetInt64() == seq, $"is told Bob has read up to {seq}");
     }
 
     [Fact]
