@@ -76,7 +76,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     private async Task StartAsync(int port)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = WebApplication.CreateSlimBuilder(LoopbackServer.HostOptions);
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Logging.ClearProviders();
         var app = builder.Build();

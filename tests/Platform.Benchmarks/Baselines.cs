@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Platform.Testing;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 
@@ -78,7 +79,7 @@ internal static class Baselines
     /// <summary>A bare SignalR server on loopback: no storage, no broker, no authentication.</summary>
     public static async Task<(WebApplication App, Uri Address)> StartBareHubAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = WebApplication.CreateSlimBuilder(LoopbackServer.HostOptions);
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
         builder.Services.AddSignalR().AddMessagePackProtocol();
