@@ -83,6 +83,8 @@ public static class GatewayServiceExtensions
         builder.Services.AddSingleton<RealtimeMetrics>();
         builder.Services.AddSingleton<AckBatcher>();
         builder.Services.AddHostedService(services => services.GetRequiredService<AckBatcher>());
+        builder.Services.AddSingleton<ActivityReporter>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ActivityReporter>());
         builder.Services.AddSingleton<ConnectionReporter>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ConnectionReporter>());
         // Messaging is reached where the proxy sends its routes: one address to configure.

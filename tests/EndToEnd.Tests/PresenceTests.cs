@@ -232,6 +232,23 @@ public sealed class PresenceTests(PresencePlatform platform) : IClassFixture<Pre
     }
 
     [Fact]
+    public async Task SendingAMessageThroughAGateway_MovesTheSendersLastActiveTime()
+    {
+        // Never connected to the hub, so nothing else has made the sender active: their send does, as their Gateway reports it.
+        var sender = platform.Client(platform.Gateway1.BaseAddress);
+        var member = platform.Client(platform.Gateway2.BaseAddress);
+        var conversation = await sender.Sdk.CreateConversationAsync("direct", [member.Id]);
+        Assert.Null((await member.Sdk.GetPresenceAsync([sender.Id]))[0].LastActiveAt);
+
+        var before = DateTimeOffset.UtcNow;
+        await sender.Sdk.SendMessageAsync(conversation.Id, "am I active?");
+
+        var seen = await Eventually.Returns(() => member.Sdk.GetPresenceAsync([sender.Id]), p => p[0].LastActiveAt is not null,
+            TimeSpan.FromSeconds(15), "the sender's last-active time is set");
+        Assert.InRange(seen[0].LastActiveAt!.Value, before.AddSeconds(-1), DateTimeOffset.UtcNow);
+    }
+
+    [Fact]
     public async Task WatchPresence_Of501Users_IsRefused_AndTheConnectionStays()
     {
         var user = platform.Client(platform.Gateway1.BaseAddress);

@@ -263,7 +263,8 @@ public sealed class PresenceTests(PresenceHost host) : IClassFixture<PresenceHos
 
         host.Clock.Advance(TimeSpan.FromMinutes(1));
         var postedAt = host.Clock.GetUtcNow();
-        await host.PublishAsync(PresenceHost.Event(conversation, 2, ConversationEventTypes.MessagePosted, me, new { id = Guid.NewGuid(), text = "hi" }) with { OccurredAt = postedAt });
+        // A message sent through a Gateway, as it reports its senders.
+        await host.PublishAsync(new UsersActive { InstanceId = "gw", Items = [new UserActivity { UserId = me, At = postedAt }] });
         await Eventually.Returns(() => host.PresenceAsync(friend, me), p => p.GetProperty("lastActiveAt").GetDateTimeOffset() >= postedAt.AddMilliseconds(-1),
             TimeSpan.FromSeconds(10), "sending counts as activity");
 
@@ -274,26 +275,26 @@ public sealed class PresenceTests(PresenceHost host) : IClassFixture<PresenceHos
     }
 
     [Fact]
-    public async Task EventsPublishedAtOnce_AreAppliedTogether_EachSendersLatestMessageCounts_AndAJoinBeforeItsMessage()
+    public async Task ActivityFromSeveralGateways_EachUsersLatestTimeCounts_AndAJoinShowsTheNewcomersActivity()
     {
-        // Conversation events are consumed in batches: the senders' activity in one statement, memberships one by one.
+        // The Gateways report the senders of messages in batches; a later time counts, an earlier one delivered late does not.
         Guid viewer = Guid.CreateVersion7(), first = Guid.CreateVersion7(), second = Guid.CreateVersion7(), newcomer = Guid.CreateVersion7();
         var conversation = await host.ShareConversationAsync(viewer, first, second);
         var now = host.Clock.GetUtcNow();
-        ConversationEvent Posted(long seq, Guid sender, DateTimeOffset at) =>
-            PresenceHost.Event(conversation, seq, ConversationEventTypes.MessagePosted, sender, new { id = Guid.CreateVersion7(), text = "hi" }) with { OccurredAt = at };
-        var events = new[]
+        UsersActive Report(string gateway, params (Guid UserId, int SecondsAgo)[] items) => new()
         {
-            Posted(2, first, now.AddSeconds(-50)),
-            Posted(3, second, now.AddSeconds(-40)),
-            // The first sender's later message, then an earlier one delivered late: the later time stays.
-            Posted(4, first, now.AddSeconds(-10)),
-            Posted(5, first, now.AddSeconds(-30)),
-            PresenceHost.Event(conversation, 6, ConversationEventTypes.MemberJoined, newcomer, new { userId = newcomer }),
-            Posted(7, newcomer, now.AddSeconds(-5)),
+            InstanceId = gateway, Items = items.Select(item => new UserActivity { UserId = item.UserId, At = now.AddSeconds(-item.SecondsAgo) }).ToList(),
         };
-        await Consumed.WhenAsync<ConversationEvent>(host.Factory.Services, e => e.ConversationId == conversation && e.Seq >= 2, count: events.Length,
-            () => Task.WhenAll(events.Select(host.PublishAsync)));
+        var reports = new[]
+        {
+            Report("gw-1", (first, 50), (second, 40)),
+            Report("gw-2", (first, 10), (newcomer, 5)),
+            Report("gw-1", (first, 30)),
+        };
+        await Consumed.WhenAsync<UsersActive>(host.Factory.Services, report => report.Items.Any(item => item.UserId == first || item.UserId == newcomer), count: reports.Length,
+            () => Task.WhenAll(reports.Select(host.PublishAsync)));
+        await Consumed.WhenAsync<ConversationEvent>(host.Factory.Services, e => e.ConversationId == conversation && e.Seq == 2, count: 1,
+            () => host.PublishAsync(PresenceHost.Event(conversation, 2, ConversationEventTypes.MemberJoined, newcomer, new { userId = newcomer })));
 
         DateTimeOffset LastActive(JsonElement presence) => presence.GetProperty("lastActiveAt").GetDateTimeOffset();
         Assert.Equal(now.AddSeconds(-10), LastActive(await host.PresenceAsync(viewer, first)), TimeSpan.FromMilliseconds(1));

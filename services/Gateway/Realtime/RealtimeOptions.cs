@@ -56,6 +56,13 @@ public sealed class RealtimeOptions
     /// <summary>How long delivered receipts (Ack) are gathered before one request per conversation goes to Messaging.</summary>
     public TimeSpan AckBatchInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// How long the senders of messages are gathered before Presence is told their activity in one message
+    /// (<see cref="ActivityReporter"/>): a sender's last-active time moves this much later at most.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:00:30")]
+    public TimeSpan ActivityReportInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How often this instance tells Presence it is alive; keep it well under Presence's instance TTL (30 s).</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);

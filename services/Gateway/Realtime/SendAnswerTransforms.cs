@@ -11,9 +11,12 @@ namespace Platform.Gateway.Realtime;
 /// (<see cref="SendAnswerEvents"/>), and this instance's connections of the conversation get them as soon as the answer
 /// arrives, before the sender has it, instead of after the outbox's publish and the broker's round trip. The bus still
 /// brings every event (to every instance); what already went out is dropped by seq. The header never reaches clients,
-/// and a client's own request header is never forwarded.
+/// and a client's own request header is never forwarded. A send answered <c>201</c> is also its sender's activity
+/// (<see cref="ActivityReporter"/>).
 /// </summary>
-public sealed class SendAnswerTransforms(ConversationStreams streams, IOptions<RealtimeOptions> options, ILogger<SendAnswerTransforms> logger) : ITransformProvider
+public sealed class SendAnswerTransforms(
+    ConversationStreams streams, ActivityReporter activity, TimeProvider time, IOptions<RealtimeOptions> options, ILogger<SendAnswerTransforms> logger)
+    : ITransformProvider
 {
     public void ValidateRoute(TransformRouteValidationContext context)
     {
@@ -35,8 +38,12 @@ public sealed class SendAnswerTransforms(ConversationStreams streams, IOptions<R
         context.AddResponseTransform(response =>
         {
             var value = ResponseTransform.TakeHeader(response, SendAnswerEvents.ResponseHeader);
-            if (value is not [{ } encoded] || response.ProxyResponse?.StatusCode != System.Net.HttpStatusCode.Created
-                || !options.Value.DeliverFromSendAnswer || SentTo(response.HttpContext.Request) is not { } conversationId)
+            if (response.ProxyResponse?.StatusCode != System.Net.HttpStatusCode.Created || SentTo(response.HttpContext.Request) is not { } conversationId)
+                return ValueTask.CompletedTask;
+            // A message sent is its sender's activity (Presence's last-active time), told in batches.
+            if (Guid.TryParse(response.HttpContext.User.FindFirst("sub")?.Value, out var senderId))
+                activity.Active(senderId, time.GetUtcNow());
+            if (value is not [{ } encoded] || !options.Value.DeliverFromSendAnswer)
                 return ValueTask.CompletedTask;
             var events = SendAnswerEvents.Decode(encoded);
             if (events.Count == 0)

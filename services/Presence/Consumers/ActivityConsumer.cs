@@ -15,16 +15,15 @@ namespace Platform.Presence.Consumers;
 /// to check their live watches again.
 /// </summary>
 public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
-    : IConsumer<Batch<ConversationEvent>>, IConsumer<TypingChanged>, IConsumer<ContactsChanged>, IConsumer<BlocksChanged>, IConsumer<PrivacyChanged>
+    : IConsumer<Batch<ConversationEvent>>, IConsumer<UsersActive>, IConsumer<TypingChanged>, IConsumer<ContactsChanged>, IConsumer<BlocksChanged>, IConsumer<PrivacyChanged>
 {
     /// <summary>Members of a conversation left by someone whose watches are checked again with the leaver's (larger ones: the leaver's only).</summary>
     public const int NarrowingMembersLimit = 50;
 
     /// <summary>
-    /// Conversation events in batches (<see cref="ActivityConsumerDefinition"/>): memberships one by one in delivery order,
-    /// the senders of the batch's posted messages together in one statement (one write for many messages, where each
-    /// message used to cost a consume and, outside the throttle, a write). Everything here is idempotent, so a batch
-    /// retried or redelivered as a whole changes nothing twice.
+    /// Conversation events in batches (<see cref="ActivityConsumerDefinition"/>): memberships one by one in delivery order;
+    /// posted messages (only where an upgraded broker still routes them here) touch their senders together in one
+    /// statement. Everything here is idempotent, so a batch retried or redelivered as a whole changes nothing twice.
     /// </summary>
     public async Task Consume(ConsumeContext<Batch<ConversationEvent>> context)
     {
@@ -88,6 +87,10 @@ public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
         }
     }
 
+    /// <summary>The senders of messages, as a Gateway gathered them over its interval (<see cref="UsersActive"/>): one statement.</summary>
+    public Task Consume(ConsumeContext<UsersActive> context) =>
+        store.TouchAsync(context.Message.Items.Select(item => (item.UserId, item.At)), context.CancellationToken);
+
     public Task Consume(ConsumeContext<TypingChanged> context) =>
         store.TouchAsync(context.Message.UserId, context.Message.StartedAt, context.CancellationToken);
 
@@ -114,8 +117,10 @@ public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
 }
 
 /// <summary>
-/// Of the conversation events, Presence's queue gets only memberships and posted messages (the sender's activity);
-/// contacts, blocks, privacy and typing come as before.
+/// Of the conversation events, Presence's queue gets only memberships; a sender's activity comes from the Gateways in
+/// batches (<see cref="UsersActive"/>), not as every posted message. Contacts, blocks, privacy and typing come as before.
+/// A broker upgraded from an earlier version keeps its binding for posted messages (bindings are added, never removed),
+/// and those are still applied.
 /// </summary>
 public sealed class ActivityConsumerDefinition : ConversationEventSubscriber<ActivityConsumer>
 {
@@ -128,7 +133,7 @@ public sealed class ActivityConsumerDefinition : ConversationEventSubscriber<Act
     protected override string[] RoutingKeys =>
     [
         ConversationEventTypes.ConversationCreated, ConversationEventTypes.MemberJoined, ConversationEventTypes.RequestAccepted,
-        ConversationEventTypes.MemberLeft, ConversationEventTypes.MessagePosted + ".#",
+        ConversationEventTypes.MemberLeft,
     ];
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<ActivityConsumer> consumerConfigurator,
