@@ -18,6 +18,7 @@ public sealed class CallPlatform : RealtimePlatform
 {
     public const string TurnSecret = "e2e-turn-secret-0123456789abcdef";
     public const int SignalBurst = 20;
+    public const int SignalsPerSecond = 5;
 
     private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonElement>> _results = new();
     private WebApplication? _pages;
@@ -35,7 +36,7 @@ public sealed class CallPlatform : RealtimePlatform
     {
         ["Realtime:AllowedOrigins:0"] = Pages.GetLeftPart(UriPartial.Authority),
         ["Realtime:SignalBurst"] = SignalBurst.ToString(),
-        ["Realtime:SignalsPerSecond"] = "5",
+        ["Realtime:SignalsPerSecond"] = SignalsPerSecond.ToString(),
     };
 
     protected override IReadOnlyDictionary<string, string?> MessagingSettings => new Dictionary<string, string?>
