@@ -37,6 +37,25 @@ public sealed class RealtimeTests(WholePlatform platform)
     }
 
     [Fact]
+    public async Task SendingAMessage_MovesTheSendersLastActiveTime_AsTheOtherMemberSeesIt()
+    {
+        // Alice never connects to the hub: only her send, reported by her Gateway to Presence, makes her active.
+        var alice = await platform.SignUpAsync("Alice Active By Sending");
+        var bob = await platform.SignUpAsync("Bob Sees Her Active", platform.Gateway2);
+        var conversationId = (await platform.CreateConversationAsync(alice, "direct", [bob])).GetProperty("id").GetGuid();
+        async Task<JsonElement> AlicesPresence() => (await platform.ReadAsync(await bob.Http.GetAsync($"api/v1/presence?userIds={alice.Id}"),
+            HttpStatusCode.OK, "Bob asks for Alice's presence", platform.Presence)).GetProperty("items")[0];
+        Assert.Equal(JsonValueKind.Null, (await AlicesPresence()).GetProperty("lastActiveAt").ValueKind);
+
+        var before = DateTimeOffset.UtcNow;
+        await platform.SendAsync(alice, conversationId, "am I active?");
+
+        var seen = await platform.EventuallyAsync(AlicesPresence, p => p.GetProperty("lastActiveAt").ValueKind == JsonValueKind.String,
+            "Bob sees Alice's last-active time", platform.Presence, platform.Gateway1);
+        Assert.InRange(seen.GetProperty("lastActiveAt").GetDateTimeOffset(), before.AddSeconds(-1), DateTimeOffset.UtcNow);
+    }
+
+    [Fact]
     public async Task AMembersJsClient_ReceivesEveryEventOnceInSeqOrder_WhileAnotherUserSends100Messages()
     {
         var alice = await platform.SignUpAsync("Alice Sends");
