@@ -122,6 +122,22 @@ public sealed class ServiceDefaultsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Metrics_RecordRequests_ButNotTheFrameworksPerOperationCounters()
+    {
+        await _client.GetAsync("/health/live");
+
+        var text = await Eventually.Returns(() => _client.GetStringAsync("/metrics"), t => t.Contains("http_server_request_duration_seconds"),
+            TimeSpan.FromSeconds(10), "the request is recorded");
+
+        // Routing's, authentication's, authorization's and the memory pool's counters are not recorded (each costs CPU on
+        // every request or every buffer; the request duration's route and status code tell the same).
+        Assert.DoesNotContain("aspnetcore_routing_", text);
+        Assert.DoesNotContain("aspnetcore_authentication_", text);
+        Assert.DoesNotContain("aspnetcore_authorization_", text);
+        Assert.DoesNotContain("aspnetcore_memory_pool_", text);
+    }
+
+    [Fact]
     public async Task ProtectedEndpoint_WithoutToken_Returns401Problem()
     {
         var response = await _client.SendAsync(Get("/me", null));
