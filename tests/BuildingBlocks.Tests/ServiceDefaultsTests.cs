@@ -138,6 +138,29 @@ public sealed class ServiceDefaultsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Metrics_OfMassTransit_KeepCountersButNotPerMessageGaugesAndHistograms()
+    {
+        // Instruments named as MassTransit's own (its meter is static, made once per process): what the host exports of them.
+        using var meter = new System.Diagnostics.Metrics.Meter("MassTransit");
+        var consumed = meter.CreateCounter<long>("messaging.masstransit.consume", "{message}");
+        var active = meter.CreateUpDownCounter<long>("messaging.masstransit.consume.active", "{message}");
+        var duration = meter.CreateHistogram<double>("messaging.masstransit.consume.duration", "s");
+
+        var text = await Eventually.Returns(async () =>
+        {
+            consumed.Add(1);
+            active.Add(1);
+            duration.Record(0.002);
+            return await _client.GetStringAsync("/metrics");
+        }, t => t.Contains("messaging_masstransit_consume_"), TimeSpan.FromSeconds(10), "the consume counter is exported");
+
+        Assert.DoesNotContain("messaging_masstransit_consume_active", text);
+        Assert.DoesNotContain("messaging_masstransit_consume_duration", text);
+        Assert.True(Telemetry.RecordedPerMessageAndDropped(duration));
+        Assert.False(Telemetry.RecordedPerMessageAndDropped(consumed));
+    }
+
+    [Fact]
     public async Task ProtectedEndpoint_WithoutToken_Returns401Problem()
     {
         var response = await _client.SendAsync(Get("/me", null));
