@@ -25,7 +25,8 @@ public sealed class RealtimeStream : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private HubConnection? _hub;
     private Task? _loop;
-    private Task? _ticker;
+    // A flush of the delivered receipts is scheduled (Tick): only while some are waiting, so an idle stream keeps no timer.
+    private bool _ackFlushScheduled;
     private Guid[] _watched = [];
 
     // Done, when given, completes once this catch-up has the hub's positions (or failed and was scheduled again).
@@ -38,6 +39,9 @@ public sealed class RealtimeStream : IAsyncDisposable
     private bool _startAtHubPositions;
 
     private sealed record Tick;
+
+    /// <summary>How long the delivered receipts of handed-out events wait, to go to the hub together.</summary>
+    public static readonly TimeSpan AcknowledgeInterval = TimeSpan.FromMilliseconds(500);
 
     internal RealtimeStream(PlatformClient client) => _client = client;
 
@@ -191,7 +195,6 @@ public sealed class RealtimeStream : IAsyncDisposable
 
         // The loops end when the stream is disposed, not with the caller's token.
         _loop = Task.Run(ProcessAsync, CancellationToken.None);
-        _ticker = Task.Run(TickAsync, CancellationToken.None);
         await _hub.StartAsync(cancellationToken);
         // Returns once the starting positions are fixed (the hub's Positions, answered after the connection's setup):
         // whatever is committed after StartAsync returns reaches this stream, also when it starts at the current end.
@@ -266,8 +269,6 @@ public sealed class RealtimeStream : IAsyncDisposable
         _inbound.Writer.TryComplete();
         if (_loop is not null)
             await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (_ticker is not null)
-            await _ticker.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _events.Writer.TryComplete();
     }
 
@@ -295,7 +296,16 @@ public sealed class RealtimeStream : IAsyncDisposable
                         }
                         break;
                     case Tick:
-                        await AcknowledgeAsync();
+                        _ackFlushScheduled = false;
+                        try
+                        {
+                            await AcknowledgeAsync();
+                        }
+                        finally
+                        {
+                            // Not sent (disconnected, or the send failed): tried again after the interval.
+                            ScheduleAcknowledgement();
+                        }
                         break;
                 }
             }
@@ -442,7 +452,18 @@ public sealed class RealtimeStream : IAsyncDisposable
         lock (_positions)
             _positions[e.ConversationId] = e.Seq;
         _unacknowledged[e.ConversationId] = e.Seq;
+        ScheduleAcknowledgement();
         _events.Writer.TryWrite(e);
+    }
+
+    // On the processing loop, like everything that touches _unacknowledged.
+    private void ScheduleAcknowledgement()
+    {
+        if (_ackFlushScheduled || !_client.Options.AcknowledgeDeliveries || _unacknowledged.Count == 0 || _stopping.IsCancellationRequested)
+            return;
+        _ackFlushScheduled = true;
+        _ = Task.Delay(AcknowledgeInterval, _stopping.Token)
+            .ContinueWith(_ => _inbound.Writer.TryWrite(new Tick()), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
     }
 
     private async Task AcknowledgeAsync()
@@ -453,19 +474,6 @@ public sealed class RealtimeStream : IAsyncDisposable
         {
             await _hub.SendAsync("Ack", conversationId, seq, _stopping.Token);
             _unacknowledged.Remove(conversationId);
-        }
-    }
-
-    private async Task TickAsync()
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token))
-                _inbound.Writer.TryWrite(new Tick());
-        }
-        catch (OperationCanceledException)
-        {
         }
     }
 

@@ -72,6 +72,7 @@ public sealed class TypeScriptSdkTests(WholePlatform platform, ITestOutputHelper
         Assert.Equal(0, result.GetProperty("orderViolations").GetInt32());
         Assert.Equal(2, result.GetProperty("drops").GetInt32());
         Assert.True(result.GetProperty("reconnects").GetInt32() >= 2, $"the stream reconnected after each drop: {result}");
+        Assert.True(result.GetProperty("lastDelivered").GetBoolean(), $"the stream acknowledged what it handed out: {result}");
     }
 
     // The served document names the address it was served at (servers): left out, so the files do not change per run.

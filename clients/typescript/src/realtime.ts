@@ -32,6 +32,9 @@ export interface RealtimeEventMap {
 
 type Handler<T> = (value: T) => void;
 
+/** How long the delivered receipts of handed-out events wait, to go to the hub (`Ack`) together. */
+const ACKNOWLEDGE_INTERVAL_MS = 500;
+
 export interface RealtimeStreamOptions {
   /** Where positions are kept (default: the client's `positionStore`, else in memory). */
   positionStore?: PositionStore;
@@ -55,7 +58,8 @@ export class RealtimeStream {
   readonly #logger: ILogger | LogLevel;
   #hub: HubConnection | undefined;
   #work: Promise<void> = Promise.resolve();
-  #ackTimer: ReturnType<typeof setInterval> | undefined;
+  // A flush of the delivered receipts, scheduled only while some wait: an idle stream keeps no timer (nor a Node process alive).
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #watched: string[] = [];
   #startAtHubPositions = false;
   #stopping = new AbortController();
@@ -67,6 +71,7 @@ export class RealtimeStream {
     this.#logger = options.logger ?? LogLevel.None;
     this.#sequencer = new Sequencer(this.#store, (event) => {
       this.#unacknowledged.set(event.conversationId, event.seq);
+      this.#scheduleAcknowledgement();
       this.#emit("event", event);
     });
   }
@@ -157,7 +162,6 @@ export class RealtimeStream {
       void this.#restart(hub, maxDelay);
     });
 
-    this.#ackTimer = setInterval(() => void this.#acknowledge(), 500);
     try {
       await hub.start();
     } catch (error) {
@@ -199,7 +203,8 @@ export class RealtimeStream {
   /** Disconnects and ends {@link readEvents}. */
   async stop(): Promise<void> {
     this.#stopping.abort();
-    if (this.#ackTimer !== undefined) clearInterval(this.#ackTimer);
+    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
     await this.#hub?.stop();
     await this.#work;
   }
@@ -311,6 +316,17 @@ export class RealtimeStream {
     } catch (error) {
       if (!this.#stopping.signal.aborted) this.#emit("error", error);
     }
+  }
+
+  // The delivered receipts of what was handed out go to the hub together, ACKNOWLEDGE_INTERVAL_MS after the first; what
+  // could not be sent (disconnected) is tried again after the interval.
+  #scheduleAcknowledgement(): void {
+    if (this.#ackTimer !== undefined || this.#client.options.acknowledgeDeliveries === false || this.#unacknowledged.size === 0) return;
+    if (this.#stopping.signal.aborted) return;
+    this.#ackTimer = setTimeout(() => {
+      this.#ackTimer = undefined;
+      void this.#acknowledge().finally(() => this.#scheduleAcknowledgement());
+    }, ACKNOWLEDGE_INTERVAL_MS);
   }
 
   async #acknowledge(): Promise<void> {

@@ -1,7 +1,8 @@
 // The BUILT package against the real platform (run by tests/Platform.Tests, TypeScriptSdkTests): two users sign in with
 // the password grant through the Gateway; the sender creates a conversation and sends COUNT messages (half with
 // sendMessage, half queued in the outbox at once); the receiver's connection goes through a TCP proxy that cuts every
-// socket DROPS times meanwhile. Prints one JSON line: {messages, missing, duplicates, orderViolations, drops, reconnects}.
+// socket DROPS times meanwhile. Prints one JSON line: {messages, missing, duplicates, orderViolations, drops, reconnects,
+// lastDelivered (the receiver's delivered receipt of the last message reached the server)}.
 // Environment: GATEWAY, RECEIVER_GATEWAY, SENDER_EMAIL, RECEIVER_EMAIL, RECEIVER_ID, PASSWORD, COUNT, DROPS.
 import net from "node:net";
 import { PlatformClient, asMessage } from "../../dist/index.js";
@@ -72,6 +73,18 @@ const deadline = Date.now() + 60_000;
 while (!received.some((event) => event.seq >= last) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
 await new Promise((resolve) => setTimeout(resolve, 500)); // anything handed out twice would show by now
 
+// The receiver's stream acknowledges what it handed out (the hub's Ack, batched): the sender sees the last message delivered.
+const lastMessage = asMessage(received.find((event) => event.seq === last));
+let delivered = false;
+const deliveredBy = Date.now() + 15_000;
+while (lastMessage && !delivered && Date.now() < deliveredBy) {
+  const { data } = await sender.api.GET("/api/v1/conversations/{id}/messages/{messageId}/receipts", {
+    params: { path: { id: conversation.id, messageId: lastMessage.id } },
+  });
+  delivered = Number(data?.deliveredTo ?? 0) >= 1;
+  if (!delivered) await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
 const seqs = received.map((event) => event.seq);
 let orderViolations = 0;
 for (let i = 1; i < seqs.length; i++) if (seqs[i] <= seqs[i - 1]) orderViolations++;
@@ -87,6 +100,7 @@ const result = {
   orderViolations,
   drops: dropped,
   reconnects: receiver.realtime.reconnects,
+  lastDelivered: delivered,
   outboxSent: sent.length,
   outboxPending: sender.outbox.pending.length,
   errors: errors.slice(0, 5),
