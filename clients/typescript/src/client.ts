@@ -38,7 +38,7 @@ export interface PlatformClientOptions {
   sendRetries?: number;
   /** The longest wait between reconnect attempts, in ms (default 10 000). */
   maxReconnectDelayMs?: number;
-  /** Send delivered receipts (hub `Ack`, batched every 500 ms) for events the stream hands out; default true. */
+  /** Send delivered receipts (hub `Ack`, together, 500 ms after the first not yet sent) for events the stream hands out; default true. */
   acknowledgeDeliveries?: boolean;
   /** Where the stream keeps each conversation's position; default in memory (`WebStoragePositionStore` for browsers). */
   positionStore?: PositionStore;
