@@ -95,6 +95,19 @@ public sealed class RabbitMqVirtualHost : IAsyncLifetime
                 : "")).ToList();
     }
 
+    /// <summary>Binds exchange <paramref name="destination"/> to exchange <paramref name="source"/> with <paramref name="routingKey"/> (both must exist).</summary>
+    public async Task BindExchangeAsync(string source, string destination, string routingKey) =>
+        (await _management!.PostAsJsonAsync($"api/bindings/{Name}/e/{Uri.EscapeDataString(source)}/e/{Uri.EscapeDataString(destination)}",
+            new { routing_key = routingKey })).EnsureSuccessStatusCode();
+
+    /// <summary>The bindings whose destination is exchange <paramref name="destination"/>: each source exchange with its routing key.</summary>
+    public async Task<IReadOnlyList<(string Source, string RoutingKey)>> BindingsToExchangeAsync(string destination)
+    {
+        var bindings = await _management!.GetFromJsonAsync<System.Text.Json.JsonElement[]>(
+            $"api/exchanges/{Name}/{Uri.EscapeDataString(destination)}/bindings/destination");
+        return bindings!.Select(binding => (binding.GetProperty("source").GetString()!, binding.GetProperty("routing_key").GetString()!)).ToList();
+    }
+
     /// <summary>
     /// Removes the bindings from <paramref name="exchange"/> to the exchanges and queues <paramref name="cut"/> names, so
     /// that what is published to it meanwhile never reaches them (as if their consumers had missed it). Disposing the

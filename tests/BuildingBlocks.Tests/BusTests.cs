@@ -156,6 +156,68 @@ public sealed class BusTests(PlatformInfrastructure infrastructure) : IClassFixt
             await host.StopAsync(timeout.Token);
     }
 
+    private sealed class JoinsOnlyDefinition : ConversationEventSubscriber<ConversationEventRecorder>
+    {
+        protected override string[] RoutingKeys => [ConversationEventTypes.MemberJoined];
+
+        protected override string[] RetiredRoutingKeys => [ConversationEventTypes.MessagePosted + ".#"];
+    }
+
+    [Fact]
+    public async Task ASubscriber_RemovesTheBindingsAnEarlierVersionMade_SoAnUpgradedBrokerBringsItOnlyItsKeys()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var broker = infrastructure.VirtualHost;
+        const string endpoint = "upgraded-conversation-event-recorder";
+        IHost Subscriber() => CreateHost(bus => bus.AddConsumer<ConversationEventRecorder, JoinsOnlyDefinition>(), "upgraded", services => services.AddSingleton<Seen>());
+        async Task<IReadOnlyList<(string, string)>> BindingsOnceStarted(IHost host)
+        {
+            await host.StartAsync(timeout.Token);
+            await host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, timeout.Token);
+            IReadOnlyList<(string, string)> wanted = [(ConversationEventRouting.ByTypeExchange, ConversationEventTypes.MemberJoined)];
+            return await Eventually.Returns(() => broker.BindingsToExchangeAsync(endpoint), bindings => bindings.Order().SequenceEqual(wanted),
+                TimeSpan.FromSeconds(15), "only the subscriber's own key binds its exchange");
+        }
+
+        using (var first = Subscriber())
+        {
+            await BindingsOnceStarted(first);
+            await first.StopAsync(timeout.Token);
+        }
+        // What a broker upgraded from earlier versions still has: the fanout's direct binding (before routing by type)
+        // and a key the subscriber no longer names. Each alone would bring it every posted message.
+        await broker.BindExchangeAsync(ConversationEventRouting.EventExchange, endpoint, "");
+        await broker.BindExchangeAsync(ConversationEventRouting.ByTypeExchange, endpoint, ConversationEventTypes.MessagePosted + ".#");
+        using var upgraded = Subscriber();
+        await BindingsOnceStarted(upgraded);
+
+        using var publisher = CreateHost(service: "messaging");
+        await publisher.StartAsync(timeout.Token);
+        await publisher.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, timeout.Token);
+        var conversation = Guid.CreateVersion7();
+        var publish = publisher.Services.GetRequiredService<IPublishEndpoint>();
+        await publish.Publish(ConversationEvent.Create(Guid.CreateVersion7(), conversation, 1, DateTimeOffset.UtcNow, Guid.CreateVersion7(),
+            new MessageDto(Guid.CreateVersion7(), conversation, 1, Guid.CreateVersion7(), "c", "plain", [], [], null, 0, null, false, null, false, [], [],
+                DateTimeOffset.UtcNow, [], false, null), DateTimeOffset.UtcNow), timeout.Token);
+        await publish.Publish(ConversationEvent.Create(Guid.CreateVersion7(), conversation, 2, DateTimeOffset.UtcNow, Guid.CreateVersion7(),
+            new MemberJoinedData(Guid.CreateVersion7(), "member", Guid.CreateVersion7()), DateTimeOffset.UtcNow), timeout.Token);
+        var seen = upgraded.Services.GetRequiredService<Seen>().Events;
+        await Eventually.Returns(() => Task.FromResult(seen.Count), count => count >= 1, TimeSpan.FromSeconds(15), "the join arrives");
+        // The posted message went out first: had any binding still brought it, it would have arrived before the join.
+        await Task.Delay(500, timeout.Token);
+        Assert.Equal([2L], seen.Select(e => e.Seq));
+        await upgraded.StopAsync(timeout.Token);
+
+        // Removing a binding that is not there is no error: with only the retired key put back, it goes too.
+        await broker.BindExchangeAsync(ConversationEventRouting.ByTypeExchange, endpoint, ConversationEventTypes.MessagePosted + ".#");
+        using (var again = Subscriber())
+        {
+            await BindingsOnceStarted(again);
+            await again.StopAsync(timeout.Token);
+        }
+        await publisher.StopAsync(timeout.Token);
+    }
+
     [Fact]
     public async Task Contract_PublishedByOneHost_IsConsumedByAnotherHostOverRabbitMq()
     {

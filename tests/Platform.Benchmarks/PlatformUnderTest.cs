@@ -62,6 +62,11 @@ internal sealed class PlatformUnderTest : IAsyncDisposable
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Platform"] = "Warning",
         };
+        // For experiments: BENCH_SERVICE_ENV="NAME=value;Section__Key=value" gives the services (not the harness) these
+        // environment variables, so one build compares a runtime or configuration setting on and off.
+        foreach (var pair in (Environment.GetEnvironmentVariable("BENCH_SERVICE_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+            if (pair.Split('=', 2) is [var name, var value])
+                common[name] = value;
         var messaging = await ServiceProcess.StartAsync("Messaging", common);
         // The test issuer answers the services' client credentials; they backfill from Messaging's log as in production.
         var clients = ServiceClients.ConversationLogReaders();

@@ -22,8 +22,8 @@ public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
 
     /// <summary>
     /// Conversation events in batches (<see cref="ActivityConsumerDefinition"/>): memberships one by one in delivery order;
-    /// posted messages (only where an upgraded broker still routes them here) touch their senders together in one
-    /// statement. Everything here is idempotent, so a batch retried or redelivered as a whole changes nothing twice.
+    /// posted messages (only while an upgraded broker still routes them here, until the endpoint removes that binding)
+    /// touch their senders together in one statement. Everything here is idempotent, so a batch retried or redelivered as a whole changes nothing twice.
     /// </summary>
     public async Task Consume(ConsumeContext<Batch<ConversationEvent>> context)
     {
@@ -119,8 +119,8 @@ public sealed class ActivityConsumer(PresenceStore store, TimeProvider time)
 /// <summary>
 /// Of the conversation events, Presence's queue gets only memberships; a sender's activity comes from the Gateways in
 /// batches (<see cref="UsersActive"/>), not as every posted message. Contacts, blocks, privacy and typing come as before.
-/// A broker upgraded from an earlier version keeps its binding for posted messages (bindings are added, never removed),
-/// and those are still applied.
+/// The binding for posted messages an earlier version made is removed when the endpoint starts (a broker keeps every
+/// binding declared); until then, the posted messages it brings are still applied.
 /// </summary>
 public sealed class ActivityConsumerDefinition : ConversationEventSubscriber<ActivityConsumer>
 {
@@ -135,6 +135,8 @@ public sealed class ActivityConsumerDefinition : ConversationEventSubscriber<Act
         ConversationEventTypes.ConversationCreated, ConversationEventTypes.MemberJoined, ConversationEventTypes.RequestAccepted,
         ConversationEventTypes.MemberLeft,
     ];
+
+    protected override string[] RetiredRoutingKeys => [ConversationEventTypes.MessagePosted + ".#"];
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<ActivityConsumer> consumerConfigurator,
         IRegistrationContext context)
