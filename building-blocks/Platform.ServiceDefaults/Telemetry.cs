@@ -95,7 +95,7 @@ public static class Telemetry
     // too (Aspire's orchestration sets always_on for every project, which would record and export every trace under
     // ./platform run's load); else OTEL_TRACES_SAMPLER when it is set (the SDK reads it); else all of them when they are
     // exported and none when they are not (nothing would ever read them; recording them costs CPU on every request and
-    // database command).
+    // database command). Then at most TracesPerSecond of them a second, when that is set.
     private static TracerProviderBuilder ConfigureSampler(this TracerProviderBuilder tracing, Microsoft.Extensions.Configuration.IConfiguration configuration)
     {
         if (string.IsNullOrWhiteSpace(configuration[TraceSampleRatioKey]) && !string.IsNullOrWhiteSpace(configuration["OTEL_TRACES_SAMPLER"]))
@@ -105,11 +105,60 @@ public static class Telemetry
                 ? value
                 : throw new InvalidOperationException($"{TraceSampleRatioKey} must be a number from 0 to 1; it is '{configured}'.")
             : Exporting(configuration) ? 1.0 : 0.0;
-        return tracing.SetSampler(new ParentBasedSampler(ratio switch
+        Sampler root = ratio switch
         {
             >= 1 => new AlwaysOnSampler(),
             <= 0 => new AlwaysOffSampler(),
             _ => new TraceIdRatioBasedSampler(ratio),
-        }));
+        };
+        if (configuration[TracesPerSecondKey] is { Length: > 0 } limit)
+        {
+            if (!double.TryParse(limit, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var perSecond)
+                || perSecond < 0 || double.IsInfinity(perSecond))
+                throw new InvalidOperationException($"{TracesPerSecondKey} must be a number of traces per second, 0 or more (0: no limit); it is '{limit}'.");
+            if (perSecond > 0 && ratio > 0)
+                root = new RateLimitedSampler(root, perSecond, TimeProvider.System);
+        }
+        return tracing.SetSampler(new ParentBasedSampler(root));
+    }
+
+    /// <summary>
+    /// At most this many traces that start in a service are recorded per second (<c>Platform:Telemetry:TracesPerSecond</c>;
+    /// unset or 0: no limit), after <see cref="TraceSampleRatioKey"/>. A developer's few requests are all traced, and a
+    /// load cannot make the traces exported, and what receives them (the dashboard, a collector), grow with it.
+    /// </summary>
+    public const string TracesPerSecondKey = "Platform:Telemetry:TracesPerSecond";
+}
+
+/// <summary>
+/// Records what <paramref name="inner"/> would, but no more than <paramref name="perSecond"/> traces a second (a token
+/// bucket holding at most one second's worth, at least one trace). Used as the root sampler, under the parent-based one:
+/// only traces that start here count, and a trace recorded here is recorded whole downstream.
+/// </summary>
+public sealed class RateLimitedSampler(Sampler inner, double perSecond, TimeProvider time) : Sampler
+{
+    private readonly Lock _gate = new();
+    private readonly double _capacity = Math.Max(1, perSecond);
+    private double _tokens = Math.Max(1, perSecond);
+    private long _refilledAt = time.GetTimestamp();
+
+    public override SamplingResult ShouldSample(in SamplingParameters samplingParameters)
+    {
+        var result = inner.ShouldSample(samplingParameters);
+        return result.Decision == SamplingDecision.Drop || TryTake() ? result : new SamplingResult(SamplingDecision.Drop);
+    }
+
+    private bool TryTake()
+    {
+        lock (_gate)
+        {
+            var now = time.GetTimestamp();
+            _tokens = Math.Min(_capacity, _tokens + time.GetElapsedTime(_refilledAt, now).TotalSeconds * perSecond);
+            _refilledAt = now;
+            if (_tokens < 1)
+                return false;
+            _tokens -= 1;
+            return true;
+        }
     }
 }

@@ -47,6 +47,66 @@ public sealed class TelemetrySamplingTests
     }
 
     [Fact]
+    public async Task TracesThatStartHere_AreLimitedPerSecond_AndATraceArrivingSampledIsStillRecorded()
+    {
+        using var host = await StartAsync(exporter: "http://127.0.0.1:9/", ratio: "1", tracesPerSecond: "10");
+
+        // A burst far above the limit: one second's worth is recorded (and what refills while it runs).
+        var recorded = Enumerable.Range(0, 2000).Count(_ =>
+        {
+            using var activity = Source.StartActivity("probe");
+            return activity is { Recorded: true };
+        });
+        Assert.InRange(recorded, 10, 15);
+
+        // The limit is on the traces that start here: one that arrives sampled is recorded whole.
+        var sampledParent = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
+        using var arrived = Source.StartActivity("probe", ActivityKind.Server, sampledParent);
+        Assert.True(arrived is { Recorded: true });
+    }
+
+    [Fact]
+    public void TheRateLimitedSampler_RefillsOneSecondsWorthAtMost_AndCountsOnlyWhatItsInnerSamplerKeeps()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var keep = true;
+        var sampler = new RateLimitedSampler(new Decided(() => keep), 5, time);
+        int Recorded(int attempts) => Enumerable.Range(0, attempts).Count(_ =>
+            sampler.ShouldSample(new OpenTelemetry.Trace.SamplingParameters(default, ActivityTraceId.CreateRandom(), "probe", ActivityKind.Internal)).Decision
+                == OpenTelemetry.Trace.SamplingDecision.RecordAndSample);
+
+        Assert.Equal(5, Recorded(20));
+        time.Advance(TimeSpan.FromMilliseconds(400));
+        Assert.Equal(2, Recorded(20));
+        time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(5, Recorded(20));
+        // What the inner sampler drops takes nothing from the bucket.
+        time.Advance(TimeSpan.FromSeconds(1));
+        keep = false;
+        Assert.Equal(0, Recorded(20));
+        keep = true;
+        Assert.Equal(5, Recorded(20));
+    }
+
+    private sealed class Decided(Func<bool> keep) : OpenTelemetry.Trace.Sampler
+    {
+        public override OpenTelemetry.Trace.SamplingResult ShouldSample(in OpenTelemetry.Trace.SamplingParameters samplingParameters) =>
+            new(keep() ? OpenTelemetry.Trace.SamplingDecision.RecordAndSample : OpenTelemetry.Trace.SamplingDecision.Drop);
+    }
+
+    [Fact]
+    public void ANegativeTracesPerSecond_StopsTheServiceAtStartup()
+    {
+        var builder = Builder(exporter: "http://127.0.0.1:9/", ratio: "1", tracesPerSecond: "-1");
+        var exception = Assert.ThrowsAny<Exception>(() =>
+        {
+            builder.AddServiceDefaults();
+            builder.Build().Services.GetService(typeof(OpenTelemetry.Trace.TracerProvider));
+        });
+        Assert.Contains(Telemetry.TracesPerSecondKey, exception.ToString());
+    }
+
+    [Fact]
     public void ARatioOutsideZeroToOne_StopsTheServiceAtStartup()
     {
         var builder = Builder(exporter: null, ratio: "10%");
@@ -58,16 +118,16 @@ public sealed class TelemetrySamplingTests
         Assert.Contains(Telemetry.TraceSampleRatioKey, exception.ToString());
     }
 
-    private static async Task<IHost> StartAsync(string? exporter, string? ratio, string? otelSampler = null)
+    private static async Task<IHost> StartAsync(string? exporter, string? ratio, string? otelSampler = null, string? tracesPerSecond = null)
     {
-        var builder = Builder(exporter, ratio, otelSampler);
+        var builder = Builder(exporter, ratio, otelSampler, tracesPerSecond);
         builder.AddServiceDefaults();
         var host = builder.Build();
         await host.StartAsync();
         return host;
     }
 
-    private static HostApplicationBuilder Builder(string? exporter, string? ratio, string? otelSampler = null)
+    private static HostApplicationBuilder Builder(string? exporter, string? ratio, string? otelSampler = null, string? tracesPerSecond = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Testing" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -75,6 +135,7 @@ public sealed class TelemetrySamplingTests
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = exporter,
             [Telemetry.TraceSampleRatioKey] = ratio,
             ["OTEL_TRACES_SAMPLER"] = otelSampler,
+            [Telemetry.TracesPerSecondKey] = tracesPerSecond,
         });
         return builder;
     }

@@ -6,16 +6,19 @@ var builder = DistributedApplication.CreateBuilder(args);
 var postgres = builder.AddConnectionString("Postgres");
 var rabbitMq = builder.AddConnectionString("RabbitMq");
 var gatewayUrl = builder.Configuration["Platform:GatewayUrl"] ?? "http://localhost:5080/";
-// The share of traces recorded (PLATFORM_TRACE_SAMPLE_RATIO in ./platform run, 0.1 there): all of them would keep the
-// services and the dashboard busy with telemetry under load on a small machine.
-// The services' own setting wins over the OTEL_TRACES_SAMPLER=always_on that Aspire gives every project (Telemetry.cs).
+// Which traces are recorded: a share of those that start in a service (PLATFORM_TRACE_SAMPLE_RATIO in ./platform run,
+// all there), at most so many a second per service (PLATFORM_TRACES_PER_SECOND, 5 there): a developer's requests are
+// all traced, and a load test does not keep the services and the dashboard busy with telemetry on a small machine.
+// The services' own settings win over the OTEL_TRACES_SAMPLER=always_on that Aspire gives every project (Telemetry.cs).
 var traceSampleRatio = builder.Configuration["Platform:TraceSampleRatio"] ?? "1";
+var tracesPerSecond = builder.Configuration["Platform:TracesPerSecond"] ?? "0";
 // How often each service pushes its metrics to the dashboard (ms): Aspire's default is every second, which cost the
 // dashboard 2-3% of a core with nothing happening and several more under load (BENCHMARKS.md, "./platform run under load").
 var metricExportInterval = builder.Configuration["Platform:MetricExportIntervalMs"] ?? "5000";
 
 IResourceBuilder<ProjectResource> Telemetry(IResourceBuilder<ProjectResource> project) => project
     .WithEnvironment("Platform__Telemetry__TraceSampleRatio", traceSampleRatio)
+    .WithEnvironment("Platform__Telemetry__TracesPerSecond", tracesPerSecond)
     .WithEnvironment("OTEL_METRIC_EXPORT_INTERVAL", metricExportInterval);
 
 IResourceBuilder<ProjectResource> Service<TProject>(string name) where TProject : IProjectMetadata, new() =>
