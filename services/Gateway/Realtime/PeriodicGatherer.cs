@@ -6,11 +6,16 @@ namespace Platform.Gateway.Realtime;
 /// Gathers the highest value per key from this instance's connections and requests, and every <see cref="Interval"/>
 /// publishes all of them, in messages of at most <see cref="MaxItemsPerMessage"/> items: one bus message per interval
 /// instead of one per call. What a failed publish held is dropped: each use is superseded by the next gathered value.
+/// When the host stops (a rollout, a scale-down), what was gathered since the last interval is published once more: the
+/// realtime connections were closed as the host began stopping, and the bus is stopped after this service.
 /// </summary>
 public abstract class PeriodicGatherer<TKey, TValue>(IBus bus, ILogger logger) : BackgroundService
     where TKey : notnull
 {
     public const int MaxItemsPerMessage = 1000;
+
+    /// <summary>How long the last publish, as the host stops, may take in all.</summary>
+    public static readonly TimeSpan FinalPublishTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Dictionary<TKey, TValue> _pending = [];
 
@@ -31,27 +36,46 @@ public abstract class PeriodicGatherer<TKey, TValue>(IBus bus, ILogger logger) :
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(Interval);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        try
         {
-            List<KeyValuePair<TKey, TValue>> batch;
-            lock (_pending)
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+                await PublishPendingAsync(TimeSpan.FromSeconds(10), stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        // Stopping: what was gathered since the last interval still goes out, within FinalPublishTimeout in all.
+        using var last = new CancellationTokenSource(FinalPublishTimeout);
+        try
+        {
+            await PublishPendingAsync(FinalPublishTimeout, last.Token);
+        }
+        catch (OperationCanceledException) when (last.IsCancellationRequested)
+        {
+            logger.LogWarning("The last {What} gathered were not published within {Timeout} as the host stopped", What, FinalPublishTimeout);
+        }
+    }
+
+    private async Task PublishPendingAsync(TimeSpan timeLimit, CancellationToken stoppingToken)
+    {
+        List<KeyValuePair<TKey, TValue>> batch;
+        lock (_pending)
+        {
+            batch = [.. _pending];
+            _pending.Clear();
+        }
+        foreach (var items in batch.Chunk(MaxItemsPerMessage))
+        {
+            try
             {
-                batch = [.. _pending];
-                _pending.Clear();
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                timeout.CancelAfter(timeLimit);
+                var message = Message(items);
+                await bus.Publish(message, message.GetType(), timeout.Token);
             }
-            foreach (var items in batch.Chunk(MaxItemsPerMessage))
+            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
             {
-                try
-                {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                    timeout.CancelAfter(TimeSpan.FromSeconds(10));
-                    var message = Message(items);
-                    await bus.Publish(message, message.GetType(), timeout.Token);
-                }
-                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-                {
-                    logger.LogWarning(exception, "Publishing {Count} {What} failed", items.Length, What);
-                }
+                logger.LogWarning(exception, "Publishing {Count} {What} failed", items.Length, What);
             }
         }
     }
