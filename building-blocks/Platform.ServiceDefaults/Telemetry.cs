@@ -100,27 +100,27 @@ public static class Telemetry
     {
         if (string.IsNullOrWhiteSpace(configuration[TraceSampleRatioKey]) && !string.IsNullOrWhiteSpace(configuration["OTEL_TRACES_SAMPLER"]))
             return tracing;
-        var ratio = configuration[TraceSampleRatioKey] is { Length: > 0 } configured
-            ? double.TryParse(configured, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) && value is >= 0 and <= 1
-                ? value
-                : throw new InvalidOperationException($"{TraceSampleRatioKey} must be a number from 0 to 1; it is '{configured}'.")
-            : Exporting(configuration) ? 1.0 : 0.0;
+        var ratio = Setting(configuration, TraceSampleRatioKey, 0, 1, "a number from 0 to 1") ?? (Exporting(configuration) ? 1.0 : 0.0);
         Sampler root = ratio switch
         {
             >= 1 => new AlwaysOnSampler(),
             <= 0 => new AlwaysOffSampler(),
             _ => new TraceIdRatioBasedSampler(ratio),
         };
-        if (configuration[TracesPerSecondKey] is { Length: > 0 } limit)
-        {
-            if (!double.TryParse(limit, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var perSecond)
-                || perSecond < 0 || double.IsInfinity(perSecond))
-                throw new InvalidOperationException($"{TracesPerSecondKey} must be a number of traces per second, 0 or more (0: no limit); it is '{limit}'.");
-            if (perSecond > 0 && ratio > 0)
-                root = new RateLimitedSampler(root, perSecond, TimeProvider.System);
-        }
+        if (Setting(configuration, TracesPerSecondKey, 0, double.MaxValue, "a number of traces per second, 0 or more (0: no limit)") is > 0 and var perSecond
+            && ratio > 0)
+            root = new RateLimitedSampler(root, perSecond, TimeProvider.System);
         return tracing.SetSampler(new ParentBasedSampler(root));
     }
+
+    // A number setting within [min, max], null when not set; anything else stops the service at startup.
+    private static double? Setting(Microsoft.Extensions.Configuration.IConfiguration configuration, string key, double min, double max, string expected) =>
+        configuration[key] is not { Length: > 0 } configured
+            ? null
+            : double.TryParse(configured, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+                && value >= min && value <= max
+                ? value
+                : throw new InvalidOperationException($"{key} must be {expected}; it is '{configured}'.");
 
     /// <summary>
     /// At most this many traces that start in a service are recorded per second (<c>Platform:Telemetry:TracesPerSecond</c>;
