@@ -105,16 +105,48 @@ internal static class NodeFanout
         }
     }
 
+    public const double WarmupRate = 20;
+    public static readonly TimeSpan WarmupSlice = TimeSpan.FromSeconds(5);
+    private const int MinWarmupSlices = 3, MaxWarmupSlices = 12;
+
+    /// <summary>
+    /// Unmeasured load until every process on the path has settled: the JIT's tiering above all (the services compile
+    /// and recompile their hot methods for tens of seconds after they start; a profile of a platform step after the
+    /// earlier fixed 8 s warm-up found 20-40% of the Gateway's, Messaging's and Notifications' CPU in the JIT), and
+    /// connection pools and caches. After 4 s at 5 messages/s, slices of <see cref="WarmupSlice"/> at
+    /// <see cref="WarmupRate"/> messages/s (below what either side sustains in a room of 1,000) until the CPU of every
+    /// tracked process together stops falling: two slices in a row within 5% of the one before, on a machine not
+    /// busier than 90% (at least <see cref="MinWarmupSlices"/>, at most <see cref="MaxWarmupSlices"/>). Returns each
+    /// slice's CPU, % of one core.
+    /// </summary>
+    private static async Task<List<double>> WarmUpAsync(ProcessUsage usage, Func<int, long, Task> send)
+    {
+        await OpenLoop.RunAsync(5, 20, send);
+        var slices = new List<double>();
+        var settled = 0;
+        while (slices.Count < MaxWarmupSlices && (slices.Count < MinWarmupSlices || settled < 2))
+        {
+            usage.Begin();
+            var started = Stopwatch.GetTimestamp();
+            await OpenLoop.RunAsync(WarmupRate, (int)(WarmupRate * WarmupSlice.TotalSeconds), send);
+            var cpu = 100 * usage.End().Values.Sum(process => process.CpuSeconds) / Stopwatch.GetElapsedTime(started).TotalSeconds;
+            // A full machine shows no fall while the JIT's backlog is still being worked off: never settled.
+            settled = slices.Count > 0 && cpu >= 0.95 * slices[^1] && cpu < 90 * Environment.ProcessorCount ? settled + 1 : 0;
+            slices.Add(cpu);
+        }
+        return slices;
+    }
+
     /// <summary>Steps of <see cref="Rates"/> messages/s, each <c>--warmup</c> s unmeasured then <c>--duration</c> s measured, until one is not sustained.</summary>
     private static async Task<NodeCurve> RampAsync(string name, LoadClient client, ProcessUsage usage, int receivers, BenchOptions options, Func<int, string, Task<bool>> send)
     {
         var curve = new NodeCurve(name, receivers, client.Ready, client.OpenSeconds, await client.ClockOffsetAsync());
         Console.WriteLine($"bench: {name}: {client.Ready} Node connections open in {client.OpenSeconds:0.0} s; clock offset Node − harness {curve.Clock.OffsetMs:0.000} ms (round trip {curve.Clock.RoundTripMs:0.000} ms)");
         var padding = new string('x', Math.Max(0, options.Size - 30));
-        // Unmeasured, ramped: the JIT's tiering, connection pools and caches of every process on the path settle first.
         Console.WriteLine($"bench: {name}: warming up");
-        foreach (var (rate, seconds) in new[] { (5.0, 4), (20.0, 4) })
-            await OpenLoop.RunAsync(rate, (int)(rate * seconds), (i, scheduled) => send(i, $"warm|{UnixClock.Micros(scheduled)}|{padding}"));
+        curve.WarmupCpu.AddRange(await WarmUpAsync(usage, (i, scheduled) => send(i, $"warm|{UnixClock.Micros(scheduled)}|{padding}")));
+        Console.WriteLine($"bench: {name}: warm after {curve.WarmupCpu.Count} slices of {WarmupSlice.TotalSeconds:0} s at {WarmupRate} messages/s; " +
+                          $"all processes {string.Join(", ", curve.WarmupCpu.Select(cpu => $"{cpu:0}%"))} of a core");
         await Task.Delay(TimeSpan.FromSeconds(3));
         var number = 0;
         foreach (var rate in Rates)
@@ -305,6 +337,9 @@ internal sealed class NodeCurve(string name, int receivers, int connected, doubl
 
     public List<NodeStep> Steps { get; } = [];
 
+    /// <summary>The warm-up's slices: the CPU of every tracked process together, % of one core, until it settled.</summary>
+    public List<double> WarmupCpu { get; } = [];
+
     /// <summary>The last sustained step (the steps stop at the first one that is not).</summary>
     public NodeStep? Best => Steps.LastOrDefault(step => step.Sustained);
 }
@@ -352,7 +387,8 @@ internal static class NodeFanoutReport
                       "Latency: the Node process's clock at receipt minus the send's scheduled time carried in the message (Unix µs). " +
                       "Bare hub: a harness connection invokes `Broadcast` on a bare hub in its own process. Platform: one .NET SDK client posts to the conversation through the Gateway.");
         foreach (var curve in curves)
-            md.AppendLine($"- {curve.Name}: {curve.Connected} of {curve.Receivers} connections open in {curve.OpenSeconds:0.0} s; Node clock − harness clock {curve.Clock.OffsetMs:0.000} ms (ping round trip {curve.Clock.RoundTripMs:0.000} ms), taken off its latencies.");
+            md.AppendLine($"- {curve.Name}: {curve.Connected} of {curve.Receivers} connections open in {curve.OpenSeconds:0.0} s; Node clock − harness clock {curve.Clock.OffsetMs:0.000} ms (ping round trip {curve.Clock.RoundTripMs:0.000} ms), taken off its latencies; " +
+                          $"warmed up at {NodeFanout.WarmupRate} messages/s until the CPU settled, {curve.WarmupCpu.Count} slices of {NodeFanout.WarmupSlice.TotalSeconds:0} s: {string.Join(" → ", curve.WarmupCpu.Select(cpu => $"{cpu:0}%"))} of a core (every tracked process).");
         md.AppendLine();
         md.AppendLine("CPU: % of one core over the step (warm-up included), from /proc; \"server\" is the bare hub's process or the Gateway; \"all\" every tracked process.");
         md.AppendLine();
