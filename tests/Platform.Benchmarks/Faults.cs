@@ -597,8 +597,8 @@ internal static class Faults
         foreach (var (name, process) in platform.Processes.Services)
             if (process.ProcessId is { } pid)
                 usage.Track(name, () => [pid]);
-        usage.Track("postgres", () => ProcessUsage.Tree(Path.Combine(servers.Folder, "postgres", "data")));
-        usage.Track("rabbitmq", () => ProcessUsage.Tree(Path.Combine(servers.Folder, "rabbitmq")));
+        usage.TrackTree("postgres", Path.Combine(servers.Folder, "postgres", "data"));
+        usage.TrackTree("rabbitmq", Path.Combine(servers.Folder, "rabbitmq"));
         usage.Track("campaign (the clients)", () => [Environment.ProcessId]);
         usage.Begin();
         var caughtUp = await WaitAsync(() => members.Count(m => m.Client.Realtime.Positions.GetValueOrDefault(m.Conversation) >= news[m.Conversation]),

@@ -85,26 +85,39 @@ internal static class OpenLoop
 internal sealed class ProcessUsage
 {
     private readonly Dictionary<string, Func<IEnumerable<int>>> _processes = [];
+    private readonly HashSet<string> _trees = [];
     private readonly Dictionary<string, (double Cpu, long PeakRss)> _start = [];
 
     public void Track(string name, Func<IEnumerable<int>> pids) => _processes[name] = pids;
+
+    /// <summary>
+    /// A server's process tree (<see cref="Tree"/>): the CPU of its processes that ended is counted too, from their
+    /// parents' (PostgreSQL's backends come and go with the services' pooled connections; without this, a backend that
+    /// ended during a step took its whole CPU out of the step's total, which could even fall below zero).
+    /// </summary>
+    public void TrackTree(string name, string fragment)
+    {
+        _processes[name] = () => Tree(fragment);
+        _trees.Add(name);
+    }
 
     public void Untrack(string name) => _processes.Remove(name);
 
     public void Begin()
     {
         foreach (var (name, pids) in _processes)
-            _start[name] = Read(pids());
+            _start[name] = Read(pids(), _trees.Contains(name));
     }
 
     /// <summary>Per process: CPU seconds used since <see cref="Begin"/> (as cores over the interval) and peak RSS in MiB.</summary>
     public Dictionary<string, (double CpuSeconds, double PeakRssMiB)> End() => _processes.ToDictionary(p => p.Key, p =>
     {
-        var (cpu, peak) = Read(p.Value());
+        var (cpu, peak) = Read(p.Value(), _trees.Contains(p.Key));
         return (Math.Round(cpu - _start.GetValueOrDefault(p.Key).Cpu, 2), Math.Round(peak / 1024.0, 1));
     });
 
-    public static (double CpuSeconds, long PeakRssKiB) Read(IEnumerable<int> pids)
+    /// <param name="reaped">Also the CPU of each process's children that ended and were waited for (a whole tree's).</param>
+    public static (double CpuSeconds, long PeakRssKiB) Read(IEnumerable<int> pids, bool reaped = false)
     {
         double cpu = 0;
         long rss = 0;
@@ -115,7 +128,8 @@ internal sealed class ProcessUsage
             {
                 var stat = File.ReadAllText($"/proc/{pid}/stat");
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                cpu += (long.Parse(fields[11]) + long.Parse(fields[12])) / tick;
+                // utime, stime; then cutime, cstime: children that ended (a process's CPU moves to its parent's when it is waited for).
+                cpu += (long.Parse(fields[11]) + long.Parse(fields[12]) + (reaped ? long.Parse(fields[13]) + long.Parse(fields[14]) : 0)) / tick;
                 foreach (var line in File.ReadLines($"/proc/{pid}/status"))
                     if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
                         rss += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
