@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Platform.Testing;
 
 namespace Platform.Tests;
 
@@ -34,6 +35,33 @@ public sealed class RealtimeTests(WholePlatform platform)
         await aliceClient.NextAsync("receipt",
             r => r.GetProperty("conversationId").GetGuid() == conversationId && r.GetProperty("userId").GetGuid() == bob.Id
                 && r.GetProperty("read").ValueKind == JsonValueKind.Number && r.GetProperty("read").GetInt64() == seq, $"is told Bob has read up to {seq}");
+    }
+
+    [Fact]
+    public async Task AGatewayStopping_PublishesTheDeliveredReceiptsItGathered_SoTheSenderIsTold()
+    {
+        // A third Gateway that gathers delivered receipts for a minute: only its stop can send Bob's in time.
+        var settings = new Dictionary<string, string?>(platform.GatewaySettings) { ["Realtime:AckBatchInterval"] = "00:01:00" };
+        await using var stopping = await ServiceProcess.StartAsync("Gateway", settings);
+        var alice = await platform.SignUpAsync("Alice Waits For Delivered");
+        var bob = await platform.SignUpAsync("Bob On A Stopping Gateway");
+        var conversationId = (await platform.CreateConversationAsync(alice, "direct", [bob])).GetProperty("id").GetGuid();
+        await using var aliceClient = await platform.ConnectAsync(alice, platform.Gateway1);
+        await using var bobClient = await platform.ConnectAsync(bob, stopping);
+
+        var seq = (await platform.SendAsync(alice, conversationId, "did it reach your phone?")).GetProperty("seq").GetInt64();
+        await bobClient.NextAsync("event", e => e.GetProperty("conversationId").GetGuid() == conversationId && e.GetProperty("seq").GetInt64() == seq,
+            "Bob's device receives the message");
+        await bobClient.InvokeAsync("Ack", conversationId, seq);
+        // Gathered, not yet sent: nothing reaches Alice while Bob's Gateway runs.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.DoesNotContain(aliceClient.Calls("receipt"), r => r.GetProperty("userId").GetGuid() == bob.Id && r.GetProperty("delivered").ValueKind == JsonValueKind.Number
+            && r.GetProperty("delivered").GetInt64() >= seq);
+
+        // A rollout stops it (SIGTERM): what it gathered goes out before it exits.
+        await stopping.StopAsync();
+        await aliceClient.NextAsync("receipt", r => r.GetProperty("conversationId").GetGuid() == conversationId && r.GetProperty("userId").GetGuid() == bob.Id
+            && r.GetProperty("delivered").ValueKind == JsonValueKind.Number && r.GetProperty("delivered").GetInt64() == seq, $"is told Bob's device has seq {seq}");
     }
 
     [Fact]
