@@ -26,6 +26,7 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
     private readonly HashSet<string> _changedFollows = [];
     private readonly Dictionary<string, InviteLink?> _links = [];
     private readonly HashSet<string> _changedLinks = [];
+    private readonly Dictionary<string, UntoldFollowChange> _untoldFollows = [];
     // Only what the events changed is written back: a document merely read (a mentioned member, a reply's root)
     // must not overwrite a concurrent change to it, such as a receipt moving that member's cursors.
     private readonly HashSet<Guid> _changedMembers = [];
@@ -128,7 +129,12 @@ public sealed class WriteContext(IDocumentSession session, ConversationView conv
 
     internal IEnumerable<InviteLink> ChangedLinks => _changedLinks.Select(id => _links[id]!);
 
-    internal bool HasDocumentChanges => _changedCalls.Count > 0 || _changedFollows.Count > 0 || _changedLinks.Count > 0;
+    /// <summary>A follow change Notifications is to be told of (<see cref="FollowChanges"/>): stored with the write.</summary>
+    public void Tell(UntoldFollowChange change) => _untoldFollows[change.Id] = change;
+
+    internal IEnumerable<UntoldFollowChange> UntoldFollows => _untoldFollows.Values;
+
+    internal bool HasDocumentChanges => _changedCalls.Count > 0 || _changedFollows.Count > 0 || _changedLinks.Count > 0 || _untoldFollows.Count > 0;
 
     internal void Set(Membership member)
     {
@@ -512,6 +518,8 @@ public sealed class ConversationWriter(
             session.Store(follow);
         foreach (var link in context.ChangedLinks)
             session.Store(link);
+        foreach (var change in context.UntoldFollows)
+            session.Store(change);
         var entries = new List<OutboxItem>(appended.Count);
         foreach (var (seq, @event) in appended)
         {

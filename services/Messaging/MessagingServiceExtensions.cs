@@ -45,6 +45,8 @@ public static class MessagingServiceExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<ScheduledMessageSender>());
         builder.Services.AddSingleton<CallSweep>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CallSweep>());
+        builder.Services.AddSingleton<FollowChanges>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<FollowChanges>());
         // Identity's relations (users, blocks, contacts, who may add whom): at Identity's internal address, Auth:MetadataAddress.
         builder.Services.AddHttpClient<UserRelations>((services, http) =>
         {
@@ -83,6 +85,7 @@ public static class MessagingServiceExtensions
         // Threads: a root's replies by computed index on replyTo (an expression index covers rows stored before it).
         options.Schema.For<MessageView>().Index(m => m.ReplyTo!, index => index.Name = Threads.ReplyToIndex);
         options.Schema.For<ThreadFollow>().DocumentAlias("thread_follow").Duplicate(f => f.UserId);
+        options.Schema.For<UntoldFollowChange>().DocumentAlias("untold_follow_change");
         options.Schema.For<InviteLink>().DocumentAlias("invite_link").Duplicate(l => l.ConversationId);
         // Scheduled messages: the senders claim due rows by due_at; a client message id is used once per sender and conversation.
         options.Schema.For<ScheduledMessage>().DocumentAlias("scheduled_message")

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR.Client;
+using Platform.Contracts.Messaging;
 using Platform.Testing;
 
 namespace Platform.EndToEnd.Tests;
@@ -24,7 +25,8 @@ public sealed class BrokerOutageTests(BrokerOutagePlatform platform) : IClassFix
     /// While RabbitMQ cannot be reached, what is published on a request's path without an outbox gives up within a
     /// bound instead of waiting for the broker: a <c>Typing</c> call answers in seconds (the notice is dropped), so the
     /// connection's next call (its calls run one at a time) is answered at once; following a thread answers 204 (the
-    /// follow is stored; Notifications' copy is best effort). Before, each waited for as long as the outage lasted.
+    /// follow is stored with the change to tell Notifications, which Messaging's relay publishes once the broker is back).
+    /// Before, each waited for as long as the outage lasted.
     /// </summary>
     [Fact]
     public async Task WhileTheBrokerIsUnreachable_TypingAndFollowingAnswerPromptly_AndTheConnectionKeepsServingItsCalls()
@@ -38,6 +40,8 @@ public sealed class BrokerOutageTests(BrokerOutagePlatform platform) : IClassFix
         await hub.StartAsync();
         await Eventually.Returns(() => hub.InvokeAsync<JsonElement>("Positions"), positions => positions.GetRawText().Contains(conversation.ToString(), StringComparison.Ordinal),
             TimeSpan.FromSeconds(15), "the connection receives the conversation");
+        // Notifications' side of the bus, reached directly (not through the proxy the test cuts).
+        await using var notifications = await BusProbe<ThreadFollowChanged>.StartAsync(platform.Infrastructure.VirtualHost.ConnectionString);
 
         platform.Broker.Refuse();
         try
@@ -61,5 +65,9 @@ public sealed class BrokerOutageTests(BrokerOutagePlatform platform) : IClassFix
         {
             platform.Broker.Restore();
         }
+
+        // The follow was stored with the change to tell: once the broker is back, Messaging's relay publishes it.
+        var told = await notifications.NextAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal((conversation, root.Id, alice.Id, true), (told.ConversationId, told.RootId, told.UserId, told.Following));
     }
 }

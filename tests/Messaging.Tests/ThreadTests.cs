@@ -3,8 +3,10 @@ using System.Text.Json;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Platform.Contracts.Messaging;
 using Platform.Messaging.Domain;
 using Platform.Messaging.Features;
+using Platform.Testing;
 
 namespace Platform.Messaging.Tests;
 
@@ -108,6 +110,45 @@ public sealed class ThreadTests(MessagingHost host) : IClassFixture<MessagingHos
         var row = Row(await alice.Get("/api/v1/threads"), Id(root))!.Value;
         Assert.Equal(0, row.GetProperty("unreadCount").GetInt32());
         Assert.Equal(3, row.GetProperty("replyCount").GetInt32());
+    }
+
+    [Fact]
+    public async Task AFollowChange_IsToldToNotifications_AtOnce_OrByTheRelay_WhenItsPublishDidNotHappen()
+    {
+        var alice = host.Client();
+        var bob = host.Client();
+        var group = await alice.CreateGroup(bob.UserId);
+        var root = Id(await alice.Send(group, "a thread"));
+        var store = host.Factory.Services.GetRequiredService<IDocumentStore>();
+        async Task<IReadOnlyList<UntoldFollowChange>> Untold()
+        {
+            await using var session = store.QuerySession();
+            return await session.Query<UntoldFollowChange>().Where(c => c.RootId == root).ToListAsync();
+        }
+        await using var bus = await BusProbe<ThreadFollowChanged>.StartAsync(host.Infrastructure.VirtualHost.ConnectionString);
+
+        // At once: published after the commit, and nothing is left untold.
+        Assert.Equal(HttpStatusCode.NoContent, (await bob.Http.PutAsync($"/api/v1/conversations/{group}/messages/{root}/follow", null)).StatusCode);
+        var told = await bus.NextAsync();
+        Assert.Equal((group, root, bob.UserId, true), (told.ConversationId, told.RootId, told.UserId, told.Following));
+        await Eventually.Returns(Untold, untold => untold.Count == 0, TimeSpan.FromSeconds(10), "the told change is taken out");
+
+        // A change committed whose publish did not happen (the broker was away, or the process died after the commit):
+        // stored with the follow, the relay publishes it, once, and takes it out.
+        var changedAt = DateTimeOffset.UtcNow.AddMinutes(-1);
+        await using (var session = store.LightweightSession())
+        {
+            session.Store(new UntoldFollowChange
+            {
+                Id = ThreadFollow.KeyOf(bob.UserId, root), ConversationId = group, RootId = root, UserId = bob.UserId, Following = false, ChangedAt = changedAt,
+            });
+            await session.SaveChangesAsync();
+        }
+        // (The relay's own pass, every Outbox:SweepInterval, may take it first: either way it is published.)
+        await host.Factory.Services.GetRequiredService<FollowChanges>().SweepAsync(CancellationToken.None);
+        var late = await bus.NextAsync();
+        Assert.Equal((bob.UserId, false, changedAt), (late.UserId, late.Following, late.ChangedAt));
+        await Eventually.Returns(Untold, untold => untold.Count == 0, TimeSpan.FromSeconds(10), "the relayed change is taken out");
     }
 
     [Fact]

@@ -52,4 +52,29 @@ public sealed class ThreadAndMassMentionTests(NotificationsHost host) : IClassFi
         Assert.DoesNotContain(Items(await host.FeedAsync(alice)), i => i.MessageId == reply);
         Assert.Empty(Items(await host.FeedAsync(dan)));
     }
+
+    [Fact]
+    public async Task AFollowChange_OlderThanTheOneApplied_ChangesNothing()
+    {
+        var alice = await host.UserAsync("Alice");
+        var bob = await host.UserAsync("Bob");
+        var channel = await host.ConversationAsync("channel", "Releases", alice, bob);
+        var (root, _) = await host.PostAsync(channel, 2, alice, "Ship it?");
+        var store = host.Factory.Services.GetRequiredService<IDocumentStore>();
+        async Task<MessageRef?> Thread()
+        {
+            await using var session = store.QuerySession();
+            return await session.LoadAsync<MessageRef>(root);
+        }
+        var now = DateTimeOffset.UtcNow;
+        await host.Bus.PublishAsync(new ThreadFollowChanged { ConversationId = channel, RootId = root, UserId = bob, Following = true, ChangedAt = now });
+        await Eventually.Returns(Thread, thread => thread is not null && thread.Followers.Contains(bob), TimeSpan.FromSeconds(15), "Bob follows");
+
+        // Bob's earlier unfollow, published again by Messaging's relay after this follow (a broker outage in between).
+        await host.Bus.PublishAsync(new ThreadFollowChanged { ConversationId = channel, RootId = root, UserId = bob, Following = false, ChangedAt = now.AddSeconds(-30) });
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var thread = await Thread();
+        Assert.Contains(bob, thread!.Followers);
+        Assert.DoesNotContain(bob, thread.Unfollowers);
+    }
 }

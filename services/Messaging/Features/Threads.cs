@@ -32,11 +32,11 @@ public static class Threads
     {
         group.MapGet("/{id:guid}/messages/{messageId:guid}/thread", Get).WithName("GetThread");
         group.MapPut("/{id:guid}/messages/{messageId:guid}/follow", (Guid id, Guid messageId, HttpContext http, ConversationWriter writer, TimeProvider time,
-                IBus bus, ILogger<ThreadFollow> logger, CancellationToken ct)
-            => SetFollowing(id, messageId, follow: true, http, writer, time, bus, logger, ct)).WithName("FollowThread");
+                FollowChanges changes, CancellationToken ct)
+            => SetFollowing(id, messageId, follow: true, http, writer, time, changes, ct)).WithName("FollowThread");
         group.MapDelete("/{id:guid}/messages/{messageId:guid}/follow", (Guid id, Guid messageId, HttpContext http, ConversationWriter writer, TimeProvider time,
-                IBus bus, ILogger<ThreadFollow> logger, CancellationToken ct)
-            => SetFollowing(id, messageId, follow: false, http, writer, time, bus, logger, ct)).WithName("UnfollowThread");
+                FollowChanges changes, CancellationToken ct)
+            => SetFollowing(id, messageId, follow: false, http, writer, time, changes, ct)).WithName("UnfollowThread");
         group.MapPost("/{id:guid}/messages/{messageId:guid}/thread/read", MarkRead).WithName("MarkThreadRead");
     }
 
@@ -103,17 +103,16 @@ public static class Threads
 
     /// <summary>Following a thread marks what it holds now as read; unfollowing keeps the user from being followed back as the root's author.</summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> SetFollowing(
-        Guid id, Guid messageId, bool follow, HttpContext http, ConversationWriter writer, TimeProvider time, IBus bus, ILogger logger,
+        Guid id, Guid messageId, bool follow, HttpContext http, ConversationWriter writer, TimeProvider time, FollowChanges changes,
         CancellationToken cancellationToken)
     {
         var userId = http.User.UserId();
-        Guid? rootId = null;
+        UntoldFollowChange? untold = null;
         var result = await writer.WriteAsync(id, new Preload([userId], [messageId]), async context =>
         {
             var (root, error) = await ThreadOf(context, userId, messageId, cancellationToken);
             if (error is not null)
                 return error;
-            rootId = root!.Id;
             var now = time.GetUtcNow();
             var current = await context.Follow(userId, root!.Id, cancellationToken);
             if (follow)
@@ -127,21 +126,18 @@ public static class Threads
                 context.Set(current with { Following = false, UnfollowedAt = now, UpdatedAt = now });
             else
                 context.Set(ThreadFollow.For(userId, root, root.Seq, now) with { UnfollowedAt = now });
+            // Notifications notifies a thread's followers of replies and learns explicit follows from ThreadFollowChanged:
+            // the change to tell is stored with the follow, so it reaches Notifications even if the publish below fails.
+            untold = new UntoldFollowChange
+            {
+                Id = ThreadFollow.KeyOf(userId, root.Id), ConversationId = id, RootId = root.Id, UserId = userId, Following = follow, ChangedAt = now,
+            };
+            context.Tell(untold);
             return Decision.Nothing;
         }, cancellationToken);
         if (result.Error is not null)
             return Http.Problem(result.Error);
-        // Notifications notifies a thread's followers of replies: it learns explicit follows from this (best effort: the
-        // follow itself is stored; a lost message leaves Notifications with the implicit followers only).
-        try
-        {
-            await bus.PublishWithinAsync(new ThreadFollowChanged { ConversationId = id, RootId = rootId!.Value, UserId = userId, Following = follow, ChangedAt = time.GetUtcNow() },
-                cancellationToken);
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-            logger.LogWarning(exception, "Could not tell Notifications of a thread follow change");
-        }
+        await changes.PublishAsync(untold!, cancellationToken);
         return TypedResults.NoContent();
     }
 

@@ -23,6 +23,10 @@ public sealed class StateConsumer(IDocumentSession session, TimeProvider time)
         var change = context.Message;
         var thread = await session.LoadAsync<MessageRef>(change.RootId, context.CancellationToken)
             ?? new MessageRef { Id = change.RootId, ConversationId = change.ConversationId };
+        // A change older than the one applied (published again after a later one) changes nothing.
+        if (thread.FollowChangedAt.TryGetValue(change.UserId, out var applied) && applied > change.ChangedAt)
+            return;
+        thread.FollowChangedAt[change.UserId] = change.ChangedAt;
         thread.Followers.Remove(change.UserId);
         thread.Unfollowers.Remove(change.UserId);
         (change.Following ? thread.Followers : thread.Unfollowers).Add(change.UserId);

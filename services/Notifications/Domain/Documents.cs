@@ -73,6 +73,11 @@ public sealed class MessageRef
     public List<Guid> Followers { get; set; } = [];
     /// <summary>Who unfollowed it: no reply notification, even as its author or a replier.</summary>
     public List<Guid> Unfollowers { get; set; } = [];
+    /// <summary>
+    /// Per user, when the follow change applied last was made: Messaging publishes each change at least once, and an
+    /// earlier one published again (by its relay, after a broker outage) may arrive after a later one.
+    /// </summary>
+    public Dictionary<Guid, DateTimeOffset> FollowChangedAt { get; set; } = [];
 }
 
 /// <summary>How far a member has read a conversation (from Messaging's receipts).</summary>
