@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Platform.Testing;
 
 namespace Platform.Tests;
 
@@ -41,13 +40,16 @@ public sealed class RealtimeTests(WholePlatform platform)
     public async Task AGatewayStopping_PublishesTheDeliveredReceiptsItGathered_SoTheSenderIsTold()
     {
         // A third Gateway that gathers delivered receipts for a minute: only its stop can send Bob's in time.
-        var settings = new Dictionary<string, string?>(platform.GatewaySettings) { ["Realtime:AckBatchInterval"] = "00:01:00" };
-        await using var stopping = await ServiceProcess.StartAsync("Gateway", settings);
+        await using var stopping = await platform.StartGatewayAsync("gateway-stopping", new Dictionary<string, string?> { ["Realtime:AckBatchInterval"] = "00:01:00" });
         var alice = await platform.SignUpAsync("Alice Waits For Delivered");
         var bob = await platform.SignUpAsync("Bob On A Stopping Gateway");
         var conversationId = (await platform.CreateConversationAsync(alice, "direct", [bob])).GetProperty("id").GetGuid();
         await using var aliceClient = await platform.ConnectAsync(alice, platform.Gateway1);
         await using var bobClient = await platform.ConnectAsync(bob, stopping);
+        // The hub answers the handshake before it has read the connection's conversations; a message committed in between
+        // reaches a client through its Resume (as the SDK does). This test waits instead, so the message comes live.
+        await platform.EventuallyAsync(() => bobClient.InvokeAsync("Positions"), positions => positions.GetRawText().Contains(conversationId.ToString(), StringComparison.Ordinal),
+            "Bob's connection receives the conversation", stopping);
 
         var seq = (await platform.SendAsync(alice, conversationId, "did it reach your phone?")).GetProperty("seq").GetInt64();
         await bobClient.NextAsync("event", e => e.GetProperty("conversationId").GetGuid() == conversationId && e.GetProperty("seq").GetInt64() == seq,
