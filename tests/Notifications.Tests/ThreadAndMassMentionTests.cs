@@ -77,4 +77,30 @@ public sealed class ThreadAndMassMentionTests(NotificationsHost host) : IClassFi
         Assert.Contains(bob, thread!.Followers);
         Assert.DoesNotContain(bob, thread.Unfollowers);
     }
+
+    [Fact]
+    public async Task AnUnfollowMadeBeforeAReply_ArrivingAfterIt_LeavesTheReplierFollowing()
+    {
+        var alice = await host.UserAsync("Alice");
+        var bob = await host.UserAsync("Bob");
+        var carol = await host.UserAsync("Carol");
+        var channel = await host.ConversationAsync("channel", "Incidents", alice, bob, carol);
+        var (root, _) = await host.PostAsync(channel, 2, alice, "The database is slow");
+        var store = host.Factory.Services.GetRequiredService<IDocumentStore>();
+        async Task<MessageRef?> Thread()
+        {
+            await using var session = store.QuerySession();
+            return await session.LoadAsync<MessageRef>(root);
+        }
+        var beforeTheReply = DateTimeOffset.UtcNow.AddSeconds(-30);
+        await host.PostAsync(channel, 3, bob, "looking", replyTo: root);
+        await Eventually.Returns(Thread, thread => thread is not null && thread.Repliers.Contains(bob), TimeSpan.FromSeconds(15), "Bob replied");
+
+        // Bob had unfollowed the thread before replying (which follows again); the unfollow reaches Notifications only now.
+        await host.Bus.PublishAsync(new ThreadFollowChanged { ConversationId = channel, RootId = root, UserId = bob, Following = false, ChangedAt = beforeTheReply });
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.DoesNotContain(bob, (await Thread())!.Unfollowers);
+        var (reply, _) = await host.PostAsync(channel, 4, carol, "fixed", replyTo: root);
+        Assert.Contains(("reply", (Guid?)reply), Items(await host.FeedWithAsync(bob, 1)));
+    }
 }

@@ -261,7 +261,7 @@ public sealed class ConversationEventConsumer(
     }
 
     private static PostedMessage Posted(ConversationEvent e, MessageDto message) =>
-        new(message.Id, e.ConversationId, e.Seq, message.SenderId, (message.Mentions ?? []).ToHashSet(), message.ReplyTo, message.MassMention);
+        new(message.Id, e.ConversationId, e.Seq, message.SenderId, (message.Mentions ?? []).ToHashSet(), message.ReplyTo, message.MassMention, message.CreatedAt);
 
     /// <summary>The message's author, and its sender among its thread's repliers; returns the thread's participants before it.</summary>
     private async Task<HashSet<Guid>> RememberMessageAsync(PostedMessage message, CancellationToken cancellationToken, Prefetched? prefetched = null)
@@ -283,14 +283,24 @@ public sealed class ConversationEventConsumer(
             threadParticipants.UnionWith(thread.Repliers);
             threadParticipants.UnionWith(thread.Followers);
             threadParticipants.ExceptWith(thread.Unfollowers);
-            // Replying follows the thread again (as in Messaging).
-            if (!thread.Repliers.Contains(message.SenderId) || thread.Unfollowers.Contains(message.SenderId))
+            // Replying follows the thread again (as in Messaging), unless the replier changed their follow by hand after
+            // this reply; the reply's time is kept like a follow change's, so a change made before it and arriving after
+            // it (published again by Messaging's relay) changes nothing.
+            var changedAt = thread.FollowChangedAt.TryGetValue(message.SenderId, out var at) ? at : (DateTimeOffset?)null;
+            var changed = false;
+            if (!thread.Repliers.Contains(message.SenderId))
             {
-                if (!thread.Repliers.Contains(message.SenderId))
-                    thread.Repliers.Add(message.SenderId);
-                thread.Unfollowers.Remove(message.SenderId);
-                session.Store(thread);
+                thread.Repliers.Add(message.SenderId);
+                changed = true;
             }
+            if (changedAt is null || changedAt < message.PostedAt)
+            {
+                thread.Unfollowers.Remove(message.SenderId);
+                thread.FollowChangedAt[message.SenderId] = message.PostedAt;
+                changed = true;
+            }
+            if (changed)
+                session.Store(thread);
         }
         return threadParticipants;
     }

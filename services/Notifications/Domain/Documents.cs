@@ -74,8 +74,8 @@ public sealed class MessageRef
     /// <summary>Who unfollowed it: no reply notification, even as its author or a replier.</summary>
     public List<Guid> Unfollowers { get; set; } = [];
     /// <summary>
-    /// Per user, when the follow change applied last was made: Messaging publishes each change at least once, and an
-    /// earlier one published again (by its relay, after a broker outage) may arrive after a later one.
+    /// Per user, when the follow change applied last was made (by hand, or by replying): Messaging publishes each change
+    /// at least once, and an earlier one published again (by its relay, after a broker outage) may arrive after a later one.
     /// </summary>
     public Dictionary<Guid, DateTimeOffset> FollowChangedAt { get; set; } = [];
 }

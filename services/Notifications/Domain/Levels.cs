@@ -19,7 +19,8 @@ public static class Kinds
 
 /// <summary>The facts of a posted message that decide who hears of it.</summary>
 /// <param name="MassMention"><c>channel</c> (every member is mentioned) or <c>here</c> (every member online now), as Messaging allowed it.</param>
-public sealed record PostedMessage(Guid MessageId, Guid ConversationId, long Seq, Guid SenderId, IReadOnlySet<Guid> Mentions, Guid? ReplyTo, string? MassMention = null);
+public sealed record PostedMessage(Guid MessageId, Guid ConversationId, long Seq, Guid SenderId, IReadOnlySet<Guid> Mentions, Guid? ReplyTo, string? MassMention = null,
+    DateTimeOffset PostedAt = default);
 
 /// <summary>Who is notified of a message, and why: the rules, free of storage.</summary>
 public static class Recipients
