@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace Platform.Benchmarks;
 
@@ -6,8 +7,16 @@ namespace Platform.Benchmarks;
 internal sealed class LocalInfrastructure : IAsyncDisposable
 {
     private readonly string _folder;
+    private readonly PosixSignalRegistration[] _signals;
 
-    private LocalInfrastructure(string folder) => _folder = folder;
+    private LocalInfrastructure(string folder)
+    {
+        _folder = folder;
+        // Stopped or interrupted (kill, Ctrl+C, a closed terminal), the harness takes down what it started, as a run that
+        // ends does: else the services, the bare hub, the Node clients and both servers went on using the cores and the
+        // ports, and the next run on the same folder collided with them.
+        _signals = [.. new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP }.Select(signal => PosixSignalRegistration.Create(signal, _ => StopEverything()))];
+    }
 
     public static string RepositoryRoot { get; } = FindRoot();
 
@@ -32,7 +41,62 @@ internal sealed class LocalInfrastructure : IAsyncDisposable
         return new LocalInfrastructure(folder);
     }
 
-    public async ValueTask DisposeAsync() => await Run("stop", _folder);
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var signal in _signals)
+            signal.Dispose();
+        await Run("stop", _folder);
+    }
+
+    // The default handling (ending the process) follows. Every process the harness started is its descendant; the
+    // servers detach (infra.sh starts them as daemons), so they are stopped by their folder.
+    private void StopEverything()
+    {
+        Console.Error.WriteLine("bench: interrupted; stopping the processes it started and the servers");
+        foreach (var pid in Descendants(Environment.ProcessId))
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                process.Kill();
+            }
+            catch (Exception exception) when (exception is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Gone already.
+            }
+        try
+        {
+            Run("stop", _folder).Wait(TimeSpan.FromSeconds(60));
+        }
+        catch (AggregateException exception)
+        {
+            Console.Error.WriteLine($"bench: stopping the servers failed: {exception.InnerException?.Message}; run scripts/infra.sh stop {_folder}");
+        }
+    }
+
+    private static List<int> Descendants(int root)
+    {
+        var parents = new Dictionary<int, int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+            if (int.TryParse(Path.GetFileName(directory), out var pid))
+                try
+                {
+                    var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                    parents[pid] = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+                }
+                catch (IOException)
+                {
+                }
+        var found = new List<int>();
+        var queue = new Queue<int>([root]);
+        while (queue.TryDequeue(out var parent))
+            foreach (var (pid, of) in parents)
+                if (of == parent)
+                {
+                    found.Add(pid);
+                    queue.Enqueue(pid);
+                }
+        return found;
+    }
 
     /// <summary>kill -9 of the broker's Erlang VM (the pid RabbitMQ wrote), as a crash or an OOM kill would end it.</summary>
     public void KillRabbitMq()
