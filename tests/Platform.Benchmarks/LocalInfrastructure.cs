@@ -53,7 +53,7 @@ internal sealed class LocalInfrastructure : IAsyncDisposable
     private void StopEverything()
     {
         Console.Error.WriteLine("bench: interrupted; stopping the processes it started and the servers");
-        foreach (var pid in Descendants(Environment.ProcessId))
+        foreach (var pid in ProcessUsage.WithDescendants([Environment.ProcessId]).Where(pid => pid != Environment.ProcessId))
             try
             {
                 using var process = Process.GetProcessById(pid);
@@ -71,31 +71,6 @@ internal sealed class LocalInfrastructure : IAsyncDisposable
         {
             Console.Error.WriteLine($"bench: stopping the servers failed: {exception.InnerException?.Message}; run scripts/infra.sh stop {_folder}");
         }
-    }
-
-    private static List<int> Descendants(int root)
-    {
-        var parents = new Dictionary<int, int>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-            if (int.TryParse(Path.GetFileName(directory), out var pid))
-                try
-                {
-                    var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-                    parents[pid] = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
-                }
-                catch (IOException)
-                {
-                }
-        var found = new List<int>();
-        var queue = new Queue<int>([root]);
-        while (queue.TryDequeue(out var parent))
-            foreach (var (pid, of) in parents)
-                if (of == parent)
-                {
-                    found.Add(pid);
-                    queue.Enqueue(pid);
-                }
-        return found;
     }
 
     /// <summary>kill -9 of the broker's Erlang VM (the pid RabbitMQ wrote), as a crash or an OOM kill would end it.</summary>

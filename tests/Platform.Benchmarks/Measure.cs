@@ -150,7 +150,10 @@ internal sealed class ProcessUsage
     }
 
     /// <summary>The processes whose command line contains <paramref name="fragment"/>, and all their descendants.</summary>
-    public static IEnumerable<int> Tree(string fragment)
+    public static IEnumerable<int> Tree(string fragment) => WithDescendants(Matching(fragment));
+
+    /// <summary><paramref name="roots"/> and all their descendants (from each process's parent in <c>/proc</c>).</summary>
+    public static HashSet<int> WithDescendants(IEnumerable<int> roots)
     {
         var parents = new Dictionary<int, int>();
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
@@ -163,7 +166,7 @@ internal sealed class ProcessUsage
                 catch (IOException)
                 {
                 }
-        var found = Matching(fragment).ToHashSet();
+        var found = roots.ToHashSet();
         for (var grew = true; grew;)
         {
             grew = false;
