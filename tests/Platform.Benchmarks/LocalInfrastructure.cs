@@ -48,8 +48,9 @@ internal sealed class LocalInfrastructure : IAsyncDisposable
         await Run("stop", _folder);
     }
 
-    // The default handling (ending the process) follows. Every process the harness started is its descendant; the
-    // servers detach (infra.sh starts them as daemons), so they are stopped by their folder.
+    // Every process the harness started is its descendant; the servers detach (infra.sh starts them as daemons), so they
+    // are stopped by their folder. Then the harness ends itself: its loopback web hosts also handle these signals, by
+    // stopping only themselves and leaving the run to go on (it did, against services no longer there).
     private void StopEverything()
     {
         Console.Error.WriteLine("bench: interrupted; stopping the processes it started and the servers");
@@ -71,6 +72,7 @@ internal sealed class LocalInfrastructure : IAsyncDisposable
         {
             Console.Error.WriteLine($"bench: stopping the servers failed: {exception.InnerException?.Message}; run scripts/infra.sh stop {_folder}");
         }
+        Process.GetCurrentProcess().Kill();
     }
 
     /// <summary>kill -9 of the broker's Erlang VM (the pid RabbitMQ wrote), as a crash or an OOM kill would end it.</summary>
